@@ -1,0 +1,148 @@
+//! `#[derive(Aggregate)]`: the aggregate's type name and snapshot policy.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::{Data, DeriveInput, LitStr, Path};
+
+use crate::args;
+use crate::common::{check_name, reject_generics, runtime_path};
+use crate::errors::Errors;
+use crate::fingerprint;
+
+const KEYS: &[&str] = &["name", "snapshot_every", "snapshot_revision", "crate"];
+
+struct Model<'a> {
+    input: &'a DeriveInput,
+    krate: Path,
+    name: Option<LitStr>,
+    /// The interval and the span of its key, where serde bounds are reported.
+    snapshot_every: Option<(u64, Span)>,
+    revision: u64,
+}
+
+pub(crate) fn derive(input: DeriveInput) -> TokenStream {
+    let mut errors = Errors::new();
+    let model = parse(&mut errors, &input);
+    if errors.is_empty() {
+        expand(&model)
+    } else {
+        let errors = errors.to_compile_errors();
+        let fallback = fallback(&model);
+        quote!(#errors #fallback)
+    }
+}
+
+fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
+    let (args, _) = args::parse_attrs(errors, "#[aggregate]", &input.attrs, "aggregate", KEYS);
+    let krate = runtime_path(errors, &args);
+    let name = args.string(errors, "name");
+    let snapshot_every = args
+        .positive(errors, "snapshot_every")
+        .map(|(n, lit)| (n, lit.span()));
+    let explicit_revision = args.positive(errors, "snapshot_revision");
+
+    if let Data::Union(data) = &input.data {
+        errors.at(
+            data.union_token,
+            "#[derive(Aggregate)] does not support unions; use a struct or an enum",
+        );
+    }
+    reject_generics(errors, &input.generics, "an aggregate");
+    match &name {
+        Some(name) => check_name(errors, name, "the aggregate name"),
+        None => errors.at(
+            &input.ident,
+            "missing #[aggregate(name = \"...\")]: every aggregate needs a stable type name",
+        ),
+    }
+    if let (Some((_, lit)), None) = (&explicit_revision, &snapshot_every) {
+        errors.at(
+            lit,
+            "`snapshot_revision` has no effect without `snapshot_every`",
+        );
+    }
+    let revision = explicit_revision.map_or_else(|| fingerprint::shape(input), |(n, _)| n);
+    Model {
+        input,
+        krate,
+        name,
+        snapshot_every,
+        revision,
+    }
+}
+
+fn expand(model: &Model<'_>) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.input.ident;
+    let name = &model.name;
+    let revision = model.revision;
+    let (every, encode, decode) = match model.snapshot_every {
+        Some((n, span)) => (
+            quote!(#krate::__private::Option::Some(#n)),
+            quote_spanned! {span=>
+                #krate::__private::Option::Some(#krate::__private::encode_snapshot(self))
+            },
+            quote_spanned! {span=>
+                #krate::__private::Option::Some(#krate::__private::decode_snapshot::<Self>(state))
+            },
+        ),
+        None => (
+            quote!(#krate::__private::Option::None),
+            quote!(#krate::__private::Option::None),
+            quote!(#krate::__private::Option::None),
+        ),
+    };
+    quote! {
+        impl #krate::AggregateConfig for #ident {
+            const NAME: &'static str = #name;
+            const SNAPSHOT_EVERY: #krate::__private::Option<u64> = #every;
+            const SNAPSHOT_REVISION: u64 = #revision;
+
+            fn encode_snapshot(
+                &self,
+            ) -> #krate::__private::Option<
+                #krate::__private::Result<#krate::__private::String, #krate::__private::serde_json::Error>,
+            > {
+                #encode
+            }
+
+            fn decode_snapshot(
+                state: &str,
+            ) -> #krate::__private::Option<
+                #krate::__private::Result<Self, #krate::__private::serde_json::Error>,
+            > {
+                let _ = state;
+                #decode
+            }
+        }
+    }
+}
+
+fn fallback(model: &Model<'_>) -> TokenStream {
+    if !model.input.generics.params.is_empty() || matches!(model.input.data, Data::Union(_)) {
+        return TokenStream::new();
+    }
+    let krate = &model.krate;
+    let ident = &model.input.ident;
+    quote! {
+        impl #krate::AggregateConfig for #ident {
+            const NAME: &'static str = "";
+            const SNAPSHOT_EVERY: #krate::__private::Option<u64> = #krate::__private::Option::None;
+            const SNAPSHOT_REVISION: u64 = 0;
+            fn encode_snapshot(
+                &self,
+            ) -> #krate::__private::Option<
+                #krate::__private::Result<#krate::__private::String, #krate::__private::serde_json::Error>,
+            > {
+                #krate::__private::Option::None
+            }
+            fn decode_snapshot(
+                _: &str,
+            ) -> #krate::__private::Option<
+                #krate::__private::Result<Self, #krate::__private::serde_json::Error>,
+            > {
+                #krate::__private::Option::None
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `#[derive(Event)]`: the event's stable name, schema version and aliases.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Data, DeriveInput, LitStr, Path};
+
+use crate::args;
+use crate::common::{check_name, reject_generics, runtime_path, rust_path};
+use crate::errors::Errors;
+
+const KEYS: &[&str] = &["name", "version", "aliases", "crate"];
+
+struct Model<'a> {
+    input: &'a DeriveInput,
+    krate: Path,
+    name: Option<LitStr>,
+    version: u32,
+    aliases: Vec<LitStr>,
+}
+
+pub(crate) fn derive(input: DeriveInput) -> TokenStream {
+    let mut errors = Errors::new();
+    let model = parse(&mut errors, &input);
+    if errors.is_empty() {
+        expand(&model)
+    } else {
+        let fallback = fallback(&model);
+        let errors = errors.to_compile_errors();
+        quote!(#errors #fallback)
+    }
+}
+
+fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
+    let (args, _) = args::parse_attrs(errors, "#[event]", &input.attrs, "event", KEYS);
+    let krate = runtime_path(errors, &args);
+    let name = args.string(errors, "name");
+    let version = args.positive_u32(errors, "version").map_or(1, |(v, _)| v);
+    let aliases = args.strings(errors, "aliases");
+
+    if let Data::Union(data) = &input.data {
+        errors.at(
+            data.union_token,
+            "#[derive(Event)] does not support unions; use a struct",
+        );
+    }
+    reject_generics(errors, &input.generics, "an event");
+    match &name {
+        Some(name) => check_name(errors, name, "the event name"),
+        None => errors.at(
+            &input.ident,
+            "missing #[event(name = \"...\")]: every event needs a stable name to be stored under",
+        ),
+    }
+    for (i, alias) in aliases.iter().enumerate() {
+        check_name(errors, alias, "an alias");
+        if name.as_ref().is_some_and(|n| n.value() == alias.value()) {
+            errors.at(alias, "an alias must differ from the event's name");
+        }
+        if aliases[..i].iter().any(|a| a.value() == alias.value()) {
+            errors.at(alias, format!("duplicate alias `{}`", alias.value()));
+        }
+    }
+    Model {
+        input,
+        krate,
+        name,
+        version,
+        aliases,
+    }
+}
+
+fn expand(model: &Model<'_>) -> TokenStream {
+    let Model {
+        krate,
+        version,
+        aliases,
+        ..
+    } = model;
+    let ident = &model.input.ident;
+    let name = &model.name;
+    let rust_type = rust_path(ident);
+    quote! {
+        impl #krate::Event for #ident {
+            const NAME: &'static str = #name;
+            const VERSION: u32 = #version;
+            const ALIASES: &'static [&'static str] = &[#(#aliases),*];
+        }
+
+        #krate::__private::inventory::submit! {
+            #krate::registry::EventRegistration {
+                name: #name,
+                version: #version,
+                aliases: &[#(#aliases),*],
+                rust_type: #rust_type,
+            }
+        }
+    }
+}
+
+/// Keeps `T: Event` true after an error, so one mistake does not cascade
+/// into errors wherever the type is used. Nothing is registered.
+fn fallback(model: &Model<'_>) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.input.ident;
+    if !model.input.generics.params.is_empty() || matches!(model.input.data, Data::Union(_)) {
+        return TokenStream::new();
+    }
+    quote! {
+        impl #krate::Event for #ident {
+            const NAME: &'static str = "";
+            const VERSION: u32 = 1;
+            const ALIASES: &'static [&'static str] = &[];
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Procedural macros for [eventsource](https://docs.rs/eventsource).
+//!
+//! Use them through `eventsource` (`use eventsource::prelude::*;`), which
+//! re-exports them next to the traits they implement. Each macro parses its
+//! input into a typed model, checks it, reports every mistake at once spanned
+//! on the offending token, and generates code that names the runtime only
+//! through absolute paths.
+
+mod aggregate;
+mod aggregate_impl;
+mod args;
+mod command;
+mod common;
+mod errors;
+mod event;
+mod fingerprint;
+mod upcaster;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, ItemImpl, parse_macro_input};
+
+/// Declares a domain event: `#[event(name = "...", version = N, aliases = [...])]`.
+///
+/// `name` is stored with every event and must never change; `version`
+/// (default 1) is the current schema version; `aliases` are earlier names
+/// whose records decode to this type. Registers the event in the registry.
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    event::derive(parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Declares an aggregate: `#[aggregate(name = "...", snapshot_every = N)]`.
+///
+/// `snapshot_revision = N` sets the state's schema revision explicitly; by
+/// default it is a fingerprint of the fields, so a changed struct ignores
+/// snapshots taken by the old one.
+#[proc_macro_derive(Aggregate, attributes(aggregate))]
+pub fn derive_aggregate(input: TokenStream) -> TokenStream {
+    aggregate::derive(parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Declares a command: `#[command(aggregate = Type)]`, with the target id
+/// field marked `#[aggregate_id]`.
+#[proc_macro_derive(Command, attributes(command, aggregate_id))]
+pub fn derive_command(input: TokenStream) -> TokenStream {
+    command::derive(parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Collects an aggregate's `#[command_handler]` and `#[event_sourcing_handler]`
+/// methods; generates its event enum, apply dispatch and command routing.
+///
+/// Options: `event_enum = Name` (default: the aggregate's name + `Event`),
+/// `vis = "pub(crate)"` for the enum (default `pub`), `crate = path`.
+#[proc_macro_attribute]
+pub fn aggregate_impl(args: TokenStream, input: TokenStream) -> TokenStream {
+    aggregate_impl::attribute(args.into(), parse_macro_input!(input as ItemImpl)).into()
+}
+
+/// Marks a command handler inside an `#[aggregate_impl]` block.
+///
+/// `#[command_handler(create)]`: the command creates the aggregate, whose
+/// stream must not exist; `create_if_missing`: it may act on a new or an
+/// existing aggregate. Outside `#[aggregate_impl]` it is an error.
+#[proc_macro_attribute]
+pub fn command_handler(_args: TokenStream, input: TokenStream) -> TokenStream {
+    misplaced("#[command_handler]", input)
+}
+
+/// Marks an event sourcing handler inside an `#[aggregate_impl]` block.
+/// Outside it, it is an error.
+#[proc_macro_attribute]
+pub fn event_sourcing_handler(_args: TokenStream, input: TokenStream) -> TokenStream {
+    misplaced("#[event_sourcing_handler]", input)
+}
+
+/// Registers an upcaster: `#[upcaster(event = "...", from = N)]` on a function
+/// from the payload at version N to the payload at N + 1, either on JSON
+/// (`serde_json::Value` in, `Result<Value, UpcastError>` out) or on typed
+/// structs (old struct in, new struct or `Result` of it out).
+#[proc_macro_attribute]
+pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
+    upcaster::attribute(args.into(), input.into()).into()
+}
+
+fn misplaced(attr: &str, input: TokenStream) -> TokenStream {
+    let input = proc_macro2::TokenStream::from(input);
+    let span = syn::parse2::<syn::ImplItemFn>(input.clone())
+        .map(|f| f.sig.ident.span())
+        .unwrap_or_else(|_| proc_macro2::Span::call_site());
+    let error = syn::Error::new(
+        span,
+        format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]"),
+    )
+    .to_compile_error();
+    quote::quote!(#error #input).into()
+}

@@ -1,0 +1,1 @@
+//! PostgreSQL stores for eventsource (work in progress).

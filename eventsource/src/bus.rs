@@ -1,0 +1,133 @@
+//! The command bus: one entry point that routes any command to its aggregate.
+
+use std::sync::Arc;
+
+use crate::aggregate::Aggregate;
+use crate::command::{Command, Handles};
+use crate::envelope::Metadata;
+use crate::error::{CommandError, Error};
+use crate::registry::Registry;
+use crate::repository::{Executed, Repository, RetryPolicy};
+use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
+
+/// Routes each command to the aggregate its type names, through one store.
+///
+/// The command's type decides everything at compile time: its aggregate,
+/// the handler, the error type. The bus holds the shared store, snapshot
+/// store and retry policy, and checks the registry once when built.
+///
+/// ```
+/// use eventsource::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug)]
+/// #[event(name = "docs.Named")]
+/// struct Named { name: String }
+///
+/// #[derive(Command)]
+/// #[command(aggregate = Pet)]
+/// struct NamePet { #[aggregate_id] id: u64, name: String }
+///
+/// #[derive(Aggregate, Default)]
+/// #[aggregate(name = "docs.Pet")]
+/// struct Pet { name: String }
+///
+/// #[aggregate_impl]
+/// impl Pet {
+///     #[command_handler(create)]
+///     fn name(&self, cmd: &NamePet) -> Named {
+///         Named { name: cmd.name.clone() }
+///     }
+///
+///     #[event_sourcing_handler]
+///     fn on_named(&mut self, e: &Named) {
+///         self.name = e.name.clone();
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let bus = CommandBus::new(InMemoryStore::new())?;
+/// let done = bus.dispatch(NamePet { id: 7, name: "Rex".into() }).await?;
+/// assert_eq!(done.state.name, "Rex");
+/// assert_eq!(&*done.stream_id, "docs.Pet-7");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct CommandBus {
+    store: Arc<dyn EventStore>,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for CommandBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandBus")
+            .field("snapshots", &self.snapshots.is_some())
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl CommandBus {
+    /// A bus over `store`, after checking the registry.
+    pub fn new(store: impl IntoEventStore) -> Result<Self, Error> {
+        Registry::global().validate().map_err(Box::new)?;
+        Ok(Self {
+            store: store.into_event_store(),
+            snapshots: None,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// Uses `snapshots` for every aggregate with a snapshot policy.
+    pub fn with_snapshots(mut self, snapshots: impl IntoSnapshotStore) -> Self {
+        self.snapshots = Some(snapshots.into_snapshot_store());
+        self
+    }
+
+    /// Sets the retry policy for version conflicts.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// A repository for `A` sharing this bus's stores and policy.
+    pub fn repository<A: Aggregate>(&self) -> Repository<A> {
+        Repository::unchecked(self.store.clone())
+            .with_shared_snapshots(self.snapshots.clone())
+            .with_retry(self.retry)
+    }
+
+    /// Runs `command` against its aggregate.
+    pub async fn dispatch<C>(
+        &self,
+        command: C,
+    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    where
+        C: Command,
+        C::Aggregate: Handles<C>,
+    {
+        self.dispatch_with(command, Metadata::default()).await
+    }
+
+    /// Runs `command` with causal metadata (correlation, causation, actor, headers).
+    pub async fn dispatch_with<C>(
+        &self,
+        command: C,
+        metadata: Metadata,
+    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    where
+        C: Command,
+        C::Aggregate: Handles<C>,
+    {
+        self.repository::<C::Aggregate>()
+            .execute_with(command, metadata)
+            .await
+    }
+}

@@ -1,0 +1,144 @@
+//! What travels with an event: its stored record and its causal metadata.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Causal and contextual metadata carried by commands and the events they produce.
+///
+/// A command's metadata flows to its events: they share its correlation id,
+/// and their causation id is the command's causation id (the event that
+/// triggered the command) or, for a command from outside, the command's id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Groups every message of one business transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<Uuid>,
+    /// The message that directly caused this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<Uuid>,
+    /// Who or what issued the command (a user id, a service name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Free-form headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Metadata {
+    /// Empty metadata.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the correlation id.
+    pub fn with_correlation_id(mut self, id: Uuid) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// Sets the causation id.
+    pub fn with_causation_id(mut self, id: Uuid) -> Self {
+        self.causation_id = Some(id);
+        self
+    }
+
+    /// Sets the actor.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(key.into(), value.into());
+        self
+    }
+
+    /// Metadata for a command caused by `event`: same correlation, the event as cause.
+    pub fn caused_by(event: &RecordedEvent) -> Self {
+        Self {
+            correlation_id: Some(event.metadata.correlation_id.unwrap_or(event.event_id)),
+            causation_id: Some(event.event_id),
+            actor: event.metadata.actor.clone(),
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+/// An event as the store holds it: position, identity, payload and metadata.
+///
+/// Cloning is cheap: the strings are shared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedEvent {
+    /// Unique id of the event (UUID v7, assigned when the event is produced).
+    pub event_id: Uuid,
+    /// The stream the event belongs to.
+    pub stream_id: Arc<str>,
+    /// The aggregate type that owns the stream.
+    pub aggregate_type: Arc<str>,
+    /// Position within the stream, starting at 1 and contiguous.
+    pub stream_version: u64,
+    /// Position in the store's global log: positive and increasing in
+    /// delivery order, but not necessarily contiguous.
+    pub global_position: u64,
+    /// The event's stable name.
+    pub event_name: Arc<str>,
+    /// The schema version the payload was written with.
+    pub schema_version: u32,
+    /// The payload as JSON text.
+    pub payload: Arc<str>,
+    /// Causal metadata.
+    pub metadata: Metadata,
+    /// When the store recorded the event.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// An event ready to be appended, not yet positioned by a store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// Unique id; appending a batch whose ids are already stored is a no-op.
+    pub event_id: Uuid,
+    /// The event's stable name.
+    pub event_name: Arc<str>,
+    /// The schema version of `payload`.
+    pub schema_version: u32,
+    /// The payload as JSON text.
+    pub payload: Arc<str>,
+    /// Causal metadata.
+    pub metadata: Metadata,
+}
+
+impl NewEvent {
+    /// A new event with a fresh UUID v7 id.
+    pub fn new(
+        event_name: impl Into<Arc<str>>,
+        schema_version: u32,
+        payload: impl Into<Arc<str>>,
+        metadata: Metadata,
+    ) -> Self {
+        Self {
+            event_id: Uuid::now_v7(),
+            event_name: event_name.into(),
+            schema_version,
+            payload: payload.into(),
+            metadata,
+        }
+    }
+
+    /// Serializes a typed event at its current schema version.
+    pub fn from_event<E: crate::Event>(
+        event: &E,
+        metadata: Metadata,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self::new(
+            E::NAME,
+            E::VERSION,
+            serde_json::to_string(event)?,
+            metadata,
+        ))
+    }
+}

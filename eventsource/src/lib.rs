@@ -1,0 +1,116 @@
+//! Event sourcing and CQRS for Rust, from plain structs and a few attributes.
+//!
+//! Events are plain structs with `#[derive(Event)]`. An aggregate is a plain
+//! struct with `#[derive(Aggregate)]` and an `#[aggregate_impl]` block whose
+//! `#[command_handler]` methods decide which events happen and whose
+//! `#[event_sourcing_handler]` methods apply them. The macros generate the
+//! aggregate's event enum, the dispatch from stored records to handlers
+//! (through upcasters for older schema versions), command routing, and the
+//! registry entries checked at start-up.
+//!
+//! ```
+//! use eventsource::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Event, Serialize, Deserialize, Debug)]
+//! #[event(name = "bank.Deposited")]
+//! pub struct Deposited { pub amount: i64 }
+//!
+//! #[derive(Event, Serialize, Deserialize, Debug)]
+//! #[event(name = "bank.Withdrawn")]
+//! pub struct Withdrawn { pub amount: i64 }
+//!
+//! #[derive(Command)]
+//! #[command(aggregate = Account)]
+//! pub struct Deposit { #[aggregate_id] pub account: String, pub amount: i64 }
+//!
+//! #[derive(Command)]
+//! #[command(aggregate = Account)]
+//! pub struct Withdraw { #[aggregate_id] pub account: String, pub amount: i64 }
+//!
+//! #[derive(Debug, PartialEq)]
+//! pub enum BankError { InsufficientFunds { balance: i64 } }
+//! impl std::fmt::Display for BankError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         match self {
+//!             Self::InsufficientFunds { balance } => write!(f, "only {balance} available"),
+//!         }
+//!     }
+//! }
+//!
+//! #[derive(Aggregate, Default, Serialize, Deserialize)]
+//! #[aggregate(name = "bank.Account", snapshot_every = 100)]
+//! pub struct Account { balance: i64 }
+//!
+//! #[aggregate_impl]
+//! impl Account {
+//!     #[command_handler(create_if_missing)]
+//!     fn deposit(&self, cmd: &Deposit) -> Deposited {
+//!         Deposited { amount: cmd.amount }
+//!     }
+//!
+//!     #[command_handler]
+//!     fn withdraw(&self, cmd: &Withdraw) -> Result<Withdrawn, BankError> {
+//!         if cmd.amount > self.balance {
+//!             return Err(BankError::InsufficientFunds { balance: self.balance });
+//!         }
+//!         Ok(Withdrawn { amount: cmd.amount })
+//!     }
+//!
+//!     #[event_sourcing_handler]
+//!     fn on_deposited(&mut self, e: &Deposited) { self.balance += e.amount }
+//!
+//!     #[event_sourcing_handler]
+//!     fn on_withdrawn(&mut self, e: &Withdrawn) { self.balance -= e.amount }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = InMemoryStore::new();
+//! let bus = CommandBus::new(store.clone())?.with_snapshots(store);
+//! bus.dispatch(Deposit { account: "a1".into(), amount: 100 }).await?;
+//! let err = bus.dispatch(Withdraw { account: "a1".into(), amount: 500 }).await.unwrap_err();
+//! assert_eq!(err.rejection(), Some(&BankError::InsufficientFunds { balance: 100 }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! See the `README.md` of the repository for a tour, and `examples/bank` for
+//! a complete program.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod aggregate;
+pub mod bus;
+pub mod command;
+pub mod decode;
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod memory;
+pub mod prelude;
+pub mod registry;
+pub mod repository;
+pub mod store;
+pub mod testing;
+pub mod upcast;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use aggregate::{Aggregate, AggregateConfig};
+pub use bus::CommandBus;
+pub use command::{Command, CreationPolicy, Handles};
+pub use envelope::{Metadata, NewEvent, RecordedEvent};
+pub use error::{CommandError, DecodeError, DecodeErrorKind, Error, StoreError};
+pub use event::{EncodedEvent, Event, EventOf, EventSet, IntoEvents};
+pub use registry::Registry;
+pub use repository::{Executed, Loaded, Repository, RetryPolicy};
+pub use store::{CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore};
+pub use upcast::UpcastError;
+
+pub use eventsource_derive::{
+    Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, upcaster,
+};
+
+pub use chrono;
+pub use uuid;

@@ -1,0 +1,115 @@
+//! `EventStore` for the in-memory store.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{InMemoryStore, Shared};
+use crate::envelope::NewEvent;
+use crate::error::StoreError;
+use crate::store::{
+    AppendResult, EventFilter, EventStore, EventStream, ExpectedVersion, Subscription,
+    SubscriptionItem,
+};
+
+/// Events copied out per lock acquisition, so readers never hold the lock
+/// across an `.await` and writers are not starved by long reads.
+const CHUNK: usize = 512;
+
+#[async_trait]
+impl EventStore for InMemoryStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        aggregate_type: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        let result = self
+            .shared
+            .write()
+            .append(stream_id, aggregate_type, expected, events)?;
+        if !result.replayed {
+            self.shared.head.send_if_modified(|head| {
+                let moved = result.last_position > *head;
+                *head = (*head).max(result.last_position);
+                moved
+            });
+        }
+        Ok(result)
+    }
+
+    fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        let shared = self.shared.clone();
+        let stream_id: Arc<str> = stream_id.into();
+        Box::pin(async_stream::stream! {
+            let mut next = from_version.max(1);
+            loop {
+                let chunk = shared.read().stream_chunk(&stream_id, next, CHUNK);
+                if chunk.is_empty() {
+                    break;
+                }
+                next += chunk.len() as u64;
+                for event in chunk {
+                    yield Ok(event);
+                }
+            }
+        })
+    }
+
+    fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
+        let shared = self.shared.clone();
+        Box::pin(async_stream::stream! {
+            let until = shared.read().log.len() as u64;
+            let mut next = from_position.max(1);
+            while next <= until {
+                let (chunk, scanned) = shared.read().log_chunk(next, until, &filter, CHUNK);
+                next = scanned + 1;
+                for event in chunk {
+                    yield Ok(event);
+                }
+            }
+        })
+    }
+
+    fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
+        let shared = self.shared.clone();
+        Box::pin(async_stream::stream! {
+            let mut head = shared.head.subscribe();
+            let mut next = from_position.max(1);
+            loop {
+                // Mark the current head as seen before reading, so an append
+                // racing with the read below still wakes the wait.
+                let until = *head.borrow_and_update();
+                while next <= until {
+                    let (chunk, scanned) = scan(&shared, next, until, &filter);
+                    next = scanned + 1;
+                    for event in chunk {
+                        yield Ok(SubscriptionItem::Event(event));
+                    }
+                }
+                yield Ok(SubscriptionItem::CaughtUp { position: next - 1 });
+                if head.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+
+    async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.shared.read().version(stream_id))
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        Ok(self.shared.read().log.len() as u64)
+    }
+}
+
+fn scan(
+    shared: &Shared,
+    next: u64,
+    until: u64,
+    filter: &EventFilter,
+) -> (Vec<crate::RecordedEvent>, u64) {
+    shared.read().log_chunk(next, until, filter, CHUNK)
+}

@@ -1,0 +1,94 @@
+//! The embedded in-memory store: events, snapshots and live subscriptions.
+//!
+//! It keeps the same rules as the PostgreSQL store (checked by the same
+//! [conformance suite](crate::testing::conformance)), so code tested against
+//! it behaves the same in production. Nothing survives the process.
+
+mod checkpoints;
+mod events;
+mod snapshots;
+mod state;
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::watch;
+
+use state::State;
+
+pub use checkpoints::InMemoryCheckpointStore;
+
+/// An event store and snapshot store held in memory.
+///
+/// Cloning gives another handle to the same store.
+///
+/// ```
+/// use eventsource::memory::InMemoryStore;
+/// use eventsource::store::{EventStore, ExpectedVersion};
+/// use eventsource::{Metadata, NewEvent};
+/// use futures::TryStreamExt;
+///
+/// # tokio_test();
+/// # fn tokio_test() {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let store = InMemoryStore::new();
+/// let event = NewEvent::new("docs.Noted", 1, r#"{"text":"hi"}"#, Metadata::new());
+/// let result = store
+///     .append("note-1", "docs.Note", ExpectedVersion::NoStream, vec![event])
+///     .await?;
+/// assert_eq!(result.last_version, 1);
+///
+/// let events: Vec<_> = store.read_stream("note-1", 1).try_collect().await?;
+/// assert_eq!(&*events[0].event_name, "docs.Noted");
+/// # Ok::<(), eventsource::StoreError>(())
+/// # }).unwrap();
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryStore {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: RwLock<State>,
+    /// The global position of the last committed event; subscribers wait on it.
+    head: watch::Sender<u64>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            state: RwLock::default(),
+            head: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Shared {
+    // A panic while holding the lock cannot leave `State` half-updated (every
+    // mutation is checked before it starts), so a poisoned lock is still usable.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many events the store holds.
+    pub fn len(&self) -> usize {
+        self.shared.read().log.len()
+    }
+
+    /// Whether the store holds no events.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,208 @@
+//! The in-memory store's data and its append rules.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::envelope::{NewEvent, RecordedEvent};
+use crate::error::StoreError;
+use crate::store::{AppendResult, EventFilter, ExpectedVersion, Snapshot};
+
+#[derive(Debug, Default)]
+pub(super) struct State {
+    /// The global log; the event at index `i` has global position `i + 1`.
+    pub(super) log: Vec<RecordedEvent>,
+    pub(super) streams: HashMap<Arc<str>, Stream>,
+    ids: HashMap<Uuid, usize>,
+    pub(super) snapshots: HashMap<Arc<str>, Snapshot>,
+}
+
+#[derive(Debug)]
+pub(super) struct Stream {
+    aggregate_type: Arc<str>,
+    /// Indexes into `log`, in stream-version order.
+    pub(super) entries: Vec<usize>,
+}
+
+impl State {
+    pub(super) fn version(&self, stream_id: &str) -> Option<u64> {
+        self.streams.get(stream_id).map(|s| s.entries.len() as u64)
+    }
+
+    pub(super) fn append(
+        &mut self,
+        stream_id: &str,
+        aggregate_type: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        if stream_id.is_empty() {
+            return Err(StoreError::Invalid("the stream id is empty".into()));
+        }
+        if let Some(replay) = self.replayed(stream_id, &events)? {
+            return Ok(replay);
+        }
+        let actual = self.version(stream_id);
+        if !expected.is_satisfied_by(actual) {
+            return Err(StoreError::Conflict {
+                stream_id: stream_id.into(),
+                expected,
+                actual,
+            });
+        }
+        let current = actual.unwrap_or(0);
+        let head = self.log.len() as u64;
+        if events.is_empty() {
+            return Ok(AppendResult {
+                first_version: current,
+                last_version: current,
+                first_position: head,
+                last_position: head,
+                replayed: false,
+            });
+        }
+        let stream = match self.streams.get_key_value(stream_id) {
+            Some((key, stream)) => {
+                if &*stream.aggregate_type != aggregate_type {
+                    return Err(StoreError::Invalid(format!(
+                        "stream `{stream_id}` belongs to aggregate type `{}`, not `{aggregate_type}`",
+                        stream.aggregate_type
+                    )));
+                }
+                key.clone()
+            }
+            None => Arc::from(stream_id),
+        };
+        let aggregate_type: Arc<str> = self
+            .streams
+            .get(stream_id)
+            .map_or_else(|| aggregate_type.into(), |s| s.aggregate_type.clone());
+        let recorded_at = Utc::now();
+        let count = events.len() as u64;
+        let mut entries = Vec::with_capacity(events.len());
+        for (offset, event) in events.into_iter().enumerate() {
+            let index = self.log.len();
+            self.ids.insert(event.event_id, index);
+            entries.push(index);
+            self.log.push(RecordedEvent {
+                event_id: event.event_id,
+                stream_id: stream.clone(),
+                aggregate_type: aggregate_type.clone(),
+                stream_version: current + offset as u64 + 1,
+                global_position: index as u64 + 1,
+                event_name: event.event_name,
+                schema_version: event.schema_version,
+                payload: event.payload,
+                metadata: event.metadata,
+                recorded_at,
+            });
+        }
+        self.streams
+            .entry(stream)
+            .or_insert_with(|| Stream {
+                aggregate_type,
+                entries: Vec::new(),
+            })
+            .entries
+            .extend(entries);
+        Ok(AppendResult {
+            first_version: current + 1,
+            last_version: current + count,
+            first_position: head + 1,
+            last_position: head + count,
+            replayed: false,
+        })
+    }
+
+    /// `Some` when the whole batch is already stored, in order, in this stream.
+    fn replayed(
+        &self,
+        stream_id: &str,
+        events: &[NewEvent],
+    ) -> Result<Option<AppendResult>, StoreError> {
+        let Some(first) = events.first() else {
+            return Ok(None);
+        };
+        let Some(&start) = self.ids.get(&first.event_id) else {
+            if let Some(stored) = events.iter().find_map(|e| self.ids.get(&e.event_id)) {
+                return Err(self.duplicate(stream_id, *stored));
+            }
+            return Ok(None);
+        };
+        for (offset, event) in events.iter().enumerate() {
+            let stored = self.log.get(start + offset);
+            let same = stored.is_some_and(|s| {
+                s.event_id == event.event_id
+                    && &*s.stream_id == stream_id
+                    && s.stream_version == self.log[start].stream_version + offset as u64
+            });
+            if !same {
+                return Err(self.duplicate(stream_id, start));
+            }
+        }
+        let first_stored = &self.log[start];
+        let count = events.len() as u64;
+        Ok(Some(AppendResult {
+            first_version: first_stored.stream_version,
+            last_version: first_stored.stream_version + count - 1,
+            first_position: first_stored.global_position,
+            last_position: first_stored.global_position + count - 1,
+            replayed: true,
+        }))
+    }
+
+    fn duplicate(&self, stream_id: &str, index: usize) -> StoreError {
+        let stored = &self.log[index];
+        StoreError::DuplicateEvent {
+            stream_id: stream_id.into(),
+            event_id: stored.event_id,
+            stored_stream: stored.stream_id.clone(),
+            stored_version: stored.stream_version,
+        }
+    }
+
+    /// Up to `limit` events of `stream_id` from `from_version`.
+    pub(super) fn stream_chunk(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Vec<RecordedEvent> {
+        let Some(stream) = self.streams.get(stream_id) else {
+            return Vec::new();
+        };
+        let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
+        stream
+            .entries
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .map(|&i| self.log[i].clone())
+            .collect()
+    }
+
+    /// Scans up to `limit` log entries from `from_position` (not past `until`),
+    /// returning the matches and the last position scanned.
+    pub(super) fn log_chunk(
+        &self,
+        from_position: u64,
+        until: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> (Vec<RecordedEvent>, u64) {
+        let end = until.min(self.log.len() as u64);
+        let start = from_position.max(1);
+        if start > end {
+            return (Vec::new(), start - 1);
+        }
+        let last = end.min(start + limit as u64 - 1);
+        let matches = self.log[(start - 1) as usize..last as usize]
+            .iter()
+            .filter(|e| filter.matches(e))
+            .cloned()
+            .collect();
+        (matches, last)
+    }
+}

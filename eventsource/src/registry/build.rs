@@ -1,0 +1,185 @@
+//! Indexing the registry's parts and finding every inconsistency.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{Registry, RegistryParts, RegistryProblem, UpcasterRegistration};
+
+pub(super) fn build(mut parts: RegistryParts) -> Registry {
+    // inventory yields entries in link order; sort so reports are stable.
+    parts.events.sort_by_key(|e| (e.name, e.rust_type));
+    parts
+        .upcasters
+        .sort_by_key(|u| (u.event, u.from, u.function));
+    parts.aggregates.sort_by_key(|a| (a.name, a.rust_type));
+    parts.commands.sort_by_key(|c| (c.name, c.rust_type));
+    parts.projections.sort_by_key(|p| (p.name, p.rust_type));
+    parts.sagas.sort_by_key(|s| (s.name, s.rust_type));
+
+    let mut problems = Vec::new();
+
+    let mut events = BTreeMap::new();
+    for (name, types) in group(parts.events.iter().map(|e| (e.name, e.rust_type))) {
+        if types.len() > 1 {
+            problems.push(RegistryProblem::DuplicateEventName { name, types });
+        }
+    }
+    for event in &parts.events {
+        events.entry(event.name).or_insert(*event);
+    }
+
+    let mut names: HashMap<&'static str, &'static str> =
+        events.keys().map(|name| (*name, *name)).collect();
+    for event in events.values() {
+        for alias in event.aliases {
+            match names.get(alias) {
+                Some(other) if *other != event.name => {
+                    problems.push(RegistryProblem::AliasCollision {
+                        alias,
+                        event: event.name,
+                        other,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    names.insert(alias, event.name);
+                }
+            }
+        }
+    }
+
+    let mut upcasters: HashMap<&'static str, BTreeMap<u32, UpcasterRegistration>> = HashMap::new();
+    let mut claims: BTreeMap<(&'static str, u32), Vec<&'static str>> = BTreeMap::new();
+    for up in &parts.upcasters {
+        let Some(canonical) = names.get(up.event).copied() else {
+            problems.push(RegistryProblem::UpcasterForUnknownEvent {
+                event: up.event,
+                function: up.function,
+            });
+            continue;
+        };
+        let current = events.get(canonical).map_or(0, |e| e.version);
+        if up.from >= current {
+            problems.push(RegistryProblem::UpcasterNotBelowCurrent {
+                event: canonical,
+                from: up.from,
+                current,
+                function: up.function,
+            });
+            continue;
+        }
+        claims
+            .entry((canonical, up.from))
+            .or_default()
+            .push(up.function);
+        upcasters
+            .entry(canonical)
+            .or_default()
+            .entry(up.from)
+            .or_insert(*up);
+    }
+    for ((event, from), functions) in claims {
+        if functions.len() > 1 {
+            problems.push(RegistryProblem::DuplicateUpcaster {
+                event,
+                from,
+                functions,
+            });
+        }
+    }
+
+    for event in events.values() {
+        for from in 1..event.version {
+            let linked = upcasters
+                .get(event.name)
+                .is_some_and(|chain| chain.contains_key(&from));
+            if !linked {
+                problems.push(RegistryProblem::MissingUpcaster {
+                    event: event.name,
+                    from,
+                    current: event.version,
+                });
+            }
+        }
+    }
+
+    let handlers = [
+        (
+            "aggregate",
+            parts
+                .aggregates
+                .iter()
+                .map(|a| (a.name, a.rust_type, a.events))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "projection",
+            parts
+                .projections
+                .iter()
+                .map(|p| (p.name, p.rust_type, p.events))
+                .collect(),
+        ),
+        (
+            "saga",
+            parts
+                .sagas
+                .iter()
+                .map(|s| (s.name, s.rust_type, s.events))
+                .collect(),
+        ),
+    ];
+    for (kind, items) in &handlers {
+        for (name, types) in group(items.iter().map(|(n, t, _)| (*n, *t))) {
+            if types.len() > 1 {
+                problems.push(RegistryProblem::DuplicateName { kind, name, types });
+            }
+        }
+        for (name, _, handled) in items {
+            for event in handled.iter() {
+                if !names.contains_key(event) {
+                    problems.push(RegistryProblem::UnknownEventHandled { kind, name, event });
+                }
+            }
+        }
+    }
+
+    for (name, types) in group(parts.commands.iter().map(|c| (c.name, c.rust_type))) {
+        if types.len() > 1 {
+            problems.push(RegistryProblem::DuplicateName {
+                kind: "command",
+                name,
+                types,
+            });
+        }
+    }
+    for command in &parts.commands {
+        if !parts.aggregates.iter().any(|a| a.name == command.aggregate) {
+            problems.push(RegistryProblem::UnknownAggregate {
+                command: command.name,
+                aggregate: command.aggregate,
+            });
+        }
+    }
+
+    Registry {
+        parts,
+        events,
+        names,
+        upcasters,
+        problems,
+    }
+}
+
+/// Groups `(name, type)` pairs by name, keeping each distinct type once.
+fn group(
+    pairs: impl Iterator<Item = (&'static str, &'static str)>,
+) -> BTreeMap<&'static str, Vec<&'static str>> {
+    let mut groups: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
+    for (name, ty) in pairs {
+        let types = groups.entry(name).or_default();
+        if !types.contains(&ty) {
+            types.push(ty);
+        }
+    }
+    groups
+}

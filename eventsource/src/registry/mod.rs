@@ -1,0 +1,155 @@
+//! The registry of events, upcasters, aggregates, commands, projections and
+//! sagas, built once from what the macros submit.
+//!
+//! The macros submit entries with `inventory`, so types defined in any crate
+//! linked into the program are found. [`Registry::global`] builds the registry
+//! on first use; [`Registry::validate`] reports every inconsistency at once.
+//!
+//! ```
+//! use eventsource::registry::Registry;
+//!
+//! let registry = Registry::global();
+//! registry.validate().expect("a consistent registry");
+//! println!("{}", registry.table());
+//! ```
+
+mod build;
+mod entries;
+mod problems;
+mod table;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::error::DecodeErrorKind;
+
+pub use entries::{
+    AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
+    SagaRegistration, UpcasterRegistration,
+};
+pub use problems::{RegistryProblem, RegistryReport};
+
+/// Everything a registry is built from.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryParts {
+    /// Event types.
+    pub events: Vec<EventRegistration>,
+    /// Upcasters.
+    pub upcasters: Vec<UpcasterRegistration>,
+    /// Aggregates.
+    pub aggregates: Vec<AggregateRegistration>,
+    /// Commands.
+    pub commands: Vec<CommandRegistration>,
+    /// Projections.
+    pub projections: Vec<ProjectionRegistration>,
+    /// Sagas.
+    pub sagas: Vec<SagaRegistration>,
+}
+
+impl RegistryParts {
+    /// Everything the macros submitted in the crates linked into this program.
+    pub fn from_inventory() -> Self {
+        Self {
+            events: inventory::iter::<EventRegistration>().copied().collect(),
+            upcasters: inventory::iter::<UpcasterRegistration>().copied().collect(),
+            aggregates: inventory::iter::<AggregateRegistration>()
+                .copied()
+                .collect(),
+            commands: inventory::iter::<CommandRegistration>().copied().collect(),
+            projections: inventory::iter::<ProjectionRegistration>()
+                .copied()
+                .collect(),
+            sagas: inventory::iter::<SagaRegistration>().copied().collect(),
+        }
+    }
+}
+
+/// The checked, indexed registry.
+#[derive(Debug)]
+pub struct Registry {
+    parts: RegistryParts,
+    events: BTreeMap<&'static str, EventRegistration>,
+    names: HashMap<&'static str, &'static str>,
+    upcasters: HashMap<&'static str, BTreeMap<u32, UpcasterRegistration>>,
+    problems: Vec<RegistryProblem>,
+}
+
+static GLOBAL: OnceLock<Registry> = OnceLock::new();
+
+impl Registry {
+    /// The registry of this program, built on first use.
+    pub fn global() -> &'static Registry {
+        GLOBAL.get_or_init(|| Registry::build(RegistryParts::from_inventory()))
+    }
+
+    /// Builds a registry from explicit parts (useful in tests and tools).
+    pub fn build(parts: RegistryParts) -> Registry {
+        build::build(parts)
+    }
+
+    /// `Ok` when consistent, else every problem found.
+    pub fn validate(&self) -> Result<(), RegistryReport> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryReport {
+                problems: self.problems.clone(),
+            })
+        }
+    }
+
+    /// The registered events, by name.
+    pub fn events(&self) -> impl Iterator<Item = &EventRegistration> {
+        self.events.values()
+    }
+
+    /// The event stored under `name`, which may be an alias.
+    pub fn event(&self, name: &str) -> Option<&EventRegistration> {
+        self.names
+            .get(name)
+            .and_then(|canonical| self.events.get(canonical))
+    }
+
+    /// The upcasters, sorted by event and version.
+    pub fn upcasters(&self) -> impl Iterator<Item = &UpcasterRegistration> {
+        self.upcasters.values().flat_map(BTreeMap::values)
+    }
+
+    /// Everything the registry was built from.
+    pub fn parts(&self) -> &RegistryParts {
+        &self.parts
+    }
+
+    /// Lifts `payload` of event `event` (its current name) from version `from` to `to`,
+    /// one step at a time.
+    pub fn upcast(
+        &self,
+        event: &str,
+        from: u32,
+        to: u32,
+        mut payload: Value,
+    ) -> Result<Value, DecodeErrorKind> {
+        let chain = self.upcasters.get(event);
+        for version in from..to {
+            let step =
+                chain
+                    .and_then(|c| c.get(&version))
+                    .ok_or(DecodeErrorKind::MissingUpcaster {
+                        from: version,
+                        current: to,
+                    })?;
+            payload = (step.upcast)(payload).map_err(|source| DecodeErrorKind::Upcast {
+                from: version,
+                source,
+            })?;
+        }
+        Ok(payload)
+    }
+
+    /// A readable table of everything registered, for diagnostics.
+    pub fn table(&self) -> String {
+        table::render(self)
+    }
+}

@@ -1,0 +1,124 @@
+//! A plain-text rendering of the registry, for logs and diagnostics.
+
+use std::fmt::Write as _;
+
+use super::Registry;
+
+pub(super) fn render(registry: &Registry) -> String {
+    let mut out = String::new();
+    let parts = registry.parts();
+
+    section(
+        &mut out,
+        "events",
+        &["name", "version", "aliases", "type"],
+        registry.events().map(|e| {
+            vec![
+                e.name.to_owned(),
+                e.version.to_string(),
+                join(e.aliases),
+                e.rust_type.to_owned(),
+            ]
+        }),
+    );
+    section(
+        &mut out,
+        "upcasters",
+        &["event", "step", "function"],
+        registry.upcasters().map(|u| {
+            vec![
+                u.event.to_owned(),
+                format!("{} -> {}", u.from, u.from + 1),
+                u.function.to_owned(),
+            ]
+        }),
+    );
+    section(
+        &mut out,
+        "aggregates",
+        &["name", "snapshot every", "events", "type"],
+        parts.aggregates.iter().map(|a| {
+            vec![
+                a.name.to_owned(),
+                a.snapshot_every
+                    .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                join(a.events),
+                a.rust_type.to_owned(),
+            ]
+        }),
+    );
+    section(
+        &mut out,
+        "commands",
+        &["name", "aggregate", "type"],
+        parts.commands.iter().map(|c| {
+            vec![
+                c.name.to_owned(),
+                c.aggregate.to_owned(),
+                c.rust_type.to_owned(),
+            ]
+        }),
+    );
+    section(
+        &mut out,
+        "projections",
+        &["name", "events", "type"],
+        parts
+            .projections
+            .iter()
+            .map(|p| vec![p.name.to_owned(), join(p.events), p.rust_type.to_owned()]),
+    );
+    section(
+        &mut out,
+        "sagas",
+        &["name", "events", "type"],
+        parts
+            .sagas
+            .iter()
+            .map(|s| vec![s.name.to_owned(), join(s.events), s.rust_type.to_owned()]),
+    );
+    if let Err(report) = registry.validate() {
+        let _ = writeln!(out, "{report}");
+    }
+    out
+}
+
+fn join(items: &[&str]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn section(
+    out: &mut String,
+    title: &str,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) {
+    let rows: Vec<Vec<String>> = rows.collect();
+    let _ = writeln!(out, "{title} ({})", rows.len());
+    if rows.is_empty() {
+        out.push('\n');
+        return;
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::from("  ");
+        for (cell, width) in cells.zip(&widths) {
+            let _ = write!(text, "{cell:<width$}  ");
+        }
+        let _ = writeln!(out, "{}", text.trim_end());
+    };
+    line(out, &mut header.iter().copied());
+    for row in &rows {
+        line(out, &mut row.iter().map(String::as_str));
+    }
+    out.push('\n');
+}

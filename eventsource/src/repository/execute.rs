@@ -1,0 +1,245 @@
+//! Running a command: load, handle, append; retry on conflict; snapshot.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::load::Until;
+use super::{Executed, Repository};
+use crate::aggregate::Aggregate;
+use crate::command::{Command, CreationPolicy, Handles};
+use crate::envelope::{Metadata, NewEvent};
+use crate::error::{CommandError, Error};
+use crate::event::EventSet;
+use crate::store::{ExpectedVersion, Snapshot};
+
+impl<A: Aggregate> Repository<A> {
+    /// Runs `command` against its aggregate with empty metadata.
+    pub async fn execute<C>(&self, command: C) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        C: Command<Aggregate = A>,
+        A: Handles<C>,
+    {
+        self.execute_with(command, Metadata::default()).await
+    }
+
+    /// Runs `command`: loads the aggregate, lets the handler decide, appends
+    /// the events with the loaded version as the expected one. On a version
+    /// conflict it reloads and runs the handler again, up to the retry policy.
+    pub async fn execute_with<C>(
+        &self,
+        command: C,
+        metadata: Metadata,
+    ) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        C: Command<Aggregate = A>,
+        A: Handles<C>,
+    {
+        let command_id = Uuid::now_v7();
+        let stream_id: Arc<str> = A::stream_id(&command.aggregate_id()).into();
+        let span = tracing::info_span!(
+            "eventsource.execute",
+            aggregate = A::NAME,
+            command = C::NAME,
+            %command_id,
+            stream_id = &*stream_id,
+            attempts = tracing::field::Empty,
+            version = tracing::field::Empty,
+            events = tracing::field::Empty,
+        );
+        async {
+            let mut attempt = 1;
+            loop {
+                match self
+                    .attempt(&command, &metadata, command_id, &stream_id, attempt)
+                    .await
+                {
+                    Err(CommandError::Failed(Error::Conflict { .. }))
+                        if attempt < self.retry.max_attempts =>
+                    {
+                        tracing::debug!(attempt, "version conflict; reloading and retrying");
+                        tokio::time::sleep(self.retry.delay(attempt)).await;
+                        attempt += 1;
+                    }
+                    Err(CommandError::Failed(Error::Conflict {
+                        stream_id,
+                        expected,
+                        actual,
+                        ..
+                    })) => {
+                        return Err(CommandError::Failed(Error::Conflict {
+                            stream_id,
+                            expected,
+                            actual,
+                            attempts: attempt,
+                        }));
+                    }
+                    other => {
+                        let span = tracing::Span::current();
+                        span.record("attempts", attempt);
+                        if let Ok(done) = &other {
+                            span.record("version", done.version);
+                            span.record("events", done.events.len());
+                        }
+                        return other;
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn attempt<C>(
+        &self,
+        command: &C,
+        metadata: &Metadata,
+        command_id: Uuid,
+        stream_id: &Arc<str>,
+        attempt: u32,
+    ) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        C: Command<Aggregate = A>,
+        A: Handles<C>,
+    {
+        let loaded = self.rebuild(stream_id, Until::Latest).await?;
+        let (mut state, version) = match (A::POLICY, loaded) {
+            (CreationPolicy::Existing, None) => {
+                return Err(Error::NotFound {
+                    aggregate: A::NAME,
+                    stream_id: stream_id.clone(),
+                }
+                .into());
+            }
+            (CreationPolicy::Create, Some(found)) => {
+                return Err(Error::AlreadyExists {
+                    aggregate: A::NAME,
+                    stream_id: stream_id.clone(),
+                    version: found.version,
+                }
+                .into());
+            }
+            (_, Some(found)) => (found.state, Some(found.version)),
+            (_, None) => (A::default(), None),
+        };
+        let events = state
+            .handle(command, metadata)
+            .map_err(CommandError::Rejected)?;
+        let current = version.unwrap_or(0);
+        if events.is_empty() {
+            return Ok(Executed {
+                command_id,
+                stream_id: stream_id.clone(),
+                version: current,
+                events,
+                appended: None,
+                state,
+                attempts: attempt,
+                snapshot_saved: false,
+            });
+        }
+        for event in &events {
+            state.apply(event);
+        }
+        let batch = encode(&events, metadata, command_id, stream_id)?;
+        let expected = ExpectedVersion::from_current(version);
+        let appended = self
+            .store
+            .append(stream_id, A::NAME, expected, batch)
+            .instrument(tracing::debug_span!(
+                "eventsource.append",
+                aggregate = A::NAME,
+                stream_id = &**stream_id,
+                %expected,
+                events = events.len(),
+            ))
+            .await
+            .map_err(Error::from)?;
+        let snapshot_saved = self
+            .snapshot_after(stream_id, &state, current, appended.last_version)
+            .await;
+        Ok(Executed {
+            command_id,
+            stream_id: stream_id.clone(),
+            version: appended.last_version,
+            events,
+            appended: Some(appended),
+            state,
+            attempts: attempt,
+            snapshot_saved,
+        })
+    }
+
+    /// Saves a snapshot when the append crossed a multiple of the interval.
+    /// A failure is logged, not returned: the events are already committed.
+    async fn snapshot_after(
+        &self,
+        stream_id: &Arc<str>,
+        state: &A,
+        before: u64,
+        after: u64,
+    ) -> bool {
+        let (Some(store), Some(every)) = (&self.snapshots, self.snapshot_every) else {
+            return false;
+        };
+        if before / every == after / every {
+            return false;
+        }
+        let encoded = match state.encode_snapshot() {
+            None => return false,
+            Some(Ok(json)) => json,
+            Some(Err(error)) => {
+                tracing::warn!(stream_id = &**stream_id, %error, "cannot serialize a snapshot");
+                return false;
+            }
+        };
+        let snapshot = Snapshot {
+            stream_id: stream_id.clone(),
+            aggregate_type: A::NAME.into(),
+            version: after,
+            revision: A::SNAPSHOT_REVISION,
+            state: encoded.into(),
+            taken_at: Utc::now(),
+        };
+        match store.save(snapshot).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(stream_id = &**stream_id, %error, "cannot save a snapshot");
+                false
+            }
+        }
+    }
+}
+
+/// Serializes the handler's events with the command's causal metadata.
+fn encode<E: EventSet>(
+    events: &[E],
+    metadata: &Metadata,
+    command_id: Uuid,
+    stream_id: &Arc<str>,
+) -> Result<Vec<NewEvent>, Error> {
+    let event_metadata = Metadata {
+        correlation_id: Some(metadata.correlation_id.unwrap_or(command_id)),
+        causation_id: Some(metadata.causation_id.unwrap_or(command_id)),
+        actor: metadata.actor.clone(),
+        headers: metadata.headers.clone(),
+    };
+    events
+        .iter()
+        .map(|event| {
+            let encoded = event.encode().map_err(|source| Error::Encode {
+                event_name: event.name(),
+                stream_id: stream_id.clone(),
+                source,
+            })?;
+            Ok(NewEvent::new(
+                encoded.name,
+                encoded.version,
+                encoded.payload,
+                event_metadata.clone(),
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,202 @@
+//! The repository: loads aggregates and runs commands against them.
+
+mod execute;
+mod load;
+mod retry;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::aggregate::Aggregate;
+use crate::error::Error;
+use crate::registry::Registry;
+use crate::store::{AppendResult, EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
+
+pub use retry::RetryPolicy;
+
+/// Loads and saves one aggregate type through an event store.
+///
+/// ```
+/// use eventsource::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug, PartialEq)]
+/// #[event(name = "docs.Incremented")]
+/// struct Incremented { by: u32 }
+///
+/// #[derive(Command)]
+/// #[command(aggregate = Counter)]
+/// struct Increment { #[aggregate_id] id: String, by: u32 }
+///
+/// #[derive(Aggregate, Default, Debug)]
+/// #[aggregate(name = "docs.Counter")]
+/// struct Counter { value: u32 }
+///
+/// #[aggregate_impl]
+/// impl Counter {
+///     #[command_handler(create_if_missing)]
+///     fn increment(&self, cmd: &Increment) -> Incremented {
+///         Incremented { by: cmd.by }
+///     }
+///
+///     #[event_sourcing_handler]
+///     fn on_incremented(&mut self, e: &Incremented) {
+///         self.value += e.by;
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let repo = Repository::<Counter>::new(InMemoryStore::new())?;
+/// repo.execute(Increment { id: "c1".into(), by: 2 }).await?;
+/// let done = repo.execute(Increment { id: "c1".into(), by: 3 }).await?;
+/// assert_eq!(done.version, 2);
+///
+/// let counter = repo.load("c1").await?.expect("the counter exists");
+/// assert_eq!(counter.state.value, 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Repository<A: Aggregate> {
+    store: Arc<dyn EventStore>,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
+    snapshot_every: Option<u64>,
+    retry: RetryPolicy,
+    _aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A: Aggregate> Clone for Repository<A> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            snapshots: self.snapshots.clone(),
+            snapshot_every: self.snapshot_every,
+            retry: self.retry,
+            _aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A: Aggregate> std::fmt::Debug for Repository<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("aggregate", &A::NAME)
+            .field("snapshots", &self.snapshots.is_some())
+            .field("snapshot_every", &self.snapshot_every)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl<A: Aggregate> Repository<A> {
+    /// A repository over `store`, after checking the registry.
+    ///
+    /// Fails with the registry's report when events, upcasters or handlers
+    /// are inconsistent (see [`Registry::validate`]).
+    pub fn new(store: impl IntoEventStore) -> Result<Self, Error> {
+        Registry::global().validate().map_err(Box::new)?;
+        Ok(Self::unchecked(store.into_event_store()))
+    }
+
+    pub(crate) fn unchecked(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            snapshots: None,
+            snapshot_every: A::SNAPSHOT_EVERY,
+            retry: RetryPolicy::default(),
+            _aggregate: PhantomData,
+        }
+    }
+
+    /// Uses `snapshots` to shorten loads and to keep the snapshots taken
+    /// under the aggregate's policy.
+    pub fn with_snapshots(mut self, snapshots: impl IntoSnapshotStore) -> Self {
+        self.snapshots = Some(snapshots.into_snapshot_store());
+        self
+    }
+
+    pub(crate) fn with_shared_snapshots(
+        mut self,
+        snapshots: Option<Arc<dyn SnapshotStore>>,
+    ) -> Self {
+        self.snapshots = snapshots;
+        self
+    }
+
+    /// Overrides the aggregate's snapshot interval (`None`: never snapshot).
+    ///
+    /// Has no effect on aggregates without `snapshot_every`, which do not
+    /// generate snapshot serialization.
+    pub fn with_snapshot_every(mut self, every: Option<u64>) -> Self {
+        self.snapshot_every = every.filter(|n| *n > 0);
+        self
+    }
+
+    /// Sets the retry policy for version conflicts.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The stream id of the aggregate with this id.
+    pub fn stream_id(id: impl std::fmt::Display) -> String {
+        A::stream_id(&id.to_string())
+    }
+}
+
+/// An aggregate rebuilt from its stream.
+#[derive(Clone, Debug)]
+pub struct Loaded<A> {
+    /// The stream it was read from.
+    pub stream_id: Arc<str>,
+    /// The version of the last event applied.
+    pub version: u64,
+    /// The state.
+    pub state: A,
+    /// The version of the snapshot the load started from, if one was used.
+    pub snapshot_version: Option<u64>,
+    /// How many events were applied on top of the snapshot (or the default state).
+    pub events_applied: u64,
+}
+
+/// What running a command did.
+pub struct Executed<A: Aggregate> {
+    /// The id given to the command; the events' causation starts from it.
+    pub command_id: Uuid,
+    /// The aggregate's stream.
+    pub stream_id: Arc<str>,
+    /// The stream version after the command.
+    pub version: u64,
+    /// The events produced, in order (empty when the handler produced none).
+    pub events: Vec<A::Event>,
+    /// Where they were stored (`None` when there were none).
+    pub appended: Option<AppendResult>,
+    /// The aggregate's state after the events.
+    pub state: A,
+    /// How many times the handler ran (more than 1 after conflicts).
+    pub attempts: u32,
+    /// Whether a snapshot was saved after this command.
+    pub snapshot_saved: bool,
+}
+
+impl<A: Aggregate> std::fmt::Debug for Executed<A> {
+    // Hand-written so `Executed` is `Debug` (and `unwrap_err` works) without
+    // requiring the aggregate's state to be `Debug`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executed")
+            .field("command_id", &self.command_id)
+            .field("stream_id", &self.stream_id)
+            .field("version", &self.version)
+            .field("events", &self.events)
+            .field("appended", &self.appended)
+            .field("attempts", &self.attempts)
+            .field("snapshot_saved", &self.snapshot_saved)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,141 @@
+//! The storage traits every backend implements, and their request types.
+
+mod checkpoint;
+mod filter;
+mod shared;
+mod snapshot;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::envelope::{NewEvent, RecordedEvent};
+use crate::error::StoreError;
+
+pub use checkpoint::CheckpointStore;
+pub use filter::EventFilter;
+pub use shared::{IntoEventStore, IntoSnapshotStore};
+pub use snapshot::{Snapshot, SnapshotStore};
+
+/// A stream of stored events, read lazily in store order.
+pub type EventStream = BoxStream<'static, Result<RecordedEvent, StoreError>>;
+
+/// A live subscription: stored events, then new ones as they commit.
+pub type Subscription = BoxStream<'static, Result<SubscriptionItem, StoreError>>;
+
+/// What a subscription yields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubscriptionItem {
+    /// The next event in global order that passes the filter.
+    Event(RecordedEvent),
+    /// Every event up to and including `position` has been delivered or
+    /// filtered out, and the subscription is waiting for more.
+    ///
+    /// Consumers may checkpoint at `position` even when the filter hid the
+    /// events before it.
+    CaughtUp {
+        /// The last global position covered.
+        position: u64,
+    },
+}
+
+/// The version an append expects its stream to be at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExpectedVersion {
+    /// No check: append after whatever is there.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must exist and its last event must have this version.
+    Exact(u64),
+}
+
+impl ExpectedVersion {
+    /// Whether a stream currently at `actual` (`None`: absent) satisfies this expectation.
+    pub fn is_satisfied_by(self, actual: Option<u64>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::NoStream => actual.is_none(),
+            Self::Exact(v) => actual == Some(v),
+        }
+    }
+
+    /// The expectation matching a stream read at `version` (`None`: absent).
+    pub fn from_current(version: Option<u64>) -> Self {
+        version.map_or(Self::NoStream, Self::Exact)
+    }
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any version"),
+            Self::NoStream => f.write_str("no stream"),
+            Self::Exact(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+/// Where an append put its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendResult {
+    /// The stream version of the first appended event.
+    pub first_version: u64,
+    /// The stream version of the last appended event: the stream's new version.
+    pub last_version: u64,
+    /// The global position of the first appended event.
+    pub first_position: u64,
+    /// The global position of the last appended event.
+    pub last_position: u64,
+    /// `true` when every event id was already stored as this same batch, so
+    /// nothing new was written (a retried append after a lost reply).
+    pub replayed: bool,
+}
+
+/// An append-only event log with per-stream optimistic concurrency.
+///
+/// Stream versions start at 1 and are contiguous. Global positions are
+/// positive and strictly increase in the order [`EventStore::read_all`] and
+/// [`EventStore::subscribe`] deliver events; they need not be contiguous
+/// (the in-memory store's are, PostgreSQL's are not).
+///
+/// Run [`testing::conformance`](crate::testing::conformance) against an
+/// implementation to check it keeps these rules.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event store",
+    note = "use `eventsource::memory::InMemoryStore`, the PostgreSQL store, or implement `EventStore`"
+)]
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream_id` atomically, if the stream is at `expected`.
+    ///
+    /// An empty batch writes nothing but still checks `expected`. A batch whose
+    /// event ids are all stored already, as this same batch in this stream, is
+    /// not written again: the result has `replayed` set.
+    async fn append(
+        &self,
+        stream_id: &str,
+        aggregate_type: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// The events of `stream_id` from `from_version` (inclusive) to its end.
+    fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream;
+
+    /// The events of the global log from `from_position` (inclusive) that pass
+    /// `filter`, up to the head as of the call.
+    fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream;
+
+    /// Like [`EventStore::read_all`], then follows new events as they commit.
+    ///
+    /// Never skips an event, even one committed after a later-numbered one.
+    fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription;
+
+    /// The version of the last event in `stream_id`, `None` if it has none.
+    async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError>;
+
+    /// The global position of the last event a reader can see (0 when empty).
+    async fn head_position(&self) -> Result<u64, StoreError>;
+}

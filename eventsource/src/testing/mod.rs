@@ -1,0 +1,25 @@
+//! Helpers for testing code built on eventsource.
+//!
+//! - [`AggregateFixture`]: given events, when a command, then expect events or an error.
+//! - [`assert_registry_valid`]: one line to check events, upcasters and handlers.
+
+mod fixture;
+
+pub use fixture::{AggregateFixture, FixtureOutcome};
+
+use crate::registry::Registry;
+
+/// Panics with the full report if the program's registry is inconsistent.
+///
+/// Put it in a test of each application crate, so a duplicate event name or a
+/// missing upcaster fails the build's tests rather than a deployment.
+///
+/// ```
+/// eventsource::testing::assert_registry_valid();
+/// ```
+#[track_caller]
+pub fn assert_registry_valid() {
+    if let Err(report) = Registry::global().validate() {
+        panic!("{report}");
+    }
+}

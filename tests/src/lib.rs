@@ -1,0 +1,1 @@
+//! Shared domain types for the workspace integration tests.

@@ -114,3 +114,8 @@ pub use eventsource_derive::{
 
 pub use chrono;
 pub use uuid;
+
+/// The README's code, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -145,18 +145,23 @@ impl<A: Aggregate> Repository<A> {
         }
         let batch = encode(&events, metadata, command_id, stream_id)?;
         let expected = ExpectedVersion::from_current(version);
+        let span = tracing::debug_span!(
+            "eventsource.append",
+            aggregate = A::NAME,
+            stream_id = &**stream_id,
+            %expected,
+            events = events.len(),
+            version = tracing::field::Empty,
+            position = tracing::field::Empty,
+        );
         let appended = self
             .store
             .append(stream_id, A::NAME, expected, batch)
-            .instrument(tracing::debug_span!(
-                "eventsource.append",
-                aggregate = A::NAME,
-                stream_id = &**stream_id,
-                %expected,
-                events = events.len(),
-            ))
+            .instrument(span.clone())
             .await
             .map_err(Error::from)?;
+        span.record("version", appended.last_version);
+        span.record("position", appended.last_position);
         let snapshot_saved = self
             .snapshot_after(stream_id, &state, current, appended.last_version)
             .await;

@@ -1,0 +1,343 @@
+//! Schema evolution: upcaster chains and aliases on every read path.
+
+use eventsource::DecodeErrorKind;
+use eventsource::decode::{decode_event, decode_with};
+use eventsource::memory::InMemoryStore;
+use eventsource::prelude::*;
+use eventsource::registry::{EventRegistration, RegistryParts};
+use eventsource::store::SubscriptionItem;
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Version 3. v1 stored `amount` in units as a float; v2 moved to cents and
+/// added `trail`; v3 added `currency`. Each upcaster appends its step to
+/// `trail`, so the order the chain ran in is visible.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "test.Priced", version = 3, aliases = ["test.Costed"])]
+struct Priced {
+    amount_cents: i64,
+    currency: String,
+    trail: String,
+}
+
+#[upcaster(event = "test.Priced", from = 1)]
+fn priced_v1(v1: Value) -> Result<Value, UpcastError> {
+    let amount = v1["amount"]
+        .as_f64()
+        .ok_or_else(|| UpcastError::missing_field("amount"))?;
+    if amount < 0.0 {
+        return Err(UpcastError::new("negative amount"));
+    }
+    Ok(json!({ "amount_cents": (amount * 100.0).round() as i64, "trail": "1" }))
+}
+
+#[derive(Deserialize)]
+struct PricedV2 {
+    amount_cents: i64,
+    trail: String,
+}
+
+#[upcaster(event = "test.Priced", from = 2)]
+fn priced_v2(old: PricedV2) -> Priced {
+    Priced {
+        amount_cents: old.amount_cents,
+        currency: "EUR".into(),
+        trail: old.trail + "2",
+    }
+}
+
+/// Version 2: `level` became a bounded number; a typed, fallible upcaster.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "test.Leveled", version = 2)]
+struct Leveled {
+    level: u8,
+}
+
+#[derive(Deserialize)]
+struct LeveledV1 {
+    level: i64,
+}
+
+#[upcaster(event = "test.Leveled", from = 1)]
+fn leveled_v1(old: LeveledV1) -> Result<Leveled, UpcastError> {
+    u8::try_from(old.level)
+        .map(|level| Leveled { level })
+        .map_err(|e| UpcastError::with_source("level out of range", e))
+}
+
+#[derive(Command)]
+#[command(aggregate = Till)]
+struct Ring {
+    #[aggregate_id]
+    id: String,
+    cents: i64,
+}
+
+#[derive(Aggregate, Default, Debug, Serialize, Deserialize)]
+#[aggregate(name = "test.Till", snapshot_every = 2)]
+struct Till {
+    seen: Vec<(i64, String, String)>,
+    level: u8,
+}
+
+#[aggregate_impl]
+impl Till {
+    #[command_handler(create_if_missing)]
+    fn ring(&self, cmd: &Ring) -> Priced {
+        Priced {
+            amount_cents: cmd.cents,
+            currency: "EUR".into(),
+            trail: "new".into(),
+        }
+    }
+
+    #[event_sourcing_handler]
+    fn on_priced(&mut self, e: &Priced) {
+        self.seen
+            .push((e.amount_cents, e.currency.clone(), e.trail.clone()));
+    }
+
+    #[event_sourcing_handler]
+    fn on_leveled(&mut self, e: &Leveled) {
+        self.level = e.level;
+    }
+}
+
+fn old(name: &str, version: u32, payload: Value) -> NewEvent {
+    NewEvent::new(name, version, payload.to_string(), Metadata::new())
+}
+
+/// Records of `test.Priced` at versions 1, 2 and 3, and one under its alias.
+fn mixed_history() -> Vec<NewEvent> {
+    vec![
+        old("test.Priced", 1, json!({ "amount": 12.5 })),
+        old(
+            "test.Priced",
+            2,
+            json!({ "amount_cents": 700, "trail": "x" }),
+        ),
+        old(
+            "test.Priced",
+            3,
+            json!({ "amount_cents": 5, "currency": "USD", "trail": "z" }),
+        ),
+        old("test.Costed", 1, json!({ "amount": 1 })),
+        old("test.Leveled", 1, json!({ "level": 7 })),
+    ]
+}
+
+fn expected_seen() -> Vec<(i64, String, String)> {
+    vec![
+        (1250, "EUR".into(), "12".into()),
+        (700, "EUR".into(), "x2".into()),
+        (5, "USD".into(), "z".into()),
+        (100, "EUR".into(), "12".into()),
+    ]
+}
+
+async fn store_with_history(id: &str) -> InMemoryStore {
+    let store = InMemoryStore::new();
+    store
+        .append(
+            &Till::stream_id(id),
+            Till::NAME,
+            ExpectedVersion::NoStream,
+            mixed_history(),
+        )
+        .await
+        .unwrap();
+    store
+}
+
+#[test]
+fn the_registry_is_valid_and_lists_the_chain() {
+    eventsource::testing::assert_registry_valid();
+    let registry = Registry::global();
+    let priced = registry.event("test.Costed").expect("found by alias");
+    assert_eq!(priced.name, "test.Priced");
+    assert_eq!(priced.version, 3);
+    let steps: Vec<(u32, &str)> = registry
+        .upcasters()
+        .filter(|u| u.event == "test.Priced")
+        .map(|u| (u.from, u.function))
+        .collect();
+    assert_eq!(
+        steps,
+        [(1, "upcasting::priced_v1"), (2, "upcasting::priced_v2")]
+    );
+    let table = registry.table();
+    assert!(
+        table.contains("test.Priced") && table.contains("1 -> 2"),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_of_mixed_versions_loads_into_the_current_type() {
+    let store = store_with_history("mixed").await;
+    let repo = Repository::<Till>::new(store).unwrap();
+    let till = repo.load("mixed").await.unwrap().unwrap();
+    assert_eq!(till.state.seen, expected_seen());
+    assert_eq!(till.state.level, 7);
+}
+
+#[tokio::test]
+async fn snapshots_then_an_old_tail_upcast_too() {
+    let store = InMemoryStore::new();
+    let repo = Repository::<Till>::new(store.clone())
+        .unwrap()
+        .with_snapshots(store.clone());
+    repo.execute(Ring {
+        id: "snap".into(),
+        cents: 1,
+    })
+    .await
+    .unwrap();
+    let done = repo
+        .execute(Ring {
+            id: "snap".into(),
+            cents: 2,
+        })
+        .await
+        .unwrap();
+    assert!(done.snapshot_saved);
+    store
+        .append(
+            &Till::stream_id("snap"),
+            Till::NAME,
+            ExpectedVersion::Exact(2),
+            vec![old("test.Priced", 1, json!({ "amount": 0.03 }))],
+        )
+        .await
+        .unwrap();
+    let till = repo.load("snap").await.unwrap().unwrap();
+    assert_eq!(till.snapshot_version, Some(2));
+    assert_eq!(till.events_applied, 1);
+    assert_eq!(
+        till.state.seen.last().unwrap(),
+        &(3, "EUR".into(), "12".into())
+    );
+}
+
+#[tokio::test]
+async fn global_reads_and_subscriptions_upcast() {
+    let store = store_with_history("global").await;
+    let records: Vec<RecordedEvent> = store
+        .read_all(
+            1,
+            EventFilter::all().with_event_names(["test.Priced", "test.Costed"]),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    let decoded: Vec<Priced> = records
+        .iter()
+        .map(|r| decode_event::<Priced>(r).unwrap())
+        .collect();
+    let seen: Vec<_> = decoded
+        .into_iter()
+        .map(|p| (p.amount_cents, p.currency, p.trail))
+        .collect();
+    assert_eq!(seen, expected_seen());
+
+    let mut live = store.subscribe(1, EventFilter::all());
+    let mut decoded = Vec::new();
+    while let Some(item) = live.next().await {
+        match item.unwrap() {
+            SubscriptionItem::Event(record) => {
+                decoded.push(<Till as Aggregate>::Event::decode(&record).unwrap());
+            }
+            SubscriptionItem::CaughtUp { .. } => break,
+        }
+    }
+    assert_eq!(decoded.len(), 5);
+}
+
+fn record(name: &str, version: u32, payload: Value) -> RecordedEvent {
+    RecordedEvent {
+        event_id: eventsource::uuid::Uuid::now_v7(),
+        stream_id: "s-1".into(),
+        aggregate_type: "test.Till".into(),
+        stream_version: 4,
+        global_position: 40,
+        event_name: name.into(),
+        schema_version: version,
+        payload: payload.to_string().into(),
+        metadata: Metadata::new(),
+        recorded_at: eventsource::chrono::Utc::now(),
+    }
+}
+
+#[test]
+fn decoding_failures_are_typed_and_name_the_record() {
+    let cases: Vec<(RecordedEvent, fn(&DecodeErrorKind) -> bool)> = vec![
+        (
+            record("test.Priced", 1, json!({ "amount": -1.0 })),
+            |k| matches!(k, DecodeErrorKind::Upcast { from: 1, source } if source.message() == "negative amount"),
+        ),
+        (record("test.Priced", 1, json!({ "sum": 1 })), |k| {
+            matches!(k, DecodeErrorKind::Upcast { from: 1, .. })
+        }),
+        (record("test.Priced", 4, json!({})), |k| {
+            matches!(k, DecodeErrorKind::NewerVersion { current: 3 })
+        }),
+        (
+            record("test.Priced", 3, json!({ "amount_cents": "many" })),
+            |k| matches!(k, DecodeErrorKind::Payload(_)),
+        ),
+        (record("test.Leveled", 1, json!({ "level": 300 })), |k| {
+            matches!(k, DecodeErrorKind::Upcast { from: 1, .. })
+        }),
+        (record("test.Leveled", 1, json!({ "level": "high" })), |k| {
+            matches!(k, DecodeErrorKind::Upcast { from: 1, .. })
+        }),
+        (
+            record("test.Nope", 1, json!({})),
+            |k| matches!(k, DecodeErrorKind::UnknownEvent { known } if known.contains(&"test.Priced")),
+        ),
+    ];
+    for (record, check) in cases {
+        let err = <Till as Aggregate>::Event::decode(&record).unwrap_err();
+        assert!(check(&err.kind), "unexpected kind: {err}");
+        assert_eq!(&*err.stream_id, "s-1");
+        assert_eq!(err.stream_version, 4);
+        assert_eq!(err.global_position, 40);
+        assert_eq!(&*err.event_name, &*record.event_name);
+        let text = err.to_string();
+        assert!(
+            text.contains("s-1") && text.contains("40") && text.contains(&*record.event_name),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_chain_is_a_missing_upcaster_error() {
+    // A registry that knows the event but none of its upcasters.
+    let registry = Registry::build(RegistryParts {
+        events: vec![EventRegistration {
+            name: "test.Priced",
+            version: 3,
+            aliases: &[],
+            rust_type: "upcasting::Priced",
+        }],
+        ..RegistryParts::default()
+    });
+    let err = decode_with::<Priced>(&record("test.Priced", 1, json!({ "amount": 1 })), &registry)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind,
+            DecodeErrorKind::MissingUpcaster {
+                from: 1,
+                current: 3
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("no upcaster from version 1"),
+        "{err}"
+    );
+}

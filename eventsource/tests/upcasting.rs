@@ -271,7 +271,8 @@ fn record(name: &str, version: u32, payload: Value) -> RecordedEvent {
 
 #[test]
 fn decoding_failures_are_typed_and_name_the_record() {
-    let cases: Vec<(RecordedEvent, fn(&DecodeErrorKind) -> bool)> = vec![
+    type Check = fn(&DecodeErrorKind) -> bool;
+    let cases: Vec<(RecordedEvent, Check)> = vec![
         (
             record("test.Priced", 1, json!({ "amount": -1.0 })),
             |k| matches!(k, DecodeErrorKind::Upcast { from: 1, source } if source.message() == "negative amount"),

@@ -14,6 +14,7 @@ mod common;
 mod errors;
 mod event;
 mod fingerprint;
+mod projection;
 mod upcaster;
 
 use proc_macro::TokenStream;
@@ -80,6 +81,19 @@ pub fn event_sourcing_handler(_args: TokenStream, input: TokenStream) -> TokenSt
 #[proc_macro_attribute]
 pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
     upcaster::attribute(args.into(), input.into()).into()
+}
+
+/// Declares a projection: `#[projection(name = "...")]` on an impl block
+/// whose methods each handle one event type.
+///
+/// A handler is `async fn on_x(&mut self, e: &MyEvent)` (or a plain `fn`),
+/// optionally followed by `meta: &RecordedEvent` and a context `ctx: &mut C`
+/// (for example a PostgreSQL connection inside the batch's transaction), and
+/// returns nothing or `Result<(), E>`. One method may be marked `#[reset]`:
+/// it clears the read model before a rebuild.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
+    projection::attribute(args.into(), parse_macro_input!(input as ItemImpl)).into()
 }
 
 fn misplaced(attr: &str, input: TokenStream) -> TokenStream {

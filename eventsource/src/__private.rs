@@ -1,5 +1,6 @@
 //! Paths used by the code the macros generate. Not public API.
 
+pub use async_trait::async_trait;
 pub use inventory;
 pub use serde;
 pub use serde_json;
@@ -63,3 +64,10 @@ pub const fn assert_event<T: crate::Event>() {}
 
 /// Fails to compile, at the macro's chosen span, unless `C` is a command of `A`.
 pub const fn assert_command<C: crate::Command<Aggregate = A>, A: crate::Aggregate>() {}
+
+/// Turns a projection handler's error into a `ProjectionError`.
+pub fn projection_error<E: Into<crate::error::BoxError>>(
+    error: E,
+) -> crate::projection::ProjectionError {
+    crate::projection::ProjectionError::handler(error)
+}

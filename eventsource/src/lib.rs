@@ -88,6 +88,7 @@ pub mod error;
 pub mod event;
 pub mod memory;
 pub mod prelude;
+pub mod projection;
 pub mod registry;
 pub mod repository;
 pub mod store;
@@ -109,7 +110,8 @@ pub use store::{CheckpointStore, EventFilter, EventStore, ExpectedVersion, Snaps
 pub use upcast::UpcastError;
 
 pub use eventsource_derive::{
-    Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, upcaster,
+    Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, projection,
+    upcaster,
 };
 
 pub use chrono;

@@ -7,11 +7,13 @@ pub use crate::envelope::{Metadata, NewEvent, RecordedEvent};
 pub use crate::error::{CommandError, DecodeError, Error, StoreError};
 pub use crate::event::{Event, EventSet};
 pub use crate::memory::InMemoryStore;
+pub use crate::projection::{Projection, ProjectionError, ProjectionRunner};
 pub use crate::registry::Registry;
 pub use crate::repository::{Executed, Loaded, Repository, RetryPolicy};
 pub use crate::store::{CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore};
 pub use crate::upcast::UpcastError;
 
 pub use eventsource_derive::{
-    Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, upcaster,
+    Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, projection,
+    upcaster,
 };

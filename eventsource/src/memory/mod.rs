@@ -5,7 +5,9 @@
 //! it behaves the same in production. Nothing survives the process.
 
 mod checkpoints;
+mod dead_letters;
 mod events;
+mod projections;
 mod snapshots;
 mod state;
 
@@ -16,6 +18,8 @@ use tokio::sync::watch;
 use state::State;
 
 pub use checkpoints::InMemoryCheckpointStore;
+pub use dead_letters::InMemoryDeadLetterStore;
+pub use projections::InMemoryProjectionBackend;
 
 /// An event store and snapshot store held in memory.
 ///

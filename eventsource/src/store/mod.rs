@@ -8,6 +8,7 @@ mod snapshot;
 use std::fmt;
 
 use async_trait::async_trait;
+use futures::TryStreamExt;
 use futures::stream::BoxStream;
 
 use crate::envelope::{NewEvent, RecordedEvent};
@@ -138,4 +139,19 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The global position of the last event a reader can see (0 when empty).
     async fn head_position(&self) -> Result<u64, StoreError>;
+
+    /// How many events from `from_position` (inclusive) pass `filter`, up to
+    /// the head. The default reads them all; stores should count natively.
+    async fn count_events(
+        &self,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Result<u64, StoreError> {
+        let mut events = self.read_all(from_position, filter);
+        let mut count = 0;
+        while events.try_next().await?.is_some() {
+            count += 1;
+        }
+        Ok(count)
+    }
 }

@@ -1,0 +1,115 @@
+//! Projection checkpoints, leases and (trivial) units of work in memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::projection::{CommitError, ProjectionBackend, ProjectionTx};
+
+/// A [`ProjectionBackend`] for projections whose read model lives in the
+/// process (handlers with no context). Cloning shares the same state.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryProjectionBackend {
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    position: Option<u64>,
+    lease: Option<(Uuid, Instant)>,
+}
+
+impl InMemoryProjectionBackend {
+    /// An empty backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl ProjectionBackend<()> for InMemoryProjectionBackend {
+    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+        Ok(Box::new(MemoryTx {
+            backend: self.clone(),
+            unit: (),
+            reset: None,
+        }))
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.entries().get(name).and_then(|e| e.position))
+    }
+
+    async fn acquire(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+        let mut entries = self.entries();
+        let entry = entries.entry(name.to_owned()).or_default();
+        let now = Instant::now();
+        let free = match entry.lease {
+            None => true,
+            Some((holder, until)) => holder == owner || until <= now,
+        };
+        if free {
+            entry.lease = Some((owner, now + ttl));
+        }
+        Ok(free)
+    }
+
+    async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
+        if let Some(entry) = self.entries().get_mut(name) {
+            if entry.lease.is_some_and(|(holder, _)| holder == owner) {
+                entry.lease = None;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct MemoryTx {
+    backend: InMemoryProjectionBackend,
+    unit: (),
+    reset: Option<String>,
+}
+
+#[async_trait]
+impl ProjectionTx<()> for MemoryTx {
+    fn context(&mut self) -> &mut () {
+        &mut self.unit
+    }
+
+    async fn reset_checkpoint(&mut self, name: &str) -> Result<(), StoreError> {
+        self.reset = Some(name.to_owned());
+        Ok(())
+    }
+
+    async fn commit(
+        self: Box<Self>,
+        name: &str,
+        owner: Uuid,
+        position: Option<u64>,
+    ) -> Result<(), CommitError> {
+        let mut entries = self.backend.entries();
+        let entry = entries.entry(name.to_owned()).or_default();
+        if entry.lease.is_some_and(|(holder, _)| holder != owner) {
+            return Err(CommitError::LeaseLost);
+        }
+        if self.reset.as_deref() == Some(name) {
+            entry.position = None;
+        }
+        if let Some(position) = position {
+            entry.position = Some(entry.position.map_or(position, |p| p.max(position)));
+        }
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

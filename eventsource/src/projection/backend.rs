@@ -1,0 +1,66 @@
+//! Where a projection's effects and its checkpoint are committed.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// Checkpoints, leases and units of work for projections whose handlers
+/// receive a `C` (`()` for projections with no context).
+///
+/// A lease makes one instance the processor of a projection among several
+/// running the same code: commits are fenced by the lease owner, so an
+/// instance that lost its lease cannot move the checkpoint or commit effects.
+#[async_trait]
+pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
+    /// Starts a unit of work.
+    async fn begin(&self) -> Result<Box<dyn ProjectionTx<C>>, StoreError>;
+
+    /// The last committed position of `name`.
+    async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Takes or renews the lease on `name` for `owner`, for `ttl`. `false`
+    /// when another owner holds an unexpired lease.
+    async fn acquire(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Gives the lease up, if `owner` holds it.
+    async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError>;
+}
+
+/// One unit of work: the handlers' effects (through [`ProjectionTx::context`])
+/// and the checkpoint, committed or rolled back together.
+#[async_trait]
+pub trait ProjectionTx<C: ?Sized + Send>: Send {
+    /// What the handlers receive.
+    fn context(&mut self) -> &mut C;
+
+    /// Clears the checkpoint of `name` as part of this unit of work (rebuilds).
+    async fn reset_checkpoint(&mut self, name: &str) -> Result<(), StoreError>;
+
+    /// Moves the checkpoint of `name` to `position` (never backwards) and
+    /// commits, provided `owner` still holds the lease; `position: None`
+    /// commits without touching it.
+    async fn commit(
+        self: Box<Self>,
+        name: &str,
+        owner: Uuid,
+        position: Option<u64>,
+    ) -> Result<(), CommitError>;
+
+    /// Discards the unit of work.
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// Why a unit of work did not commit. Nothing of it was kept.
+#[derive(Debug, Error)]
+pub enum CommitError {
+    /// Another instance holds the lease now.
+    #[error("the lease on this projection is held by another instance")]
+    LeaseLost,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,90 @@
+//! Errors of projections and of the runner.
+
+use thiserror::Error;
+
+use crate::error::{BoxError, DecodeError, Error, StoreError};
+
+/// Why a projection could not handle an event.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ProjectionError {
+    /// The stored record does not decode; retrying cannot help.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The handler failed.
+    #[error("{0}")]
+    Handler(#[source] BoxError),
+    /// The handler panicked.
+    #[error("the handler panicked: {0}")]
+    Panicked(String),
+}
+
+impl ProjectionError {
+    /// A handler error from any error value (or a message).
+    pub fn handler(error: impl Into<BoxError>) -> Self {
+        let boxed: BoxError = error.into();
+        match boxed.downcast::<ProjectionError>() {
+            Ok(projection) => *projection,
+            Err(other) => Self::Handler(other),
+        }
+    }
+
+    /// Whether retrying the same event could succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Decode(_))
+    }
+}
+
+/// A failure of a [`ProjectionRunner`](super::ProjectionRunner) operation.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RunnerError {
+    /// No projection of that name runs in this runner.
+    #[error("no projection named `{0}` runs here")]
+    UnknownProjection(String),
+    /// A projection of that name already runs in this runner.
+    #[error("a projection named `{0}` already runs here")]
+    AlreadyRunning(String),
+    /// The projection did not reach the position in time.
+    #[error(
+        "projection `{name}` did not reach position {position} within the timeout (it is at {reached:?})"
+    )]
+    Timeout {
+        /// The projection.
+        name: String,
+        /// The position waited for.
+        position: u64,
+        /// Where it was when the wait ended.
+        reached: Option<u64>,
+    },
+    /// The projection's task has stopped.
+    #[error("projection `{0}` is not running")]
+    Stopped(String),
+    /// This instance does not hold the projection's lease.
+    #[error("projection `{0}` is processed by another instance")]
+    NotOwner(String),
+    /// No parked event at that position.
+    #[error("projection `{name}` has no parked event at position {position}")]
+    NotParked {
+        /// The projection.
+        name: String,
+        /// The position asked for.
+        position: u64,
+    },
+    /// The event failed again.
+    #[error("projection `{name}` failed on the event at position {position}: {source}")]
+    Handler {
+        /// The projection.
+        name: String,
+        /// The event's position.
+        position: u64,
+        /// The failure.
+        source: Box<ProjectionError>,
+    },
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The registry is inconsistent.
+    #[error(transparent)]
+    Runtime(#[from] Box<Error>),
+}

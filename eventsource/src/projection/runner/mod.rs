@@ -1,0 +1,326 @@
+//! The projection runner: hosts projections, each in its own task.
+
+mod options;
+mod status;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::{DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, RunnerError};
+use crate::error::Error;
+use crate::memory::InMemoryDeadLetterStore;
+use crate::registry::Registry;
+use crate::store::{EventFilter, EventStore, IntoEventStore};
+
+pub use options::RunnerOptions;
+pub use status::{ProjectionState, ProjectionStatus, RebuildProgress};
+
+use status::Published;
+use worker::{Control, Worker};
+
+/// Runs projections against an event store: catch-up from each checkpoint,
+/// then live, with retries, parking, rebuilds and status.
+///
+/// Each projection gets its own task and subscription, filtered to the
+/// events it handles. Several instances of a program may run the same
+/// projections: a lease in the projection's backend lets only one process
+/// each projection at a time, and another takes over when it stops.
+///
+/// ```
+/// use eventsource::memory::{InMemoryProjectionBackend, InMemoryStore};
+/// use eventsource::prelude::*;
+/// use eventsource::projection::ProjectionRunner;
+/// use serde::{Deserialize, Serialize};
+/// use std::time::Duration;
+///
+/// #[derive(Event, Serialize, Deserialize, Debug)]
+/// #[event(name = "docs.Visited")]
+/// struct Visited { page: String }
+///
+/// #[derive(Default)]
+/// struct PageViews { total: u64 }
+///
+/// #[projection(name = "docs.page_views")]
+/// impl PageViews {
+///     async fn on_visited(&mut self, _e: &Visited) {
+///         self.total += 1;
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let store = InMemoryStore::new();
+/// let runner = ProjectionRunner::new(store.clone())?;
+/// runner.start(PageViews::default(), InMemoryProjectionBackend::new())?;
+///
+/// let event = NewEvent::from_event(&Visited { page: "/".into() }, Metadata::new())?;
+/// let written = store.append("site-1", "docs.Site", ExpectedVersion::Any, vec![event]).await?;
+/// runner.wait_until("docs.page_views", written.last_position, Duration::from_secs(5)).await?;
+/// let status = runner.status("docs.page_views").await?;
+/// assert_eq!(status.processed, 1);
+/// runner.shutdown().await;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct ProjectionRunner {
+    store: Arc<dyn EventStore>,
+    dead_letters: Arc<dyn DeadLetterStore>,
+    options: RunnerOptions,
+    owner: Uuid,
+    workers: Mutex<HashMap<&'static str, Handle>>,
+}
+
+struct Handle {
+    control: mpsc::Sender<Control>,
+    status: watch::Receiver<Published>,
+    filter: EventFilter,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for ProjectionRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectionRunner")
+            .field("owner", &self.owner)
+            .field("options", &self.options)
+            .field("projections", &self.workers().keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProjectionRunner {
+    /// A runner reading `store`, after checking the registry. Parked events
+    /// go to an in-memory dead-letter store unless another is set.
+    pub fn new(store: impl IntoEventStore) -> Result<Self, Error> {
+        Registry::global().validate().map_err(Box::new)?;
+        Ok(Self {
+            store: store.into_event_store(),
+            dead_letters: Arc::new(InMemoryDeadLetterStore::new()),
+            options: RunnerOptions::default(),
+            owner: Uuid::now_v7(),
+            workers: Mutex::default(),
+        })
+    }
+
+    /// Parks failing events in `dead_letters`.
+    pub fn with_dead_letters(mut self, dead_letters: impl DeadLetterStore) -> Self {
+        self.dead_letters = Arc::new(dead_letters);
+        self
+    }
+
+    /// Sets batching, retry and lease options for projections started afterwards.
+    pub fn with_options(mut self, options: RunnerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// This runner's identity as a lease owner.
+    pub fn owner(&self) -> Uuid {
+        self.owner
+    }
+
+    /// The dead-letter store.
+    pub fn dead_letters(&self) -> &Arc<dyn DeadLetterStore> {
+        &self.dead_letters
+    }
+
+    fn workers(&self) -> MutexGuard<'_, HashMap<&'static str, Handle>> {
+        self.workers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `projection`, committing through `backend`. Must be called
+    /// inside a Tokio runtime.
+    pub fn start<P, B>(&self, projection: P, backend: B) -> Result<(), RunnerError>
+    where
+        P: Projection,
+        B: ProjectionBackend<P::Context>,
+    {
+        let mut workers = self.workers();
+        if workers.contains_key(P::NAME) {
+            return Err(RunnerError::AlreadyRunning(P::NAME.to_owned()));
+        }
+        let filter = filter_for(P::EVENTS);
+        let (control, control_rx) = mpsc::channel(8);
+        let (status_tx, status) = watch::channel(Published::default());
+        let worker = Worker {
+            projection,
+            backend: Arc::new(backend),
+            store: self.store.clone(),
+            dead_letters: self.dead_letters.clone(),
+            options: self.options,
+            owner: self.owner,
+            filter: filter.clone(),
+            status: status_tx,
+            control: control_rx,
+            committed: None,
+        };
+        let span = tracing::info_span!("eventsource.projection", projection = P::NAME);
+        let task = tokio::spawn(worker.run().instrument(span));
+        workers.insert(
+            P::NAME,
+            Handle {
+                control,
+                status,
+                filter,
+                task,
+            },
+        );
+        Ok(())
+    }
+
+    fn handle_parts(
+        &self,
+        name: &str,
+    ) -> Result<
+        (
+            mpsc::Sender<Control>,
+            watch::Receiver<Published>,
+            EventFilter,
+        ),
+        RunnerError,
+    > {
+        self.workers()
+            .get(name)
+            .map(|h| (h.control.clone(), h.status.clone(), h.filter.clone()))
+            .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))
+    }
+
+    /// The names of the projections started in this runner.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.workers().keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The status of projection `name`: state, checkpoint, lag, parked events.
+    pub async fn status(&self, name: &str) -> Result<ProjectionStatus, RunnerError> {
+        let (_, status, filter) = self.handle_parts(name)?;
+        let published = status.borrow().clone();
+        let head = self.store.head_position().await?;
+        let from = published.position.map_or(1, |p| p + 1);
+        let lag = self.store.count_events(from, filter).await?;
+        let parked = self.dead_letters.count(name).await?;
+        Ok(ProjectionStatus {
+            name: name.to_owned(),
+            state: published.state,
+            position: published.position,
+            head,
+            lag,
+            parked,
+            processed: published.processed,
+            last_error: published.last_error,
+        })
+    }
+
+    /// Waits until projection `name` has processed every event up to
+    /// `position` (read-your-writes), or `timeout` passes.
+    pub async fn wait_until(
+        &self,
+        name: &str,
+        position: u64,
+        timeout: Duration,
+    ) -> Result<(), RunnerError> {
+        let (_, mut status, _) = self.handle_parts(name)?;
+        let reached = tokio::time::timeout(
+            timeout,
+            status.wait_for(|s| s.position.is_some_and(|p| p >= position)),
+        )
+        .await
+        .map(|waited| waited.is_ok());
+        match reached {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RunnerError::Stopped(name.to_owned())),
+            Err(_) => Err(RunnerError::Timeout {
+                name: name.to_owned(),
+                position,
+                reached: status.borrow().position,
+            }),
+        }
+    }
+
+    /// Resets projection `name` (its read model through its `#[reset]`
+    /// method, its checkpoint and its parked events) and replays the log from
+    /// the start, reporting progress to `on_progress` and through `tracing`.
+    /// Returns when the replay reached the head; the projection then goes live.
+    pub async fn rebuild(
+        &self,
+        name: &str,
+        on_progress: impl Fn(&RebuildProgress) + Send + Sync + 'static,
+    ) -> Result<RebuildProgress, RunnerError> {
+        let (control, _, _) = self.handle_parts(name)?;
+        let (reply, answer) = oneshot::channel();
+        control
+            .send(Control::Rebuild {
+                progress: Box::new(on_progress),
+                reply,
+            })
+            .await
+            .map_err(|_| RunnerError::Stopped(name.to_owned()))?;
+        answer
+            .await
+            .map_err(|_| RunnerError::Stopped(name.to_owned()))?
+    }
+
+    /// The events parked for projection `name`.
+    pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEvent>, RunnerError> {
+        self.handle_parts(name)?;
+        Ok(self.dead_letters.list(name).await?)
+    }
+
+    /// Runs projection `name` on its parked event at `position` again; on
+    /// success the event leaves the dead-letter store.
+    pub async fn retry_parked(&self, name: &str, position: u64) -> Result<(), RunnerError> {
+        let (control, _, _) = self.handle_parts(name)?;
+        let (reply, answer) = oneshot::channel();
+        control
+            .send(Control::RetryParked { position, reply })
+            .await
+            .map_err(|_| RunnerError::Stopped(name.to_owned()))?;
+        answer
+            .await
+            .map_err(|_| RunnerError::Stopped(name.to_owned()))?
+    }
+
+    /// Stops projection `name` and releases its lease.
+    pub async fn stop(&self, name: &str) -> Result<(), RunnerError> {
+        let handle = self
+            .workers()
+            .remove(name)
+            .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))?;
+        stop(handle).await;
+        Ok(())
+    }
+
+    /// Stops every projection and releases their leases.
+    pub async fn shutdown(&self) {
+        let handles: Vec<Handle> = self.workers().drain().map(|(_, h)| h).collect();
+        for handle in handles {
+            stop(handle).await;
+        }
+    }
+}
+
+async fn stop(handle: Handle) {
+    let _ = handle.control.send(Control::Stop).await;
+    if let Err(error) = handle.task.await {
+        tracing::warn!(%error, "a projection task ended abnormally");
+    }
+}
+
+/// The filter for a projection's events, their aliases included.
+fn filter_for(events: &[&'static str]) -> EventFilter {
+    let registry = Registry::global();
+    let mut names: Vec<&str> = Vec::new();
+    for name in events {
+        names.push(name);
+        if let Some(event) = registry.event(name) {
+            names.extend(event.aliases.iter().copied());
+        }
+    }
+    EventFilter::all().with_event_names(names)
+}

@@ -1,0 +1,76 @@
+//! What a projection is doing, as reported by the runner.
+
+use std::time::Duration;
+
+/// The lifecycle state of a projection in one runner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProjectionState {
+    /// Starting up.
+    Starting,
+    /// Another instance holds the lease; this one waits to take over.
+    Standby,
+    /// Reading past events towards the head of the log.
+    CatchingUp,
+    /// Caught up; handling new events as they are committed.
+    Live,
+    /// Resetting and replaying from the start.
+    Rebuilding,
+    /// Waiting to recover from a store failure (the error is kept).
+    Failed(String),
+    /// Stopped for good.
+    Stopped,
+}
+
+/// A projection's progress and health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectionStatus {
+    /// The projection.
+    pub name: String,
+    /// What it is doing.
+    pub state: ProjectionState,
+    /// Its committed checkpoint (`None`: nothing processed yet).
+    pub position: Option<u64>,
+    /// The head of the global log.
+    pub head: u64,
+    /// How many events it handles are after its checkpoint.
+    pub lag: u64,
+    /// How many events are parked in the dead-letter store.
+    pub parked: u64,
+    /// Events handled by this runner since it started.
+    pub processed: u64,
+    /// The last handler or store error.
+    pub last_error: Option<String>,
+}
+
+/// How far a rebuild has come.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RebuildProgress {
+    /// Events replayed so far.
+    pub done: u64,
+    /// Events to replay (as counted when the rebuild started).
+    pub total: u64,
+    /// Time since the rebuild started.
+    pub elapsed: Duration,
+    /// Events per second so far.
+    pub rate: f64,
+}
+
+/// The part of the status a projection's task publishes.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Published {
+    pub(super) state: ProjectionState,
+    pub(super) position: Option<u64>,
+    pub(super) processed: u64,
+    pub(super) last_error: Option<String>,
+}
+
+impl Default for Published {
+    fn default() -> Self {
+        Self {
+            state: ProjectionState::Starting,
+            position: None,
+            processed: 0,
+            last_error: None,
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! The task that drives one projection: lease, catch-up, live, batches.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use super::options::RunnerOptions;
+use super::status::{ProjectionState, Published, RebuildProgress};
+use crate::envelope::RecordedEvent;
+use crate::error::StoreError;
+use crate::projection::{
+    CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
+    ProjectionTx, RunnerError,
+};
+use crate::store::{EventFilter, EventStore, SubscriptionItem};
+
+/// Called with each rebuild progress report.
+pub(super) type ProgressFn = Box<dyn Fn(&RebuildProgress) + Send + Sync>;
+
+pub(super) enum Control {
+    Rebuild {
+        progress: ProgressFn,
+        reply: oneshot::Sender<Result<RebuildProgress, RunnerError>>,
+    },
+    RetryParked {
+        position: u64,
+        reply: oneshot::Sender<Result<(), RunnerError>>,
+    },
+    Stop,
+}
+
+/// Why processing stopped short of the batch's end.
+enum Interrupt {
+    LeaseLost,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Interrupt {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+impl From<CommitError> for Interrupt {
+    fn from(err: CommitError) -> Self {
+        match err {
+            CommitError::LeaseLost => Self::LeaseLost,
+            CommitError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl Interrupt {
+    fn into_runner_error(self, name: &str) -> RunnerError {
+        match self {
+            Self::LeaseLost => RunnerError::NotOwner(name.to_owned()),
+            Self::Store(e) => RunnerError::Store(e),
+        }
+    }
+}
+
+pub(super) struct Worker<P: Projection> {
+    pub(super) projection: P,
+    pub(super) backend: Arc<dyn ProjectionBackend<P::Context>>,
+    pub(super) store: Arc<dyn EventStore>,
+    pub(super) dead_letters: Arc<dyn DeadLetterStore>,
+    pub(super) options: RunnerOptions,
+    pub(super) owner: Uuid,
+    pub(super) filter: EventFilter,
+    pub(super) status: watch::Sender<Published>,
+    pub(super) control: mpsc::Receiver<Control>,
+    pub(super) committed: Option<u64>,
+}
+
+impl<P: Projection> Worker<P> {
+    pub(super) async fn run(mut self) {
+        loop {
+            if !self.hold_lease().await {
+                break;
+            }
+            match self.follow().await {
+                Flow::Stop => break,
+                Flow::Restart => {}
+            }
+        }
+        if let Err(error) = self.backend.release(P::NAME, self.owner).await {
+            tracing::warn!(projection = P::NAME, %error, "cannot release the lease");
+        }
+        self.publish(|s| s.state = ProjectionState::Stopped);
+    }
+
+    /// Waits in standby until this instance holds the lease; `false` on stop.
+    async fn hold_lease(&mut self) -> bool {
+        loop {
+            match self
+                .backend
+                .acquire(P::NAME, self.owner, self.options.lease_ttl)
+                .await
+            {
+                Ok(true) => return true,
+                Ok(false) => self.publish(|s| s.state = ProjectionState::Standby),
+                Err(error) => self.failed(&error),
+            }
+            tokio::select! {
+                message = self.control.recv() => match message {
+                    None | Some(Control::Stop) => return false,
+                    Some(Control::Rebuild { reply, .. }) => {
+                        let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
+                    }
+                    Some(Control::RetryParked { reply, .. }) => {
+                        let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
+                    }
+                },
+                () = tokio::time::sleep(self.options.standby_poll) => {}
+            }
+        }
+    }
+
+    /// Catches up from the checkpoint and follows the log until told to stop
+    /// or something forces a restart (lost lease, store failure, rebuild).
+    async fn follow(&mut self) -> Flow {
+        self.committed = match self.backend.checkpoint(P::NAME).await {
+            Ok(position) => position,
+            Err(error) => return self.pause(&error).await,
+        };
+        self.publish(|s| {
+            s.state = ProjectionState::CatchingUp;
+            s.position = self.committed;
+        });
+        let from = self.committed.map_or(1, |p| p + 1);
+        let mut items = self
+            .store
+            .subscribe(from, self.filter.clone())
+            .ready_chunks(self.options.batch_size.max(1));
+        let mut renew = tokio::time::interval(self.options.lease_ttl / 3);
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                message = self.control.recv() => match message {
+                    None | Some(Control::Stop) => return Flow::Stop,
+                    Some(Control::Rebuild { progress, reply }) => {
+                        let result = self.rebuild(&progress).await;
+                        let _ = reply.send(result);
+                        return Flow::Restart;
+                    }
+                    Some(Control::RetryParked { position, reply }) => {
+                        let _ = reply.send(self.retry_parked(position).await);
+                    }
+                },
+                _ = renew.tick() => {
+                    match self.backend.acquire(P::NAME, self.owner, self.options.lease_ttl).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(projection = P::NAME, "lease taken over by another instance");
+                            return Flow::Restart;
+                        }
+                        Err(error) => return self.pause(&error).await,
+                    }
+                }
+                chunk = items.next() => match chunk {
+                    None => {
+                        let error = StoreError::Invalid("the subscription ended".into());
+                        return self.pause(&error).await;
+                    }
+                    Some(chunk) => match self.process_items(chunk).await {
+                        Ok(()) => {}
+                        Err(Interrupt::LeaseLost) => return Flow::Restart,
+                        Err(Interrupt::Store(error)) => return self.pause(&error).await,
+                    },
+                },
+            }
+        }
+    }
+
+    async fn pause(&mut self, error: &StoreError) -> Flow {
+        self.failed(error);
+        tokio::time::sleep(self.options.reconnect_delay).await;
+        Flow::Restart
+    }
+
+    fn failed(&self, error: &StoreError) {
+        tracing::warn!(projection = P::NAME, %error, "store failure; will resume from the checkpoint");
+        self.publish(|s| {
+            s.state = ProjectionState::Failed(error.to_string());
+            s.last_error = Some(error.to_string());
+        });
+    }
+
+    async fn process_items(
+        &mut self,
+        chunk: Vec<Result<SubscriptionItem, StoreError>>,
+    ) -> Result<(), Interrupt> {
+        let mut events = Vec::with_capacity(chunk.len());
+        for item in chunk {
+            match item? {
+                SubscriptionItem::Event(event) => events.push(event),
+                SubscriptionItem::CaughtUp { position } => {
+                    self.process(&events).await?;
+                    events.clear();
+                    if self.committed.is_none_or(|c| c < position) {
+                        self.commit_position(position).await?;
+                    }
+                    self.publish(|s| s.state = ProjectionState::Live);
+                }
+            }
+        }
+        self.process(&events).await
+    }
+
+    /// Handles `events` in units of work of up to the batch size, retrying
+    /// and parking failing events so that the rest goes on.
+    async fn process(&mut self, events: &[RecordedEvent]) -> Result<(), Interrupt> {
+        let mut start = 0;
+        while start < events.len() {
+            let window = &events[start..];
+            let mut end = window.len();
+            loop {
+                match self.try_window(&window[..end]).await? {
+                    Ok(()) => {
+                        start += end;
+                        break;
+                    }
+                    Err((failed, error)) => {
+                        if failed > 0 && P::TRANSACTIONAL {
+                            // The prefix's effects were rolled back with the
+                            // failure; apply it again in a unit of its own.
+                            end = failed;
+                            continue;
+                        }
+                        if failed > 0 {
+                            // Effects outside a transaction stay applied;
+                            // record that they were.
+                            self.commit_position(window[failed - 1].global_position)
+                                .await?;
+                        }
+                        self.retry_or_park(&window[failed], error).await?;
+                        start += failed + 1;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One unit of work over `window`: committed whole, or rolled back at the
+    /// first failure (returned with its index).
+    async fn try_window(
+        &mut self,
+        window: &[RecordedEvent],
+    ) -> Result<Result<(), (usize, ProjectionError)>, Interrupt> {
+        let Some(last) = window.last() else {
+            return Ok(Ok(()));
+        };
+        let mut tx = self.backend.begin().await?;
+        for (index, event) in window.iter().enumerate() {
+            if let Err(error) = handle(&mut self.projection, event, tx.as_mut()).await {
+                rollback(tx, P::NAME).await;
+                return Ok(Err((index, error)));
+            }
+        }
+        tx.commit(P::NAME, self.owner, Some(last.global_position))
+            .await?;
+        self.advance(last.global_position, window.len() as u64);
+        Ok(Ok(()))
+    }
+
+    async fn retry_or_park(
+        &mut self,
+        event: &RecordedEvent,
+        mut error: ProjectionError,
+    ) -> Result<(), Interrupt> {
+        let mut attempts = 1;
+        while error.is_retryable() && attempts <= self.options.max_retries {
+            tokio::time::sleep(self.options.retry_delay(attempts)).await;
+            attempts += 1;
+            let mut tx = self.backend.begin().await?;
+            match handle(&mut self.projection, event, tx.as_mut()).await {
+                Ok(()) => {
+                    tx.commit(P::NAME, self.owner, Some(event.global_position))
+                        .await?;
+                    self.advance(event.global_position, 1);
+                    return Ok(());
+                }
+                Err(again) => {
+                    rollback(tx, P::NAME).await;
+                    error = again;
+                }
+            }
+        }
+        tracing::warn!(
+            projection = P::NAME,
+            position = event.global_position,
+            event = &*event.event_name,
+            stream_id = &*event.stream_id,
+            attempts,
+            %error,
+            "parking an event the projection keeps failing on"
+        );
+        let message = error.to_string();
+        self.publish(|s| s.last_error = Some(message.clone()));
+        self.dead_letters
+            .park(ParkedEvent::new(P::NAME, event, message, attempts))
+            .await?;
+        self.commit_position(event.global_position).await
+    }
+
+    /// Commits the checkpoint alone.
+    async fn commit_position(&mut self, position: u64) -> Result<(), Interrupt> {
+        let tx = self.backend.begin().await?;
+        tx.commit(P::NAME, self.owner, Some(position)).await?;
+        self.advance(position, 0);
+        Ok(())
+    }
+
+    fn advance(&mut self, position: u64, handled: u64) {
+        self.committed = Some(self.committed.map_or(position, |c| c.max(position)));
+        let committed = self.committed;
+        self.publish(|s| {
+            s.position = committed;
+            s.processed += handled;
+        });
+    }
+
+    fn publish(&self, change: impl FnOnce(&mut Published)) {
+        self.status.send_modify(change);
+    }
+
+    async fn rebuild(&mut self, progress: &ProgressFn) -> Result<RebuildProgress, RunnerError> {
+        self.publish(|s| s.state = ProjectionState::Rebuilding);
+        let mut tx = self.backend.begin().await?;
+        if let Err(error) = self.projection.reset(tx.context()).await {
+            rollback(tx, P::NAME).await;
+            return Err(RunnerError::Handler {
+                name: P::NAME.to_owned(),
+                position: 0,
+                source: Box::new(error),
+            });
+        }
+        tx.reset_checkpoint(P::NAME).await?;
+        tx.commit(P::NAME, self.owner, None)
+            .await
+            .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME))?;
+        self.committed = None;
+        self.publish(|s| s.position = None);
+        self.dead_letters.clear(P::NAME).await?;
+
+        let total = self.store.count_events(1, self.filter.clone()).await?;
+        let started = Instant::now();
+        let mut report = RebuildProgress {
+            done: 0,
+            total,
+            elapsed: Default::default(),
+            rate: 0.0,
+        };
+        let mut logged = Instant::now();
+        let mut events = self
+            .store
+            .read_all(1, self.filter.clone())
+            .ready_chunks(self.options.batch_size.max(1));
+        while let Some(chunk) = events.next().await {
+            let chunk: Vec<RecordedEvent> = chunk.into_iter().collect::<Result<_, _>>()?;
+            self.process(&chunk)
+                .await
+                .map_err(|e| e.into_runner_error(P::NAME))?;
+            report.done += chunk.len() as u64;
+            report.elapsed = started.elapsed();
+            report.rate = report.done as f64 / report.elapsed.as_secs_f64().max(1e-9);
+            progress(&report);
+            if logged.elapsed().as_secs() >= 1 {
+                logged = Instant::now();
+                tracing::info!(
+                    projection = P::NAME,
+                    done = report.done,
+                    total = report.total,
+                    rate = report.rate as u64,
+                    "rebuilding"
+                );
+            }
+        }
+        tracing::info!(
+            projection = P::NAME,
+            done = report.done,
+            total = report.total,
+            seconds = report.elapsed.as_secs_f64(),
+            "rebuild finished"
+        );
+        Ok(report)
+    }
+
+    async fn retry_parked(&mut self, position: u64) -> Result<(), RunnerError> {
+        let not_parked = || RunnerError::NotParked {
+            name: P::NAME.to_owned(),
+            position,
+        };
+        let parked = self
+            .dead_letters
+            .list(P::NAME)
+            .await?
+            .into_iter()
+            .find(|p| p.global_position == position)
+            .ok_or_else(not_parked)?;
+        let mut events = self.store.read_all(position, EventFilter::all());
+        let event = match events.next().await {
+            Some(Ok(event)) if event.global_position == position => event,
+            Some(Err(error)) => return Err(error.into()),
+            _ => return Err(not_parked()),
+        };
+        drop(events);
+        let mut tx = self.backend.begin().await?;
+        match handle(&mut self.projection, &event, tx.as_mut()).await {
+            Ok(()) => {
+                // The checkpoint is already past this event; committing at
+                // its position keeps it where it is.
+                tx.commit(P::NAME, self.owner, Some(position))
+                    .await
+                    .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME))?;
+                self.dead_letters.remove(P::NAME, position).await?;
+                self.publish(|s| s.processed += 1);
+                Ok(())
+            }
+            Err(error) => {
+                rollback(tx, P::NAME).await;
+                let mut again = parked;
+                again.attempts += 1;
+                again.error = error.to_string();
+                self.dead_letters.park(again).await?;
+                Err(RunnerError::Handler {
+                    name: P::NAME.to_owned(),
+                    position,
+                    source: Box::new(error),
+                })
+            }
+        }
+    }
+}
+
+enum Flow {
+    Stop,
+    Restart,
+}
+
+/// Runs the projection's handler, turning a panic into an error.
+async fn handle<P: Projection>(
+    projection: &mut P,
+    event: &RecordedEvent,
+    tx: &mut (dyn ProjectionTx<P::Context> + 'static),
+) -> Result<(), ProjectionError> {
+    match AssertUnwindSafe(projection.handle(event, tx.context()))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result.map(|_| ()),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(ProjectionError::Panicked(message))
+        }
+    }
+}
+
+async fn rollback<C: ?Sized + Send>(tx: Box<dyn ProjectionTx<C>>, name: &str) {
+    if let Err(error) = tx.rollback().await {
+        tracing::warn!(projection = name, %error, "rollback failed");
+    }
+}

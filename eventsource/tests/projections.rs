@@ -1,0 +1,405 @@
+//! The projection runner on the in-memory store.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eventsource::memory::{InMemoryDeadLetterStore, InMemoryProjectionBackend, InMemoryStore};
+use eventsource::prelude::*;
+use eventsource::projection::{ProjectionState, RunnerError, RunnerOptions};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[event(name = "proj.Deposited")]
+struct Deposited {
+    account: String,
+    amount: i64,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[event(name = "proj.Renamed", aliases = ["proj.Relabelled"])]
+struct Renamed {
+    account: String,
+    label: String,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[event(name = "proj.Ignored")]
+struct Ignored {}
+
+/// Balances per account, shared with the test; `applied` lists every
+/// (position, account) applied, to catch double application.
+#[derive(Clone, Default)]
+struct Balances {
+    balances: Arc<Mutex<BTreeMap<String, i64>>>,
+    labels: Arc<Mutex<BTreeMap<String, String>>>,
+    applied: Arc<Mutex<Vec<u64>>>,
+    /// While set, deposits of 13 fail (a bug, fixed by clearing the flag).
+    poison: Arc<AtomicBool>,
+}
+
+#[projection(name = "proj.balances")]
+impl Balances {
+    async fn on_deposited(
+        &mut self,
+        e: &Deposited,
+        meta: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        if e.amount == 13 && self.poison.load(Ordering::SeqCst) {
+            return Err(ProjectionError::handler("unlucky amount"));
+        }
+        if e.amount == 666 {
+            panic!("the handler panicked on purpose");
+        }
+        *self
+            .balances
+            .lock()
+            .unwrap()
+            .entry(e.account.clone())
+            .or_default() += e.amount;
+        self.applied.lock().unwrap().push(meta.global_position);
+        Ok(())
+    }
+
+    fn on_renamed(&mut self, e: &Renamed) {
+        self.labels
+            .lock()
+            .unwrap()
+            .insert(e.account.clone(), e.label.clone());
+    }
+
+    #[reset]
+    fn clear(&mut self) {
+        self.balances.lock().unwrap().clear();
+        self.labels.lock().unwrap().clear();
+        self.applied.lock().unwrap().clear();
+    }
+}
+
+/// A second projection in the same runner.
+#[derive(Clone, Default)]
+struct Count {
+    seen: Arc<Mutex<u64>>,
+}
+
+#[projection(name = "proj.count")]
+impl Count {
+    async fn on_deposited(&mut self, _e: &Deposited) {
+        *self.seen.lock().unwrap() += 1;
+    }
+}
+
+fn options() -> RunnerOptions {
+    RunnerOptions {
+        batch_size: 4,
+        max_retries: 2,
+        retry_base_delay: Duration::from_millis(1),
+        retry_max_delay: Duration::from_millis(5),
+        lease_ttl: Duration::from_millis(300),
+        standby_poll: Duration::from_millis(20),
+        reconnect_delay: Duration::from_millis(10),
+    }
+}
+
+async fn deposit(store: &InMemoryStore, account: &str, amount: i64) -> u64 {
+    append(
+        store,
+        account,
+        &Deposited {
+            account: account.into(),
+            amount,
+        },
+    )
+    .await
+}
+
+async fn append<E: Event>(store: &InMemoryStore, account: &str, event: &E) -> u64 {
+    store
+        .append(
+            &format!("acct-{account}"),
+            "proj.Account",
+            ExpectedVersion::Any,
+            vec![NewEvent::from_event(event, Metadata::new()).unwrap()],
+        )
+        .await
+        .unwrap()
+        .last_position
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn catches_up_then_follows_live_for_several_projections() {
+    let store = InMemoryStore::new();
+    for amount in [1, 2, 3, 4, 5, 6] {
+        deposit(&store, "a", amount).await;
+    }
+    append(&store, "a", &Ignored {}).await;
+    let old_name = NewEvent::new(
+        "proj.Relabelled",
+        1,
+        r#"{"account":"a","label":"old"}"#,
+        Metadata::new(),
+    );
+    store
+        .append(
+            "acct-a",
+            "proj.Account",
+            ExpectedVersion::Any,
+            vec![old_name],
+        )
+        .await
+        .unwrap();
+
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    let balances = Balances::default();
+    let count = Count::default();
+    runner
+        .start(balances.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    runner
+        .start(count.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    assert!(matches!(
+        runner.start(Count::default(), InMemoryProjectionBackend::new()),
+        Err(RunnerError::AlreadyRunning(_))
+    ));
+    assert_eq!(runner.names(), ["proj.balances", "proj.count"]);
+
+    let head = store.head_position().await.unwrap();
+    runner
+        .wait_until("proj.balances", head, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(balances.balances.lock().unwrap()["a"], 21);
+    assert_eq!(balances.labels.lock().unwrap()["a"], "old", "alias decoded");
+
+    let live = deposit(&store, "b", 10).await;
+    runner
+        .wait_until("proj.balances", live, WAIT)
+        .await
+        .unwrap();
+    runner.wait_until("proj.count", live, WAIT).await.unwrap();
+    assert_eq!(balances.balances.lock().unwrap()["b"], 10);
+    assert_eq!(*count.seen.lock().unwrap(), 7);
+
+    let status = runner.status("proj.balances").await.unwrap();
+    assert_eq!(status.state, ProjectionState::Live);
+    assert_eq!(status.position, Some(live));
+    assert_eq!(status.head, live);
+    assert_eq!(status.lag, 0);
+    assert_eq!(status.parked, 0);
+    assert_eq!(status.processed, 8);
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn waiting_for_a_position_times_out_with_a_typed_error() {
+    let store = InMemoryStore::new();
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    runner
+        .start(Count::default(), InMemoryProjectionBackend::new())
+        .unwrap();
+    match runner
+        .wait_until("proj.count", 99, Duration::from_millis(50))
+        .await
+    {
+        Err(RunnerError::Timeout { position: 99, .. }) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(matches!(
+        runner.wait_until("nope", 1, WAIT).await,
+        Err(RunnerError::UnknownProjection(_))
+    ));
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_poison_event_is_parked_after_retries_and_can_be_retried_after_a_fix() {
+    let store = InMemoryStore::new();
+    let balances = Balances::default();
+    balances.poison.store(true, Ordering::SeqCst);
+    deposit(&store, "p", 1).await;
+    let poison = deposit(&store, "p", 13).await;
+    deposit(&store, "p", 2).await;
+    let bad_payload = NewEvent::new("proj.Deposited", 1, r#"{"account":"p"}"#, Metadata::new());
+    let undecodable = store
+        .append(
+            "acct-p",
+            "proj.Account",
+            ExpectedVersion::Any,
+            vec![bad_payload],
+        )
+        .await
+        .unwrap()
+        .last_position;
+    let panics = deposit(&store, "p", 666).await;
+    let last = deposit(&store, "p", 4).await;
+
+    let dead_letters = InMemoryDeadLetterStore::new();
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options())
+        .with_dead_letters(dead_letters.clone());
+    runner
+        .start(balances.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    runner
+        .wait_until("proj.balances", last, WAIT)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        balances.balances.lock().unwrap()["p"],
+        7,
+        "later events still projected"
+    );
+    let parked = runner.parked("proj.balances").await.unwrap();
+    let positions: Vec<u64> = parked.iter().map(|p| p.global_position).collect();
+    assert_eq!(positions, [poison, undecodable, panics]);
+    assert_eq!(parked[0].attempts, 3, "first try and two retries");
+    assert_eq!(parked[0].error, "unlucky amount");
+    assert_eq!(parked[0].event_name, "proj.Deposited");
+    assert_eq!(
+        parked[1].attempts, 1,
+        "a record that does not decode is not retried"
+    );
+    assert!(
+        parked[1].error.contains("cannot decode"),
+        "{}",
+        parked[1].error
+    );
+    assert!(
+        parked[2].error.contains("panicked on purpose"),
+        "{}",
+        parked[2].error
+    );
+    assert_eq!(runner.status("proj.balances").await.unwrap().parked, 3);
+
+    // Still broken: the retry fails and the event stays parked.
+    assert!(matches!(
+        runner.retry_parked("proj.balances", poison).await,
+        Err(RunnerError::Handler { .. })
+    ));
+    balances.poison.store(false, Ordering::SeqCst);
+    runner.retry_parked("proj.balances", poison).await.unwrap();
+    assert_eq!(balances.balances.lock().unwrap()["p"], 20);
+    assert_eq!(runner.parked("proj.balances").await.unwrap().len(), 2);
+    assert!(matches!(
+        runner.retry_parked("proj.balances", poison).await,
+        Err(RunnerError::NotParked { .. })
+    ));
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rebuild_reproduces_the_live_read_model() {
+    let store = InMemoryStore::new();
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    let balances = Balances::default();
+    runner
+        .start(balances.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    let mut last = 0;
+    for i in 0..50 {
+        last = deposit(&store, &format!("r{}", i % 7), i).await;
+        if i % 10 == 0 {
+            append(
+                &store,
+                "r1",
+                &Renamed {
+                    account: "r1".into(),
+                    label: format!("l{i}"),
+                },
+            )
+            .await;
+        }
+    }
+    runner
+        .wait_until("proj.balances", last, WAIT)
+        .await
+        .unwrap();
+    let live_balances = balances.balances.lock().unwrap().clone();
+    let live_labels = balances.labels.lock().unwrap().clone();
+
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let done = runner
+        .rebuild("proj.balances", move |p| seen.lock().unwrap().push(*p))
+        .await
+        .unwrap();
+    assert_eq!(done.total, 55);
+    assert_eq!(done.done, 55);
+    assert!(done.rate > 0.0);
+    let reports = reports.lock().unwrap().clone();
+    assert!(reports.len() >= 2, "progress reported per batch");
+    assert!(reports.windows(2).all(|w| w[0].done < w[1].done));
+
+    assert_eq!(*balances.balances.lock().unwrap(), live_balances);
+    assert_eq!(*balances.labels.lock().unwrap(), live_labels);
+    let applied = balances.applied.lock().unwrap().clone();
+    assert_eq!(
+        applied.len(),
+        50,
+        "each deposit applied once after the reset"
+    );
+
+    // Live again after the rebuild.
+    let after = deposit(&store, "r0", 1).await;
+    runner
+        .wait_until("proj.balances", after, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(balances.applied.lock().unwrap().len(), 51);
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_runners_share_a_projection_through_its_lease() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let balances = Balances::default();
+    let first = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    let second = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    first.start(balances.clone(), backend.clone()).unwrap();
+    let one = deposit(&store, "l", 1).await;
+    first.wait_until("proj.balances", one, WAIT).await.unwrap();
+    // Same read model, same backend: the second instance must stand by.
+    second.start(balances.clone(), backend.clone()).unwrap();
+    for amount in 2..=20 {
+        deposit(&store, "l", amount).await;
+    }
+    let head = store.head_position().await.unwrap();
+    first.wait_until("proj.balances", head, WAIT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        second.status("proj.balances").await.unwrap().state,
+        ProjectionState::Standby
+    );
+
+    // The first instance stops; the second takes over from the checkpoint.
+    first.shutdown().await;
+    let more = deposit(&store, "l", 100).await;
+    second
+        .wait_until("proj.balances", more, WAIT)
+        .await
+        .unwrap();
+    let applied = balances.applied.lock().unwrap().clone();
+    let mut unique = applied.clone();
+    unique.dedup();
+    assert_eq!(applied, unique, "no event applied twice");
+    assert_eq!(applied.len(), 21);
+    assert_eq!(balances.balances.lock().unwrap()["l"], 310);
+    second.shutdown().await;
+}

@@ -93,7 +93,29 @@ pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
 /// it clears the read model before a rebuild.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(args.into(), parse_macro_input!(input as ItemImpl)).into()
+    projection::attribute(
+        projection::Kind::Projection,
+        args.into(),
+        parse_macro_input!(input as ItemImpl),
+    )
+    .into()
+}
+
+/// Declares a saga (process manager): `#[saga(name = "...")]` on an impl
+/// block of the saga's state type, whose methods each handle one event type.
+///
+/// A handler is `async fn on_x(&mut self, e: &MyEvent, ctx: &mut SagaContext<'_>)`
+/// (the context and a `meta: &RecordedEvent` are optional) returning nothing
+/// or `Result<(), E>`. Handlers marked `#[start]` may begin a new instance;
+/// other events only reach instances that exist for their correlation id.
+#[proc_macro_attribute]
+pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
+    projection::attribute(
+        projection::Kind::Saga,
+        args.into(),
+        parse_macro_input!(input as ItemImpl),
+    )
+    .into()
 }
 
 fn misplaced(attr: &str, input: TokenStream) -> TokenStream {

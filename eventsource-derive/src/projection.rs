@@ -1,4 +1,5 @@
-//! `#[projection]`: an impl block of event handlers that keep a read model.
+//! `#[projection]` and `#[saga]`: impl blocks whose methods each handle one
+//! event type, to keep a read model or to drive a process.
 
 use std::collections::HashMap;
 
@@ -13,9 +14,34 @@ use crate::errors::Errors;
 
 const KEYS: &[&str] = &["name", "crate"];
 const RESET: &str = "reset";
+const START: &str = "start";
+
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Projection,
+    Saga,
+}
+
+impl Kind {
+    fn attr(self) -> &'static str {
+        match self {
+            Self::Projection => "#[projection]",
+            Self::Saga => "#[saga]",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Projection => "projection",
+            Self::Saga => "saga",
+        }
+    }
+}
 
 struct Handler {
     method: Ident,
+    starts: bool,
     event: Type,
     asyncness: bool,
     fallible: bool,
@@ -46,11 +72,14 @@ struct Model {
     context: Option<Type>,
 }
 
-pub(crate) fn attribute(args: TokenStream, item: ItemImpl) -> TokenStream {
+pub(crate) fn attribute(kind: Kind, args: TokenStream, item: ItemImpl) -> TokenStream {
     let mut errors = Errors::new();
-    let model = parse(&mut errors, args, item);
+    let model = parse(&mut errors, kind, args, item);
     match (&model.self_ident, &model.name, errors.is_empty()) {
-        (Some(self_ident), Some(name), true) => expand(&model, self_ident, name),
+        (Some(self_ident), Some(name), true) => match kind {
+            Kind::Projection => expand(&model, self_ident, name),
+            Kind::Saga => expand_saga(&model, self_ident, name),
+        },
         _ => {
             let errors = errors.to_compile_errors();
             let item = &model.item;
@@ -59,19 +88,21 @@ pub(crate) fn attribute(args: TokenStream, item: ItemImpl) -> TokenStream {
     }
 }
 
-fn parse(errors: &mut Errors, args: TokenStream, mut item: ItemImpl) -> Model {
-    let args = args::parse(errors, "#[projection]", args, KEYS);
+fn parse(errors: &mut Errors, kind: Kind, args: TokenStream, mut item: ItemImpl) -> Model {
+    let attr = kind.attr();
+    let noun = kind.noun();
+    let args = args::parse(errors, attr, args, KEYS);
     let krate = runtime_path(errors, &args);
     let name = args.string(errors, "name");
     match &name {
-        Some(name) => check_name(errors, name, "the projection name"),
+        Some(name) => check_name(errors, name, &format!("the {noun} name")),
         None if args.get("name").is_none() => errors.at_span(
             Span::call_site(),
-            "missing `name = \"...\"` in #[projection]: the name keys the projection's checkpoint",
+            format!("missing `name = \"...\"` in {attr}: the name keys the {noun}'s checkpoint"),
         ),
         None => {}
     }
-    let self_ident = crate::common::impl_self_ident(errors, &item, "#[projection]");
+    let self_ident = crate::common::impl_self_ident(errors, &item, attr);
 
     let mut handlers = Vec::new();
     let mut reset = None;
@@ -80,8 +111,19 @@ fn parse(errors: &mut Errors, args: TokenStream, mut item: ItemImpl) -> Model {
         let ImplItem::Fn(function) = impl_item else {
             continue;
         };
-        let marked_reset = take_reset(errors, function);
-        if marked_reset {
+        let marked_reset = take_marker(errors, function, RESET);
+        let marked_start = take_marker(errors, function, START);
+        if kind == Kind::Saga && marked_reset {
+            errors.at(
+                &function.sig.ident,
+                "a saga has no #[reset] method: sagas cannot be rebuilt",
+            );
+        } else if kind == Kind::Projection && marked_start {
+            errors.at(
+                &function.sig.ident,
+                "#[start] marks the events that begin a saga; a projection has none",
+            );
+        } else if marked_reset {
             if reset.is_some() {
                 errors.at(
                     &function.sig.ident,
@@ -90,8 +132,19 @@ fn parse(errors: &mut Errors, args: TokenStream, mut item: ItemImpl) -> Model {
             } else if let Some(r) = parse_reset(errors, function, &mut contexts) {
                 reset = Some(r);
             }
-        } else if let Some(handler) = parse_handler(errors, function, &mut contexts) {
+        } else if let Some(mut handler) = parse_handler(errors, kind, function, &mut contexts) {
+            handler.starts = marked_start;
             handlers.push(handler);
+        }
+    }
+    if kind == Kind::Saga {
+        // A saga's context is always its `SagaContext`.
+        contexts.clear();
+        if !handlers.is_empty() && !handlers.iter().any(|h| h.starts) {
+            errors.at(
+                &item.self_ty,
+                "no handler of this #[saga] is marked #[start]: mark the events that begin an instance",
+            );
         }
     }
 
@@ -132,7 +185,7 @@ fn parse(errors: &mut Errors, args: TokenStream, mut item: ItemImpl) -> Model {
     if handlers.is_empty() && self_ident.is_some() {
         errors.at(
             &item.self_ty,
-            "this #[projection] block has no event handler: add `async fn on_event(&mut self, e: &MyEvent)`",
+            format!("this {attr} block has no event handler: add `async fn on_event(&mut self, e: &MyEvent)`"),
         );
     }
     Model {
@@ -146,14 +199,17 @@ fn parse(errors: &mut Errors, args: TokenStream, mut item: ItemImpl) -> Model {
     }
 }
 
-fn take_reset(errors: &mut Errors, function: &mut ImplItemFn) -> bool {
+/// Removes a marker attribute (`#[reset]`, `#[start]`) from `function`.
+fn take_marker(errors: &mut Errors, function: &mut ImplItemFn, marker: &str) -> bool {
     let mut found = false;
     function.attrs.retain(|attr| {
-        if !attr.path().is_ident(RESET) {
+        if !attr.path().is_ident(marker) {
             return true;
         }
         if !matches!(attr.meta, syn::Meta::Path(_)) {
-            errors.at(attr, "#[reset] takes no arguments");
+            errors.at(attr, format!("#[{marker}] takes no arguments"));
+        } else if found {
+            errors.at(attr, format!("duplicate #[{marker}]"));
         }
         found = true;
         false
@@ -208,18 +264,32 @@ fn plain(errors: &mut Errors, function: &ImplItemFn, what: &str) -> bool {
 
 fn parse_handler(
     errors: &mut Errors,
+    kind: Kind,
     function: &ImplItemFn,
     contexts: &mut Vec<Type>,
 ) -> Option<Handler> {
-    const SHAPE: &str = "every method of a #[projection] block handles one event: \
-        `async fn on_event(&mut self, e: &MyEvent)`, optionally followed by `meta: &RecordedEvent` \
-        and a context `&mut C`; move other methods to another impl block";
+    let shape = match kind {
+        Kind::Projection => {
+            "every method of a #[projection] block handles one event: \
+            `async fn on_event(&mut self, e: &MyEvent)`, optionally followed by `meta: &RecordedEvent` \
+            and a context `&mut C`; move other methods to another impl block"
+        }
+        Kind::Saga => {
+            "every method of a #[saga] block handles one event: \
+            `async fn on_event(&mut self, e: &MyEvent, ctx: &mut SagaContext<'_>)`, the context and \
+            `meta: &RecordedEvent` being optional; move other methods to another impl block"
+        }
+    };
+    let what = match kind {
+        Kind::Projection => "a projection handler",
+        Kind::Saga => "a saga handler",
+    };
     let sig = &function.sig;
     if !receiver_is_mut_self(function) {
-        errors.at(&sig.ident, SHAPE);
+        errors.at(&sig.ident, shape);
         return None;
     }
-    let ok = plain(errors, function, "a projection handler");
+    let ok = plain(errors, function, what);
     let mut params = sig.inputs.iter().skip(1);
     let event = match params.next() {
         Some(FnArg::Typed(arg)) => match &*arg.ty {
@@ -233,7 +303,7 @@ fn parse_handler(
             }
         },
         _ => {
-            errors.at(&sig.ident, SHAPE);
+            errors.at(&sig.ident, shape);
             return None;
         }
     };
@@ -247,7 +317,12 @@ fn parse_handler(
             }
             Type::Reference(_) => Extra::Meta,
             other => {
-                errors.at(other, "after the event, a projection handler takes `&RecordedEvent` and/or a context `&mut C`");
+                errors.at(
+                    other,
+                    format!(
+                        "after the event, {what} takes `&RecordedEvent` and/or a context `&mut C`"
+                    ),
+                );
                 return None;
             }
         };
@@ -260,9 +335,10 @@ fn parse_handler(
         }
         extras.push(extra);
     }
-    let fallible = returns(errors, function, "a projection handler")?;
+    let fallible = returns(errors, function, what)?;
     ok.then(|| Handler {
         method: sig.ident.clone(),
+        starts: false,
         event,
         asyncness: sig.asyncness.is_some(),
         fallible,
@@ -337,20 +413,24 @@ fn call(
     }
 }
 
-fn expand(model: &Model, self_ident: &Ident, name: &LitStr) -> TokenStream {
+/// Compile-time checks that every handled type is an event, spanned on it.
+fn event_checks(model: &Model) -> TokenStream {
     let krate = &model.krate;
-    let item = &model.item;
-    let context = match &model.context {
-        Some(ty) => quote!(#ty),
-        None => quote!(()),
-    };
-    let transactional = model.context.is_some();
-    let types: Vec<&Type> = model.handlers.iter().map(|h| &h.event).collect();
-    let checks = types.iter().map(|ty| {
-        quote_spanned! {ty.span()=>
-            const _: () = #krate::__private::assert_event::<#ty>();
-        }
-    });
+    model
+        .handlers
+        .iter()
+        .map(|h| {
+            let ty = &h.event;
+            quote_spanned! {ty.span()=>
+                const _: () = #krate::__private::assert_event::<#ty>();
+            }
+        })
+        .collect()
+}
+
+/// The body of `handle`: decode the record as the matching event and call its handler.
+fn dispatch_arms(model: &Model) -> TokenStream {
+    let krate = &model.krate;
     let arms = model.handlers.iter().map(|h| {
         let method = &h.method;
         let ty = &h.event;
@@ -380,6 +460,25 @@ fn expand(model: &Model, self_ident: &Ident, name: &LitStr) -> TokenStream {
             }
         }
     });
+    quote! {
+        let _ = &context;
+        let name: &str = &record.event_name;
+        #(#arms)*
+        #krate::__private::Result::Ok(false)
+    }
+}
+
+fn expand(model: &Model, self_ident: &Ident, name: &LitStr) -> TokenStream {
+    let krate = &model.krate;
+    let item = &model.item;
+    let context = match &model.context {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
+    };
+    let transactional = model.context.is_some();
+    let types: Vec<&Type> = model.handlers.iter().map(|h| &h.event).collect();
+    let checks = event_checks(model);
+    let arms = dispatch_arms(model);
     let reset = match &model.reset {
         Some(r) => {
             let method = &r.method;
@@ -399,7 +498,7 @@ fn expand(model: &Model, self_ident: &Ident, name: &LitStr) -> TokenStream {
     quote! {
         #item
 
-        #(#checks)*
+        #checks
 
         #[#krate::__private::async_trait]
         impl #krate::projection::Projection for #self_ident {
@@ -413,10 +512,7 @@ fn expand(model: &Model, self_ident: &Ident, name: &LitStr) -> TokenStream {
                 record: &#krate::RecordedEvent,
                 context: &mut Self::Context,
             ) -> #krate::__private::Result<bool, #krate::projection::ProjectionError> {
-                let _ = &context;
-                let name: &str = &record.event_name;
-                #(#arms)*
-                #krate::__private::Result::Ok(false)
+                #arms
             }
 
             async fn reset(
@@ -430,6 +526,48 @@ fn expand(model: &Model, self_ident: &Ident, name: &LitStr) -> TokenStream {
 
         #krate::__private::inventory::submit! {
             #krate::registry::ProjectionRegistration {
+                name: #name,
+                rust_type: #rust_type,
+                events: &[#(<#types as #krate::Event>::NAME),*],
+            }
+        }
+    }
+}
+
+fn expand_saga(model: &Model, self_ident: &Ident, name: &LitStr) -> TokenStream {
+    let krate = &model.krate;
+    let item = &model.item;
+    let types: Vec<&Type> = model.handlers.iter().map(|h| &h.event).collect();
+    let starts = model.handlers.iter().filter(|h| h.starts).map(|h| &h.event);
+    let checks = event_checks(model);
+    let arms = dispatch_arms(model);
+    let rust_type = rust_path(self_ident);
+    quote! {
+        #item
+
+        #checks
+
+        #[#krate::__private::async_trait]
+        impl #krate::saga::Saga for #self_ident {
+            const NAME: &'static str = #name;
+            const EVENTS: &'static [&'static str] = &[#(<#types as #krate::Event>::NAME),*];
+
+            fn starts(record: &#krate::RecordedEvent) -> bool {
+                let name: &str = &record.event_name;
+                false #(|| <#starts as #krate::Event>::is_named(name))*
+            }
+
+            async fn handle(
+                &mut self,
+                record: &#krate::RecordedEvent,
+                context: &mut #krate::saga::SagaContext<'_>,
+            ) -> #krate::__private::Result<bool, #krate::projection::ProjectionError> {
+                #arms
+            }
+        }
+
+        #krate::__private::inventory::submit! {
+            #krate::registry::SagaRegistration {
                 name: #name,
                 rust_type: #rust_type,
                 events: &[#(<#types as #krate::Event>::NAME),*],

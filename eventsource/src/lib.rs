@@ -91,6 +91,7 @@ pub mod prelude;
 pub mod projection;
 pub mod registry;
 pub mod repository;
+pub mod saga;
 pub mod store;
 pub mod testing;
 pub mod upcast;
@@ -111,7 +112,7 @@ pub use upcast::UpcastError;
 
 pub use eventsource_derive::{
     Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, projection,
-    upcaster,
+    saga, upcaster,
 };
 
 pub use chrono;

@@ -10,10 +10,11 @@ pub use crate::memory::InMemoryStore;
 pub use crate::projection::{Projection, ProjectionError, ProjectionRunner};
 pub use crate::registry::Registry;
 pub use crate::repository::{Executed, Loaded, Repository, RetryPolicy};
+pub use crate::saga::{Saga, SagaContext, SagaProcessor};
 pub use crate::store::{CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore};
 pub use crate::upcast::UpcastError;
 
 pub use eventsource_derive::{
     Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, projection,
-    upcaster,
+    saga, upcaster,
 };

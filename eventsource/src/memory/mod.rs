@@ -8,6 +8,7 @@ mod checkpoints;
 mod dead_letters;
 mod events;
 mod projections;
+mod sagas;
 mod snapshots;
 mod state;
 
@@ -20,6 +21,7 @@ use state::State;
 pub use checkpoints::InMemoryCheckpointStore;
 pub use dead_letters::InMemoryDeadLetterStore;
 pub use projections::InMemoryProjectionBackend;
+pub use sagas::InMemorySagaStore;
 
 /// An event store and snapshot store held in memory.
 ///

@@ -1,0 +1,65 @@
+//! Saga instances in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::saga::{SagaInstance, SagaStore};
+
+/// A [`SagaStore`] in memory. Cloning shares the same store.
+#[derive(Clone, Debug, Default)]
+pub struct InMemorySagaStore {
+    instances: Arc<Mutex<HashMap<String, BTreeMap<Uuid, SagaInstance>>>>,
+}
+
+impl InMemorySagaStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn instances(&self) -> MutexGuard<'_, HashMap<String, BTreeMap<Uuid, SagaInstance>>> {
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl SagaStore for InMemorySagaStore {
+    async fn load(
+        &self,
+        saga: &str,
+        correlation_id: Uuid,
+    ) -> Result<Option<SagaInstance>, StoreError> {
+        Ok(self
+            .instances()
+            .get(saga)
+            .and_then(|instances| instances.get(&correlation_id))
+            .cloned())
+    }
+
+    async fn save(
+        &self,
+        saga: &str,
+        correlation_id: Uuid,
+        instance: SagaInstance,
+    ) -> Result<(), StoreError> {
+        self.instances()
+            .entry(saga.to_owned())
+            .or_default()
+            .insert(correlation_id, instance);
+        Ok(())
+    }
+
+    async fn list(&self, saga: &str) -> Result<Vec<(Uuid, SagaInstance)>, StoreError> {
+        Ok(self
+            .instances()
+            .get(saga)
+            .map(|instances| instances.iter().map(|(id, i)| (*id, i.clone())).collect())
+            .unwrap_or_default())
+    }
+}

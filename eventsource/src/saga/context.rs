@@ -1,0 +1,77 @@
+//! What a saga handler can do: dispatch commands caused by its event, and end.
+
+use uuid::Uuid;
+
+use crate::bus::CommandBus;
+use crate::command::{Command, Handles};
+use crate::envelope::{Metadata, RecordedEvent};
+use crate::error::CommandError;
+use crate::repository::Executed;
+
+/// Given to saga handlers with the event they handle.
+#[derive(Debug)]
+pub struct SagaContext<'a> {
+    bus: &'a CommandBus,
+    cause: &'a RecordedEvent,
+    completed: bool,
+    dispatched: u32,
+}
+
+impl<'a> SagaContext<'a> {
+    pub(crate) fn new(bus: &'a CommandBus, cause: &'a RecordedEvent) -> Self {
+        Self {
+            bus,
+            cause,
+            completed: false,
+            dispatched: 0,
+        }
+    }
+
+    /// Dispatches `command` as caused by the event being handled: it keeps
+    /// the event's correlation id and names the event as its cause, and so
+    /// do the events it produces.
+    pub async fn dispatch<C>(
+        &mut self,
+        command: C,
+    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    where
+        C: Command,
+        C::Aggregate: Handles<C>,
+    {
+        self.dispatched += 1;
+        self.bus
+            .dispatch_with(command, Metadata::caused_by(self.cause))
+            .await
+    }
+
+    /// Ends this saga instance once the handler returns; later events with
+    /// its correlation id are ignored.
+    pub fn complete(&mut self) {
+        self.completed = true;
+    }
+
+    /// Whether [`SagaContext::complete`] was called.
+    pub fn is_completed(&self) -> bool {
+        self.completed
+    }
+
+    /// The event being handled.
+    pub fn cause(&self) -> &RecordedEvent {
+        self.cause
+    }
+
+    /// The correlation id that identifies this saga instance.
+    pub fn correlation_id(&self) -> Uuid {
+        correlation_of(self.cause)
+    }
+
+    /// How many commands this handler dispatched.
+    pub fn dispatched(&self) -> u32 {
+        self.dispatched
+    }
+}
+
+/// The saga instance an event belongs to.
+pub(crate) fn correlation_of(event: &RecordedEvent) -> Uuid {
+    event.metadata.correlation_id.unwrap_or(event.event_id)
+}

@@ -1,0 +1,104 @@
+//! Runs a saga as a projection: route each event to its instance, persist.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::context::{SagaContext, correlation_of};
+use super::{Saga, SagaInstance, SagaStore};
+use crate::bus::CommandBus;
+use crate::envelope::RecordedEvent;
+use crate::projection::{Projection, ProjectionError};
+
+/// Adapts a [`Saga`] to the [`ProjectionRunner`](crate::projection::ProjectionRunner),
+/// which gives it checkpoints, retries, parking and leases.
+///
+/// For each event: load the instance of the event's correlation id (or start
+/// one if the event is a `#[start]` event), run the handler, save the state.
+pub struct SagaProcessor<S: Saga> {
+    bus: CommandBus,
+    store: Arc<dyn SagaStore>,
+    _saga: PhantomData<fn() -> S>,
+}
+
+impl<S: Saga> SagaProcessor<S> {
+    /// A processor dispatching through `bus` and keeping instances in `store`.
+    pub fn new(bus: CommandBus, store: impl SagaStore) -> Self {
+        Self::shared(bus, Arc::new(store))
+    }
+
+    /// Like [`SagaProcessor::new`], with a shared store.
+    pub fn shared(bus: CommandBus, store: Arc<dyn SagaStore>) -> Self {
+        Self {
+            bus,
+            store,
+            _saga: PhantomData,
+        }
+    }
+}
+
+impl<S: Saga> std::fmt::Debug for SagaProcessor<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SagaProcessor")
+            .field("saga", &S::NAME)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl<S: Saga> Projection for SagaProcessor<S> {
+    const NAME: &'static str = S::NAME;
+    const EVENTS: &'static [&'static str] = S::EVENTS;
+    const TRANSACTIONAL: bool = false;
+    type Context = ();
+
+    async fn handle(
+        &mut self,
+        record: &RecordedEvent,
+        _: &mut (),
+    ) -> Result<bool, ProjectionError> {
+        let correlation = correlation_of(record);
+        let stored = self
+            .store
+            .load(S::NAME, correlation)
+            .await
+            .map_err(ProjectionError::handler)?;
+        let mut state: S = match stored {
+            Some(instance) if instance.completed => return Ok(false),
+            Some(instance) => serde_json::from_str(&instance.state).map_err(|e| {
+                ProjectionError::handler(format!(
+                    "the state of saga `{}` instance {correlation} does not decode: {e}",
+                    S::NAME
+                ))
+            })?,
+            None if S::starts(record) => S::default(),
+            None => return Ok(false),
+        };
+        let mut context = SagaContext::new(&self.bus, record);
+        let handled = state.handle(record, &mut context).await?;
+        let encoded = serde_json::to_string(&state).map_err(ProjectionError::handler)?;
+        self.store
+            .save(
+                S::NAME,
+                correlation,
+                SagaInstance {
+                    state: encoded,
+                    completed: context.is_completed(),
+                    updated_at: Utc::now(),
+                },
+            )
+            .await
+            .map_err(ProjectionError::handler)?;
+        Ok(handled)
+    }
+
+    async fn reset(&mut self, _: &mut ()) -> Result<(), ProjectionError> {
+        // Replaying a saga would dispatch every command again.
+        Err(ProjectionError::handler(format!(
+            "saga `{}` cannot be rebuilt: replaying it would dispatch its commands again",
+            S::NAME
+        )))
+    }
+}

@@ -1,0 +1,40 @@
+//! Where saga instances keep their state between events.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// One saga instance's persisted state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SagaInstance {
+    /// The state as JSON text.
+    pub state: String,
+    /// Whether the instance has ended.
+    pub completed: bool,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Keeps saga instances by saga name and correlation id.
+#[async_trait]
+pub trait SagaStore: Send + Sync + 'static {
+    /// The instance of `saga` for `correlation_id`.
+    async fn load(
+        &self,
+        saga: &str,
+        correlation_id: Uuid,
+    ) -> Result<Option<SagaInstance>, StoreError>;
+
+    /// Stores the instance, replacing the previous state.
+    async fn save(
+        &self,
+        saga: &str,
+        correlation_id: Uuid,
+        instance: SagaInstance,
+    ) -> Result<(), StoreError>;
+
+    /// Every instance of `saga`, with its correlation id.
+    async fn list(&self, saga: &str) -> Result<Vec<(Uuid, SagaInstance)>, StoreError>;
+}

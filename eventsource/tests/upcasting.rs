@@ -342,3 +342,37 @@ fn a_broken_chain_is_a_missing_upcaster_error() {
         "{err}"
     );
 }
+
+/// A projection over the same mixed history sees only current-version events.
+#[derive(Clone, Default)]
+struct PriceLog {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(i64, String, String)>>>,
+}
+
+#[projection(name = "test.price_log")]
+impl PriceLog {
+    async fn on_priced(&mut self, e: &Priced) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((e.amount_cents, e.currency.clone(), e.trail.clone()));
+    }
+}
+
+#[tokio::test]
+async fn projections_read_old_versions_and_old_names_through_the_chain() {
+    let store = store_with_history("projected").await;
+    let runner = ProjectionRunner::new(store.clone()).unwrap();
+    let log = PriceLog::default();
+    runner
+        .start(log.clone(), eventsource::memory::InMemoryProjectionBackend::new())
+        .unwrap();
+    let head = store.head_position().await.unwrap();
+    runner
+        .wait_until("test.price_log", head, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(*log.seen.lock().unwrap(), expected_seen());
+    assert_eq!(runner.status("test.price_log").await.unwrap().parked, 0);
+    runner.shutdown().await;
+}

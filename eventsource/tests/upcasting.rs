@@ -365,7 +365,10 @@ async fn projections_read_old_versions_and_old_names_through_the_chain() {
     let runner = ProjectionRunner::new(store.clone()).unwrap();
     let log = PriceLog::default();
     runner
-        .start(log.clone(), eventsource::memory::InMemoryProjectionBackend::new())
+        .start(
+            log.clone(),
+            eventsource::memory::InMemoryProjectionBackend::new(),
+        )
         .unwrap();
     let head = store.head_position().await.unwrap();
     runner

@@ -102,6 +102,11 @@ async fn settled(world: &World, id: &str) -> Order {
     panic!("order {id} never settled");
 }
 
+async fn warehouse(world: &World) -> Warehouse {
+    let repo = world.bus.repository::<Warehouse>();
+    repo.load(WAREHOUSE).await.unwrap().unwrap().state
+}
+
 async fn saga_step(world: &World, order_id: &str) -> (Step, bool) {
     let instances = world.sagas.list("orders.fulfilment").await.unwrap();
     instances
@@ -120,14 +125,8 @@ async fn happy_path_reserves_pays_and_approves() {
     let order = settled(&world, "o-1").await;
     assert_eq!(order.status, Status::Approved);
     assert_eq!(saga_step(&world, "o-1").await, (Step::Approved, true));
-    let warehouse = world
-        .bus
-        .repository::<Warehouse>()
-        .load(WAREHOUSE)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(warehouse.state.available["book"], 7);
+    let warehouse = warehouse(&world).await;
+    assert_eq!(warehouse.available["book"], 7);
     let summary = world.summaries.get("o-1").unwrap();
     assert_eq!(
         (summary.status.as_str(), summary.total, summary.lines),
@@ -175,18 +174,12 @@ async fn a_declined_payment_releases_the_stock_and_cancels_the_order() {
     let order = settled(&world, "o-2").await;
     assert_eq!(order.status, Status::Cancelled);
     assert_eq!(saga_step(&world, "o-2").await, (Step::Compensated, true));
-    let warehouse = world
-        .bus
-        .repository::<Warehouse>()
-        .load(WAREHOUSE)
-        .await
-        .unwrap()
-        .unwrap();
+    let warehouse = warehouse(&world).await;
     assert_eq!(
-        warehouse.state.available["book"], 10,
+        warehouse.available["book"], 10,
         "the reservation was released"
     );
-    assert!(warehouse.state.reserved.is_empty());
+    assert!(warehouse.reserved.is_empty());
     let summary = world.summaries.get("o-2").unwrap();
     assert_eq!(summary.status, "cancelled");
     assert!(summary.cancel_reason.unwrap().contains("card declined"));

@@ -17,7 +17,7 @@ mod fingerprint;
 mod upcaster;
 
 use proc_macro::TokenStream;
-use syn::{DeriveInput, ItemImpl, parse_macro_input};
+use syn::{DeriveInput, parse_macro_input};
 
 /// Declares a domain event: `#[event(name = "...", version = N, aliases = [...])]`.
 ///
@@ -53,7 +53,7 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 /// `vis = "pub(crate)"` for the enum (default `pub`), `crate = path`.
 #[proc_macro_attribute]
 pub fn aggregate_impl(args: TokenStream, input: TokenStream) -> TokenStream {
-    aggregate_impl::attribute(args.into(), parse_macro_input!(input as ItemImpl)).into()
+    aggregate_impl::attribute(args.into(), input.into()).into()
 }
 
 /// Marks a command handler inside an `#[aggregate_impl]` block.
@@ -84,13 +84,12 @@ pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
 
 fn misplaced(attr: &str, input: TokenStream) -> TokenStream {
     let input = proc_macro2::TokenStream::from(input);
-    let span = syn::parse2::<syn::ImplItemFn>(input.clone())
-        .map(|f| f.sig.ident.span())
-        .unwrap_or_else(|_| proc_macro2::Span::call_site());
-    let error = syn::Error::new(
-        span,
-        format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]"),
-    )
-    .to_compile_error();
+    let message =
+        format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]");
+    let error = match syn::parse2::<syn::ImplItemFn>(input.clone()) {
+        Ok(function) => syn::Error::new(function.sig.ident.span(), message),
+        Err(_) => syn::Error::new_spanned(common::item_head(&input), message),
+    };
+    let error = error.to_compile_error();
     quote::quote!(#error #input).into()
 }

@@ -220,13 +220,18 @@ fn take_role(errors: &mut Errors, function: &mut ImplItemFn) -> Option<Role> {
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
         let this = match name.as_str() {
-            "command_handler" => Role::Command(attr),
-            "event_sourcing_handler" => Role::Event(attr),
+            "command_handler" => Role::Command(attr.clone()),
+            "event_sourcing_handler" => Role::Event(attr.clone()),
             _ => {
                 kept.push(attr);
                 continue;
             }
         };
+        // Kept, marked as handled, so the attribute is still resolved (the
+        // user's import of it is used) and expands to the method unchanged.
+        let path = attr.path();
+        let marker = crate::HANDLED;
+        kept.push(syn::parse_quote!(#[#path(#marker)]));
         match (&role, &this) {
             (None, _) => role = Some(this),
             (Some(_), Role::Command(a) | Role::Event(a)) => errors.at(

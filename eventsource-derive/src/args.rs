@@ -439,18 +439,8 @@ impl Args {
 
 /// "valid keys are `a`, `b`", for unknown-key messages.
 fn expected(valid: &[&str]) -> String {
-    match valid {
-        [] => "it takes no arguments".to_owned(),
-        [one] => format!("the only valid key is `{one}`"),
-        _ => format!(
-            "valid keys are {}",
-            valid
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+    let keys: Vec<String> = valid.iter().map(|k| format!("`{k}`")).collect();
+    format!("valid keys are {}", keys.join(", "))
 }
 
 /// The valid key closest to `key`, if it is close enough to be a typo.

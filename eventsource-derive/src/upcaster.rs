@@ -37,7 +37,7 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
         check_name(&mut errors, name, "`event` in #[upcaster]");
     }
 
-    let function = match syn::parse2::<Item>(item.clone()) {
+    let mut function = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(function)) => function,
         _ => {
             errors.at(
@@ -77,6 +77,9 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
         _ => {
+            // A variadic signature was reported; the `...` is removed so the
+            // compiler does not report it a second time.
+            function.sig.variadic = None;
             let errors = errors.to_compile_errors();
             quote!(#errors #function)
         }

@@ -105,12 +105,13 @@ pub(crate) fn parse(errors: &mut Errors, args: &Args, mut item: ItemImpl) -> Mod
         let ImplItem::Fn(function) = impl_item else {
             continue;
         };
-        // Always strip the handler attributes, so a block that cannot be
-        // expanded does not also report each of them as misplaced.
+        // Always mark the handler attributes as read, so a block that cannot
+        // be expanded does not also report each of them as misplaced.
         let role = take_role(errors, function);
         if !collect {
             continue;
         }
+        let is_handler = role.is_some();
         match role {
             Some(Role::Command(attr)) => {
                 if let Some(handler) = command_handler(errors, &attr, function) {
@@ -125,6 +126,11 @@ pub(crate) fn parse(errors: &mut Errors, args: &Args, mut item: ItemImpl) -> Mod
                 }
             }
             None => {}
+        }
+        // A variadic handler was reported above; the `...` is removed so the
+        // compiler does not report it a second time.
+        if is_handler {
+            function.sig.variadic = None;
         }
     }
 

@@ -220,7 +220,31 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
     );
     let mut bounds = vec![quote!(#command #command_bound)];
 
-    let (error_ty, body) = match (callable, output, events_ty) {
+    // The domain error, known even when the handler has a mistake, so uses
+    // of the command (`then_expect_error(..)`) do not fail too.
+    let result = output.as_ref().filter(|_| *fallible).map(|output| {
+        match result_args(output) {
+            // `Result<T, E>` written out: no trait needed.
+            Some((_, error)) => (quote!(#error), false),
+            // An alias such as `BankResult<T>`: split through a trait,
+            // required once, on the user's type.
+            None => {
+                let (_, last) = first_last_spans(output);
+                let bound = respan(quote!(: #krate::__private::HandlerResult), last);
+                bounds.push(quote!(#output #bound));
+                (
+                    quote!(<#output as #krate::__private::HandlerResult>::Err),
+                    true,
+                )
+            }
+        }
+    });
+    let error_ty = match &result {
+        Some((error, _)) => error.clone(),
+        None => quote!(#krate::__private::Infallible),
+    };
+
+    let body = match (callable, output, events_ty) {
         (true, Some(output), Some(events_ty)) if model.events_complete => {
             let command_arg = if *by_ref {
                 quote!(command)
@@ -243,86 +267,62 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
                 quote!(, #arg)
             });
             let call = quote!(Self::#method(self, #command_arg #metadata_arg));
-            let (error_ty, output_value, events_ty) = match (fallible, result_args(output)) {
-                // `Result<T, E>` written out: no trait needed.
-                (true, Some((_, error))) => (
-                    quote!(#error),
-                    quote! {
-                        match #call {
-                            #krate::__private::Result::Ok(value) => value,
-                            #krate::__private::Result::Err(error) => {
-                                return #krate::__private::Result::Err(error);
-                            }
+            let split = |value: TokenStream| {
+                quote! {
+                    match #value {
+                        #krate::__private::Result::Ok(value) => value,
+                        #krate::__private::Result::Err(error) => {
+                            return #krate::__private::Result::Err(error);
                         }
-                    },
-                    quote!(#events_ty),
-                ),
-                // An alias such as `BankResult<T>`: split through a trait,
-                // required once, on the user's type.
-                (true, None) => {
-                    let (_, last) = first_last_spans(output);
-                    let bound = respan(quote!(: #krate::__private::HandlerResult), last);
-                    bounds.push(quote!(#output #bound));
-                    (
-                        quote!(<#output as #krate::__private::HandlerResult>::Err),
-                        quote! {
-                            match <#output as #krate::__private::HandlerResult>::into_result(#call) {
-                                #krate::__private::Result::Ok(value) => value,
-                                #krate::__private::Result::Err(error) => {
-                                    return #krate::__private::Result::Err(error);
-                                }
-                            }
-                        },
-                        // `BankResult<T>`: T. `AccountResult`: whatever it is `Ok`,
-                        // required in the `where` clause too, so a type that is
-                        // not a `Result` at all is reported once.
-                        if render(events_ty) == render(output) {
-                            let (first, last) = first_last_spans(output);
-                            let ok = spanned_range(
-                                quote!(<#output as #krate::__private::HandlerResult>::Ok),
-                                first,
-                                last,
-                            );
-                            let bound =
-                                respan(quote!(: #krate::__private::IntoEvents<#enum_ident>), last);
-                            bounds.push(quote!(#ok #bound));
-                            ok
-                        } else {
-                            quote!(#events_ty)
-                        },
-                    )
+                    }
                 }
-                (false, _) => (
-                    quote!(#krate::__private::Infallible),
-                    call,
-                    quote!(#events_ty),
-                ),
+            };
+            let (output_value, events_ty) = match &result {
+                None => (call, quote!(#events_ty)),
+                Some((_, false)) => (split(call), quote!(#events_ty)),
+                Some((_, true)) => {
+                    let value = split(quote! {
+                        <#output as #krate::__private::HandlerResult>::into_result(#call)
+                    });
+                    // `BankResult<T>`: T. `AccountResult`: whatever it is
+                    // `Ok`, required in the `where` clause too, so a type that
+                    // is not a `Result` at all is reported once.
+                    let events = if render(events_ty) == render(output) {
+                        let (first, last) = first_last_spans(output);
+                        let ok = spanned_range(
+                            quote!(<#output as #krate::__private::HandlerResult>::Ok),
+                            first,
+                            last,
+                        );
+                        let bound =
+                            respan(quote!(: #krate::__private::IntoEvents<#enum_ident>), last);
+                        bounds.push(quote!(#ok #bound));
+                        ok
+                    } else {
+                        quote!(#events_ty)
+                    };
+                    (value, events)
+                }
             };
             // The user's type in a qualified path: an event the aggregate
             // does not apply is reported on the handler's return type.
             let into_events = quote! {
                 <#events_ty as #krate::__private::IntoEvents<#enum_ident>>::into_events
             };
-            (
-                error_ty,
-                quote! {
-                    let _ = metadata;
-                    let output = #output_value;
-                    let mut events = #krate::__private::Vec::new();
-                    #into_events(output, &mut events);
-                    #krate::__private::Result::Ok(events)
-                },
-            )
+            quote! {
+                let _ = metadata;
+                let output = #output_value;
+                let mut events = #krate::__private::Vec::new();
+                #into_events(output, &mut events);
+                #krate::__private::Result::Ok(events)
+            }
         }
         // A mistake in the handler was reported: keep the impl so uses of the
         // command still compile, without calling the handler.
-        _ => (
-            quote!(#krate::__private::Infallible),
-            quote! {
-                let _ = (command, metadata);
-                ::core::unreachable!()
-            },
-        ),
+        _ => quote! {
+            let _ = (command, metadata);
+            ::core::unreachable!()
+        },
     };
     quote! {
         impl #krate::Handles<#command> for #self_ident

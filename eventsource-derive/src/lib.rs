@@ -50,7 +50,8 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 /// methods; generates its event enum, apply dispatch and command routing.
 ///
 /// Options: `event_enum = Name` (default: the aggregate's name + `Event`),
-/// `vis = "pub(crate)"` for the enum (default `pub`), `crate = path`.
+/// `vis = pub(crate)` (or `vis = "pub(crate)"`) for the enum (default `pub`;
+/// it must be at least as visible as the aggregate), `crate = path`.
 #[proc_macro_attribute]
 pub fn aggregate_impl(args: TokenStream, input: TokenStream) -> TokenStream {
     aggregate_impl::attribute(args.into(), input.into()).into()
@@ -75,8 +76,9 @@ pub fn event_sourcing_handler(args: TokenStream, input: TokenStream) -> TokenStr
 
 /// Registers an upcaster: `#[upcaster(event = "...", from = N)]` on a function
 /// from the payload at version N to the payload at N + 1, either on JSON
-/// (`serde_json::Value` in, `Result<Value, UpcastError>` out) or on typed
-/// structs (old struct in, new struct or `Result` of it out).
+/// (`serde_json::Value` in, `Value` or `Result<Value, UpcastError>` out) or
+/// on typed structs (old struct in, new struct or `Result<New, UpcastError>`
+/// out).
 #[proc_macro_attribute]
 pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
     upcaster::attribute(args.into(), input.into()).into()

@@ -1,11 +1,11 @@
 //! `#[derive(Aggregate)]`: the aggregate's type name and snapshot policy.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::{Data, DeriveInput, LitStr, Path};
 
 use crate::args;
-use crate::common::{check_name, reject_generics, runtime_path};
+use crate::common::{check_name, reject_generics, runtime_path, spanned_range};
 use crate::errors::Errors;
 use crate::fingerprint;
 
@@ -15,8 +15,9 @@ struct Model<'a> {
     input: &'a DeriveInput,
     krate: Path,
     name: Option<LitStr>,
-    /// The interval and the span of its key, where serde bounds are reported.
-    snapshot_every: Option<(u64, Span)>,
+    /// The interval, and the spans of its key and value, where a state
+    /// without serde is reported.
+    snapshot_every: Option<(u64, Span, Span)>,
     revision: u64,
 }
 
@@ -33,12 +34,20 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let (args, _) = args::parse_attrs(errors, "#[aggregate]", &input.attrs, "aggregate", KEYS);
+    let args = args::parse_attrs(
+        errors,
+        "#[aggregate]",
+        &input.attrs,
+        "aggregate",
+        KEYS,
+        "#[aggregate(name = \"...\")]",
+    );
     let krate = runtime_path(errors, &args);
     let name = args.string(errors, "name");
-    let snapshot_every = args
-        .positive(errors, "snapshot_every")
-        .map(|(n, lit)| (n, lit.span()));
+    let snapshot_every = args.positive(errors, "snapshot_every").map(|(n, lit)| {
+        let key = args.get("snapshot_every").map_or(lit.span(), |a| a.span());
+        (n, key, lit.span())
+    });
     let explicit_revision = args.positive(errors, "snapshot_revision");
 
     if let Data::Union(data) = &input.data {
@@ -48,17 +57,18 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
         );
     }
     reject_generics(errors, &input.generics, "an aggregate");
-    match &name {
-        Some(name) => check_name(errors, name, "the aggregate name"),
-        None => errors.at(
+    if let Some(name) = &name {
+        check_name(errors, name, "`name` in #[aggregate]");
+    } else if args.missing("name") {
+        errors.at(
             &input.ident,
             "missing #[aggregate(name = \"...\")]: every aggregate needs a stable type name",
-        ),
+        );
     }
-    if let (Some((_, lit)), None) = (&explicit_revision, &snapshot_every) {
+    if let (Some((_, lit)), None) = (&explicit_revision, args.get("snapshot_every")) {
         errors.at(
             lit,
-            "`snapshot_revision` has no effect without `snapshot_every`",
+            "`snapshot_revision` in #[aggregate] has no effect without `snapshot_every`",
         );
     }
     let revision = explicit_revision.map_or_else(|| fingerprint::shape(input), |(n, _)| n);
@@ -76,45 +86,58 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let ident = &model.input.ident;
     let name = &model.name;
     let revision = model.revision;
-    let (every, encode, decode) = match model.snapshot_every {
-        Some((n, span)) => (
-            quote!(#krate::__private::Option::Some(#n)),
-            quote_spanned! {span=>
-                #krate::__private::Option::Some(#krate::__private::encode_snapshot(self))
-            },
-            quote_spanned! {span=>
-                #krate::__private::Option::Some(#krate::__private::decode_snapshot::<Self>(state))
-            },
-        ),
+    let (every, snapshot_fns, encode, decode) = match model.snapshot_every {
+        Some((n, key, value)) => {
+            // One bound check, spanned on `snapshot_every = N`: a state that
+            // cannot be serialized is reported once, there.
+            let call = spanned_range(
+                quote!(#krate::__private::snapshot_fns::<#ident>),
+                key,
+                value,
+            );
+            (
+                quote!(#krate::__private::Option::Some(#n)),
+                quote! {
+                    const SNAPSHOT: #krate::__private::SnapshotFns<#ident> = #call();
+                },
+                quote!(#krate::__private::Option::Some((SNAPSHOT.encode)(self))),
+                quote!(#krate::__private::Option::Some((SNAPSHOT.decode)(state))),
+            )
+        }
         None => (
             quote!(#krate::__private::Option::None),
+            TokenStream::new(),
             quote!(#krate::__private::Option::None),
             quote!(#krate::__private::Option::None),
         ),
     };
     quote! {
-        impl #krate::AggregateConfig for #ident {
-            const NAME: &'static str = #name;
-            const SNAPSHOT_EVERY: #krate::__private::Option<u64> = #every;
-            const SNAPSHOT_REVISION: u64 = #revision;
+        const _: () = {
+            #snapshot_fns
 
-            fn encode_snapshot(
-                &self,
-            ) -> #krate::__private::Option<
-                #krate::__private::Result<#krate::__private::String, #krate::__private::serde_json::Error>,
-            > {
-                #encode
-            }
+            impl #krate::AggregateConfig for #ident {
+                const NAME: &'static ::core::primitive::str = #name;
+                const SNAPSHOT_EVERY: #krate::__private::Option<::core::primitive::u64> = #every;
+                const SNAPSHOT_REVISION: ::core::primitive::u64 = #revision;
 
-            fn decode_snapshot(
-                state: &str,
-            ) -> #krate::__private::Option<
-                #krate::__private::Result<Self, #krate::__private::serde_json::Error>,
-            > {
-                let _ = state;
-                #decode
+                fn encode_snapshot(
+                    &self,
+                ) -> #krate::__private::Option<
+                    #krate::__private::Result<#krate::__private::String, #krate::__private::serde_json::Error>,
+                > {
+                    #encode
+                }
+
+                fn decode_snapshot(
+                    state: &::core::primitive::str,
+                ) -> #krate::__private::Option<
+                    #krate::__private::Result<Self, #krate::__private::serde_json::Error>,
+                > {
+                    let _ = state;
+                    #decode
+                }
             }
-        }
+        };
     }
 }
 
@@ -126,9 +149,9 @@ fn fallback(model: &Model<'_>) -> TokenStream {
     let ident = &model.input.ident;
     quote! {
         impl #krate::AggregateConfig for #ident {
-            const NAME: &'static str = "";
-            const SNAPSHOT_EVERY: #krate::__private::Option<u64> = #krate::__private::Option::None;
-            const SNAPSHOT_REVISION: u64 = 0;
+            const NAME: &'static ::core::primitive::str = "";
+            const SNAPSHOT_EVERY: #krate::__private::Option<::core::primitive::u64> = #krate::__private::Option::None;
+            const SNAPSHOT_REVISION: ::core::primitive::u64 = 0;
             fn encode_snapshot(
                 &self,
             ) -> #krate::__private::Option<
@@ -137,7 +160,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
                 #krate::__private::Option::None
             }
             fn decode_snapshot(
-                _: &str,
+                _: &::core::primitive::str,
             ) -> #krate::__private::Option<
                 #krate::__private::Result<Self, #krate::__private::serde_json::Error>,
             > {

@@ -1,31 +1,66 @@
 //! Parsing `key = value` attribute arguments, with unknown and duplicate
 //! keys reported against the list of valid ones.
+//!
+//! Arguments are split at top-level commas and each value is kept as raw
+//! tokens, so a bad value is reported against the key it belongs to (rather
+//! than as a generic parse error for the whole list) and each accessor can
+//! accept the forms that make sense for its key (`vis = pub(crate)` as well
+//! as `vis = "pub(crate)"`).
 
-use proc_macro2::{Span, TokenStream};
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Meta, Token};
+use syn::{Attribute, LitInt, LitStr, Meta, Path, Token, Visibility};
 
 use crate::errors::Errors;
 
-/// One `key`, `key = value` or `key(...)` argument.
+/// The value part of one argument.
+pub(crate) enum Value {
+    /// A bare `key`.
+    Flag,
+    /// `key = tokens`.
+    Assign(TokenStream),
+    /// `key(tokens)`.
+    List(TokenStream),
+}
+
+/// One argument.
 pub(crate) struct Arg {
     pub(crate) key: String,
-    pub(crate) meta: Meta,
+    /// The key as written, where errors about the argument as a whole point.
+    pub(crate) path: Path,
+    pub(crate) value: Value,
 }
 
 impl Arg {
     pub(crate) fn span(&self) -> Span {
-        self.meta.path().span()
+        self.path.span()
+    }
+
+    /// The whole argument, `key = value`, for spanning errors.
+    fn tokens(&self) -> TokenStream {
+        let mut tokens = self.path.to_token_stream();
+        match &self.value {
+            Value::Flag => {}
+            Value::Assign(value) => {
+                <Token![=]>::default().to_tokens(&mut tokens);
+                tokens.extend(value.clone());
+            }
+            Value::List(inner) => tokens.extend(quote::quote!((#inner))),
+        }
+        tokens
     }
 }
 
-/// The arguments of one attribute, already checked against `valid` keys.
+/// The arguments of one attribute, already checked against the valid keys.
 pub(crate) struct Args {
     /// The attribute, as users write it (for messages): `#[event]`.
     pub(crate) attr: &'static str,
     pub(crate) list: Vec<Arg>,
+    /// False once an argument was malformed or unknown: "missing key" errors
+    /// are then left out, as the user most likely misspelt that key.
+    pub(crate) complete: bool,
 }
 
 /// Parses `tokens` as the comma-separated arguments of `attr`.
@@ -38,113 +73,207 @@ pub(crate) fn parse(
     let mut args = Args {
         attr,
         list: Vec::new(),
+        complete: true,
     };
-    let parsed = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            errors.push(err);
-            return args;
-        }
-    };
-    for meta in parsed {
-        let path = meta.path();
-        let key = match path.get_ident() {
-            Some(ident) => ident.to_string(),
-            None => {
-                errors.at(path, format!("unknown key in {attr}; {}", expected(valid)));
-                continue;
-            }
-        };
-        if !valid.contains(&key.as_str()) {
-            errors.at(
-                path,
-                format!("unknown key `{key}` in {attr}; {}", expected(valid)),
-            );
-            continue;
-        }
-        if args.list.iter().any(|a| a.key == key) {
-            errors.at(path, format!("duplicate key `{key}` in {attr}"));
-            continue;
-        }
-        args.list.push(Arg { key, meta });
-    }
+    args.add(errors, tokens, valid);
     args
 }
 
 /// Parses the arguments of every attribute named `name` in `attrs`, as one list.
+///
+/// `example` is how the attribute is written, for the message about an
+/// attribute without arguments: `#[event(name = "...")]`.
 pub(crate) fn parse_attrs(
     errors: &mut Errors,
     attr: &'static str,
-    attrs: &[syn::Attribute],
+    attrs: &[Attribute],
     name: &str,
     valid: &[&str],
-) -> (Args, Option<Span>) {
+    example: &str,
+) -> Args {
     let mut all = Args {
         attr,
         list: Vec::new(),
+        complete: true,
     };
-    let mut first = None;
     for attribute in attrs.iter().filter(|a| a.path().is_ident(name)) {
-        first.get_or_insert_with(|| attribute.span());
-        let tokens = match &attribute.meta {
-            Meta::List(list) => list.tokens.clone(),
+        match &attribute.meta {
+            Meta::List(list) => all.add(errors, list.tokens.clone(), valid),
             other => {
-                errors.at(
-                    other,
-                    format!("expected {attr} with arguments: `{}`", example(name, valid)),
-                );
-                continue;
-            }
-        };
-        for arg in parse(errors, attr, tokens, valid).list {
-            if all.list.iter().any(|a| a.key == arg.key) {
-                errors.at(
-                    arg.meta.path(),
-                    format!("duplicate key `{}` in {attr}", arg.key),
-                );
-            } else {
-                all.list.push(arg);
+                errors.at(other, format!("{attr} takes arguments: `{example}`"));
+                all.complete = false;
             }
         }
     }
-    (all, first)
+    all
 }
 
-fn example(name: &str, valid: &[&str]) -> String {
-    match valid.first() {
-        Some(key) => format!("#[{name}({key} = ...)]"),
-        None => format!("#[{name}]"),
+/// Splits `tokens` at top-level commas. A group counts as one token, so
+/// commas inside `[...]` or `(...)` do not split.
+fn split_commas(tokens: TokenStream) -> Vec<(TokenStream, Option<Span>)> {
+    let mut chunks = Vec::new();
+    let mut current = TokenStream::new();
+    for tree in tokens {
+        match &tree {
+            TokenTree::Punct(p) if p.as_char() == ',' => {
+                chunks.push((std::mem::take(&mut current), Some(p.span())));
+            }
+            _ => current.extend([tree]),
+        }
     }
+    if !current.is_empty() {
+        chunks.push((current, None));
+    }
+    chunks
 }
 
-fn expected(valid: &[&str]) -> String {
-    match valid {
-        [] => "it takes no arguments".to_owned(),
-        [one] => format!("the only valid key is `{one}`"),
-        _ => format!(
-            "valid keys are {}",
-            valid
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+/// `key`, `key = tokens` or `key(tokens)`.
+fn parse_arg(input: ParseStream<'_>) -> syn::Result<(Path, Value)> {
+    let path = Path::parse_mod_style(input)?;
+    if input.is_empty() {
+        return Ok((path, Value::Flag));
     }
+    if input.peek(Token![=]) {
+        let eq: Token![=] = input.parse()?;
+        let value: TokenStream = input.parse()?;
+        if value.is_empty() {
+            return Err(syn::Error::new(eq.span, "expected a value after `=`"));
+        }
+        return Ok((path, Value::Assign(value)));
+    }
+    if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        let inner: TokenStream = content.parse()?;
+        if input.is_empty() {
+            return Ok((path, Value::List(inner)));
+        }
+    }
+    Err(input.error("expected `,` or `=`"))
 }
 
 impl Args {
+    fn add(&mut self, errors: &mut Errors, tokens: TokenStream, valid: &[&str]) {
+        let attr = self.attr;
+        for (chunk, comma) in split_commas(tokens) {
+            if chunk.is_empty() {
+                // `,,` or a leading comma.
+                if let Some(span) = comma {
+                    errors.at_span(span, format!("unexpected `,` in {attr}"));
+                }
+                self.complete = false;
+                continue;
+            }
+            let (path, value) = match parse_arg.parse2(chunk.clone()) {
+                Ok(parsed) => parsed,
+                Err(err) => {
+                    errors.at_span(
+                        err.span(),
+                        format!(
+                            "{err} in {attr}: arguments are written `key = value` and separated by commas"
+                        ),
+                    );
+                    self.complete = false;
+                    continue;
+                }
+            };
+            let key = match path.get_ident() {
+                Some(ident) => ident.to_string(),
+                None => {
+                    let shown = crate::common::render(&path);
+                    errors.at(
+                        &path,
+                        format!("unknown key `{shown}` in {attr}; {}", expected(valid)),
+                    );
+                    self.complete = false;
+                    continue;
+                }
+            };
+            if !valid.contains(&key.as_str()) {
+                let hint = match did_you_mean(&key, valid) {
+                    Some(close) => format!("did you mean `{close}`? "),
+                    None => String::new(),
+                };
+                errors.at(
+                    &path,
+                    format!("unknown key `{key}` in {attr}; {hint}{}", expected(valid)),
+                );
+                self.complete = false;
+                continue;
+            }
+            if self.list.iter().any(|a| a.key == key) {
+                errors.at(
+                    &path,
+                    format!("duplicate key `{key}` in {attr}: each key may be given once"),
+                );
+                continue;
+            }
+            self.list.push(Arg { key, path, value });
+        }
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&Arg> {
         self.list.iter().find(|a| a.key == key)
     }
 
-    /// `key = value`: the value expression.
-    fn value<'a>(&self, errors: &mut Errors, arg: &'a Arg, form: &str) -> Option<&'a Expr> {
-        match &arg.meta {
-            Meta::NameValue(nv) => Some(&nv.value),
-            other => {
+    /// Whether `key` is absent and its absence should be reported (nothing
+    /// else went wrong in the arguments that could explain it).
+    pub(crate) fn missing(&self, key: &str) -> bool {
+        self.complete && self.get(key).is_none()
+    }
+
+    /// `key = value`: the value tokens, or an error showing `key = {form}`.
+    fn assigned<'a>(
+        &self,
+        errors: &mut Errors,
+        arg: &'a Arg,
+        form: &str,
+    ) -> Option<&'a TokenStream> {
+        match &arg.value {
+            Value::Assign(tokens) => Some(tokens),
+            Value::Flag | Value::List(_) => {
                 errors.at(
-                    other,
+                    arg.tokens(),
                     format!("expected `{} = {form}` in {}", arg.key, self.attr),
+                );
+                None
+            }
+        }
+    }
+
+    /// Parses the value of `arg` as `T`, reporting `message` (with `key = form`)
+    /// if it is something else and a missing comma if something follows it.
+    fn value<T: Parse>(&self, errors: &mut Errors, arg: &Arg, form: &str, what: &str) -> Option<T> {
+        let tokens = self.assigned(errors, arg, form)?;
+        // Ok(value), Err(None): not a `T`, Err(Some(span)): a `T` and then more.
+        let parser = |input: ParseStream<'_>| -> syn::Result<Result<T, Option<Span>>> {
+            let outcome = match input.parse::<T>() {
+                Ok(value) if input.is_empty() => Ok(value),
+                Ok(_) => Err(Some(input.span())),
+                Err(_) => Err(None),
+            };
+            input.parse::<TokenStream>()?;
+            Ok(outcome)
+        };
+        match parser.parse2(tokens.clone()) {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(Some(span))) => {
+                errors.at_span(
+                    span,
+                    format!(
+                        "expected `,` after the value of `{}` in {}",
+                        arg.key, self.attr
+                    ),
+                );
+                None
+            }
+            Ok(Err(None)) | Err(_) => {
+                errors.at(
+                    tokens,
+                    format!(
+                        "expected {what} for `{}` in {}: `{} = {form}`",
+                        arg.key, self.attr, arg.key
+                    ),
                 );
                 None
             }
@@ -154,117 +283,135 @@ impl Args {
     /// `key = "text"`.
     pub(crate) fn string(&self, errors: &mut Errors, key: &str) -> Option<LitStr> {
         let arg = self.get(key)?;
-        match self.value(errors, arg, "\"...\"")? {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(s), ..
-            }) => Some(s.clone()),
-            other => {
-                errors.at(
-                    other,
-                    format!("expected a string literal for `{key}` in {}", self.attr),
-                );
-                None
-            }
-        }
+        self.value::<LitStr>(errors, arg, "\"...\"", "a string literal")
     }
 
-    /// `key = N`, a positive integer.
-    pub(crate) fn positive(&self, errors: &mut Errors, key: &str) -> Option<(u64, LitInt)> {
+    /// `key = N`, a positive integer no larger than `max`.
+    fn bounded(&self, errors: &mut Errors, key: &str, max: u64) -> Option<(u64, LitInt)> {
         let arg = self.get(key)?;
-        let lit = match self.value(errors, arg, "N")? {
-            Expr::Lit(ExprLit {
-                lit: Lit::Int(i), ..
-            }) => i.clone(),
-            other => {
-                errors.at(
-                    other,
-                    format!("expected an integer for `{key}` in {}", self.attr),
-                );
-                return None;
-            }
-        };
+        let lit = self.value::<LitInt>(errors, arg, "N", "an integer")?;
+        let attr = self.attr;
+        if !lit.suffix().is_empty() {
+            errors.at(
+                &lit,
+                format!(
+                    "`{key}` in {attr} takes a plain integer, without the `{}` suffix",
+                    lit.suffix()
+                ),
+            );
+            return None;
+        }
         match lit.base10_parse::<u64>() {
             Ok(0) => {
-                errors.at(&lit, format!("`{key}` must be at least 1"));
+                errors.at(&lit, format!("`{key}` in {attr} must be at least 1"));
                 None
             }
-            Ok(n) => Some((n, lit)),
-            Err(err) => {
-                errors.push(err);
-                None
-            }
-        }
-    }
-
-    /// `key = N` that must fit a `u32`.
-    pub(crate) fn positive_u32(&self, errors: &mut Errors, key: &str) -> Option<(u32, LitInt)> {
-        let (n, lit) = self.positive(errors, key)?;
-        match u32::try_from(n) {
-            Ok(n) => Some((n, lit)),
-            Err(_) => {
-                errors.at(&lit, format!("`{key}` must fit in a u32"));
-                None
-            }
-        }
-    }
-
-    /// `key = some::path`.
-    pub(crate) fn path(&self, errors: &mut Errors, key: &str) -> Option<syn::Path> {
-        let arg = self.get(key)?;
-        match self.value(errors, arg, "path")? {
-            Expr::Path(p) if p.qself.is_none() => Some(p.path.clone()),
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(s), ..
-            }) => match s.parse::<syn::Path>() {
-                Ok(path) => Some(path),
-                Err(err) => {
-                    errors.push(err);
-                    None
-                }
-            },
-            other => {
+            Ok(n) if n <= max => Some((n, lit)),
+            _ => {
                 errors.at(
-                    other,
-                    format!("expected a path for `{key}` in {}", self.attr),
+                    &lit,
+                    format!("`{key}` in {attr} is too large: the largest value is {max}"),
                 );
                 None
             }
         }
     }
 
-    /// `key = ["a", "b"]`.
+    /// `key = N`, a positive `u64`.
+    pub(crate) fn positive(&self, errors: &mut Errors, key: &str) -> Option<(u64, LitInt)> {
+        self.bounded(errors, key, u64::MAX)
+    }
+
+    /// `key = N`, a positive `u32`.
+    pub(crate) fn positive_u32(&self, errors: &mut Errors, key: &str) -> Option<(u32, LitInt)> {
+        let (n, lit) = self.bounded(errors, key, u64::from(u32::MAX))?;
+        u32::try_from(n).ok().map(|n| (n, lit))
+    }
+
+    /// `key = some::path`, or the path in a string: `key = "some::path"`.
+    /// `example` is shown in the error: `Account`.
+    pub(crate) fn path(&self, errors: &mut Errors, key: &str, example: &str) -> Option<Path> {
+        let arg = self.get(key)?;
+        let tokens = self.assigned(errors, arg, example)?;
+        let parsed = Path::parse.parse2(tokens.clone()).or_else(|_| {
+            <LitStr as Parse>::parse
+                .parse2(tokens.clone())
+                .and_then(|s| s.parse::<Path>())
+        });
+        match parsed {
+            Ok(path) => Some(path),
+            Err(_) => {
+                errors.at(
+                    tokens,
+                    format!(
+                        "expected a path for `{key}` in {}: `{key} = {example}`",
+                        self.attr
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `key = pub(crate)` or `key = "pub(crate)"`.
+    pub(crate) fn visibility(&self, errors: &mut Errors, key: &str) -> Option<Visibility> {
+        let arg = self.get(key)?;
+        let tokens = self.assigned(errors, arg, "pub(crate)")?;
+        let parsed = Visibility::parse.parse2(tokens.clone()).or_else(|_| {
+            <LitStr as Parse>::parse
+                .parse2(tokens.clone())
+                .and_then(|s| s.parse::<Visibility>())
+        });
+        match parsed {
+            Ok(vis) => Some(vis),
+            Err(_) => {
+                errors.at(
+                    tokens,
+                    format!(
+                        "expected a visibility for `{key}` in {}, such as `pub`, `pub(crate)` or `pub(super)`",
+                        self.attr
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `key = ["a", "b"]` (or a single `"a"`).
     pub(crate) fn strings(&self, errors: &mut Errors, key: &str) -> Vec<LitStr> {
         let Some(arg) = self.get(key) else {
             return Vec::new();
         };
-        let Some(value) = self.value(errors, arg, "[\"...\", ...]") else {
+        let Some(tokens) = self.assigned(errors, arg, "[\"...\"]") else {
             return Vec::new();
         };
-        let elems: Vec<&Expr> = match value {
-            Expr::Array(array) => array.elems.iter().collect(),
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(_), ..
-            }) => vec![value],
-            other => {
-                errors.at(
-                    other,
-                    format!(
-                        "expected a list of string literals for `{key}` in {}: `{key} = [\"...\"]`",
-                        self.attr
-                    ),
-                );
-                return Vec::new();
-            }
+        if let Ok(single) = <LitStr as Parse>::parse.parse2(tokens.clone()) {
+            return vec![single];
+        }
+        let list = syn::ExprArray::parse.parse2(tokens.clone());
+        let Ok(list) = list else {
+            errors.at(
+                tokens,
+                format!(
+                    "expected a list of string literals for `{key}` in {}: `{key} = [\"...\"]`",
+                    self.attr
+                ),
+            );
+            return Vec::new();
         };
         let mut out = Vec::new();
-        for elem in elems {
+        for elem in list.elems {
             match elem {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => out.push(s.clone()),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => out.push(s),
                 other => errors.at(
                     other,
-                    format!("expected a string literal in `{key}` of {}", self.attr),
+                    format!(
+                        "expected a string literal in `{key}` of {}: `{key} = [\"...\"]`",
+                        self.attr
+                    ),
                 ),
             }
         }
@@ -274,12 +421,150 @@ impl Args {
     /// A bare `key` flag.
     pub(crate) fn flag(&self, errors: &mut Errors, key: &str) -> Option<Span> {
         let arg = self.get(key)?;
-        match &arg.meta {
-            Meta::Path(_) => Some(arg.span()),
-            other => {
-                errors.at(other, format!("`{key}` in {} takes no value", self.attr));
+        match &arg.value {
+            Value::Flag => Some(arg.span()),
+            Value::Assign(_) | Value::List(_) => {
+                errors.at(
+                    arg.tokens(),
+                    format!(
+                        "`{key}` in {} takes no value: write `{key}` alone",
+                        self.attr
+                    ),
+                );
                 None
             }
+        }
+    }
+}
+
+/// "valid keys are `a`, `b`", for unknown-key messages.
+fn expected(valid: &[&str]) -> String {
+    let keys: Vec<String> = valid.iter().map(|k| format!("`{k}`")).collect();
+    format!("valid keys are {}", keys.join(", "))
+}
+
+/// The valid key closest to `key`, if it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(key: &str, valid: &[&'a str]) -> Option<&'a str> {
+    valid
+        .iter()
+        .map(|candidate| (distance(key, candidate), *candidate))
+        .filter(|(d, candidate)| *d <= (candidate.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance, counting a swap of two adjacent characters as one edit.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: &[&str] = &["name", "version", "aliases", "crate"];
+
+    fn parse_str(src: &str) -> (Args, Vec<String>) {
+        let mut errors = Errors::new();
+        let args = parse(&mut errors, "#[event]", src.parse().unwrap(), KEYS);
+        (args, errors.messages())
+    }
+
+    #[test]
+    fn suggests_close_keys_only() {
+        assert_eq!(did_you_mean("verison", KEYS), Some("version"));
+        assert_eq!(did_you_mean("nme", KEYS), Some("name"));
+        assert_eq!(did_you_mean("alias", KEYS), Some("aliases"));
+        assert_eq!(did_you_mean("colour", KEYS), None);
+        assert_eq!(did_you_mean("x", KEYS), None);
+    }
+
+    #[test]
+    fn splits_at_top_level_commas_only() {
+        let (args, errors) = parse_str(r#"name = "a", aliases = ["b", "c"], version = 2,"#);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(args.complete);
+        let keys: Vec<_> = args.list.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["name", "aliases", "version"]);
+        let mut errors = Errors::new();
+        let aliases: Vec<_> = args
+            .strings(&mut errors, "aliases")
+            .iter()
+            .map(LitStr::value)
+            .collect();
+        assert_eq!(aliases, ["b", "c"]);
+        assert_eq!(
+            args.positive_u32(&mut errors, "version").map(|v| v.0),
+            Some(2)
+        );
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn reports_unknown_duplicate_and_malformed_arguments() {
+        let (args, errors) = parse_str(r#"name = "a", verison = 2, name = "b", serde::x = 1"#);
+        assert!(!args.complete);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].starts_with("unknown key `verison` in #[event]; did you mean `version`?")
+        );
+        assert!(errors[1].starts_with("duplicate key `name`"));
+        assert!(errors[2].starts_with("unknown key `serde::x`"));
+
+        let (args, errors) = parse_str(r#"name = "a" version = 2"#);
+        let mut more = Errors::new();
+        assert!(args.string(&mut more, "name").is_none());
+        assert!(errors.is_empty());
+        assert_eq!(
+            more.messages(),
+            ["expected `,` after the value of `name` in #[event]"]
+        );
+    }
+
+    #[test]
+    fn checks_integer_values() {
+        for (src, message) in [
+            ("version = 0", "`version` in #[event] must be at least 1"),
+            (
+                "version = 4294967296",
+                "`version` in #[event] is too large: the largest value is 4294967295",
+            ),
+            (
+                "version = 2u8",
+                "`version` in #[event] takes a plain integer, without the `u8` suffix",
+            ),
+            (
+                "version = \"2\"",
+                "expected an integer for `version` in #[event]: `version = N`",
+            ),
+            ("version", "expected `version = N` in #[event]"),
+        ] {
+            let (args, errors) = parse_str(src);
+            assert!(errors.is_empty());
+            let mut errors = Errors::new();
+            assert!(args.positive_u32(&mut errors, "version").is_none(), "{src}");
+            assert_eq!(errors.messages(), [message], "{src}");
         }
     }
 }

@@ -1,12 +1,14 @@
 //! `#[derive(Command)]`: which aggregate a command targets and which field holds its id.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields, Index, LitStr, Member, Path};
 
 use crate::args;
-use crate::common::{check_name, reject_generics, runtime_path, rust_path};
+use crate::common::{
+    check_name, first_last_spans, reject_generics, runtime_path, rust_path, spanned_range,
+};
 use crate::errors::Errors;
 
 const KEYS: &[&str] = &["aggregate", "name", "crate"];
@@ -47,7 +49,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
     quote! {
         impl #krate::Command for #ident {
             type Aggregate = #aggregate;
-            const NAME: &'static str = "";
+            const NAME: &'static ::core::primitive::str = "";
             fn aggregate_id(&self) -> #krate::__private::String {
                 #krate::__private::String::new()
             }
@@ -56,15 +58,22 @@ fn fallback(model: &Model<'_>) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let (args, _) = args::parse_attrs(errors, "#[command]", &input.attrs, "command", KEYS);
+    let args = args::parse_attrs(
+        errors,
+        "#[command]",
+        &input.attrs,
+        "command",
+        KEYS,
+        "#[command(aggregate = Account)]",
+    );
     let krate = runtime_path(errors, &args);
-    let aggregate = args.path(errors, "aggregate");
+    let aggregate = args.path(errors, "aggregate", "Account");
     let name = args.string(errors, "name");
     if let Some(name) = &name {
-        check_name(errors, name, "the command name");
+        check_name(errors, name, "`name` in #[command]");
     }
     reject_generics(errors, &input.generics, "a command");
-    if aggregate.is_none() && args.get("aggregate").is_none() {
+    if args.missing("aggregate") {
         errors.at(
             &input.ident,
             "missing #[command(aggregate = ...)]: name the aggregate type that handles this command",
@@ -105,12 +114,18 @@ fn id_field<'a>(
     for (i, field) in fields.iter().enumerate() {
         for attr in field.attrs.iter().filter(|a| a.path().is_ident(ID_ATTR)) {
             if !matches!(attr.meta, syn::Meta::Path(_)) {
-                errors.at(attr, "#[aggregate_id] takes no arguments");
-            }
-            if found.is_some() {
                 errors.at(
                     attr,
-                    "a command has one #[aggregate_id] field; this is the second",
+                    "#[aggregate_id] takes no arguments: it marks the field it is on",
+                );
+            }
+            if let Some((first, _)) = &found {
+                errors.at(
+                    attr,
+                    format!(
+                        "a command has one #[aggregate_id] field, and `{}` already is",
+                        crate::common::render(first)
+                    ),
                 );
                 continue;
             }
@@ -141,14 +156,20 @@ fn expand(model: &Model<'_>, aggregate: &Path, (member, field): &(Member, &Field
         Some(name) => quote!(#name),
         None => rust_type.clone(),
     };
+    // Spanned on the id field's type: a type without `Display` is reported there.
     let id_ty = &field.ty;
-    let to_string = quote_spanned! {id_ty.span()=>
-        #krate::__private::ToString::to_string(&self.#member)
-    };
+    let (first, last) = first_last_spans(id_ty);
+    let id_fn = spanned_range(
+        quote!(#krate::__private::aggregate_id::<#id_ty>),
+        first,
+        last,
+    );
+    let id_arg = spanned_range(quote!(&self.#member), first, last);
+    let to_string = quote!(#id_fn(#id_arg));
     quote! {
         impl #krate::Command for #ident {
             type Aggregate = #aggregate;
-            const NAME: &'static str = #name;
+            const NAME: &'static ::core::primitive::str = #name;
 
             fn aggregate_id(&self) -> #krate::__private::String {
                 #to_string
@@ -159,7 +180,7 @@ fn expand(model: &Model<'_>, aggregate: &Path, (member, field): &(Member, &Field
             #krate::registry::CommandRegistration {
                 name: #name,
                 rust_type: #rust_type,
-                aggregate: <#aggregate as #krate::AggregateConfig>::NAME,
+                aggregate: #krate::__private::command_aggregate_name::<#ident>(),
             }
         }
     }

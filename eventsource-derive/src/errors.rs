@@ -16,7 +16,7 @@ impl Errors {
         Self::default()
     }
 
-    /// An error spanned on `tokens`.
+    /// An error spanned on `tokens` (from their first to their last token).
     pub(crate) fn at<T: ToTokens, M: Display>(&mut self, tokens: T, message: M) {
         self.errors.push(syn::Error::new_spanned(tokens, message));
     }
@@ -24,10 +24,6 @@ impl Errors {
     /// An error at `span`.
     pub(crate) fn at_span<M: Display>(&mut self, span: proc_macro2::Span, message: M) {
         self.errors.push(syn::Error::new(span, message));
-    }
-
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        self.errors.push(error);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -40,5 +36,11 @@ impl Errors {
             .iter()
             .map(syn::Error::to_compile_error)
             .collect()
+    }
+
+    /// The messages, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.errors.iter().map(ToString::to_string).collect()
     }
 }

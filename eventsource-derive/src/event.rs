@@ -31,7 +31,14 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let (args, _) = args::parse_attrs(errors, "#[event]", &input.attrs, "event", KEYS);
+    let args = args::parse_attrs(
+        errors,
+        "#[event]",
+        &input.attrs,
+        "event",
+        KEYS,
+        "#[event(name = \"...\")]",
+    );
     let krate = runtime_path(errors, &args);
     let name = args.string(errors, "name");
     let version = args.positive_u32(errors, "version").map_or(1, |(v, _)| v);
@@ -40,23 +47,26 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
     if let Data::Union(data) = &input.data {
         errors.at(
             data.union_token,
-            "#[derive(Event)] does not support unions; use a struct",
+            "#[derive(Event)] does not support unions; use a struct or an enum",
         );
     }
     reject_generics(errors, &input.generics, "an event");
-    match &name {
-        Some(name) => check_name(errors, name, "the event name"),
-        None => errors.at(
+    if let Some(name) = &name {
+        check_name(errors, name, "`name` in #[event]");
+    } else if args.missing("name") {
+        errors.at(
             &input.ident,
             "missing #[event(name = \"...\")]: every event needs a stable name to be stored under",
-        ),
+        );
     }
     for (i, alias) in aliases.iter().enumerate() {
-        check_name(errors, alias, "an alias");
+        check_name(errors, alias, "an alias in #[event]");
         if name.as_ref().is_some_and(|n| n.value() == alias.value()) {
-            errors.at(alias, "an alias must differ from the event's name");
-        }
-        if aliases[..i].iter().any(|a| a.value() == alias.value()) {
+            errors.at(
+                alias,
+                "an alias must differ from the event's name: aliases are earlier names",
+            );
+        } else if aliases[..i].iter().any(|a| a.value() == alias.value()) {
             errors.at(alias, format!("duplicate alias `{}`", alias.value()));
         }
     }
@@ -81,9 +91,9 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let rust_type = rust_path(ident);
     quote! {
         impl #krate::Event for #ident {
-            const NAME: &'static str = #name;
-            const VERSION: u32 = #version;
-            const ALIASES: &'static [&'static str] = &[#(#aliases),*];
+            const NAME: &'static ::core::primitive::str = #name;
+            const VERSION: ::core::primitive::u32 = #version;
+            const ALIASES: &'static [&'static ::core::primitive::str] = &[#(#aliases),*];
         }
 
         #krate::__private::inventory::submit! {
@@ -107,9 +117,9 @@ fn fallback(model: &Model<'_>) -> TokenStream {
     }
     quote! {
         impl #krate::Event for #ident {
-            const NAME: &'static str = "";
-            const VERSION: u32 = 1;
-            const ALIASES: &'static [&'static str] = &[];
+            const NAME: &'static ::core::primitive::str = "";
+            const VERSION: ::core::primitive::u32 = 1;
+            const ALIASES: &'static [&'static ::core::primitive::str] = &[];
         }
     }
 }

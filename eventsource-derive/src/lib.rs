@@ -18,7 +18,7 @@ mod projection;
 mod upcaster;
 
 use proc_macro::TokenStream;
-use syn::{DeriveInput, ItemImpl, parse_macro_input};
+use syn::{DeriveInput, parse_macro_input};
 
 /// Declares a domain event: `#[event(name = "...", version = N, aliases = [...])]`.
 ///
@@ -51,10 +51,11 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 /// methods; generates its event enum, apply dispatch and command routing.
 ///
 /// Options: `event_enum = Name` (default: the aggregate's name + `Event`),
-/// `vis = "pub(crate)"` for the enum (default `pub`), `crate = path`.
+/// `vis = pub(crate)` (or `vis = "pub(crate)"`) for the enum (default `pub`;
+/// it must be at least as visible as the aggregate), `crate = path`.
 #[proc_macro_attribute]
 pub fn aggregate_impl(args: TokenStream, input: TokenStream) -> TokenStream {
-    aggregate_impl::attribute(args.into(), parse_macro_input!(input as ItemImpl)).into()
+    aggregate_impl::attribute(args.into(), input.into()).into()
 }
 
 /// Marks a command handler inside an `#[aggregate_impl]` block.
@@ -63,21 +64,22 @@ pub fn aggregate_impl(args: TokenStream, input: TokenStream) -> TokenStream {
 /// stream must not exist; `create_if_missing`: it may act on a new or an
 /// existing aggregate. Outside `#[aggregate_impl]` it is an error.
 #[proc_macro_attribute]
-pub fn command_handler(_args: TokenStream, input: TokenStream) -> TokenStream {
-    misplaced("#[command_handler]", input)
+pub fn command_handler(args: TokenStream, input: TokenStream) -> TokenStream {
+    misplaced("#[command_handler]", args, input)
 }
 
 /// Marks an event sourcing handler inside an `#[aggregate_impl]` block.
 /// Outside it, it is an error.
 #[proc_macro_attribute]
-pub fn event_sourcing_handler(_args: TokenStream, input: TokenStream) -> TokenStream {
-    misplaced("#[event_sourcing_handler]", input)
+pub fn event_sourcing_handler(args: TokenStream, input: TokenStream) -> TokenStream {
+    misplaced("#[event_sourcing_handler]", args, input)
 }
 
 /// Registers an upcaster: `#[upcaster(event = "...", from = N)]` on a function
 /// from the payload at version N to the payload at N + 1, either on JSON
-/// (`serde_json::Value` in, `Result<Value, UpcastError>` out) or on typed
-/// structs (old struct in, new struct or `Result` of it out).
+/// (`serde_json::Value` in, `Value` or `Result<Value, UpcastError>` out) or
+/// on typed structs (old struct in, new struct or `Result<New, UpcastError>`
+/// out).
 #[proc_macro_attribute]
 pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
     upcaster::attribute(args.into(), input.into()).into()
@@ -96,7 +98,7 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
     projection::attribute(
         projection::Kind::Projection,
         args.into(),
-        parse_macro_input!(input as ItemImpl),
+        parse_macro_input!(input as syn::ItemImpl),
     )
     .into()
 }
@@ -113,20 +115,113 @@ pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
     projection::attribute(
         projection::Kind::Saga,
         args.into(),
-        parse_macro_input!(input as ItemImpl),
+        parse_macro_input!(input as syn::ItemImpl),
     )
     .into()
 }
 
-fn misplaced(attr: &str, input: TokenStream) -> TokenStream {
+/// The argument `#[aggregate_impl]` leaves on the handler attributes it read,
+/// so they expand to their method unchanged.
+const HANDLED: HandledMarker = HandledMarker;
+
+struct HandledMarker;
+
+impl quote::ToTokens for HandledMarker {
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        tokens.extend([proc_macro2::TokenTree::Ident(proc_macro2::Ident::new(
+            "__read_by_aggregate_impl",
+            proc_macro2::Span::call_site(),
+        ))]);
+    }
+}
+
+fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
+    let args = proc_macro2::TokenStream::from(args);
+    if args.to_string() == quote::quote!(#HANDLED).to_string() {
+        return input;
+    }
     let input = proc_macro2::TokenStream::from(input);
-    let span = syn::parse2::<syn::ImplItemFn>(input.clone())
-        .map(|f| f.sig.ident.span())
-        .unwrap_or_else(|_| proc_macro2::Span::call_site());
-    let error = syn::Error::new(
-        span,
-        format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]"),
-    )
-    .to_compile_error();
+    let message =
+        format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]");
+    let error = match syn::parse2::<syn::ImplItemFn>(input.clone()) {
+        Ok(function) => syn::Error::new(function.sig.ident.span(), message),
+        Err(_) => syn::Error::new_spanned(common::item_head(&input), message),
+    };
+    let error = error.to_compile_error();
     quote::quote!(#error #input).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::{TokenStream, TokenTree};
+
+    /// Whether `tokens` name the runtime by its default name anywhere.
+    fn names_eventsource(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            TokenTree::Ident(ident) => ident == "eventsource",
+            TokenTree::Group(group) => names_eventsource(group.stream()),
+            _ => false,
+        })
+    }
+
+    #[test]
+    fn crate_path_replaces_every_runtime_path() {
+        let event = crate::event::derive(syn::parse_quote! {
+            #[event(name = "a.B", version = 2, aliases = ["a.C"], crate = rt)]
+            struct B;
+        });
+        let aggregate = crate::aggregate::derive(syn::parse_quote! {
+            #[aggregate(name = "a.A", snapshot_every = 2, crate = rt)]
+            struct A;
+        });
+        let command = crate::command::derive(syn::parse_quote! {
+            #[command(aggregate = A, crate = rt)]
+            struct C(#[aggregate_id] u32);
+        });
+        let handlers = crate::aggregate_impl::attribute(
+            quote::quote!(crate = rt),
+            quote::quote! {
+                impl A {
+                    #[command_handler]
+                    fn c(&self, c: C, m: &Metadata) -> Result<Vec<B>, E> { todo!() }
+                    #[event_sourcing_handler]
+                    fn b(&mut self, b: &B) {}
+                }
+            },
+        );
+        let upcasters = [
+            quote::quote!(
+                fn up(v: Value) -> Result<Value, UpcastError> {
+                    Ok(v)
+                }
+            ),
+            quote::quote!(
+                fn up(v: Old) -> B {
+                    todo!()
+                }
+            ),
+            quote::quote!(
+                fn up(v: Old) -> Result<B, UpcastError> {
+                    todo!()
+                }
+            ),
+        ]
+        .map(|f| crate::upcaster::attribute(quote::quote!(event = "a.B", from = 1, crate = rt), f));
+        for (what, tokens) in [
+            ("event", event),
+            ("aggregate", aggregate),
+            ("command", command),
+            ("aggregate_impl", handlers),
+        ]
+        .into_iter()
+        .chain(upcasters.into_iter().map(|u| ("upcaster", u)))
+        {
+            let text = tokens.to_string();
+            assert!(!text.contains("compile_error"), "{what}: {text}");
+            assert!(
+                !names_eventsource(tokens),
+                "{what} names ::eventsource: {text}"
+            );
+        }
+    }
 }

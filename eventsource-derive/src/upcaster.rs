@@ -1,71 +1,59 @@
 //! `#[upcaster]`: registers a function that lifts a stored payload one version up.
+//!
+//! The function takes the old payload and returns the new one, each either as
+//! JSON (`serde_json::Value`) or as a typed struct, the result optionally in a
+//! `Result<_, UpcastError>`. The generated wrapper converts between JSON and
+//! the declared types, with each conversion spanned on the user's type so a
+//! missing `Deserialize` or `Serialize` is reported there.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::{FnArg, Item, ItemFn, ReturnType, Type};
 
-use crate::args;
-use crate::common::{check_name, runtime_path};
+use crate::args::{self, Args};
+use crate::common::{check_name, first_last_spans, item_head, runtime_path, spanned_range};
 use crate::errors::Errors;
 
 const KEYS: &[&str] = &["event", "from", "crate"];
 
-enum Form {
-    /// `fn(Value) -> Result<Value, UpcastError>`.
-    Json,
-    /// `fn(Old) -> New`.
-    Typed,
-    /// `fn(Old) -> Result<New, UpcastError>`.
-    TypedFallible,
+/// A checked upcaster signature.
+struct Signature<'a> {
+    input: &'a Type,
+    output: &'a Type,
+    /// Whether the output is a `Result` (by its name).
+    fallible: bool,
+    /// The new payload's type: the `Ok` type of a `Result` when written out.
+    new: Option<&'a Type>,
 }
 
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
+    let args_span = (!args.is_empty()).then(|| args.clone());
     let args = args::parse(&mut errors, "#[upcaster]", args, KEYS);
     let krate = runtime_path(&mut errors, &args);
     let event = args.string(&mut errors, "event");
     let from = args.positive_u32(&mut errors, "from").map(|(n, _)| n);
-    match &event {
-        Some(name) => check_name(&mut errors, name, "the event name"),
-        None if args.get("event").is_none() => errors.at_span(
-            proc_macro2::Span::call_site(),
-            "missing `event = \"...\"` in #[upcaster]: name the event this upcaster upgrades",
-        ),
-        None => {}
-    }
-    if from.is_none() && args.get("from").is_none() {
-        errors.at_span(
-            proc_macro2::Span::call_site(),
-            "missing `from = N` in #[upcaster]: the version this upcaster upgrades from",
-        );
+    if let Some(name) = &event {
+        check_name(&mut errors, name, "`event` in #[upcaster]");
     }
 
-    let function = match syn::parse2::<Item>(item.clone()) {
+    let mut function = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(function)) => function,
-        Ok(other) => {
+        _ => {
             errors.at(
-                other,
+                item_head(&item),
                 "#[upcaster] goes on a free function: `fn up(old: Value) -> Result<Value, UpcastError>`",
             );
-            return errors.to_compile_errors();
-        }
-        Err(_) => {
-            // Not an item at all; let the compiler report the syntax error.
             let errors = errors.to_compile_errors();
             return quote!(#errors #item);
         }
     };
-    let form = form(&mut errors, &function);
-    match (event, from, form, errors.is_empty()) {
-        (Some(event), Some(from), Some(form), true) => {
+    missing_keys(&mut errors, &args, args_span, &function);
+    let signature = signature(&mut errors, &function);
+    match (event, from, signature, errors.is_empty()) {
+        (Some(event), Some(from), Some(signature), true) => {
             let ident = &function.sig.ident;
-            let upcast = match form {
-                Form::Json => quote_spanned!(ident.span()=> #ident(payload)),
-                Form::Typed => quote!(#krate::__private::upcast_typed(payload, #ident)),
-                Form::TypedFallible => {
-                    quote!(#krate::__private::upcast_typed_fallible(payload, #ident))
-                }
-            };
+            let body = body(&krate, ident, &signature);
             let rust_fn = crate::common::rust_path(ident);
             quote! {
                 #function
@@ -74,7 +62,7 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
                     fn upcast(
                         payload: #krate::__private::serde_json::Value,
                     ) -> #krate::__private::Result<#krate::__private::serde_json::Value, #krate::UpcastError> {
-                        #upcast
+                        #body
                     }
 
                     #krate::__private::inventory::submit! {
@@ -89,13 +77,41 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
         _ => {
+            // A variadic signature was reported; the `...` is removed so the
+            // compiler does not report it a second time.
+            function.sig.variadic = None;
             let errors = errors.to_compile_errors();
             quote!(#errors #function)
         }
     }
 }
 
-fn form(errors: &mut Errors, function: &ItemFn) -> Option<Form> {
+/// One error for the missing keys, on the attribute's arguments (or on the
+/// function when there are none).
+fn missing_keys(
+    errors: &mut Errors,
+    args: &Args,
+    args_span: Option<TokenStream>,
+    function: &ItemFn,
+) {
+    let what = match (args.missing("event"), args.missing("from")) {
+        (true, true) => {
+            "`event = \"...\"` and `from = N`, the event it upgrades and the version it upgrades from"
+        }
+        (true, false) => "`event = \"...\"`, the name of the event it upgrades",
+        (false, true) => "`from = N`, the version it upgrades from",
+        (false, false) => return,
+    };
+    let message = format!(
+        "#[upcaster] needs {what}: `#[upcaster(event = \"bank.AccountOpened\", from = 1)]`"
+    );
+    match args_span {
+        Some(tokens) => errors.at(tokens, message),
+        None => errors.at(&function.sig.ident, message),
+    }
+}
+
+fn signature<'a>(errors: &mut Errors, function: &'a ItemFn) -> Option<Signature<'a>> {
     let sig = &function.sig;
     let mut ok = true;
     if let Some(token) = &sig.asyncness {
@@ -109,65 +125,168 @@ fn form(errors: &mut Errors, function: &ItemFn) -> Option<Form> {
         errors.at(token, "an upcaster cannot be unsafe");
         ok = false;
     }
-    if !sig.generics.params.is_empty() {
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.at(&sig.generics, "an upcaster cannot be generic");
         ok = false;
     }
-    let input = match sig.inputs.iter().collect::<Vec<_>>().as_slice() {
-        [FnArg::Typed(arg)] => Some(&*arg.ty),
-        [FnArg::Receiver(receiver)] => {
-            errors.at(
-                receiver,
-                "an upcaster is a free function; it takes no `self`",
-            );
-            None
-        }
+    if let Some(variadic) = &sig.variadic {
+        errors.at(variadic, "an upcaster cannot be variadic");
+        ok = false;
+    }
+    let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
+    if let Some(receiver) = inputs.iter().find(|arg| matches!(arg, FnArg::Receiver(_))) {
+        errors.at(
+            receiver,
+            "#[upcaster] goes on a free function, not a method: an upcaster takes no `self`",
+        );
+        return None;
+    }
+    let input = match inputs.as_slice() {
+        [FnArg::Typed(arg)] => &*arg.ty,
         [] => {
             errors.at(
                 &sig.ident,
                 "an upcaster takes the old payload: `fn up(old: Value) -> Result<Value, UpcastError>`",
             );
-            None
+            return None;
         }
-        [_, extra, ..] => {
+        [_, extra @ ..] => {
+            let (first, last) = (extra.first(), extra.last());
             errors.at(
-                extra,
+                quote!(#first #last),
                 "an upcaster takes exactly one argument, the old payload",
             );
-            None
+            return None;
         }
     };
     let output = match &sig.output {
-        ReturnType::Type(_, ty) => Some(&**ty),
+        ReturnType::Type(_, ty) => &**ty,
         ReturnType::Default => {
             errors.at(
                 &sig.ident,
                 "an upcaster returns the new payload: `Result<Value, UpcastError>`, or the new struct",
             );
-            None
+            return None;
         }
     };
-    let (input, output) = (input?, output?);
-    if !ok {
-        return None;
-    }
-    if last_ident(input).is_some_and(|i| i == "Value") {
-        return Some(Form::Json);
-    }
     if let Type::Reference(r) = input {
-        errors.at(r, "an upcaster takes the old payload by value");
+        errors.at(
+            r,
+            "an upcaster takes the old payload by value: it consumes the old shape",
+        );
         return None;
     }
-    if last_ident(output).is_some_and(|i| i.ends_with("Result")) {
-        Some(Form::TypedFallible)
+    let (fallible, new) = result_parts(output);
+    ok.then_some(Signature {
+        input,
+        output,
+        fallible,
+        new,
+    })
+}
+
+/// The wrapper's body: JSON in, the user's function, JSON out.
+fn body(krate: &syn::Path, ident: &syn::Ident, sig: &Signature<'_>) -> TokenStream {
+    let Signature {
+        input,
+        output,
+        fallible,
+        new,
+    } = sig;
+    let (input_first, input_last) = first_last_spans(input);
+    let (output_first, output_last) = first_last_spans(output);
+    let old = if is_value(input) {
+        // The JSON form: the payload as it is.
+        quote!(payload)
     } else {
-        Some(Form::Typed)
+        let decode = spanned_range(
+            quote!(#krate::__private::from_payload::<#input>),
+            input_first,
+            input_last,
+        );
+        quote!(#decode(payload)?)
+    };
+    // Spanned on the user's types, so a mismatch is reported on them.
+    let old = {
+        let binding = spanned_range(quote!(let old: #input), input_first, input_last);
+        quote!(#binding = #old;)
+    };
+    let call = spanned_range(quote!(#ident(old)), output_first, output_last);
+    let new_value = if *fallible {
+        let ty = spanned_range(
+            quote!(#krate::__private::Result<_, #krate::UpcastError>),
+            output_first,
+            output_last,
+        );
+        quote! {
+            let new: #ty = #call;
+            let new = new?;
+        }
+    } else {
+        quote!(let new = #call;)
+    };
+    let encode = match new {
+        Some(ty) if is_value(ty) => {
+            let (first, last) = first_last_spans(ty);
+            let ty = spanned_range(quote!(#ty), first, last);
+            quote! {
+                let new: #ty = new;
+                #krate::__private::Result::Ok(new)
+            }
+        }
+        Some(ty) => {
+            let (first, last) = first_last_spans(ty);
+            let encode = spanned_range(quote!(#krate::__private::to_payload::<#ty>), first, last);
+            let arg = spanned_range(quote!(&new), first, last);
+            quote!(#encode(#arg))
+        }
+        None => {
+            let encode = spanned_range(
+                quote!(#krate::__private::to_payload),
+                output_first,
+                output_last,
+            );
+            let arg = spanned_range(quote!(&new), output_first, output_last);
+            quote!(#encode(#arg))
+        }
+    };
+    quote! {
+        #old
+        #new_value
+        #encode
     }
 }
 
-fn last_ident(ty: &Type) -> Option<String> {
+/// `Value` or `serde_json::Value`: the JSON form.
+fn is_value(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
-        _ => None,
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Value" && s.arguments.is_empty()),
+        _ => false,
     }
+}
+
+/// Whether `ty` names a `Result` (a path ending in `Result`), and the new
+/// payload's type: its first type argument, or `ty` itself.
+fn result_parts(ty: &Type) -> (bool, Option<&Type>) {
+    let Type::Path(path) = ty else {
+        return (false, Some(ty));
+    };
+    let Some(last) = path.path.segments.last() else {
+        return (false, Some(ty));
+    };
+    if !last.ident.to_string().ends_with("Result") {
+        return (false, Some(ty));
+    }
+    let ok = match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    (true, ok)
 }

@@ -5,6 +5,8 @@ pub use inventory;
 pub use serde;
 pub use serde_json;
 
+use core::fmt;
+
 pub use core::convert::{From, Infallible, Into};
 pub use core::option::Option;
 pub use core::result::Result;
@@ -13,13 +15,16 @@ pub use std::string::{String, ToString};
 pub use std::vec::Vec;
 
 pub use crate::decode::{decode_event, encode_event, unknown_event};
+pub use crate::envelope::RecordedEvent;
+pub use crate::error::DecodeError;
+pub use crate::event::EncodedEvent;
 pub use crate::event::{EventOf, IntoEvents};
-pub use crate::upcast::{typed as upcast_typed, typed_fallible as upcast_typed_fallible};
 
 /// Splits a command handler's `Result`-like return value.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `Result`",
-    note = "a command handler returning a type named `...Result` must return a `std::result::Result`"
+    label = "a command handler's return type named `...Result` is taken to be a `Result`",
+    note = "return a `std::result::Result` (or an alias of it), or rename `{Self}`"
 )]
 pub trait HandlerResult {
     /// The success value.
@@ -39,12 +44,6 @@ impl<T, E> HandlerResult for Result<T, E> {
     }
 }
 
-/// Requires `T: Clone` at a span the macro chooses, and clones.
-#[inline]
-pub fn clone_command<T: Clone>(value: &T) -> T {
-    value.clone()
-}
-
 /// Serializes an aggregate's state for a snapshot.
 #[inline]
 pub fn encode_snapshot<T: serde::Serialize>(state: &T) -> Result<String, serde_json::Error> {
@@ -59,13 +58,181 @@ pub fn decode_snapshot<T: serde::de::DeserializeOwned>(
     serde_json::from_str(state)
 }
 
+/// An aggregate state that can be written to snapshots.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes snapshots, so it must implement `Serialize`",
+    label = "`snapshot_every` needs the aggregate's state to be serializable",
+    note = "add `#[derive(Serialize, Deserialize)]` to `{Self}`, or remove `snapshot_every`"
+)]
+pub trait SnapshotEncode: serde::Serialize {}
+
+impl<T: serde::Serialize> SnapshotEncode for T {}
+
+/// An aggregate state that can be read from snapshots.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes snapshots, so it must implement `Deserialize`",
+    label = "`snapshot_every` needs the aggregate's state to be deserializable",
+    note = "add `#[derive(Serialize, Deserialize)]` to `{Self}`, or remove `snapshot_every`"
+)]
+pub trait SnapshotDecode: serde::de::DeserializeOwned {}
+
+impl<T: serde::de::DeserializeOwned> SnapshotDecode for T {}
+
+/// How an aggregate's state is written to and read from snapshots.
+///
+/// Built once per aggregate, in one constant spanned on `snapshot_every`, so
+/// a state without serde is reported once, there.
+pub struct SnapshotFns<T> {
+    /// Serializes the state.
+    pub encode: fn(&T) -> Result<String, serde_json::Error>,
+    /// Deserializes the state.
+    pub decode: fn(&str) -> Result<T, serde_json::Error>,
+}
+
+/// The snapshot functions of `T`.
+pub const fn snapshot_fns<T: SnapshotEncode + SnapshotDecode>() -> SnapshotFns<T> {
+    SnapshotFns {
+        encode: encode_snapshot::<T>,
+        decode: decode_snapshot::<T>,
+    }
+}
+
+/// What an aggregate's event enum needs from one of its events.
+///
+/// Built once per event, in one constant spanned on the user's type, so a
+/// type that is not an event is reported once, there, however many places
+/// of the generated enum use it.
+pub struct EventFns<T> {
+    /// The event's stable name.
+    pub name: &'static str,
+    /// Whether a stored name (the name or an alias) is this event.
+    pub is_named: fn(&str) -> bool,
+    /// Decodes a record, upcasting older versions.
+    pub decode: fn(&RecordedEvent) -> Result<T, DecodeError>,
+    /// Encodes at the current version.
+    pub encode: fn(&T) -> Result<EncodedEvent, serde_json::Error>,
+    /// Formats the event.
+    pub debug: fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+}
+
+/// The event functions of `T`.
+pub const fn event_fns<T: crate::Event>() -> EventFns<T> {
+    EventFns {
+        name: T::NAME,
+        is_named: T::is_named,
+        decode: decode_event::<T>,
+        encode: encode_event::<T>,
+        debug: <T as fmt::Debug>::fmt,
+    }
+}
+
+/// Formats a value with a function chosen at compile time.
+pub struct DebugWith<'a, T>(
+    pub &'a T,
+    pub fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+);
+
+impl<T> fmt::Debug for DebugWith<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.1)(self.0, f)
+    }
+}
+
+/// The name of aggregate `A`, for registry entries.
+///
+/// Requires only `A: Aggregate`, which holds as soon as `#[aggregate_impl]`
+/// implemented it, so a missing `#[derive(Aggregate)]` is reported once (on
+/// that impl) rather than again at every entry.
+pub const fn aggregate_name<A: crate::Aggregate>() -> &'static str {
+    A::NAME
+}
+
+/// The snapshot interval of aggregate `A`, for registry entries.
+pub const fn aggregate_snapshot_every<A: crate::Aggregate>() -> Option<u64> {
+    A::SNAPSHOT_EVERY
+}
+
+/// The name of the aggregate that handles command `C`, for registry entries.
+///
+/// Requires only `C: Command`, so an `aggregate = T` naming a type that is not
+/// an aggregate is reported once, on the `Command` impl.
+pub const fn command_aggregate_name<C: crate::Command>() -> &'static str {
+    <C::Aggregate as crate::AggregateConfig>::NAME
+}
+
+/// The stored names of the events in event set `E`, for registry entries.
+pub const fn event_set_names<E: crate::EventSet>() -> &'static [&'static str] {
+    E::NAMES
+}
+
+/// The type of an `#[aggregate_id]` field.
+#[diagnostic::on_unimplemented(
+    message = "the `#[aggregate_id]` field's type `{Self}` must implement `Display`",
+    label = "`{Self}` does not implement `Display`",
+    note = "the id is formatted into the aggregate's stream id; implement `Display` for `{Self}` or use a `String` or `Uuid` field"
+)]
+pub trait AggregateId: fmt::Display {}
+
+impl<T: fmt::Display + ?Sized> AggregateId for T {}
+
+/// The aggregate id held by an `#[aggregate_id]` field, as text.
+#[inline]
+pub fn aggregate_id<T: AggregateId + ?Sized>(id: &T) -> String {
+    ToString::to_string(id)
+}
+
+/// A command that a handler takes by value: the runtime passes a reference,
+/// so the generated code clones it.
+#[diagnostic::on_unimplemented(
+    message = "the command handler takes `{Self}` by value, so `{Self}` must implement `Clone`",
+    label = "taken by value here",
+    note = "take the command by reference (`cmd: &{Self}`), or add `#[derive(Clone)]` to `{Self}`"
+)]
+pub trait CommandByValue: Clone {}
+
+impl<T: Clone> CommandByValue for T {}
+
+/// A copy of the command for a handler that takes it by value.
+#[inline]
+pub fn clone_command<T: CommandByValue>(command: &T) -> T {
+    command.clone()
+}
+
+/// The old payload of a typed upcaster.
+#[diagnostic::on_unimplemented(
+    message = "the upcaster's input `{Self}` must implement `Deserialize`",
+    label = "the stored payload is decoded into `{Self}`",
+    note = "add `#[derive(Deserialize)]` to `{Self}`"
+)]
+pub trait UpcastInput: serde::de::DeserializeOwned {}
+
+impl<T: serde::de::DeserializeOwned> UpcastInput for T {}
+
+/// Decodes the stored payload into a typed upcaster's input.
+pub fn from_payload<T: UpcastInput>(payload: serde_json::Value) -> Result<T, crate::UpcastError> {
+    Ok(serde_json::from_value(payload)?)
+}
+
+/// The new payload of a typed upcaster.
+#[diagnostic::on_unimplemented(
+    message = "the upcaster's output `{Self}` must implement `Serialize`",
+    label = "the upcast payload is encoded from `{Self}`",
+    note = "add `#[derive(Serialize)]` to `{Self}`"
+)]
+pub trait UpcastOutput: serde::Serialize {}
+
+impl<T: serde::Serialize> UpcastOutput for T {}
+
+/// Encodes a typed upcaster's output as the new payload.
+pub fn to_payload<T: UpcastOutput>(new: &T) -> Result<serde_json::Value, crate::UpcastError> {
+    serde_json::to_value(new)
+        .map_err(|e| crate::UpcastError::with_source("cannot serialize the upcast payload", e))
+}
+
 /// Fails to compile, at the macro's chosen span, unless `T` is an event.
 pub const fn assert_event<T: crate::Event>() {}
 
-/// Fails to compile, at the macro's chosen span, unless `C` is a command of `A`.
-pub const fn assert_command<C: crate::Command<Aggregate = A>, A: crate::Aggregate>() {}
-
-/// Turns a projection handler's error into a `ProjectionError`.
+/// Turns a projection or saga handler's error into a `ProjectionError`.
 pub fn projection_error<E: Into<crate::error::BoxError>>(
     error: E,
 ) -> crate::projection::ProjectionError {

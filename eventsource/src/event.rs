@@ -101,9 +101,10 @@ pub trait EventOf<E>: Into<E> {}
 /// aggregate's event enum, and here for `()`, `Option<T>`, `Vec<T>`,
 /// arrays and small tuples of such events.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be returned by a command handler of this aggregate",
+    message = "a command handler of this aggregate cannot return `{Self}`",
     label = "not an event of `{E}`",
-    note = "a command handler returns an event, `Option` or `Vec` of events, or an event tuple; every event needs an `#[event_sourcing_handler]` on the aggregate"
+    note = "every event a command handler returns needs an `#[event_sourcing_handler]` taking it in the aggregate's `#[aggregate_impl]` block",
+    note = "a command handler returns an event, an `Option`, `Vec`, array or tuple of events, the event enum `{E}` or `()`, optionally in a `Result`"
 )]
 pub trait IntoEvents<E> {
     /// Appends the events held by `self` to `out`, in order.

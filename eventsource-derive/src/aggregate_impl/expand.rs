@@ -1,25 +1,31 @@
 //! Code generated for an `#[aggregate_impl]` block.
+//!
+//! Every check the compiler does on the user's types is made once, at a
+//! place spanned on the user's tokens:
+//! - each event type is used as an `Event` in one constant (its `EventFns`),
+//!   which the enum's `Debug` and `EventSet` impls go through;
+//! - each command type is checked, once, in a `where` clause of its
+//!   `Handles` impl: `C: Command<Aggregate = Self>`;
+//! - what a command handler returns is checked once, against
+//!   `IntoEvents<Enum>`, in a qualified path naming the user's type.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::Ident;
-use syn::spanned::Spanned;
 
 use super::model::{CommandHandler, EventHandler, Model, Policy};
-use crate::common::rust_path;
+use crate::common::{first_last_spans, render, respan, rust_path, spanned_range};
 
 pub(crate) fn expand(model: &Model, self_ident: &Ident, register: bool) -> TokenStream {
     let item = &model.item;
     let event_enum = event_enum(model, self_ident);
-    let event_set = event_set(model);
-    let aggregate = aggregate_impl(model, self_ident);
+    let event_set = event_set(model, self_ident);
     let handlers = model.commands.iter().map(|h| handles(model, self_ident, h));
     let registration = register.then(|| registration(model, self_ident));
     quote! {
         #item
         #event_enum
         #event_set
-        #aggregate
         #(#handlers)*
         #registration
     }
@@ -61,8 +67,12 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
     });
     quote! {
         #[doc = #doc]
-        #[derive(Debug)]
-        #[allow(private_interfaces, unreachable_pub, clippy::large_enum_variant)]
+        #[allow(
+            private_interfaces,
+            unreachable_pub,
+            clippy::large_enum_variant,
+            clippy::enum_variant_names
+        )]
         #enum_vis enum #enum_ident {
             #(#variants,)*
         }
@@ -80,84 +90,103 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
     }
 }
 
-fn event_set(model: &Model) -> TokenStream {
+/// The enum's `Debug` and `EventSet` impls and the aggregate's `Aggregate`
+/// impl, around one `EventFns` constant per event.
+fn event_set(model: &Model, self_ident: &Ident) -> TokenStream {
     let Model {
         krate,
         enum_ident,
         events,
         ..
     } = model;
-    let types: Vec<_> = events.iter().map(|h| &h.event).collect();
-    let variants: Vec<_> = events.iter().map(|h| &h.variant).collect();
-    // Spanned on the user's type, so a type that is not an event is reported there.
-    let checks = types.iter().map(|ty| {
-        quote_spanned! {ty.span()=>
-            const _: () = #krate::__private::assert_event::<#ty>();
+    let consts: Vec<Ident> = (0..events.len())
+        .map(|i| format_ident!("EVENT_{}", i))
+        .collect();
+    let variants: Vec<&Ident> = events.iter().map(|h| &h.variant).collect();
+    let fns = events.iter().zip(&consts).map(|(handler, name)| {
+        let ty = &handler.event;
+        // Spanned on the user's type: a type that is not an event is
+        // reported there, once.
+        let (first, last) = first_last_spans(ty);
+        let call = spanned_range(quote!(#krate::__private::event_fns::<#ty>), first, last);
+        quote! {
+            const #name: #krate::__private::EventFns<#ty> = #call();
+        }
+    });
+    let names: Vec<String> = variants.iter().map(ToString::to_string).collect();
+    let arms = events.iter().map(|handler| {
+        let EventHandler {
+            method, variant, ..
+        } = handler;
+        if handler.callable {
+            quote!(#enum_ident::#variant(ref event) => Self::#method(self, event),)
+        } else {
+            quote!(#enum_ident::#variant(_) => {})
         }
     });
     quote! {
-        #(#checks)*
+        const _: () = {
+            #(#fns)*
 
-        impl #krate::EventSet for #enum_ident {
-            const NAMES: &'static [&'static str] = &[#(<#types as #krate::Event>::NAME),*];
-
-            fn decode(
-                record: &#krate::RecordedEvent,
-            ) -> #krate::__private::Result<Self, #krate::DecodeError> {
-                let name: &str = &record.event_name;
-                #(
-                    if <#types as #krate::Event>::is_named(name) {
-                        return #krate::__private::Result::map(
-                            #krate::__private::decode_event::<#types>(record),
-                            Self::#variants,
-                        );
+            impl ::core::fmt::Debug for #enum_ident {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    match *self {
+                        #(
+                            Self::#variants(ref event) => f
+                                .debug_tuple(#names)
+                                .field(&#krate::__private::DebugWith(event, #consts.debug))
+                                .finish(),
+                        )*
                     }
-                )*
-                #krate::__private::Result::Err(#krate::__private::unknown_event(
-                    record,
-                    <Self as #krate::EventSet>::NAMES,
-                ))
-            }
-
-            fn encode(
-                &self,
-            ) -> #krate::__private::Result<#krate::EncodedEvent, #krate::__private::serde_json::Error> {
-                match *self {
-                    #(Self::#variants(ref event) => #krate::__private::encode_event(event),)*
                 }
             }
 
-            fn name(&self) -> &'static str {
-                match *self {
-                    #(Self::#variants(_) => <#types as #krate::Event>::NAME,)*
+            impl #krate::EventSet for #enum_ident {
+                const NAMES: &'static [&'static ::core::primitive::str] = &[#(#consts.name),*];
+
+                fn decode(
+                    record: &#krate::RecordedEvent,
+                ) -> #krate::__private::Result<Self, #krate::DecodeError> {
+                    let name: &::core::primitive::str = &record.event_name;
+                    #(
+                        if (#consts.is_named)(name) {
+                            return #krate::__private::Result::map(
+                                (#consts.decode)(record),
+                                Self::#variants,
+                            );
+                        }
+                    )*
+                    #krate::__private::Result::Err(#krate::__private::unknown_event(
+                        record,
+                        <Self as #krate::EventSet>::NAMES,
+                    ))
+                }
+
+                fn encode(
+                    &self,
+                ) -> #krate::__private::Result<#krate::EncodedEvent, #krate::__private::serde_json::Error> {
+                    match *self {
+                        #(Self::#variants(ref event) => (#consts.encode)(event),)*
+                    }
+                }
+
+                fn name(&self) -> &'static ::core::primitive::str {
+                    match *self {
+                        #(Self::#variants(_) => #consts.name,)*
+                    }
                 }
             }
-        }
-    }
-}
 
-fn aggregate_impl(model: &Model, self_ident: &Ident) -> TokenStream {
-    let Model {
-        krate,
-        enum_ident,
-        events,
-        ..
-    } = model;
-    let arms = events.iter().map(
-        |EventHandler {
-             method, variant, ..
-         }| { quote!(#enum_ident::#variant(ref event) => Self::#method(self, event),) },
-    );
-    quote! {
-        impl #krate::Aggregate for #self_ident {
-            type Event = #enum_ident;
+            impl #krate::Aggregate for #self_ident {
+                type Event = #enum_ident;
 
-            fn apply(&mut self, event: &#enum_ident) {
-                match *event {
-                    #(#arms)*
+                fn apply(&mut self, event: &#enum_ident) {
+                    match *event {
+                        #(#arms)*
+                    }
                 }
             }
-        }
+        };
     }
 }
 
@@ -169,49 +198,137 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
         method,
         command,
         by_ref,
-        with_metadata,
+        metadata,
         output,
         fallible,
         events_ty,
         policy,
+        callable,
     } = handler;
     let policy = match policy {
         Policy::Existing => quote!(Existing),
         Policy::Create => quote!(Create),
         Policy::CreateIfMissing => quote!(CreateIfMissing),
     };
-    let command_arg = if *by_ref {
-        quote!(command)
-    } else {
-        quote_spanned!(command.span()=> #krate::__private::clone_command(command))
+    // `where Command: Command<Aggregate = Self>`, spanned on the user's type:
+    // a type that is not a command, or a command of another aggregate, is
+    // reported there, once.
+    let (_, command_last) = first_last_spans(command);
+    let command_bound = respan(
+        quote!(: #krate::Command<Aggregate = #self_ident>),
+        command_last,
+    );
+    let mut bounds = vec![quote!(#command #command_bound)];
+
+    // The domain error, known even when the handler has a mistake, so uses
+    // of the command (`then_expect_error(..)`) do not fail too.
+    let result = output.as_ref().filter(|_| *fallible).map(|output| {
+        match result_args(output) {
+            // `Result<T, E>` written out: no trait needed.
+            Some((_, error)) => (quote!(#error), false),
+            // An alias such as `BankResult<T>`: split through a trait,
+            // required once, on the user's type.
+            None => {
+                let (_, last) = first_last_spans(output);
+                let bound = respan(quote!(: #krate::__private::HandlerResult), last);
+                bounds.push(quote!(#output #bound));
+                (
+                    quote!(<#output as #krate::__private::HandlerResult>::Err),
+                    true,
+                )
+            }
+        }
+    });
+    let error_ty = match &result {
+        Some((error, _)) => error.clone(),
+        None => quote!(#krate::__private::Infallible),
     };
-    let metadata_arg = with_metadata.then(|| quote!(, metadata));
-    let call = quote!(Self::#method(self, #command_arg #metadata_arg));
-    let (error_ty, output_value) = if *fallible {
-        (
-            quote_spanned!(output.span()=> <#output as #krate::__private::HandlerResult>::Err),
-            quote! {
-                match #krate::__private::HandlerResult::into_result(#call) {
-                    #krate::__private::Result::Ok(value) => value,
-                    #krate::__private::Result::Err(error) => {
-                        return #krate::__private::Result::Err(error);
+
+    let body = match (callable, output, events_ty) {
+        (true, Some(output), Some(events_ty)) if model.events_complete => {
+            let command_arg = if *by_ref {
+                quote!(command)
+            } else {
+                // Spanned on the user's type: a command without `Clone` is
+                // reported there.
+                let (first, last) = first_last_spans(command);
+                let clone = spanned_range(
+                    quote!(#krate::__private::clone_command::<#command>),
+                    first,
+                    last,
+                );
+                let arg = spanned_range(quote!(&*command), first, last);
+                quote!(#clone(#arg))
+            };
+            // Spanned on the declared type: a mismatch is reported there.
+            let metadata_arg = metadata.as_ref().map(|ty| {
+                let (first, last) = first_last_spans(ty);
+                let arg = spanned_range(quote!(&*metadata), first, last);
+                quote!(, #arg)
+            });
+            let call = quote!(Self::#method(self, #command_arg #metadata_arg));
+            let split = |value: TokenStream| {
+                quote! {
+                    match #value {
+                        #krate::__private::Result::Ok(value) => value,
+                        #krate::__private::Result::Err(error) => {
+                            return #krate::__private::Result::Err(error);
+                        }
                     }
                 }
-            },
-        )
-    } else {
-        (quote!(#krate::__private::Infallible), call)
-    };
-    let collect = quote_spanned! {events_ty.span()=>
-        #krate::__private::IntoEvents::<#enum_ident>::into_events(output, &mut events);
-    };
-    let check_command = quote_spanned! {command.span()=>
-        const _: () = #krate::__private::assert_command::<#command, #self_ident>();
+            };
+            let (output_value, events_ty) = match &result {
+                None => (call, quote!(#events_ty)),
+                Some((_, false)) => (split(call), quote!(#events_ty)),
+                Some((_, true)) => {
+                    let value = split(quote! {
+                        <#output as #krate::__private::HandlerResult>::into_result(#call)
+                    });
+                    // `BankResult<T>`: T. `AccountResult`: whatever it is
+                    // `Ok`, required in the `where` clause too, so a type that
+                    // is not a `Result` at all is reported once.
+                    let events = if render(events_ty) == render(output) {
+                        let (first, last) = first_last_spans(output);
+                        let ok = spanned_range(
+                            quote!(<#output as #krate::__private::HandlerResult>::Ok),
+                            first,
+                            last,
+                        );
+                        let bound =
+                            respan(quote!(: #krate::__private::IntoEvents<#enum_ident>), last);
+                        bounds.push(quote!(#ok #bound));
+                        ok
+                    } else {
+                        quote!(#events_ty)
+                    };
+                    (value, events)
+                }
+            };
+            // The user's type in a qualified path: an event the aggregate
+            // does not apply is reported on the handler's return type.
+            let into_events = quote! {
+                <#events_ty as #krate::__private::IntoEvents<#enum_ident>>::into_events
+            };
+            quote! {
+                let _ = metadata;
+                let output = #output_value;
+                let mut events = #krate::__private::Vec::new();
+                #into_events(output, &mut events);
+                #krate::__private::Result::Ok(events)
+            }
+        }
+        // A mistake in the handler was reported: keep the impl so uses of the
+        // command still compile, without calling the handler.
+        _ => quote! {
+            let _ = (command, metadata);
+            ::core::unreachable!()
+        },
     };
     quote! {
-        #check_command
-
-        impl #krate::Handles<#command> for #self_ident {
+        impl #krate::Handles<#command> for #self_ident
+        where
+            #(#bounds,)*
+        {
             type Error = #error_ty;
             const POLICY: #krate::CreationPolicy = #krate::CreationPolicy::#policy;
 
@@ -220,27 +337,49 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
                 command: &#command,
                 metadata: &#krate::Metadata,
             ) -> #krate::__private::Result<#krate::__private::Vec<#enum_ident>, Self::Error> {
-                let _ = metadata;
-                let output = #output_value;
-                let mut events = #krate::__private::Vec::new();
-                #collect
-                #krate::__private::Result::Ok(events)
+                #body
             }
         }
     }
 }
 
+/// `(T, E)` of a `Result<T, E>` written out with both arguments.
+fn result_args(ty: &syn::Type) -> Option<(&syn::Type, &syn::Type)> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let types: Vec<&syn::Type> = args
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    match types.as_slice() {
+        [ok, err] => Some((ok, err)),
+        _ => None,
+    }
+}
+
 fn registration(model: &Model, self_ident: &Ident) -> TokenStream {
     let krate = &model.krate;
-    let types = model.events.iter().map(|h| &h.event);
+    let enum_ident = &model.enum_ident;
     let rust_type = rust_path(self_ident);
     quote! {
         #krate::__private::inventory::submit! {
             #krate::registry::AggregateRegistration {
-                name: <#self_ident as #krate::AggregateConfig>::NAME,
+                name: #krate::__private::aggregate_name::<#self_ident>(),
                 rust_type: #rust_type,
-                events: &[#(<#types as #krate::Event>::NAME),*],
-                snapshot_every: <#self_ident as #krate::AggregateConfig>::SNAPSHOT_EVERY,
+                events: #krate::__private::event_set_names::<#enum_ident>(),
+                snapshot_every: #krate::__private::aggregate_snapshot_every::<#self_ident>(),
             }
         }
     }

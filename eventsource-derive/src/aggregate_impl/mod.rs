@@ -9,26 +9,36 @@ use quote::quote;
 use syn::ItemImpl;
 
 use crate::args;
+use crate::common::item_head;
 use crate::errors::Errors;
 
-pub(crate) fn attribute(args: TokenStream, item: ItemImpl) -> TokenStream {
+pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
     let args = args::parse(&mut errors, "#[aggregate_impl]", args, model::KEYS);
-    let model = model::parse(&mut errors, &args, item);
-    match (&model.self_ident, errors.is_empty()) {
-        (Some(self_ident), true) => expand::expand(&model, self_ident, true),
-        // The handlers that parsed are still expanded (without registering),
-        // so one mistake does not cascade into errors wherever the aggregate
-        // is used.
-        (Some(self_ident), false) => {
+    let item = match syn::parse2::<ItemImpl>(item.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            errors.at(
+                item_head(&item),
+                "#[aggregate_impl] goes on the inherent `impl` block of an aggregate, holding its handlers: `#[aggregate_impl] impl Account { ... }`",
+            );
             let errors = errors.to_compile_errors();
-            let expanded = expand::expand(&model, self_ident, false);
-            quote!(#errors #expanded)
+            return quote!(#errors #item);
         }
-        (None, _) => {
+    };
+    let model = model::parse(&mut errors, &args, item);
+    let errors_tokens = errors.to_compile_errors();
+    match &model.self_ident {
+        // Even after an error, the handlers that could be read are expanded
+        // (without registering), so one mistake does not cascade into errors
+        // wherever the aggregate, its commands or its events are used.
+        Some(self_ident) => {
+            let expanded = expand::expand(&model, self_ident, errors.is_empty());
+            quote!(#errors_tokens #expanded)
+        }
+        None => {
             let item = &model.item;
-            let errors = errors.to_compile_errors();
-            quote!(#errors #item)
+            quote!(#errors_tokens #item)
         }
     }
 }

@@ -1,0 +1,8 @@
+use eventsource::prelude::*;
+
+#[derive(Aggregate, Default)]
+struct Account {
+    balance: i64,
+}
+
+fn main() {}

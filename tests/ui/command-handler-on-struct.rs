@@ -1,0 +1,8 @@
+use eventsource::prelude::*;
+
+#[command_handler]
+struct Deposit {
+    amount: i64,
+}
+
+fn main() {}

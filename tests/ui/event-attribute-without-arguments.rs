@@ -1,0 +1,10 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event]
+struct Opened {
+    owner: String,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "bank.Opened")]
+#[event(name = "bank.AccountOpened")]
+struct Opened {
+    owner: String,
+}
+
+fn main() {}

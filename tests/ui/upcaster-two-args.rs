@@ -1,0 +1,17 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "bank.Opened", version = 2)]
+struct Opened {
+    owner: String,
+    overdraft_limit: i64,
+}
+
+#[upcaster(event = "bank.Opened", from = 1)]
+fn opened_v1(v1: serde_json::Value, limit: i64) -> Result<serde_json::Value, UpcastError> {
+    let _ = limit;
+    Ok(v1)
+}
+
+fn main() {}

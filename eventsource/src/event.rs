@@ -71,7 +71,8 @@ pub struct EncodedEvent {
 /// `#[aggregate_impl]` generates an enum implementing this trait, with one
 /// variant per `#[event_sourcing_handler]`.
 pub trait EventSet: Debug + Send + Sync + Sized + 'static {
-    /// The stored names this set can decode, aliases included.
+    /// The names of the events in this set (aliases are not listed; see
+    /// [`Registry::event`](crate::registry::Registry::event) to resolve them).
     const NAMES: &'static [&'static str];
 
     /// Decodes a stored record, upcasting older schema versions on the way.

@@ -108,7 +108,10 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
          baseline in the same process, interleaved round by round (A B B A ...); \
          the figures are medians over the rounds and the ratio is the median of \
          the per-round ratios (ours ÷ baseline), with its range over the rounds \
-         in brackets. Do not edit by hand: rerun the command.\n",
+         in brackets. The machine may be shared with other builds while the \
+         harness runs: wide ranges are that noise, which the interleaving and \
+         the medians are there to absorb; the instruction counts (workload 1) \
+         are free of it. Do not edit by hand: rerun the command.\n",
         machine.date
     );
     summary(&mut out, sections);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{InMemoryStore, Shared};
-use crate::envelope::NewEvent;
+use crate::envelope::{NewEvent, RecordedEvent};
 use crate::error::StoreError;
 use crate::store::{
     AppendResult, EventFilter, EventStore, EventStream, ExpectedVersion, Subscription,
@@ -55,6 +55,26 @@ impl EventStore for InMemoryStore {
                 }
             }
         })
+    }
+
+    async fn visit_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        visit: &mut (dyn for<'e> FnMut(&'e RecordedEvent) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let mut next = from_version.max(1);
+        loop {
+            // The lock is held for one chunk at a time, never across an await.
+            let (lent, stopped) = self
+                .shared
+                .read()
+                .visit_stream_chunk(stream_id, next, CHUNK, visit);
+            if lent == 0 || stopped {
+                return Ok(());
+            }
+            next += lent as u64;
+        }
     }
 
     fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {

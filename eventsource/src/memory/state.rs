@@ -183,6 +183,29 @@ impl State {
             .collect()
     }
 
+    /// Lends up to `limit` events of `stream_id` from `from_version` to
+    /// `visit`; returns how many it lent and whether `visit` asked to stop.
+    pub(super) fn visit_stream_chunk(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+        visit: &mut (dyn for<'e> FnMut(&'e RecordedEvent) -> bool + Send),
+    ) -> (usize, bool) {
+        let Some(stream) = self.streams.get(stream_id) else {
+            return (0, false);
+        };
+        let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
+        let mut lent = 0;
+        for &i in stream.entries.iter().skip(skip).take(limit) {
+            lent += 1;
+            if !visit(&self.log[i]) {
+                return (lent, true);
+            }
+        }
+        (lent, false)
+    }
+
     /// Scans up to `limit` log entries from `from_position` (not past `until`),
     /// returning the matches and the last position scanned.
     pub(super) fn log_chunk(

@@ -4,11 +4,11 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use tracing::Instrument;
 
 use super::{Loaded, Repository};
 use crate::aggregate::Aggregate;
+use crate::envelope::RecordedEvent;
 use crate::error::{Error, StoreError};
 use crate::event::EventSet;
 
@@ -65,30 +65,48 @@ impl<A: Aggregate> Repository<A> {
             let (mut state, snapshot_version) = self.start_state(stream_id, until).await?;
             let mut version = snapshot_version.unwrap_or(0);
             let mut applied = 0u64;
-            let mut events = self.store.read_stream(stream_id, version + 1);
-            while let Some(record) = events.try_next().await? {
+            let from = version + 1;
+            let mut failure: Option<Error> = None;
+            let mut visit = |record: &RecordedEvent| {
                 let past_end = match until {
                     Until::Latest => false,
                     Until::Version(v) => record.stream_version > v,
                     Until::Time(t) => record.recorded_at > t,
                 };
                 if past_end {
-                    break;
+                    return false;
                 }
                 if record.stream_version != version + 1 {
-                    return Err(StoreError::Corrupt {
-                        global_position: record.global_position,
-                        reason: format!(
-                            "stream `{stream_id}` jumps from version {version} to {}",
-                            record.stream_version
-                        ),
-                    }
-                    .into());
+                    failure = Some(
+                        StoreError::Corrupt {
+                            global_position: record.global_position,
+                            reason: format!(
+                                "stream `{stream_id}` jumps from version {version} to {}",
+                                record.stream_version
+                            ),
+                        }
+                        .into(),
+                    );
+                    return false;
                 }
-                let event = A::Event::decode(&record)?;
-                state.apply(&event);
-                version = record.stream_version;
-                applied += 1;
+                match A::Event::decode(record) {
+                    Ok(event) => {
+                        state.apply(&event);
+                        version = record.stream_version;
+                        applied += 1;
+                        true
+                    }
+                    Err(error) => {
+                        failure = Some(error.into());
+                        false
+                    }
+                }
+            };
+            // The records are lent, not copied: each is decoded and applied
+            // in place, with no allocation beyond the payload's own decode.
+            self.store.visit_stream(stream_id, from, &mut visit).await?;
+            if let Some(error) = failure {
+                return Err(error);
             }
             let span = tracing::Span::current();
             span.record("version", version);

@@ -125,6 +125,29 @@ pub trait EventStore: Send + Sync + 'static {
     /// The events of `stream_id` from `from_version` (inclusive) to its end.
     fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream;
 
+    /// Lends the events of `stream_id` from `from_version` (inclusive) to
+    /// `visit`, in order, until the stream ends or `visit` returns `false`.
+    ///
+    /// The same events as [`EventStore::read_stream`], lent instead of handed
+    /// over: loading an aggregate looks at each record once, so a store that
+    /// holds its records can skip copying them. The default reads
+    /// `read_stream`. The in-memory store lends a chunk of records at a time
+    /// under its read lock, so `visit` must not call back into the store.
+    async fn visit_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        visit: &mut (dyn for<'e> FnMut(&'e RecordedEvent) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let mut events = self.read_stream(stream_id, from_version);
+        while let Some(event) = events.try_next().await? {
+            if !visit(&event) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The events of the global log from `from_position` (inclusive) that pass
     /// `filter`, up to the head as of the call.
     fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream;

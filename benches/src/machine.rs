@@ -1,0 +1,75 @@
+//! What the figures were measured on.
+
+use std::process::Command;
+
+/// The machine, toolchain and date of a run.
+#[derive(Clone, Debug)]
+pub(crate) struct Machine {
+    /// The run's date (UTC).
+    pub(crate) date: String,
+    cpu: String,
+    cores: String,
+    memory: String,
+    os: String,
+    rustc: String,
+    postgres: String,
+}
+
+impl Machine {
+    /// Reads `/proc`, `/etc/os-release`, `uname` and `rustc -V`.
+    pub(crate) fn detect() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into());
+        let cores = std::thread::available_parallelism().map_or(0, usize::from);
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory = field(&meminfo, "MemTotal")
+            .and_then(|kb| kb.trim_end_matches(" kB").trim().parse::<f64>().ok())
+            .map_or_else(
+                || "unknown".into(),
+                |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
+            );
+        let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let os_name = release
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_else(|| std::env::consts::OS.into());
+        let kernel = output("uname", &["-r"]).unwrap_or_default();
+        Self {
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            cpu,
+            cores: format!("{cores} available to the process"),
+            memory,
+            os: format!("{os_name}, Linux {kernel}"),
+            rustc: output("rustc", &["-V"]).unwrap_or_else(|| "unknown".into()),
+            postgres: "not used in this run (phase 2)".into(),
+        }
+    }
+
+    /// The rows of the report's machine table.
+    pub(crate) fn rows(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("date", &self.date),
+            ("CPU", &self.cpu),
+            ("cores", &self.cores),
+            ("memory", &self.memory),
+            ("OS", &self.os),
+            ("rustc", &self.rustc),
+            ("PostgreSQL", &self.postgres),
+        ]
+    }
+}
+
+fn field(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}

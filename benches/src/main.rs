@@ -1,0 +1,155 @@
+//! The eventsource benchmark harness.
+//!
+//! `cargo bench -p eventsource-benches` runs every workload against its
+//! baseline, interleaved in the same process, and writes `BENCHMARKS.md` at
+//! the repository root. Options (after `--`):
+//!
+//! - `--quick`: few, short rounds (a smoke run; not for publishing);
+//! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
+//!   `peers`, `compile`) and print the report instead of writing it;
+//! - `--out FILE`: write the report to `FILE`;
+//! - `--no-callgrind`: skip the instruction counts under valgrind.
+//!
+//! It is a bench target without the test harness, so `cargo test
+//! --workspace` neither builds nor runs it.
+
+mod callgrind;
+mod compile;
+mod domain;
+mod machine;
+mod measure;
+mod peers;
+mod report;
+mod workloads;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use measure::Settings;
+use report::Section;
+
+const COMMAND: &str = "cargo bench -p eventsource-benches";
+const WORKLOADS: [&str; 4] = ["rehydration", "commands", "peers", "compile"];
+
+/// What the command line asked for.
+struct Options {
+    quick: bool,
+    only: Option<Vec<String>>,
+    out: Option<PathBuf>,
+    callgrind: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--callgrind-child") {
+        let (mode, schema) = (args.get(i + 1), args.get(i + 2));
+        let known = matches!((mode, schema), (Some(m), Some(s)) if callgrind::child(m, s));
+        return if known {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if cfg!(debug_assertions) {
+        eprintln!("warning: built without optimizations; run `{COMMAND}` for real figures");
+    }
+    let settings = if options.quick {
+        Settings::quick()
+    } else {
+        Settings::full()
+    };
+    let wanted = |name: &str| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|w| w == name))
+    };
+    let rt = workloads::runtime();
+    let machine = machine::Machine::detect();
+    let callgrind = options.callgrind && callgrind::available();
+
+    let mut sections: Vec<Section> = Vec::new();
+    if wanted("rehydration") {
+        eprintln!("workload 1: rehydration");
+        sections.push(workloads::rehydration::run(&rt, &settings, callgrind));
+    }
+    if wanted("commands") {
+        eprintln!("workload 2: command throughput");
+        sections.push(workloads::commands::run(&rt, &settings));
+    }
+    if options.only.is_none() {
+        sections.extend(workloads::postgres::sections());
+    }
+    if wanted("peers") {
+        eprintln!("workload 6: peers (in memory)");
+        sections.push(peers::run(&rt, &settings));
+    }
+    if wanted("compile") {
+        eprintln!("workload 7: compile cost");
+        sections.push(compile::run(&settings));
+    }
+
+    let text = report::render(&sections, &machine, COMMAND);
+    let out = match (&options.out, &options.only) {
+        (Some(path), _) => Some(path.clone()),
+        (None, None) => Some(compile::workspace_root().join("BENCHMARKS.md")),
+        (None, Some(_)) => None,
+    };
+    match out {
+        Some(path) => match std::fs::write(&path, &text) {
+            Ok(()) => eprintln!("wrote {}", path.display()),
+            Err(error) => {
+                eprintln!("cannot write {}: {error}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => println!("{text}"),
+    }
+    ExitCode::SUCCESS
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        quick: false,
+        only: None,
+        out: None,
+        callgrind: true,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            // `cargo bench` passes `--bench` to every bench target.
+            "--bench" => {}
+            "--quick" => options.quick = true,
+            "--no-callgrind" => options.callgrind = false,
+            "--only" => {
+                let list = args.next().ok_or("--only needs a list of workloads")?;
+                let names: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();
+                if let Some(unknown) = names.iter().find(|n| !WORKLOADS.contains(&n.as_str())) {
+                    return Err(format!(
+                        "unknown workload `{unknown}`; choose from {}",
+                        WORKLOADS.join(", ")
+                    ));
+                }
+                options.only = Some(names);
+            }
+            "--out" => {
+                let path = args.next().ok_or("--out needs a file")?;
+                options.out = Some(PathBuf::from(path));
+            }
+            other => {
+                return Err(format!(
+                    "unknown option `{other}`; options: --quick, --only LIST, --out FILE, --no-callgrind"
+                ));
+            }
+        }
+    }
+    Ok(options)
+}

@@ -1,0 +1,113 @@
+//! `EventStore::visit_stream`: the in-memory store's lending reader and the
+//! trait's default agree with `read_stream`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use eventsource::memory::InMemoryStore;
+use eventsource::prelude::*;
+use eventsource::store::{AppendResult, EventStream, Subscription};
+use futures::TryStreamExt;
+
+/// A store that keeps the trait's default `visit_stream`.
+struct Defaulted(InMemoryStore);
+
+#[async_trait]
+impl EventStore for Defaulted {
+    async fn append(
+        &self,
+        stream_id: &str,
+        aggregate_type: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.0
+            .append(stream_id, aggregate_type, expected, events)
+            .await
+    }
+    fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        self.0.read_stream(stream_id, from_version)
+    }
+    fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
+        self.0.read_all(from_position, filter)
+    }
+    fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
+        self.0.subscribe(from_position, filter)
+    }
+    async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
+        self.0.stream_version(stream_id).await
+    }
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        self.0.head_position().await
+    }
+}
+
+/// 1,200 events (more than two of the in-memory store's chunks) in "s-1",
+/// interleaved with events of "s-2".
+async fn filled() -> InMemoryStore {
+    let store = InMemoryStore::new();
+    for i in 0..1_200u32 {
+        for stream in ["s-1", "s-2"] {
+            let event = NewEvent::new("test.Noted", 1, format!(r#"{{"i":{i}}}"#), Metadata::new());
+            store
+                .append(stream, "test.Stream", ExpectedVersion::Any, vec![event])
+                .await
+                .unwrap();
+        }
+    }
+    store
+}
+
+async fn visited(store: &dyn EventStore, from: u64, stop_after: usize) -> Vec<RecordedEvent> {
+    let mut seen = Vec::new();
+    store
+        .visit_stream("s-1", from, &mut |record: &RecordedEvent| {
+            seen.push(record.clone());
+            seen.len() < stop_after
+        })
+        .await
+        .unwrap();
+    seen
+}
+
+#[tokio::test]
+async fn lends_what_read_stream_returns() {
+    let store = filled().await;
+    let defaulted = Defaulted(store.clone());
+    for from in [0, 1, 2, 512, 513, 1_200, 1_201] {
+        let read: Vec<RecordedEvent> = store.read_stream("s-1", from).try_collect().await.unwrap();
+        assert_eq!(visited(&store, from, usize::MAX).await, read, "from {from}");
+        assert_eq!(
+            visited(&defaulted, from, usize::MAX).await,
+            read,
+            "from {from}"
+        );
+    }
+    assert!(visited(&store, 1, usize::MAX).await.len() == 1_200);
+}
+
+#[tokio::test]
+async fn stops_when_the_visitor_says_so() {
+    let store = filled().await;
+    let defaulted = Defaulted(store.clone());
+    for stop in [1, 511, 512, 513, 700] {
+        let lent = visited(&store, 1, stop).await;
+        assert_eq!(lent.len(), stop);
+        assert_eq!(lent.last().unwrap().stream_version, stop as u64);
+        assert_eq!(visited(&defaulted, 1, stop).await, lent);
+    }
+}
+
+#[tokio::test]
+async fn lends_nothing_for_a_missing_stream() {
+    let store: Arc<dyn EventStore> = Arc::new(filled().await);
+    let mut count = 0;
+    store
+        .visit_stream("absent", 1, &mut |_: &RecordedEvent| {
+            count += 1;
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}

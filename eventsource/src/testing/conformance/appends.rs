@@ -382,3 +382,23 @@ pub(super) async fn empty_stream_id_is_invalid(s: Subject) -> Outcome {
     }
     Ok(())
 }
+
+pub(super) async fn repeated_id_in_a_batch_is_invalid(s: Subject) -> Outcome {
+    let store = &*s.events;
+    let e = event("conformance.Happened", 1);
+    let twice = vec![e.clone(), event("conformance.Happened", 2), e];
+    match store.append("a", AGG, Any, twice).await {
+        Err(StoreError::Invalid(_)) => {}
+        other => {
+            return Err(format!(
+                "a batch repeating an event id should be Invalid, got {other:?}"
+            ));
+        }
+    }
+    let version = store.stream_version("a").await.step("stream_version")?;
+    ensure!(
+        version.is_none(),
+        "the rejected batch created the stream (version {version:?})"
+    );
+    Ok(())
+}

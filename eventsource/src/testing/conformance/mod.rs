@@ -109,6 +109,7 @@ const CHECKS: &[Check] = checks![
     appends::duplicate_event_ids_are_rejected,
     appends::aggregate_type_is_fixed_per_stream,
     appends::empty_stream_id_is_invalid,
+    appends::repeated_id_in_a_batch_is_invalid,
     reads::read_stream_from_a_version,
     reads::read_all_is_in_global_order,
     reads::read_all_from_a_position,

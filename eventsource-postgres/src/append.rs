@@ -10,7 +10,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::PgEventStore;
-use crate::error::{is_bad_value, store_error, to_i64, unique_violation};
+use crate::error::{is_bad_value, lost_race, store_error, to_i64, unique_violation};
 use crate::row::metadata_json;
 use crate::sql::MAX_EVENTS_PER_TRANSACTION;
 use crate::store::Inner;
@@ -33,6 +33,8 @@ impl PgEventStore {
     /// - a lost race for a stream version aborts the transaction (PostgreSQL
     ///   does so on any error), so it is reported as a conflict even with
     ///   [`ExpectedVersion::Any`], and the caller must retry in a new one;
+    ///   so is a deadlock with another transaction appending to the same
+    ///   streams in the opposite order;
     /// - appending to a stream whose last event was written by a younger
     ///   transaction is refused with [`StoreError::Invalid`], since this
     ///   transaction's positions are lower and would put the new version
@@ -330,6 +332,15 @@ async fn insert(
                 let version_key = db.constraint() == Some("events_stream_version_key");
                 return Ok(Outcome::Taken {
                     version_key,
+                    source: err,
+                });
+            }
+            if lost_race(&err) {
+                // Two transactions appending to the same streams in opposite
+                // orders: PostgreSQL aborts one. Like a version conflict,
+                // the cure is to retry in a new transaction.
+                return Ok(Outcome::Taken {
+                    version_key: true,
                     source: err,
                 });
             }

@@ -41,6 +41,14 @@ pub(crate) fn unique_violation(err: &sqlx::Error) -> Option<&dyn DatabaseError> 
     }
 }
 
+/// Whether the transaction was aborted for a deadlock or a serialization failure.
+pub(crate) fn lost_race(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001"))
+    )
+}
+
 /// Whether the database rejected a value as malformed text for its type
 /// (for example a payload that is not JSON, or `\u0000` in JSONB).
 pub(crate) fn is_bad_value(err: &sqlx::Error) -> bool {

@@ -15,9 +15,11 @@ use crate::row::metadata_json;
 use crate::sql::MAX_EVENTS_PER_TRANSACTION;
 use crate::store::Inner;
 
-/// How often an `Any` append is re-run after losing a race for its version.
-/// Each loss means another append committed, so the store as a whole always
-/// progresses; the bound only stops one unlucky caller from spinning forever.
+/// How often the store's own append is re-run after losing a race: for its
+/// version (`Any` only), or for its place in the global order (see
+/// `Refusal::Order`). Each loss means another append committed, so the store
+/// as a whole always progresses; the bound only stops one unlucky caller
+/// from spinning forever.
 const ANY_ATTEMPTS: u32 = 64;
 
 impl PgEventStore {
@@ -190,7 +192,15 @@ async fn append_on(
                 if let Some(replay) = replayed(inner, conn, request).await? {
                     return Ok(replay);
                 }
-                return Err(why.into_error(request, actual));
+                // Our own statement is its whole transaction, so a new
+                // attempt gets a new id, above the stream's last writer's.
+                let retry = matches!(why, Refusal::Order)
+                    && owner == Owner::Store
+                    && attempt < ANY_ATTEMPTS;
+                if !retry {
+                    return Err(why.into_error(request, actual));
+                }
+                attempt += 1;
             }
             Outcome::Taken {
                 version_key,
@@ -279,6 +289,9 @@ enum Refusal {
     Version,
     AggregateType(String),
     Room,
+    /// The stream's last event has a higher position than this transaction
+    /// can give the new ones: its writer got its transaction id later than
+    /// this one did. Appending would order the stream backwards globally.
     Order,
 }
 

@@ -154,9 +154,18 @@ impl Queries {
 /// checks passed, and what was inserted. Checks that fail insert nothing
 /// instead of raising, so the caller learns the actual version in the same
 /// round trip and a caller's transaction stays usable.
+///
+/// `tx` is `MATERIALIZED` on purpose. `pg_current_xact_id()` is a stable
+/// function; inlined into the query, the planner may evaluate it while
+/// estimating selectivity for a custom plan, which assigns the transaction
+/// id at bind time, before the snapshot the statement then reads with. A
+/// transaction committing in between would have a higher id yet be visible,
+/// and appending after its event would order the stream backwards.
+/// `order_ok` refuses that case in any event (see `append.rs`, which
+/// retries it in a new transaction); materializing makes it rare.
 fn append(s: &str) -> String {
     format!(
-        "WITH tx AS ( \
+        "WITH tx AS MATERIALIZED ( \
              SELECT pg_current_xact_id() AS xid8, pg_current_xact_id()::text::bigint AS xid \
          ), slot AS ( \
              SELECT tx.xid8, tx.xid * {SLOTS} AS low, COALESCE( \

@@ -169,3 +169,49 @@ async fn sixteen_any_writers_all_land() {
     check_stream(&store, "shared", &written).await;
     common::drop_schema(&store).await;
 }
+
+/// Regression: with custom plans the planner used to evaluate
+/// `pg_current_xact_id()` at bind time, before the statement's snapshot, so
+/// an append could see a younger transaction's event and refuse to order the
+/// stream backwards. Appends must neither fail nor misorder under that load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_order_matches_global_order_with_custom_plans() {
+    const EACH: usize = 15;
+    let store = common::store_with(TASKS as u32 + 4, |o| o).await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(TASKS as u32)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("SET plan_cache_mode = force_custom_plan")
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect(&common::database_url())
+        .await
+        .unwrap();
+    let forced = PgEventStore::with_options(pool, store.options().clone());
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let store = forced.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..EACH {
+                let e = event(task * 100 + n);
+                ids.push(e.event_id);
+                store
+                    .append("hot", AGG, ExpectedVersion::Any, vec![e])
+                    .await
+                    .unwrap_or_else(|e| panic!("an Any append failed: {e}"));
+            }
+            ids
+        }));
+    }
+    let mut written = HashSet::new();
+    for task in tasks {
+        written.extend(task.await.unwrap());
+    }
+    check_stream(&store, "hot", &written).await;
+    common::drop_schema(&store).await;
+}

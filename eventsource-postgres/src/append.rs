@@ -185,7 +185,7 @@ async fn append_on(
     }
     let mut attempt = 1;
     loop {
-        match insert(inner, conn, request).await? {
+        match insert(inner, conn, request, owner == Owner::Store).await? {
             Outcome::Written(result) => return Ok(result),
             Outcome::Refused { actual, why } => {
                 // The transaction is intact: its own earlier appends count.
@@ -316,10 +316,13 @@ impl Refusal {
     }
 }
 
+/// Runs the append statement once. `fresh`: the statement is its own
+/// transaction (autocommit), so no earlier append of it used positions.
 async fn insert(
     inner: &Inner,
     conn: &mut PgConnection,
     r: &Request<'_>,
+    fresh: bool,
 ) -> Result<Outcome, StoreError> {
     let (kind, version) = match r.expected {
         ExpectedVersion::Any => (0_i32, 0_i64),
@@ -336,6 +339,7 @@ async fn insert(
         .bind(&r.schema_versions)
         .bind(&r.payloads)
         .bind(&r.metadata)
+        .bind(fresh)
         .fetch_one(conn)
         .await;
     let row = match row {

@@ -148,7 +148,8 @@
 //!
 //! Reads are streams: keyset pages of [`PgStoreOptions::with_page_size`]
 //! rows, each row yielded as it arrives, so memory stays bounded whatever
-//! the size of a stream or of the log.
+//! the size of a stream or of the log, and a slow consumer keeps a query
+//! open for one page at a time.
 //!
 //! - `read_stream` reads a stream by version.
 //! - `read_all` reads the log from a position, filtered by event names,

@@ -119,10 +119,13 @@ async fn notifier(pool: PgPool, channel: Identifier, wake: Arc<Notify>, closed: 
         if closed.load(Ordering::Acquire) {
             return;
         }
-        let sent = sqlx::query("SELECT pg_notify($1, '')")
-            .bind(channel.as_str())
-            .execute(&pool)
-            .await;
+        // The notifying transaction carries nothing durable: commit it
+        // without waiting for the disk (a crash loses notifications anyway).
+        let sent =
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')")
+                .bind(channel.as_str())
+                .execute(&pool)
+                .await;
         if let Err(err) = sent {
             tracing::debug!(%channel, error = %err, "NOTIFY failed; other processes will poll");
         }

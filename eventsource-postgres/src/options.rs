@@ -45,7 +45,7 @@ impl PgStoreOptions {
             schema,
             poll_interval: Duration::from_secs(1),
             recheck_max: Duration::from_millis(100),
-            page_size: 2_000,
+            page_size: 5_000,
             reconnect_limit: None,
         }
     }
@@ -75,8 +75,10 @@ impl PgStoreOptions {
         self
     }
 
-    /// Rows fetched per query by streamed reads (default 2,000). Memory use
-    /// is bounded by this, not by the size of a stream or of the log.
+    /// Rows per query of streamed reads (default 5,000). Rows are yielded as
+    /// they arrive, so memory does not grow with the page; larger pages mean
+    /// fewer round trips, smaller ones shorter-lived queries when the
+    /// consumer is slow.
     pub fn with_page_size(mut self, rows: u32) -> Self {
         self.page_size = rows.max(1);
         self

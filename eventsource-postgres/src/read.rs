@@ -1,8 +1,9 @@
 //! Streamed reads: a stream from a version, the global log from a position.
 //!
 //! Both walk keyset pages (`WHERE key > last ORDER BY key LIMIT n`) and
-//! yield each row as it arrives, so memory stays bounded by one page and a
-//! slow consumer holds no snapshot open for longer than a page.
+//! yield each row as it arrives: memory does not grow with the result, and
+//! a slow consumer holds a query (and its snapshot) open for one page at a
+//! time, not for the whole read.
 
 use std::sync::Arc;
 use std::time::Duration;

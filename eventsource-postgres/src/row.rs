@@ -23,6 +23,8 @@ pub(crate) struct Names {
 #[derive(Debug, Default)]
 struct Recent {
     values: Vec<Arc<str>>,
+    /// Where the last lookup hit: consecutive rows usually repeat it.
+    last: usize,
     next: usize,
 }
 
@@ -30,13 +32,19 @@ impl Recent {
     const SIZE: usize = 16;
 
     fn get(&mut self, value: &str) -> Arc<str> {
-        if let Some(hit) = self.values.iter().find(|v| &***v == value) {
+        if let Some(hit) = self.values.get(self.last).filter(|v| &***v == value) {
             return hit.clone();
+        }
+        if let Some(at) = self.values.iter().position(|v| &**v == value) {
+            self.last = at;
+            return self.values[at].clone();
         }
         let fresh: Arc<str> = value.into();
         if self.values.len() < Self::SIZE {
+            self.last = self.values.len();
             self.values.push(fresh.clone());
         } else {
+            self.last = self.next;
             self.values[self.next] = fresh.clone();
             self.next = (self.next + 1) % Self::SIZE;
         }

@@ -148,7 +148,10 @@ impl Queries {
 /// Parameters: `$1` stream id, `$2` aggregate type, `$3` expectation kind
 /// (0 any, 1 no stream, 2 exact), `$4` expected version, then the batch as
 /// parallel arrays: `$5` ids, `$6` names, `$7` schema versions, `$8`
-/// payloads, `$9` metadata (JSON text).
+/// payloads, `$9` metadata (JSON text); `$10` is true when the statement is
+/// its own transaction, so no earlier append of the transaction can have
+/// used positions in its range and the probe for the next free one is
+/// skipped.
 ///
 /// It always returns one row: the stream's head before the append, which
 /// checks passed, and what was inserted. Checks that fail insert nothing
@@ -166,33 +169,28 @@ impl Queries {
 fn append(s: &str) -> String {
     format!(
         "WITH tx AS MATERIALIZED ( \
-             SELECT pg_current_xact_id() AS xid8, pg_current_xact_id()::text::bigint AS xid \
-         ), slot AS ( \
-             SELECT tx.xid8, tx.xid * {SLOTS} AS low, COALESCE( \
-                 (SELECT max(e.global_position) FROM {s}.events e \
-                   WHERE e.global_position >= tx.xid * {SLOTS} \
-                     AND e.global_position < (tx.xid + 1) * {SLOTS}), \
-                 tx.xid * {SLOTS}) AS base \
-             FROM tx \
-         ), head AS ( \
-             SELECT e.stream_version, e.aggregate_type, e.global_position \
-             FROM {s}.events e WHERE e.stream_id = $1 \
-             ORDER BY e.stream_version DESC LIMIT 1 \
-         ), verdict AS ( \
-             SELECT slot.*, \
-                 (SELECT stream_version FROM head) AS version, \
-                 (SELECT aggregate_type FROM head) AS aggregate_type, \
-                 (SELECT global_position FROM head) AS position \
-             FROM slot \
-         ), checked AS ( \
-             SELECT v.*, \
+             SELECT pg_current_xact_id() AS xid8, \
+                 pg_current_xact_id()::text::bigint * {SLOTS} AS low \
+         ), checked AS MATERIALIZED ( \
+             SELECT t.xid8, t.low, n.base, h.stream_version AS version, h.aggregate_type, \
                  CASE $3::int4 WHEN 0 THEN true \
-                     WHEN 1 THEN v.version IS NULL \
-                     ELSE v.version IS NOT DISTINCT FROM $4::int8 END AS version_ok, \
-                 (v.aggregate_type IS NULL OR v.aggregate_type = $2::text) AS type_ok, \
-                 (v.base - v.low + cardinality($5::uuid[]) <= {MAX_EVENTS_PER_TRANSACTION}) AS room_ok, \
-                 (v.position IS NULL OR v.position <= v.base) AS order_ok \
-             FROM verdict v \
+                     WHEN 1 THEN h.stream_version IS NULL \
+                     ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END AS version_ok, \
+                 (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok, \
+                 (n.base - t.low + cardinality($5::uuid[]) <= {MAX_EVENTS_PER_TRANSACTION}) AS room_ok, \
+                 (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok \
+             FROM tx t \
+             CROSS JOIN LATERAL ( \
+                 SELECT CASE WHEN $10::bool THEN t.low ELSE COALESCE( \
+                     (SELECT max(e.global_position) FROM {s}.events e \
+                       WHERE e.global_position >= t.low AND e.global_position < t.low + {SLOTS}), \
+                     t.low) END AS base \
+             ) n \
+             LEFT JOIN LATERAL ( \
+                 SELECT e.stream_version, e.aggregate_type, e.global_position \
+                 FROM {s}.events e WHERE e.stream_id = $1 \
+                 ORDER BY e.stream_version DESC LIMIT 1 \
+             ) h ON true \
          ), ins AS ( \
              INSERT INTO {s}.events (global_position, transaction_id, stream_id, aggregate_type, \
                  stream_version, event_id, event_name, schema_version, payload, metadata) \
@@ -205,10 +203,10 @@ fn append(s: &str) -> String {
              RETURNING global_position \
          ) \
          SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok, \
-             (SELECT min(global_position) FROM ins) AS first_position, \
-             (SELECT max(global_position) FROM ins) AS last_position, \
-             (SELECT count(*) FROM ins) AS inserted \
-         FROM checked c"
+             i.first_position, i.last_position, i.inserted \
+         FROM checked c, \
+             (SELECT min(global_position) AS first_position, \
+                  max(global_position) AS last_position, count(*) AS inserted FROM ins) i"
     )
 }
 

@@ -68,12 +68,25 @@ async fn terminate(store: &PgEventStore, application_name: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_survives_its_connections_being_killed() {
+    survives_killed_connections(true).await;
+}
+
+/// Without the pool's ping, dead connections surface as failed queries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_survives_killed_connections_without_pool_pings() {
+    survives_killed_connections(false).await;
+}
+
+async fn survives_killed_connections(ping: bool) {
     let writer = common::store().await;
     let reader_name = format!("es-reader-{:08x}", fastrand::u32(..));
-    let reader = common::same_schema(&writer, &reader_name, |o| {
-        o.with_poll_interval(Duration::from_millis(200))
-    })
-    .await;
+    let configure =
+        |o: eventsource_postgres::PgStoreOptions| o.with_poll_interval(Duration::from_millis(200));
+    let reader = if ping {
+        common::same_schema(&writer, &reader_name, configure).await
+    } else {
+        common::same_schema_unpinged(&writer, &reader_name, configure).await
+    };
     let mut rx = tail(&reader);
     let mut killed = 0;
     let mut last = 0;

@@ -33,12 +33,18 @@ pub fn database_url() -> String {
 
 /// A pool of up to `size` connections, tagged with `application_name`.
 pub async fn pool(size: u32, application_name: &str) -> PgPool {
+    pool_with(size, application_name, true).await
+}
+
+/// Like [`pool`]; `ping`: whether the pool tests connections before handing them out.
+pub async fn pool_with(size: u32, application_name: &str, ping: bool) -> PgPool {
     let url = database_url();
     let options = PgConnectOptions::from_str(&url)
         .unwrap_or_else(|e| panic!("DATABASE_URL is not a PostgreSQL URL ({e})"))
         .application_name(application_name);
     PgPoolOptions::new()
         .max_connections(size)
+        .test_before_acquire(ping)
         .connect_with(options)
         .await
         .unwrap_or_else(|e| {
@@ -76,6 +82,15 @@ pub async fn store() -> PgEventStore {
 
 /// Another store on the same schema as `store`, on its own pool (like
 /// another process).
+pub async fn same_schema_unpinged(
+    store: &PgEventStore,
+    application_name: &str,
+    configure: impl FnOnce(PgStoreOptions) -> PgStoreOptions,
+) -> PgEventStore {
+    let pool = pool_with(8, application_name, false).await;
+    PgEventStore::with_options(pool, configure(store.options().clone()))
+}
+
 pub async fn same_schema(
     store: &PgEventStore,
     application_name: &str,

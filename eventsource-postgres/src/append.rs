@@ -93,7 +93,7 @@ pub(crate) async fn append(
     let request = Request::new(stream_id, aggregate_type, expected, events)?;
     let mut conn = inner.pool.acquire().await.map_err(store_error)?;
     let result = append_on(inner, &mut conn, &request, Owner::Store).await?;
-    if !result.replayed && result.first_position != 0 && !events.is_empty() {
+    if !result.replayed && !events.is_empty() {
         inner.wake.committed(&inner.pool);
     }
     Ok(result)

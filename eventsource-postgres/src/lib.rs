@@ -183,6 +183,9 @@
 //! - otherwise the polling interval ([`PgStoreOptions::with_poll_interval`]),
 //!   in case a notification was lost.
 //!
+//! While any subscription of a store value (or its clones) is alive, one
+//! connection of its pool is held for `LISTEN`; size the pool for it.
+//!
 //! `NOTIFY` is not sent inside the append's transaction: PostgreSQL (before
 //! version 17) takes a database-wide lock from a transaction's `NOTIFY`
 //! until its commit, which would serialise all appends. A background task
@@ -208,6 +211,9 @@
 //! - `PgEventStore` implements both `SnapshotStore::save` and
 //!   `CheckpointStore::save` (and `load`); with both traits in scope, call
 //!   them as `SnapshotStore::save(&store, ..)`.
+//! - sqlx pools ping each connection before handing it out unless built
+//!   with `test_before_acquire(false)`, which costs an extra round trip
+//!   per append; [`PgEventStore::connect`] turns it off.
 //! - TLS is not enabled by this crate; enable one of sqlx's TLS features in
 //!   your application to connect over TLS.
 //! - The tests of this crate need a server: run `./scripts/test` at the

@@ -1,1 +1,242 @@
-//! PostgreSQL stores for eventsource (work in progress).
+//! PostgreSQL stores for eventsource: events, snapshots, checkpoints and
+//! live subscriptions, on [sqlx](https://docs.rs/sqlx).
+//!
+//! [`PgEventStore`] implements [`EventStore`](eventsource::EventStore),
+//! [`SnapshotStore`](eventsource::SnapshotStore) and
+//! [`CheckpointStore`](eventsource::CheckpointStore), and passes the
+//! runtime's [conformance suite](eventsource::testing::conformance) like the
+//! in-memory store. All queries are built at run time (`sqlx::query`, never
+//! `query!`), so building never needs a database.
+//!
+//! ```no_run
+//! use eventsource::prelude::*;
+//! use eventsource::store::SubscriptionItem;
+//! use eventsource_postgres::{PgEventStore, PgStoreOptions};
+//! use futures::StreamExt;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let options = PgStoreOptions::new("shop")?;
+//! let store = PgEventStore::connect_with("postgres://app@localhost/app", options).await?;
+//! store.migrate().await?; // explicit: creates schema `shop` and its tables
+//!
+//! let placed = NewEvent::new("shop.OrderPlaced", 1, r#"{"total":42}"#, Metadata::new());
+//! store.append("order-7", "shop.Order", ExpectedVersion::NoStream, vec![placed]).await?;
+//!
+//! // Everything so far, then new events as they commit, in one global order.
+//! let mut live = store.subscribe(0, EventFilter::all());
+//! while let Some(item) = live.next().await {
+//!     match item? {
+//!         SubscriptionItem::Event(e) => println!("{} at {}", e.event_name, e.global_position),
+//!         SubscriptionItem::CaughtUp { position } => println!("caught up to {position}"),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Tables
+//!
+//! [`PgEventStore::migrate`] creates, under the configured schema (default
+//! `eventsource`; validated against `^[a-z_][a-z0-9_]{0,62}$` and always
+//! quoted), from SQL files embedded in the crate ([`migrate::MIGRATIONS`]):
+//!
+//! - `events`: `global_position` (primary key), `transaction_id` (`xid8`),
+//!   `stream_id`, `aggregate_type`, `stream_version`, `event_id` (unique),
+//!   `event_name`, `schema_version`, `payload` (JSONB), `metadata` (JSONB),
+//!   `recorded_at` (`clock_timestamp()`); unique (`stream_id`,
+//!   `stream_version`); indexes for reads by aggregate type and by time;
+//! - `snapshots`: the latest snapshot per stream (a save never replaces a
+//!   higher version);
+//! - `checkpoints`: the last position per named consumer (never moves back
+//!   except through a reset);
+//! - `schema_migrations`: what has been applied.
+//!
+//! Migrations run in one transaction under an advisory lock, so several
+//! processes may call `migrate` at start-up. Payloads are JSONB: they read
+//! back as equal JSON, not byte for byte (key order and spacing may change).
+//!
+//! # Appending
+//!
+//! One append is one SQL statement, so one round trip, for any batch size:
+//! the batch travels as parallel arrays that `UNNEST … WITH ORDINALITY`
+//! turns into rows. The same statement reads the stream's last version and
+//! inserts only if the expectation holds; the unique (stream, version)
+//! constraint settles races between appends that read the same version.
+//! Either way the loser gets [`StoreError::Conflict`](eventsource::StoreError::Conflict)
+//! with the stream's actual version, exactly as from the in-memory store.
+//! An [`Any`](eventsource::ExpectedVersion::Any) append that loses a race
+//! simply runs again.
+//!
+//! Retries are safe: a batch whose event ids are already stored, as that
+//! batch in that stream, is not written again but answered with the stored
+//! positions and `replayed: true` — even when the retry's expectation no
+//! longer holds because the first attempt succeeded. Ids stored any other
+//! way give [`StoreError::DuplicateEvent`](eventsource::StoreError::DuplicateEvent).
+//!
+//! [`PgEventStore::append_in`] runs the same statement inside a transaction
+//! of the caller's (to commit events with other writes atomically).
+//!
+//! # A global order without gaps
+//!
+//! Subscribers read the log in `global_position` order and must never skip
+//! an event, even one whose transaction commits after a later-numbered
+//! event became visible. Numbering with a sequence cannot promise that by
+//! itself: sequence values are taken at insert but become visible at
+//! commit, in any order. Serialising appends (a global lock) would, but it
+//! also serialises every commit's flush to disk, which caps throughput far
+//! below what the server can do. This store instead derives positions from
+//! transaction ids, which PostgreSQL already tracks for visibility, and lets
+//! readers ask which of them are settled.
+//!
+//! **Positions.** An append in transaction `x` (its id, `pg_current_xact_id()`)
+//! numbers its events `x · 65536 + i`, with `i` counting from 1 within the
+//! transaction (a second append in the same transaction continues after the
+//! first, found with one index probe). Transactions own disjoint ranges, so
+//! positions are unique, and they increase within a transaction; they are
+//! not contiguous.
+//!
+//! **The horizon.** A reader computes `H = xmin · 65536`, where `xmin` is
+//! the oldest transaction id still running in its statement's snapshot
+//! (`pg_snapshot_xmin(pg_current_snapshot())`), and delivers only rows with
+//! positions below `H`, in position order.
+//!
+//! **Why nothing is ever skipped.** Take a snapshot `S` and its horizon `H`.
+//! 1. A row below `H` was written by a transaction whose id is below
+//!    `xmin(S)`.
+//! 2. Every transaction with an id below `xmin(S)` had finished when `S` was
+//!    taken — that is what `xmin` means. Its rows are therefore visible to
+//!    `S` if it committed, and can never become visible if it aborted; being
+//!    finished, it cannot write again.
+//! 3. Every transaction that can still write has an id of at least `xmin(S)`:
+//!    either it was running when `S` was taken, or it gets its id later, and
+//!    ids are handed out in increasing order, above every id running in `S`.
+//!    So all rows it may still commit lie at or above `H`.
+//!
+//! Hence the rows below `H` are *final*: `S` sees exactly the rows that will
+//! ever exist there, and any later statement sees the same. A reader that
+//! has delivered everything below `H`, in order, can never afterwards meet a
+//! row below its last delivered position. It continues from there with a
+//! later horizon; each row is read once because every read starts strictly
+//! after the last position delivered. No timer is involved: the only wait
+//! is for transactions that may still commit events in the range.
+//!
+//! **Stream order agrees with global order.** A reader of a stream's events
+//! in global order (a projection) must see version `n` before `n + 1`. The
+//! append statement enforces it: it inserts only if the stream's last event
+//! sits below the positions it is about to use, and otherwise refuses. One
+//! might expect that never to trigger, since a writer of version `n + 1` saw
+//! version `n` committed; but a transaction can receive its id *before* the
+//! snapshot it reads with — a caller's transaction that wrote something
+//! earlier, or even a single statement whose id PostgreSQL assigned while
+//! planning it. The store avoids the latter by computing the id in a
+//! materialized CTE, and retries its own refused appends in a new
+//! transaction; `append_in` reports the refusal as
+//! [`StoreError::Invalid`](eventsource::StoreError::Invalid), asking the
+//! caller to retry in a new transaction.
+//!
+//! **The cost.** Transaction ids are shared by the whole server, so *any*
+//! transaction holding an id — in any database of the cluster, whether or
+//! not it touches events — holds the horizon back while it runs, and new
+//! events wait (unskipped) until it finishes. Appends are short; keep other
+//! writing transactions short too, and consider
+//! `idle_in_transaction_session_timeout` against forgotten sessions. One
+//! transaction can append at most 65,535 events (larger batches are
+//! refused as invalid), and positions fit PostgreSQL's `bigint` for the
+//! first 2⁴⁷ transaction ids, about 140 trillion transactions.
+//!
+//! # Reading
+//!
+//! Reads are streams: keyset pages of [`PgStoreOptions::with_page_size`]
+//! rows, each row yielded as it arrives, so memory stays bounded whatever
+//! the size of a stream or of the log, and a slow consumer keeps a query
+//! open for one page at a time.
+//!
+//! - `read_stream` reads a stream by version.
+//! - `read_all` reads the log from a position, filtered by event names,
+//!   aggregate types or recording time (as SQL conditions), up to the head
+//!   as of the call. Rows below the horizon stream at once; if the head is
+//!   above it, the tail waits for the older transactions to finish, so the
+//!   result is complete and `subscribe(last + 1)` can follow on safely.
+//! - `head_position` is the highest committed position; `stream_version`
+//!   the version of a stream's last event.
+//!
+//! A row that cannot be turned into a [`RecordedEvent`](eventsource::RecordedEvent)
+//! (metadata of the wrong shape, say) yields one
+//! [`StoreError::Corrupt`](eventsource::StoreError::Corrupt) item naming its
+//! position, stream, version and event, and the read continues with the
+//! next row. Payloads are handed over as text; the runtime reports a payload
+//! that does not fit its type, or an unknown event name, as a typed
+//! [`DecodeError`](eventsource::DecodeError).
+//!
+//! # Subscriptions
+//!
+//! `subscribe` catches up below the horizon, yields
+//! [`SubscriptionItem::CaughtUp`](eventsource::store::SubscriptionItem::CaughtUp)
+//! with the last position covered (every event up to it has been delivered
+//! or filtered out, so a filtered consumer can checkpoint there; it need not
+//! be the position of an event), and waits for:
+//!
+//! - an append through this store value (or a clone), at once;
+//! - a `NOTIFY` on the store's channel, for appends by other processes;
+//! - a quick, doubling re-check (1 ms up to [`PgStoreOptions::with_recheck_max`])
+//!   while committed events wait above the horizon behind an open transaction;
+//! - otherwise the polling interval ([`PgStoreOptions::with_poll_interval`]),
+//!   in case a notification was lost.
+//!
+//! While any subscription of a store value (or its clones) is alive, one
+//! connection of its pool is held for `LISTEN`; size the pool for it.
+//!
+//! `NOTIFY` is not sent inside the append's transaction: PostgreSQL (before
+//! version 17) takes a database-wide lock from a transaction's `NOTIFY`
+//! until its commit, which would serialise all appends. A background task
+//! sends one `pg_notify` after a burst of appends instead.
+//!
+//! A failed query — a dropped connection, a restarted server — does not end
+//! a subscription: it logs a warning and retries with backoff from the last
+//! delivered position, neither losing nor repeating events. By default it
+//! retries forever; [`PgStoreOptions::with_reconnect_limit`] makes it give up
+//! with [`StoreError::Connection`](eventsource::StoreError::Connection)
+//! after that many failures in a row. Other errors end it with the error.
+//!
+//! # Errors
+//!
+//! Lost connections map to [`StoreError::Connection`](eventsource::StoreError::Connection),
+//! rows that cannot be read to `Corrupt`, requests the database cannot
+//! store (a payload that is not JSON, a value beyond `bigint`) to `Invalid`,
+//! and everything else to `Backend`. Nothing in this crate panics on data
+//! from a caller or from the database.
+//!
+//! # Notes
+//!
+//! - `PgEventStore` implements both `SnapshotStore::save` and
+//!   `CheckpointStore::save` (and `load`); with both traits in scope, call
+//!   them as `SnapshotStore::save(&store, ..)`.
+//! - sqlx pools ping each connection before handing it out unless built
+//!   with `test_before_acquire(false)`, which costs an extra round trip
+//!   per append; [`PgEventStore::connect`] turns it off.
+//! - TLS is not enabled by this crate; enable one of sqlx's TLS features in
+//!   your application to connect over TLS.
+//! - The tests of this crate need a server: run `./scripts/test` at the
+//!   workspace root, which uses `DATABASE_URL` or starts a throwaway server.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod append;
+mod backoff;
+mod checkpoints;
+mod error;
+mod events;
+pub mod migrate;
+mod notify;
+mod options;
+mod read;
+mod row;
+mod schema;
+mod snapshots;
+mod sql;
+mod store;
+mod subscribe;
+
+pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
+pub use schema::{Identifier, InvalidIdentifier};
+pub use store::PgEventStore;

@@ -41,6 +41,11 @@ impl State {
         if stream_id.is_empty() {
             return Err(StoreError::Invalid("the stream id is empty".into()));
         }
+        if let Some(twice) = repeated_id(&events) {
+            return Err(StoreError::Invalid(format!(
+                "event id {twice} appears twice in the batch for `{stream_id}`"
+            )));
+        }
         if let Some(replay) = self.replayed(stream_id, &events)? {
             return Ok(replay);
         }
@@ -228,4 +233,16 @@ impl State {
             .collect();
         (matches, last)
     }
+}
+
+/// An id that occurs more than once in `events` (event ids are unique).
+fn repeated_id(events: &[NewEvent]) -> Option<Uuid> {
+    if events.len() < 2 {
+        return None;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(events.len());
+    events
+        .iter()
+        .find(|e| !seen.insert(e.event_id))
+        .map(|e| e.event_id)
 }

@@ -2,7 +2,9 @@
 //!
 //! - [`AggregateFixture`]: given events, when a command, then expect events or an error.
 //! - [`assert_registry_valid`]: one line to check events, upcasters and handlers.
+//! - [`conformance`]: the behavioural test suite every store implementation runs.
 
+pub mod conformance;
 mod fixture;
 
 pub use fixture::{AggregateFixture, FixtureOutcome};

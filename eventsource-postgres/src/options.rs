@@ -1,0 +1,130 @@
+//! How a [`PgEventStore`](crate::PgEventStore) is configured.
+
+use std::time::Duration;
+
+use crate::schema::{Identifier, InvalidIdentifier};
+
+/// Settings of a [`PgEventStore`](crate::PgEventStore).
+///
+/// ```
+/// use std::time::Duration;
+/// use eventsource_postgres::PgStoreOptions;
+///
+/// let options = PgStoreOptions::new("shop")?
+///     .with_poll_interval(Duration::from_millis(500))
+///     .with_page_size(5_000);
+/// assert_eq!(options.schema().as_str(), "shop");
+/// assert_eq!(options.notify_channel().map(|c| c.as_str()), Some("es_shop"));
+/// assert!(PgStoreOptions::new("Robert'); DROP TABLE").is_err());
+/// # Ok::<(), eventsource_postgres::InvalidIdentifier>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PgStoreOptions {
+    schema: Identifier,
+    notify_channel: Option<Identifier>,
+    poll_interval: Duration,
+    recheck_max: Duration,
+    page_size: u32,
+    reconnect_limit: Option<u32>,
+}
+
+/// The schema used by [`PgStoreOptions::default`].
+pub const DEFAULT_SCHEMA: &str = "eventsource";
+
+impl PgStoreOptions {
+    /// Options for tables under `schema`, which must match `^[a-z_][a-z0-9_]{0,62}$`.
+    ///
+    /// The notification channel defaults to `es_<schema>` (cut to 63 bytes).
+    pub fn new(schema: &str) -> Result<Self, InvalidIdentifier> {
+        Identifier::parse("schema name", schema).map(Self::for_schema)
+    }
+
+    fn for_schema(schema: Identifier) -> Self {
+        Self {
+            notify_channel: Some(schema.prefixed("es_")),
+            schema,
+            poll_interval: Duration::from_secs(1),
+            recheck_max: Duration::from_millis(100),
+            page_size: 5_000,
+            reconnect_limit: None,
+        }
+    }
+
+    /// Sets the `LISTEN`/`NOTIFY` channel that wakes subscribers in other
+    /// processes; `None` disables it, leaving in-process wake-ups and polling.
+    pub fn with_notify_channel(mut self, channel: Option<&str>) -> Result<Self, InvalidIdentifier> {
+        self.notify_channel = channel
+            .map(|c| Identifier::parse("notification channel", c))
+            .transpose()?;
+        Ok(self)
+    }
+
+    /// How often an idle subscription looks for new events when no
+    /// notification arrives (default 1 s). A safety net only: appends wake
+    /// subscribers at once through this process or `NOTIFY`.
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The longest pause between re-checks while committed events wait
+    /// behind an older transaction that is still open (default 100 ms).
+    /// Re-checks start at 1 ms and double up to this.
+    pub fn with_recheck_max(mut self, max: Duration) -> Self {
+        self.recheck_max = max.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Rows per query of streamed reads (default 5,000). Rows are yielded as
+    /// they arrive, so memory does not grow with the page; larger pages mean
+    /// fewer round trips, smaller ones shorter-lived queries when the
+    /// consumer is slow.
+    pub fn with_page_size(mut self, rows: u32) -> Self {
+        self.page_size = rows.max(1);
+        self
+    }
+
+    /// How many failed attempts in a row a subscription makes to reach the
+    /// database before it yields the error and ends. `None` (the default)
+    /// keeps retrying, with backoff up to 5 s, for as long as it is polled.
+    pub fn with_reconnect_limit(mut self, attempts: Option<u32>) -> Self {
+        self.reconnect_limit = attempts;
+        self
+    }
+
+    /// The schema holding the tables.
+    pub fn schema(&self) -> &Identifier {
+        &self.schema
+    }
+
+    /// The notification channel, if cross-process wake-ups are enabled.
+    pub fn notify_channel(&self) -> Option<&Identifier> {
+        self.notify_channel.as_ref()
+    }
+
+    /// The polling fallback interval.
+    pub fn poll_interval(&self) -> Duration {
+        self.poll_interval
+    }
+
+    /// The longest pause between re-checks behind an open transaction.
+    pub fn recheck_max(&self) -> Duration {
+        self.recheck_max
+    }
+
+    /// Rows per query in streamed reads.
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// Failed attempts in a row before a subscription gives up (`None`: never).
+    pub fn reconnect_limit(&self) -> Option<u32> {
+        self.reconnect_limit
+    }
+}
+
+impl Default for PgStoreOptions {
+    fn default() -> Self {
+        Self::for_schema(Identifier::trusted(DEFAULT_SCHEMA))
+    }
+}

@@ -1,0 +1,158 @@
+//! Turning an `events` row into a [`RecordedEvent`].
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use eventsource::{Metadata, RecordedEvent, StoreError};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use crate::error::store_error;
+
+/// Reuses the `Arc<str>` of recently seen names, so a read of many events of
+/// few streams, types and names allocates each string once, not per row.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    streams: Recent,
+    types: Recent,
+    events: Recent,
+}
+
+/// A handful of recent values, searched linearly (cheaper than hashing here).
+#[derive(Debug, Default)]
+struct Recent {
+    values: Vec<Arc<str>>,
+    /// Where the last lookup hit: consecutive rows usually repeat it.
+    last: usize,
+    next: usize,
+}
+
+impl Recent {
+    const SIZE: usize = 16;
+
+    fn get(&mut self, value: &str) -> Arc<str> {
+        if let Some(hit) = self.values.get(self.last).filter(|v| &***v == value) {
+            return hit.clone();
+        }
+        if let Some(at) = self.values.iter().position(|v| &**v == value) {
+            self.last = at;
+            return self.values[at].clone();
+        }
+        let fresh: Arc<str> = value.into();
+        if self.values.len() < Self::SIZE {
+            self.last = self.values.len();
+            self.values.push(fresh.clone());
+        } else {
+            self.last = self.next;
+            self.values[self.next] = fresh.clone();
+            self.next = (self.next + 1) % Self::SIZE;
+        }
+        fresh
+    }
+}
+
+/// The position of `row`, which every other error is reported against.
+pub(crate) fn position(row: &PgRow) -> Result<u64, StoreError> {
+    let raw: i64 = row.try_get(0).map_err(store_error)?;
+    u64::try_from(raw).map_err(|_| StoreError::Corrupt {
+        global_position: 0,
+        reason: format!("negative global position {raw}"),
+    })
+}
+
+/// Decodes a row selected with the store's event columns.
+///
+/// A row whose columns do not decode (a negative version, metadata of the
+/// wrong shape) is [`StoreError::Corrupt`] naming its position; the payload
+/// is left as text for the runtime, which reports a mismatch as a typed
+/// decode error.
+pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, StoreError> {
+    let global_position = position(row)?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        global_position,
+        reason,
+    };
+    let column = |e: sqlx::Error| corrupt(format!("unreadable column: {e}"));
+    let stream_id = names
+        .streams
+        .get(row.try_get::<&str, _>(1).map_err(column)?);
+    let aggregate_type = names.types.get(row.try_get::<&str, _>(2).map_err(column)?);
+    let version: i64 = row.try_get(3).map_err(column)?;
+    let stream_version = u64::try_from(version)
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| corrupt(format!("stream `{stream_id}` has version {version}")))?;
+    let event_id: Uuid = row.try_get(4).map_err(column)?;
+    let event_name = names.events.get(row.try_get::<&str, _>(5).map_err(column)?);
+    let schema: i32 = row.try_get(6).map_err(column)?;
+    let schema_version = u32::try_from(schema).map_err(|_| {
+        corrupt(format!(
+            "event {event_id} (`{event_name}`, stream `{stream_id}` version {stream_version}) \
+             has schema version {schema}"
+        ))
+    })?;
+    let payload: Arc<str> = row.try_get::<&str, _>(7).map_err(column)?.into();
+    let metadata = metadata(row.try_get::<&str, _>(8).map_err(column)?).map_err(|e| {
+        corrupt(format!(
+            "metadata of event {event_id} (`{event_name}`, stream `{stream_id}` \
+             version {stream_version}) does not decode: {e}"
+        ))
+    })?;
+    let recorded_at: DateTime<Utc> = row.try_get(9).map_err(column)?;
+    Ok(RecordedEvent {
+        event_id,
+        stream_id,
+        aggregate_type,
+        stream_version,
+        global_position,
+        event_name,
+        schema_version,
+        payload,
+        metadata,
+        recorded_at,
+    })
+}
+
+fn metadata(text: &str) -> Result<Metadata, serde_json::Error> {
+    // Most events carry no metadata; skip the parser for them.
+    if text == "{}" {
+        return Ok(Metadata::default());
+    }
+    serde_json::from_str(text)
+}
+
+/// Metadata as JSON text for the append's `$9` array.
+pub(crate) fn metadata_json(metadata: &Metadata) -> Result<String, StoreError> {
+    if *metadata == Metadata::default() {
+        return Ok("{}".to_owned());
+    }
+    serde_json::to_string(metadata)
+        .map_err(|e| StoreError::Invalid(format!("metadata does not serialize: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_names_are_shared() {
+        let mut recent = Recent::default();
+        let a = recent.get("a");
+        assert!(Arc::ptr_eq(&a, &recent.get("a")));
+        for i in 0..40 {
+            recent.get(&i.to_string());
+        }
+        assert_eq!(recent.values.len(), Recent::SIZE);
+        assert_eq!(&*recent.get("a"), "a");
+    }
+
+    #[test]
+    fn empty_metadata_round_trips_without_the_parser() {
+        assert_eq!(metadata_json(&Metadata::default()).unwrap(), "{}");
+        assert_eq!(metadata("{}").unwrap(), Metadata::default());
+        let full = Metadata::new().with_actor("me").with_header("k", "v");
+        assert_eq!(metadata(&metadata_json(&full).unwrap()).unwrap(), full);
+        assert!(metadata(r#"{"correlation_id": 42}"#).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! Rows written by hand with SQL that the code cannot read: each yields a
+//! typed error naming where it is, and the rest of the log stays readable.
+
+mod common;
+
+use eventsource::decode::decode_event;
+use eventsource::prelude::*;
+use eventsource::store::{EventFilter, SubscriptionItem};
+use eventsource::{DecodeErrorKind, EventSet, RecordedEvent};
+use eventsource_postgres::PgEventStore;
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+/// The one event the test's code knows.
+#[derive(Event, Serialize, Deserialize, Debug, PartialEq)]
+#[event(name = "bad.Deposited")]
+pub struct Deposited {
+    /// How much.
+    pub amount: i64,
+}
+
+/// An aggregate applying it.
+#[derive(Aggregate, Default, Debug)]
+#[aggregate(name = "bad.Account")]
+pub struct Account {
+    balance: i64,
+}
+
+#[aggregate_impl]
+impl Account {
+    #[event_sourcing_handler]
+    fn on_deposited(&mut self, e: &Deposited) {
+        self.balance += e.amount;
+    }
+}
+
+/// Inserts a row the way a careless migration script might, in its own
+/// transaction, returning its global position.
+async fn insert_by_hand(
+    store: &PgEventStore,
+    stream: &str,
+    version: i64,
+    name: &str,
+    payload: &str,
+    metadata: &str,
+) -> u64 {
+    let sql = format!(
+        "INSERT INTO \"{}\".events (global_position, transaction_id, stream_id, aggregate_type, \
+             stream_version, event_id, event_name, schema_version, payload, metadata) \
+         VALUES (pg_current_xact_id()::text::bigint * 65536 + 1, pg_current_xact_id(), $1, \
+             'bad.Account', $2, gen_random_uuid(), $3, 1, $4::jsonb, $5::jsonb) \
+         RETURNING global_position",
+        store.schema()
+    );
+    let position: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(stream)
+        .bind(version)
+        .bind(name)
+        .bind(payload)
+        .bind(metadata)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    position as u64
+}
+
+async fn deposit(store: &PgEventStore, stream: &str, expected: ExpectedVersion, amount: i64) {
+    let event = NewEvent::from_event(&Deposited { amount }, Metadata::new()).unwrap();
+    store
+        .append(stream, "bad.Account", expected, vec![event])
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_are_typed_errors_and_the_rest_stays_readable() {
+    let store = common::store().await;
+    let stream = Repository::<Account>::stream_id("a1");
+    deposit(&store, &stream, ExpectedVersion::NoStream, 5).await;
+    let mismatched = insert_by_hand(
+        &store,
+        &stream,
+        2,
+        "bad.Deposited",
+        r#"{"amount":"lots"}"#,
+        "{}",
+    )
+    .await;
+    let unknown = insert_by_hand(&store, &stream, 3, "bad.Renamed", r#"{"amount":1}"#, "{}").await;
+    let bad_meta = insert_by_hand(
+        &store,
+        &stream,
+        4,
+        "bad.Deposited",
+        r#"{"amount":1}"#,
+        r#"{"correlation_id":42}"#,
+    )
+    .await;
+    deposit(&store, &stream, ExpectedVersion::Exact(4), 7).await;
+
+    // The stream reads through: one error item for the unreadable row.
+    let items: Vec<Result<RecordedEvent, StoreError>> =
+        store.read_stream(&stream, 1).collect().await;
+    assert_eq!(items.len(), 5, "{items:?}");
+    match &items[3] {
+        Err(StoreError::Corrupt {
+            global_position,
+            reason,
+        }) => {
+            assert_eq!(*global_position, bad_meta);
+            for needle in [stream.as_str(), "version 4", "bad.Deposited", "metadata"] {
+                assert!(reason.contains(needle), "`{needle}` missing from: {reason}");
+            }
+        }
+        other => panic!("bad metadata should be Corrupt, got {other:?}"),
+    }
+    let last = items[4].as_ref().unwrap();
+    assert_eq!(last.stream_version, 5);
+    assert_eq!(
+        decode_event::<Deposited>(last).unwrap(),
+        Deposited { amount: 7 }
+    );
+
+    // A payload that does not match its type: a typed decode error.
+    let record = items[1].as_ref().unwrap();
+    let err = decode_event::<Deposited>(record).unwrap_err();
+    assert!(matches!(err.kind, DecodeErrorKind::Payload(_)), "{err}");
+    assert_eq!(
+        (&*err.stream_id, err.stream_version, err.global_position),
+        (stream.as_str(), 2, mismatched)
+    );
+    assert_eq!(&*err.event_name, "bad.Deposited");
+    let text = err.to_string();
+    for needle in [
+        stream.as_str(),
+        "version 2",
+        &mismatched.to_string(),
+        "bad.Deposited",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from: {text}");
+    }
+
+    // An unknown event name, through the aggregate's generated event set.
+    let record = items[2].as_ref().unwrap();
+    let err = <Account as Aggregate>::Event::decode(record).unwrap_err();
+    assert!(
+        matches!(err.kind, DecodeErrorKind::UnknownEvent { .. }),
+        "{err}"
+    );
+    assert_eq!((err.stream_version, err.global_position), (3, unknown));
+    assert_eq!(&*err.event_name, "bad.Renamed");
+
+    // Loading the aggregate stops at the first bad record, with a typed error.
+    let repo = Repository::<Account>::new(store.clone()).unwrap();
+    match repo.load("a1").await {
+        Err(Error::Decode(err)) => {
+            assert_eq!((err.stream_version, err.global_position), (2, mismatched))
+        }
+        Err(other) => panic!("loading should fail with a decode error, got {other}"),
+        Ok(_) => panic!("loading a stream with bad records succeeded"),
+    }
+
+    // The global log reads by position past each bad row.
+    let after: Vec<RecordedEvent> = store
+        .read_all(bad_meta + 1, EventFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].stream_version, 5);
+    let all: Vec<Result<RecordedEvent, StoreError>> =
+        store.read_all(0, EventFilter::all()).collect().await;
+    let kinds: Vec<bool> = all.iter().map(Result::is_ok).collect();
+    assert_eq!(kinds, [true, true, true, false, true]);
+
+    // A subscription reports the bad row and keeps going.
+    let mut sub = store.subscribe(0, EventFilter::all());
+    let mut seen = Vec::new();
+    while let Some(item) = sub.next().await {
+        match item {
+            Ok(SubscriptionItem::Event(e)) => seen.push(Ok(e.stream_version)),
+            Ok(SubscriptionItem::CaughtUp { position }) if position >= last.global_position => {
+                break;
+            }
+            Ok(SubscriptionItem::CaughtUp { .. }) => {}
+            Err(StoreError::Corrupt {
+                global_position, ..
+            }) => seen.push(Err(global_position)),
+            Err(other) => panic!("the subscription failed: {other}"),
+        }
+    }
+    assert_eq!(seen, [Ok(1), Ok(2), Ok(3), Err(bad_meta), Ok(5)]);
+    common::drop_schema(&store).await;
+}

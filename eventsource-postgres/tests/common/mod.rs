@@ -1,0 +1,138 @@
+//! Shared set-up for the PostgreSQL tests: a server from `DATABASE_URL` and
+//! a fresh schema per store, dropped when the test is done with it.
+//!
+//! There is no fallback and no skipping: without `DATABASE_URL` every test
+//! fails and says how to get a server.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use eventsource_postgres::{PgEventStore, PgStoreOptions};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Test schemas are named `es_t_<unix seconds>_<random>`.
+const PREFIX: &str = "es_t_";
+
+/// Schemas left behind by crashed runs are dropped once they are this old.
+const STALE_AFTER_SECS: u64 = 3_600;
+
+pub fn database_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "DATABASE_URL is not set: set DATABASE_URL or run ./scripts/test, which finds or \
+             starts a PostgreSQL server (it needs the PostgreSQL server binaries, e.g. \
+             `apt-get install postgresql`)"
+        ),
+    }
+}
+
+/// A pool of up to `size` connections, tagged with `application_name`.
+pub async fn pool(size: u32, application_name: &str) -> PgPool {
+    pool_with(size, application_name, true).await
+}
+
+/// Like [`pool`]; `ping`: whether the pool tests connections before handing them out.
+pub async fn pool_with(size: u32, application_name: &str, ping: bool) -> PgPool {
+    let url = database_url();
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap_or_else(|e| panic!("DATABASE_URL is not a PostgreSQL URL ({e})"))
+        .application_name(application_name);
+    PgPoolOptions::new()
+        .max_connections(size)
+        .test_before_acquire(ping)
+        .connect_with(options)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to DATABASE_URL ({e}); run ./scripts/test to start a \
+                 throwaway PostgreSQL server"
+            )
+        })
+}
+
+pub fn unique_schema() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{PREFIX}{secs}_{:08x}", fastrand::u32(..))
+}
+
+/// A migrated store in a new schema, on a pool of `size` connections.
+pub async fn store_with(
+    size: u32,
+    configure: impl FnOnce(PgStoreOptions) -> PgStoreOptions,
+) -> PgEventStore {
+    let pool = pool(size, "eventsource-tests").await;
+    sweep_stale_schemas(&pool).await;
+    let options = configure(PgStoreOptions::new(&unique_schema()).expect("valid schema name"));
+    let store = PgEventStore::with_options(pool, options);
+    store.migrate().await.expect("migrations apply");
+    store
+}
+
+/// A migrated store in a new schema.
+pub async fn store() -> PgEventStore {
+    store_with(8, |o| o).await
+}
+
+/// Another store on the same schema as `store`, on its own pool (like
+/// another process).
+pub async fn same_schema_unpinged(
+    store: &PgEventStore,
+    application_name: &str,
+    configure: impl FnOnce(PgStoreOptions) -> PgStoreOptions,
+) -> PgEventStore {
+    let pool = pool_with(8, application_name, false).await;
+    PgEventStore::with_options(pool, configure(store.options().clone()))
+}
+
+pub async fn same_schema(
+    store: &PgEventStore,
+    application_name: &str,
+    configure: impl FnOnce(PgStoreOptions) -> PgStoreOptions,
+) -> PgEventStore {
+    let pool = pool(8, application_name).await;
+    PgEventStore::with_options(pool, configure(store.options().clone()))
+}
+
+pub async fn drop_schema(store: &PgEventStore) {
+    let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", store.schema());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(store.pool())
+        .await
+        .expect("drop the test schema");
+}
+
+/// Drops test schemas older than an hour (left by runs that crashed), once
+/// per test binary.
+async fn sweep_stale_schemas(pool: &PgPool) {
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(PREFIX)
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let created = name[PREFIX.len()..]
+            .split('_')
+            .next()
+            .and_then(|s| s.parse::<u64>().ok());
+        if created.is_some_and(|t| t + STALE_AFTER_SECS < now) {
+            let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+            // Another binary may be sweeping too; losing that race is fine.
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await;
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! One behavioural test suite for every store implementation.
+//!
+//! A backend proves it keeps the rules of [`EventStore`], [`SnapshotStore`]
+//! and [`CheckpointStore`] by running [`run`] with a factory that returns a
+//! fresh, empty [`Subject`] for each check. Every check runs even when an
+//! earlier one failed, and [`ConformanceReport::assert_passed`] lists all
+//! failures at once.
+//!
+//! The checks stay within what the traits promise. In particular they never
+//! assume that global positions are contiguous, that a store returns JSON
+//! payloads byte for byte (a store may normalise them; they are compared as
+//! JSON values), or that timestamps keep more than microsecond precision.
+//!
+//! ```
+//! use eventsource::memory::{InMemoryCheckpointStore, InMemoryStore};
+//! use eventsource::testing::conformance::{self, Subject};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let report = conformance::run(|| async {
+//!     let store = InMemoryStore::new();
+//!     Subject::new(store.clone(), store, InMemoryCheckpointStore::new())
+//! })
+//! .await;
+//! report.assert_passed();
+//! # });
+//! ```
+
+mod appends;
+mod checkpoints;
+mod reads;
+mod report;
+mod snapshots;
+mod subscriptions;
+mod support;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::store::{CheckpointStore, EventStore, SnapshotStore};
+
+pub use report::{CheckResult, ConformanceReport};
+
+/// The stores one check runs against. They must start empty.
+#[derive(Clone)]
+pub struct Subject {
+    /// The event store under test.
+    pub events: Arc<dyn EventStore>,
+    /// The snapshot store under test.
+    pub snapshots: Arc<dyn SnapshotStore>,
+    /// The checkpoint store under test.
+    pub checkpoints: Arc<dyn CheckpointStore>,
+}
+
+impl Subject {
+    /// Bundles the three stores; they may be one value cloned three times.
+    pub fn new(
+        events: impl EventStore,
+        snapshots: impl SnapshotStore,
+        checkpoints: impl CheckpointStore,
+    ) -> Self {
+        Self {
+            events: Arc::new(events),
+            snapshots: Arc::new(snapshots),
+            checkpoints: Arc::new(checkpoints),
+        }
+    }
+}
+
+impl std::fmt::Debug for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subject").finish_non_exhaustive()
+    }
+}
+
+/// How long one check may take before it counts as failed (a store that
+/// never delivers a live event would otherwise hang the suite).
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Outcome = Result<(), String>;
+
+struct Check {
+    name: &'static str,
+    run: fn(Subject) -> BoxFuture<'static, Outcome>,
+}
+
+macro_rules! checks {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        &[$(Check {
+            name: concat!(stringify!($module), "::", stringify!($name)),
+            run: |subject| Box::pin($module::$name(subject)),
+        }),*]
+    };
+}
+
+const CHECKS: &[Check] = checks![
+    appends::no_stream_creates_the_stream,
+    appends::no_stream_conflicts_when_the_stream_exists,
+    appends::exact_appends_at_the_matching_version,
+    appends::exact_conflict_reports_the_actual_version,
+    appends::any_appends_whatever_the_version,
+    appends::versions_are_contiguous_and_fields_round_trip,
+    appends::empty_batch_checks_the_expectation_and_writes_nothing,
+    appends::replayed_batch_is_idempotent,
+    appends::duplicate_event_ids_are_rejected,
+    appends::aggregate_type_is_fixed_per_stream,
+    appends::empty_stream_id_is_invalid,
+    appends::repeated_id_in_a_batch_is_invalid,
+    reads::read_stream_from_a_version,
+    reads::read_all_is_in_global_order,
+    reads::read_all_from_a_position,
+    reads::read_all_filters_by_event_name,
+    reads::read_all_filters_by_aggregate_type,
+    reads::read_all_filters_by_recorded_time,
+    reads::read_all_combines_filters,
+    reads::head_position_and_stream_version,
+    subscriptions::caught_up_on_an_empty_store,
+    subscriptions::history_then_live,
+    subscriptions::filter_is_respected,
+    subscriptions::resumes_from_a_position,
+    subscriptions::concurrent_appends_arrive_once_in_order,
+    snapshots::save_and_load,
+    snapshots::keeps_the_higher_version,
+    snapshots::delete_forgets,
+    checkpoints::load_save_and_reset,
+    checkpoints::positions_only_move_forward,
+];
+
+/// The names of every check, in the order [`run`] executes them.
+pub fn check_names() -> impl Iterator<Item = &'static str> {
+    CHECKS.iter().map(|c| c.name)
+}
+
+/// Runs every check, each against a fresh subject from `new_subject`.
+pub async fn run<F, Fut>(new_subject: F) -> ConformanceReport
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    run_matching("", new_subject).await
+}
+
+/// Runs the checks whose name contains `pattern` (all of them for `""`).
+///
+/// Handy while fixing one failure: `run_matching("subscriptions::", ..)`.
+pub async fn run_matching<F, Fut>(pattern: &str, mut new_subject: F) -> ConformanceReport
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let mut results = Vec::new();
+    for check in CHECKS.iter().filter(|c| c.name.contains(pattern)) {
+        let started = Instant::now();
+        // A panicking factory or store fails its check, not the whole suite.
+        let attempt = AssertUnwindSafe(async {
+            let subject = new_subject().await;
+            tokio::time::timeout(CHECK_TIMEOUT, (check.run)(subject)).await
+        })
+        .catch_unwind()
+        .await;
+        let outcome = match attempt {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_elapsed)) => Err(format!("timed out after {CHECK_TIMEOUT:?}")),
+            Err(panic) => Err(format!("panicked: {}", support::panic_message(&*panic))),
+        };
+        results.push(CheckResult {
+            name: check.name,
+            outcome,
+            elapsed: started.elapsed(),
+        });
+    }
+    ConformanceReport::new(results)
+}

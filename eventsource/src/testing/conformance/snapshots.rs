@@ -1,0 +1,109 @@
+//! Snapshots: save, load, keep the higher version, delete.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::store::Snapshot;
+
+use super::support::{AGG, Step, ensure, same_json};
+use super::{Outcome, Subject};
+
+fn snapshot(stream: &str, version: u64, balance: u64) -> Snapshot {
+    Snapshot {
+        stream_id: stream.into(),
+        aggregate_type: AGG.into(),
+        version,
+        revision: 3,
+        state: Arc::from(format!(r#"{{"balance":{balance},"owner":"Zoë"}}"#)),
+        // Whole milliseconds, so a store keeping microseconds returns it exactly.
+        taken_at: DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
+            .unwrap_or_else(Utc::now),
+    }
+}
+
+fn same_snapshot(got: &Snapshot, want: &Snapshot) -> Outcome {
+    ensure!(
+        got.stream_id == want.stream_id
+            && got.aggregate_type == want.aggregate_type
+            && got.version == want.version
+            && got.revision == want.revision,
+        "loaded snapshot {got:?}, saved {want:?}"
+    );
+    ensure!(
+        same_json(&got.state, &want.state),
+        "loaded snapshot state {}, saved {}",
+        got.state,
+        want.state
+    );
+    ensure!(
+        (got.taken_at - want.taken_at).abs() < TimeDelta::milliseconds(1),
+        "loaded taken_at {}, saved {}",
+        got.taken_at,
+        want.taken_at
+    );
+    Ok(())
+}
+
+pub(super) async fn save_and_load(s: Subject) -> Outcome {
+    let store = &*s.snapshots;
+    ensure!(
+        store.load("a").await.step("load")?.is_none(),
+        "a fresh store has a snapshot of `a`"
+    );
+    let saved = snapshot("a", 10, 42);
+    store.save(saved.clone()).await.step("save")?;
+    store.save(snapshot("b", 3, 7)).await.step("save")?;
+    let loaded = store.load("a").await.step("load")?;
+    let Some(loaded) = loaded else {
+        return Err("the saved snapshot of `a` did not load".into());
+    };
+    same_snapshot(&loaded, &saved)
+}
+
+pub(super) async fn keeps_the_higher_version(s: Subject) -> Outcome {
+    let store = &*s.snapshots;
+    let newer = snapshot("a", 20, 2);
+    store.save(newer.clone()).await.step("save")?;
+    store.save(snapshot("a", 10, 1)).await.step("save older")?;
+    let loaded = store.load("a").await.step("load")?;
+    ensure!(
+        loaded
+            .as_ref()
+            .is_some_and(|l| same_snapshot(l, &newer).is_ok()),
+        "an older snapshot replaced a newer one: loaded {loaded:?}"
+    );
+    let newest = snapshot("a", 30, 3);
+    store.save(newest.clone()).await.step("save newer")?;
+    let loaded = store.load("a").await.step("load")?;
+    let Some(loaded) = loaded else {
+        return Err("the snapshot of `a` vanished".into());
+    };
+    same_snapshot(&loaded, &newest)
+}
+
+pub(super) async fn delete_forgets(s: Subject) -> Outcome {
+    let store = &*s.snapshots;
+    store.save(snapshot("a", 5, 1)).await.step("save")?;
+    store.save(snapshot("b", 5, 1)).await.step("save")?;
+    store.delete("a").await.step("delete")?;
+    ensure!(
+        store.load("a").await.step("load")?.is_none(),
+        "a deleted snapshot still loads"
+    );
+    ensure!(
+        store.load("b").await.step("load")?.is_some(),
+        "deleting `a` also deleted the snapshot of `b`"
+    );
+    store
+        .delete("missing")
+        .await
+        .step("deleting a missing snapshot")?;
+    // After a delete, any version may be saved again.
+    let lower = snapshot("a", 1, 9);
+    store.save(lower.clone()).await.step("save after delete")?;
+    match store.load("a").await.step("load")? {
+        Some(loaded) => same_snapshot(&loaded, &lower),
+        None => Err("a snapshot saved after a delete did not load".into()),
+    }
+}

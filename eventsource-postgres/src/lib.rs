@@ -224,19 +224,26 @@
 mod append;
 mod backoff;
 mod checkpoints;
+mod dead_letters;
 mod error;
 mod events;
 pub mod migrate;
 mod notify;
 mod options;
+mod processing_sql;
+mod projections;
 mod read;
 mod row;
+mod sagas;
 mod schema;
 mod snapshots;
 mod sql;
 mod store;
 mod subscribe;
 
+pub use dead_letters::PgDeadLetterStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
+pub use projections::{PgProjectionBackend, PgProjectionTx};
+pub use sagas::PgSagaStore;
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "checkpoints",
         sql: include_str!("../migrations/0003_checkpoints.sql"),
     },
+    Migration {
+        version: 4,
+        name: "processing",
+        sql: include_str!("../migrations/0004_processing.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in

@@ -11,6 +11,7 @@ use crate::error::store_error;
 use crate::migrate;
 use crate::notify::Wake;
 use crate::options::PgStoreOptions;
+use crate::processing_sql::ProcessingSql;
 use crate::sql::Queries;
 
 /// An event store, snapshot store and checkpoint store on PostgreSQL.
@@ -45,6 +46,7 @@ pub(crate) struct Inner {
     pub(crate) pool: PgPool,
     pub(crate) options: PgStoreOptions,
     pub(crate) sql: Queries,
+    pub(crate) processing: Arc<ProcessingSql>,
     pub(crate) wake: Wake,
 }
 
@@ -65,6 +67,7 @@ impl PgEventStore {
         Self {
             inner: Arc::new(Inner {
                 sql: Queries::new(options.schema()),
+                processing: Arc::new(ProcessingSql::new(options.schema())),
                 wake: Wake::new(options.notify_channel().cloned()),
                 pool,
                 options,

@@ -102,7 +102,17 @@ impl<P: Projection> Worker<P> {
                 .await
             {
                 Ok(true) => return true,
-                Ok(false) => self.publish(|s| s.state = ProjectionState::Standby),
+                Ok(false) => {
+                    // Another instance processes the projection; report its
+                    // progress, so waits for a position work here too.
+                    let position = self.backend.checkpoint(P::NAME).await;
+                    self.publish(|s| {
+                        s.state = ProjectionState::Standby;
+                        if let Ok(position) = position {
+                            s.position = position;
+                        }
+                    });
+                }
                 Err(error) => self.failed(&error),
             }
             tokio::select! {

@@ -1,0 +1,111 @@
+//! Parked events on PostgreSQL.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use eventsource::StoreError;
+use eventsource::projection::{DeadLetterStore, ParkedEvent};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use crate::PgEventStore;
+use crate::error::{store_error, to_i64};
+use crate::processing_sql::ProcessingSql;
+
+/// A [`DeadLetterStore`] in the store's schema (table `dead_letters`).
+#[derive(Clone, Debug)]
+pub struct PgDeadLetterStore {
+    store: PgEventStore,
+    sql: Arc<ProcessingSql>,
+}
+
+impl PgEventStore {
+    /// The dead-letter store of this store's schema.
+    pub fn dead_letters(&self) -> PgDeadLetterStore {
+        PgDeadLetterStore {
+            store: self.clone(),
+            sql: self.inner.processing.clone(),
+        }
+    }
+}
+
+fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
+    let unsigned = |column: &str| -> Result<u64, StoreError> {
+        let value: i64 = row.try_get(column).map_err(store_error)?;
+        u64::try_from(value).map_err(|_| {
+            StoreError::Backend(format!("dead letter column `{column}` is negative ({value})").into())
+        })
+    };
+    let attempts: i32 = row.try_get("attempts").map_err(store_error)?;
+    Ok(ParkedEvent {
+        projection: row.try_get("projection").map_err(store_error)?,
+        global_position: unsigned("global_position")?,
+        event_id: row.try_get::<Uuid, _>("event_id").map_err(store_error)?,
+        stream_id: row.try_get("stream_id").map_err(store_error)?,
+        stream_version: unsigned("stream_version")?,
+        event_name: row.try_get("event_name").map_err(store_error)?,
+        error: row.try_get("error").map_err(store_error)?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        parked_at: row.try_get::<DateTime<Utc>, _>("parked_at").map_err(store_error)?,
+    })
+}
+
+#[async_trait]
+impl DeadLetterStore for PgDeadLetterStore {
+    async fn park(&self, event: ParkedEvent) -> Result<(), StoreError> {
+        sqlx::query(self.sql.park.get())
+            .bind(&event.projection)
+            .bind(to_i64("position", event.global_position)?)
+            .bind(event.event_id)
+            .bind(&event.stream_id)
+            .bind(to_i64("stream version", event.stream_version)?)
+            .bind(&event.event_name)
+            .bind(&event.error)
+            .bind(i32::try_from(event.attempts).unwrap_or(i32::MAX))
+            .bind(event.parked_at)
+            .execute(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn list(&self, projection: &str) -> Result<Vec<ParkedEvent>, StoreError> {
+        let rows = sqlx::query(self.sql.list_parked.get())
+            .bind(projection)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(parked).collect()
+    }
+
+    async fn count(&self, projection: &str) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query(self.sql.count_parked.get())
+            .bind(projection)
+            .fetch_one(self.store.pool())
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(store_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn remove(&self, projection: &str, position: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query(self.sql.remove_parked.get())
+            .bind(projection)
+            .bind(to_i64("position", position)?)
+            .execute(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn clear(&self, projection: &str) -> Result<(), StoreError> {
+        sqlx::query(self.sql.clear_parked.get())
+            .bind(projection)
+            .execute(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}

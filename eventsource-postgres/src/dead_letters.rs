@@ -35,7 +35,9 @@ fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
     let unsigned = |column: &str| -> Result<u64, StoreError> {
         let value: i64 = row.try_get(column).map_err(store_error)?;
         u64::try_from(value).map_err(|_| {
-            StoreError::Backend(format!("dead letter column `{column}` is negative ({value})").into())
+            StoreError::Backend(
+                format!("dead letter column `{column}` is negative ({value})").into(),
+            )
         })
     };
     let attempts: i32 = row.try_get("attempts").map_err(store_error)?;
@@ -48,7 +50,9 @@ fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
         event_name: row.try_get("event_name").map_err(store_error)?,
         error: row.try_get("error").map_err(store_error)?,
         attempts: u32::try_from(attempts).unwrap_or(0),
-        parked_at: row.try_get::<DateTime<Utc>, _>("parked_at").map_err(store_error)?,
+        parked_at: row
+            .try_get::<DateTime<Utc>, _>("parked_at")
+            .map_err(store_error)?,
     })
 }
 

@@ -91,7 +91,12 @@ impl PgProjectionBackend {
         })
     }
 
-    async fn acquire_lease(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: Uuid,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let row = sqlx::query(self.sql.acquire_lease.get())
             .bind(name)

@@ -32,7 +32,11 @@ impl PgEventStore {
 
 #[async_trait]
 impl SagaStore for PgSagaStore {
-    async fn load(&self, saga: &str, correlation_id: Uuid) -> Result<Option<SagaInstance>, StoreError> {
+    async fn load(
+        &self,
+        saga: &str,
+        correlation_id: Uuid,
+    ) -> Result<Option<SagaInstance>, StoreError> {
         let row = sqlx::query(self.sql.load_saga.get())
             .bind(saga)
             .bind(correlation_id)

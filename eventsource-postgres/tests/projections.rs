@@ -45,11 +45,13 @@ impl Balances {
             return Err(ProjectionError::handler("thirteen is unlucky"));
         }
         let s = &self.schema;
-        sqlx::query(AssertSqlSafe(format!("INSERT INTO \"{s}\".applied (position) VALUES ($1)")))
-            .bind(meta.global_position as i64)
-            .execute(&mut *ctx)
-            .await
-            .map_err(ProjectionError::handler)?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO \"{s}\".applied (position) VALUES ($1)"
+        )))
+        .bind(meta.global_position as i64)
+        .execute(&mut *ctx)
+        .await
+        .map_err(ProjectionError::handler)?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO \"{s}\".balances (account, total) VALUES ($1, $2) \
              ON CONFLICT (account) DO UPDATE SET total = balances.total + EXCLUDED.total"
@@ -119,7 +121,12 @@ async fn deposit(store: &PgEventStore, account: &str, amount: i64) -> u64 {
     )
     .unwrap();
     store
-        .append(&format!("acct-{account}"), "pgproj.Account", ExpectedVersion::Any, vec![event])
+        .append(
+            &format!("acct-{account}"),
+            "pgproj.Account",
+            ExpectedVersion::Any,
+            vec![event],
+        )
         .await
         .unwrap()
         .last_position
@@ -244,7 +251,10 @@ async fn a_crash_between_read_model_and_checkpoint_loses_and_repeats_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(crashed.load(Ordering::SeqCst), "the injected crash happened");
+    assert!(
+        crashed.load(Ordering::SeqCst),
+        "the injected crash happened"
+    );
     // The process is gone: stop it wherever it is, as a kill would.
     first.shutdown().await;
     let (applied, _) = rows(&store).await;
@@ -255,7 +265,10 @@ async fn a_crash_between_read_model_and_checkpoint_loses_and_repeats_nothing() {
         .start(balances(&store), store.projection_backend())
         .unwrap();
     let head = store.head_position().await.unwrap();
-    second.wait_until("pgproj.balances", head, WAIT).await.unwrap();
+    second
+        .wait_until("pgproj.balances", head, WAIT)
+        .await
+        .unwrap();
     let (applied, totals) = rows(&store).await;
     assert_eq!(applied, 60, "every event applied exactly once");
     let expected: Vec<(String, i64)> = expected.into_iter().collect();
@@ -276,8 +289,13 @@ async fn a_poison_event_is_parked_in_postgres_and_retried_after_a_fix() {
     projection.poison.store(true, Ordering::SeqCst);
     let flag = projection.poison.clone();
     let runner = runner(&store);
-    runner.start(projection, store.projection_backend()).unwrap();
-    runner.wait_until("pgproj.balances", last, WAIT).await.unwrap();
+    runner
+        .start(projection, store.projection_backend())
+        .unwrap();
+    runner
+        .wait_until("pgproj.balances", last, WAIT)
+        .await
+        .unwrap();
 
     let (applied, totals) = rows(&store).await;
     assert_eq!((applied, totals), (2, vec![("p".to_owned(), 3)]));
@@ -291,10 +309,16 @@ async fn a_poison_event_is_parked_in_postgres_and_retried_after_a_fix() {
     assert_eq!((status.parked, status.lag), (1, 0));
 
     flag.store(false, Ordering::SeqCst);
-    runner.retry_parked("pgproj.balances", poison).await.unwrap();
+    runner
+        .retry_parked("pgproj.balances", poison)
+        .await
+        .unwrap();
     let (applied, totals) = rows(&store).await;
     assert_eq!((applied, totals), (3, vec![("p".to_owned(), 16)]));
-    assert_eq!(store.dead_letters().count("pgproj.balances").await.unwrap(), 0);
+    assert_eq!(
+        store.dead_letters().count("pgproj.balances").await.unwrap(),
+        0
+    );
     runner.shutdown().await;
     common::drop_schema(&store).await;
 }
@@ -304,12 +328,17 @@ async fn a_rebuild_produces_the_read_model_live_processing_produced() {
     let store = common::store().await;
     read_model(&store).await;
     let runner = runner(&store);
-    runner.start(balances(&store), store.projection_backend()).unwrap();
+    runner
+        .start(balances(&store), store.projection_backend())
+        .unwrap();
     let mut last = 0;
     for i in 0..120 {
         last = deposit(&store, &format!("r{}", i % 9), i * 3).await;
     }
-    runner.wait_until("pgproj.balances", last, WAIT).await.unwrap();
+    runner
+        .wait_until("pgproj.balances", last, WAIT)
+        .await
+        .unwrap();
     let live = rows(&store).await;
 
     let progress = Arc::new(AtomicUsize::new(0));
@@ -334,8 +363,12 @@ async fn two_runners_on_one_database_never_both_apply_an_event() {
     let other = common::same_schema(&store, "second-instance", |o| o).await;
     let first = runner(&store);
     let second = runner(&other);
-    first.start(balances(&store), store.projection_backend()).unwrap();
-    second.start(balances(&other), other.projection_backend()).unwrap();
+    first
+        .start(balances(&store), store.projection_backend())
+        .unwrap();
+    second
+        .start(balances(&other), other.projection_backend())
+        .unwrap();
 
     let writer = {
         let store = store.clone();
@@ -349,14 +382,19 @@ async fn two_runners_on_one_database_never_both_apply_an_event() {
     let head = store.head_position().await.unwrap();
     // Whichever instance took the lease processes everything; the other
     // stands by.
-    first.wait_until("pgproj.balances", head, WAIT).await.unwrap();
+    first
+        .wait_until("pgproj.balances", head, WAIT)
+        .await
+        .unwrap();
     let first_live = first.status("pgproj.balances").await.unwrap().state == ProjectionState::Live;
     let (live, standby) = if first_live {
         (&first, &second)
     } else {
         (&second, &first)
     };
-    live.wait_until("pgproj.balances", head, WAIT).await.unwrap();
+    live.wait_until("pgproj.balances", head, WAIT)
+        .await
+        .unwrap();
     assert_eq!(
         standby.status("pgproj.balances").await.unwrap().state,
         ProjectionState::Standby
@@ -369,11 +407,17 @@ async fn two_runners_on_one_database_never_both_apply_an_event() {
     for _ in 0..50 {
         more = deposit(&store, "t0", 1).await;
     }
-    standby.wait_until("pgproj.balances", more, WAIT).await.unwrap();
+    standby
+        .wait_until("pgproj.balances", more, WAIT)
+        .await
+        .unwrap();
     let (applied, totals) = rows(&store).await;
     assert_eq!(applied, 250, "no event applied twice, none lost");
     assert_eq!(totals.iter().map(|(_, t)| t).sum::<i64>(), 250);
-    assert_eq!(store.dead_letters().count("pgproj.balances").await.unwrap(), 0);
+    assert_eq!(
+        store.dead_letters().count("pgproj.balances").await.unwrap(),
+        0
+    );
     standby.shutdown().await;
     common::drop_schema(&store).await;
 }

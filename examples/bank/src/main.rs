@@ -1,7 +1,9 @@
 //! A walkthrough of eventsource on a bank account domain.
 //!
-//! Run it with `cargo run -p bank`. Set `RUST_LOG=eventsource=debug` to see
-//! the tracing spans of every command, load and append.
+//! Run it with `cargo run -p bank`. With `DATABASE_URL` set it runs on
+//! PostgreSQL (schema `bank_example`), otherwise in memory. Set
+//! `RUST_LOG=eventsource=debug` to see the tracing spans of every command,
+//! load and append.
 
 mod domain;
 mod rendezvous;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::store::IntoEventStore;
+use eventsource_postgres::{PgEventStore, PgStoreOptions};
 
 use domain::{Account, BankError, CloseAccount, Deposit, OpenAccount, Withdraw};
 use rendezvous::Rendezvous;
@@ -25,9 +28,20 @@ async fn main() -> Result<(), BoxError> {
         )
         .init();
 
-    let store = InMemoryStore::new();
-    println!("eventsource bank walkthrough (store: in memory)\n");
-    walkthrough(store.clone().into_event_store(), Arc::new(store)).await
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let options = PgStoreOptions::new("bank_example")?;
+            let store = PgEventStore::connect_with(&url, options).await?;
+            store.migrate().await?;
+            println!("eventsource bank walkthrough (store: PostgreSQL, schema bank_example)\n");
+            walkthrough(store.clone().into_event_store(), Arc::new(store)).await
+        }
+        _ => {
+            let store = InMemoryStore::new();
+            println!("eventsource bank walkthrough (store: in memory)\n");
+            walkthrough(store.clone().into_event_store(), Arc::new(store)).await
+        }
+    }
 }
 
 async fn walkthrough(

@@ -1,18 +1,23 @@
 //! A walkthrough of the order domain: aggregates, the order-summary read
 //! model and the fulfilment saga.
 //!
-//! Run it with `cargo run -p orders`.
+//! Run it with `cargo run -p orders`. With `DATABASE_URL` set, events, the
+//! order summary (a PostgreSQL table written in the projection's
+//! transaction), checkpoints and saga state live in PostgreSQL (schema
+//! `orders_example`); otherwise everything is in memory.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
 use eventsource::prelude::*;
+use eventsource_postgres::{PgEventStore, PgStoreOptions};
 use orders::inventory::Restock;
 use orders::order::{
     AddLine, CancelOrder, Line, Order, PlaceOrder, ShipOrder, Status, SubmitOrder,
 };
 use orders::saga::{Fulfilment, WAREHOUSE};
-use orders::summary::InMemorySummaries;
+use orders::summary::{InMemorySummaries, OrderSummary, PgSummaries};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -24,16 +29,12 @@ async fn main() -> Result<(), BoxError> {
         )
         .init();
 
-    let store = InMemoryStore::new();
-    let bus = CommandBus::new(store.clone())?;
-    let runner = ProjectionRunner::new(store.clone())?;
-    let summaries = InMemorySummaries::default();
-    runner.start(summaries.clone(), InMemoryProjectionBackend::new())?;
-    runner.start(
-        SagaProcessor::<Fulfilment>::new(bus.clone(), InMemorySagaStore::new()),
-        InMemoryProjectionBackend::new(),
-    )?;
-    println!("eventsource orders walkthrough (store: in memory)\n");
+    let app = App::start().await?;
+    let (bus, runner) = (&app.bus, &app.runner);
+    println!("eventsource orders walkthrough (store: {})\n", app.kind);
+    // Order ids unique to this run, so it can run again on the same database.
+    let run = eventsource::uuid::Uuid::now_v7().simple().to_string();
+    let order_id = |n: u32| format!("order-{n}-{}", &run[run.len() - 6..]);
 
     bus.dispatch(Restock {
         warehouse: WAREHOUSE.into(),
@@ -44,28 +45,28 @@ async fn main() -> Result<(), BoxError> {
     println!("Stocked 20 tea in warehouse `{WAREHOUSE}`.\n");
 
     println!("1. An order that goes through: reserve, pay, approve, then ship");
-    let id = "order-1";
-    place(&bus, id, &[("tea", 4, 1_250)]).await?;
-    let order = settle(&bus, &store, &runner, id).await?;
+    let id = &order_id(1);
+    place(bus, id, &[("tea", 4, 1_250)]).await?;
+    let order = settle(&app, id).await?;
     println!("   the saga drove it to {:?}", order.status);
     bus.dispatch(ShipOrder {
         order_id: id.into(),
     })
     .await?;
-    show(&store, &runner, &summaries, id).await?;
+    app.show(id).await?;
 
     println!("\n2. An order whose payment is declined: the saga compensates");
-    let id = "order-2";
-    place(&bus, id, &[("tea", 10, 15_000)]).await?;
-    let order = settle(&bus, &store, &runner, id).await?;
+    let id = &order_id(2);
+    place(bus, id, &[("tea", 10, 15_000)]).await?;
+    let order = settle(&app, id).await?;
     println!(
         "   the saga released the stock and moved it to {:?}",
         order.status
     );
-    show(&store, &runner, &summaries, id).await?;
+    app.show(id).await?;
 
     println!("\n3. A customer cancels before submitting");
-    let id = "order-3";
+    let id = &order_id(3);
     bus.dispatch(PlaceOrder {
         order_id: id.into(),
         customer: "ann".into(),
@@ -85,7 +86,7 @@ async fn main() -> Result<(), BoxError> {
         Err(CommandError::Rejected(err)) => println!("   submitting it now is refused: {err}"),
         other => return Err(format!("expected a rejection, got {other:?}").into()),
     }
-    show(&store, &runner, &summaries, id).await?;
+    app.show(id).await?;
 
     println!("\n4. Read model status");
     for name in runner.names() {
@@ -125,19 +126,14 @@ async fn place(bus: &CommandBus, id: &str, lines: &[(&str, u32, i64)]) -> Result
 }
 
 /// Waits for the saga to approve or cancel the order.
-async fn settle(
-    bus: &CommandBus,
-    store: &InMemoryStore,
-    runner: &ProjectionRunner,
-    id: &str,
-) -> Result<Order, BoxError> {
-    let orders = bus.repository::<Order>();
-    for _ in 0..500 {
+async fn settle(app: &App, id: &str) -> Result<Order, BoxError> {
+    let orders = app.bus.repository::<Order>();
+    for _ in 0..1000 {
         let order = orders.load(id).await?.ok_or("the order exists")?;
         if matches!(order.state.status, Status::Approved | Status::Cancelled) {
-            let head = store.head_position().await?;
-            runner
-                .wait_until("orders.fulfilment", head, Duration::from_secs(5))
+            let head = app.store.head_position().await?;
+            app.runner
+                .wait_until("orders.fulfilment", head, Duration::from_secs(10))
                 .await?;
             return Ok(order.state);
         }
@@ -146,27 +142,96 @@ async fn settle(
     Err(format!("{id} did not settle").into())
 }
 
-/// Prints the order's row once the summary has caught up (read-your-writes).
-async fn show(
-    store: &InMemoryStore,
-    runner: &ProjectionRunner,
-    summaries: &InMemorySummaries,
-    id: &str,
-) -> Result<(), BoxError> {
-    let head = store.head_position().await?;
-    runner
-        .wait_until("orders.summary.memory", head, Duration::from_secs(5))
-        .await?;
-    let row = summaries.get(id).ok_or("the summary has the order")?;
-    println!(
-        "   summary: {} | {} line(s) | total {} | {}{}",
-        row.order_id,
-        row.lines,
-        row.total,
-        row.status,
-        row.cancel_reason
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default()
-    );
-    Ok(())
+/// The stores, the bus and the runner, in memory or on PostgreSQL.
+struct App {
+    kind: &'static str,
+    store: Arc<dyn EventStore>,
+    bus: CommandBus,
+    runner: ProjectionRunner,
+    summaries: Summaries,
+}
+
+enum Summaries {
+    Memory(InMemorySummaries),
+    Postgres(PgSummaries, PgEventStore),
+}
+
+impl App {
+    async fn start() -> Result<Self, BoxError> {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                let options = PgStoreOptions::new("orders_example")?;
+                let store = PgEventStore::connect_with(&url, options).await?;
+                store.migrate().await?;
+                let summaries = PgSummaries::create(&store).await?;
+                let bus = CommandBus::new(store.clone())?.with_snapshots(store.clone());
+                let runner =
+                    ProjectionRunner::new(store.clone())?.with_dead_letters(store.dead_letters());
+                runner.start(summaries.clone(), store.projection_backend())?;
+                runner.start(
+                    SagaProcessor::<Fulfilment>::new(bus.clone(), store.saga_store()),
+                    store.projection_backend(),
+                )?;
+                Ok(Self {
+                    kind: "PostgreSQL, schema orders_example",
+                    store: Arc::new(store.clone()),
+                    bus,
+                    runner,
+                    summaries: Summaries::Postgres(summaries, store),
+                })
+            }
+            _ => {
+                let store = InMemoryStore::new();
+                let bus = CommandBus::new(store.clone())?.with_snapshots(store.clone());
+                let runner = ProjectionRunner::new(store.clone())?;
+                let summaries = InMemorySummaries::default();
+                runner.start(summaries.clone(), InMemoryProjectionBackend::new())?;
+                runner.start(
+                    SagaProcessor::<Fulfilment>::new(bus.clone(), InMemorySagaStore::new()),
+                    InMemoryProjectionBackend::new(),
+                )?;
+                Ok(Self {
+                    kind: "in memory",
+                    store: Arc::new(store),
+                    bus,
+                    runner,
+                    summaries: Summaries::Memory(summaries),
+                })
+            }
+        }
+    }
+
+    fn summary_projection(&self) -> &'static str {
+        match self.summaries {
+            Summaries::Memory(_) => "orders.summary.memory",
+            Summaries::Postgres(..) => "orders.summary.postgres",
+        }
+    }
+
+    async fn summary(&self, id: &str) -> Result<Option<OrderSummary>, BoxError> {
+        Ok(match &self.summaries {
+            Summaries::Memory(rows) => rows.get(id),
+            Summaries::Postgres(rows, store) => rows.get(store.pool(), id).await?,
+        })
+    }
+
+    /// Prints the order's row once the summary has caught up (read-your-writes).
+    async fn show(&self, id: &str) -> Result<(), BoxError> {
+        let head = self.store.head_position().await?;
+        self.runner
+            .wait_until(self.summary_projection(), head, Duration::from_secs(10))
+            .await?;
+        let row = self.summary(id).await?.ok_or("the summary has the order")?;
+        println!(
+            "   summary: {} | {} line(s) | total {} | {}{}",
+            row.order_id,
+            row.lines,
+            row.total,
+            row.status,
+            row.cancel_reason
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+        Ok(())
+    }
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use eventsource::prelude::*;
+use eventsource_postgres::PgEventStore;
+use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::order::{
     LineAdded, OrderApproved, OrderCancelled, OrderPlaced, OrderShipped, OrderSubmitted,
@@ -87,5 +89,158 @@ impl InMemorySummaries {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+    }
+}
+
+/// The summary in PostgreSQL: table `order_summaries` in the event store's
+/// schema, written inside each batch's transaction, so the rows and the
+/// projection's checkpoint always agree.
+#[derive(Clone, Debug)]
+pub struct PgSummaries {
+    table: String,
+}
+
+impl PgSummaries {
+    /// Creates the table if needed (the read model's own migration).
+    pub async fn create(store: &PgEventStore) -> Result<Self, sqlx::Error> {
+        let summaries = Self {
+            table: format!("\"{}\".order_summaries", store.schema()),
+        };
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE TABLE IF NOT EXISTS {} ( \
+                 order_id text PRIMARY KEY, \
+                 customer text NOT NULL DEFAULT '', \
+                 lines integer NOT NULL DEFAULT 0, \
+                 total bigint NOT NULL DEFAULT 0, \
+                 status text NOT NULL DEFAULT 'open', \
+                 cancel_reason text)",
+            summaries.table
+        )))
+        .execute(store.pool())
+        .await?;
+        Ok(summaries)
+    }
+
+    /// The summary of `order_id`.
+    pub async fn get(
+        &self,
+        pool: &sqlx::PgPool,
+        order_id: &str,
+    ) -> Result<Option<OrderSummary>, sqlx::Error> {
+        let row: Option<(String, String, i32, i64, String, Option<String>)> =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT order_id, customer, lines, total, status, cancel_reason \
+                 FROM {} WHERE order_id = $1",
+                self.table
+            )))
+            .bind(order_id)
+            .fetch_optional(pool)
+            .await?;
+        Ok(row.map(
+            |(order_id, customer, lines, total, status, cancel_reason)| OrderSummary {
+                order_id,
+                customer,
+                lines: u32::try_from(lines).unwrap_or(0),
+                total,
+                status,
+                cancel_reason,
+            },
+        ))
+    }
+
+    async fn set_status(
+        &self,
+        ctx: &mut PgConnection,
+        order_id: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET status = $2, cancel_reason = coalesce($3, cancel_reason) \
+             WHERE order_id = $1",
+            self.table
+        )))
+        .bind(order_id)
+        .bind(status)
+        .bind(reason)
+        .execute(ctx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[projection(name = "orders.summary.postgres")]
+impl PgSummaries {
+    async fn on_placed(
+        &mut self,
+        e: &OrderPlaced,
+        ctx: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (order_id, customer) VALUES ($1, $2) ON CONFLICT (order_id) DO NOTHING",
+            self.table
+        )))
+        .bind(&e.order_id)
+        .bind(&e.customer)
+        .execute(ctx)
+        .await?;
+        Ok(())
+    }
+
+    async fn on_line_added(
+        &mut self,
+        e: &LineAdded,
+        ctx: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET lines = lines + 1, total = total + $2 WHERE order_id = $1",
+            self.table
+        )))
+        .bind(&e.order_id)
+        .bind(i64::from(e.line.quantity) * e.line.unit_price)
+        .execute(ctx)
+        .await?;
+        Ok(())
+    }
+
+    async fn on_submitted(
+        &mut self,
+        e: &OrderSubmitted,
+        ctx: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        self.set_status(ctx, &e.order_id, "submitted", None).await
+    }
+
+    async fn on_approved(
+        &mut self,
+        e: &OrderApproved,
+        ctx: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        self.set_status(ctx, &e.order_id, "approved", None).await
+    }
+
+    async fn on_shipped(
+        &mut self,
+        e: &OrderShipped,
+        ctx: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        self.set_status(ctx, &e.order_id, "shipped", None).await
+    }
+
+    async fn on_cancelled(
+        &mut self,
+        e: &OrderCancelled,
+        ctx: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        self.set_status(ctx, &e.order_id, "cancelled", Some(&e.reason))
+            .await
+    }
+
+    #[reset]
+    async fn clear(&mut self, ctx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", self.table)))
+            .execute(ctx)
+            .await?;
+        Ok(())
     }
 }

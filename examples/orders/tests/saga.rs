@@ -1,26 +1,61 @@
-//! The fulfilment saga end to end on the in-memory store: the happy path,
-//! and the compensation path when the payment is declined.
+//! The fulfilment saga end to end, on the in-memory store and on PostgreSQL:
+//! the happy path, and the compensation path when the payment is declined.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
 use eventsource::prelude::*;
 use eventsource::saga::SagaStore;
+use eventsource_postgres::{PgEventStore, PgStoreOptions};
 use futures::TryStreamExt;
 use orders::inventory::{Restock, Warehouse};
 use orders::order::{AddLine, Line, Order, PlaceOrder, Status, SubmitOrder};
 use orders::saga::{Fulfilment, Step, WAREHOUSE};
-use orders::summary::InMemorySummaries;
+use orders::summary::{InMemorySummaries, OrderSummary, PgSummaries};
 
 struct World {
-    store: InMemoryStore,
+    store: Arc<dyn EventStore>,
     bus: CommandBus,
     runner: ProjectionRunner,
-    sagas: InMemorySagaStore,
-    summaries: InMemorySummaries,
+    sagas: Arc<dyn SagaStore>,
+    summaries: Summaries,
 }
 
-async fn world() -> World {
+enum Summaries {
+    Memory(InMemorySummaries),
+    Postgres(PgSummaries, PgEventStore),
+}
+
+impl World {
+    fn summary_projection(&self) -> &'static str {
+        match self.summaries {
+            Summaries::Memory(_) => "orders.summary.memory",
+            Summaries::Postgres(..) => "orders.summary.postgres",
+        }
+    }
+
+    async fn summary(&self, id: &str) -> OrderSummary {
+        match &self.summaries {
+            Summaries::Memory(rows) => rows.get(id),
+            Summaries::Postgres(rows, store) => rows.get(store.pool(), id).await.unwrap(),
+        }
+        .unwrap()
+    }
+
+    async fn finish(self) {
+        self.runner.shutdown().await;
+        if let Summaries::Postgres(_, store) = &self.summaries {
+            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", store.schema());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn memory_world() -> World {
     let store = InMemoryStore::new();
     let bus = CommandBus::new(store.clone()).unwrap();
     let runner = ProjectionRunner::new(store.clone()).unwrap();
@@ -35,20 +70,61 @@ async fn world() -> World {
     runner
         .start(summaries.clone(), InMemoryProjectionBackend::new())
         .unwrap();
-    bus.dispatch(Restock {
-        warehouse: WAREHOUSE.into(),
-        sku: "book".into(),
-        quantity: 10,
-    })
-    .await
-    .unwrap();
-    World {
-        store,
+    stocked(World {
+        store: Arc::new(store),
         bus,
         runner,
-        sagas,
-        summaries,
-    }
+        sagas: Arc::new(sagas),
+        summaries: Summaries::Memory(summaries),
+    })
+    .await
+}
+
+/// A world in a fresh schema of the server at `DATABASE_URL`.
+async fn postgres_world() -> World {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!("DATABASE_URL is not set: run ./scripts/test, which finds or starts PostgreSQL")
+    });
+    let schema = format!("orders_t_{:08x}", fastrand::u32(..));
+    let store = PgEventStore::connect_with(&url, PgStoreOptions::new(&schema).unwrap())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let bus = CommandBus::new(store.clone()).unwrap();
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_dead_letters(store.dead_letters());
+    let summaries = PgSummaries::create(&store).await.unwrap();
+    runner
+        .start(
+            SagaProcessor::<Fulfilment>::new(bus.clone(), store.saga_store()),
+            store.projection_backend(),
+        )
+        .unwrap();
+    runner
+        .start(summaries.clone(), store.projection_backend())
+        .unwrap();
+    stocked(World {
+        store: Arc::new(store.clone()),
+        bus,
+        runner,
+        sagas: Arc::new(store.saga_store()),
+        summaries: Summaries::Postgres(summaries, store),
+    })
+    .await
+}
+
+async fn stocked(world: World) -> World {
+    world
+        .bus
+        .dispatch(Restock {
+            warehouse: WAREHOUSE.into(),
+            sku: "book".into(),
+            quantity: 10,
+        })
+        .await
+        .unwrap();
+    world
 }
 
 async fn order(world: &World, id: &str, quantity: u32, unit_price: i64) {
@@ -84,14 +160,14 @@ async fn order(world: &World, id: &str, quantity: u32, unit_price: i64) {
 /// Waits until the order reaches a final status.
 async fn settled(world: &World, id: &str) -> Order {
     let orders = world.bus.repository::<Order>();
-    for _ in 0..500 {
+    for _ in 0..2000 {
         let order = orders.load(id).await.unwrap().unwrap();
         if matches!(order.state.status, Status::Approved | Status::Cancelled) {
             let head = world.store.head_position().await.unwrap();
-            for name in ["orders.fulfilment", "orders.summary.memory"] {
+            for name in ["orders.fulfilment", world.summary_projection()] {
                 world
                     .runner
-                    .wait_until(name, head, Duration::from_secs(5))
+                    .wait_until(name, head, Duration::from_secs(20))
                     .await
                     .unwrap();
             }
@@ -118,16 +194,14 @@ async fn saga_step(world: &World, order_id: &str) -> (Step, bool) {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn happy_path_reserves_pays_and_approves() {
-    let world = world().await;
+async fn happy_path_reserves_pays_and_approves(world: World) {
     order(&world, "o-1", 3, 1_000).await;
     let order = settled(&world, "o-1").await;
     assert_eq!(order.status, Status::Approved);
     assert_eq!(saga_step(&world, "o-1").await, (Step::Approved, true));
     let warehouse = warehouse(&world).await;
     assert_eq!(warehouse.available["book"], 7);
-    let summary = world.summaries.get("o-1").unwrap();
+    let summary = world.summary("o-1").await;
     assert_eq!(
         (summary.status.as_str(), summary.total, summary.lines),
         ("approved", 3_000, 1)
@@ -163,12 +237,10 @@ async fn happy_path_reserves_pays_and_approves() {
     for pair in flow.windows(2) {
         assert_eq!(pair[1].metadata.causation_id, Some(pair[0].event_id));
     }
-    world.runner.shutdown().await;
+    world.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_declined_payment_releases_the_stock_and_cancels_the_order() {
-    let world = world().await;
+async fn a_declined_payment_releases_the_stock_and_cancels_the_order(world: World) {
     // Over the card limit: the payment is declined.
     order(&world, "o-2", 2, 60_000).await;
     let order = settled(&world, "o-2").await;
@@ -180,15 +252,13 @@ async fn a_declined_payment_releases_the_stock_and_cancels_the_order() {
         "the reservation was released"
     );
     assert!(warehouse.reserved.is_empty());
-    let summary = world.summaries.get("o-2").unwrap();
+    let summary = world.summary("o-2").await;
     assert_eq!(summary.status, "cancelled");
     assert!(summary.cancel_reason.unwrap().contains("card declined"));
-    world.runner.shutdown().await;
+    world.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn out_of_stock_cancels_without_payment() {
-    let world = world().await;
+async fn out_of_stock_cancels_without_payment(world: World) {
     order(&world, "o-3", 50, 10).await;
     let order = settled(&world, "o-3").await;
     assert_eq!(order.status, Status::Cancelled);
@@ -203,5 +273,33 @@ async fn out_of_stock_cancels_without_payment() {
         .await
         .unwrap();
     assert!(payments.is_empty());
-    world.runner.shutdown().await;
+    world.finish().await;
 }
+
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::memory_world().await).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::postgres_world().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    happy_path_reserves_pays_and_approves,
+    a_declined_payment_releases_the_stock_and_cancels_the_order,
+    out_of_stock_cancels_without_payment,
+);

@@ -95,12 +95,7 @@ pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
 /// it clears the read model before a rebuild.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(
-        projection::Kind::Projection,
-        args.into(),
-        parse_macro_input!(input as syn::ItemImpl),
-    )
-    .into()
+    projection::attribute(projection::Kind::Projection, args.into(), input.into()).into()
 }
 
 /// Declares a saga (process manager): `#[saga(name = "...")]` on an impl
@@ -112,12 +107,7 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
 /// other events only reach instances that exist for their correlation id.
 #[proc_macro_attribute]
 pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(
-        projection::Kind::Saga,
-        args.into(),
-        parse_macro_input!(input as syn::ItemImpl),
-    )
-    .into()
+    projection::attribute(projection::Kind::Saga, args.into(), input.into()).into()
 }
 
 /// The argument `#[aggregate_impl]` leaves on the handler attributes it read,
@@ -207,11 +197,40 @@ mod tests {
             ),
         ]
         .map(|f| crate::upcaster::attribute(quote::quote!(event = "a.B", from = 1, crate = rt), f));
+        let projection = crate::projection::attribute(
+            crate::projection::Kind::Projection,
+            quote::quote!(name = "a.p", crate = rt),
+            quote::quote! {
+                impl P {
+                    async fn b(&mut self, b: &B, m: &RecordedEvent, c: &mut Conn) -> Result<(), E> {
+                        Ok(())
+                    }
+                    fn a(&mut self, a: &A) -> Outcome { todo!() }
+                    #[reset]
+                    fn clear(&mut self, c: &mut Conn) {}
+                }
+            },
+        );
+        let saga = crate::projection::attribute(
+            crate::projection::Kind::Saga,
+            quote::quote!(name = "a.s", crate = rt),
+            quote::quote! {
+                impl S {
+                    #[start]
+                    async fn b(&mut self, b: &B, c: &mut SagaContext<'_>) -> Result<(), E> {
+                        Ok(())
+                    }
+                    fn a(&mut self, a: &A, m: &RecordedEvent) {}
+                }
+            },
+        );
         for (what, tokens) in [
             ("event", event),
             ("aggregate", aggregate),
             ("command", command),
             ("aggregate_impl", handlers),
+            ("projection", projection),
+            ("saga", saga),
         ]
         .into_iter()
         .chain(upcasters.into_iter().map(|u| ("upcaster", u)))

@@ -229,6 +229,39 @@ pub fn to_payload<T: UpcastOutput>(new: &T) -> Result<serde_json::Value, crate::
         .map_err(|e| crate::UpcastError::with_source("cannot serialize the upcast payload", e))
 }
 
+/// Whether the event names of a projection's or saga's handlers are
+/// distinct: two handlers for one event type (imported under two names, so
+/// the macro could not tell) fail to compile.
+pub const fn distinct_events(names: &[&str]) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = i + 1;
+        while j < names.len() {
+            if same_str(names[i], names[j]) {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Whether `record` is one of the events whose `is_named` functions are given
 /// (a saga's `#[start]` events).
 pub fn is_any_of(record: &RecordedEvent, events: &[fn(&str) -> bool]) -> bool {

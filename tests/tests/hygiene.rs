@@ -555,7 +555,7 @@ async fn projections_expand_where_primitive_types_are_shadowed() {
 #[tokio::test]
 async fn projections_and_sagas_expand_without_the_prelude() {
     use no_prelude::*;
-    assert!(ClockView::TRANSACTIONAL);
+    const { assert!(ClockView::TRANSACTIONAL) };
     let mut tally = Tally { total: 0 };
     let ticked = eventsource_tests::stored("hygiene.Ticked", 2, r#"{"by":3}"#);
     assert!(

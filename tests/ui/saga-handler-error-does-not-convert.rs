@@ -31,7 +31,11 @@ impl Fulfilment {
         self.order = e.order.clone();
     }
 
-    async fn on_paid(&mut self, _: &PaymentTaken, ctx: &mut SagaContext<'_>) -> Result<(), Declined> {
+    async fn on_paid(
+        &mut self,
+        _: &PaymentTaken,
+        ctx: &mut SagaContext<'_>,
+    ) -> Result<(), Declined> {
         if self.paid {
             return Err(Declined::Twice);
         }

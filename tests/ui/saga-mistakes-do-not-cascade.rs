@@ -1,5 +1,5 @@
-use eventsource::prelude::*;
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore};
+use eventsource::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Event, Serialize, Deserialize, Debug)]
@@ -41,7 +41,10 @@ async fn run(store: InMemoryStore) -> Result<(), Box<dyn std::error::Error>> {
         InMemoryProjectionBackend::new(),
     )?;
     assert_eq!(Fulfilment::NAME, "shop.fulfilment");
-    assert_eq!(Fulfilment::EVENTS, ["shop.OrderPlaced", "shop.PaymentTaken"]);
+    assert_eq!(
+        Fulfilment::EVENTS,
+        ["shop.OrderPlaced", "shop.PaymentTaken"]
+    );
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-use eventsource::prelude::*;
 use eventsource::memory::InMemorySagaStore;
+use eventsource::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Event, Serialize, Deserialize, Debug)]

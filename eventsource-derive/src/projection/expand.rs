@@ -43,6 +43,20 @@ pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
         .as_ref()
         .map(|reset| output_consts(krate, &reset.output, "RESET"));
     let names = quote!(&[#(#events.name),*]);
+    // Two handlers for one type under two names: reported on the impl's type.
+    let distinct = (model.handlers.len() > 1).then(|| {
+        let message = format!(
+            "two handlers of this {} handle the same event (a type imported under two names?): an event has one handler",
+            model.kind.attr()
+        );
+        let (first, last) = first_last_spans(self_ty);
+        let check = spanned_range(
+            quote!(::core::assert!(#krate::__private::distinct_events(#names), #message)),
+            first,
+            last,
+        );
+        quote!(const _: () = #check;)
+    });
     let dispatch = dispatch(model, &events);
     let trait_impl = match model.kind {
         Kind::Projection => projection_impl(model, self_ty, &name, &names, &dispatch),
@@ -70,6 +84,7 @@ pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
         const _: () = {
             #(#consts)*
             #reset_consts
+            #distinct
             #trait_impl
             #registration
         };
@@ -251,7 +266,6 @@ fn dispatch(model: &Model, events: &[Ident]) -> TokenStream {
             }
         });
     quote! {
-        let _ = &context;
         let name: &::core::primitive::str = &record.event_name;
         #(#arms)*
         #krate::__private::Result::Ok(false)
@@ -306,7 +320,17 @@ fn projection_impl(
         .handlers
         .iter()
         .any(|h| h.extras.iter().any(|e| matches!(e, Extra::Context(_))));
-    let reset = model.reset.as_ref().filter(|r| r.callable).map(|r| {
+    let reset = model.reset.as_ref().filter(|r| r.callable);
+    // The context is named (and captured by the future) only where it is used.
+    let used = |used: bool| if used { quote!(context) } else { quote!(_) };
+    let handle_context = used(
+        model
+            .handlers
+            .iter()
+            .any(|h| h.callable && h.extras.iter().any(|e| matches!(e, Extra::Context(_)))),
+    );
+    let reset_context = used(reset.is_some_and(|r| r.context.is_some()));
+    let reset = reset.map(|r| {
         let args = r
             .context
             .as_ref()
@@ -326,7 +350,7 @@ fn projection_impl(
         quote!(handle),
         quote! {
             record: &'life1 #krate::RecordedEvent,
-            context: &'life2 mut <Self as #krate::projection::Projection>::Context,
+            #handle_context: &'life2 mut #context,
         },
         &["'life1", "'life2"],
         quote!(#krate::__private::Result<::core::primitive::bool, #error>),
@@ -335,11 +359,10 @@ fn projection_impl(
     let reset = async_method(
         krate,
         quote!(reset),
-        quote!(context: &'life1 mut <Self as #krate::projection::Projection>::Context,),
+        quote!(#reset_context: &'life1 mut #context,),
         &["'life1"],
         quote!(#krate::__private::Result<(), #error>),
         quote! {
-            let _ = &context;
             #reset
             #krate::__private::Result::Ok(())
         },
@@ -373,12 +396,21 @@ fn saga_impl(
         .zip(events)
         .filter(|(h, _)| h.starts)
         .map(|(_, event)| event);
+    let context = if model
+        .handlers
+        .iter()
+        .any(|h| h.callable && h.extras.iter().any(|e| matches!(e, Extra::Context(_))))
+    {
+        quote!(context)
+    } else {
+        quote!(_)
+    };
     let handle = async_method(
         krate,
         quote!(handle),
         quote! {
             record: &'life1 #krate::RecordedEvent,
-            context: &'life2 mut #krate::saga::SagaContext<'life3>,
+            #context: &'life2 mut #krate::saga::SagaContext<'life3>,
         },
         &["'life1", "'life2", "'life3"],
         quote! {

@@ -26,7 +26,7 @@ pub(crate) enum Kind {
 
 impl Kind {
     /// The attribute as users write it, for messages.
-    fn attr(self) -> &'static str {
+    pub(super) fn attr(self) -> &'static str {
         match self {
             Self::Projection => "#[projection]",
             Self::Saga => "#[saga]",

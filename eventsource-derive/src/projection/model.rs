@@ -28,7 +28,7 @@ pub(crate) enum Output {
     /// Nothing, or `()`.
     Unit,
     /// `Result<T, E>` written out: the whole type, and `E`.
-    Result { ty: Type, error: Type },
+    Result { ty: Type, error: Box<Type> },
     /// Any other type (an alias such as `anyhow::Result<()>`), checked whole.
     Other(Type),
 }
@@ -537,8 +537,20 @@ fn parse_reset(
     }
 }
 
-/// Checks that a projection's context `ty` (`&mut C`) agrees with the first one.
+/// Checks that a projection's context `ty` (`&mut C`) is owned and agrees
+/// with the first one.
 fn same_context(errors: &mut Errors, first: &mut FirstContext, ty: &Type, method: &Ident) -> bool {
+    let owned = referent(ty);
+    if let Some(lifetime) = borrowed(owned.to_token_stream()) {
+        errors.at(
+            lifetime,
+            format!(
+                "a projection's context cannot borrow: it is the projection's `type Context`, which the backend lends to each handler as `&mut {}`; use an owned type, such as `ctx: &mut PgConnection`",
+                render(&owned)
+            ),
+        );
+        return false;
+    }
     match first {
         None => {
             *first = Some((ty.clone(), method.clone()));
@@ -557,6 +569,29 @@ fn same_context(errors: &mut Errors, first: &mut FirstContext, ty: &Type, method
             false
         }
     }
+}
+
+/// The first lifetime other than `'static` in `tokens`.
+fn borrowed(tokens: TokenStream) -> Option<TokenStream> {
+    let mut trees = tokens.into_iter().peekable();
+    while let Some(tree) = trees.next() {
+        match tree {
+            TokenTree::Punct(quote) if quote.as_char() == '\'' => {
+                if let Some(TokenTree::Ident(name)) = trees.peek() {
+                    if name != "static" {
+                        return Some(quote! {#quote #name});
+                    }
+                }
+            }
+            TokenTree::Group(group) => {
+                if let Some(found) = borrowed(group.stream()) {
+                    return Some(found);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `C` of `&mut C`.
@@ -586,7 +621,7 @@ fn output(errors: &mut Errors, sig: &Signature, what: &str) -> Option<Output> {
         other => Some(match result_error(other) {
             Some(error) => Output::Result {
                 ty: other.clone(),
-                error: error.clone(),
+                error: Box::new(error.clone()),
             },
             None => Output::Other(other.clone()),
         }),
@@ -622,7 +657,7 @@ fn output_replacing_self(output: Output, self_ty: &Type) -> Output {
         Output::Unit => Output::Unit,
         Output::Result { ty, error } => Output::Result {
             ty: replace_self(&ty, self_ty),
-            error: replace_self(&error, self_ty),
+            error: Box::new(replace_self(&error, self_ty)),
         },
         Output::Other(ty) => Output::Other(replace_self(&ty, self_ty)),
     }
@@ -651,4 +686,83 @@ fn replace_self(ty: &Type, self_ty: &Type) -> Type {
     }
     let tokens = replace(ty.to_token_stream(), self_ty);
     syn::parse2(tokens).unwrap_or_else(|_| ty.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(kind: Kind, args: TokenStream, item: ItemImpl) -> Vec<String> {
+        let mut errors = Errors::new();
+        let parsed = crate::args::parse(&mut errors, kind.attr(), args.clone(), KEYS);
+        let _ = parse(&mut errors, kind, &parsed, &args, item);
+        errors.messages()
+    }
+
+    #[test]
+    fn one_mistake_gives_one_message() {
+        let found = messages(
+            Kind::Projection,
+            quote!(name = "p"),
+            syn::parse_quote! {
+                impl P {
+                    fn a(&mut self, e: A) {}
+                    fn b(&mut self, e: &B, ctx: &mut C) {}
+                    #[reset]
+                    fn clear(&mut self, ctx: &mut D) {}
+                }
+            },
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("a projection handler takes the event by shared reference"));
+        assert!(found[1].starts_with("every method of a projection takes the same context"));
+    }
+
+    #[test]
+    fn a_broken_start_handler_still_counts_as_one() {
+        let found = messages(
+            Kind::Saga,
+            quote!(name = "s"),
+            syn::parse_quote! {
+                impl S {
+                    #[start]
+                    fn a(&self, e: &A) {}
+                    fn b(&mut self, e: &B) {}
+                }
+            },
+        );
+        assert_eq!(
+            found,
+            ["a saga handler takes `&mut self`: it updates the instance's state"]
+        );
+    }
+
+    #[test]
+    fn replaces_self_in_types() {
+        let self_ty: Type = syn::parse_quote!(Log<u8>);
+        let ty: Type = syn::parse_quote!(Result<(), <Self as Failing>::Failure>);
+        let expected = quote!(Result<(), <Log<u8> as Failing>::Failure>);
+        assert_eq!(
+            replace_self(&ty, &self_ty).to_token_stream().to_string(),
+            expected.to_string()
+        );
+    }
+
+    #[test]
+    fn reads_results_written_out() {
+        let error = |src: &str| result_error(&syn::parse_str(src).unwrap()).map(render);
+        assert_eq!(error("Result<(), MyError>"), Some("MyError".to_owned()));
+        assert_eq!(error("std::result::Result<(), E>"), Some("E".to_owned()));
+        assert_eq!(error("anyhow::Result<()>"), None);
+        assert_eq!(error("Outcome"), None);
+    }
+
+    #[test]
+    fn finds_borrowed_contexts() {
+        let borrowed = |src: &str| borrowed(src.parse().unwrap()).map(|t| t.to_string());
+        assert_eq!(borrowed("Tx<'_>").as_deref(), Some("'_"));
+        assert_eq!(borrowed("Pool<Tx<'a>>").as_deref(), Some("'a"));
+        assert_eq!(borrowed("Tx<'static>"), None);
+        assert_eq!(borrowed("PgConnection"), None);
+    }
 }

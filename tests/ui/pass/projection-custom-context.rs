@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
-use eventsource::projection::{
-    CommitError, ProjectionBackend, ProjectionTx, RunnerOptions,
-};
+use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, RunnerOptions};
 use eventsource::uuid::Uuid;
 use serde::{Deserialize, Serialize};
 
@@ -140,7 +138,11 @@ struct Balances {
 #[projection(name = "context.balances")]
 impl Balances {
     async fn on_deposited(&mut self, e: &Deposited, ledger: &mut Ledger) {
-        *ledger.pending.balances.entry(e.account.clone()).or_default() += e.amount;
+        *ledger
+            .pending
+            .balances
+            .entry(e.account.clone())
+            .or_default() += e.amount;
     }
 
     fn on_withdrawn(
@@ -149,16 +151,26 @@ impl Balances {
         meta: &RecordedEvent,
         ledger: &mut Ledger,
     ) -> Result<(), String> {
-        let balance = ledger.pending.balances.entry(e.account.clone()).or_default();
+        let balance = ledger
+            .pending
+            .balances
+            .entry(e.account.clone())
+            .or_default();
         *balance -= e.amount;
         if *balance < 0 {
-            return Err(format!("{} overdrawn at v{}", e.account, meta.stream_version));
+            return Err(format!(
+                "{} overdrawn at v{}",
+                e.account, meta.stream_version
+            ));
         }
         Ok(())
     }
 
     async fn on_audited(&mut self, e: &Audited, ledger: &mut Ledger, meta: &RecordedEvent) {
-        ledger.pending.audits.push((e.account.clone(), meta.global_position));
+        ledger
+            .pending
+            .audits
+            .push((e.account.clone(), meta.global_position));
     }
 
     fn on_noted(&mut self, _: &Noted) {
@@ -220,7 +232,13 @@ async fn main() {
     append(&store, &deposit("a", 10)).await;
     append(&store, &deposit("b", 5)).await;
     append(&store, &Noted {}).await;
-    let audited = append(&store, &Audited { account: "a".into() }).await;
+    let audited = append(
+        &store,
+        &Audited {
+            account: "a".into(),
+        },
+    )
+    .await;
     // Rolled back with its batch: "b" is never overdrawn in the tables.
     append(
         &store,
@@ -240,7 +258,10 @@ async fn main() {
     .await;
     runner.start(balances, db.clone()).unwrap();
     let wait = Duration::from_secs(5);
-    runner.wait_until("context.balances", head, wait).await.unwrap();
+    runner
+        .wait_until("context.balances", head, wait)
+        .await
+        .unwrap();
 
     let expected_balances = BTreeMap::from([("a".to_owned(), 6), ("b".to_owned(), 5)]);
     {
@@ -255,7 +276,10 @@ async fn main() {
 
     // The rebuild clears the tables through the context, then replays.
     runner.rebuild("context.balances", |_| {}).await.unwrap();
-    runner.wait_until("context.balances", head, wait).await.unwrap();
+    runner
+        .wait_until("context.balances", head, wait)
+        .await
+        .unwrap();
     assert_eq!(*resets.lock().unwrap(), 1);
     assert_eq!(db.tables().balances, expected_balances);
     assert_eq!(db.tables().audits.len(), 1);

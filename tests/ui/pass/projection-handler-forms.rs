@@ -94,7 +94,10 @@ impl Log {
     }
 
     async fn on_deposited(&mut self, e: &Deposited, meta: &RecordedEvent) -> () {
-        self.push(format!("deposited {} as v{}", e.amount, meta.stream_version));
+        self.push(format!(
+            "deposited {} as v{}",
+            e.amount, meta.stream_version
+        ));
     }
 
     fn on_withdrawn(&mut self, e: &Withdrawn, meta: &RecordedEvent) -> Result<(), Refused> {
@@ -179,7 +182,13 @@ async fn main() {
     append(&store, &Withdrawn { amount: 20 }).await;
     append(&store, &Withdrawn { amount: 500 }).await;
     append(&store, &Noted { text: "hi".into() }).await;
-    append(&store, &Noted { text: String::new() }).await;
+    append(
+        &store,
+        &Noted {
+            text: String::new(),
+        },
+    )
+    .await;
     append(&store, &Frozen {}).await;
     let head = append(&store, &Closed {}).await;
     let wait = Duration::from_secs(5);
@@ -204,7 +213,10 @@ async fn main() {
     assert_eq!(
         parked,
         [
-            ("forms.Withdrawn".to_owned(), "refused: 500 at v5".to_owned()),
+            (
+                "forms.Withdrawn".to_owned(),
+                "refused: 500 at v5".to_owned()
+            ),
             ("forms.Noted".to_owned(), "an empty note".to_owned()),
             (
                 "forms.Frozen".to_owned(),

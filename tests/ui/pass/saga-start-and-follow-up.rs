@@ -144,7 +144,8 @@ impl Fulfilment {
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
         let caused = meta.metadata.causation_id.is_some();
-        self.steps.push(format!("paid {} (caused: {caused})", e.amount));
+        self.steps
+            .push(format!("paid {} (caused: {caused})", e.amount));
         ctx.dispatch(ApproveOrder {
             order: self.order.clone(),
         })

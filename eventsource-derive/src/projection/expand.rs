@@ -15,7 +15,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Ident, LitStr, Type};
 
 use super::Kind;
-use super::model::{Extra, Handler, Model, Output};
+use super::model::{Extra, Handler, Model, Output, replace_self};
 use crate::common::{first_last_spans, render, respan, spanned_range};
 
 pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
@@ -350,7 +350,7 @@ fn projection_impl(
         quote!(handle),
         quote! {
             record: &'life1 #krate::RecordedEvent,
-            #handle_context: &'life2 mut #context,
+            #handle_context: &'life2 mut __EventsourceContext,
         },
         &["'life1", "'life2"],
         quote!(#krate::__private::Result<::core::primitive::bool, #error>),
@@ -359,7 +359,7 @@ fn projection_impl(
     let reset = async_method(
         krate,
         quote!(reset),
-        quote!(#reset_context: &'life1 mut #context,),
+        quote!(#reset_context: &'life1 mut __EventsourceContext,),
         &["'life1"],
         quote!(#krate::__private::Result<(), #error>),
         quote! {
@@ -367,7 +367,14 @@ fn projection_impl(
             #krate::__private::Result::Ok(())
         },
     );
+    // The context named once: a trait object (`dyn Store + Send`, the context
+    // being unsized) gets its default lifetime, `'static`, as in
+    // `type Context`, rather than the lifetime of the `&mut` around it.
+    let alias = model.context.as_ref().map(|ty| replace_self(ty, self_ty));
+    let alias = alias.map_or_else(|| quote!(()), |ty| ty.to_token_stream());
     quote! {
+        type __EventsourceContext = #alias;
+
         impl #krate::projection::Projection for #self_ty {
             const NAME: &'static ::core::primitive::str = #name;
             const EVENTS: &'static [&'static ::core::primitive::str] = #names;

@@ -594,12 +594,17 @@ fn borrowed(tokens: TokenStream) -> Option<TokenStream> {
     None
 }
 
-/// `C` of `&mut C`.
+/// `C` of `&mut C`, without parentheses: `&mut (dyn Store + Send)` needs
+/// them, `type Context = dyn Store + Send` does not.
 fn referent(ty: &Type) -> Type {
-    match ty {
-        Type::Reference(r) => (*r.elem).clone(),
-        other => other.clone(),
+    let mut ty = match ty {
+        Type::Reference(r) => &*r.elem,
+        other => other,
+    };
+    while let Type::Paren(inner) = ty {
+        ty = &inner.elem;
     }
+    ty.clone()
 }
 
 /// What the method returns; `None` (reported) when it cannot be a handler's.
@@ -664,7 +669,7 @@ fn output_replacing_self(output: Output, self_ty: &Type) -> Output {
 }
 
 /// `ty` with `Self` spelt out, for code generated outside the impl block.
-fn replace_self(ty: &Type, self_ty: &Type) -> Type {
+pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
     fn replace(tokens: TokenStream, self_ty: &Type) -> TokenStream {
         tokens
             .into_iter()

@@ -186,6 +186,32 @@ impl Balances {
     }
 }
 
+/// Where the echo projection writes: an unsized context.
+trait Journal: Send {
+    fn write(&mut self, line: String);
+}
+
+impl Journal for Vec<String> {
+    fn write(&mut self, line: String) {
+        self.push(line);
+    }
+}
+
+/// A projection whose context is a trait object.
+struct Echo;
+
+#[projection(name = "context.echo")]
+impl Echo {
+    fn on_noted(&mut self, _: &Noted, journal: &mut (dyn Journal + Send)) {
+        journal.write("noted".to_owned());
+    }
+
+    #[reset]
+    fn clear(&mut self, journal: &mut (dyn Journal + Send)) {
+        journal.write("cleared".to_owned());
+    }
+}
+
 async fn append<E: Event>(store: &InMemoryStore, event: &E) -> u64 {
     store
         .append(
@@ -211,6 +237,12 @@ async fn main() {
             "context.Noted",
         ]
     );
+
+    let mut lines: Vec<String> = Vec::new();
+    let noted = eventsource_tests::stored("context.Noted", 1, "{}");
+    assert!(Echo.handle(&noted, &mut lines).await.unwrap());
+    Echo.reset(&mut lines).await.unwrap();
+    assert_eq!(lines, ["noted", "cleared"]);
 
     let store = InMemoryStore::new();
     let runner = ProjectionRunner::new(store.clone())

@@ -1,7 +1,8 @@
 //! Every handler form of `#[projection]`, run by a `ProjectionRunner`: sync
 //! and async, with and without the record's metadata, infallible and
 //! fallible (a `Result` written out, an alias, errors named through `Self`),
-//! and a `#[reset]` method without the context, run by a rebuild.
+//! and a `#[reset]` method without the context, run by a rebuild; and a
+//! projection on a concrete instance of a generic type.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -132,6 +133,19 @@ impl Log {
     }
 }
 
+/// A projection on a concrete instance of a generic type.
+#[derive(Default)]
+struct Tally<T> {
+    seen: Vec<T>,
+}
+
+#[projection(name = "forms.tally")]
+impl Tally<u8> {
+    fn on_opened(&mut self, _: &Opened) {
+        self.seen.push(1);
+    }
+}
+
 async fn append<E: Event>(store: &InMemoryStore, event: &E) -> u64 {
     store
         .append(
@@ -161,6 +175,21 @@ async fn main() {
     );
     assert!(!<Log as Projection>::TRANSACTIONAL);
     let _: <Log as Projection>::Context = ();
+
+    let mut tally = Tally::<u8>::default();
+    let opened = eventsource_tests::stored("forms.Opened", 1, r#"{"id":"t"}"#);
+    assert!(tally.handle(&opened, &mut ()).await.unwrap());
+    assert_eq!(tally.seen, [1]);
+    let registered = eventsource::Registry::global()
+        .parts()
+        .projections
+        .iter()
+        .find(|p| p.name == "forms.tally")
+        .map(|p| p.rust_type);
+    assert!(
+        registered.is_some_and(|t| t.ends_with("::Tally<u8>")),
+        "{registered:?}"
+    );
 
     let store = InMemoryStore::new();
     let runner = ProjectionRunner::new(store.clone())

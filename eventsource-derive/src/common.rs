@@ -163,49 +163,6 @@ pub(crate) fn spanned_range(tokens: TokenStream, first: Span, last: Span) -> Tok
     trees.into_iter().collect()
 }
 
-/// The `Self` type's name of an inherent, non-generic impl block.
-pub(crate) fn impl_self_ident(
-    errors: &mut Errors,
-    item: &syn::ItemImpl,
-    attr: &str,
-) -> Option<syn::Ident> {
-    if let Some((path, _)) = &item.trait_ {
-        errors.at(
-            path,
-            format!("{attr} goes on an inherent impl block, not on a trait impl"),
-        );
-        return None;
-    }
-    if !item.generics.params.is_empty() {
-        errors.at(
-            &item.generics,
-            format!(
-                "{attr} does not support generic impl blocks: it is registered by concrete type"
-            ),
-        );
-        return None;
-    }
-    match &*item.self_ty {
-        syn::Type::Path(path) if path.qself.is_none() => match path.path.segments.last() {
-            Some(segment) if segment.arguments.is_empty() => Some(segment.ident.clone()),
-            _ => {
-                errors.at(
-                    &item.self_ty,
-                    format!("{attr} needs a plain type, without generic arguments"),
-                );
-                None
-            }
-        },
-        other => {
-            errors.at(
-                other,
-                format!("{attr} goes on the impl block of a struct or enum"),
-            );
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::render;

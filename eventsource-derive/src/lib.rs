@@ -86,38 +86,36 @@ pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 /// Declares a projection: `#[projection(name = "...")]` on an impl block
-/// whose methods each handle one event type.
+/// whose methods each handle one event type (`crate = path` names the
+/// runtime when it is not `::eventsource`).
 ///
 /// A handler is `async fn on_x(&mut self, e: &MyEvent)` (or a plain `fn`),
 /// optionally followed by `meta: &RecordedEvent` and a context `ctx: &mut C`
-/// (for example a PostgreSQL connection inside the batch's transaction), and
-/// returns nothing or `Result<(), E>`. One method may be marked `#[reset]`:
-/// it clears the read model before a rebuild.
+/// (for example a database connection inside the batch's transaction), in
+/// either order, and returns nothing or `Result<(), E>` with `E` converting
+/// into `Box<dyn Error + Send + Sync>`. Every handler taking a context takes
+/// the same `C`, which becomes the projection's `Context`; it is
+/// transactional if any does. One method may be marked `#[reset]`,
+/// `fn clear(&mut self)` or `fn clear(&mut self, ctx: &mut C)`: it clears the
+/// read model before a rebuild.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(
-        projection::Kind::Projection,
-        args.into(),
-        parse_macro_input!(input as syn::ItemImpl),
-    )
-    .into()
+    projection::attribute(projection::Kind::Projection, args.into(), input.into()).into()
 }
 
 /// Declares a saga (process manager): `#[saga(name = "...")]` on an impl
-/// block of the saga's state type, whose methods each handle one event type.
+/// block of the saga's state type (`Default`, `Serialize`, `Deserialize`),
+/// whose methods each handle one event type.
 ///
 /// A handler is `async fn on_x(&mut self, e: &MyEvent, ctx: &mut SagaContext<'_>)`
-/// (the context and a `meta: &RecordedEvent` are optional) returning nothing
-/// or `Result<(), E>`. Handlers marked `#[start]` may begin a new instance;
-/// other events only reach instances that exist for their correlation id.
+/// (or a plain `fn`; the context and a `meta: &RecordedEvent` are optional)
+/// returning nothing or `Result<(), E>`. Handlers marked `#[start]`, at least
+/// one, may begin a new instance; other events only reach instances that
+/// exist for their correlation id. A saga has no `#[reset]`: replaying it
+/// would dispatch its commands again.
 #[proc_macro_attribute]
 pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(
-        projection::Kind::Saga,
-        args.into(),
-        parse_macro_input!(input as syn::ItemImpl),
-    )
-    .into()
+    projection::attribute(projection::Kind::Saga, args.into(), input.into()).into()
 }
 
 /// The argument `#[aggregate_impl]` leaves on the handler attributes it read,
@@ -207,11 +205,40 @@ mod tests {
             ),
         ]
         .map(|f| crate::upcaster::attribute(quote::quote!(event = "a.B", from = 1, crate = rt), f));
+        let projection = crate::projection::attribute(
+            crate::projection::Kind::Projection,
+            quote::quote!(name = "a.p", crate = rt),
+            quote::quote! {
+                impl P {
+                    async fn b(&mut self, b: &B, m: &RecordedEvent, c: &mut Conn) -> Result<(), E> {
+                        Ok(())
+                    }
+                    fn a(&mut self, a: &A) -> Outcome { todo!() }
+                    #[reset]
+                    fn clear(&mut self, c: &mut Conn) {}
+                }
+            },
+        );
+        let saga = crate::projection::attribute(
+            crate::projection::Kind::Saga,
+            quote::quote!(name = "a.s", crate = rt),
+            quote::quote! {
+                impl S {
+                    #[start]
+                    async fn b(&mut self, b: &B, c: &mut SagaContext<'_>) -> Result<(), E> {
+                        Ok(())
+                    }
+                    fn a(&mut self, a: &A, m: &RecordedEvent) {}
+                }
+            },
+        );
         for (what, tokens) in [
             ("event", event),
             ("aggregate", aggregate),
             ("command", command),
             ("aggregate_impl", handlers),
+            ("projection", projection),
+            ("saga", saga),
         ]
         .into_iter()
         .chain(upcasters.into_iter().map(|u| ("upcaster", u)))

@@ -41,12 +41,29 @@ mod shadows {
     pub(crate) trait Command {}
     pub(crate) trait Handles {}
     pub(crate) trait EventSet {}
+    pub(crate) trait Projection {}
+    pub(crate) trait Saga {}
+    pub(crate) trait Send {}
+    pub(crate) trait Sync {}
+    pub(crate) trait Sized {}
+    #[derive(Debug)]
+    pub(crate) struct SagaContext;
+    #[derive(Debug)]
+    pub(crate) struct RecordedEvent;
+    #[derive(Debug)]
+    pub(crate) struct ProjectionError;
+    #[derive(Debug)]
+    pub(crate) struct EventFns;
     pub(crate) mod core {}
     pub(crate) mod std {}
     pub(crate) mod alloc {}
     pub(crate) mod eventsource {}
     pub(crate) mod serde_json {}
     pub(crate) mod inventory {}
+    pub(crate) mod async_trait {}
+    pub(crate) mod projection {}
+    pub(crate) mod saga {}
+    pub(crate) mod registry {}
     macro_rules! concat {
         ($($t:tt)*) => {
             compile_error!("the shadowed `concat!` was used")
@@ -81,8 +98,10 @@ mod shadowed {
     #[allow(unused_imports)]
     use crate::shadows::*;
 
+    use ::eventsource::saga::SagaContext;
     use ::eventsource::{
-        Metadata, aggregate_impl, command_handler, event_sourcing_handler, upcaster,
+        Metadata, RecordedEvent, aggregate_impl, command_handler, event_sourcing_handler,
+        projection, saga, upcaster,
     };
     use ::serde::{Deserialize, Serialize};
 
@@ -187,6 +206,73 @@ mod shadowed {
             self.balance -= e.amount;
         }
     }
+
+    /// What a `#[reset]` method returns: an alias that hides its error.
+    pub(crate) type Fallible = ::core::result::Result<
+        (),
+        ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>,
+    >;
+
+    /// The movements seen: amount (negative out) and stream version.
+    #[derive(::core::default::Default, ::core::fmt::Debug)]
+    pub(crate) struct Movements {
+        /// The movements.
+        pub(crate) seen: ::std::vec::Vec<(::core::primitive::i64, ::core::primitive::u64)>,
+    }
+
+    #[projection(name = "hygiene.movements")]
+    impl Movements {
+        fn on_deposited(
+            &mut self,
+            e: &Deposited,
+            meta: &RecordedEvent,
+        ) -> ::core::result::Result<(), ::std::string::String> {
+            if e.amount < 0 {
+                return ::core::result::Result::Err("a negative deposit".into());
+            }
+            self.seen.push((e.amount, meta.stream_version));
+            ::core::result::Result::Ok(())
+        }
+
+        async fn on_withdrawn(&mut self, e: &Withdrawn) {
+            self.seen.push((-e.amount, 0));
+        }
+
+        #[reset]
+        async fn clear(&mut self) -> Fallible {
+            self.seen.clear();
+            ::core::result::Result::Ok(())
+        }
+    }
+
+    /// The first deposit of each correlation.
+    #[derive(::core::default::Default, Serialize, Deserialize, ::core::fmt::Debug)]
+    pub(crate) struct FirstDeposit {
+        /// Its amount.
+        pub(crate) amount: ::core::primitive::i64,
+    }
+
+    #[saga(name = "hygiene.first_deposit")]
+    impl FirstDeposit {
+        #[start]
+        async fn on_deposited(
+            &mut self,
+            e: &Deposited,
+            meta: &RecordedEvent,
+            ctx: &mut SagaContext<'_>,
+        ) -> ::core::result::Result<(), ::std::string::String> {
+            if meta.stream_version == 0 {
+                return ::core::result::Result::Err("no stream".into());
+            }
+            self.amount = e.amount;
+            ctx.complete();
+            ::core::result::Result::Ok(())
+        }
+
+        fn on_withdrawn(&mut self, e: &Withdrawn) {
+            self.amount -= e.amount;
+        }
+    }
 }
 
 /// Primitive types shadowed (serde's derives do not support that, so the
@@ -236,13 +322,35 @@ mod primitives {
             self.stopped = true;
         }
     }
+
+    /// Ticks counted.
+    #[derive(::core::default::Default, ::core::fmt::Debug)]
+    pub(crate) struct TickCount {
+        /// How many.
+        pub(crate) ticks: ::core::primitive::u64,
+    }
+
+    #[projection(name = "hygiene.tick_count")]
+    impl TickCount {
+        async fn on_ticked(
+            &mut self,
+            e: &super::no_prelude::Ticked,
+            meta: &RecordedEvent,
+        ) -> ::core::result::Result<(), ProjectionError> {
+            let _ = meta;
+            self.ticks += e.by;
+            ::core::result::Result::Ok(())
+        }
+    }
 }
 
 /// The same, where the prelude does not exist at all.
 #[no_implicit_prelude]
 #[deny(unused_results)]
 mod no_prelude {
-    use ::eventsource::{aggregate_impl, command_handler, event_sourcing_handler, upcaster};
+    use ::eventsource::{
+        aggregate_impl, command_handler, event_sourcing_handler, projection, saga, upcaster,
+    };
     use ::serde::{Deserialize, Serialize};
 
     /// A tick.
@@ -290,10 +398,57 @@ mod no_prelude {
             self.ticks += e.by;
         }
     }
+
+    /// What the clock's read model writes through.
+    #[derive(::core::fmt::Debug)]
+    pub(crate) struct Tally {
+        /// The time.
+        pub(crate) total: ::core::primitive::u64,
+    }
+
+    /// The clock's read model, kept in its context.
+    #[derive(::core::fmt::Debug)]
+    pub(crate) struct ClockView;
+
+    #[projection(name = "hygiene.clock_view")]
+    impl ClockView {
+        async fn on_ticked(
+            &mut self,
+            e: &Ticked,
+            tally: &mut Tally,
+        ) -> ::core::result::Result<(), ::std::string::String> {
+            tally.total += e.by;
+            ::core::result::Result::Ok(())
+        }
+
+        #[reset]
+        fn clear(&mut self, tally: &mut Tally) {
+            tally.total = 0;
+        }
+    }
+
+    /// Rings once the clock ticked by more than one.
+    #[derive(::core::default::Default, Serialize, Deserialize, ::core::fmt::Debug)]
+    pub(crate) struct Alarm {
+        /// Whether it rang.
+        pub(crate) rang: ::core::primitive::bool,
+    }
+
+    #[saga(name = "hygiene.alarm")]
+    impl Alarm {
+        #[start]
+        fn on_ticked(&mut self, e: &Ticked, ctx: &mut ::eventsource::saga::SagaContext<'_>) {
+            self.rang = e.by > 1;
+            ctx.complete();
+        }
+    }
 }
 
+use eventsource::memory::{InMemorySagaStore, InMemoryStore};
+use eventsource::projection::Projection;
+use eventsource::saga::{Saga, SagaProcessor, SagaStore};
 use eventsource::testing::AggregateFixture;
-use eventsource::{AggregateConfig, Command, EventSet};
+use eventsource::{AggregateConfig, Command, CommandBus, EventSet};
 
 #[test]
 fn expands_where_primitive_types_are_shadowed() {
@@ -342,6 +497,80 @@ fn expands_without_the_prelude() {
     let record = eventsource_tests::stored("hygiene.Ticked", 1, "{}");
     let ClockEvent::Ticked(ticked) = ClockEvent::decode(&record).expect("upcast");
     assert_eq!(ticked.by, 1);
+}
+
+/// Runs `record` through saga `S`, as its processor would, and returns the
+/// instance it left.
+async fn run_saga<S: Saga>(record: &eventsource::RecordedEvent) -> eventsource::saga::SagaInstance {
+    let bus = CommandBus::new(InMemoryStore::new()).expect("a valid registry");
+    let store = InMemorySagaStore::new();
+    let mut processor = SagaProcessor::<S>::new(bus, store.clone());
+    assert!(processor.handle(record, &mut ()).await.expect("handled"));
+    let mut instances = store.list(S::NAME).await.expect("listed");
+    assert_eq!(instances.len(), 1);
+    instances.remove(0).1
+}
+
+#[tokio::test]
+async fn projections_and_sagas_expand_where_prelude_names_are_shadowed() {
+    use shadowed::*;
+    assert_eq!(
+        Movements::EVENTS,
+        ["hygiene.Deposited", "hygiene.Withdrawn"]
+    );
+    let mut movements = Movements::default();
+    let credited = eventsource_tests::stored("hygiene.Credited", 1, r#"{"amount":"7"}"#);
+    assert!(movements.handle(&credited, &mut ()).await.expect("handled"));
+    let negative = eventsource_tests::stored("hygiene.Deposited", 2, r#"{"amount":-1}"#);
+    let error = movements.handle(&negative, &mut ()).await.unwrap_err();
+    assert_eq!(error.to_string(), "a negative deposit");
+    let withdrawn = eventsource_tests::stored("hygiene.Withdrawn", 1, r#"{"amount":2}"#);
+    assert!(
+        movements
+            .handle(&withdrawn, &mut ())
+            .await
+            .expect("handled")
+    );
+    let ticked = eventsource_tests::stored("hygiene.Ticked", 2, r#"{"by":1}"#);
+    assert!(!movements.handle(&ticked, &mut ()).await.expect("ignored"));
+    assert_eq!(movements.seen, [(7, 1), (-2, 0)]);
+    movements.reset(&mut ()).await.expect("reset");
+    assert!(movements.seen.is_empty());
+
+    assert!(FirstDeposit::starts(&credited));
+    assert!(!FirstDeposit::starts(&withdrawn));
+    let instance = run_saga::<FirstDeposit>(&credited).await;
+    assert!(instance.completed);
+    assert_eq!(instance.state, r#"{"amount":7}"#);
+}
+
+#[tokio::test]
+async fn projections_expand_where_primitive_types_are_shadowed() {
+    let mut count = primitives::TickCount::default();
+    let ticked = eventsource_tests::stored("hygiene.Ticked", 2, r#"{"by":4}"#);
+    assert!(count.handle(&ticked, &mut ()).await.expect("handled"));
+    assert_eq!(count.ticks, 4);
+}
+
+#[tokio::test]
+async fn projections_and_sagas_expand_without_the_prelude() {
+    use no_prelude::*;
+    const { assert!(ClockView::TRANSACTIONAL) };
+    let mut tally = Tally { total: 0 };
+    let ticked = eventsource_tests::stored("hygiene.Ticked", 2, r#"{"by":3}"#);
+    assert!(
+        ClockView
+            .handle(&ticked, &mut tally)
+            .await
+            .expect("handled")
+    );
+    assert_eq!(tally.total, 3);
+    ClockView.reset(&mut tally).await.expect("reset");
+    assert_eq!(tally.total, 0);
+
+    let instance = run_saga::<Alarm>(&ticked).await;
+    assert!(instance.completed);
+    assert_eq!(instance.state, r#"{"rang":true}"#);
 }
 
 #[test]

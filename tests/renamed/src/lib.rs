@@ -92,3 +92,56 @@ impl Counter {
         self.total = 0;
     }
 }
+
+/// The sum of every counter, kept in memory.
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// The sum.
+    pub total: i64,
+    /// How many times the read model was cleared.
+    pub clears: u32,
+}
+
+#[projection(name = "renamed.totals", crate = es_renamed)]
+impl Totals {
+    async fn on_counted(&mut self, e: &Counted, meta: &RecordedEvent) -> Result<(), String> {
+        if meta.schema_version == 0 {
+            return Err("a record without a schema version".into());
+        }
+        self.total += e.by;
+        Ok(())
+    }
+
+    fn on_reset(&mut self, _: &Reset) {
+        self.total = 0;
+    }
+
+    #[reset]
+    fn clear(&mut self) {
+        self.total = 0;
+        self.clears += 1;
+    }
+}
+
+/// Counts one on counter `recounted` for every reset counter.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Recount {
+    /// The reason of the reset.
+    pub reason: String,
+}
+
+#[saga(name = "renamed.recount", crate = es_renamed)]
+impl Recount {
+    #[start]
+    async fn on_reset(&mut self, e: &Reset, ctx: &mut SagaContext<'_>) -> Result<(), String> {
+        self.reason = e.reason.clone();
+        ctx.dispatch(Count {
+            id: "recounted".into(),
+            by: 1,
+        })
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+        ctx.complete();
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "bank.Deposited")]
+struct Deposited {
+    amount: i64,
+}
+
+#[derive(Default)]
+struct Balance {
+    total: i64,
+}
+
+#[projection(name = "bank.balance")]
+impl Balance {}
+
+fn main() {}

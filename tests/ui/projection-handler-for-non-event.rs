@@ -1,0 +1,29 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "bank.Deposited")]
+struct Deposited {
+    amount: i64,
+}
+
+#[derive(Default)]
+struct Balance {
+    total: i64,
+}
+
+#[derive(Debug)]
+struct Amount(i64);
+
+#[projection(name = "bank.balance")]
+impl Balance {
+    fn on_deposited(&mut self, e: &Deposited) {
+        self.total += e.amount;
+    }
+
+    fn on_amount(&mut self, amount: &Amount) {
+        self.total += amount.0;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,25 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "bank.Deposited")]
+struct Deposited {
+    amount: i64,
+}
+
+#[derive(Default)]
+struct Balance {
+    total: i64,
+}
+
+struct Db;
+
+#[projection(name = "bank.balance")]
+impl Balance {
+    fn on_deposited(&mut self, e: &Deposited, db: &mut Db, again: &mut Db) {
+        let _ = (db, again);
+        self.total += e.amount;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,26 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "bank.Deposited")]
+struct Deposited {
+    amount: i64,
+}
+
+#[derive(Default)]
+struct Balance {
+    total: i64,
+}
+
+#[projection(name = "bank.balance")]
+impl Balance {
+    fn new() -> Self {
+        Balance { total: 0 }
+    }
+
+    fn on_deposited(&mut self, e: &Deposited) {
+        self.total += e.amount;
+    }
+}
+
+fn main() {}

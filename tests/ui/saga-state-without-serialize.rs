@@ -1,0 +1,42 @@
+use eventsource::memory::InMemorySagaStore;
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "shop.OrderPlaced")]
+struct OrderPlaced {
+    order: String,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "shop.PaymentTaken")]
+struct PaymentTaken {
+    order: String,
+}
+
+#[derive(Deserialize, Default)]
+struct Fulfilment {
+    order: String,
+    paid: bool,
+}
+
+#[saga(name = "shop.fulfilment")]
+impl Fulfilment {
+    #[start]
+    fn on_placed(&mut self, e: &OrderPlaced) {
+        self.order = e.order.clone();
+    }
+
+    fn on_paid(&mut self, e: &PaymentTaken, ctx: &mut SagaContext<'_>) {
+        self.paid = e.order == self.order;
+        ctx.complete();
+    }
+}
+
+fn processor(bus: CommandBus) -> SagaProcessor<Fulfilment> {
+    SagaProcessor::new(bus, InMemorySagaStore::new())
+}
+
+fn main() {
+    let _ = processor;
+}

@@ -74,8 +74,22 @@
 //! # }).unwrap();
 //! ```
 //!
-//! See the `README.md` of the repository for a tour, and `examples/bank` for
-//! a complete program.
+//! # Where things are
+//!
+//! - [`store`]: the [`EventStore`], [`SnapshotStore`] and [`CheckpointStore`]
+//!   traits; [`memory`] holds the embedded implementations, and the
+//!   `eventsource-postgres` crate the PostgreSQL ones.
+//! - [`repository`] and [`bus`]: loading aggregates and running commands,
+//!   with retries on conflicts, snapshots and temporal loads.
+//! - [`registry`] and [`upcast`]: the registry of events, upcasters and
+//!   handlers, validated at start-up, and schema evolution.
+//! - [`projection`] and [`saga`]: read models and process managers, run by
+//!   the [`ProjectionRunner`](projection::ProjectionRunner).
+//! - [`testing`]: the aggregate fixture, a registry check for test suites,
+//!   and the store conformance suite.
+//!
+//! See the `README.md` of the repository for a tour, `examples/bank` and
+//! `examples/orders` for complete programs.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

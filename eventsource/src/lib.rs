@@ -83,7 +83,7 @@
 //!   with retries on conflicts, snapshots and temporal loads.
 //! - [`registry`] and [`upcast`]: the registry of events, upcasters and
 //!   handlers, validated at start-up, and schema evolution.
-//! - [`projection`] and [`saga`]: read models and process managers, run by
+//! - [`projection`](mod@projection) and [`saga`](mod@saga): read models and process managers, run by
 //!   the [`ProjectionRunner`](projection::ProjectionRunner).
 //! - [`testing`]: the aggregate fixture, a registry check for test suites,
 //!   and the store conformance suite.

@@ -29,6 +29,23 @@ impl PgEventStore {
     }
 }
 
+impl PgEventStore {
+    /// Forgets a checkpoint inside the caller's transaction (a rebuild
+    /// resetting its read model and its position together).
+    pub async fn reset_checkpoint_in(
+        &self,
+        conn: &mut PgConnection,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(self.inner.sql.reset_checkpoint.get())
+            .bind(name)
+            .execute(conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl CheckpointStore for PgEventStore {
     async fn load(&self, name: &str) -> Result<Option<u64>, StoreError> {
@@ -54,11 +71,7 @@ impl CheckpointStore for PgEventStore {
     }
 
     async fn reset(&self, name: &str) -> Result<(), StoreError> {
-        sqlx::query(self.inner.sql.reset_checkpoint.get())
-            .bind(name)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        self.reset_checkpoint_in(&mut conn, name).await
     }
 }

@@ -26,8 +26,6 @@ pub(crate) struct ProcessingSql {
     pub(crate) acquire_lease: Statement,
     pub(crate) release_lease: Statement,
     pub(crate) fence_lease: Statement,
-    pub(crate) save_checkpoint: Statement,
-    pub(crate) reset_checkpoint: Statement,
     pub(crate) park: Statement,
     pub(crate) list_parked: Statement,
     pub(crate) count_parked: Statement,
@@ -60,12 +58,6 @@ impl ProcessingSql {
             fence_lease: statement(format!(
                 "SELECT 1 FROM {s}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDATE"
             )),
-            save_checkpoint: statement(format!(
-                "INSERT INTO {s}.checkpoints AS c (name, position) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE \
-                 SET position = GREATEST(c.position, EXCLUDED.position), updated_at = now()"
-            )),
-            reset_checkpoint: statement(format!("DELETE FROM {s}.checkpoints WHERE name = $1")),
             park: statement(format!(
                 "INSERT INTO {s}.dead_letters AS d (projection, global_position, event_id, \
                  stream_id, stream_version, event_name, error, attempts, parked_at) \

@@ -23,7 +23,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::PgEventStore;
-use crate::error::{store_error, to_i64};
+use crate::error::store_error;
 use crate::processing_sql::ProcessingSql;
 
 /// A [`ProjectionBackend`] on PostgreSQL, for projections whose handlers take
@@ -87,7 +87,7 @@ impl PgProjectionBackend {
         Ok(PgProjectionTx {
             tx,
             unit: (),
-            sql: self.sql.clone(),
+            store: self.store.clone(),
         })
     }
 
@@ -123,7 +123,7 @@ impl PgProjectionBackend {
 pub struct PgProjectionTx {
     tx: Transaction<'static, Postgres>,
     unit: (),
-    sql: Arc<ProcessingSql>,
+    store: PgEventStore,
 }
 
 impl std::fmt::Debug for PgProjectionTx {
@@ -134,12 +134,7 @@ impl std::fmt::Debug for PgProjectionTx {
 
 impl PgProjectionTx {
     async fn reset(&mut self, name: &str) -> Result<(), StoreError> {
-        sqlx::query(self.sql.reset_checkpoint.get())
-            .bind(name)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        self.store.reset_checkpoint_in(&mut self.tx, name).await
     }
 
     async fn finish(
@@ -148,7 +143,7 @@ impl PgProjectionTx {
         owner: Uuid,
         position: Option<u64>,
     ) -> Result<(), CommitError> {
-        let held = sqlx::query(self.sql.fence_lease.get())
+        let held = sqlx::query(self.store.inner.processing.fence_lease.get())
             .bind(name)
             .bind(owner)
             .fetch_optional(&mut *self.tx)
@@ -159,12 +154,9 @@ impl PgProjectionTx {
             return Err(CommitError::LeaseLost);
         }
         if let Some(position) = position {
-            sqlx::query(self.sql.save_checkpoint.get())
-                .bind(name)
-                .bind(to_i64("checkpoint position", position)?)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(store_error)?;
+            self.store
+                .save_checkpoint_in(&mut self.tx, name, position)
+                .await?;
         }
         self.tx.commit().await.map_err(store_error)?;
         Ok(())

@@ -72,6 +72,8 @@ pub(crate) struct Queries {
     pub(crate) read_stream: Sql,
     /// Indexed by [`FilterShape::index`].
     read_all: Vec<Sql>,
+    /// Indexed by [`FilterShape::index`].
+    count_all: Vec<Sql>,
     pub(crate) horizon: Sql,
     pub(crate) head_position: Sql,
     pub(crate) save_snapshot: Sql,
@@ -104,6 +106,9 @@ impl Queries {
             )),
             read_all: FilterShape::all()
                 .map(|shape| read_all(&s, shape))
+                .collect(),
+            count_all: FilterShape::all()
+                .map(|shape| count_all(&s, shape))
                 .collect(),
             horizon: Sql::new(format!(
                 "SELECT {HORIZON}, (SELECT max(global_position) FROM {s}.events)"
@@ -140,6 +145,10 @@ impl Queries {
 
     pub(crate) fn read_all(&self, shape: FilterShape) -> &Sql {
         &self.read_all[shape.index()]
+    }
+
+    pub(crate) fn count_all(&self, shape: FilterShape) -> &Sql {
+        &self.count_all[shape.index()]
     }
 }
 
@@ -217,7 +226,31 @@ fn read_all(s: &str, shape: FilterShape) -> Sql {
         "SELECT {EVENT_COLUMNS} FROM {s}.events \
          WHERE global_position > $1 AND global_position < $2"
     );
-    let mut next = 4;
+    filter_clauses(&mut sql, shape, 4);
+    sql.push_str(" ORDER BY global_position LIMIT $3");
+    Sql::new(sql)
+}
+
+/// Counts what `read_all` would deliver, in one snapshot: returns the
+/// horizon, the highest visible position, and the rows after `$1`, below
+/// `$2` (exclusive) and below the horizon that pass the filter (clauses
+/// numbered from `$3`). The count is final when the horizon lies above
+/// `$2 - 1` or above the highest position (see the crate docs).
+fn count_all(s: &str, shape: FilterShape) -> Sql {
+    let mut sql = format!(
+        "WITH h AS MATERIALIZED (SELECT {HORIZON} AS horizon) \
+         SELECT h.horizon, (SELECT max(global_position) FROM {s}.events), \
+             (SELECT count(*) FROM {s}.events \
+              WHERE global_position > $1 AND global_position < LEAST($2::int8, h.horizon)"
+    );
+    filter_clauses(&mut sql, shape, 3);
+    sql.push_str(") FROM h");
+    Sql::new(sql)
+}
+
+/// Appends the filter's conditions, numbering parameters from `first`.
+fn filter_clauses(sql: &mut String, shape: FilterShape, first: usize) {
+    let mut next = first;
     let mut clause = |before: &str, after: &str| {
         sql.push_str(&format!(" AND {before}${next}{after}"));
         next += 1;
@@ -231,8 +264,6 @@ fn read_all(s: &str, shape: FilterShape) -> Sql {
     if shape.since {
         clause("recorded_at >= ", "");
     }
-    sql.push_str(" ORDER BY global_position LIMIT $3");
-    Sql::new(sql)
 }
 
 #[cfg(test)]
@@ -265,6 +296,17 @@ mod tests {
             })
             .0;
         assert!(since.contains("AND recorded_at >= $4 ORDER BY"), "{since}");
+        let count = &q
+            .count_all(FilterShape {
+                names: true,
+                types: false,
+                since: true,
+            })
+            .0;
+        assert!(
+            count.contains("h.horizon) AND event_name = ANY($3) AND recorded_at >= $4) FROM h"),
+            "{count}"
+        );
     }
 
     #[test]

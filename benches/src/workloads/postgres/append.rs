@@ -1,0 +1,403 @@
+//! Workload 3: appends to PostgreSQL — single events from one task, batches
+//! of 100, and 16 concurrent writers (appends and full commands) — against
+//! the same rows inserted with raw sqlx into a table of the same definition.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use eventsource::store::{EventStore, ExpectedVersion};
+use eventsource::uuid::Uuid;
+use eventsource::{AggregateConfig, CommandBus};
+use eventsource_postgres::PgEventStore;
+use sqlx::PgPool;
+use tokio::runtime::Runtime;
+
+use super::{INSERT_COLUMNS, Mix, RawEvent, Sql, concurrent};
+use crate::domain::{Account, Deposit, OpenAccount};
+use crate::measure::{Settings, compare, rate};
+use crate::pg::{self, Db};
+use crate::report::{Body, Row, Section, Target};
+
+pub(crate) const METHOD: &str = "Appends of the account event mix (JSON payloads of 1–3 fields, \
+     correlation and causation ids in the metadata) to a `PgEventStore`: single events from one \
+     task, batches of 100 from one task, and single events from 16 concurrent writers on 16 \
+     distinct streams — appended with `EventStore::append`, and as full commands through \
+     `CommandBus::dispatch` (load with snapshot, decide, append, snapshot every 100 events). \
+     Every append states the expected version. Baseline: the same rows inserted with raw sqlx \
+     into a second schema migrated by the store, so the table, its constraints and its five \
+     indexes are the same.";
+
+/// Events per batch.
+pub(crate) const BATCH: usize = 100;
+
+/// Concurrent writers.
+const WRITERS: usize = 16;
+
+/// Connections: one per writer and a few spare.
+const POOL: u32 = 20;
+
+/// Single-event appends per timed iteration from one task.
+const SINGLES: u64 = 10;
+
+/// The raw baselines' statements, for the table under `schema`.
+#[derive(Clone)]
+pub(crate) struct Raw {
+    pool: PgPool,
+    single: Sql,
+    unnest: Sql,
+    copy: Sql,
+    /// Raw positions: a client-side counter, as one would for a plain table.
+    position: Arc<AtomicI64>,
+}
+
+impl Raw {
+    pub(crate) fn new(pool: &PgPool, schema: &str) -> Self {
+        let table = format!("\"{schema}\".events");
+        Self {
+            pool: pool.clone(),
+            single: Sql::new(format!(
+                "INSERT INTO {table} ({INSERT_COLUMNS}) VALUES \
+                 ($1, pg_current_xact_id(), $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)"
+            )),
+            unnest: Sql::new(format!(
+                "INSERT INTO {table} ({INSERT_COLUMNS}) \
+                 SELECT $1::int8 + u.ord, pg_current_xact_id(), $2::text, $3::text, \
+                     $4::int8 + u.ord, u.event_id, u.event_name, u.schema_version, \
+                     u.payload::jsonb, u.metadata::jsonb \
+                 FROM unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
+                     WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)"
+            )),
+            copy: Sql::new(format!(
+                "COPY {table} ({INSERT_COLUMNS}) FROM STDIN (FORMAT binary)"
+            )),
+            position: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    fn positions(&self, count: usize) -> i64 {
+        self.position.fetch_add(count as i64, Ordering::Relaxed)
+    }
+
+    /// One single-row `INSERT` (its own transaction).
+    pub(crate) async fn insert_one(&self, stream: &str, version: i64, event: &RawEvent<'_>) {
+        let position = self.positions(1) + 1;
+        sqlx::query(self.single.get())
+            .bind(position)
+            .bind(stream)
+            .bind(Account::NAME)
+            .bind(version)
+            .bind(event.id)
+            .bind(event.name)
+            .bind(event.version)
+            .bind(event.payload)
+            .bind(&event.metadata)
+            .execute(&self.pool)
+            .await
+            .expect("the raw insert succeeds");
+    }
+
+    /// One multi-row `INSERT … SELECT FROM unnest(…)` (one statement).
+    pub(crate) async fn insert_unnest(&self, stream: &str, after: i64, events: &[RawEvent<'_>]) {
+        let base = self.positions(events.len());
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let names: Vec<&str> = events.iter().map(|e| e.name).collect();
+        let versions: Vec<i32> = events.iter().map(|e| e.version).collect();
+        let payloads: Vec<&str> = events.iter().map(|e| e.payload).collect();
+        let metadata: Vec<&str> = events.iter().map(|e| e.metadata.as_str()).collect();
+        sqlx::query(self.unnest.get())
+            .bind(base)
+            .bind(stream)
+            .bind(Account::NAME)
+            .bind(after)
+            .bind(&ids)
+            .bind(&names)
+            .bind(&versions)
+            .bind(&payloads)
+            .bind(&metadata)
+            .execute(&self.pool)
+            .await
+            .expect("the raw insert succeeds");
+    }
+
+    /// One binary `COPY … FROM STDIN` (its own transaction).
+    pub(crate) async fn insert_copy(&self, stream: &str, after: i64, events: &[RawEvent<'_>]) {
+        let base = self.positions(events.len());
+        let data = copy_data(base, stream, after, events);
+        let mut conn = self.pool.acquire().await.expect("a connection");
+        let mut copy = conn
+            .copy_in_raw(self.copy.text())
+            .await
+            .expect("COPY starts");
+        copy.send(data).await.expect("COPY data is sent");
+        copy.finish().await.expect("COPY completes");
+    }
+}
+
+/// The rows in PostgreSQL's binary `COPY` format. The `xid8` column gets
+/// the position (any 8-byte value stores alike; the server's own
+/// transaction id is not available to `COPY` data).
+fn copy_data(base: i64, stream: &str, after: i64, events: &[RawEvent<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + events.len() * 400);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    let field = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    let jsonb = |out: &mut Vec<u8>, text: &str| {
+        out.extend_from_slice(&(text.len() as i32 + 1).to_be_bytes());
+        out.push(1);
+        out.extend_from_slice(text.as_bytes());
+    };
+    for (i, event) in events.iter().enumerate() {
+        let n = i as i64 + 1;
+        out.extend_from_slice(&10i16.to_be_bytes());
+        field(&mut out, &(base + n).to_be_bytes());
+        field(&mut out, &(base + n).to_be_bytes());
+        field(&mut out, stream.as_bytes());
+        field(&mut out, Account::NAME.as_bytes());
+        field(&mut out, &(after + n).to_be_bytes());
+        field(&mut out, event.id.as_bytes());
+        field(&mut out, event.name.as_bytes());
+        field(&mut out, &event.version.to_be_bytes());
+        jsonb(&mut out, event.payload);
+        jsonb(&mut out, &event.metadata);
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+/// Appends `count` events of the mix to `stream` in one call, expecting `version`.
+pub(crate) async fn append_ours(
+    store: &PgEventStore,
+    mix: &Mix,
+    stream: &str,
+    version: u64,
+    count: usize,
+    n: u64,
+) {
+    let command_id = Uuid::now_v7();
+    let events = (0..count as u64)
+        .map(|i| mix.new_event(n + i, command_id))
+        .collect();
+    let expected = ExpectedVersion::from_current((version > 0).then_some(version));
+    store
+        .append(stream, Account::NAME, expected, events)
+        .await
+        .expect("the append succeeds");
+}
+
+/// The same rows for the raw baselines.
+pub(crate) fn raw_events(mix: &Mix, count: usize, n: u64) -> Vec<RawEvent<'_>> {
+    let command_id = Uuid::now_v7();
+    (0..count as u64).map(|i| mix.raw(n + i, command_id)).collect()
+}
+
+/// Measures the five cases.
+pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
+    let pool = rt.block_on(pg::pool(db, POOL));
+    let store = rt.block_on(pg::store(&pool, "append", |o| o));
+    let raw_store = rt.block_on(pg::store(&pool, "append_raw", |o| o));
+    let raw = Raw::new(&pool, raw_store.schema());
+    let mix = Mix::new();
+    let mut rows = Vec::new();
+
+    eprintln!("  single events, one task");
+    {
+        let stream = Account::stream_id("single");
+        let (mut version, mut raw_version) = (0u64, 0i64);
+        let comparison = compare(
+            settings.rounds,
+            || {
+                rate(settings.round_time, || {
+                    rt.block_on(async {
+                        for _ in 0..SINGLES {
+                            append_ours(&store, &mix, &stream, version, 1, version).await;
+                            version += 1;
+                        }
+                    });
+                    SINGLES
+                })
+            },
+            || {
+                rate(settings.round_time, || {
+                    rt.block_on(async {
+                        for _ in 0..SINGLES {
+                            let event = mix.raw(raw_version as u64, Uuid::now_v7());
+                            raw_version += 1;
+                            raw.insert_one(&stream, raw_version, &event).await;
+                        }
+                    });
+                    SINGLES
+                })
+            },
+        );
+        rows.push(Row::new(
+            "single events, one task (raw: single-row `INSERT`)",
+            "events/s",
+            comparison,
+        ));
+    }
+
+    for (label, copy) in [
+        ("batches of 100, one task (raw: `INSERT … SELECT FROM unnest`)", false),
+        ("batches of 100, one task (raw: binary `COPY`)", true),
+    ] {
+        eprintln!("  {label}");
+        let stream = Account::stream_id(if copy { "batch-copy" } else { "batch-unnest" });
+        let (mut version, mut raw_version) = (0u64, 0i64);
+        let comparison = compare(
+            settings.rounds,
+            || {
+                rate(settings.round_time, || {
+                    rt.block_on(append_ours(&store, &mix, &stream, version, BATCH, version));
+                    version += BATCH as u64;
+                    BATCH as u64
+                })
+            },
+            || {
+                rate(settings.round_time, || {
+                    let events = raw_events(&mix, BATCH, raw_version as u64);
+                    if copy {
+                        rt.block_on(raw.insert_copy(&stream, raw_version, &events));
+                    } else {
+                        rt.block_on(raw.insert_unnest(&stream, raw_version, &events));
+                    }
+                    raw_version += BATCH as i64;
+                    BATCH as u64
+                })
+            },
+        );
+        rows.push(Row::new(label, "events/s", comparison).target(Target::AtLeast(0.8)));
+    }
+
+    eprintln!("  16 writers");
+    let store = Arc::new(store);
+    let mix = Arc::new(mix);
+    let raw_single = |tag: &'static str| {
+        let raw = raw.clone();
+        let mix = mix.clone();
+        move |task: usize, deadline: Instant| {
+            let raw = raw.clone();
+            let mix = mix.clone();
+            async move {
+                let stream = Account::stream_id(&format!("{tag}-{task}-{}", Uuid::now_v7()));
+                let mut version = 0;
+                while Instant::now() < deadline {
+                    let event = mix.raw(version as u64, Uuid::now_v7());
+                    version += 1;
+                    raw.insert_one(&stream, version, &event).await;
+                }
+                version as u64
+            }
+        }
+    };
+    {
+        let versions: Arc<Vec<AtomicI64>> = Arc::new((0..WRITERS).map(|_| AtomicI64::new(0)).collect());
+        let ours = {
+            let store = store.clone();
+            let mix = mix.clone();
+            move |task: usize, deadline: Instant| {
+                let store = store.clone();
+                let mix = mix.clone();
+                let versions = versions.clone();
+                async move {
+                    let stream = Account::stream_id(&format!("w-{task}"));
+                    let mut version = versions[task].load(Ordering::Relaxed) as u64;
+                    let start = version;
+                    while Instant::now() < deadline {
+                        append_ours(&store, &mix, &stream, version, 1, version).await;
+                        version += 1;
+                    }
+                    versions[task].store(version as i64, Ordering::Relaxed);
+                    version - start
+                }
+            }
+        };
+        let baseline = raw_single("raw-w");
+        let comparison = compare(
+            settings.rounds,
+            || concurrent(rt, WRITERS, settings.round_time, &ours),
+            || concurrent(rt, WRITERS, settings.round_time, &baseline),
+        );
+        rows.push(Row::new(
+            "single events, 16 writers, `EventStore::append` (raw: single-row `INSERT`s)",
+            "events/s",
+            comparison,
+        ));
+    }
+    {
+        let bus = Arc::new(
+            CommandBus::new((*store).clone())
+                .expect("a valid registry")
+                .with_snapshots((*store).clone()),
+        );
+        let ids: Arc<Vec<String>> = Arc::new((0..WRITERS).map(|i| format!("cmd-{i}")).collect());
+        rt.block_on(async {
+            for id in ids.iter() {
+                bus.dispatch(OpenAccount {
+                    id: id.clone(),
+                    owner: "Ada Lovelace".into(),
+                    overdraft_limit: 10_000,
+                })
+                .await
+                .expect("the account opens");
+            }
+        });
+        let ours = {
+            let bus = bus.clone();
+            move |task: usize, deadline: Instant| {
+                let bus = bus.clone();
+                let id = ids[task].clone();
+                async move {
+                    let mut done = 0u64;
+                    while Instant::now() < deadline {
+                        done += 1;
+                        bus.dispatch(Deposit {
+                            id: id.clone(),
+                            amount: 200,
+                            reference: format!("ref-{done}"),
+                        })
+                        .await
+                        .expect("the deposit is accepted");
+                    }
+                    done
+                }
+            }
+        };
+        let baseline = raw_single("raw-c");
+        let comparison = compare(
+            settings.rounds,
+            || concurrent(rt, WRITERS, settings.round_time, &ours),
+            || concurrent(rt, WRITERS, settings.round_time, &baseline),
+        );
+        rows.push(
+            Row::new(
+                "single-event commands, 16 writers, `CommandBus::dispatch` (raw: single-row \
+                 `INSERT`s)",
+                "events/s",
+                comparison,
+            )
+            .target(Target::Figure(5_000.0)),
+        );
+    }
+
+    rt.block_on(async {
+        pg::drop_schema(&pool, store.schema()).await;
+        pg::drop_schema(&pool, raw_store.schema()).await;
+        pool.close().await;
+    });
+    Section {
+        number: "3",
+        title: "PostgreSQL append",
+        method: METHOD.into(),
+        body: Body::Measured {
+            ours: "eventsource",
+            baseline: "raw sqlx".into(),
+            rows,
+            notes: vec![],
+        },
+    }
+}

@@ -29,6 +29,16 @@ pub(crate) struct Db {
     pub(crate) description: String,
 }
 
+/// Whether the case with this key is wanted: all unless
+/// `EVENTSOURCE_BENCH_CASES` lists keys (comma-separated), for profiling one
+/// case at a time.
+pub(crate) fn case_wanted(key: &str) -> bool {
+    match std::env::var("EVENTSOURCE_BENCH_CASES") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').any(|k| k.trim() == key),
+        _ => true,
+    }
+}
+
 /// A multi-threaded runtime (two workers, one per core) for the PostgreSQL
 /// workloads: the client and the server share the machine.
 pub(crate) fn runtime() -> Runtime {
@@ -91,7 +101,10 @@ pub(crate) fn rerun_with_postgres(root: &Path, args: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("no reachable DATABASE_URL: running again under {}", script.display());
+    eprintln!(
+        "no reachable DATABASE_URL: running again under {}",
+        script.display()
+    );
     match Command::new(&script).arg(exe).args(args).status() {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         Ok(status) => {

@@ -153,7 +153,10 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
 
 fn summary(out: &mut String, sections: &[Section]) {
     let _ = writeln!(out, "## Targets\n");
-    let _ = writeln!(out, "| workload | case | ratio (or figure) | target | met |");
+    let _ = writeln!(
+        out,
+        "| workload | case | ratio (or figure) | target | met |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for section in sections {
         match &section.body {

@@ -54,7 +54,12 @@ fn their_tables(schema: &str) -> String {
 
 /// An event in postgres-es's stored form: the variant's name, `"N.0"`, the
 /// payload wrapped in the variant's name.
-fn serialized(event: &StoredEvent, aggregate_id: &str, sequence: usize, meta: &Value) -> SerializedEvent {
+fn serialized(
+    event: &StoredEvent,
+    aggregate_id: &str,
+    sequence: usize,
+    meta: &Value,
+) -> SerializedEvent {
     let variant = event.name.trim_start_matches("bench.");
     let payload: Value = serde_json::from_str(&event.payload).expect("the mix is JSON");
     SerializedEvent::new(
@@ -101,7 +106,10 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Vec<Row> {
     let store = rt.block_on(pg::store(&pool, "pges_ours", |o| o));
     let mix = Mix::new();
     let writer = repo();
-    for (label, count) in [("single events, one task", 1), ("batches of 100, one task", BATCH)] {
+    for (label, count) in [
+        ("single events, one task", 1),
+        ("batches of 100, one task", BATCH),
+    ] {
         eprintln!("  postgres-es: append, {label}");
         let stream = Account::stream_id(&format!("append-{count}"));
         let id = format!("append-{count}");

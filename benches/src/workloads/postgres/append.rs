@@ -192,7 +192,9 @@ pub(crate) async fn append_ours(
 /// The same rows for the raw baselines.
 pub(crate) fn raw_events(mix: &Mix, count: usize, n: u64) -> Vec<RawEvent<'_>> {
     let command_id = Uuid::now_v7();
-    (0..count as u64).map(|i| mix.raw(n + i, command_id)).collect()
+    (0..count as u64)
+        .map(|i| mix.raw(n + i, command_id))
+        .collect()
 }
 
 /// Measures the five cases.
@@ -204,8 +206,8 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     let mix = Mix::new();
     let mut rows = Vec::new();
 
-    eprintln!("  single events, one task");
-    {
+    if pg::case_wanted("single") {
+        eprintln!("  single events, one task");
         let stream = Account::stream_id("single");
         let (mut version, mut raw_version) = (0u64, 0i64);
         let comparison = compare(
@@ -242,9 +244,15 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     }
 
     for (label, copy) in [
-        ("batches of 100, one task (raw: `INSERT … SELECT FROM unnest`)", false),
+        (
+            "batches of 100, one task (raw: `INSERT … SELECT FROM unnest`)",
+            false,
+        ),
         ("batches of 100, one task (raw: binary `COPY`)", true),
     ] {
+        if !pg::case_wanted(if copy { "copy" } else { "batch" }) {
+            continue;
+        }
         eprintln!("  {label}");
         let stream = Account::stream_id(if copy { "batch-copy" } else { "batch-unnest" });
         let (mut version, mut raw_version) = (0u64, 0i64);
@@ -270,7 +278,14 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
                 })
             },
         );
-        rows.push(Row::new(label, "events/s", comparison).target(Target::AtLeast(0.8)));
+        let row = Row::new(label, "events/s", comparison);
+        // The target applies to the best raw way; through sqlx that is
+        // `unnest` (see the note on COPY).
+        rows.push(if copy {
+            row
+        } else {
+            row.target(Target::AtLeast(0.8))
+        });
     }
 
     eprintln!("  16 writers");
@@ -294,8 +309,9 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             }
         }
     };
-    {
-        let versions: Arc<Vec<AtomicI64>> = Arc::new((0..WRITERS).map(|_| AtomicI64::new(0)).collect());
+    if pg::case_wanted("writers") {
+        let versions: Arc<Vec<AtomicI64>> =
+            Arc::new((0..WRITERS).map(|_| AtomicI64::new(0)).collect());
         let ours = {
             let store = store.clone();
             let mix = mix.clone();
@@ -328,7 +344,7 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             comparison,
         ));
     }
-    {
+    if pg::case_wanted("commands") {
         let bus = Arc::new(
             CommandBus::new((*store).clone())
                 .expect("a valid registry")
@@ -397,7 +413,44 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             ours: "eventsource",
             baseline: "raw sqlx".into(),
             rows,
-            notes: vec![],
+            notes: NOTES.iter().map(|n| (*n).to_owned()).collect(),
         },
     }
 }
+
+const NOTES: &[&str] = &[
+    "Baselines: the raw rows take their positions from a client-side counter and \
+     `pg_current_xact_id()` for the transaction id; every statement is its own transaction, \
+     committed as the server is configured (here `synchronous_commit=on`: each commit waits \
+     for its WAL flush), like the store's appends. The target for batches applies to \
+     `INSERT … SELECT FROM unnest(…)`, the fastest raw way through sqlx. The 16-writer \
+     baselines are single-row `INSERT`s from 16 tasks on 16 streams.",
+    "Binary `COPY` through sqlx 0.9 is far slower than `unnest` here: sqlx does not set \
+     `TCP_NODELAY`, so after the `CopyData` the small `CopyDone` message waits (Nagle) for the \
+     server's delayed acknowledgement — about 40 ms per `COPY`; `pg_stat_statements` shows \
+     46 ms mean execution for a 100-row `COPY` against 1.6 ms for the same rows through \
+     `unnest`. It is reported for completeness, without a target.",
+    "Our append is one statement too (`WITH … INSERT … SELECT FROM unnest(…)`): it also reads \
+     the stream's head (one index probe), checks the expected version, derives the positions \
+     from the transaction id and returns the result row. Its server-side execution time \
+     (`pg_stat_statements`, batches of 100) is within 5% of the raw `unnest` insert's. What \
+     remains of the gap is the `NOTIFY` that tells other processes' subscribers about new \
+     events: a separate transaction after the append (inside it, PostgreSQL 15 would serialise \
+     every append's commit on a database-wide lock). Its commit record must be flushed too; \
+     the store sends at most one per 5 ms (bursts share it). With notifications turned off \
+     the batch ratio rose by under 10%, about the width of the noise. Single events from one task are bound by the commit's WAL flush (the \
+     pgbench ceiling on this machine is about 3,400/s), so both sides wait on the disk.",
+    "What limits commands from 16 writers: each command takes three round trips — the \
+     snapshot, the events after it (50 on average with a snapshot every 100 events) and the \
+     append, plus a snapshot save every 100 commands — where a raw insert takes one; the \
+     client (sqlx, Tokio) and the server share the two cores, and during these rounds the \
+     machine has no idle CPU left (`vmstat`: 2–3% idle, about 35% system time from ~28,000 \
+     context switches/s). So commands run at roughly a third of the raw single-row insert \
+     rate, and the raw rate itself stays below the 8,500/s pgbench ceiling while other \
+     builds share the machine. Snapshotting every 10 events instead of 100 changed the rate \
+     by under 10%: the round trips dominate, not the replay. Reaching 5,000 commands/s needs \
+     fewer round trips per command — loading the snapshot and the events after it in one \
+     query (a combined store call for the repository's load), or an aggregate cache that \
+     skips the load while its version is current — both changes to the runtime's API rather \
+     than to its internals.",
+];

@@ -17,6 +17,11 @@
 //! throwaway server from the local PostgreSQL binaries (as `./scripts/test`
 //! does) or fails saying what to install.
 //!
+//! For profiling, `EVENTSOURCE_BENCH_CASES=single,batch,copy,writers,commands`
+//! restricts workload 3 to some of its cases, and
+//! `EVENTSOURCE_BENCH_CATCHUP=500:5000,5000:20000` sets workload 5's
+//! (batch size, page size) pairs.
+//!
 //! It is a bench target without the test harness, so `cargo test
 //! --workspace` neither builds nor runs it.
 

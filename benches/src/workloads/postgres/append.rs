@@ -432,25 +432,26 @@ const NOTES: &[&str] = &[
      `unnest`. It is reported for completeness, without a target.",
     "Our append is one statement too (`WITH … INSERT … SELECT FROM unnest(…)`): it also reads \
      the stream's head (one index probe), checks the expected version, derives the positions \
-     from the transaction id and returns the result row. Its server-side execution time \
-     (`pg_stat_statements`, batches of 100) is within 5% of the raw `unnest` insert's. What \
-     remains of the gap is the `NOTIFY` that tells other processes' subscribers about new \
-     events: a separate transaction after the append (inside it, PostgreSQL 15 would serialise \
-     every append's commit on a database-wide lock). Its commit record must be flushed too; \
-     the store sends at most one per 5 ms (bursts share it). With notifications turned off \
-     the batch ratio rose by under 10%, about the width of the noise. Single events from one task are bound by the commit's WAL flush (the \
-     pgbench ceiling on this machine is about 3,400/s), so both sides wait on the disk.",
+     from the transaction id and returns the result row. For batches of 100 its server-side \
+     execution time (`pg_stat_statements`) is within 5% of the raw `unnest` insert's; for a \
+     single event it costs about 0.05 ms more per statement (the CTEs, the probe, array \
+     parameters, the result row), which shows most with 16 writers, where the server's CPU \
+     is the limit (`perf`: about 70% of the CPU samples in PostgreSQL backends, 17% in the \
+     harness). Besides, a `NOTIFY` tells other processes' subscribers about new events: a \
+     separate transaction after the append (inside it, PostgreSQL 15 would serialise every \
+     append's commit on a database-wide lock), sent at most once per 5 ms. Single events \
+     from one task wait on the commit's WAL flush on both sides (pgbench ceiling on this \
+     machine: about 3,400/s).",
     "What limits commands from 16 writers: each command takes three round trips — the \
-     snapshot, the events after it (50 on average with a snapshot every 100 events) and the \
-     append, plus a snapshot save every 100 commands — where a raw insert takes one; the \
-     client (sqlx, Tokio) and the server share the two cores, and during these rounds the \
-     machine has no idle CPU left (`vmstat`: 2–3% idle, about 35% system time from ~28,000 \
+     snapshot, the events after it (50 on average with a snapshot every 100 events; about \
+     0.25 ms of server time to read them) and the append, plus a snapshot save every 100 \
+     commands — where a raw insert takes one, and client and server share two cores that \
+     these rounds keep busy (`vmstat`: 2–3% idle, a third of it system time from ~28,000 \
      context switches/s). So commands run at roughly a third of the raw single-row insert \
-     rate, and the raw rate itself stays below the 8,500/s pgbench ceiling while other \
-     builds share the machine. Snapshotting every 10 events instead of 100 changed the rate \
-     by under 10%: the round trips dominate, not the replay. Reaching 5,000 commands/s needs \
+     rate. Snapshotting every 10 events instead of 100 changed the rate by under 10%: the \
+     round trips dominate, not the replay. Reaching 5,000 commands/s on this machine needs \
      fewer round trips per command — loading the snapshot and the events after it in one \
      query (a combined store call for the repository's load), or an aggregate cache that \
-     skips the load while its version is current — both changes to the runtime's API rather \
-     than to its internals.",
+     skips the load while its version is current — both changes to the runtime's API \
+     rather than to its internals.",
 ];

@@ -89,7 +89,11 @@ pub(crate) async fn prepare(pool: &PgPool) -> Loaded {
 
 /// The raw baseline's statements.
 pub(crate) struct RawLoad {
+    /// The whole stream.
     events: Sql,
+    /// The events after a version: a statement of its own, so PostgreSQL
+    /// plans it for a short tail, not for the whole stream.
+    tail: Sql,
     snapshot: Sql,
 }
 
@@ -101,6 +105,11 @@ impl RawLoad {
                  FROM \"{schema}\".events WHERE stream_id = $1 AND stream_version > $2 \
                  ORDER BY stream_version"
             )),
+            tail: Sql::new(format!(
+                "SELECT stream_version, event_name, schema_version, payload::text \
+                 FROM \"{schema}\".events WHERE stream_id = $1 AND stream_version > $2 \
+                 ORDER BY stream_version LIMIT 1000000"
+            )),
             snapshot: Sql::new(format!(
                 "SELECT version, state::text FROM \"{schema}\".snapshots WHERE stream_id = $1"
             )),
@@ -109,10 +118,8 @@ impl RawLoad {
 
     /// Streams the rows after `after`, decodes each by hand and applies it.
     async fn replay(&self, pool: &PgPool, stream: &str, state: &mut PlainAccount, after: i64) {
-        let mut rows = sqlx::query(self.events.get())
-            .bind(stream)
-            .bind(after)
-            .fetch(pool);
+        let sql = if after == 0 { &self.events } else { &self.tail };
+        let mut rows = sqlx::query(sql.get()).bind(stream).bind(after).fetch(pool);
         let mut expected = after;
         while let Some(row) = rows.try_next().await.expect("the rows read") {
             let version: i64 = row.get(0);

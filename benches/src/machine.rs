@@ -42,8 +42,14 @@ impl Machine {
             memory,
             os: format!("{os_name}, Linux {kernel}"),
             rustc: output("rustc", &["-V"]).unwrap_or_else(|| "unknown".into()),
-            postgres: "not used in this run (phase 2)".into(),
+            postgres: "not used in this run".into(),
         }
+    }
+
+    /// Records the PostgreSQL server the run used.
+    pub(crate) fn with_postgres(mut self, description: &str) -> Self {
+        description.clone_into(&mut self.postgres);
+        self
     }
 
     /// The rows of the report's machine table.

@@ -6,9 +6,21 @@
 //!
 //! - `--quick`: few, short rounds (a smoke run; not for publishing);
 //! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
-//!   `peers`, `compile`) and print the report instead of writing it;
+//!   `append`, `load`, `catchup`, `peers`, `compile`) and print the report
+//!   instead of writing it;
 //! - `--out FILE`: write the report to `FILE`;
 //! - `--no-callgrind`: skip the instruction counts under valgrind.
+//!
+//! The PostgreSQL workloads (3, 4, 5 and the `postgres-es` half of 6) use
+//! the server at `DATABASE_URL`; when it is unset or unreachable, the
+//! harness runs itself again under `scripts/with-postgres`, which starts a
+//! throwaway server from the local PostgreSQL binaries (as `./scripts/test`
+//! does) or fails saying what to install.
+//!
+//! For profiling, `EVENTSOURCE_BENCH_CASES=single,batch,copy,writers,commands`
+//! restricts workload 3 to some of its cases, and
+//! `EVENTSOURCE_BENCH_CATCHUP=500:5000,5000:20000` sets workload 5's
+//! (batch size, page size) pairs.
 //!
 //! It is a bench target without the test harness, so `cargo test
 //! --workspace` neither builds nor runs it.
@@ -19,6 +31,7 @@ mod domain;
 mod machine;
 mod measure;
 mod peers;
+mod pg;
 mod report;
 mod workloads;
 
@@ -29,7 +42,18 @@ use measure::Settings;
 use report::Section;
 
 const COMMAND: &str = "cargo bench -p eventsource-benches";
-const WORKLOADS: [&str; 4] = ["rehydration", "commands", "peers", "compile"];
+const WORKLOADS: [&str; 7] = [
+    "rehydration",
+    "commands",
+    "append",
+    "load",
+    "catchup",
+    "peers",
+    "compile",
+];
+
+/// The workloads that need a PostgreSQL server.
+const ON_POSTGRES: [&str; 4] = ["append", "load", "catchup", "peers"];
 
 /// What the command line asked for.
 struct Options {
@@ -72,8 +96,30 @@ fn main() -> ExitCode {
             .is_none_or(|o| o.iter().any(|w| w == name))
     };
     let rt = workloads::runtime();
-    let machine = machine::Machine::detect();
+    let mut machine = machine::Machine::detect();
     let callgrind = options.callgrind && callgrind::available();
+    let pg_rt = pg::runtime();
+    let db = if ON_POSTGRES.iter().any(|w| wanted(w)) {
+        match pg::find(&pg_rt) {
+            Ok(db) => {
+                eprintln!("PostgreSQL: {}", db.description);
+                machine = machine.with_postgres(&db.description);
+                pg_rt.block_on(async {
+                    let pool = pg::pool(&db, 1).await;
+                    pg::sweep(&pool).await;
+                    pool.close().await;
+                });
+                Ok(db)
+            }
+            Err(why) if !pg::wrapped() => {
+                eprintln!("{why}");
+                return pg::rerun_with_postgres(&compile::workspace_root(), &args);
+            }
+            Err(why) => Err(why),
+        }
+    } else {
+        Err("not requested".to_owned())
+    };
 
     let mut sections: Vec<Section> = Vec::new();
     if wanted("rehydration") {
@@ -84,12 +130,35 @@ fn main() -> ExitCode {
         eprintln!("workload 2: command throughput");
         sections.push(workloads::commands::run(&rt, &settings));
     }
-    if options.only.is_none() {
-        sections.extend(workloads::postgres::sections());
+    match &db {
+        Ok(db) => {
+            if wanted("append") {
+                eprintln!("workload 3: PostgreSQL append");
+                sections.push(workloads::postgres::append::run(&pg_rt, &settings, db));
+            }
+            if wanted("load") {
+                eprintln!("workload 4: PostgreSQL load");
+                sections.push(workloads::postgres::load::run(&pg_rt, &settings, db));
+            }
+            if wanted("catchup") {
+                eprintln!("workload 5: projection catch-up from PostgreSQL");
+                sections.push(workloads::postgres::catchup::run(&pg_rt, &settings, db));
+            }
+        }
+        Err(why) => {
+            let wanted_here = ["append", "load", "catchup"].iter().any(|w| wanted(w));
+            if wanted_here {
+                sections.extend(workloads::postgres::not_measured(why));
+            }
+        }
     }
     if wanted("peers") {
-        eprintln!("workload 6: peers (in memory)");
-        sections.push(peers::run(&rt, &settings));
+        eprintln!("workload 6: peers");
+        let postgres = match &db {
+            Ok(db) => Ok((&pg_rt, db)),
+            Err(why) => Err(why.as_str()),
+        };
+        sections.push(peers::run(&rt, &settings, postgres));
     }
     if wanted("compile") {
         eprintln!("workload 7: compile cost");

@@ -329,7 +329,12 @@ async fn insert(
         ExpectedVersion::NoStream => (1, 0),
         ExpectedVersion::Exact(v) => (2, to_i64("expected version", v)?),
     };
-    let row = sqlx::query(inner.sql.append.get())
+    let sql = if fresh {
+        &inner.sql.append_fresh
+    } else {
+        &inner.sql.append
+    };
+    let row = sqlx::query(sql.get())
         .bind(r.stream_id)
         .bind(r.aggregate_type)
         .bind(kind)
@@ -339,7 +344,6 @@ async fn insert(
         .bind(&r.schema_versions)
         .bind(&r.payloads)
         .bind(&r.metadata)
-        .bind(fresh)
         .fetch_one(conn)
         .await;
     let row = match row {

@@ -41,6 +41,17 @@ impl EventStore for PgEventStore {
 
     /// The highest committed position. Events below it may still be
     /// committing (see the crate docs); `read_all` waits for them.
+    /// Counted by the server (`count(*)` with the filter's conditions), up
+    /// to the head as of the call, waiting like `read_all` for older
+    /// transactions that may still commit below it.
+    async fn count_events(
+        &self,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Result<u64, StoreError> {
+        read::count(&self.inner, from_position, &filter).await
+    }
+
     async fn head_position(&self) -> Result<u64, StoreError> {
         let row = sqlx::query(self.inner.sql.head_position.get())
             .fetch_one(&self.inner.pool)

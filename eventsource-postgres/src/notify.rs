@@ -10,8 +10,12 @@
 //! PostgreSQL 17 a notifying transaction holds a database-wide lock from its
 //! `NOTIFY` through its commit, which would serialise every append's commit.
 //! Instead a background task sends one `pg_notify` per burst of appends, on
-//! its own short transaction after they committed. A lost notification costs
-//! latency only: subscribers also poll.
+//! its own short transaction after they committed, and at most one per
+//! [`NOTIFY_INTERVAL`]: the first append of a burst is announced at once,
+//! later ones together when the interval is over. Each notifying transaction
+//! takes a transaction id and writes a commit record that the WAL writer must
+//! flush, so one per append would add a disk flush per append. A lost
+//! notification costs latency only: subscribers also poll.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -112,10 +116,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Sends one `pg_notify` per wake-up until the store is dropped.
+/// The least time between two `NOTIFY`s of one store: appends committed
+/// meanwhile are announced together at its end.
+pub(crate) const NOTIFY_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Sends one `pg_notify` per wake-up, at most one per [`NOTIFY_INTERVAL`],
+/// until the store is dropped.
 async fn notifier(pool: PgPool, channel: Identifier, wake: Arc<Notify>, closed: Arc<AtomicBool>) {
+    let mut last: Option<tokio::time::Instant> = None;
     loop {
         wake.notified().await;
+        if let Some(at) = last {
+            // Appends that commit while we wait are announced by the NOTIFY
+            // sent after the wait (they may also leave a permit, costing one
+            // more NOTIFY an interval later, never a lost one).
+            tokio::time::sleep_until(at + NOTIFY_INTERVAL).await;
+        }
         if closed.load(Ordering::Acquire) {
             return;
         }
@@ -129,6 +145,7 @@ async fn notifier(pool: PgPool, channel: Identifier, wake: Arc<Notify>, closed: 
         if let Err(err) = sent {
             tracing::debug!(%channel, error = %err, "NOTIFY failed; other processes will poll");
         }
+        last = Some(tokio::time::Instant::now());
     }
 }
 

@@ -91,6 +91,33 @@ impl<'f> Bound<'f> {
         }
     }
 
+    /// The count statement (see `sql::count_all`) with this filter bound.
+    async fn count(
+        &self,
+        inner: &Inner,
+        after: i64,
+        before: i64,
+    ) -> Result<(i64, Option<i64>, i64), StoreError> {
+        let mut query = sqlx::query(inner.sql.count_all(self.shape).get())
+            .bind(after)
+            .bind(before);
+        if self.shape.names {
+            query = query.bind(&self.names);
+        }
+        if self.shape.types {
+            query = query.bind(&self.types);
+        }
+        if let Some(since) = self.since {
+            query = query.bind(since);
+        }
+        let row = query.fetch_one(&inner.pool).await.map_err(store_error)?;
+        Ok((
+            row.try_get(0).map_err(store_error)?,
+            row.try_get(1).map_err(store_error)?,
+            row.try_get(2).map_err(store_error)?,
+        ))
+    }
+
     /// Up to a page of rows with `after < position < before`, in order.
     pub(crate) fn page<'a>(
         &'a self,
@@ -145,6 +172,38 @@ pub(crate) fn decode_global(
         };
         (at, err)
     })
+}
+
+/// How many events `read_all(from_position, filter)` would deliver: the
+/// rows up to the head as of the call, counted by the server.
+///
+/// Like `read_all`, it waits while transactions older than the head may
+/// still commit events below it (usually not at all: one statement finds
+/// the horizon above the head and counts in the same snapshot).
+pub(crate) async fn count(
+    inner: &Inner,
+    from_position: u64,
+    filter: &EventFilter,
+) -> Result<u64, StoreError> {
+    let Some(after) = start_after(from_position) else {
+        return Ok(0);
+    };
+    let bound = Bound::new(filter);
+    let (horizon_now, head, counted) = bound.count(inner, after, i64::MAX).await?;
+    let Some(target) = head.filter(|h| *h > after) else {
+        return Ok(0);
+    };
+    if horizon_now > target {
+        return Ok(u64::try_from(counted).unwrap_or(0));
+    }
+    let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
+    loop {
+        tokio::time::sleep(recheck.next_delay()).await;
+        let (horizon_now, _, counted) = bound.count(inner, after, target.saturating_add(1)).await?;
+        if horizon_now > target {
+            return Ok(u64::try_from(counted).unwrap_or(0));
+        }
+    }
 }
 
 /// `from` (inclusive, as the trait counts) as the exclusive keyset start.

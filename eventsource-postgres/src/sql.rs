@@ -66,12 +66,17 @@ impl FilterShape {
 /// The statements of one store.
 #[derive(Debug)]
 pub(crate) struct Queries {
+    /// The append inside a caller's transaction.
     pub(crate) append: Sql,
+    /// The append as its own transaction (autocommit).
+    pub(crate) append_fresh: Sql,
     pub(crate) stored_ids: Sql,
     pub(crate) stream_head: Sql,
     pub(crate) read_stream: Sql,
     /// Indexed by [`FilterShape::index`].
     read_all: Vec<Sql>,
+    /// Indexed by [`FilterShape::index`].
+    count_all: Vec<Sql>,
     pub(crate) horizon: Sql,
     pub(crate) head_position: Sql,
     pub(crate) save_snapshot: Sql,
@@ -86,7 +91,8 @@ impl Queries {
     pub(crate) fn new(schema: &Identifier) -> Self {
         let s = schema.quoted();
         Self {
-            append: Sql::new(append(&s)),
+            append: Sql::new(append(&s, false)),
+            append_fresh: Sql::new(append(&s, true)),
             stored_ids: Sql::new(format!(
                 "SELECT b.ord, e.stream_id, e.stream_version, e.global_position \
                  FROM unnest($1::uuid[]) WITH ORDINALITY AS b(event_id, ord) \
@@ -104,6 +110,9 @@ impl Queries {
             )),
             read_all: FilterShape::all()
                 .map(|shape| read_all(&s, shape))
+                .collect(),
+            count_all: FilterShape::all()
+                .map(|shape| count_all(&s, shape))
                 .collect(),
             horizon: Sql::new(format!(
                 "SELECT {HORIZON}, (SELECT max(global_position) FROM {s}.events)"
@@ -141,6 +150,10 @@ impl Queries {
     pub(crate) fn read_all(&self, shape: FilterShape) -> &Sql {
         &self.read_all[shape.index()]
     }
+
+    pub(crate) fn count_all(&self, shape: FilterShape) -> &Sql {
+        &self.count_all[shape.index()]
+    }
 }
 
 /// The append: one statement, one round trip, whatever the batch size.
@@ -148,10 +161,7 @@ impl Queries {
 /// Parameters: `$1` stream id, `$2` aggregate type, `$3` expectation kind
 /// (0 any, 1 no stream, 2 exact), `$4` expected version, then the batch as
 /// parallel arrays: `$5` ids, `$6` names, `$7` schema versions, `$8`
-/// payloads, `$9` metadata (JSON text); `$10` is true when the statement is
-/// its own transaction, so no earlier append of the transaction can have
-/// used positions in its range and the probe for the next free one is
-/// skipped.
+/// payloads, `$9` metadata (JSON text).
 ///
 /// It always returns one row: the stream's head before the append, which
 /// checks passed, and what was inserted. Checks that fail insert nothing
@@ -166,7 +176,25 @@ impl Queries {
 /// and appending after its event would order the stream backwards.
 /// `order_ok` refuses that case in any event (see `append.rs`, which
 /// retries it in a new transaction); materializing makes it rare.
-fn append(s: &str) -> String {
+///
+/// Inside a caller's transaction, an earlier append of the same transaction
+/// may have used positions of its range: `base`, the last one used, is found
+/// with one index probe. `fresh` builds the variant for a statement that is
+/// its own transaction (the store's own appends), where nothing can have
+/// been used: it leaves the probe out, which is more than saving an index
+/// probe, since the planner inlines `n` into three expressions and each
+/// copy is a subplan that the executor sets up on every execution.
+fn append(s: &str, fresh: bool) -> String {
+    let base = if fresh {
+        "t.low".to_owned()
+    } else {
+        format!(
+            "COALESCE( \
+                 (SELECT max(e.global_position) FROM {s}.events e \
+                   WHERE e.global_position >= t.low AND e.global_position < t.low + {SLOTS}), \
+                 t.low)"
+        )
+    };
     format!(
         "WITH tx AS MATERIALIZED ( \
              SELECT pg_current_xact_id() AS xid8, \
@@ -180,12 +208,7 @@ fn append(s: &str) -> String {
                  (n.base - t.low + cardinality($5::uuid[]) <= {MAX_EVENTS_PER_TRANSACTION}) AS room_ok, \
                  (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok \
              FROM tx t \
-             CROSS JOIN LATERAL ( \
-                 SELECT CASE WHEN $10::bool THEN t.low ELSE COALESCE( \
-                     (SELECT max(e.global_position) FROM {s}.events e \
-                       WHERE e.global_position >= t.low AND e.global_position < t.low + {SLOTS}), \
-                     t.low) END AS base \
-             ) n \
+             CROSS JOIN LATERAL (SELECT {base} AS base) n \
              LEFT JOIN LATERAL ( \
                  SELECT e.stream_version, e.aggregate_type, e.global_position \
                  FROM {s}.events e WHERE e.stream_id = $1 \
@@ -217,7 +240,31 @@ fn read_all(s: &str, shape: FilterShape) -> Sql {
         "SELECT {EVENT_COLUMNS} FROM {s}.events \
          WHERE global_position > $1 AND global_position < $2"
     );
-    let mut next = 4;
+    filter_clauses(&mut sql, shape, 4);
+    sql.push_str(" ORDER BY global_position LIMIT $3");
+    Sql::new(sql)
+}
+
+/// Counts what `read_all` would deliver, in one snapshot: returns the
+/// horizon, the highest visible position, and the rows after `$1`, below
+/// `$2` (exclusive) and below the horizon that pass the filter (clauses
+/// numbered from `$3`). The count is final when the horizon lies above
+/// `$2 - 1` or above the highest position (see the crate docs).
+fn count_all(s: &str, shape: FilterShape) -> Sql {
+    let mut sql = format!(
+        "WITH h AS MATERIALIZED (SELECT {HORIZON} AS horizon) \
+         SELECT h.horizon, (SELECT max(global_position) FROM {s}.events), \
+             (SELECT count(*) FROM {s}.events \
+              WHERE global_position > $1 AND global_position < LEAST($2::int8, h.horizon)"
+    );
+    filter_clauses(&mut sql, shape, 3);
+    sql.push_str(") FROM h");
+    Sql::new(sql)
+}
+
+/// Appends the filter's conditions, numbering parameters from `first`.
+fn filter_clauses(sql: &mut String, shape: FilterShape, first: usize) {
+    let mut next = first;
     let mut clause = |before: &str, after: &str| {
         sql.push_str(&format!(" AND {before}${next}{after}"));
         next += 1;
@@ -231,8 +278,6 @@ fn read_all(s: &str, shape: FilterShape) -> Sql {
     if shape.since {
         clause("recorded_at >= ", "");
     }
-    sql.push_str(" ORDER BY global_position LIMIT $3");
-    Sql::new(sql)
 }
 
 #[cfg(test)]
@@ -265,6 +310,17 @@ mod tests {
             })
             .0;
         assert!(since.contains("AND recorded_at >= $4 ORDER BY"), "{since}");
+        let count = &q
+            .count_all(FilterShape {
+                names: true,
+                types: false,
+                since: true,
+            })
+            .0;
+        assert!(
+            count.contains("h.horizon) AND event_name = ANY($3) AND recorded_at >= $4) FROM h"),
+            "{count}"
+        );
     }
 
     #[test]
@@ -273,5 +329,9 @@ mod tests {
         let q = Queries::new(&schema);
         assert!(q.append.0.contains("INSERT INTO \"shop\".events"));
         assert!(!q.append.0.contains(" shop.events"));
+        assert!(q.append.0.contains("max(e.global_position)"));
+        assert!(q.append_fresh.0.contains("INSERT INTO \"shop\".events"));
+        assert!(!q.append_fresh.0.contains("$10"));
+        assert!(!q.append_fresh.0.contains("max(e.global_position)"));
     }
 }

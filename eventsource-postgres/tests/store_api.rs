@@ -444,3 +444,82 @@ async fn connect_builds_a_working_store() {
     assert!(format!("{store:?}").contains(store.schema()));
     common::drop_schema(&store).await;
 }
+
+#[tokio::test]
+async fn count_events_counts_what_read_all_delivers() {
+    let store = common::store().await;
+    assert_eq!(
+        store.count_events(0, EventFilter::all()).await.unwrap(),
+        0,
+        "an empty log"
+    );
+    let other = |n: usize| {
+        (0..n)
+            .map(|i| NewEvent::new("test.Other", 1, format!(r#"{{"i":{i}}}"#), Metadata::new()))
+            .collect::<Vec<_>>()
+    };
+    store
+        .append("a", AGG, ExpectedVersion::NoStream, batch(3))
+        .await
+        .unwrap();
+    store
+        .append("b", "test.Other", ExpectedVersion::NoStream, other(2))
+        .await
+        .unwrap();
+    let since = chrono::Utc::now();
+    store
+        .append("a", AGG, ExpectedVersion::Exact(3), batch(4))
+        .await
+        .unwrap();
+    let events = all(&store).await;
+    let filters = [
+        EventFilter::all(),
+        EventFilter::all().with_event_names(["test.Happened"]),
+        EventFilter::all().with_event_names(["test.Other", "test.None"]),
+        EventFilter::all().with_aggregate_types(["test.Other"]),
+        EventFilter::all().with_recorded_since(since),
+        EventFilter::all()
+            .with_event_names(["test.Happened"])
+            .with_aggregate_types([AGG])
+            .with_recorded_since(since),
+    ];
+    let mut froms = vec![0, 1, u64::MAX];
+    froms.extend(events.iter().map(|e| e.global_position));
+    froms.extend(events.iter().map(|e| e.global_position + 1));
+    for filter in &filters {
+        for &from in &froms {
+            let read: Vec<RecordedEvent> = store
+                .read_all(from, filter.clone())
+                .try_collect()
+                .await
+                .unwrap();
+            let counted = store.count_events(from, filter.clone()).await.unwrap();
+            assert_eq!(counted, read.len() as u64, "from {from}, filter {filter:?}");
+        }
+    }
+    assert_eq!(store.count_events(0, EventFilter::all()).await.unwrap(), 9);
+
+    // Like read_all, the count waits for an older open transaction that may
+    // still commit below the head, and then includes what it committed.
+    let mut slow = store.pool().begin().await.unwrap();
+    store
+        .append_in(&mut slow, "slow", AGG, ExpectedVersion::NoStream, batch(2))
+        .await
+        .unwrap();
+    store
+        .append("fast", AGG, ExpectedVersion::NoStream, batch(1))
+        .await
+        .unwrap();
+    let counter = {
+        let store = store.clone();
+        tokio::spawn(async move { store.count_events(0, EventFilter::all()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !counter.is_finished(),
+        "count_events finished while a lower position could still commit"
+    );
+    slow.commit().await.unwrap();
+    assert_eq!(counter.await.unwrap().unwrap(), 12);
+    common::drop_schema(&store).await;
+}

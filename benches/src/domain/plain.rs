@@ -126,8 +126,9 @@ pub(crate) fn decode(name: &str, version: u32, json: &str) -> Result<PlainEvent,
     })
 }
 
-/// The account's state, as the framework's `Account` holds it.
-#[derive(Default, Debug, PartialEq, Eq)]
+/// The account's state, as the framework's `Account` holds it (and as its
+/// snapshots store it).
+#[derive(Default, Debug, PartialEq, Eq, Deserialize)]
 pub(crate) struct PlainAccount {
     /// Who owns it.
     pub(crate) owner: String,

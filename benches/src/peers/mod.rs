@@ -1,9 +1,8 @@
-//! Workload 6: the same workloads on a peer framework, `cqrs-es`.
-//!
-//! Phase 1 measures rehydration in memory; the PostgreSQL parts (workloads 3
-//! and 4 against `postgres-es`) come with the PostgreSQL store.
+//! Workload 6: the same workloads on a peer framework, `cqrs-es`, and its
+//! PostgreSQL event repository, `postgres-es`.
 
 mod cqrs;
+mod postgres;
 
 use std::hint::black_box;
 
@@ -14,6 +13,7 @@ use tokio::runtime::Runtime;
 
 use crate::domain::Account;
 use crate::measure::{Settings, compare, rate};
+use crate::pg::Db;
 use crate::report::{Body, Row, Section};
 use crate::workloads::rehydration::{EVENTS, SCHEMAS, load_ours};
 use crate::workloads::stream::{self, ACCOUNT};
@@ -21,8 +21,13 @@ use cqrs::{CqrsAccount, JsonRepository};
 
 type CqrsStore = PersistedEventStore<JsonRepository, CqrsAccount>;
 
-/// Rehydration of the workload-1 stream on `cqrs-es`, interleaved with ours.
-pub(crate) fn run(rt: &Runtime, settings: &Settings) -> Section {
+/// Rehydration of the workload-1 stream on `cqrs-es`, and appends and loads
+/// on `postgres-es` (when a server is there), interleaved with ours.
+pub(crate) fn run(
+    rt: &Runtime,
+    settings: &Settings,
+    postgres: Result<(&Runtime, &Db), &str>,
+) -> Section {
     let mut rows = Vec::new();
     for schema in SCHEMAS {
         let stored = stream::build(rt, EVENTS, schema);
@@ -66,29 +71,49 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings) -> Section {
             comparison,
         ));
     }
+    let mut notes = vec![
+        "cqrs-es loads through its `PersistedEventStore` (event-sourced mode, no \
+         snapshot) from an in-memory `PersistedEventRepository` written for the \
+         harness that keeps payload and metadata as JSON text and parses them into \
+         `serde_json::Value`s on each read, as `postgres-es` receives them from sqlx. \
+         cqrs-es then upcasts (`SemanticVersionEventUpcaster`), deserializes each \
+         `Value` into its event enum and applies it. Its own `MemStore` is not used: \
+         it stores typed events (nothing to decode) and prints a line on every load."
+            .to_owned(),
+    ];
+    match postgres {
+        Ok((pg_rt, db)) => {
+            rows.extend(postgres::run(pg_rt, settings, db));
+            notes.push(
+                "On PostgreSQL, `postgres-es` 0.5 (sqlx 0.8) runs on the same server with its \
+                 own tables (its `db/init.sql`: `json` payloads, primary key (aggregate type, \
+                 id, sequence)) in a fresh schema, on a pool of its own that, like ours, does \
+                 not ping connections before use. Appends: ours `EventStore::append` with an \
+                 expected version; theirs `PersistedEventRepository::persist` of the same \
+                 events (its `INSERT` per event inside one transaction). Loads: the \
+                 workload-4 stream in both stores; theirs through `PersistedEventStore` \
+                 (`new_event_store`, and `new_snapshot_store` with its snapshot row at 9,950), \
+                 ours through `Repository::load`."
+                    .to_owned(),
+            );
+        }
+        Err(why) => notes.push(format!(
+            "Not measured in this run: workloads 3 and 4 against `postgres-es` ({why})."
+        )),
+    }
     Section {
         number: "6",
         title: "Peers: cqrs-es and postgres-es",
-        method: "The workload-1 stream (the same events as JSON) loaded by `cqrs-es` 0.5, \
-                 interleaved with `eventsource`; the ratio is ours ÷ theirs."
+        method: "The workload-1 stream (the same events as JSON) loaded by `cqrs-es` 0.5, and \
+                 workloads 3 and 4 (append, load) on `postgres-es` 0.5, each interleaved with \
+                 `eventsource` doing the same; the ratio is ours ÷ theirs. Target: batched \
+                 append ≥ 3× postgres-es."
             .into(),
         body: Body::Measured {
             ours: "eventsource",
-            baseline: "cqrs-es 0.5".into(),
+            baseline: "cqrs-es 0.5 / postgres-es 0.5".into(),
             rows,
-            notes: vec![
-                "cqrs-es loads through its `PersistedEventStore` (event-sourced mode, no \
-                 snapshot) from an in-memory `PersistedEventRepository` written for the \
-                 harness that keeps payload and metadata as JSON text and parses them into \
-                 `serde_json::Value`s on each read, as `postgres-es` receives them from sqlx. \
-                 cqrs-es then upcasts (`SemanticVersionEventUpcaster`), deserializes each \
-                 `Value` into its event enum and applies it. Its own `MemStore` is not used: \
-                 it stores typed events (nothing to decode) and prints a line on every load."
-                    .to_owned(),
-                "Not measured yet: workloads 3 and 4 against `postgres-es` on the same \
-                 database (phase 2, with the PostgreSQL store)."
-                    .to_owned(),
-            ],
+            notes,
         },
     }
 }

@@ -1,0 +1,457 @@
+//! Workload 3: appends to PostgreSQL — single events from one task, batches
+//! of 100, and 16 concurrent writers (appends and full commands) — against
+//! the same rows inserted with raw sqlx into a table of the same definition.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use eventsource::store::{EventStore, ExpectedVersion};
+use eventsource::uuid::Uuid;
+use eventsource::{AggregateConfig, CommandBus};
+use eventsource_postgres::PgEventStore;
+use sqlx::PgPool;
+use tokio::runtime::Runtime;
+
+use super::{INSERT_COLUMNS, Mix, RawEvent, Sql, concurrent};
+use crate::domain::{Account, Deposit, OpenAccount};
+use crate::measure::{Settings, compare, rate};
+use crate::pg::{self, Db};
+use crate::report::{Body, Row, Section, Target};
+
+pub(crate) const METHOD: &str = "Appends of the account event mix (JSON payloads of 1–3 fields, \
+     correlation and causation ids in the metadata) to a `PgEventStore`: single events from one \
+     task, batches of 100 from one task, and single events from 16 concurrent writers on 16 \
+     distinct streams — appended with `EventStore::append`, and as full commands through \
+     `CommandBus::dispatch` (load with snapshot, decide, append, snapshot every 100 events). \
+     Every append states the expected version. Baseline: the same rows inserted with raw sqlx \
+     into a second schema migrated by the store, so the table, its constraints and its five \
+     indexes are the same.";
+
+/// Events per batch.
+pub(crate) const BATCH: usize = 100;
+
+/// Concurrent writers.
+const WRITERS: usize = 16;
+
+/// Connections: one per writer and a few spare.
+const POOL: u32 = 20;
+
+/// Single-event appends per timed iteration from one task.
+const SINGLES: u64 = 10;
+
+/// The raw baselines' statements, for the table under `schema`.
+#[derive(Clone)]
+pub(crate) struct Raw {
+    pool: PgPool,
+    single: Sql,
+    unnest: Sql,
+    copy: Sql,
+    /// Raw positions: a client-side counter, as one would for a plain table.
+    position: Arc<AtomicI64>,
+}
+
+impl Raw {
+    pub(crate) fn new(pool: &PgPool, schema: &str) -> Self {
+        let table = format!("\"{schema}\".events");
+        Self {
+            pool: pool.clone(),
+            single: Sql::new(format!(
+                "INSERT INTO {table} ({INSERT_COLUMNS}) VALUES \
+                 ($1, pg_current_xact_id(), $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)"
+            )),
+            unnest: Sql::new(format!(
+                "INSERT INTO {table} ({INSERT_COLUMNS}) \
+                 SELECT $1::int8 + u.ord, pg_current_xact_id(), $2::text, $3::text, \
+                     $4::int8 + u.ord, u.event_id, u.event_name, u.schema_version, \
+                     u.payload::jsonb, u.metadata::jsonb \
+                 FROM unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
+                     WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)"
+            )),
+            copy: Sql::new(format!(
+                "COPY {table} ({INSERT_COLUMNS}) FROM STDIN (FORMAT binary)"
+            )),
+            position: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    fn positions(&self, count: usize) -> i64 {
+        self.position.fetch_add(count as i64, Ordering::Relaxed)
+    }
+
+    /// One single-row `INSERT` (its own transaction).
+    pub(crate) async fn insert_one(&self, stream: &str, version: i64, event: &RawEvent<'_>) {
+        let position = self.positions(1) + 1;
+        sqlx::query(self.single.get())
+            .bind(position)
+            .bind(stream)
+            .bind(Account::NAME)
+            .bind(version)
+            .bind(event.id)
+            .bind(event.name)
+            .bind(event.version)
+            .bind(event.payload)
+            .bind(&event.metadata)
+            .execute(&self.pool)
+            .await
+            .expect("the raw insert succeeds");
+    }
+
+    /// One multi-row `INSERT … SELECT FROM unnest(…)` (one statement).
+    pub(crate) async fn insert_unnest(&self, stream: &str, after: i64, events: &[RawEvent<'_>]) {
+        let base = self.positions(events.len());
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let names: Vec<&str> = events.iter().map(|e| e.name).collect();
+        let versions: Vec<i32> = events.iter().map(|e| e.version).collect();
+        let payloads: Vec<&str> = events.iter().map(|e| e.payload).collect();
+        let metadata: Vec<&str> = events.iter().map(|e| e.metadata.as_str()).collect();
+        sqlx::query(self.unnest.get())
+            .bind(base)
+            .bind(stream)
+            .bind(Account::NAME)
+            .bind(after)
+            .bind(&ids)
+            .bind(&names)
+            .bind(&versions)
+            .bind(&payloads)
+            .bind(&metadata)
+            .execute(&self.pool)
+            .await
+            .expect("the raw insert succeeds");
+    }
+
+    /// One binary `COPY … FROM STDIN` (its own transaction).
+    pub(crate) async fn insert_copy(&self, stream: &str, after: i64, events: &[RawEvent<'_>]) {
+        let base = self.positions(events.len());
+        let data = copy_data(base, stream, after, events);
+        let mut conn = self.pool.acquire().await.expect("a connection");
+        let mut copy = conn
+            .copy_in_raw(self.copy.text())
+            .await
+            .expect("COPY starts");
+        copy.send(data).await.expect("COPY data is sent");
+        copy.finish().await.expect("COPY completes");
+    }
+}
+
+/// The rows in PostgreSQL's binary `COPY` format. The `xid8` column gets
+/// the position (any 8-byte value stores alike; the server's own
+/// transaction id is not available to `COPY` data).
+fn copy_data(base: i64, stream: &str, after: i64, events: &[RawEvent<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + events.len() * 400);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    let field = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    let jsonb = |out: &mut Vec<u8>, text: &str| {
+        out.extend_from_slice(&(text.len() as i32 + 1).to_be_bytes());
+        out.push(1);
+        out.extend_from_slice(text.as_bytes());
+    };
+    for (i, event) in events.iter().enumerate() {
+        let n = i as i64 + 1;
+        out.extend_from_slice(&10i16.to_be_bytes());
+        field(&mut out, &(base + n).to_be_bytes());
+        field(&mut out, &(base + n).to_be_bytes());
+        field(&mut out, stream.as_bytes());
+        field(&mut out, Account::NAME.as_bytes());
+        field(&mut out, &(after + n).to_be_bytes());
+        field(&mut out, event.id.as_bytes());
+        field(&mut out, event.name.as_bytes());
+        field(&mut out, &event.version.to_be_bytes());
+        jsonb(&mut out, event.payload);
+        jsonb(&mut out, &event.metadata);
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+/// Appends `count` events of the mix to `stream` in one call, expecting `version`.
+pub(crate) async fn append_ours(
+    store: &PgEventStore,
+    mix: &Mix,
+    stream: &str,
+    version: u64,
+    count: usize,
+    n: u64,
+) {
+    let command_id = Uuid::now_v7();
+    let events = (0..count as u64)
+        .map(|i| mix.new_event(n + i, command_id))
+        .collect();
+    let expected = ExpectedVersion::from_current((version > 0).then_some(version));
+    store
+        .append(stream, Account::NAME, expected, events)
+        .await
+        .expect("the append succeeds");
+}
+
+/// The same rows for the raw baselines.
+pub(crate) fn raw_events(mix: &Mix, count: usize, n: u64) -> Vec<RawEvent<'_>> {
+    let command_id = Uuid::now_v7();
+    (0..count as u64)
+        .map(|i| mix.raw(n + i, command_id))
+        .collect()
+}
+
+/// Measures the five cases.
+pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
+    let pool = rt.block_on(pg::pool(db, POOL));
+    let store = rt.block_on(pg::store(&pool, "append", |o| o));
+    let raw_store = rt.block_on(pg::store(&pool, "append_raw", |o| o));
+    let raw = Raw::new(&pool, raw_store.schema());
+    let mix = Mix::new();
+    let mut rows = Vec::new();
+
+    if pg::case_wanted("single") {
+        eprintln!("  single events, one task");
+        let stream = Account::stream_id("single");
+        let (mut version, mut raw_version) = (0u64, 0i64);
+        let comparison = compare(
+            settings.rounds,
+            || {
+                rate(settings.round_time, || {
+                    rt.block_on(async {
+                        for _ in 0..SINGLES {
+                            append_ours(&store, &mix, &stream, version, 1, version).await;
+                            version += 1;
+                        }
+                    });
+                    SINGLES
+                })
+            },
+            || {
+                rate(settings.round_time, || {
+                    rt.block_on(async {
+                        for _ in 0..SINGLES {
+                            let event = mix.raw(raw_version as u64, Uuid::now_v7());
+                            raw_version += 1;
+                            raw.insert_one(&stream, raw_version, &event).await;
+                        }
+                    });
+                    SINGLES
+                })
+            },
+        );
+        rows.push(Row::new(
+            "single events, one task (raw: single-row `INSERT`)",
+            "events/s",
+            comparison,
+        ));
+    }
+
+    for (label, copy) in [
+        (
+            "batches of 100, one task (raw: `INSERT … SELECT FROM unnest`)",
+            false,
+        ),
+        ("batches of 100, one task (raw: binary `COPY`)", true),
+    ] {
+        if !pg::case_wanted(if copy { "copy" } else { "batch" }) {
+            continue;
+        }
+        eprintln!("  {label}");
+        let stream = Account::stream_id(if copy { "batch-copy" } else { "batch-unnest" });
+        let (mut version, mut raw_version) = (0u64, 0i64);
+        let comparison = compare(
+            settings.rounds,
+            || {
+                rate(settings.round_time, || {
+                    rt.block_on(append_ours(&store, &mix, &stream, version, BATCH, version));
+                    version += BATCH as u64;
+                    BATCH as u64
+                })
+            },
+            || {
+                rate(settings.round_time, || {
+                    let events = raw_events(&mix, BATCH, raw_version as u64);
+                    if copy {
+                        rt.block_on(raw.insert_copy(&stream, raw_version, &events));
+                    } else {
+                        rt.block_on(raw.insert_unnest(&stream, raw_version, &events));
+                    }
+                    raw_version += BATCH as i64;
+                    BATCH as u64
+                })
+            },
+        );
+        let row = Row::new(label, "events/s", comparison);
+        // The target applies to the best raw way; through sqlx that is
+        // `unnest` (see the note on COPY).
+        rows.push(if copy {
+            row
+        } else {
+            row.target(Target::AtLeast(0.8))
+        });
+    }
+
+    eprintln!("  16 writers");
+    let store = Arc::new(store);
+    let mix = Arc::new(mix);
+    let raw_single = |tag: &'static str| {
+        let raw = raw.clone();
+        let mix = mix.clone();
+        move |task: usize, deadline: Instant| {
+            let raw = raw.clone();
+            let mix = mix.clone();
+            async move {
+                let stream = Account::stream_id(&format!("{tag}-{task}-{}", Uuid::now_v7()));
+                let mut version = 0;
+                while Instant::now() < deadline {
+                    let event = mix.raw(version as u64, Uuid::now_v7());
+                    version += 1;
+                    raw.insert_one(&stream, version, &event).await;
+                }
+                version as u64
+            }
+        }
+    };
+    if pg::case_wanted("writers") {
+        let versions: Arc<Vec<AtomicI64>> =
+            Arc::new((0..WRITERS).map(|_| AtomicI64::new(0)).collect());
+        let ours = {
+            let store = store.clone();
+            let mix = mix.clone();
+            move |task: usize, deadline: Instant| {
+                let store = store.clone();
+                let mix = mix.clone();
+                let versions = versions.clone();
+                async move {
+                    let stream = Account::stream_id(&format!("w-{task}"));
+                    let mut version = versions[task].load(Ordering::Relaxed) as u64;
+                    let start = version;
+                    while Instant::now() < deadline {
+                        append_ours(&store, &mix, &stream, version, 1, version).await;
+                        version += 1;
+                    }
+                    versions[task].store(version as i64, Ordering::Relaxed);
+                    version - start
+                }
+            }
+        };
+        let baseline = raw_single("raw-w");
+        let comparison = compare(
+            settings.rounds,
+            || concurrent(rt, WRITERS, settings.round_time, &ours),
+            || concurrent(rt, WRITERS, settings.round_time, &baseline),
+        );
+        rows.push(Row::new(
+            "single events, 16 writers, `EventStore::append` (raw: single-row `INSERT`s)",
+            "events/s",
+            comparison,
+        ));
+    }
+    if pg::case_wanted("commands") {
+        let bus = Arc::new(
+            CommandBus::new((*store).clone())
+                .expect("a valid registry")
+                .with_snapshots((*store).clone()),
+        );
+        let ids: Arc<Vec<String>> = Arc::new((0..WRITERS).map(|i| format!("cmd-{i}")).collect());
+        rt.block_on(async {
+            for id in ids.iter() {
+                bus.dispatch(OpenAccount {
+                    id: id.clone(),
+                    owner: "Ada Lovelace".into(),
+                    overdraft_limit: 10_000,
+                })
+                .await
+                .expect("the account opens");
+            }
+        });
+        let ours = {
+            let bus = bus.clone();
+            move |task: usize, deadline: Instant| {
+                let bus = bus.clone();
+                let id = ids[task].clone();
+                async move {
+                    let mut done = 0u64;
+                    while Instant::now() < deadline {
+                        done += 1;
+                        bus.dispatch(Deposit {
+                            id: id.clone(),
+                            amount: 200,
+                            reference: format!("ref-{done}"),
+                        })
+                        .await
+                        .expect("the deposit is accepted");
+                    }
+                    done
+                }
+            }
+        };
+        let baseline = raw_single("raw-c");
+        let comparison = compare(
+            settings.rounds,
+            || concurrent(rt, WRITERS, settings.round_time, &ours),
+            || concurrent(rt, WRITERS, settings.round_time, &baseline),
+        );
+        rows.push(
+            Row::new(
+                "single-event commands, 16 writers, `CommandBus::dispatch` (raw: single-row \
+                 `INSERT`s)",
+                "events/s",
+                comparison,
+            )
+            .target(Target::Figure(5_000.0)),
+        );
+    }
+
+    rt.block_on(async {
+        pg::drop_schema(&pool, store.schema()).await;
+        pg::drop_schema(&pool, raw_store.schema()).await;
+        pool.close().await;
+    });
+    Section {
+        number: "3",
+        title: "PostgreSQL append",
+        method: METHOD.into(),
+        body: Body::Measured {
+            ours: "eventsource",
+            baseline: "raw sqlx".into(),
+            rows,
+            notes: NOTES.iter().map(|n| (*n).to_owned()).collect(),
+        },
+    }
+}
+
+const NOTES: &[&str] = &[
+    "Baselines: the raw rows take their positions from a client-side counter and \
+     `pg_current_xact_id()` for the transaction id; every statement is its own transaction, \
+     committed as the server is configured (here `synchronous_commit=on`: each commit waits \
+     for its WAL flush), like the store's appends. The target for batches applies to \
+     `INSERT … SELECT FROM unnest(…)`, the fastest raw way through sqlx. The 16-writer \
+     baselines are single-row `INSERT`s from 16 tasks on 16 streams.",
+    "Binary `COPY` through sqlx 0.9 is far slower than `unnest` here: sqlx does not set \
+     `TCP_NODELAY`, so after the `CopyData` the small `CopyDone` message waits (Nagle) for the \
+     server's delayed acknowledgement — about 40 ms per `COPY`; `pg_stat_statements` shows \
+     46 ms mean execution for a 100-row `COPY` against 1.6 ms for the same rows through \
+     `unnest`. It is reported for completeness, without a target.",
+    "Our append is one statement too (`WITH … INSERT … SELECT FROM unnest(…)`): it also reads \
+     the stream's head (one index probe), checks the expected version, derives the positions \
+     from the transaction id and returns the result row. For batches of 100 its server-side \
+     execution time (`pg_stat_statements`) is within 5% of the raw `unnest` insert's; for a \
+     single event it costs about 0.05 ms more per statement (the CTEs, the probe, array \
+     parameters, the result row), which shows most with 16 writers, where the server's CPU \
+     is the limit (`perf`: about 70% of the CPU samples in PostgreSQL backends, 17% in the \
+     harness). Besides, a `NOTIFY` tells other processes' subscribers about new events: a \
+     separate transaction after the append (inside it, PostgreSQL 15 would serialise every \
+     append's commit on a database-wide lock), sent at most once per 5 ms. Single events \
+     from one task wait on the commit's WAL flush on both sides (pgbench ceiling on this \
+     machine: about 3,400/s).",
+    "What limits commands from 16 writers: each command takes three round trips — the \
+     snapshot, the events after it (50 on average with a snapshot every 100 events; about \
+     0.25 ms of server time to read them) and the append, plus a snapshot save every 100 \
+     commands — where a raw insert takes one, and client and server share two cores that \
+     these rounds keep busy (`vmstat`: 2–3% idle, a third of it system time from ~28,000 \
+     context switches/s). So commands run at roughly a third of the raw single-row insert \
+     rate. Snapshotting every 10 events instead of 100 changed the rate by under 10%: the \
+     round trips dominate, not the replay. Reaching 5,000 commands/s on this machine needs \
+     fewer round trips per command — loading the snapshot and the events after it in one \
+     query (a combined store call for the repository's load), or an aggregate cache that \
+     skips the load while its version is current — both changes to the runtime's API \
+     rather than to its internals.",
+];

@@ -1,5 +1,7 @@
 //! The command bus: one entry point that routes any command to its aggregate.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::aggregate::Aggregate;
@@ -7,7 +9,7 @@ use crate::command::{Command, Handles};
 use crate::envelope::Metadata;
 use crate::error::{CommandError, Error};
 use crate::registry::Registry;
-use crate::repository::{Executed, Repository, RetryPolicy};
+use crate::repository::{Executed, Repository, RetryPolicy, StateCache};
 use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
 
 /// Routes each command to the aggregate its type names, through one store.
@@ -58,6 +60,8 @@ pub struct CommandBus {
     store: Arc<dyn EventStore>,
     snapshots: Option<Arc<dyn SnapshotStore>>,
     retry: RetryPolicy,
+    /// A `StateCache<A>` per aggregate type that has one.
+    caches: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for CommandBus {
@@ -65,6 +69,7 @@ impl std::fmt::Debug for CommandBus {
         f.debug_struct("CommandBus")
             .field("snapshots", &self.snapshots.is_some())
             .field("retry", &self.retry)
+            .field("cached_aggregates", &self.caches.len())
             .finish()
     }
 }
@@ -77,7 +82,17 @@ impl CommandBus {
             store: store.into_event_store(),
             snapshots: None,
             retry: RetryPolicy::default(),
+            caches: Arc::default(),
         })
+    }
+
+    /// Caches the states of up to `capacity` recently used aggregates of
+    /// type `A`, so their commands skip the load (see
+    /// [`Repository::with_cache`]).
+    pub fn with_cache<A: Aggregate + Clone>(mut self, capacity: usize) -> Self {
+        let cache: Arc<dyn Any + Send + Sync> = Arc::new(StateCache::<A>::new(capacity));
+        Arc::make_mut(&mut self.caches).insert(TypeId::of::<A>(), cache);
+        self
     }
 
     /// Uses `snapshots` for every aggregate with a snapshot policy.
@@ -99,9 +114,14 @@ impl CommandBus {
 
     /// A repository for `A` sharing this bus's stores and policy.
     pub fn repository<A: Aggregate>(&self) -> Repository<A> {
+        let cache = self
+            .caches
+            .get(&TypeId::of::<A>())
+            .and_then(|cache| cache.clone().downcast::<StateCache<A>>().ok());
         Repository::unchecked(self.store.clone())
             .with_shared_snapshots(self.snapshots.clone())
             .with_retry(self.retry)
+            .with_shared_cache(cache)
     }
 
     /// Runs `command` against its aggregate.

@@ -104,7 +104,15 @@ impl<A: Aggregate> Repository<A> {
         C: Command<Aggregate = A>,
         A: Handles<C>,
     {
-        let loaded = self.rebuild(stream_id, Until::Latest).await?;
+        let cached = self.cache.as_ref().and_then(|c| c.take(stream_id));
+        let from_cache = cached.is_some();
+        let loaded = match cached {
+            Some(found) => Some(found),
+            None => self
+                .rebuild(stream_id, Until::Latest)
+                .await?
+                .map(|found| (found.state, found.version)),
+        };
         let (mut state, version) = match (A::POLICY, loaded) {
             (CreationPolicy::Existing, None) => {
                 return Err(Error::NotFound {
@@ -113,22 +121,36 @@ impl<A: Aggregate> Repository<A> {
                 }
                 .into());
             }
-            (CreationPolicy::Create, Some(found)) => {
+            (CreationPolicy::Create, Some((state, version))) => {
+                self.put_back(stream_id, state, version, from_cache);
                 return Err(Error::AlreadyExists {
                     aggregate: A::NAME,
                     stream_id: stream_id.clone(),
-                    version: found.version,
+                    version,
                 }
                 .into());
             }
-            (_, Some(found)) => (found.state, Some(found.version)),
+            (_, Some((state, version))) => (state, Some(version)),
             (_, None) => (A::default(), None),
         };
-        let events = state
-            .handle(command, metadata)
-            .map_err(CommandError::Rejected)?;
         let current = version.unwrap_or(0);
+        let events = match state.handle(command, metadata) {
+            Ok(events) => events,
+            Err(rejection) => {
+                if from_cache {
+                    self.confirm_cached(stream_id, current).await?;
+                    self.put_back(stream_id, state, current, true);
+                }
+                return Err(CommandError::Rejected(rejection));
+            }
+        };
         if events.is_empty() {
+            if from_cache {
+                self.confirm_cached(stream_id, current).await?;
+            }
+            if let (Some(cache), Some(version)) = (&self.cache, version) {
+                cache.keep(stream_id, &state, version);
+            }
             return Ok(Executed {
                 command_id,
                 stream_id: stream_id.clone(),
@@ -162,6 +184,9 @@ impl<A: Aggregate> Repository<A> {
             .map_err(Error::from)?;
         span.record("version", appended.last_version);
         span.record("position", appended.last_position);
+        if let Some(cache) = &self.cache {
+            cache.keep(stream_id, &state, appended.last_version);
+        }
         let snapshot_saved = self
             .snapshot_after(stream_id, &state, current, appended.last_version)
             .await;
@@ -175,6 +200,34 @@ impl<A: Aggregate> Repository<A> {
             attempts: attempt,
             snapshot_saved,
         })
+    }
+
+    /// Returns a state taken from the cache, unchanged.
+    fn put_back(&self, stream_id: &Arc<str>, state: A, version: u64, from_cache: bool) {
+        if let (true, Some(cache)) = (from_cache, &self.cache) {
+            cache.put_back(stream_id, state, version);
+        }
+    }
+
+    /// Checks that a decision made on a cached state was made on the
+    /// stream's head; if not, reports a conflict, so the command runs again
+    /// on a fresh load.
+    async fn confirm_cached<E>(
+        &self,
+        stream_id: &Arc<str>,
+        version: u64,
+    ) -> Result<(), CommandError<E>> {
+        let actual = self.store.stream_version(stream_id).await?;
+        if actual == Some(version) {
+            return Ok(());
+        }
+        Err(Error::Conflict {
+            stream_id: stream_id.clone(),
+            expected: ExpectedVersion::Exact(version),
+            actual,
+            attempts: 1,
+        }
+        .into())
     }
 
     /// Saves a snapshot when the append crossed a multiple of the interval.

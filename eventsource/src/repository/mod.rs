@@ -1,5 +1,6 @@
 //! The repository: loads aggregates and runs commands against them.
 
+mod cache;
 mod execute;
 mod load;
 mod retry;
@@ -14,6 +15,7 @@ use crate::error::Error;
 use crate::registry::Registry;
 use crate::store::{AppendResult, EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
 
+pub use cache::StateCache;
 pub use retry::RetryPolicy;
 
 /// Loads and saves one aggregate type through an event store.
@@ -63,6 +65,7 @@ pub struct Repository<A: Aggregate> {
     snapshots: Option<Arc<dyn SnapshotStore>>,
     snapshot_every: Option<u64>,
     retry: RetryPolicy,
+    cache: Option<Arc<StateCache<A>>>,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -73,6 +76,7 @@ impl<A: Aggregate> Clone for Repository<A> {
             snapshots: self.snapshots.clone(),
             snapshot_every: self.snapshot_every,
             retry: self.retry,
+            cache: self.cache.clone(),
             _aggregate: PhantomData,
         }
     }
@@ -85,6 +89,7 @@ impl<A: Aggregate> std::fmt::Debug for Repository<A> {
             .field("snapshots", &self.snapshots.is_some())
             .field("snapshot_every", &self.snapshot_every)
             .field("retry", &self.retry)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -105,6 +110,7 @@ impl<A: Aggregate> Repository<A> {
             snapshots: None,
             snapshot_every: A::SNAPSHOT_EVERY,
             retry: RetryPolicy::default(),
+            cache: None,
             _aggregate: PhantomData,
         }
     }
@@ -137,6 +143,33 @@ impl<A: Aggregate> Repository<A> {
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// Keeps the states of up to `capacity` recently used aggregates in
+    /// memory, so commands on them skip the load: one round trip (the
+    /// append) instead of a snapshot read, an events read and the append.
+    ///
+    /// Safe with other writers: the append still states the cached version,
+    /// so a state another process moved on is caught as a conflict and the
+    /// command runs again on a fresh load; a rejection decided on a cached
+    /// state is confirmed against the stream's version first. Clones share
+    /// the cache.
+    pub fn with_cache(mut self, capacity: usize) -> Self
+    where
+        A: Clone,
+    {
+        self.cache = Some(Arc::new(StateCache::new(capacity)));
+        self
+    }
+
+    pub(crate) fn with_shared_cache(mut self, cache: Option<Arc<StateCache<A>>>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The state cache, if one is set.
+    pub fn cache(&self) -> Option<&Arc<StateCache<A>>> {
+        self.cache.as_ref()
     }
 
     /// The event store.

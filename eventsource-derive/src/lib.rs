@@ -80,6 +80,11 @@ pub fn event_sourcing_handler(args: TokenStream, input: TokenStream) -> TokenStr
 /// (`serde_json::Value` in, `Value` or `Result<Value, UpcastError>` out) or
 /// on typed structs (old struct in, new struct or `Result<New, UpcastError>`
 /// out).
+///
+/// The typed form is also the fast one for the last step of a chain: when
+/// the new struct is the event type itself, the decoder takes it as the
+/// upcaster built it (no JSON value in between), and a record one version
+/// behind is decoded from its text straight into the old struct.
 #[proc_macro_attribute]
 pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
     upcaster::attribute(args.into(), input.into()).into()

@@ -52,27 +52,12 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let signature = signature(&mut errors, &function);
     match (event, from, signature, errors.is_empty()) {
         (Some(event), Some(from), Some(signature), true) => {
-            let ident = &function.sig.ident;
-            let body = body(&krate, ident, &signature);
-            let rust_fn = crate::common::rust_path(ident);
+            let registration = registration(&krate, &function.sig.ident, &event, from, &signature);
             quote! {
                 #function
 
                 const _: () = {
-                    fn upcast(
-                        payload: #krate::__private::serde_json::Value,
-                    ) -> #krate::__private::Result<#krate::__private::serde_json::Value, #krate::UpcastError> {
-                        #body
-                    }
-
-                    #krate::__private::inventory::submit! {
-                        #krate::registry::UpcasterRegistration {
-                            event: #event,
-                            from: #from,
-                            upcast,
-                            function: #rust_fn,
-                        }
-                    }
+                    #registration
                 };
             }
         }
@@ -185,38 +170,65 @@ fn signature<'a>(errors: &mut Errors, function: &'a ItemFn) -> Option<Signature<
     })
 }
 
-/// The wrapper's body: JSON in, the user's function, JSON out.
-fn body(krate: &syn::Path, ident: &syn::Ident, sig: &Signature<'_>) -> TokenStream {
-    let Signature {
-        input,
-        output,
-        fallible,
-        new,
-    } = sig;
-    let (input_first, input_last) = first_last_spans(input);
-    let (output_first, output_last) = first_last_spans(output);
-    let old = if is_value(input) {
-        // The JSON form: the payload as it is.
-        quote!(payload)
-    } else {
-        let decode = spanned_range(
-            quote!(#krate::__private::from_payload::<#input>),
-            input_first,
-            input_last,
-        );
-        quote!(#decode(payload)?)
+/// The wrappers around the user's function and its registry entry.
+///
+/// The wrappers' names start with `__es_` so that none can shadow the
+/// user's function, which they call from inside the same block.
+fn registration(
+    krate: &syn::Path,
+    ident: &syn::Ident,
+    event: &syn::LitStr,
+    from: u32,
+    sig: &Signature<'_>,
+) -> TokenStream {
+    let rust_fn = crate::common::rust_path(ident);
+    let (items, body, typed) = match sig.new.filter(|ty| !is_value(ty)) {
+        Some(new) => typed(krate, ident, from, sig, new),
+        None => (
+            TokenStream::new(),
+            json_body(krate, ident, sig),
+            quote!(#krate::__private::Option::None),
+        ),
     };
-    // Spanned on the user's types, so a mismatch is reported on them.
-    let old = {
-        let binding = spanned_range(quote!(let old: #input), input_first, input_last);
-        quote!(#binding = #old;)
-    };
-    let call = spanned_range(quote!(#ident(old)), output_first, output_last);
-    let new_value = if *fallible {
+    quote! {
+        #items
+
+        fn __es_json(
+            payload: #krate::__private::serde_json::Value,
+        ) -> #krate::__private::Result<#krate::__private::serde_json::Value, #krate::UpcastError> {
+            #body
+        }
+
+        #krate::__private::inventory::submit! {
+            #krate::registry::UpcasterRegistration {
+                event: #event,
+                from: #from,
+                upcast: __es_json,
+                typed: #typed,
+                function: #rust_fn,
+            }
+        }
+    }
+}
+
+/// The old payload bound to the user's input type (spanned on it, so a
+/// mismatch is reported there), from `value`.
+fn bind_old(input: &Type, value: TokenStream) -> TokenStream {
+    let (first, last) = first_last_spans(input);
+    let binding = spanned_range(quote!(let old: #input), first, last);
+    quote!(#binding = #value;)
+}
+
+/// The user's function called on `old`, its result bound to `new` (a
+/// failure returned), spanned on the user's return type.
+fn call_user(krate: &syn::Path, ident: &syn::Ident, sig: &Signature<'_>) -> TokenStream {
+    let (first, last) = first_last_spans(sig.output);
+    let call = spanned_range(quote!(#ident(old)), first, last);
+    if sig.fallible {
         let ty = spanned_range(
             quote!(#krate::__private::Result<_, #krate::UpcastError>),
-            output_first,
-            output_last,
+            first,
+            last,
         );
         quote! {
             let new: #ty = #call;
@@ -224,9 +236,27 @@ fn body(krate: &syn::Path, ident: &syn::Ident, sig: &Signature<'_>) -> TokenStre
         }
     } else {
         quote!(let new = #call;)
+    }
+}
+
+/// A JSON-valued upcaster's wrapper body: JSON in, the user's function, JSON
+/// out (a `Result` of anything but `Value` written out is encoded too).
+fn json_body(krate: &syn::Path, ident: &syn::Ident, sig: &Signature<'_>) -> TokenStream {
+    let old = if is_value(sig.input) {
+        bind_old(sig.input, quote!(payload))
+    } else {
+        let (first, last) = first_last_spans(sig.input);
+        let input = sig.input;
+        let decode = spanned_range(
+            quote!(#krate::__private::from_payload::<#input>),
+            first,
+            last,
+        );
+        bind_old(sig.input, quote!(#decode(payload)?))
     };
-    let encode = match new {
-        Some(ty) if is_value(ty) => {
+    let call = call_user(krate, ident, sig);
+    let encode = match sig.new {
+        Some(ty) => {
             let (first, last) = first_last_spans(ty);
             let ty = spanned_range(quote!(#ty), first, last);
             quote! {
@@ -234,27 +264,90 @@ fn body(krate: &syn::Path, ident: &syn::Ident, sig: &Signature<'_>) -> TokenStre
                 #krate::__private::Result::Ok(new)
             }
         }
-        Some(ty) => {
-            let (first, last) = first_last_spans(ty);
-            let encode = spanned_range(quote!(#krate::__private::to_payload::<#ty>), first, last);
-            let arg = spanned_range(quote!(&new), first, last);
-            quote!(#encode(#arg))
-        }
         None => {
-            let encode = spanned_range(
-                quote!(#krate::__private::to_payload),
-                output_first,
-                output_last,
-            );
-            let arg = spanned_range(quote!(&new), output_first, output_last);
+            let (first, last) = first_last_spans(sig.output);
+            let encode = spanned_range(quote!(#krate::__private::to_payload), first, last);
+            let arg = spanned_range(quote!(&new), first, last);
             quote!(#encode(#arg))
         }
     };
     quote! {
         #old
-        #new_value
+        #call
         #encode
     }
+}
+
+/// A typed upcaster (its output a struct `new`): the items shared by its
+/// wrappers (one conversion, the hand-over functions), the JSON wrapper's
+/// body, and the registration's `typed` field.
+fn typed(
+    krate: &syn::Path,
+    ident: &syn::Ident,
+    from: u32,
+    sig: &Signature<'_>,
+    new: &Type,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let input = sig.input;
+    let p = quote!(#krate::__private);
+    // One constant per side, spanned on the user's type: a missing
+    // `Deserialize` or `Serialize` is reported once, there.
+    let (in_first, in_last) = first_last_spans(input);
+    let input_fns = spanned_range(quote!(#p::upcast_input::<#input>), in_first, in_last);
+    let (out_first, out_last) = first_last_spans(new);
+    let output_fns = spanned_range(quote!(#p::upcast_output::<#new>), out_first, out_last);
+    let call = call_user(krate, ident, sig);
+    let old_json = if is_value(input) {
+        bind_old(input, quote!(payload))
+    } else {
+        bind_old(input, quote!((__ES_INPUT.from_value)(payload)?))
+    };
+    let (from_value_fn, from_value) = if is_value(input) {
+        (TokenStream::new(), quote!(#p::Option::None))
+    } else {
+        (
+            quote! {
+                fn __es_from_value(
+                    value: #p::serde_json::Value,
+                    out: &mut dyn #p::Any,
+                ) -> #p::Result<(), #p::DecodeErrorKind> {
+                    #p::typed_from_value(value, out, #from, __ES_INPUT.from_value, __es_convert, __ES_OUTPUT.slot)
+                }
+            },
+            quote!(#p::Option::Some(__es_from_value)),
+        )
+    };
+    let items = quote! {
+        const __ES_INPUT: #p::UpcastInputFns<#input> = #input_fns();
+        const __ES_OUTPUT: #p::UpcastOutputFns<#new> = #output_fns();
+
+        fn __es_convert(old: #input) -> #p::Result<#new, #krate::UpcastError> {
+            #call
+            #p::Result::Ok(new)
+        }
+
+        fn __es_from_text(
+            text: &::core::primitive::str,
+            out: &mut dyn #p::Any,
+        ) -> #p::Result<(), #p::DecodeErrorKind> {
+            #p::typed_from_text(text, out, #from, __ES_INPUT.from_text, __es_convert, __ES_OUTPUT.slot)
+        }
+
+        #from_value_fn
+    };
+    let body = quote! {
+        #old_json
+        let new = __es_convert(old)?;
+        (__ES_OUTPUT.to_value)(&new)
+    };
+    let typed = quote! {
+        #p::Option::Some(#p::TypedUpcast {
+            accepts: __ES_OUTPUT.accepts,
+            from_text: __es_from_text,
+            from_value: #from_value,
+        })
+    };
+    (items, body, typed)
 }
 
 /// `Value` or `serde_json::Value`: the JSON form.

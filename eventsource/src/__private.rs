@@ -7,6 +7,8 @@ pub use serde_json;
 
 use core::fmt;
 
+pub use core::any::Any;
+
 pub use core::convert::{From, Infallible, Into};
 pub use core::option::Option;
 pub use core::result::Result;
@@ -16,7 +18,7 @@ pub use std::vec::Vec;
 
 pub use crate::decode::{decode_event, encode_event, unknown_event};
 pub use crate::envelope::RecordedEvent;
-pub use crate::error::DecodeError;
+pub use crate::error::{DecodeError, DecodeErrorKind};
 pub use crate::event::EncodedEvent;
 pub use crate::event::{EventOf, IntoEvents};
 
@@ -213,21 +215,136 @@ pub fn from_payload<T: UpcastInput>(payload: serde_json::Value) -> Result<T, cra
     Ok(serde_json::from_value(payload)?)
 }
 
+fn from_text<T: UpcastInput>(text: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// How an upcaster's input is decoded, from a JSON value or from text.
+///
+/// Built once per upcaster, in one constant spanned on the input type, so an
+/// input without `Deserialize` is reported once, there.
+pub struct UpcastInputFns<T> {
+    /// From the value an earlier step produced.
+    pub from_value: fn(serde_json::Value) -> Result<T, crate::UpcastError>,
+    /// From the stored text.
+    pub from_text: fn(&str) -> Result<T, serde_json::Error>,
+}
+
+/// The input functions of `T`.
+pub const fn upcast_input<T: UpcastInput>() -> UpcastInputFns<T> {
+    UpcastInputFns {
+        from_value: from_payload::<T>,
+        from_text: from_text::<T>,
+    }
+}
+
 /// The new payload of a typed upcaster.
 #[diagnostic::on_unimplemented(
     message = "the upcaster's output `{Self}` must implement `Serialize`",
     label = "the upcast payload is encoded from `{Self}`",
     note = "add `#[derive(Serialize)]` to `{Self}`"
 )]
-pub trait UpcastOutput: serde::Serialize {}
+pub trait UpcastOutput: serde::Serialize + 'static {}
 
-impl<T: serde::Serialize> UpcastOutput for T {}
+impl<T: serde::Serialize + 'static> UpcastOutput for T {}
 
 /// Encodes a typed upcaster's output as the new payload.
 pub fn to_payload<T: UpcastOutput>(new: &T) -> Result<serde_json::Value, crate::UpcastError> {
     serde_json::to_value(new)
         .map_err(|e| crate::UpcastError::with_source("cannot serialize the upcast payload", e))
 }
+
+fn accepts<T: 'static>(out: &dyn Any) -> bool {
+    out.is::<Option<T>>()
+}
+
+fn slot<T: 'static>(out: &mut dyn Any) -> Option<&mut Option<T>> {
+    out.downcast_mut()
+}
+
+/// How a typed upcaster's output is encoded, or handed over as it is.
+///
+/// Built once per upcaster, in one constant spanned on the output type.
+pub struct UpcastOutputFns<T> {
+    /// Encodes it as JSON, for a next step or a decoder of another type.
+    pub to_value: fn(&T) -> Result<serde_json::Value, crate::UpcastError>,
+    /// Whether a decoder's slot holds this type.
+    pub accepts: fn(&dyn Any) -> bool,
+    /// The decoder's slot, if it holds this type.
+    pub slot: fn(&mut dyn Any) -> Option<&mut Option<T>>,
+}
+
+/// The output functions of `T`.
+pub const fn upcast_output<T: UpcastOutput>() -> UpcastOutputFns<T> {
+    UpcastOutputFns {
+        to_value: to_payload::<T>,
+        accepts: accepts::<T>,
+        slot: slot::<T>,
+    }
+}
+
+/// A typed upcaster run on stored text: the text decoded straight into its
+/// input, the output put in the decoder's slot.
+pub fn typed_from_text<Old, New>(
+    text: &str,
+    out: &mut dyn Any,
+    from: u32,
+    decode: fn(&str) -> Result<Old, serde_json::Error>,
+    convert: fn(Old) -> Result<New, crate::UpcastError>,
+    slot: fn(&mut dyn Any) -> Option<&mut Option<New>>,
+) -> Result<(), DecodeErrorKind> {
+    let old = decode(text).map_err(|error| {
+        // Text that is not JSON at all is a bad payload, as on the JSON path;
+        // JSON of the wrong shape is the upcaster's input not matching.
+        if error.is_syntax() || error.is_eof() {
+            DecodeErrorKind::Payload(error)
+        } else {
+            DecodeErrorKind::Upcast {
+                from,
+                source: error.into(),
+            }
+        }
+    })?;
+    put(out, from, convert(old), slot)
+}
+
+/// A typed upcaster run on the value an earlier step produced, the output
+/// put in the decoder's slot.
+pub fn typed_from_value<Old, New>(
+    value: serde_json::Value,
+    out: &mut dyn Any,
+    from: u32,
+    decode: fn(serde_json::Value) -> Result<Old, crate::UpcastError>,
+    convert: fn(Old) -> Result<New, crate::UpcastError>,
+    slot: fn(&mut dyn Any) -> Option<&mut Option<New>>,
+) -> Result<(), DecodeErrorKind> {
+    let old = decode(value).map_err(|source| DecodeErrorKind::Upcast { from, source })?;
+    put(out, from, convert(old), slot)
+}
+
+fn put<New>(
+    out: &mut dyn Any,
+    from: u32,
+    new: Result<New, crate::UpcastError>,
+    slot: fn(&mut dyn Any) -> Option<&mut Option<New>>,
+) -> Result<(), DecodeErrorKind> {
+    let new = new.map_err(|source| DecodeErrorKind::Upcast { from, source })?;
+    match slot(out) {
+        Some(slot) => {
+            *slot = Some(new);
+            Ok(())
+        }
+        // The decoder asks `accepts` first, so this is a caller's mistake.
+        None => Err(DecodeErrorKind::Upcast {
+            from,
+            source: crate::UpcastError::new(
+                "the decoder's slot is not of the upcaster's output type",
+            ),
+        }),
+    }
+}
+
+pub use crate::upcast::TypedUpcast;
 
 /// Whether the event names of a projection's or saga's handlers are
 /// distinct: two handlers for one event type (imported under two names, so

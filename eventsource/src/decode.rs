@@ -11,6 +11,11 @@ use crate::registry::Registry;
 /// at the current version is decoded straight from its JSON text; an older one
 /// goes through every upcaster from its version to the current one, in order.
 pub fn decode_event<T: Event>(record: &RecordedEvent) -> Result<T, DecodeError> {
+    if record.schema_version == T::VERSION {
+        // The common case needs no registry.
+        return serde_json::from_str(&record.payload)
+            .map_err(|error| DecodeError::new(record, DecodeErrorKind::Payload(error)));
+    }
     decode_with::<T>(record, Registry::global())
 }
 
@@ -27,12 +32,48 @@ pub fn decode_with<T: Event>(
             current: T::VERSION,
         })
     } else {
-        serde_json::from_str(&record.payload)
-            .map_err(DecodeErrorKind::Payload)
-            .and_then(|value| registry.upcast(T::NAME, stored, T::VERSION, value))
-            .and_then(|value| serde_json::from_value(value).map_err(DecodeErrorKind::Payload))
+        upcast::<T>(&record.payload, stored, registry)
     };
     result.map_err(|kind| DecodeError::new(record, kind))
+}
+
+/// Lifts `payload`, stored at version `stored`, to `T`.
+///
+/// When the last step of the chain is a typed upcaster returning `T`, that
+/// step hands its struct over as it is, rather than through a JSON value, and
+/// a record one version behind is decoded from its text straight into the
+/// upcaster's input.
+fn upcast<T: Event>(payload: &str, stored: u32, registry: &Registry) -> Result<T, DecodeErrorKind> {
+    let last = T::VERSION - 1;
+    let mut slot: Option<T> = None;
+    let typed = registry
+        .typed_upcaster(T::NAME, last)
+        .filter(|typed| (typed.accepts)(&slot));
+    if let Some(typed) = typed.filter(|_| stored == last) {
+        (typed.from_text)(payload, &mut slot)?;
+        return slot.ok_or_else(|| nothing_handed_over(last));
+    }
+    let value = serde_json::from_str(payload).map_err(DecodeErrorKind::Payload)?;
+    match typed.and_then(|typed| typed.from_value) {
+        Some(from_value) => {
+            let value = registry.upcast(T::NAME, stored, last, value)?;
+            from_value(value, &mut slot)?;
+            slot.ok_or_else(|| nothing_handed_over(last))
+        }
+        None => {
+            let value = registry.upcast(T::NAME, stored, T::VERSION, value)?;
+            serde_json::from_value(value).map_err(DecodeErrorKind::Payload)
+        }
+    }
+}
+
+fn nothing_handed_over(from: u32) -> DecodeErrorKind {
+    DecodeErrorKind::Upcast {
+        from,
+        source: crate::UpcastError::new(
+            "the typed upcaster returned without handing its output over",
+        ),
+    }
 }
 
 /// The error for a record whose name no event of the reader matches.

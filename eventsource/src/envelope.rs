@@ -72,29 +72,33 @@ impl Metadata {
 /// An event as the store holds it: position, identity, payload and metadata.
 ///
 /// Cloning is cheap: the strings are shared.
+// `repr(C)` keeps the fields a load reads for every event (name, payload,
+// versions, position, time) together in the first 64 bytes, so replaying a
+// long stream touches one cache line per record rather than three.
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C)]
 pub struct RecordedEvent {
-    /// Unique id of the event (UUID v7, assigned when the event is produced).
-    pub event_id: Uuid,
-    /// The stream the event belongs to.
-    pub stream_id: Arc<str>,
-    /// The aggregate type that owns the stream.
-    pub aggregate_type: Arc<str>,
+    /// The event's stable name.
+    pub event_name: Arc<str>,
+    /// The payload as JSON text.
+    pub payload: Arc<str>,
     /// Position within the stream, starting at 1 and contiguous.
     pub stream_version: u64,
     /// Position in the store's global log: positive and increasing in
     /// delivery order, but not necessarily contiguous.
     pub global_position: u64,
-    /// The event's stable name.
-    pub event_name: Arc<str>,
     /// The schema version the payload was written with.
     pub schema_version: u32,
-    /// The payload as JSON text.
-    pub payload: Arc<str>,
-    /// Causal metadata.
-    pub metadata: Metadata,
     /// When the store recorded the event.
     pub recorded_at: DateTime<Utc>,
+    /// The stream the event belongs to.
+    pub stream_id: Arc<str>,
+    /// The aggregate type that owns the stream.
+    pub aggregate_type: Arc<str>,
+    /// Unique id of the event (UUID v7, assigned when the event is produced).
+    pub event_id: Uuid,
+    /// Causal metadata.
+    pub metadata: Metadata,
 }
 
 /// An event ready to be appended, not yet positioned by a store.
@@ -140,5 +144,30 @@ impl NewEvent {
             serde_json::to_string(event)?,
             metadata,
         ))
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use std::mem::{offset_of, size_of};
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+
+    use super::RecordedEvent;
+
+    #[test]
+    fn the_fields_a_load_reads_share_the_first_cache_line() {
+        let text = size_of::<Arc<str>>();
+        for end in [
+            offset_of!(RecordedEvent, event_name) + text,
+            offset_of!(RecordedEvent, payload) + text,
+            offset_of!(RecordedEvent, stream_version) + size_of::<u64>(),
+            offset_of!(RecordedEvent, global_position) + size_of::<u64>(),
+            offset_of!(RecordedEvent, schema_version) + size_of::<u32>(),
+            offset_of!(RecordedEvent, recorded_at) + size_of::<DateTime<Utc>>(),
+        ] {
+            assert!(end <= 64, "a hot field ends at byte {end}");
+        }
     }
 }

@@ -21,12 +21,7 @@ fn event(name: &'static str, version: u32, rust_type: &'static str) -> EventRegi
 }
 
 fn upcaster(event: &'static str, from: u32, function: &'static str) -> UpcasterRegistration {
-    UpcasterRegistration {
-        event,
-        from,
-        upcast: identity,
-        function,
-    }
+    UpcasterRegistration::new(event, from, identity, function)
 }
 
 fn problems(parts: RegistryParts) -> Vec<RegistryProblem> {

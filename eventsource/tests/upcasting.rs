@@ -379,3 +379,131 @@ async fn projections_read_old_versions_and_old_names_through_the_chain() {
     assert_eq!(runner.status("test.price_log").await.unwrap().parked, 0);
     runner.shutdown().await;
 }
+
+/// Version 3, whose last upcaster returns a struct of the same shape that is
+/// not the event type: the chain still ends in the event, through JSON.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "test.Mirrored", version = 3)]
+struct Mirrored {
+    label: String,
+    steps: u32,
+}
+
+#[derive(Deserialize)]
+struct MirroredV2 {
+    label: String,
+}
+
+#[derive(Serialize)]
+struct MirroredShape {
+    label: String,
+    steps: u32,
+}
+
+#[upcaster(event = "test.Mirrored", from = 1)]
+fn mirrored_v1(mut v1: Value) -> Value {
+    v1["label"] = json!(format!("{}+1", v1["label"].as_str().unwrap_or("?")));
+    v1
+}
+
+#[upcaster(event = "test.Mirrored", from = 2)]
+fn mirrored_v2(old: MirroredV2) -> MirroredShape {
+    MirroredShape {
+        label: old.label + "+2",
+        steps: 2,
+    }
+}
+
+#[test]
+fn typed_last_steps_hand_over_their_struct_or_go_through_json() {
+    // One version behind: the text is decoded straight into the typed
+    // upcaster's input, its output is the event.
+    let from_text: Priced = decode_event(&record(
+        "test.Priced",
+        2,
+        json!({ "amount_cents": 3, "trail": "t" }),
+    ))
+    .unwrap();
+    assert_eq!(from_text.trail, "t2");
+    // Two versions behind: JSON first, then the typed step hands over.
+    let from_value: Priced =
+        decode_event(&record("test.Priced", 1, json!({ "amount": 0.5 }))).unwrap();
+    assert_eq!((from_value.amount_cents, &*from_value.trail), (50, "12"));
+    // A typed last step of another type than the event: through JSON.
+    for (version, label) in [(1, "a+1+2"), (2, "a+2")] {
+        let mirrored: Mirrored =
+            decode_event(&record("test.Mirrored", version, json!({ "label": "a" }))).unwrap();
+        assert_eq!(
+            mirrored,
+            Mirrored {
+                label: label.into(),
+                steps: 2
+            }
+        );
+    }
+}
+
+#[test]
+fn typed_hand_overs_report_the_same_errors_as_the_json_path() {
+    let mut not_json = record("test.Priced", 2, json!({}));
+    not_json.payload = "{\"amount_cents\": 3,".into();
+    let err = decode_event::<Priced>(&not_json).unwrap_err();
+    assert!(matches!(err.kind, DecodeErrorKind::Payload(_)), "{err}");
+    assert_eq!(err.global_position, 40);
+
+    let wrong_shape = record(
+        "test.Priced",
+        2,
+        json!({ "amount_cents": "x", "trail": "" }),
+    );
+    let err = decode_event::<Priced>(&wrong_shape).unwrap_err();
+    assert!(
+        matches!(err.kind, DecodeErrorKind::Upcast { from: 2, .. }),
+        "{err}"
+    );
+
+    let refused = record("test.Leveled", 1, json!({ "level": 256 }));
+    let err = decode_event::<Leveled>(&refused).unwrap_err();
+    assert!(
+        matches!(&err.kind, DecodeErrorKind::Upcast { from: 1, source } if source.message() == "level out of range"),
+        "{err}"
+    );
+}
+
+/// Version 2 with a field that is never serialized, so only a struct handed
+/// over as the upcaster built it keeps it.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "test.Tagged", version = 2)]
+struct Tagged {
+    n: u32,
+    #[serde(skip)]
+    via: String,
+}
+
+#[derive(Deserialize)]
+struct TaggedV1 {
+    n: u32,
+}
+
+#[upcaster(event = "test.Tagged", from = 1)]
+fn tagged_v1(old: TaggedV1) -> Tagged {
+    Tagged {
+        n: old.n + 1,
+        via: "handed over".into(),
+    }
+}
+
+#[test]
+fn a_typed_step_to_the_event_type_skips_json() {
+    let registry = Registry::global();
+    assert!(registry.typed_upcaster("test.Tagged", 1).is_some());
+    assert!(registry.typed_upcaster("test.Priced", 2).is_some());
+    assert!(
+        registry.typed_upcaster("test.Priced", 1).is_none(),
+        "a JSON upcaster"
+    );
+    let upcast: Tagged = decode_event(&record("test.Tagged", 1, json!({ "n": 1 }))).unwrap();
+    assert_eq!((upcast.n, &*upcast.via), (2, "handed over"));
+    let current: Tagged = decode_event(&record("test.Tagged", 2, json!({ "n": 1 }))).unwrap();
+    assert_eq!((current.n, &*current.via), (1, ""));
+}

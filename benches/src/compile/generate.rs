@@ -148,6 +148,7 @@ pub(crate) fn by_hand() -> String {
             event: "{created}",
             from: 1,
             upcast: created_v1,
+            typed: None,
             function: concat!(module_path!(), "::created_v1"),
         }}
     }}

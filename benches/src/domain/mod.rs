@@ -3,7 +3,8 @@
 //!
 //! Two of its five events have an older schema version: `AccountOpened`
 //! (version 1 had no overdraft limit) and `MoneyDeposited` (version 1 had no
-//! channel), each lifted by a JSON upcaster, the form the docs show first.
+//! channel), each lifted by a typed upcaster (old struct in, event out); the
+//! same upcasters in the JSON form are in [`json_upcasters`].
 
 pub(crate) mod mix;
 pub(crate) mod plain;
@@ -63,24 +64,84 @@ pub(crate) struct OverdraftLimitChanged {
     pub(crate) limit: i64,
 }
 
+/// `bench.AccountOpened` at version 1: no overdraft limit yet.
+#[derive(Deserialize)]
+pub(crate) struct AccountOpenedV1 {
+    owner: String,
+    currency: String,
+}
+
 /// Version 1 accounts had no overdraft.
 #[upcaster(event = "bench.AccountOpened", from = 1)]
-fn account_opened_v1(mut payload: serde_json::Value) -> Result<serde_json::Value, UpcastError> {
-    let fields = payload
-        .as_object_mut()
-        .ok_or_else(UpcastError::not_an_object)?;
-    fields.insert("overdraft_limit".into(), 0.into());
-    Ok(payload)
+fn account_opened_v1(v1: AccountOpenedV1) -> AccountOpened {
+    AccountOpened {
+        owner: v1.owner,
+        currency: v1.currency,
+        overdraft_limit: 0,
+    }
+}
+
+/// `bench.MoneyDeposited` at version 1: no channel yet.
+#[derive(Deserialize)]
+pub(crate) struct MoneyDepositedV1 {
+    amount: i64,
+    reference: String,
 }
 
 /// Version 1 deposits were all made at a branch.
 #[upcaster(event = "bench.MoneyDeposited", from = 1)]
-fn money_deposited_v1(mut payload: serde_json::Value) -> Result<serde_json::Value, UpcastError> {
-    let fields = payload
-        .as_object_mut()
-        .ok_or_else(UpcastError::not_an_object)?;
-    fields.insert("channel".into(), "branch".into());
-    Ok(payload)
+fn money_deposited_v1(v1: MoneyDepositedV1) -> MoneyDeposited {
+    MoneyDeposited {
+        amount: v1.amount,
+        reference: v1.reference,
+        channel: "branch".into(),
+    }
+}
+
+/// The same two upcasters in the JSON form, for the registry that the
+/// JSON-upcaster rehydration case decodes with.
+pub(crate) mod json_upcasters {
+    use eventsource::UpcastError;
+    use eventsource::registry::{Registry, RegistryParts, UpcasterRegistration};
+    use serde_json::Value;
+
+    fn account_opened_v1(mut payload: Value) -> Result<Value, UpcastError> {
+        let fields = payload
+            .as_object_mut()
+            .ok_or_else(UpcastError::not_an_object)?;
+        fields.insert("overdraft_limit".into(), 0.into());
+        Ok(payload)
+    }
+
+    fn money_deposited_v1(mut payload: Value) -> Result<Value, UpcastError> {
+        let fields = payload
+            .as_object_mut()
+            .ok_or_else(UpcastError::not_an_object)?;
+        fields.insert("channel".into(), "branch".into());
+        Ok(payload)
+    }
+
+    /// The program's registry with the account's typed upcasters replaced
+    /// by these.
+    pub(crate) fn registry() -> Registry {
+        let mut parts: RegistryParts = Registry::global().parts().clone();
+        parts.upcasters.retain(|u| !u.event.starts_with("bench."));
+        parts.upcasters.extend([
+            UpcasterRegistration::new(
+                "bench.AccountOpened",
+                1,
+                account_opened_v1,
+                "json_upcasters::account_opened_v1",
+            ),
+            UpcasterRegistration::new(
+                "bench.MoneyDeposited",
+                1,
+                money_deposited_v1,
+                "json_upcasters::money_deposited_v1",
+            ),
+        ]);
+        Registry::build(parts)
+    }
 }
 
 /// Opens an account.

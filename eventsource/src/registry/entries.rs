@@ -1,6 +1,6 @@
 //! The entries the macros submit to the registry through `inventory`.
 
-use crate::upcast::UpcastFn;
+use crate::upcast::{TypedUpcast, UpcastFn};
 
 /// An event type, submitted by `#[derive(Event)]`.
 #[derive(Clone, Copy, Debug)]
@@ -24,8 +24,30 @@ pub struct UpcasterRegistration {
     pub from: u32,
     /// The conversion.
     pub upcast: UpcastFn,
+    /// For an upcaster that returns a typed struct, the way to hand that
+    /// struct over without going through JSON when it is the event's type.
+    pub typed: Option<TypedUpcast>,
     /// The Rust function, with its module path.
     pub function: &'static str,
+}
+
+impl UpcasterRegistration {
+    /// A JSON upcaster of `event` from version `from`, implemented by the
+    /// Rust function named `function`.
+    pub const fn new(
+        event: &'static str,
+        from: u32,
+        upcast: UpcastFn,
+        function: &'static str,
+    ) -> Self {
+        Self {
+            event,
+            from,
+            upcast,
+            typed: None,
+            function,
+        }
+    }
 }
 
 /// An aggregate, submitted by `#[aggregate_impl]`.

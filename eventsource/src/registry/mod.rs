@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::error::DecodeErrorKind;
+use crate::upcast::TypedUpcast;
 
 pub use entries::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
@@ -146,6 +147,12 @@ impl Registry {
             })?;
         }
         Ok(payload)
+    }
+
+    /// The typed hand-over of the upcaster of `event` (its current name)
+    /// from version `from`, if that upcaster returns a typed struct.
+    pub fn typed_upcaster(&self, event: &str, from: u32) -> Option<TypedUpcast> {
+        self.upcasters.get(event)?.get(&from)?.typed
     }
 
     /// A readable table of everything registered, for diagnostics.

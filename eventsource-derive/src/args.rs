@@ -290,10 +290,16 @@ impl Args {
     fn bounded(&self, errors: &mut Errors, key: &str, max: u64) -> Option<(u64, LitInt)> {
         let arg = self.get(key)?;
         let lit = self.value::<LitInt>(errors, arg, "N", "an integer")?;
+        // The value as written: `-1` is two tokens, and an error about it
+        // should cover both, not only the sign.
+        let written = match &arg.value {
+            Value::Assign(tokens) => tokens.clone(),
+            Value::Flag | Value::List(_) => lit.to_token_stream(),
+        };
         let attr = self.attr;
         if !lit.suffix().is_empty() {
             errors.at(
-                &lit,
+                written,
                 format!(
                     "`{key}` in {attr} takes a plain integer, without the `{}` suffix",
                     lit.suffix()
@@ -301,15 +307,19 @@ impl Args {
             );
             return None;
         }
+        if lit.base10_digits().starts_with('-') {
+            errors.at(written, format!("`{key}` in {attr} must be at least 1"));
+            return None;
+        }
         match lit.base10_parse::<u64>() {
             Ok(0) => {
-                errors.at(&lit, format!("`{key}` in {attr} must be at least 1"));
+                errors.at(written, format!("`{key}` in {attr} must be at least 1"));
                 None
             }
             Ok(n) if n <= max => Some((n, lit)),
             _ => {
                 errors.at(
-                    &lit,
+                    written,
                     format!("`{key}` in {attr} is too large: the largest value is {max}"),
                 );
                 None
@@ -559,6 +569,8 @@ mod tests {
                 "expected an integer for `version` in #[event]: `version = N`",
             ),
             ("version", "expected `version = N` in #[event]"),
+            ("version = -1", "`version` in #[event] must be at least 1"),
+            ("version = -0", "`version` in #[event] must be at least 1"),
         ] {
             let (args, errors) = parse_str(src);
             assert!(errors.is_empty());

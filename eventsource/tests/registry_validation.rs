@@ -309,3 +309,90 @@ fn every_problem_is_reported_at_once_in_a_readable_report() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
+
+#[test]
+fn a_projection_and_a_saga_sharing_a_name() {
+    let handles = &["a.Known"];
+    let parts = RegistryParts {
+        events: vec![event("a.Known", 1, "x::Known")],
+        projections: vec![
+            ProjectionRegistration {
+                name: "shared",
+                rust_type: "x::Balances",
+                events: handles,
+            },
+            ProjectionRegistration {
+                name: "only.projection",
+                rust_type: "x::Totals",
+                events: handles,
+            },
+        ],
+        sagas: vec![
+            SagaRegistration {
+                name: "shared",
+                rust_type: "y::Fulfilment",
+                events: handles,
+            },
+            SagaRegistration {
+                name: "only.saga",
+                rust_type: "y::Welcome",
+                events: handles,
+            },
+        ],
+        ..RegistryParts::default()
+    };
+    let report = Registry::build(parts).validate().unwrap_err();
+    assert_eq!(
+        report.problems,
+        [RegistryProblem::ProjectionAndSagaShareName {
+            name: "shared",
+            projections: vec!["x::Balances"],
+            sagas: vec!["y::Fulfilment"],
+        }]
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains(
+            "projection `x::Balances` and saga `y::Fulfilment` are both named `shared`: \
+             they would share one checkpoint, one lease and one set of dead-letter entries; \
+             rename one of them"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_name_shared_by_several_projections_and_sagas_is_reported_with_every_type() {
+    let handles = &["a.Known"];
+    let projection = |rust_type| ProjectionRegistration {
+        name: "shared",
+        rust_type,
+        events: handles,
+    };
+    let saga = |rust_type| SagaRegistration {
+        name: "shared",
+        rust_type,
+        events: handles,
+    };
+    let parts = RegistryParts {
+        events: vec![event("a.Known", 1, "x::Known")],
+        projections: vec![projection("x::Two"), projection("x::One")],
+        sagas: vec![saga("y::Flow")],
+        ..RegistryParts::default()
+    };
+    assert_eq!(
+        problems(parts),
+        [
+            RegistryProblem::DuplicateName {
+                kind: "projection",
+                name: "shared",
+                types: vec!["x::One", "x::Two"],
+            },
+            RegistryProblem::ProjectionAndSagaShareName {
+                name: "shared",
+                projections: vec!["x::One", "x::Two"],
+                sagas: vec!["y::Flow"],
+            },
+        ]
+    );
+}

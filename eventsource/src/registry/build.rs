@@ -143,6 +143,19 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
         }
     }
 
+    // A saga runs as a projection under its own name: the two kinds share
+    // the checkpoint, lease and dead-letter keys, so their names must differ.
+    let sagas = group(parts.sagas.iter().map(|s| (s.name, s.rust_type)));
+    for (name, projections) in group(parts.projections.iter().map(|p| (p.name, p.rust_type))) {
+        if let Some(saga_types) = sagas.get(name) {
+            problems.push(RegistryProblem::ProjectionAndSagaShareName {
+                name,
+                projections,
+                sagas: saga_types.clone(),
+            });
+        }
+    }
+
     for (name, types) in group(parts.commands.iter().map(|c| (c.name, c.rust_type))) {
         if types.len() > 1 {
             problems.push(RegistryProblem::DuplicateName {

@@ -67,6 +67,17 @@ pub enum RegistryProblem {
         /// Every type claiming it.
         types: Vec<&'static str>,
     },
+    /// A projection and a saga share a name. A saga runs as a projection of
+    /// that name, so the two would share one checkpoint, one lease and one
+    /// set of dead-letter entries.
+    ProjectionAndSagaShareName {
+        /// The shared name.
+        name: &'static str,
+        /// Every projection type with that name.
+        projections: Vec<&'static str>,
+        /// Every saga type with that name.
+        sagas: Vec<&'static str>,
+    },
     /// An aggregate, projection or saga handles an event name no type declares.
     UnknownEventHandled {
         /// What kind of item handles it.
@@ -134,6 +145,17 @@ impl fmt::Display for RegistryProblem {
             Self::DuplicateName { kind, name, types } => {
                 write!(f, "{kind} name `{name}` is claimed by {}", List(types))
             }
+            Self::ProjectionAndSagaShareName {
+                name,
+                projections,
+                sagas,
+            } => write!(
+                f,
+                "projection {} and saga {} are both named `{name}`: they would share one \
+                 checkpoint, one lease and one set of dead-letter entries; rename one of them",
+                List(projections),
+                List(sagas)
+            ),
             Self::UnknownEventHandled { kind, name, event } => write!(
                 f,
                 "{kind} `{name}` handles event `{event}`, which no type declares"

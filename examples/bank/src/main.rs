@@ -1,9 +1,11 @@
 //! A walkthrough of eventsource on a bank account domain.
 //!
 //! Run it with `cargo run -p bank`. With `DATABASE_URL` set it runs on
-//! PostgreSQL (schema `bank_example`), otherwise in memory. Set
-//! `RUST_LOG=eventsource=debug` to see the tracing spans of every command,
-//! load and append.
+//! PostgreSQL, otherwise in memory. On PostgreSQL its tables live in the
+//! schema `bank_example`, or in the one named by `BANK_SCHEMA` (the smoke
+//! test gives each run its own); every run writes new streams, so it can run
+//! again on the same schema. Set `RUST_LOG=eventsource=debug` to see the
+//! tracing spans of every command, load and append.
 
 mod domain;
 mod rendezvous;
@@ -20,6 +22,9 @@ use rendezvous::Rendezvous;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The schema used on PostgreSQL when `BANK_SCHEMA` is not set.
+const DEFAULT_SCHEMA: &str = "bank_example";
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
@@ -30,10 +35,15 @@ async fn main() -> Result<(), BoxError> {
 
     match std::env::var("DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => {
-            let options = PgStoreOptions::new("bank_example")?;
+            let schema = match std::env::var("BANK_SCHEMA") {
+                Ok(schema) if !schema.trim().is_empty() => schema,
+                _ => DEFAULT_SCHEMA.to_owned(),
+            };
+            let options = PgStoreOptions::new(&schema)
+                .map_err(|e| format!("BANK_SCHEMA `{schema}` is not a valid schema name: {e}"))?;
             let store = PgEventStore::connect_with(&url, options).await?;
             store.migrate().await?;
-            println!("eventsource bank walkthrough (store: PostgreSQL, schema bank_example)\n");
+            println!("eventsource bank walkthrough (store: PostgreSQL, schema {schema})\n");
             walkthrough(store.clone().into_event_store(), Arc::new(store)).await
         }
         _ => {
@@ -75,7 +85,18 @@ async fn walkthrough(
         "   withdraw 30  -> balance {:>4} (version {})",
         done.state.balance, done.version
     );
-    let after_step_two = eventsource::chrono::Utc::now();
+    // The time the store recorded for the last event of step 2. It comes
+    // from the store's clock (the database server's, on PostgreSQL), which
+    // is the clock `load_at_time` compares with; this program's clock may be
+    // ahead or behind it.
+    let mut end_of_step_two = None;
+    events
+        .visit_stream(&done.stream_id, done.version, &mut |record| {
+            end_of_step_two = Some(record.recorded_at);
+            false
+        })
+        .await?;
+    let end_of_step_two = end_of_step_two.ok_or("the withdrawal is stored")?;
 
     println!("\n3. An overdraft is rejected by the domain");
     match bank.dispatch(withdraw(&id, 500)).await {
@@ -122,11 +143,11 @@ async fn walkthrough(
         .ok_or("version 2 exists")?;
     println!("   as of version 2: balance {}", then.state.balance);
     let then = accounts
-        .load_at_time(&id, after_step_two)
+        .load_at_time(&id, end_of_step_two)
         .await?
         .ok_or("the account existed then")?;
     println!(
-        "   as of the end of step 2 (a timestamp): balance {} at version {}",
+        "   as of the end of step 2 (the time stored with its last event): balance {} at version {}",
         then.state.balance, then.version
     );
 
@@ -169,7 +190,10 @@ async fn walkthrough(
 
     println!("\n8. The registry");
     for line in Registry::global().table().lines() {
-        println!("   {line}");
+        match line.trim_end() {
+            "" => println!(),
+            line => println!("   {line}"),
+        }
     }
     Ok(())
 }

@@ -3,8 +3,10 @@
 //!
 //! Run it with `cargo run -p orders`. With `DATABASE_URL` set, events, the
 //! order summary (a PostgreSQL table written in the projection's
-//! transaction), checkpoints and saga state live in PostgreSQL (schema
-//! `orders_example`); otherwise everything is in memory.
+//! transaction), checkpoints and saga state live in PostgreSQL, in the
+//! schema `orders_example` or the one named by `ORDERS_SCHEMA` (the smoke
+//! test gives each run its own); otherwise everything is in memory. Every
+//! run uses new order ids, so it can run again on the same schema.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,9 @@ use orders::saga::{Fulfilment, WAREHOUSE};
 use orders::summary::{InMemorySummaries, OrderSummary, PgSummaries};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The schema used on PostgreSQL when `ORDERS_SCHEMA` is not set.
+const DEFAULT_SCHEMA: &str = "orders_example";
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -89,6 +94,14 @@ async fn main() -> Result<(), BoxError> {
     app.show(id).await?;
 
     println!("\n4. Read model status");
+    // Everything is written; let every processor reach the head first, so
+    // the status shows where they settle rather than a moment in between.
+    let head = app.store.head_position().await?;
+    for name in runner.names() {
+        runner
+            .wait_until(name, head, Duration::from_secs(10))
+            .await?;
+    }
     for name in runner.names() {
         let status = runner.status(name).await?;
         println!(
@@ -144,7 +157,8 @@ async fn settle(app: &App, id: &str) -> Result<Order, BoxError> {
 
 /// The stores, the bus and the runner, in memory or on PostgreSQL.
 struct App {
-    kind: &'static str,
+    /// Which store, for the heading.
+    kind: String,
     store: Arc<dyn EventStore>,
     bus: CommandBus,
     runner: ProjectionRunner,
@@ -160,7 +174,13 @@ impl App {
     async fn start() -> Result<Self, BoxError> {
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => {
-                let options = PgStoreOptions::new("orders_example")?;
+                let schema = match std::env::var("ORDERS_SCHEMA") {
+                    Ok(schema) if !schema.trim().is_empty() => schema,
+                    _ => DEFAULT_SCHEMA.to_owned(),
+                };
+                let options = PgStoreOptions::new(&schema).map_err(|e| {
+                    format!("ORDERS_SCHEMA `{schema}` is not a valid schema name: {e}")
+                })?;
                 let store = PgEventStore::connect_with(&url, options).await?;
                 store.migrate().await?;
                 let summaries = PgSummaries::create(&store).await?;
@@ -173,7 +193,7 @@ impl App {
                     store.projection_backend(),
                 )?;
                 Ok(Self {
-                    kind: "PostgreSQL, schema orders_example",
+                    kind: format!("PostgreSQL, schema {schema}"),
                     store: Arc::new(store.clone()),
                     bus,
                     runner,
@@ -191,7 +211,7 @@ impl App {
                     InMemoryProjectionBackend::new(),
                 )?;
                 Ok(Self {
-                    kind: "in memory",
+                    kind: "in memory".to_owned(),
                     store: Arc::new(store),
                     bus,
                     runner,

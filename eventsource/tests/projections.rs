@@ -5,10 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use eventsource::memory::{InMemoryDeadLetterStore, InMemoryProjectionBackend, InMemoryStore};
 use eventsource::prelude::*;
-use eventsource::projection::{ProjectionState, RunnerError, RunnerOptions};
+use eventsource::projection::{
+    InvalidOptions, ProjectionBackend, ProjectionState, ProjectionTx, RunnerError, RunnerOptions,
+};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, Semaphore};
+use uuid::Uuid;
 
 #[derive(Event, Serialize, Deserialize, Debug, Clone)]
 #[event(name = "proj.Deposited")]
@@ -128,6 +134,18 @@ async fn append<E: Event>(store: &InMemoryStore, account: &str, event: &E) -> u6
 }
 
 const WAIT: Duration = Duration::from_secs(5);
+
+/// Polls until projection `name` reports `state` (a projection reaches the
+/// head's position just before it reports being live).
+async fn reaches(runner: &ProjectionRunner, name: &str, state: ProjectionState) {
+    for _ in 0..1000 {
+        if runner.status(name).await.unwrap().state == state {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("projection {name} never reached {state:?}");
+}
 
 #[tokio::test]
 async fn catches_up_then_follows_live_for_several_projections() {
@@ -402,4 +420,334 @@ async fn two_runners_share_a_projection_through_its_lease() {
     assert_eq!(applied.len(), 21);
     assert_eq!(balances.balances.lock().unwrap()["l"], 310);
     second.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_projection_without_reset_refuses_to_rebuild_and_keeps_its_read_model() {
+    const { assert!(<Balances as Projection>::RESETS) };
+    const { assert!(!<Count as Projection>::RESETS) };
+    let store = InMemoryStore::new();
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    let count = Count::default();
+    runner
+        .start(count.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    let mut last = 0;
+    for amount in 1..=5 {
+        last = deposit(&store, "n", amount).await;
+    }
+    runner.wait_until("proj.count", last, WAIT).await.unwrap();
+
+    let progress = Arc::new(Mutex::new(0));
+    let reported = progress.clone();
+    let refused = runner
+        .rebuild("proj.count", move |_| *reported.lock().unwrap() += 1)
+        .await;
+    match &refused {
+        Err(RunnerError::NoReset(name)) => assert_eq!(name, "proj.count"),
+        other => panic!("expected the rebuild to be refused, got {other:?}"),
+    }
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("proj.count") && message.contains("add a #[reset] method"),
+        "{message}"
+    );
+    assert_eq!(*progress.lock().unwrap(), 0, "no replay started");
+
+    // Nothing was replayed onto the read model, and it goes on as before.
+    assert_eq!(*count.seen.lock().unwrap(), 5);
+    reaches(&runner, "proj.count", ProjectionState::Live).await;
+    assert_eq!(
+        runner.status("proj.count").await.unwrap().position,
+        Some(last)
+    );
+    let after = deposit(&store, "n", 6).await;
+    runner.wait_until("proj.count", after, WAIT).await.unwrap();
+    assert_eq!(*count.seen.lock().unwrap(), 6);
+    runner.shutdown().await;
+}
+
+/// A projection whose reset panics while `fragile` is set.
+#[derive(Clone, Default)]
+struct Fragile {
+    seen: Arc<Mutex<Vec<u64>>>,
+    fragile: Arc<AtomicBool>,
+}
+
+#[projection(name = "proj.fragile")]
+impl Fragile {
+    fn on_deposited(&mut self, _e: &Deposited, meta: &RecordedEvent) {
+        self.seen.lock().unwrap().push(meta.global_position);
+    }
+
+    #[reset]
+    fn clear(&mut self) {
+        if self.fragile.load(Ordering::SeqCst) {
+            panic!("the reset broke on purpose");
+        }
+        self.seen.lock().unwrap().clear();
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_reset_is_reported_and_the_projection_goes_on_from_its_checkpoint() {
+    let store = InMemoryStore::new();
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    let fragile = Fragile::default();
+    runner
+        .start(fragile.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    let first = deposit(&store, "f", 1).await;
+    let second = deposit(&store, "f", 2).await;
+    runner
+        .wait_until("proj.fragile", second, WAIT)
+        .await
+        .unwrap();
+
+    fragile.fragile.store(true, Ordering::SeqCst);
+    match runner.rebuild("proj.fragile", |_| {}).await {
+        Err(RunnerError::Reset { name, source }) => {
+            assert_eq!(name, "proj.fragile");
+            assert!(
+                matches!(&*source, ProjectionError::Panicked(m) if m.contains("broke on purpose")),
+                "{source}"
+            );
+        }
+        other => panic!("expected the reset's panic as an error, got {other:?}"),
+    }
+    let status = runner.status("proj.fragile").await.unwrap();
+    assert_ne!(status.state, ProjectionState::Rebuilding);
+    assert_eq!(status.position, Some(second), "the checkpoint was kept");
+    assert!(
+        status
+            .last_error
+            .is_some_and(|e| e.contains("broke on purpose")),
+        "the failure is in the status"
+    );
+
+    // The task survived: it follows the log on from the checkpoint...
+    let third = deposit(&store, "f", 3).await;
+    runner
+        .wait_until("proj.fragile", third, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(*fragile.seen.lock().unwrap(), [first, second, third]);
+    reaches(&runner, "proj.fragile", ProjectionState::Live).await;
+    // ...and rebuilds once the reset works.
+    fragile.fragile.store(false, Ordering::SeqCst);
+    let done = runner.rebuild("proj.fragile", |_| {}).await.unwrap();
+    assert_eq!(done.done, 3);
+    assert_eq!(*fragile.seen.lock().unwrap(), [first, second, third]);
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn options_that_cannot_work_are_refused_at_start_with_a_typed_error() {
+    let store = InMemoryStore::new();
+    let cases = [
+        (
+            RunnerOptions {
+                lease_ttl: Duration::ZERO,
+                ..options()
+            },
+            InvalidOptions::LeaseTooShort(Duration::ZERO),
+        ),
+        (
+            RunnerOptions {
+                lease_ttl: Duration::from_nanos(2),
+                ..options()
+            },
+            InvalidOptions::LeaseTooShort(Duration::from_nanos(2)),
+        ),
+        (
+            RunnerOptions {
+                batch_size: 0,
+                ..options()
+            },
+            InvalidOptions::ZeroBatchSize,
+        ),
+        (
+            RunnerOptions {
+                standby_poll: Duration::ZERO,
+                ..options()
+            },
+            InvalidOptions::ZeroStandbyPoll,
+        ),
+    ];
+    for (options, expected) in cases {
+        let runner = ProjectionRunner::new(store.clone())
+            .unwrap()
+            .with_options(options);
+        match runner.start(Count::default(), InMemoryProjectionBackend::new()) {
+            Err(RunnerError::InvalidOptions(found)) => assert_eq!(found, expected),
+            other => panic!("expected {expected:?}, got {other:?}"),
+        }
+        assert!(runner.names().is_empty(), "nothing was started");
+    }
+}
+
+/// Blocks in its handler until the test lets it go.
+#[derive(Clone)]
+struct Gated {
+    entered: Arc<Notify>,
+    gate: Arc<Semaphore>,
+}
+
+#[projection(name = "proj.gated")]
+impl Gated {
+    async fn on_deposited(&mut self, _e: &Deposited) {
+        self.entered.notify_one();
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_projection_behind_the_head_reports_catching_up_then_live() {
+    let store = InMemoryStore::new();
+    for amount in 1..=3 {
+        deposit(&store, "c", amount).await;
+    }
+    let head = store.head_position().await.unwrap();
+    let gated = Gated {
+        entered: Arc::new(Notify::new()),
+        gate: Arc::new(Semaphore::new(0)),
+    };
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    runner
+        .start(gated.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+
+    // Held in the first past event.
+    gated.entered.notified().await;
+    let status = runner.status("proj.gated").await.unwrap();
+    assert_eq!(status.state, ProjectionState::CatchingUp);
+    assert_eq!((status.position, status.lag), (None, 3));
+
+    gated.gate.add_permits(3);
+    runner.wait_until("proj.gated", head, WAIT).await.unwrap();
+    reaches(&runner, "proj.gated", ProjectionState::Live).await;
+    assert_eq!(runner.status("proj.gated").await.unwrap().lag, 0);
+    runner.shutdown().await;
+}
+
+/// An in-memory backend whose checkpoint cannot be read while `broken`.
+#[derive(Clone, Default)]
+struct Unreachable {
+    inner: InMemoryProjectionBackend,
+    broken: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl ProjectionBackend<()> for Unreachable {
+    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+        self.inner.begin().await
+    }
+    async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(StoreError::Connection(
+                "the checkpoint store is down".into(),
+            ));
+        }
+        self.inner.checkpoint(name).await
+    }
+    async fn acquire(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.acquire(name, owner, ttl).await
+    }
+    async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
+        self.inner.release(name, owner).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_is_reported_as_failed_until_the_store_recovers() {
+    let store = InMemoryStore::new();
+    let first = deposit(&store, "u", 1).await;
+    let backend = Unreachable::default();
+    backend.broken.store(true, Ordering::SeqCst);
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    let count = Count::default();
+    runner.start(count.clone(), backend.clone()).unwrap();
+
+    let mut failed = None;
+    for _ in 0..1000 {
+        let status = runner.status("proj.count").await.unwrap();
+        if let ProjectionState::Failed(error) = status.state {
+            failed = Some((error, status.last_error));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (error, last_error) = failed.expect("the projection reports the failure");
+    assert!(error.contains("the checkpoint store is down"), "{error}");
+    assert_eq!(last_error, Some(error));
+    assert_eq!(*count.seen.lock().unwrap(), 0);
+
+    backend.broken.store(false, Ordering::SeqCst);
+    runner.wait_until("proj.count", first, WAIT).await.unwrap();
+    assert_eq!(*count.seen.lock().unwrap(), 1);
+    reaches(&runner, "proj.count", ProjectionState::Live).await;
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_the_projection_does_not_handle_is_never_decoded() {
+    let store = InMemoryStore::new();
+    let before = deposit(&store, "x", 1).await;
+    // Registered, but not handled by `Balances`; its payload is not even JSON.
+    let corrupt = store
+        .append(
+            "acct-x",
+            "proj.Account",
+            ExpectedVersion::Any,
+            vec![NewEvent::new(
+                "proj.Ignored",
+                1,
+                "{{not json",
+                Metadata::new(),
+            )],
+        )
+        .await
+        .unwrap();
+    let after = deposit(&store, "x", 2).await;
+
+    // The generated dispatch passes over it by name...
+    let record = store
+        .read_all(corrupt.last_position, EventFilter::all())
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&*record.event_name, "proj.Ignored");
+    assert!(!Balances::default().handle(&record, &mut ()).await.unwrap());
+
+    // ...and the runner's filter keeps it from the projection altogether.
+    let balances = Balances::default();
+    let runner = ProjectionRunner::new(store.clone())
+        .unwrap()
+        .with_options(options());
+    runner
+        .start(balances.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    runner
+        .wait_until("proj.balances", after, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(*balances.applied.lock().unwrap(), [before, after]);
+    assert_eq!(balances.balances.lock().unwrap()["x"], 3);
+    let status = runner.status("proj.balances").await.unwrap();
+    assert_eq!(
+        (status.parked, status.processed, status.last_error),
+        (0, 2, None)
+    );
+    runner.shutdown().await;
 }

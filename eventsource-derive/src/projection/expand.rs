@@ -321,6 +321,8 @@ fn projection_impl(
         .iter()
         .any(|h| h.extras.iter().any(|e| matches!(e, Extra::Context(_))));
     let reset = model.reset.as_ref().filter(|r| r.callable);
+    // Exactly when the generated `reset` calls the user's method.
+    let resets = reset.is_some();
     // The context is named (and captured by the future) only where it is used.
     let used = |used: bool| if used { quote!(context) } else { quote!(_) };
     let handle_context = used(
@@ -379,6 +381,7 @@ fn projection_impl(
             const NAME: &'static ::core::primitive::str = #name;
             const EVENTS: &'static [&'static ::core::primitive::str] = #names;
             const TRANSACTIONAL: ::core::primitive::bool = #transactional;
+            const RESETS: ::core::primitive::bool = #resets;
             type Context = #context;
 
             #handle

@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
+// Tokio's clock, so that tests with paused time see leases expire.
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::error::StoreError;

@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use super::runner::InvalidOptions;
 use crate::error::{BoxError, DecodeError, Error, StoreError};
 
 /// Why a projection could not handle an event.
@@ -81,6 +82,25 @@ pub enum RunnerError {
         /// The failure.
         source: Box<ProjectionError>,
     },
+    /// The projection has no `#[reset]` method, so it cannot be rebuilt:
+    /// replaying the log onto a read model that was not cleared would apply
+    /// every event a second time.
+    #[error(
+        "projection `{0}` cannot be rebuilt: it has no #[reset] method, and replaying the log onto a read model that was not cleared would apply every event twice; add a #[reset] method that clears the read model (sagas are never rebuilt)"
+    )]
+    NoReset(String),
+    /// The `#[reset]` method failed or panicked; the checkpoint was kept and
+    /// the projection goes on from it.
+    #[error("the #[reset] method of projection `{name}` failed: {source}")]
+    Reset {
+        /// The projection.
+        name: String,
+        /// The failure.
+        source: Box<ProjectionError>,
+    },
+    /// The runner's options cannot drive a projection.
+    #[error("invalid runner options: {0}")]
+    InvalidOptions(#[from] InvalidOptions),
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -52,6 +52,8 @@ impl<S: Saga> Projection for SagaProcessor<S> {
     const NAME: &'static str = S::NAME;
     const EVENTS: &'static [&'static str] = S::EVENTS;
     const TRANSACTIONAL: bool = false;
+    // Replaying a saga would dispatch every command again.
+    const RESETS: bool = false;
     type Context = ();
 
     async fn handle(
@@ -95,7 +97,6 @@ impl<S: Saga> Projection for SagaProcessor<S> {
     }
 
     async fn reset(&mut self, _: &mut ()) -> Result<(), ProjectionError> {
-        // Replaying a saga would dispatch every command again.
         Err(ProjectionError::handler(format!(
             "saga `{}` cannot be rebuilt: replaying it would dispatch its commands again",
             S::NAME

@@ -6,7 +6,7 @@ use eventsource::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{InventoryReserved, ReleaseInventory, ReserveInventory};
-use crate::order::{ApproveOrder, CancelOrder, OrderSubmitted};
+use crate::order::{ApproveOrder, CancelOrder, OrderError, OrderSubmitted, Status};
 use crate::payment::{PaymentFailed, PaymentTaken, TakePayment};
 
 /// The warehouse every order is served from.
@@ -96,10 +96,19 @@ impl Fulfilment {
         if self.step != Step::Paying {
             return Ok(());
         }
-        ctx.dispatch(ApproveOrder {
+        let approve = ApproveOrder {
             order_id: self.order_id.clone(),
-        })
-        .await?;
+        };
+        match ctx.dispatch(approve).await {
+            Ok(_) => {}
+            // The event came again after a crash that fell between the
+            // approval and saving this state: the step was taken.
+            Err(CommandError::Rejected(OrderError::WrongStatus {
+                status: Status::Approved | Status::Shipped,
+                ..
+            })) => {}
+            Err(failure) => return Err(failure.into()),
+        }
         self.step = Step::Approved;
         ctx.complete();
         Ok(())

@@ -2,17 +2,21 @@
 //! the happy path, and the compensation path when the payment is declined.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
 use eventsource::prelude::*;
-use eventsource::saga::SagaStore;
+use eventsource::projection::RunnerError;
+use eventsource::saga::{SagaInstance, SagaStore};
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
 use futures::TryStreamExt;
 use orders::inventory::{Restock, Warehouse};
 use orders::order::{AddLine, Line, Order, PlaceOrder, Status, SubmitOrder};
 use orders::saga::{Fulfilment, Step, WAREHOUSE};
 use orders::summary::{InMemorySummaries, OrderSummary, PgSummaries};
+use uuid::Uuid;
 
 struct World {
     store: Arc<dyn EventStore>,
@@ -56,14 +60,17 @@ impl World {
 }
 
 async fn memory_world() -> World {
+    memory_world_with(Arc::new(InMemorySagaStore::new())).await
+}
+
+async fn memory_world_with(sagas: Arc<dyn SagaStore>) -> World {
     let store = InMemoryStore::new();
     let bus = CommandBus::new(store.clone()).unwrap();
     let runner = ProjectionRunner::new(store.clone()).unwrap();
-    let sagas = InMemorySagaStore::new();
     let summaries = InMemorySummaries::default();
     runner
         .start(
-            SagaProcessor::<Fulfilment>::new(bus.clone(), sagas.clone()),
+            SagaProcessor::<Fulfilment>::shared(bus.clone(), sagas.clone()),
             InMemoryProjectionBackend::new(),
         )
         .unwrap();
@@ -74,7 +81,7 @@ async fn memory_world() -> World {
         store: Arc::new(store),
         bus,
         runner,
-        sagas: Arc::new(sagas),
+        sagas,
         summaries: Summaries::Memory(summaries),
     })
     .await
@@ -303,3 +310,80 @@ on_both_stores!(
     a_declined_payment_releases_the_stock_and_cancels_the_order,
     out_of_stock_cancels_without_payment,
 );
+
+/// Saga instances in memory, where the process "crashes" once: the first
+/// save of an approved fulfilment fails, after `ApproveOrder` went out.
+#[derive(Default)]
+struct CrashAfterApproving {
+    inner: InMemorySagaStore,
+    crashed: AtomicBool,
+}
+
+#[async_trait]
+impl SagaStore for CrashAfterApproving {
+    async fn load(
+        &self,
+        saga: &str,
+        correlation_id: Uuid,
+    ) -> Result<Option<SagaInstance>, StoreError> {
+        self.inner.load(saga, correlation_id).await
+    }
+
+    async fn save(
+        &self,
+        saga: &str,
+        correlation_id: Uuid,
+        instance: SagaInstance,
+    ) -> Result<(), StoreError> {
+        let state: Fulfilment = serde_json::from_str(&instance.state).unwrap();
+        if state.step == Step::Approved && !self.crashed.swap(true, Ordering::SeqCst) {
+            return Err(StoreError::Connection(
+                "the process died before saving the saga".into(),
+            ));
+        }
+        self.inner.save(saga, correlation_id, instance).await
+    }
+
+    async fn list(&self, saga: &str) -> Result<Vec<(Uuid, SagaInstance)>, StoreError> {
+        self.inner.list(saga).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_redelivered_after_the_approval_approves_once() {
+    let sagas = Arc::new(CrashAfterApproving::default());
+    let world = memory_world_with(sagas.clone()).await;
+    order(&world, "o-4", 1, 500).await;
+    let order = settled(&world, "o-4").await;
+    assert!(sagas.crashed.load(Ordering::SeqCst), "the crash happened");
+
+    // The payment came again to a saga still waiting for it; the order
+    // was approved already, which the saga takes as its step done.
+    assert_eq!(order.status, Status::Approved);
+    assert_eq!(saga_step(&world, "o-4").await, (Step::Approved, true));
+    assert!(
+        world
+            .runner
+            .parked("orders.fulfilment")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let approvals: Vec<RecordedEvent> = world
+        .store
+        .read_all(
+            1,
+            EventFilter::all().with_event_names(["orders.OrderApproved"]),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(approvals.len(), 1, "approved once");
+
+    // A saga is never rebuilt: replaying it would dispatch its commands again.
+    assert!(matches!(
+        world.runner.rebuild("orders.fulfilment", |_| {}).await,
+        Err(RunnerError::NoReset(_))
+    ));
+    world.finish().await;
+}

@@ -228,6 +228,7 @@ async fn append<E: Event>(store: &InMemoryStore, event: &E) -> u64 {
 #[tokio::main]
 async fn main() {
     assert!(<Balances as Projection>::TRANSACTIONAL);
+    assert!(<Balances as Projection>::RESETS);
     assert_eq!(
         <Balances as Projection>::EVENTS,
         [

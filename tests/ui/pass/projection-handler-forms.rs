@@ -174,6 +174,9 @@ async fn main() {
         ]
     );
     assert!(!<Log as Projection>::TRANSACTIONAL);
+    // Only a projection with a #[reset] method can be rebuilt.
+    assert!(<Log as Projection>::RESETS);
+    assert!(!<Tally<u8> as Projection>::RESETS);
     let _: <Log as Projection>::Context = ();
 
     let mut tally = Tally::<u8>::default();

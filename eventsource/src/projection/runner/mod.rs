@@ -1,5 +1,6 @@
 //! The projection runner: hosts projections, each in its own task.
 
+mod lease;
 mod options;
 mod status;
 mod worker;
@@ -19,7 +20,7 @@ use crate::memory::InMemoryDeadLetterStore;
 use crate::registry::Registry;
 use crate::store::{EventFilter, EventStore, IntoEventStore};
 
-pub use options::RunnerOptions;
+pub use options::{InvalidOptions, RunnerOptions};
 pub use status::{ProjectionState, ProjectionStatus, RebuildProgress};
 
 use status::Published;
@@ -80,6 +81,9 @@ struct Handle {
     control: mpsc::Sender<Control>,
     status: watch::Receiver<Published>,
     filter: EventFilter,
+    /// Whether the projection has a `#[reset]` method, without which it
+    /// cannot be rebuilt.
+    resets: bool,
     task: JoinHandle<()>,
 }
 
@@ -113,7 +117,9 @@ impl ProjectionRunner {
         self
     }
 
-    /// Sets batching, retry and lease options for projections started afterwards.
+    /// Sets batching, retry and lease options for projections started
+    /// afterwards; [`ProjectionRunner::start`] rejects invalid ones (see
+    /// [`RunnerOptions::validate`]).
     pub fn with_options(mut self, options: RunnerOptions) -> Self {
         self.options = options;
         self
@@ -134,12 +140,14 @@ impl ProjectionRunner {
     }
 
     /// Starts `projection`, committing through `backend`. Must be called
-    /// inside a Tokio runtime.
+    /// inside a Tokio runtime. Fails if the runner's options are invalid or
+    /// a projection of that name already runs here.
     pub fn start<P, B>(&self, projection: P, backend: B) -> Result<(), RunnerError>
     where
         P: Projection,
         B: ProjectionBackend<P::Context>,
     {
+        self.options.validate()?;
         let mut workers = self.workers();
         if workers.contains_key(P::NAME) {
             return Err(RunnerError::AlreadyRunning(P::NAME.to_owned()));
@@ -158,6 +166,7 @@ impl ProjectionRunner {
             status: status_tx,
             control: control_rx,
             committed: None,
+            lease: None,
         };
         let span = tracing::info_span!("eventsource.projection", projection = P::NAME);
         let task = tokio::spawn(worker.run().instrument(span));
@@ -167,6 +176,7 @@ impl ProjectionRunner {
                 control,
                 status,
                 filter,
+                resets: P::RESETS,
                 task,
             },
         );
@@ -247,12 +257,26 @@ impl ProjectionRunner {
     /// method, its checkpoint and its parked events) and replays the log from
     /// the start, reporting progress to `on_progress` and through `tracing`.
     /// Returns when the replay reached the head; the projection then goes live.
+    ///
+    /// A projection without a `#[reset]` method is refused with
+    /// [`RunnerError::NoReset`] and left as it was: replaying onto a read
+    /// model nothing cleared would apply every event twice. If the reset
+    /// fails ([`RunnerError::Reset`]) the checkpoint is kept and the
+    /// projection goes on from it; a transactional reset was rolled back,
+    /// while whatever a non-transactional one did before failing stays done.
     pub async fn rebuild(
         &self,
         name: &str,
         on_progress: impl Fn(&RebuildProgress) + Send + Sync + 'static,
     ) -> Result<RebuildProgress, RunnerError> {
-        let (control, _, _) = self.handle_parts(name)?;
+        let (control, resets) = self
+            .workers()
+            .get(name)
+            .map(|h| (h.control.clone(), h.resets))
+            .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))?;
+        if !resets {
+            return Err(RunnerError::NoReset(name.to_owned()));
+        }
         let (reply, answer) = oneshot::channel();
         control
             .send(Control::Rebuild {

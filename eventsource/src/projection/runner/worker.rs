@@ -1,5 +1,7 @@
 //! The task that drives one projection: lease, catch-up, live, batches.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,6 +10,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::envelope::RecordedEvent;
@@ -74,6 +77,8 @@ pub(super) struct Worker<P: Projection> {
     pub(super) status: watch::Sender<Published>,
     pub(super) control: mpsc::Receiver<Control>,
     pub(super) committed: Option<u64>,
+    /// Renews the lease while this instance holds it.
+    pub(super) lease: Option<LeaseKeeper>,
 }
 
 impl<P: Projection> Worker<P> {
@@ -82,7 +87,18 @@ impl<P: Projection> Worker<P> {
             if !self.hold_lease().await {
                 break;
             }
-            match self.follow().await {
+            self.lease = Some(LeaseKeeper::start(Lease {
+                backend: self.backend.clone(),
+                name: P::NAME,
+                owner: self.owner,
+                ttl: self.options.lease_ttl,
+                period: self.options.renew_every(),
+            }));
+            let flow = self.follow().await;
+            if let Some(lease) = self.lease.take() {
+                lease.stop().await;
+            }
+            match flow {
                 Flow::Stop => break,
                 Flow::Restart => {}
             }
@@ -145,9 +161,7 @@ impl<P: Projection> Worker<P> {
         let mut items = self
             .store
             .subscribe(from, self.filter.clone())
-            .ready_chunks(self.options.batch_size.max(1));
-        let mut renew = tokio::time::interval(self.options.lease_ttl / 3);
-        renew.tick().await;
+            .ready_chunks(self.options.batch_size);
         loop {
             tokio::select! {
                 biased;
@@ -155,6 +169,11 @@ impl<P: Projection> Worker<P> {
                     None | Some(Control::Stop) => return Flow::Stop,
                     Some(Control::Rebuild { progress, reply }) => {
                         let result = self.rebuild(&progress).await;
+                        if result.is_err() {
+                            // It goes on from the checkpoint it kept (or the
+                            // one the replay reached): say so before answering.
+                            self.publish(|s| s.state = ProjectionState::CatchingUp);
+                        }
                         let _ = reply.send(result);
                         return Flow::Restart;
                     }
@@ -162,16 +181,7 @@ impl<P: Projection> Worker<P> {
                         let _ = reply.send(self.retry_parked(position).await);
                     }
                 },
-                _ = renew.tick() => {
-                    match self.backend.acquire(P::NAME, self.owner, self.options.lease_ttl).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(projection = P::NAME, "lease taken over by another instance");
-                            return Flow::Restart;
-                        }
-                        Err(error) => return self.pause(&error).await,
-                    }
-                }
+                () = lease_lost(&mut self.lease) => return Flow::Restart,
                 chunk = items.next() => match chunk {
                     None => {
                         let error = StoreError::Invalid("the subscription ended".into());
@@ -222,36 +232,39 @@ impl<P: Projection> Worker<P> {
         self.process(&events).await
     }
 
-    /// Handles `events` in units of work of up to the batch size, retrying
-    /// and parking failing events so that the rest goes on.
+    /// Handles `events` (at most a batch) in as few units of work as
+    /// failures allow, retrying and parking failing events so that the rest
+    /// goes on.
     async fn process(&mut self, events: &[RecordedEvent]) -> Result<(), Interrupt> {
+        // Runs of an event that failed inside a larger unit of work, by index:
+        // they were real attempts, so the count parked with it includes them.
+        let mut failed_runs: HashMap<usize, u32> = HashMap::new();
+        // The latest failure, retried on its own once what comes before it
+        // has committed.
+        let mut failure: Option<(usize, ProjectionError)> = None;
         let mut start = 0;
         while start < events.len() {
-            let window = &events[start..];
-            let mut end = window.len();
-            loop {
-                match self.try_window(&window[..end]).await? {
-                    Ok(()) => {
-                        start += end;
-                        break;
+            if let Some((index, error)) = failure.take_if(|(index, _)| *index == start) {
+                let attempts = failed_runs.remove(&index).unwrap_or(1);
+                self.retry_or_park(&events[index], error, attempts).await?;
+                start += 1;
+                continue;
+            }
+            let end = failure.as_ref().map_or(events.len(), |(index, _)| *index);
+            match self.try_window(&events[start..end]).await? {
+                Ok(()) => start = end,
+                Err((offset, error)) => {
+                    let index = start + offset;
+                    *failed_runs.entry(index).or_default() += 1;
+                    if offset > 0 && !P::TRANSACTIONAL {
+                        // Effects outside a transaction stay applied;
+                        // record that they were. (A transactional prefix was
+                        // rolled back with the failure and runs again.)
+                        self.commit_position(events[index - 1].global_position)
+                            .await?;
+                        start = index;
                     }
-                    Err((failed, error)) => {
-                        if failed > 0 && P::TRANSACTIONAL {
-                            // The prefix's effects were rolled back with the
-                            // failure; apply it again in a unit of its own.
-                            end = failed;
-                            continue;
-                        }
-                        if failed > 0 {
-                            // Effects outside a transaction stay applied;
-                            // record that they were.
-                            self.commit_position(window[failed - 1].global_position)
-                                .await?;
-                        }
-                        self.retry_or_park(&window[failed], error).await?;
-                        start += failed + 1;
-                        break;
-                    }
+                    failure = Some((index, error));
                 }
             }
         }
@@ -280,14 +293,20 @@ impl<P: Projection> Worker<P> {
         Ok(Ok(()))
     }
 
+    /// Retries `event`, which failed `attempts` times, until it succeeds or
+    /// has had its retries; then parks it. The lease is renewed meanwhile.
     async fn retry_or_park(
         &mut self,
         event: &RecordedEvent,
         mut error: ProjectionError,
+        mut attempts: u32,
     ) -> Result<(), Interrupt> {
-        let mut attempts = 1;
         while error.is_retryable() && attempts <= self.options.max_retries {
             tokio::time::sleep(self.options.retry_delay(attempts)).await;
+            if self.lease.as_ref().is_some_and(LeaseKeeper::is_lost) {
+                // Another instance handles this event now.
+                return Err(Interrupt::LeaseLost);
+            }
             attempts += 1;
             let mut tx = self.backend.begin().await?;
             match handle(&mut self.projection, event, tx.as_mut()).await {
@@ -344,11 +363,18 @@ impl<P: Projection> Worker<P> {
     async fn rebuild(&mut self, progress: &ProgressFn) -> Result<RebuildProgress, RunnerError> {
         self.publish(|s| s.state = ProjectionState::Rebuilding);
         let mut tx = self.backend.begin().await?;
-        if let Err(error) = self.projection.reset(tx.context()).await {
+        let reset = AssertUnwindSafe(self.projection.reset(tx.context()))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(ProjectionError::Panicked(panic_message(&*panic))));
+        if let Err(error) = reset {
             rollback(tx, P::NAME).await;
-            return Err(RunnerError::Handler {
+            tracing::warn!(projection = P::NAME, %error, "the reset failed; going on from the checkpoint");
+            let message = error.to_string();
+            // The caller restarts from the checkpoint, which was kept.
+            self.publish(|s| s.last_error = Some(message));
+            return Err(RunnerError::Reset {
                 name: P::NAME.to_owned(),
-                position: 0,
                 source: Box::new(error),
             });
         }
@@ -372,7 +398,7 @@ impl<P: Projection> Worker<P> {
         let mut events = self
             .store
             .read_all(1, self.filter.clone())
-            .ready_chunks(self.options.batch_size.max(1));
+            .ready_chunks(self.options.batch_size);
         while let Some(chunk) = events.next().await {
             let chunk: Vec<RecordedEvent> = chunk.into_iter().collect::<Result<_, _>>()?;
             self.process(&chunk)
@@ -466,14 +492,24 @@ async fn handle<P: Projection>(
         .await
     {
         Ok(result) => result.map(|_| ()),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(ProjectionError::Panicked(message))
-        }
+        Err(panic) => Err(ProjectionError::Panicked(panic_message(&*panic))),
+    }
+}
+
+/// The message a panic was raised with.
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Resolves when the lease held is lost; never without one.
+async fn lease_lost(lease: &mut Option<LeaseKeeper>) {
+    match lease {
+        Some(lease) => lease.lost().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -74,7 +74,16 @@
 //! way give [`StoreError::DuplicateEvent`](eventsource::StoreError::DuplicateEvent).
 //!
 //! [`PgEventStore::append_in`] runs the same statement inside a transaction
-//! of the caller's (to commit events with other writes atomically).
+//! of the caller's (to commit events with other writes atomically). There a
+//! retry of a batch that an earlier transaction committed is not answered
+//! with a replayed success but with
+//! [`StoreError::AlreadyStored`](eventsource::StoreError::AlreadyStored):
+//! the earlier transaction committed its other writes too, and when the
+//! duplicate is only found at insert time PostgreSQL has aborted the
+//! caller's transaction, whose `COMMIT` would silently roll back. The
+//! statement looks for the ids before inserting, so in the usual case (a
+//! retry after a lost reply) the transaction stays intact; the error says
+//! which case it was.
 //!
 //! # A global order without gaps
 //!

@@ -14,6 +14,7 @@ use crate::error::{is_bad_value, lost_race, store_error, to_i64, unique_violatio
 use crate::row::metadata_json;
 use crate::sql::MAX_EVENTS_PER_TRANSACTION;
 use crate::store::Inner;
+use crate::xid_guard;
 
 /// How often the store's own append is re-run after losing a race: for its
 /// version (`Any` only), or for its place in the global order (see
@@ -81,7 +82,10 @@ impl PgEventStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
         let request = Request::new(stream_id, aggregate_type, expected, &events)?;
-        append_on(&self.inner, conn, &request, Owner::Caller).await
+        xid_guard::check_once(&self.inner, conn).await?;
+        let result = append_on(&self.inner, conn, &request, Owner::Caller).await;
+        xid_guard::rearm_after(&self.inner, &result);
+        result
     }
 }
 
@@ -104,7 +108,10 @@ pub(crate) async fn append(
 ) -> Result<AppendResult, StoreError> {
     let request = Request::new(stream_id, aggregate_type, expected, events)?;
     let mut conn = inner.pool.acquire().await.map_err(store_error)?;
-    let result = append_on(inner, &mut conn, &request, Owner::Store).await?;
+    xid_guard::check_once(inner, &mut conn).await?;
+    let result = append_on(inner, &mut conn, &request, Owner::Store).await;
+    xid_guard::rearm_after(inner, &result);
+    let result = result?;
     if !result.replayed && !events.is_empty() {
         inner.wake.committed(&inner.pool);
     }

@@ -153,6 +153,51 @@
 //! refused as invalid), and positions fit PostgreSQL's `bigint` for the
 //! first 2⁴⁷ transaction ids, about 140 trillion transactions.
 //!
+//! # Moving a database
+//!
+//! Positions are only as monotonic as the cluster's transaction-id counter
+//! (64 bits in `xid8`: a 32-bit id and an epoch). If the counter is ever
+//! behind the stored positions, new events are numbered below positions
+//! that subscribers and checkpoints have already passed, and are skipped
+//! for good; readers also wait, possibly for a very long time, for the
+//! "older" transactions that might still commit below the head.
+//!
+//! Safe, because the counter travels with the data:
+//! - `pg_upgrade`, which carries the next transaction id and its epoch over
+//!   to the new cluster;
+//! - physical replication, and failover to a standby that has replayed
+//!   every commit;
+//! - restoring a physical base backup (with or without point-in-time
+//!   recovery) into the cluster's place.
+//!
+//! Not safe, because the data arrives in a cluster with its own counter:
+//! - `pg_dump`/`pg_restore` (or any copy of the rows) into another cluster;
+//! - logical replication into another cluster, including major-version
+//!   upgrades and blue/green switchovers built on it;
+//! - `pg_resetwal` with a lower next transaction id or epoch.
+//!
+//! [`PgEventStore::migrate`], every store value's first append (and its
+//! first after an append lost its connection) and
+//! [`PgEventStore::check_transaction_ids`] compare the next transaction id
+//! with the highest stored position, and refuse, before anything is
+//! written, with [`TransactionIdsBehind`] inside
+//! [`StoreError::Backend`](eventsource::StoreError::Backend). The fix is to
+//! move the counter past the stored ids: stop the new cluster cleanly and
+//! run `pg_resetwal -e E` with the epoch `E` the error names
+//! ([`TransactionIdsBehind::required_epoch`]). The epoch is stored nowhere
+//! but in that counter, so raising it is harmless to PostgreSQL; each
+//! epoch step adds 2³² ids, so the positions stay far inside `bigint`.
+//! Where `pg_resetwal` is not available (managed services), consume ids
+//! until the counter passes (one `SELECT pg_current_xact_id()` per
+//! transaction; practical for small gaps only), or contact the provider.
+//!
+//! The check sees this schema's events only. After a failover that lost
+//! commits, or a restore to an earlier point in time, the stored events
+//! are consistent with the counter again, but consumers that keep their
+//! checkpoints elsewhere (a read model in another database) may be ahead
+//! of the new head: rebuild them, or move their checkpoints back to
+//! [`head_position`](eventsource::EventStore::head_position).
+//!
 //! # Reading
 //!
 //! Reads are streams: keyset pages of [`PgStoreOptions::with_page_size`]
@@ -249,6 +294,7 @@ mod snapshots;
 mod sql;
 mod store;
 mod subscribe;
+mod xid_guard;
 
 pub use dead_letters::PgDeadLetterStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
@@ -256,3 +302,4 @@ pub use projections::{PgProjectionBackend, PgProjectionTx};
 pub use sagas::PgSagaStore;
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;
+pub use xid_guard::TransactionIdsBehind;

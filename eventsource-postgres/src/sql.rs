@@ -78,6 +78,8 @@ pub(crate) struct Queries {
     /// Indexed by [`FilterShape::index`].
     count_all: Vec<Sql>,
     pub(crate) horizon: Sql,
+    /// The next transaction id and the highest position (see `xid_guard`).
+    pub(crate) xid_guard: Sql,
     pub(crate) head_position: Sql,
     pub(crate) save_snapshot: Sql,
     pub(crate) load_snapshot: Sql,
@@ -117,6 +119,11 @@ impl Queries {
                 .collect(),
             horizon: Sql::new(format!(
                 "SELECT {HORIZON}, (SELECT max(global_position) FROM {s}.events)"
+            )),
+            // xmax, not a new id: checking must not consume transaction ids.
+            xid_guard: Sql::new(format!(
+                "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
+                     (SELECT max(global_position) FROM {s}.events)"
             )),
             head_position: Sql::new(format!(
                 "SELECT COALESCE(max(global_position), 0) FROM {s}.events"

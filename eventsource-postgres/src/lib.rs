@@ -34,6 +34,13 @@
 //! # }
 //! ```
 //!
+//! # Requirements
+//!
+//! PostgreSQL 13 or later: the store relies on the 64-bit transaction ids
+//! (`xid8`) and the functions over them, `pg_current_xact_id()`,
+//! `pg_current_snapshot()`, `pg_snapshot_xmin()` and `pg_snapshot_xmax()`,
+//! which arrived in version 13.
+//!
 //! # Tables
 //!
 //! [`PgEventStore::migrate`] creates, under the configured schema (default
@@ -148,7 +155,18 @@
 //! not it touches events — holds the horizon back while it runs, and new
 //! events wait (unskipped) until it finishes. Appends are short; keep other
 //! writing transactions short too, and consider
-//! `idle_in_transaction_session_timeout` against forgotten sessions. One
+//! `idle_in_transaction_session_timeout` against forgotten sessions.
+//! Prepared transactions (two-phase commit, `PREPARE TRANSACTION`) keep
+//! their id until someone runs `COMMIT PREPARED` or `ROLLBACK PREPARED`,
+//! across disconnects and restarts: an orphaned one, whose coordinator is
+//! gone, holds every reader back *forever*. Leave
+//! `max_prepared_transactions` at 0 unless you use two-phase commit, and
+//! watch `pg_prepared_xacts` if you do. When committed events have waited
+//! for [`PgStoreOptions::with_stall_warning`] (30 s by default), each
+//! waiting reader logs one `tracing` warning naming what holds them: the
+//! backend's pid, state, transaction age and query, the prepared
+//! transaction's `gid`, or a transaction-id counter behind the stored
+//! positions (see [Moving a database](#moving-a-database)). One
 //! transaction can append at most 65,535 events (larger batches are
 //! refused as invalid), and positions fit PostgreSQL's `bigint` for the
 //! first 2⁴⁷ transaction ids, about 140 trillion transactions.
@@ -292,6 +310,7 @@ mod sagas;
 mod schema;
 mod snapshots;
 mod sql;
+mod stall;
 mod store;
 mod subscribe;
 mod xid_guard;

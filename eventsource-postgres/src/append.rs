@@ -14,6 +14,7 @@ use crate::error::{is_bad_value, lost_race, store_error, to_i64, unique_violatio
 use crate::row::metadata_json;
 use crate::sql::MAX_EVENTS_PER_TRANSACTION;
 use crate::store::Inner;
+use crate::xid_guard;
 
 /// How often the store's own append is re-run after losing a race: for its
 /// version (`Any` only), or for its place in the global order (see
@@ -32,11 +33,23 @@ impl PgEventStore {
     /// commit to deliver them at once rather than at the next poll.
     ///
     /// Differences from `append`, all because the caller owns the transaction:
+    /// - a retried batch that an earlier transaction already committed is
+    ///   not a replayed success but [`StoreError::AlreadyStored`], carrying
+    ///   the stored positions. That earlier transaction committed its other
+    ///   writes too, so this one's are most likely repeats; roll it back.
+    ///   Usually the append notices before writing and the transaction stays
+    ///   intact (`transaction_aborted: false`). When the earlier transaction
+    ///   was still in flight, the insert waits for it and then collides with
+    ///   its rows, which makes PostgreSQL abort this transaction
+    ///   (`transaction_aborted: true`): a `COMMIT` would silently roll back.
+    ///   A batch this same transaction already appended is a replay as
+    ///   usual (`replayed: true`), since it commits or rolls back with it;
     /// - a lost race for a stream version aborts the transaction (PostgreSQL
     ///   does so on any error), so it is reported as a conflict even with
     ///   [`ExpectedVersion::Any`], and the caller must retry in a new one;
     ///   so is a deadlock with another transaction appending to the same
-    ///   streams in the opposite order;
+    ///   streams in the opposite order, and a
+    ///   [`StoreError::DuplicateEvent`] found only at insert time;
     /// - appending to a stream whose last event was written by a younger
     ///   transaction is refused with [`StoreError::Invalid`], since this
     ///   transaction's positions are lower and would put the new version
@@ -69,7 +82,10 @@ impl PgEventStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
         let request = Request::new(stream_id, aggregate_type, expected, &events)?;
-        append_on(&self.inner, conn, &request, Owner::Caller).await
+        xid_guard::check_once(&self.inner, conn).await?;
+        let result = append_on(&self.inner, conn, &request, Owner::Caller).await;
+        xid_guard::rearm_after(&self.inner, &result);
+        result
     }
 }
 
@@ -92,7 +108,10 @@ pub(crate) async fn append(
 ) -> Result<AppendResult, StoreError> {
     let request = Request::new(stream_id, aggregate_type, expected, events)?;
     let mut conn = inner.pool.acquire().await.map_err(store_error)?;
-    let result = append_on(inner, &mut conn, &request, Owner::Store).await?;
+    xid_guard::check_once(inner, &mut conn).await?;
+    let result = append_on(inner, &mut conn, &request, Owner::Store).await;
+    xid_guard::rearm_after(inner, &result);
+    let result = result?;
     if !result.replayed && !events.is_empty() {
         inner.wake.committed(&inner.pool);
     }
@@ -190,7 +209,7 @@ async fn append_on(
             Outcome::Refused { actual, why } => {
                 // The transaction is intact: its own earlier appends count.
                 if let Some(replay) = replayed(inner, conn, request).await? {
-                    return Ok(replay);
+                    return replay.answer(request, owner, false);
                 }
                 // Our own statement is its whole transaction, so a new
                 // attempt gets a new id, above the stream's last writer's.
@@ -217,7 +236,7 @@ async fn append_on(
                     }
                 };
                 if let Some(replay) = replayed(inner, follow_up, request).await? {
-                    return Ok(replay);
+                    return replay.answer(request, owner, true);
                 }
                 if !version_key {
                     return Err(StoreError::Backend(Box::new(source)));
@@ -293,6 +312,9 @@ enum Refusal {
     /// can give the new ones: its writer got its transaction id later than
     /// this one did. Appending would order the stream backwards globally.
     Order,
+    /// Some of the batch's ids are already stored (checked before inserting
+    /// in a caller's transaction only, so that the collision cannot abort it).
+    Stored,
 }
 
 impl Refusal {
@@ -312,6 +334,15 @@ impl Refusal {
                  one was assigned its id; appending here would order the new events before \
                  the old ones globally. Retry in a new transaction"
             )),
+            // The append saw the ids, the look-up after it did not: rows of
+            // the events table were deleted in between.
+            Self::Stored => StoreError::Backend(
+                format!(
+                    "the append to `{stream}` found its event ids already stored, \
+                     but they were gone when it looked them up"
+                )
+                .into(),
+            ),
         }
     }
 }
@@ -381,7 +412,9 @@ async fn insert(
         .map(|v| u64::try_from(v).unwrap_or(0));
     let inserted: i64 = row.try_get(8).map_err(store_error)?;
     if inserted == 0 {
-        let why = if !get(2)? {
+        let why = if !get(9)? {
+            Refusal::Stored
+        } else if !get(2)? {
             Refusal::Version
         } else if !get(3)? {
             let owner: Option<String> = row.try_get(1).map_err(store_error)?;
@@ -424,6 +457,39 @@ struct Stored {
     stream_id: Arc<str>,
     version: u64,
     position: u64,
+    /// Written by the transaction doing the look-up (not yet committed).
+    ours: bool,
+}
+
+/// A batch found stored exactly as the append would have stored it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Replay {
+    /// What the original append returned, with `replayed` set.
+    result: AppendResult,
+    /// Whether the transaction doing the look-up wrote it.
+    ours: bool,
+}
+
+impl Replay {
+    /// The answer to the retried append. A store-owned statement has no
+    /// other writes to worry about; in a caller's transaction only its own
+    /// earlier append is a harmless replay, since anything else means a
+    /// committed transaction already did this work (see `append_in`).
+    fn answer(
+        self,
+        request: &Request<'_>,
+        owner: Owner,
+        aborted: bool,
+    ) -> Result<AppendResult, StoreError> {
+        if owner == Owner::Caller && !self.ours {
+            return Err(StoreError::AlreadyStored {
+                stream_id: request.stream_id.into(),
+                stored: self.result,
+                transaction_aborted: aborted,
+            });
+        }
+        Ok(self.result)
+    }
 }
 
 /// If the batch is already stored, what its original append returned.
@@ -431,7 +497,7 @@ async fn replayed(
     inner: &Inner,
     conn: &mut PgConnection,
     r: &Request<'_>,
-) -> Result<Option<AppendResult>, StoreError> {
+) -> Result<Option<Replay>, StoreError> {
     let rows = sqlx::query(inner.sql.stored_ids.get())
         .bind(&r.ids)
         .fetch_all(conn)
@@ -445,6 +511,7 @@ async fn replayed(
                 stream_id: row.try_get::<&str, _>(1).map_err(store_error)?.into(),
                 version: unsigned(row, 2)?,
                 position: unsigned(row, 3)?,
+                ours: row.try_get(4).map_err(store_error)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -454,11 +521,7 @@ async fn replayed(
 /// A replay when every id is stored, in order, at consecutive versions of
 /// this stream; `DuplicateEvent` when some are stored otherwise; `None`
 /// when none is stored.
-fn judge(
-    stream_id: &str,
-    ids: &[Uuid],
-    stored: &[Stored],
-) -> Result<Option<AppendResult>, StoreError> {
+fn judge(stream_id: &str, ids: &[Uuid], stored: &[Stored]) -> Result<Option<Replay>, StoreError> {
     let Some(first) = stored.first() else {
         return Ok(None);
     };
@@ -473,12 +536,15 @@ fn judge(
             s.ord == i + 1 && &*s.stream_id == stream_id && s.version == first.version + i as u64
         });
     match stored.last() {
-        Some(last) if whole => Ok(Some(AppendResult {
-            first_version: first.version,
-            last_version: last.version,
-            first_position: first.position,
-            last_position: last.position,
-            replayed: true,
+        Some(last) if whole => Ok(Some(Replay {
+            result: AppendResult {
+                first_version: first.version,
+                last_version: last.version,
+                first_position: first.position,
+                last_position: last.position,
+                replayed: true,
+            },
+            ours: stored.iter().all(|s| s.ours),
         })),
         _ => Err(duplicate(first)),
     }
@@ -494,6 +560,7 @@ mod tests {
             stream_id: stream.into(),
             version,
             position: version * 10,
+            ours: false,
         }
     }
 
@@ -506,10 +573,22 @@ mod tests {
     fn the_same_batch_in_the_same_stream_is_a_replay() {
         let ids = [Uuid::now_v7(), Uuid::now_v7()];
         let rows = [stored(1, "s", 4), stored(2, "s", 5)];
-        let r = judge("s", &ids, &rows).unwrap().unwrap();
+        let replay = judge("s", &ids, &rows).unwrap().unwrap();
+        let r = replay.result;
         assert!(r.replayed);
+        assert!(!replay.ours);
         assert_eq!((r.first_version, r.last_version), (4, 5));
         assert_eq!((r.first_position, r.last_position), (40, 50));
+    }
+
+    #[test]
+    fn a_replay_is_ours_only_when_every_row_is() {
+        let ids = [Uuid::now_v7(), Uuid::now_v7()];
+        let mut rows = [stored(1, "s", 4), stored(2, "s", 5)];
+        rows[1].ours = true;
+        assert!(!judge("s", &ids, &rows).unwrap().unwrap().ours);
+        rows[0].ours = true;
+        assert!(judge("s", &ids, &rows).unwrap().unwrap().ours);
     }
 
     #[test]

@@ -31,28 +31,44 @@ impl PgEventStore {
     }
 }
 
+/// Decodes a `dead_letters` row. The table has no checks on its numbers,
+/// so a negative one (written by hand, say) is reported as
+/// [`StoreError::Corrupt`] at the parked event's position, never read as 0.
 fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
-    let unsigned = |column: &str| -> Result<u64, StoreError> {
-        let value: i64 = row.try_get(column).map_err(store_error)?;
-        u64::try_from(value).map_err(|_| {
-            StoreError::Backend(
-                format!("dead letter column `{column}` is negative ({value})").into(),
-            )
-        })
+    let projection: String = row.try_get("projection").map_err(store_error)?;
+    let raw_position: i64 = row.try_get("global_position").map_err(store_error)?;
+    let corrupt = |global_position: u64, what: String| StoreError::Corrupt {
+        global_position,
+        reason: format!("dead letter of projection `{projection}`: {what}"),
     };
+    let global_position = u64::try_from(raw_position)
+        .map_err(|_| corrupt(0, format!("negative global position {raw_position}")))?;
+    let version: i64 = row.try_get("stream_version").map_err(store_error)?;
+    let stream_version = u64::try_from(version).map_err(|_| {
+        corrupt(
+            global_position,
+            format!("negative stream version {version}"),
+        )
+    })?;
     let attempts: i32 = row.try_get("attempts").map_err(store_error)?;
+    let attempts = u32::try_from(attempts).map_err(|_| {
+        corrupt(
+            global_position,
+            format!("negative attempt count {attempts}"),
+        )
+    })?;
     Ok(ParkedEvent {
-        projection: row.try_get("projection").map_err(store_error)?,
-        global_position: unsigned("global_position")?,
+        global_position,
         event_id: row.try_get::<Uuid, _>("event_id").map_err(store_error)?,
         stream_id: row.try_get("stream_id").map_err(store_error)?,
-        stream_version: unsigned("stream_version")?,
+        stream_version,
         event_name: row.try_get("event_name").map_err(store_error)?,
         error: row.try_get("error").map_err(store_error)?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
+        attempts,
         parked_at: row
             .try_get::<DateTime<Utc>, _>("parked_at")
             .map_err(store_error)?,
+        projection,
     })
 }
 
@@ -91,7 +107,12 @@ impl DeadLetterStore for PgDeadLetterStore {
             .await
             .and_then(|row| row.try_get(0))
             .map_err(store_error)?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        // count(*) is never negative; if the server says otherwise, say so.
+        u64::try_from(count).map_err(|_| {
+            StoreError::Backend(
+                format!("the server counted {count} dead letters of `{projection}`").into(),
+            )
+        })
     }
 
     async fn remove(&self, projection: &str, position: u64) -> Result<bool, StoreError> {

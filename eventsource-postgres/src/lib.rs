@@ -34,6 +34,13 @@
 //! # }
 //! ```
 //!
+//! # Requirements
+//!
+//! PostgreSQL 13 or later: the store relies on the 64-bit transaction ids
+//! (`xid8`) and the functions over them, `pg_current_xact_id()`,
+//! `pg_current_snapshot()`, `pg_snapshot_xmin()` and `pg_snapshot_xmax()`,
+//! which arrived in version 13.
+//!
 //! # Tables
 //!
 //! [`PgEventStore::migrate`] creates, under the configured schema (default
@@ -74,7 +81,16 @@
 //! way give [`StoreError::DuplicateEvent`](eventsource::StoreError::DuplicateEvent).
 //!
 //! [`PgEventStore::append_in`] runs the same statement inside a transaction
-//! of the caller's (to commit events with other writes atomically).
+//! of the caller's (to commit events with other writes atomically). There a
+//! retry of a batch that an earlier transaction committed is not answered
+//! with a replayed success but with
+//! [`StoreError::AlreadyStored`](eventsource::StoreError::AlreadyStored):
+//! the earlier transaction committed its other writes too, and when the
+//! duplicate is only found at insert time PostgreSQL has aborted the
+//! caller's transaction, whose `COMMIT` would silently roll back. The
+//! statement looks for the ids before inserting, so in the usual case (a
+//! retry after a lost reply) the transaction stays intact; the error says
+//! which case it was.
 //!
 //! # A global order without gaps
 //!
@@ -139,10 +155,66 @@
 //! not it touches events — holds the horizon back while it runs, and new
 //! events wait (unskipped) until it finishes. Appends are short; keep other
 //! writing transactions short too, and consider
-//! `idle_in_transaction_session_timeout` against forgotten sessions. One
+//! `idle_in_transaction_session_timeout` against forgotten sessions.
+//! Prepared transactions (two-phase commit, `PREPARE TRANSACTION`) keep
+//! their id until someone runs `COMMIT PREPARED` or `ROLLBACK PREPARED`,
+//! across disconnects and restarts: an orphaned one, whose coordinator is
+//! gone, holds every reader back *forever*. Leave
+//! `max_prepared_transactions` at 0 unless you use two-phase commit, and
+//! watch `pg_prepared_xacts` if you do. When committed events have waited
+//! for [`PgStoreOptions::with_stall_warning`] (30 s by default), each
+//! waiting reader logs one `tracing` warning naming what holds them: the
+//! backend's pid, state, transaction age and query, the prepared
+//! transaction's `gid`, or a transaction-id counter behind the stored
+//! positions (see [Moving a database](#moving-a-database)). One
 //! transaction can append at most 65,535 events (larger batches are
 //! refused as invalid), and positions fit PostgreSQL's `bigint` for the
 //! first 2⁴⁷ transaction ids, about 140 trillion transactions.
+//!
+//! # Moving a database
+//!
+//! Positions are only as monotonic as the cluster's transaction-id counter
+//! (64 bits in `xid8`: a 32-bit id and an epoch). If the counter is ever
+//! behind the stored positions, new events are numbered below positions
+//! that subscribers and checkpoints have already passed, and are skipped
+//! for good; readers also wait, possibly for a very long time, for the
+//! "older" transactions that might still commit below the head.
+//!
+//! Safe, because the counter travels with the data:
+//! - `pg_upgrade`, which carries the next transaction id and its epoch over
+//!   to the new cluster;
+//! - physical replication, and failover to a standby that has replayed
+//!   every commit;
+//! - restoring a physical base backup (with or without point-in-time
+//!   recovery) into the cluster's place.
+//!
+//! Not safe, because the data arrives in a cluster with its own counter:
+//! - `pg_dump`/`pg_restore` (or any copy of the rows) into another cluster;
+//! - logical replication into another cluster, including major-version
+//!   upgrades and blue/green switchovers built on it;
+//! - `pg_resetwal` with a lower next transaction id or epoch.
+//!
+//! [`PgEventStore::migrate`], every store value's first append (and its
+//! first after an append lost its connection) and
+//! [`PgEventStore::check_transaction_ids`] compare the next transaction id
+//! with the highest stored position, and refuse, before anything is
+//! written, with [`TransactionIdsBehind`] inside
+//! [`StoreError::Backend`](eventsource::StoreError::Backend). The fix is to
+//! move the counter past the stored ids: stop the new cluster cleanly and
+//! run `pg_resetwal -e E` with the epoch `E` the error names
+//! ([`TransactionIdsBehind::required_epoch`]). The epoch is stored nowhere
+//! but in that counter, so raising it is harmless to PostgreSQL; each
+//! epoch step adds 2³² ids, so the positions stay far inside `bigint`.
+//! Where `pg_resetwal` is not available (managed services), consume ids
+//! until the counter passes (one `SELECT pg_current_xact_id()` per
+//! transaction; practical for small gaps only), or contact the provider.
+//!
+//! The check sees this schema's events only. After a failover that lost
+//! commits, or a restore to an earlier point in time, the stored events
+//! are consistent with the counter again, but consumers that keep their
+//! checkpoints elsewhere (a read model in another database) may be ahead
+//! of the new head: rebuild them, or move their checkpoints back to
+//! [`head_position`](eventsource::EventStore::head_position).
 //!
 //! # Reading
 //!
@@ -238,8 +310,10 @@ mod sagas;
 mod schema;
 mod snapshots;
 mod sql;
+mod stall;
 mod store;
 mod subscribe;
+mod xid_guard;
 
 pub use dead_letters::PgDeadLetterStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
@@ -247,3 +321,4 @@ pub use projections::{PgProjectionBackend, PgProjectionTx};
 pub use sagas::PgSagaStore;
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;
+pub use xid_guard::TransactionIdsBehind;

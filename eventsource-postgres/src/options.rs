@@ -26,6 +26,7 @@ pub struct PgStoreOptions {
     recheck_max: Duration,
     page_size: u32,
     reconnect_limit: Option<u32>,
+    stall_warning: Option<Duration>,
 }
 
 /// The schema used by [`PgStoreOptions::default`].
@@ -47,6 +48,7 @@ impl PgStoreOptions {
             recheck_max: Duration::from_millis(100),
             page_size: 5_000,
             reconnect_limit: None,
+            stall_warning: Some(Duration::from_secs(30)),
         }
     }
 
@@ -92,6 +94,20 @@ impl PgStoreOptions {
         self
     }
 
+    /// How long committed events may wait behind an open transaction before
+    /// a reader logs a warning naming it (default 30 s; `None`: never).
+    ///
+    /// The warning (`tracing::warn!`, once per stall) gives the blocking
+    /// backend's pid, state, transaction age and query from
+    /// `pg_stat_activity`, or the prepared transaction's `gid` from
+    /// `pg_prepared_xacts`. Other users' sessions are visible only to a
+    /// role with `pg_read_all_stats`. Events that wait because the cluster's
+    /// transaction ids are behind the stored positions are reported as such.
+    pub fn with_stall_warning(mut self, after: Option<Duration>) -> Self {
+        self.stall_warning = after;
+        self
+    }
+
     /// The schema holding the tables.
     pub fn schema(&self) -> &Identifier {
         &self.schema
@@ -120,6 +136,11 @@ impl PgStoreOptions {
     /// Failed attempts in a row before a subscription gives up (`None`: never).
     pub fn reconnect_limit(&self) -> Option<u32> {
         self.reconnect_limit
+    }
+
+    /// How long events may wait behind an open transaction before a warning.
+    pub fn stall_warning(&self) -> Option<Duration> {
+        self.stall_warning
     }
 }
 

@@ -20,6 +20,7 @@ use crate::backoff::Backoff;
 use crate::error::store_error;
 use crate::row::{self, Names};
 use crate::sql::FilterShape;
+use crate::stall::Stall;
 use crate::store::Inner;
 
 pub(crate) fn read_stream(inner: Arc<Inner>, stream_id: &str, from_version: u64) -> EventStream {
@@ -197,12 +198,14 @@ pub(crate) async fn count(
         return Ok(u64::try_from(counted).unwrap_or(0));
     }
     let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
+    let mut stall = Stall::new("count_events", inner.options.stall_warning());
     loop {
         tokio::time::sleep(recheck.next_delay()).await;
         let (horizon_now, _, counted) = bound.count(inner, after, target.saturating_add(1)).await?;
         if horizon_now > target {
             return Ok(u64::try_from(counted).unwrap_or(0));
         }
+        stall.observe(inner, horizon_now, Some(target)).await;
     }
 }
 
@@ -227,6 +230,7 @@ pub(crate) fn read_all(inner: Arc<Inner>, from_position: u64, filter: EventFilte
         let page_size = i64::from(inner.options.page_size());
         let mut names = Names::default();
         let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
+        let mut stall = Stall::new("read_all", inner.options.stall_warning());
         let (mut horizon_now, head) = match horizon(&inner).await {
             Ok(found) => found,
             Err(err) => {
@@ -269,6 +273,7 @@ pub(crate) fn read_all(inner: Arc<Inner>, from_position: u64, filter: EventFilte
             if after >= target {
                 return;
             }
+            stall.observe(&inner, horizon_now, Some(target)).await;
             tokio::time::sleep(recheck.next_delay()).await;
             horizon_now = match horizon(&inner).await {
                 Ok((h, _)) => h,

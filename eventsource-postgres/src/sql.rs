@@ -78,6 +78,8 @@ pub(crate) struct Queries {
     /// Indexed by [`FilterShape::index`].
     count_all: Vec<Sql>,
     pub(crate) horizon: Sql,
+    /// The next transaction id and the highest position (see `xid_guard`).
+    pub(crate) xid_guard: Sql,
     pub(crate) head_position: Sql,
     pub(crate) save_snapshot: Sql,
     pub(crate) load_snapshot: Sql,
@@ -94,7 +96,8 @@ impl Queries {
             append: Sql::new(append(&s, false)),
             append_fresh: Sql::new(append(&s, true)),
             stored_ids: Sql::new(format!(
-                "SELECT b.ord, e.stream_id, e.stream_version, e.global_position \
+                "SELECT b.ord, e.stream_id, e.stream_version, e.global_position, \
+                     COALESCE(e.transaction_id = pg_current_xact_id_if_assigned(), false) \
                  FROM unnest($1::uuid[]) WITH ORDINALITY AS b(event_id, ord) \
                  JOIN {s}.events e ON e.event_id = b.event_id \
                  ORDER BY b.ord"
@@ -116,6 +119,11 @@ impl Queries {
                 .collect(),
             horizon: Sql::new(format!(
                 "SELECT {HORIZON}, (SELECT max(global_position) FROM {s}.events)"
+            )),
+            // xmax, not a new id: checking must not consume transaction ids.
+            xid_guard: Sql::new(format!(
+                "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
+                     (SELECT max(global_position) FROM {s}.events)"
             )),
             head_position: Sql::new(format!(
                 "SELECT COALESCE(max(global_position), 0) FROM {s}.events"
@@ -184,15 +192,25 @@ impl Queries {
 /// been used: it leaves the probe out, which is more than saving an index
 /// probe, since the planner inlines `n` into three expressions and each
 /// copy is a subplan that the executor sets up on every execution.
+///
+/// Only in a caller's transaction does `ids_free` look for the batch's ids
+/// before inserting: a unique violation there would abort the caller's
+/// whole transaction, whereas the store's own statement simply fails alone
+/// and is answered from the stored rows afterwards. Ids of a transaction
+/// still in flight are invisible to the check; the insert then waits for
+/// it, and collides only if it commits.
 fn append(s: &str, fresh: bool) -> String {
-    let base = if fresh {
-        "t.low".to_owned()
+    let (base, ids_free) = if fresh {
+        ("t.low".to_owned(), "true".to_owned())
     } else {
-        format!(
-            "COALESCE( \
-                 (SELECT max(e.global_position) FROM {s}.events e \
-                   WHERE e.global_position >= t.low AND e.global_position < t.low + {SLOTS}), \
-                 t.low)"
+        (
+            format!(
+                "COALESCE( \
+                     (SELECT max(e.global_position) FROM {s}.events e \
+                       WHERE e.global_position >= t.low AND e.global_position < t.low + {SLOTS}), \
+                     t.low)"
+            ),
+            format!("NOT EXISTS (SELECT 1 FROM {s}.events d WHERE d.event_id = ANY($5::uuid[]))"),
         )
     };
     format!(
@@ -206,7 +224,8 @@ fn append(s: &str, fresh: bool) -> String {
                      ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END AS version_ok, \
                  (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok, \
                  (n.base - t.low + cardinality($5::uuid[]) <= {MAX_EVENTS_PER_TRANSACTION}) AS room_ok, \
-                 (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok \
+                 (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok, \
+                 {ids_free} AS ids_free \
              FROM tx t \
              CROSS JOIN LATERAL (SELECT {base} AS base) n \
              LEFT JOIN LATERAL ( \
@@ -222,11 +241,11 @@ fn append(s: &str, fresh: bool) -> String {
              FROM checked c, \
                  unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
                      WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord) \
-             WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok \
+             WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free \
              RETURNING global_position \
          ) \
          SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok, \
-             i.first_position, i.last_position, i.inserted \
+             i.first_position, i.last_position, i.inserted, c.ids_free \
          FROM checked c, \
              (SELECT min(global_position) AS first_position, \
                   max(global_position) AS last_position, count(*) AS inserted FROM ins) i"
@@ -333,5 +352,7 @@ mod tests {
         assert!(q.append_fresh.0.contains("INSERT INTO \"shop\".events"));
         assert!(!q.append_fresh.0.contains("$10"));
         assert!(!q.append_fresh.0.contains("max(e.global_position)"));
+        assert!(q.append.0.contains("d.event_id = ANY($5::uuid[])"));
+        assert!(!q.append_fresh.0.contains("d.event_id"));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use eventsource::StoreError;
 use sqlx::PgPool;
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) sql: Queries,
     pub(crate) processing: Arc<ProcessingSql>,
     pub(crate) wake: Wake,
+    /// Whether the transaction-id guard passed (see `xid_guard`).
+    pub(crate) xid_checked: AtomicBool,
 }
 
 impl PgEventStore {
@@ -69,6 +72,7 @@ impl PgEventStore {
                 sql: Queries::new(options.schema()),
                 processing: Arc::new(ProcessingSql::new(options.schema())),
                 wake: Wake::new(options.notify_channel().cloned()),
+                xid_checked: AtomicBool::new(false),
                 pool,
                 options,
             }),
@@ -96,12 +100,19 @@ impl PgEventStore {
         Ok(Self::with_options(pool, options))
     }
 
-    /// Creates the schema and applies the migrations it lacks.
+    /// Creates the schema and applies the migrations it lacks, then checks
+    /// that the cluster's transaction ids are ahead of the stored positions
+    /// ([`PgEventStore::check_transaction_ids`]).
     ///
     /// Idempotent, and safe to run from several processes at once (they
     /// queue on an advisory lock). Returns the migration versions it applied.
+    /// A failed check is reported after the migrations committed, as
+    /// [`TransactionIdsBehind`](crate::TransactionIdsBehind) inside
+    /// [`StoreError::Backend`]: the schema is fine, the cluster is not.
     pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
-        migrate::run(&self.inner.pool, self.inner.options.schema()).await
+        let applied = migrate::run(&self.inner.pool, self.inner.options.schema()).await?;
+        self.check_transaction_ids().await?;
+        Ok(applied)
     }
 
     /// The connection pool.

@@ -10,6 +10,9 @@
 //!   skipping past it;
 //! - the polling interval, as a safety net for lost notifications.
 //!
+//! While events wait above a horizon that does not move, `stall` names the
+//! transaction holding it, once per stall.
+//!
 //! A failed query (a dropped connection, a restarted server) does not end
 //! the subscription: it retries with backoff from the last delivered
 //! position, so nothing is lost or repeated. Only
@@ -27,6 +30,7 @@ use futures::StreamExt;
 use crate::backoff::Backoff;
 use crate::read::{Bound, decode_global, horizon, start_after};
 use crate::row::Names;
+use crate::stall::Stall;
 use crate::store::Inner;
 
 /// What to do after a failed round.
@@ -89,6 +93,7 @@ pub(crate) fn subscribe(
         let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
         let mut retries = Retries::new(inner.options.reconnect_limit());
         let mut reported = None;
+        let mut stall = Stall::new("subscription", inner.options.stall_warning());
         loop {
             // Marked seen before reading: an append that commits during the
             // read bumps the counter again and triggers another round.
@@ -128,6 +133,7 @@ pub(crate) fn subscribe(
                         }
                     }
                     pending = head.is_some_and(|h| h >= before);
+                    stall.observe(&inner, before, head).await;
                 }
             }
             if let Some(err) = failed {

@@ -17,7 +17,11 @@ use tokio::sync::mpsc;
 const WRITERS: usize = 10;
 const TRANSACTIONS: usize = 20;
 const STREAMS: usize = 40;
-const AGG: &str = "test.Thing";
+/// Even-numbered streams belong to one aggregate type, odd ones to another,
+/// so that an aggregate-type filter selects a strict subset of the log.
+const AGGREGATES: [&str; 2] = ["test.Thing", "test.Other"];
+/// Events take either name, for an event-name filter.
+const NAMES: [&str; 2] = ["test.Happened", "test.Noted"];
 
 /// What one writer's transactions did.
 #[derive(Default)]
@@ -50,11 +54,12 @@ async fn writer(store: PgEventStore, seed: u64) -> Outcome {
         let mut lowest = u64::MAX;
         let mut aborted = false;
         for _ in 0..rng.usize(1..=3) {
-            let stream = format!("s{}", rng.usize(0..STREAMS));
+            let s = rng.usize(0..STREAMS);
+            let stream = format!("s{s}");
             let batch: Vec<NewEvent> = (0..rng.usize(1..=3))
                 .map(|n| {
                     NewEvent::new(
-                        "test.Happened",
+                        NAMES[rng.usize(0..NAMES.len())],
                         1,
                         format!(r#"{{"n":{n}}}"#),
                         Metadata::new(),
@@ -62,8 +67,9 @@ async fn writer(store: PgEventStore, seed: u64) -> Outcome {
                 })
                 .collect();
             let ids: Vec<_> = batch.iter().map(|e| e.event_id).collect();
+            let aggregate = AGGREGATES[s % AGGREGATES.len()];
             match store
-                .append_in(&mut tx, &stream, AGG, ExpectedVersion::Any, batch)
+                .append_in(&mut tx, &stream, aggregate, ExpectedVersion::Any, batch)
                 .await
             {
                 Ok(r) => {
@@ -183,7 +189,11 @@ async fn tailing_subscribers_never_skip_or_repeat() {
     let remote = common::same_schema(&store, "eventsource-tests-remote", |o| o).await;
     let mut local = tail(&store, EventFilter::all());
     let mut far = tail(&remote, EventFilter::all());
-    let mut odd = tail(&store, EventFilter::all().with_aggregate_types([AGG]));
+    let mut odd = tail(
+        &store,
+        EventFilter::all().with_aggregate_types([AGGREGATES[1]]),
+    );
+    let mut noted = tail(&remote, EventFilter::all().with_event_names([NAMES[1]]));
 
     let seed = fastrand::u64(..);
     println!("gap test seed: {seed}");
@@ -202,15 +212,33 @@ async fn tailing_subscribers_never_skip_or_repeat() {
     assert!(!rolled_back.is_empty(), "no transaction rolled back");
 
     let sql = format!(
-        "SELECT event_id, global_position FROM \"{}\".events ORDER BY global_position",
+        "SELECT event_id, global_position, aggregate_type, event_name FROM \"{}\".events \
+         ORDER BY global_position",
         store.schema()
     );
-    let rows: Vec<(uuid::Uuid, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<(uuid::Uuid, i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_all(store.pool())
         .await
         .unwrap();
-    let log: Vec<uuid::Uuid> = rows.iter().map(|(id, _)| *id).collect();
-    let last = rows.last().map_or(0, |(_, p)| *p as u64);
+    let log: Vec<uuid::Uuid> = rows.iter().map(|(id, ..)| *id).collect();
+    // What each filter must deliver: the matching rows, in the table's order.
+    let matching = |keep: &dyn Fn(&str, &str) -> bool| -> Vec<uuid::Uuid> {
+        rows.iter()
+            .filter(|(_, _, aggregate, name)| keep(aggregate, name))
+            .map(|(id, ..)| *id)
+            .collect()
+    };
+    let other_log = matching(&|aggregate, _| aggregate == AGGREGATES[1]);
+    let noted_log = matching(&|_, name| name == NAMES[1]);
+    for (name, subset) in [("aggregate type", &other_log), ("event name", &noted_log)] {
+        assert!(
+            !subset.is_empty() && subset.len() < log.len(),
+            "the {name} filter must select a strict, non-empty subset ({} of {})",
+            subset.len(),
+            log.len()
+        );
+    }
+    let last = rows.last().map_or(0, |(_, p, ..)| *p as u64);
     let stored: HashSet<_> = log.iter().copied().collect();
     assert_eq!(
         stored, committed,
@@ -239,7 +267,11 @@ async fn tailing_subscribers_never_skip_or_repeat() {
     let got = receive(&mut far, last).await;
     assert_delivery("other-process subscriber", &got, &log, &rolled_back);
     let got = receive(&mut odd, last).await;
-    assert_delivery("filtered subscriber", &got, &log, &rolled_back);
+    assert_delivery("aggregate-type subscriber", &got, &other_log, &rolled_back);
+    assert!(got.iter().all(|e| &*e.aggregate_type == AGGREGATES[1]));
+    let got = receive(&mut noted, last).await;
+    assert_delivery("event-name subscriber", &got, &noted_log, &rolled_back);
+    assert!(got.iter().all(|e| &*e.event_name == NAMES[1]));
 
     // A reader starting now sees the same history.
     let all: Vec<RecordedEvent> =
@@ -247,6 +279,6 @@ async fn tailing_subscribers_never_skip_or_repeat() {
             .await
             .unwrap();
     assert_delivery("read_all", &all, &log, &rolled_back);
-    drop((local, far, odd));
+    drop((local, far, odd, noted));
     common::drop_schema(&store).await;
 }

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::envelope::RecordedEvent;
 use crate::registry::RegistryReport;
-use crate::store::ExpectedVersion;
+use crate::store::{AppendResult, ExpectedVersion};
 use crate::upcast::UpcastError;
 
 /// A boxed error from a store backend or a user hook.
@@ -45,6 +45,40 @@ pub enum StoreError {
         stored_stream: Arc<str>,
         /// Its version there.
         stored_version: u64,
+    },
+    /// The batch is already stored, by an earlier transaction that committed,
+    /// and this append ran inside a transaction of the caller's (such as
+    /// PostgreSQL's `append_in`).
+    ///
+    /// A store's own append answers such a retry with a replayed success; in
+    /// a caller's transaction that would be a lie by omission. The events
+    /// are safe, but the transaction that stored them committed whatever
+    /// else it wrote, so this transaction's other writes most likely repeat
+    /// that work, and the database may already have aborted it (a later
+    /// `COMMIT` would then silently roll back). Roll it back, and treat
+    /// `stored` as the outcome of the append.
+    #[error(
+        "the batch for `{stream_id}` is already stored by an earlier, committed transaction \
+         (versions {}..={}, positions {}..={}); {}",
+        .stored.first_version,
+        .stored.last_version,
+        .stored.first_position,
+        .stored.last_position,
+        if *.transaction_aborted {
+            "the database aborted this transaction: roll it back"
+        } else {
+            "roll this transaction back unless its other writes may be repeated"
+        }
+    )]
+    AlreadyStored {
+        /// The stream appended to.
+        stream_id: Arc<str>,
+        /// Where the events are stored, as the original append returned it
+        /// (with `replayed` set).
+        stored: AppendResult,
+        /// Whether the database aborted the caller's transaction, so that it
+        /// can only be rolled back. When `false` it is intact.
+        transaction_aborted: bool,
     },
     /// A stored row could not be turned into a [`RecordedEvent`].
     #[error("corrupt record at global position {global_position}: {reason}")]

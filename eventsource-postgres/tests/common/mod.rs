@@ -67,7 +67,14 @@ pub async fn store_with(
     size: u32,
     configure: impl FnOnce(PgStoreOptions) -> PgStoreOptions,
 ) -> PgEventStore {
-    let pool = pool(size, "eventsource-tests").await;
+    store_on(pool(size, "eventsource-tests").await, configure).await
+}
+
+/// A migrated store in a new schema, on `pool` (which other stores may share).
+pub async fn store_on(
+    pool: PgPool,
+    configure: impl FnOnce(PgStoreOptions) -> PgStoreOptions,
+) -> PgEventStore {
     sweep_stale_schemas(&pool).await;
     let options = configure(PgStoreOptions::new(&unique_schema()).expect("valid schema name"));
     let store = PgEventStore::with_options(pool, options);

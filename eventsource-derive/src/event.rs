@@ -94,6 +94,15 @@ fn expand(model: &Model<'_>) -> TokenStream {
             const NAME: &'static ::core::primitive::str = #name;
             const VERSION: ::core::primitive::u32 = #version;
             const ALIASES: &'static [&'static ::core::primitive::str] = &[#(#aliases),*];
+
+            fn upcasters() -> &'static #krate::registry::UpcasterChain {
+                // Looked up once: the registry never changes once built.
+                static CHAIN: #krate::__private::OnceLock<&'static #krate::registry::UpcasterChain> =
+                    #krate::__private::OnceLock::new();
+                // The name written out, not `Self::NAME`: a type missing one
+                // of `Event`'s supertraits is reported once, on the impl.
+                CHAIN.get_or_init(|| #krate::registry::Registry::global().chain(#name))
+            }
         }
 
         #krate::__private::inventory::submit! {

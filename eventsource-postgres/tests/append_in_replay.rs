@@ -217,18 +217,31 @@ async fn backend_pid(conn: &mut PgConnection) -> i32 {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_in_flight_that_commits_is_reported_with_the_aborted_transaction() {
-    let store = store_with_notes().await;
-    let events = batch(2);
+/// A second transaction's append (after writing a note) waiting on a first,
+/// still open transaction that appended the same batch.
+type Racer = tokio::task::JoinHandle<(
+    sqlx::Transaction<'static, sqlx::Postgres>,
+    Result<AppendResult, StoreError>,
+)>;
+
+/// Appends `events` in a first transaction, left open for the caller to
+/// commit or roll back, and the same batch in a second one that is blocked
+/// on the first when this returns.
+async fn race_a_duplicate(
+    store: &PgEventStore,
+    events: Vec<NewEvent>,
+) -> (
+    sqlx::Transaction<'static, sqlx::Postgres>,
+    AppendResult,
+    Racer,
+) {
     let mut first = store.pool().begin().await.unwrap();
     let original = store
         .append_in(&mut first, "s", AGG, ExpectedVersion::Any, events.clone())
         .await
         .unwrap();
-
     let mut second = store.pool().begin().await.unwrap();
-    write_note(&store, &mut second, "second").await;
+    write_note(store, &mut second, "second").await;
     let pid = backend_pid(&mut second).await;
     let racer = {
         let store = store.clone();
@@ -239,7 +252,14 @@ async fn a_duplicate_in_flight_that_commits_is_reported_with_the_aborted_transac
             (second, result)
         })
     };
-    blocked(&store, pid).await;
+    blocked(store, pid).await;
+    (first, original, racer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_in_flight_that_commits_is_reported_with_the_aborted_transaction() {
+    let store = store_with_notes().await;
+    let (first, original, racer) = race_a_duplicate(&store, batch(2)).await;
     first.commit().await.unwrap();
 
     let (mut second, result) = racer.await.unwrap();
@@ -268,26 +288,7 @@ async fn a_duplicate_in_flight_that_commits_is_reported_with_the_aborted_transac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_in_flight_that_rolls_back_leaves_the_append_to_the_waiter() {
     let store = store_with_notes().await;
-    let events = batch(1);
-    let mut first = store.pool().begin().await.unwrap();
-    store
-        .append_in(&mut first, "s", AGG, ExpectedVersion::Any, events.clone())
-        .await
-        .unwrap();
-
-    let mut second = store.pool().begin().await.unwrap();
-    write_note(&store, &mut second, "second").await;
-    let pid = backend_pid(&mut second).await;
-    let racer = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let result = store
-                .append_in(&mut second, "s", AGG, ExpectedVersion::Any, events)
-                .await;
-            (second, result)
-        })
-    };
-    blocked(&store, pid).await;
+    let (first, _, racer) = race_a_duplicate(&store, batch(1)).await;
     first.rollback().await.unwrap();
 
     let (second, result) = racer.await.unwrap();

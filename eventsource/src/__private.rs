@@ -14,6 +14,7 @@ pub use core::option::Option;
 pub use core::result::Result;
 pub use std::boxed::Box;
 pub use std::string::{String, ToString};
+pub use std::sync::OnceLock;
 pub use std::vec::Vec;
 
 pub use crate::decode::{decode_event, encode_event, unknown_event};

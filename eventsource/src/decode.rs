@@ -3,20 +3,21 @@
 use crate::envelope::RecordedEvent;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{EncodedEvent, Event};
-use crate::registry::Registry;
+use crate::registry::{Registry, UpcasterChain};
 
 /// Decodes `record` as event type `T`, upcasting an older schema version.
 ///
 /// The record's name is not checked here; see [`Event::is_named`]. A record
 /// at the current version is decoded straight from its JSON text; an older one
 /// goes through every upcaster from its version to the current one, in order.
+#[inline]
 pub fn decode_event<T: Event>(record: &RecordedEvent) -> Result<T, DecodeError> {
     if record.schema_version == T::VERSION {
         // The common case needs no registry.
         return serde_json::from_str(&record.payload)
             .map_err(|error| DecodeError::new(record, DecodeErrorKind::Payload(error)));
     }
-    decode_with::<T>(record, Registry::global())
+    decode_on::<T>(record, T::upcasters())
 }
 
 /// Like [`decode_event`], with upcasters from `registry`.
@@ -24,6 +25,10 @@ pub fn decode_with<T: Event>(
     record: &RecordedEvent,
     registry: &Registry,
 ) -> Result<T, DecodeError> {
+    decode_on::<T>(record, registry.chain(T::NAME))
+}
+
+fn decode_on<T: Event>(record: &RecordedEvent, chain: &UpcasterChain) -> Result<T, DecodeError> {
     let stored = record.schema_version;
     let result = if stored == T::VERSION {
         serde_json::from_str(&record.payload).map_err(DecodeErrorKind::Payload)
@@ -32,7 +37,7 @@ pub fn decode_with<T: Event>(
             current: T::VERSION,
         })
     } else {
-        upcast::<T>(&record.payload, stored, registry)
+        upcast::<T>(&record.payload, stored, chain)
     };
     result.map_err(|kind| DecodeError::new(record, kind))
 }
@@ -43,12 +48,14 @@ pub fn decode_with<T: Event>(
 /// step hands its struct over as it is, rather than through a JSON value, and
 /// a record one version behind is decoded from its text straight into the
 /// upcaster's input.
-fn upcast<T: Event>(payload: &str, stored: u32, registry: &Registry) -> Result<T, DecodeErrorKind> {
+fn upcast<T: Event>(
+    payload: &str,
+    stored: u32,
+    chain: &UpcasterChain,
+) -> Result<T, DecodeErrorKind> {
     let last = T::VERSION - 1;
     let mut slot: Option<T> = None;
-    let typed = registry
-        .typed_upcaster(T::NAME, last)
-        .filter(|typed| (typed.accepts)(&slot));
+    let typed = chain.typed(last).filter(|typed| (typed.accepts)(&slot));
     if let Some(typed) = typed.filter(|_| stored == last) {
         (typed.from_text)(payload, &mut slot)?;
         return slot.ok_or_else(|| nothing_handed_over(last));
@@ -56,12 +63,12 @@ fn upcast<T: Event>(payload: &str, stored: u32, registry: &Registry) -> Result<T
     let value = serde_json::from_str(payload).map_err(DecodeErrorKind::Payload)?;
     match typed.and_then(|typed| typed.from_value) {
         Some(from_value) => {
-            let value = registry.upcast(T::NAME, stored, last, value)?;
+            let value = chain.upcast(stored, last, value)?;
             from_value(value, &mut slot)?;
             slot.ok_or_else(|| nothing_handed_over(last))
         }
         None => {
-            let value = registry.upcast(T::NAME, stored, T::VERSION, value)?;
+            let value = chain.upcast(stored, T::VERSION, value)?;
             serde_json::from_value(value).map_err(DecodeErrorKind::Payload)
         }
     }

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::envelope::RecordedEvent;
 use crate::error::DecodeError;
+use crate::registry::{Registry, UpcasterChain};
 
 /// A domain event: a plain struct with a stable name and a schema version.
 ///
@@ -47,6 +48,15 @@ pub trait Event: Serialize + DeserializeOwned + Debug + Send + Sync + 'static {
     const VERSION: u32;
     /// Earlier names under which records of this event may be stored.
     const ALIASES: &'static [&'static str];
+
+    /// The upcasters of this event in the program's registry.
+    ///
+    /// `#[derive(Event)]` looks them up once and keeps them, so decoding an
+    /// old record costs no registry look-up; this default looks them up on
+    /// every call.
+    fn upcasters() -> &'static UpcasterChain {
+        Registry::global().chain(Self::NAME)
+    }
 
     /// Whether a stored record named `name` is an instance of this event.
     #[inline]

@@ -213,6 +213,12 @@ fn event_impls(out: &mut String, ty: &str, name: &str, version: u32) {
         const NAME: &'static str = "{name}";
         const VERSION: u32 = {version};
         const ALIASES: &'static [&'static str] = &[];
+
+        fn upcasters() -> &'static eventsource::registry::UpcasterChain {{
+            static CHAIN: std::sync::OnceLock<&'static eventsource::registry::UpcasterChain> =
+                std::sync::OnceLock::new();
+            CHAIN.get_or_init(|| eventsource::registry::Registry::global().chain(Self::NAME))
+        }}
     }}
 
     inventory::submit! {{

@@ -1,6 +1,6 @@
 //! The in-memory store's data and its append rules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -17,6 +17,9 @@ pub(super) struct State {
     pub(super) streams: HashMap<Arc<str>, Stream>,
     ids: HashMap<Uuid, usize>,
     pub(super) snapshots: HashMap<Arc<str>, Snapshot>,
+    /// One shared copy of each event name, so a log of millions of events
+    /// holds a handful of names, and reading it compares names in cache.
+    names: HashSet<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -24,6 +27,15 @@ pub(super) struct Stream {
     aggregate_type: Arc<str>,
     /// Indexes into `log`, in stream-version order.
     pub(super) entries: Vec<usize>,
+}
+
+/// The shared copy of `name`.
+fn intern(names: &mut HashSet<Arc<str>>, name: Arc<str>) -> Arc<str> {
+    if let Some(known) = names.get(&*name) {
+        return known.clone();
+    }
+    names.insert(name.clone());
+    name
 }
 
 impl State {
@@ -97,7 +109,7 @@ impl State {
                 aggregate_type: aggregate_type.clone(),
                 stream_version: current + offset as u64 + 1,
                 global_position: index as u64 + 1,
-                event_name: event.event_name,
+                event_name: intern(&mut self.names, event.event_name),
                 schema_version: event.schema_version,
                 payload: event.payload,
                 metadata: event.metadata,
@@ -245,4 +257,36 @@ fn repeated_id(events: &[NewEvent]) -> Option<Uuid> {
         .iter()
         .find(|e| !seen.insert(e.event_id))
         .map(|e| e.event_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::State;
+    use crate::envelope::{Metadata, NewEvent};
+    use crate::store::ExpectedVersion;
+
+    #[test]
+    fn every_record_of_one_name_shares_one_copy() {
+        let mut state = State::default();
+        for stream in ["a", "b"] {
+            let events = (0..2)
+                .map(|i| {
+                    NewEvent::new(
+                        String::from("t.Happened"),
+                        1,
+                        format!("{i}"),
+                        Metadata::new(),
+                    )
+                })
+                .collect();
+            state
+                .append(stream, "t.Thing", ExpectedVersion::Any, events)
+                .unwrap();
+        }
+        let first = &state.log[0].event_name;
+        assert!(state.log.iter().all(|r| Arc::ptr_eq(&r.event_name, first)));
+        assert_eq!(state.names.len(), 1);
+    }
 }

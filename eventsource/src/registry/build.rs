@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Registry, RegistryParts, RegistryProblem, UpcasterRegistration};
+use super::{Registry, RegistryParts, RegistryProblem, UpcasterChain};
 
 pub(super) fn build(mut parts: RegistryParts) -> Registry {
     // inventory yields entries in link order; sort so reports are stable.
@@ -47,7 +47,7 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
         }
     }
 
-    let mut upcasters: HashMap<&'static str, BTreeMap<u32, UpcasterRegistration>> = HashMap::new();
+    let mut upcasters: BTreeMap<&'static str, UpcasterChain> = BTreeMap::new();
     let mut claims: BTreeMap<(&'static str, u32), Vec<&'static str>> = BTreeMap::new();
     for up in &parts.upcasters {
         let Some(canonical) = names.get(up.event).copied() else {
@@ -71,11 +71,7 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
             .entry((canonical, up.from))
             .or_default()
             .push(up.function);
-        upcasters
-            .entry(canonical)
-            .or_default()
-            .entry(up.from)
-            .or_insert(*up);
+        upcasters.entry(canonical).or_default().add(*up);
     }
     for ((event, from), functions) in claims {
         if functions.len() > 1 {
@@ -91,7 +87,7 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
         for from in 1..event.version {
             let linked = upcasters
                 .get(event.name)
-                .is_some_and(|chain| chain.contains_key(&from));
+                .is_some_and(|chain| chain.step(from).is_some());
             if !linked {
                 problems.push(RegistryProblem::MissingUpcaster {
                     event: event.name,

@@ -14,6 +14,7 @@
 //! ```
 
 mod build;
+mod chain;
 mod entries;
 mod problems;
 mod table;
@@ -26,6 +27,7 @@ use serde_json::Value;
 use crate::error::DecodeErrorKind;
 use crate::upcast::TypedUpcast;
 
+pub use chain::UpcasterChain;
 pub use entries::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
     SagaRegistration, UpcasterRegistration,
@@ -73,7 +75,7 @@ pub struct Registry {
     parts: RegistryParts,
     events: BTreeMap<&'static str, EventRegistration>,
     names: HashMap<&'static str, &'static str>,
-    upcasters: HashMap<&'static str, BTreeMap<u32, UpcasterRegistration>>,
+    upcasters: BTreeMap<&'static str, UpcasterChain>,
     problems: Vec<RegistryProblem>,
 }
 
@@ -115,12 +117,18 @@ impl Registry {
 
     /// The upcasters, sorted by event and version.
     pub fn upcasters(&self) -> impl Iterator<Item = &UpcasterRegistration> {
-        self.upcasters.values().flat_map(BTreeMap::values)
+        self.upcasters.values().flat_map(UpcasterChain::steps)
     }
 
     /// Everything the registry was built from.
     pub fn parts(&self) -> &RegistryParts {
         &self.parts
+    }
+
+    /// The upcasters of event `event` (its current name); an empty chain
+    /// for an event without any.
+    pub fn chain(&self, event: &str) -> &UpcasterChain {
+        self.upcasters.get(event).unwrap_or(&chain::EMPTY)
     }
 
     /// Lifts `payload` of event `event` (its current name) from version `from` to `to`,
@@ -130,29 +138,15 @@ impl Registry {
         event: &str,
         from: u32,
         to: u32,
-        mut payload: Value,
+        payload: Value,
     ) -> Result<Value, DecodeErrorKind> {
-        let chain = self.upcasters.get(event);
-        for version in from..to {
-            let step =
-                chain
-                    .and_then(|c| c.get(&version))
-                    .ok_or(DecodeErrorKind::MissingUpcaster {
-                        from: version,
-                        current: to,
-                    })?;
-            payload = (step.upcast)(payload).map_err(|source| DecodeErrorKind::Upcast {
-                from: version,
-                source,
-            })?;
-        }
-        Ok(payload)
+        self.chain(event).upcast(from, to, payload)
     }
 
     /// The typed hand-over of the upcaster of `event` (its current name)
     /// from version `from`, if that upcaster returns a typed struct.
     pub fn typed_upcaster(&self, event: &str, from: u32) -> Option<TypedUpcast> {
-        self.upcasters.get(event)?.get(&from)?.typed
+        self.chain(event).typed(from)
     }
 
     /// A readable table of everything registered, for diagnostics.

@@ -8,47 +8,16 @@
 //! work too) and drops the schema afterwards, so concurrent test runs do not
 //! meet.
 
-use std::process::{Command, Output};
+#[path = "../../support/walkthrough.rs"]
+mod walkthrough;
 
-use sqlx::Connection;
+use walkthrough::{Example, assert_line};
 
-/// Runs the binary with `DATABASE_URL` and `BANK_SCHEMA` as given (removed
-/// when `None`) and returns its output, after checking it exited with 0.
-fn run_bank(database_url: Option<&str>, schema: Option<&str>) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bank"));
-    // The default filter (warnings only) keeps tracing output out of the way.
-    command.env_remove("RUST_LOG");
-    for (key, value) in [("DATABASE_URL", database_url), ("BANK_SCHEMA", schema)] {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the bank example: {e}"));
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = output;
-    let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr);
-    assert!(
-        status.success(),
-        "the bank example failed ({status})\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    );
-    stdout
-}
-
-/// Whether `stdout` has a line that reads `expected` (leading and trailing
-/// white space aside).
-fn assert_line(stdout: &str, expected: &str) {
-    assert!(
-        stdout.lines().any(|line| line.trim() == expected),
-        "no line reads {expected:?} in:\n{stdout}"
-    );
-}
+const EXAMPLE: Example = Example {
+    name: "bank",
+    exe: env!("CARGO_BIN_EXE_bank"),
+    schema_var: "BANK_SCHEMA",
+};
 
 /// The lines every run prints, whatever the store.
 fn assert_walkthrough(stdout: &str) {
@@ -125,61 +94,12 @@ fn assert_walkthrough(stdout: &str) {
 
 #[test]
 fn walkthrough_in_memory() {
-    let stdout = run_bank(None, None);
+    let stdout = EXAMPLE.run(None, None);
     assert_line(&stdout, "eventsource bank walkthrough (store: in memory)");
     assert_walkthrough(&stdout);
 }
 
-/// Drops its schema when the test ends, passed or failed.
-struct DropSchema {
-    url: String,
-    schema: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
-        let dropped = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(sqlx::Error::from)
-            .and_then(|runtime| {
-                runtime.block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&self.url).await?;
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await?;
-                    conn.close().await
-                })
-            });
-        if let Err(error) = dropped {
-            // Not a panic: this may run while a failed assertion unwinds.
-            eprintln!("could not drop schema {}: {error}", self.schema);
-        }
-    }
-}
-
 #[test]
 fn walkthrough_on_postgres() {
-    let url = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!(
-            "DATABASE_URL is not set: this test runs the bank example on PostgreSQL; set \
-             DATABASE_URL or run ./scripts/test, which finds or starts a server"
-        ),
-    };
-    let schema = format!("bank_smoke_{}", eventsource::uuid::Uuid::now_v7().simple());
-    let _cleanup = DropSchema {
-        url: url.clone(),
-        schema: schema.clone(),
-    };
-    let heading = format!("eventsource bank walkthrough (store: PostgreSQL, schema {schema})");
-    for run in ["first", "second"] {
-        let stdout = run_bank(Some(&url), Some(&schema));
-        assert!(
-            stdout.lines().any(|line| line.trim() == heading),
-            "{run} run: no heading {heading:?} in:\n{stdout}"
-        );
-        assert_walkthrough(&stdout);
-    }
+    EXAMPLE.run_twice_on_postgres(assert_walkthrough);
 }

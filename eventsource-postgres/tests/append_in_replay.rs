@@ -7,25 +7,12 @@ mod common;
 use std::time::Duration;
 
 use eventsource::store::{AppendResult, EventFilter, EventStore, ExpectedVersion};
-use eventsource::{Metadata, NewEvent, RecordedEvent, StoreError};
+use eventsource::{NewEvent, RecordedEvent, StoreError};
 use eventsource_postgres::PgEventStore;
 use futures::TryStreamExt;
 use sqlx::{PgConnection, Row};
 
 const AGG: &str = "test.Thing";
-
-fn batch(n: usize) -> Vec<NewEvent> {
-    (0..n)
-        .map(|i| {
-            NewEvent::new(
-                "test.Happened",
-                1,
-                format!(r#"{{"i":{i}}}"#),
-                Metadata::new(),
-            )
-        })
-        .collect()
-}
 
 /// A store with a table of the caller's own, `notes`, beside the events.
 async fn store_with_notes() -> PgEventStore {
@@ -103,7 +90,7 @@ async fn usable(conn: &mut PgConnection) -> bool {
 #[tokio::test]
 async fn a_retry_of_a_committed_batch_with_any_is_reported_and_leaves_the_transaction_intact() {
     let store = store_with_notes().await;
-    let events = batch(2);
+    let events = common::batch(2);
     let original = store
         .append("s", AGG, ExpectedVersion::Any, events.clone())
         .await
@@ -138,7 +125,7 @@ async fn a_retry_of_a_committed_batch_with_any_is_reported_and_leaves_the_transa
 #[tokio::test]
 async fn a_retry_of_a_committed_batch_with_an_exact_version_is_reported_too() {
     let store = store_with_notes().await;
-    let events = batch(1);
+    let events = common::batch(1);
     let original = store
         .append("s", AGG, ExpectedVersion::NoStream, events.clone())
         .await
@@ -171,7 +158,7 @@ async fn a_retry_of_a_committed_batch_with_an_exact_version_is_reported_too() {
 #[tokio::test]
 async fn a_batch_repeated_within_one_transaction_is_a_plain_replay() {
     let store = store_with_notes().await;
-    let events = batch(2);
+    let events = common::batch(2);
     let mut tx = store.pool().begin().await.unwrap();
     write_note(&store, &mut tx, "a").await;
     let first = store
@@ -259,7 +246,7 @@ async fn race_a_duplicate(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_in_flight_that_commits_is_reported_with_the_aborted_transaction() {
     let store = store_with_notes().await;
-    let (first, original, racer) = race_a_duplicate(&store, batch(2)).await;
+    let (first, original, racer) = race_a_duplicate(&store, common::batch(2)).await;
     first.commit().await.unwrap();
 
     let (mut second, result) = racer.await.unwrap();
@@ -288,7 +275,7 @@ async fn a_duplicate_in_flight_that_commits_is_reported_with_the_aborted_transac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_in_flight_that_rolls_back_leaves_the_append_to_the_waiter() {
     let store = store_with_notes().await;
-    let (first, _, racer) = race_a_duplicate(&store, batch(1)).await;
+    let (first, _, racer) = race_a_duplicate(&store, common::batch(1)).await;
     first.rollback().await.unwrap();
 
     let (second, result) = racer.await.unwrap();

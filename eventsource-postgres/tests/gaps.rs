@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use eventsource::store::{EventFilter, EventStore, ExpectedVersion, SubscriptionItem};
 use eventsource::{Metadata, NewEvent, RecordedEvent, StoreError};
 use eventsource_postgres::PgEventStore;
-use futures::StreamExt;
 use tokio::sync::mpsc;
 
 const WRITERS: usize = 10;
@@ -103,21 +102,6 @@ async fn writer(store: PgEventStore, seed: u64) -> Outcome {
     out
 }
 
-/// Forwards a subscription's items until the receiver goes away.
-fn tail(store: &PgEventStore, filter: EventFilter) -> mpsc::UnboundedReceiver<SubscriptionItem> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let mut sub = store.subscribe(0, filter);
-    tokio::spawn(async move {
-        while let Some(item) = sub.next().await {
-            let item = item.unwrap_or_else(|e| panic!("the subscription failed: {e}"));
-            if tx.send(item).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// Events until a `CaughtUp` covering `last`: everything up to it is final.
 async fn receive(
     rx: &mut mpsc::UnboundedReceiver<SubscriptionItem>,
@@ -187,13 +171,13 @@ async fn tailing_subscribers_never_skip_or_repeat() {
     // Another instance on its own pool, like another process: it learns of
     // appends only through NOTIFY, re-checks and polling.
     let remote = common::same_schema(&store, "eventsource-tests-remote", |o| o).await;
-    let mut local = tail(&store, EventFilter::all());
-    let mut far = tail(&remote, EventFilter::all());
-    let mut odd = tail(
+    let mut local = common::tail(&store, EventFilter::all());
+    let mut far = common::tail(&remote, EventFilter::all());
+    let mut odd = common::tail(
         &store,
         EventFilter::all().with_aggregate_types([AGGREGATES[1]]),
     );
-    let mut noted = tail(&remote, EventFilter::all().with_event_names([NAMES[1]]));
+    let mut noted = common::tail(&remote, EventFilter::all().with_event_names([NAMES[1]]));
 
     let seed = fastrand::u64(..);
     println!("gap test seed: {seed}");

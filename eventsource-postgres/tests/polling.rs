@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use eventsource::store::{EventFilter, EventStore, ExpectedVersion, SubscriptionItem};
 use eventsource::{Metadata, NewEvent, RecordedEvent, StoreError};
 use eventsource_postgres::PgEventStore;
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -52,21 +51,6 @@ async fn writer(store: PgEventStore, seed: u64) {
             Err(other) => panic!("transaction {t} of writer {seed} failed: {other}"),
         }
     }
-}
-
-/// Forwards a subscription's items until the receiver goes away.
-fn tail(store: &PgEventStore) -> mpsc::UnboundedReceiver<SubscriptionItem> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let mut sub = store.subscribe(0, EventFilter::all());
-    tokio::spawn(async move {
-        while let Some(item) = sub.next().await {
-            let item = item.unwrap_or_else(|e| panic!("the subscription failed: {e}"));
-            if tx.send(item).is_err() {
-                return;
-            }
-        }
-    });
-    rx
 }
 
 /// Events until (and with) the one with id `last`.
@@ -128,7 +112,7 @@ async fn polling_alone_delivers_every_event_in_order_once() {
     let poller = common::same_schema(&store, "eventsource-tests-poller", quiet).await;
     assert!(store.options().notify_channel().is_none());
     assert!(poller.options().notify_channel().is_none());
-    let mut rx = tail(&poller);
+    let mut rx = common::tail(&poller, EventFilter::all());
 
     let seed = fastrand::u64(..);
     println!("polling test seed: {seed}");

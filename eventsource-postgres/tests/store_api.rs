@@ -14,19 +14,6 @@ use futures::{StreamExt, TryStreamExt};
 
 const AGG: &str = "test.Thing";
 
-fn batch(n: usize) -> Vec<NewEvent> {
-    (0..n)
-        .map(|i| {
-            NewEvent::new(
-                "test.Happened",
-                1,
-                format!(r#"{{"i":{i}}}"#),
-                Metadata::new(),
-            )
-        })
-        .collect()
-}
-
 async fn all(store: &PgEventStore) -> Vec<RecordedEvent> {
     store
         .read_all(0, EventFilter::all())
@@ -73,11 +60,11 @@ fn schema_names_are_validated() {
 async fn schemas_isolate_stores() {
     let a = common::store().await;
     let b = common::store().await;
-    a.append("s", AGG, ExpectedVersion::NoStream, batch(2))
+    a.append("s", AGG, ExpectedVersion::NoStream, common::batch(2))
         .await
         .unwrap();
     assert!(all(&b).await.is_empty());
-    b.append("s", AGG, ExpectedVersion::NoStream, batch(1))
+    b.append("s", AGG, ExpectedVersion::NoStream, common::batch(1))
         .await
         .unwrap();
     assert_eq!(a.stream_version("s").await.unwrap(), Some(2));
@@ -89,7 +76,7 @@ async fn schemas_isolate_stores() {
 async fn positions_come_from_the_transaction_id() {
     let store = common::store().await;
     let r = store
-        .append("s", AGG, ExpectedVersion::NoStream, batch(3))
+        .append("s", AGG, ExpectedVersion::NoStream, common::batch(3))
         .await
         .unwrap();
     let sql = format!(
@@ -120,7 +107,7 @@ async fn positions_come_from_the_transaction_id() {
 #[tokio::test]
 async fn a_big_batch_is_one_append_and_reads_back_in_pages() {
     let store = common::store_with(4, |o| o.with_page_size(333)).await;
-    let events = batch(20_000);
+    let events = common::batch(20_000);
     let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
     let r = store
         .append("big", AGG, ExpectedVersion::NoStream, events)
@@ -144,7 +131,7 @@ async fn a_big_batch_is_one_append_and_reads_back_in_pages() {
 async fn limits_and_bad_input_are_invalid_and_write_nothing() {
     let store = common::store().await;
     let too_many = store
-        .append("s", AGG, ExpectedVersion::Any, batch(65_536))
+        .append("s", AGG, ExpectedVersion::Any, common::batch(65_536))
         .await;
     assert!(
         matches!(too_many, Err(StoreError::Invalid(_))),
@@ -170,7 +157,7 @@ async fn limits_and_bad_input_are_invalid_and_write_nothing() {
     let result = store.append("s", AGG, ExpectedVersion::Any, nul).await;
     assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
     let huge = store
-        .append("s", AGG, ExpectedVersion::Exact(u64::MAX), batch(1))
+        .append("s", AGG, ExpectedVersion::Exact(u64::MAX), common::batch(1))
         .await;
     assert!(matches!(huge, Err(StoreError::Invalid(_))), "{huge:?}");
     assert!(all(&store).await.is_empty());
@@ -194,11 +181,23 @@ async fn one_transaction_holds_at_most_65535_events() {
     let store = common::store().await;
     let mut tx = store.pool().begin().await.unwrap();
     store
-        .append_in(&mut tx, "a", AGG, ExpectedVersion::NoStream, batch(65_535))
+        .append_in(
+            &mut tx,
+            "a",
+            AGG,
+            ExpectedVersion::NoStream,
+            common::batch(65_535),
+        )
         .await
         .unwrap();
     let over = store
-        .append_in(&mut tx, "b", AGG, ExpectedVersion::NoStream, batch(1))
+        .append_in(
+            &mut tx,
+            "b",
+            AGG,
+            ExpectedVersion::NoStream,
+            common::batch(1),
+        )
         .await;
     assert!(
         matches!(over, Err(StoreError::Invalid(ref m)) if m.contains("65535")),
@@ -212,17 +211,29 @@ async fn one_transaction_holds_at_most_65535_events() {
 async fn append_in_shares_the_callers_transaction() {
     let store = common::store().await;
     let mut tx = store.pool().begin().await.unwrap();
-    let first = batch(2);
+    let first = common::batch(2);
     let a = store
         .append_in(&mut tx, "a", AGG, ExpectedVersion::NoStream, first.clone())
         .await
         .unwrap();
     let b = store
-        .append_in(&mut tx, "b", AGG, ExpectedVersion::NoStream, batch(1))
+        .append_in(
+            &mut tx,
+            "b",
+            AGG,
+            ExpectedVersion::NoStream,
+            common::batch(1),
+        )
         .await
         .unwrap();
     let a2 = store
-        .append_in(&mut tx, "a", AGG, ExpectedVersion::Exact(2), batch(1))
+        .append_in(
+            &mut tx,
+            "a",
+            AGG,
+            ExpectedVersion::Exact(2),
+            common::batch(1),
+        )
         .await
         .unwrap();
     assert!(a.last_position < b.first_position && b.last_position < a2.first_position);
@@ -249,7 +260,13 @@ async fn append_in_shares_the_callers_transaction() {
 
     let mut tx = store.pool().begin().await.unwrap();
     store
-        .append_in(&mut tx, "a", AGG, ExpectedVersion::NoStream, batch(2))
+        .append_in(
+            &mut tx,
+            "a",
+            AGG,
+            ExpectedVersion::NoStream,
+            common::batch(2),
+        )
         .await
         .unwrap();
     store.save_checkpoint_in(&mut tx, "p", 7).await.unwrap();
@@ -270,11 +287,17 @@ async fn append_in_refuses_to_order_a_stream_backwards() {
         .unwrap();
     // A younger transaction writes the stream and commits first.
     store
-        .append("s", AGG, ExpectedVersion::NoStream, batch(1))
+        .append("s", AGG, ExpectedVersion::NoStream, common::batch(1))
         .await
         .unwrap();
     let result = store
-        .append_in(&mut old, "s", AGG, ExpectedVersion::Exact(1), batch(1))
+        .append_in(
+            &mut old,
+            "s",
+            AGG,
+            ExpectedVersion::Exact(1),
+            common::batch(1),
+        )
         .await;
     assert!(
         matches!(result, Err(StoreError::Invalid(ref m)) if m.contains("new transaction")),
@@ -284,7 +307,13 @@ async fn append_in_refuses_to_order_a_stream_backwards() {
     // In a new transaction the same append works.
     let mut tx = store.pool().begin().await.unwrap();
     store
-        .append_in(&mut tx, "s", AGG, ExpectedVersion::Exact(1), batch(1))
+        .append_in(
+            &mut tx,
+            "s",
+            AGG,
+            ExpectedVersion::Exact(1),
+            common::batch(1),
+        )
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -298,7 +327,13 @@ async fn append_in_reports_a_lost_race_as_a_conflict() {
     let store = common::store().await;
     let mut first = store.pool().begin().await.unwrap();
     store
-        .append_in(&mut first, "s", AGG, ExpectedVersion::NoStream, batch(1))
+        .append_in(
+            &mut first,
+            "s",
+            AGG,
+            ExpectedVersion::NoStream,
+            common::batch(1),
+        )
         .await
         .unwrap();
     let racer = {
@@ -307,7 +342,13 @@ async fn append_in_reports_a_lost_race_as_a_conflict() {
             let mut second = store.pool().begin().await.unwrap();
             // Blocks on the first transaction's row until it commits.
             store
-                .append_in(&mut second, "s", AGG, ExpectedVersion::Any, batch(1))
+                .append_in(
+                    &mut second,
+                    "s",
+                    AGG,
+                    ExpectedVersion::Any,
+                    common::batch(1),
+                )
                 .await
         })
     };
@@ -328,11 +369,17 @@ async fn readers_wait_for_an_older_open_transaction() {
     let store = common::store().await;
     let mut slow = store.pool().begin().await.unwrap();
     let older = store
-        .append_in(&mut slow, "slow", AGG, ExpectedVersion::NoStream, batch(1))
+        .append_in(
+            &mut slow,
+            "slow",
+            AGG,
+            ExpectedVersion::NoStream,
+            common::batch(1),
+        )
         .await
         .unwrap();
     let younger = store
-        .append("fast", AGG, ExpectedVersion::NoStream, batch(1))
+        .append("fast", AGG, ExpectedVersion::NoStream, common::batch(1))
         .await
         .unwrap();
     assert!(older.first_position < younger.first_position);
@@ -400,12 +447,12 @@ async fn a_rolled_back_older_transaction_releases_readers() {
             "doomed",
             AGG,
             ExpectedVersion::NoStream,
-            batch(1),
+            common::batch(1),
         )
         .await
         .unwrap();
     let kept = store
-        .append("kept", AGG, ExpectedVersion::NoStream, batch(1))
+        .append("kept", AGG, ExpectedVersion::NoStream, common::batch(1))
         .await
         .unwrap();
     let mut sub = store.subscribe(0, EventFilter::all());
@@ -437,7 +484,7 @@ async fn connect_builds_a_working_store() {
         .unwrap();
     store.migrate().await.unwrap();
     store
-        .append("s", AGG, ExpectedVersion::NoStream, batch(1))
+        .append("s", AGG, ExpectedVersion::NoStream, common::batch(1))
         .await
         .unwrap();
     assert_eq!(store.stream_version("s").await.unwrap(), Some(1));
@@ -459,7 +506,7 @@ async fn count_events_counts_what_read_all_delivers() {
             .collect::<Vec<_>>()
     };
     store
-        .append("a", AGG, ExpectedVersion::NoStream, batch(3))
+        .append("a", AGG, ExpectedVersion::NoStream, common::batch(3))
         .await
         .unwrap();
     store
@@ -468,7 +515,7 @@ async fn count_events_counts_what_read_all_delivers() {
         .unwrap();
     let since = chrono::Utc::now();
     store
-        .append("a", AGG, ExpectedVersion::Exact(3), batch(4))
+        .append("a", AGG, ExpectedVersion::Exact(3), common::batch(4))
         .await
         .unwrap();
     let events = all(&store).await;
@@ -503,11 +550,17 @@ async fn count_events_counts_what_read_all_delivers() {
     // still commit below the head, and then includes what it committed.
     let mut slow = store.pool().begin().await.unwrap();
     store
-        .append_in(&mut slow, "slow", AGG, ExpectedVersion::NoStream, batch(2))
+        .append_in(
+            &mut slow,
+            "slow",
+            AGG,
+            ExpectedVersion::NoStream,
+            common::batch(2),
+        )
         .await
         .unwrap();
     store
-        .append("fast", AGG, ExpectedVersion::NoStream, batch(1))
+        .append("fast", AGG, ExpectedVersion::NoStream, common::batch(1))
         .await
         .unwrap();
     let counter = {

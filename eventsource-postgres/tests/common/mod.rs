@@ -10,9 +10,13 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use eventsource::store::{EventFilter, EventStore, SubscriptionItem};
+use eventsource::{Metadata, NewEvent};
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
+use futures::StreamExt;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::mpsc;
 
 /// Test schemas are named `es_t_<unix seconds>_<random>`.
 const PREFIX: &str = "es_t_";
@@ -142,4 +146,37 @@ async fn sweep_stale_schemas(pool: &PgPool) {
             let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await;
         }
     }
+}
+
+/// `n` events of one test type, with payloads `{"i": 0}` to `{"i": n - 1}`.
+pub fn batch(n: usize) -> Vec<NewEvent> {
+    (0..n)
+        .map(|i| {
+            NewEvent::new(
+                "test.Happened",
+                1,
+                format!(r#"{{"i":{i}}}"#),
+                Metadata::new(),
+            )
+        })
+        .collect()
+}
+
+/// Forwards the items of a subscription from the start of the log until the
+/// receiver goes away.
+pub fn tail(
+    store: &PgEventStore,
+    filter: EventFilter,
+) -> mpsc::UnboundedReceiver<SubscriptionItem> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut sub = store.subscribe(0, filter);
+    tokio::spawn(async move {
+        while let Some(item) = sub.next().await {
+            let item = item.unwrap_or_else(|e| panic!("the subscription failed: {e}"));
+            if tx.send(item).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }

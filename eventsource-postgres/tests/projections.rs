@@ -354,8 +354,10 @@ async fn a_crash_between_read_model_and_checkpoint_loses_and_repeats_nothing() {
         .filter(|p| *p <= checkpoint)
         .collect();
     assert_eq!(applied, upto, "the read model matches its checkpoint");
+    // Two commits came before the crash, of at most a batch (10) each; a
+    // commit may carry fewer events, or none (a caught-up position alone).
     assert!(
-        (2..=20).contains(&applied.len()),
+        applied.len() <= 20,
         "two commits of at most a batch each came before the crash: {}",
         applied.len()
     );
@@ -624,9 +626,10 @@ async fn an_owner_frozen_past_its_ttl_cannot_commit_what_it_wrote() {
         "the event was applied once, by the new owner"
     );
     assert_eq!(rows(&store).await.1, vec![("f".to_owned(), 115)]);
+    // The position is published a moment before the state turns `Live`.
+    reaches(&standby, |s| *s == ProjectionState::Live).await;
     let status = standby.status(NAME).await.unwrap();
-    assert_eq!((status.state, status.parked), (ProjectionState::Live, 0));
-    assert_eq!(status.processed, 1);
+    assert_eq!((status.parked, status.processed), (0, 1));
     standby.shutdown().await;
     owner.shutdown().await;
     common::drop_schema(&store).await;

@@ -496,10 +496,10 @@ fn tagged_v1(old: TaggedV1) -> Tagged {
 #[test]
 fn a_typed_step_to_the_event_type_skips_json() {
     let registry = Registry::global();
-    assert!(registry.typed_upcaster("test.Tagged", 1).is_some());
-    assert!(registry.typed_upcaster("test.Priced", 2).is_some());
+    assert!(registry.chain("test.Tagged").typed(1).is_some());
+    assert!(registry.chain("test.Priced").typed(2).is_some());
     assert!(
-        registry.typed_upcaster("test.Priced", 1).is_none(),
+        registry.chain("test.Priced").typed(1).is_none(),
         "a JSON upcaster"
     );
     let upcast: Tagged = decode_event(&record("test.Tagged", 1, json!({ "n": 1 }))).unwrap();

@@ -25,7 +25,6 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::error::DecodeErrorKind;
-use crate::upcast::TypedUpcast;
 
 pub use chain::UpcasterChain;
 pub use entries::{
@@ -141,12 +140,6 @@ impl Registry {
         payload: Value,
     ) -> Result<Value, DecodeErrorKind> {
         self.chain(event).upcast(from, to, payload)
-    }
-
-    /// The typed hand-over of the upcaster of `event` (its current name)
-    /// from version `from`, if that upcaster returns a typed struct.
-    pub fn typed_upcaster(&self, event: &str, from: u32) -> Option<TypedUpcast> {
-        self.chain(event).typed(from)
     }
 
     /// A readable table of everything registered, for diagnostics.

@@ -360,23 +360,45 @@ async fn insert(
         ExpectedVersion::NoStream => (1, 0),
         ExpectedVersion::Exact(v) => (2, to_i64("expected version", v)?),
     };
-    let sql = if fresh {
-        &inner.sql.append_fresh
-    } else {
-        &inner.sql.append
+    let q = &inner.sql;
+    let one = match (
+        &*r.ids,
+        &*r.names,
+        &*r.schema_versions,
+        &*r.payloads,
+        &*r.metadata,
+    ) {
+        ([id], [name], [schema_version], [payload], [metadata]) => {
+            Some((id, name, schema_version, payload, metadata))
+        }
+        _ => None,
     };
-    let row = sqlx::query(sql.get())
+    let sql = match (one.is_some(), fresh) {
+        (false, false) => &q.append,
+        (false, true) => &q.append_fresh,
+        (true, false) => &q.append_one,
+        (true, true) => &q.append_one_fresh,
+    };
+    let query = sqlx::query(sql.get())
         .bind(r.stream_id)
         .bind(r.aggregate_type)
         .bind(kind)
-        .bind(version)
-        .bind(&r.ids)
-        .bind(&r.names)
-        .bind(&r.schema_versions)
-        .bind(&r.payloads)
-        .bind(&r.metadata)
-        .fetch_one(conn)
-        .await;
+        .bind(version);
+    let query = match one {
+        Some((id, name, schema_version, payload, metadata)) => query
+            .bind(id)
+            .bind(name)
+            .bind(schema_version)
+            .bind(payload)
+            .bind(metadata),
+        None => query
+            .bind(&r.ids)
+            .bind(&r.names)
+            .bind(&r.schema_versions)
+            .bind(&r.payloads)
+            .bind(&r.metadata),
+    };
+    let row = query.fetch_one(conn).await;
     let row = match row {
         Ok(row) => row,
         Err(err) => {

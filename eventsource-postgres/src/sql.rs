@@ -70,6 +70,10 @@ pub(crate) struct Queries {
     pub(crate) append: Sql,
     /// The append as its own transaction (autocommit).
     pub(crate) append_fresh: Sql,
+    /// `append` for a single event.
+    pub(crate) append_one: Sql,
+    /// `append_fresh` for a single event.
+    pub(crate) append_one_fresh: Sql,
     pub(crate) stored_ids: Sql,
     pub(crate) stream_head: Sql,
     pub(crate) read_stream: Sql,
@@ -93,8 +97,10 @@ impl Queries {
     pub(crate) fn new(schema: &Identifier) -> Self {
         let s = schema.quoted();
         Self {
-            append: Sql::new(append(&s, false)),
-            append_fresh: Sql::new(append(&s, true)),
+            append: Sql::new(append(&s, false, false)),
+            append_fresh: Sql::new(append(&s, true, false)),
+            append_one: Sql::new(append(&s, false, true)),
+            append_one_fresh: Sql::new(append(&s, true, true)),
             stored_ids: Sql::new(format!(
                 "SELECT b.ord, e.stream_id, e.stream_version, e.global_position, \
                      COALESCE(e.transaction_id = pg_current_xact_id_if_assigned(), false) \
@@ -169,7 +175,8 @@ impl Queries {
 /// Parameters: `$1` stream id, `$2` aggregate type, `$3` expectation kind
 /// (0 any, 1 no stream, 2 exact), `$4` expected version, then the batch as
 /// parallel arrays: `$5` ids, `$6` names, `$7` schema versions, `$8`
-/// payloads, `$9` metadata (JSON text).
+/// payloads, `$9` metadata (JSON text). `single` builds the variant for a
+/// batch of one, which takes `$5` to `$9` as plain values.
 ///
 /// It always returns one row: the stream's head before the append, which
 /// checks passed, and what was inserted. Checks that fail insert nothing
@@ -199,7 +206,38 @@ impl Queries {
 /// and is answered from the stored rows afterwards. Ids of a transaction
 /// still in flight are invisible to the check; the insert then waits for
 /// it, and collides only if it commits.
-fn append(s: &str, fresh: bool) -> String {
+fn append(s: &str, fresh: bool, single: bool) -> String {
+    // The batch travels as parallel arrays, unnested with their ordinals;
+    // a single event (the common command) as plain parameters, which spares
+    // the server the function scan and the aggregate over what was inserted.
+    let (count, id_match, rows, values, inserted) = if single {
+        (
+            "1",
+            "= $5::uuid",
+            String::new(),
+            "c.base + 1, c.xid8, $1, $2, COALESCE(c.version, 0) + 1, \
+             $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb"
+                .to_owned(),
+            "i.global_position, i.global_position, \
+             (i.global_position IS NOT NULL)::int4::int8, c.ids_free \
+             FROM checked c LEFT JOIN ins i ON true",
+        )
+    } else {
+        (
+            "cardinality($5::uuid[])",
+            "= ANY($5::uuid[])",
+            ", unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
+                 WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)"
+                .to_owned(),
+            "c.base + u.ord, c.xid8, $1, $2, COALESCE(c.version, 0) + u.ord, \
+             u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb"
+                .to_owned(),
+            "i.first_position, i.last_position, i.inserted, c.ids_free \
+             FROM checked c, \
+                 (SELECT min(global_position) AS first_position, \
+                      max(global_position) AS last_position, count(*) AS inserted FROM ins) i",
+        )
+    };
     let (base, ids_free) = if fresh {
         ("t.low".to_owned(), "true".to_owned())
     } else {
@@ -210,7 +248,7 @@ fn append(s: &str, fresh: bool) -> String {
                        WHERE e.global_position >= t.low AND e.global_position < t.low + {SLOTS}), \
                      t.low)"
             ),
-            format!("NOT EXISTS (SELECT 1 FROM {s}.events d WHERE d.event_id = ANY($5::uuid[]))"),
+            format!("NOT EXISTS (SELECT 1 FROM {s}.events d WHERE d.event_id {id_match})"),
         )
     };
     format!(
@@ -223,7 +261,7 @@ fn append(s: &str, fresh: bool) -> String {
                      WHEN 1 THEN h.stream_version IS NULL \
                      ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END AS version_ok, \
                  (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok, \
-                 (n.base - t.low + cardinality($5::uuid[]) <= {MAX_EVENTS_PER_TRANSACTION}) AS room_ok, \
+                 (n.base - t.low + {count} <= {MAX_EVENTS_PER_TRANSACTION}) AS room_ok, \
                  (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok, \
                  {ids_free} AS ids_free \
              FROM tx t \
@@ -236,19 +274,13 @@ fn append(s: &str, fresh: bool) -> String {
          ), ins AS ( \
              INSERT INTO {s}.events (global_position, transaction_id, stream_id, aggregate_type, \
                  stream_version, event_id, event_name, schema_version, payload, metadata) \
-             SELECT c.base + u.ord, c.xid8, $1, $2, COALESCE(c.version, 0) + u.ord, \
-                 u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb \
-             FROM checked c, \
-                 unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
-                     WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord) \
+             SELECT {values} \
+             FROM checked c{rows} \
              WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free \
              RETURNING global_position \
          ) \
          SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok, \
-             i.first_position, i.last_position, i.inserted, c.ids_free \
-         FROM checked c, \
-             (SELECT min(global_position) AS first_position, \
-                  max(global_position) AS last_position, count(*) AS inserted FROM ins) i"
+             {inserted}"
     )
 }
 

@@ -105,11 +105,17 @@ pub(crate) fn compare(
         }
     }
     let ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| a / b).collect();
-    Comparison {
+    let comparison = Comparison {
         ours: Summary::of(&a),
         baseline: Summary::of(&b),
         ratio: Summary::of(&ratios),
-    }
+    };
+    // Progress for whoever watches a long run; the report has the details.
+    eprintln!(
+        "    {:.0} against {:.0} per second, ratio {:.3}",
+        comparison.ours.median, comparison.baseline.median, comparison.ratio.median
+    );
+    comparison
 }
 
 /// Runs `iteration` until `at_least` has passed (and at least once); returns

@@ -109,7 +109,7 @@ pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, St
         event_name,
         schema_version,
         payload,
-        metadata,
+        metadata: Arc::new(metadata),
         recorded_at,
     })
 }

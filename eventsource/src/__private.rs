@@ -286,6 +286,7 @@ pub const fn upcast_output<T: UpcastOutput>() -> UpcastOutputFns<T> {
 
 /// A typed upcaster run on stored text: the text decoded straight into its
 /// input, the output put in the decoder's slot.
+#[inline(always)]
 pub fn typed_from_text<Old, New>(
     text: &str,
     out: &mut dyn Any,
@@ -323,6 +324,7 @@ pub fn typed_from_value<Old, New>(
     put(out, from, convert(old), slot)
 }
 
+#[inline(always)]
 fn put<New>(
     out: &mut dyn Any,
     from: u32,

@@ -264,7 +264,7 @@ fn record(name: &str, version: u32, payload: Value) -> RecordedEvent {
         event_name: name.into(),
         schema_version: version,
         payload: payload.to_string().into(),
-        metadata: Metadata::new(),
+        metadata: Metadata::new().into(),
         recorded_at: eventsource::chrono::Utc::now(),
     }
 }

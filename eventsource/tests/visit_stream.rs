@@ -58,16 +58,33 @@ async fn filled() -> InMemoryStore {
     store
 }
 
-async fn visited(store: &dyn EventStore, from: u64, stop_after: usize) -> Vec<RecordedEvent> {
+/// The records lent, and the length of each run.
+async fn visited_runs(
+    store: &dyn EventStore,
+    stream: &str,
+    from: u64,
+    stop_after: usize,
+) -> (Vec<RecordedEvent>, Vec<usize>) {
     let mut seen = Vec::new();
+    let mut runs = Vec::new();
     store
-        .visit_stream("s-1", from, &mut |record: &RecordedEvent| {
-            seen.push(record.clone());
-            seen.len() < stop_after
+        .visit_stream(stream, from, &mut |records: &[RecordedEvent]| {
+            runs.push(records.len());
+            for record in records {
+                seen.push(record.clone());
+                if seen.len() == stop_after {
+                    return false;
+                }
+            }
+            true
         })
         .await
         .unwrap();
-    seen
+    (seen, runs)
+}
+
+async fn visited(store: &dyn EventStore, from: u64, stop_after: usize) -> Vec<RecordedEvent> {
+    visited_runs(store, "s-1", from, stop_after).await.0
 }
 
 #[tokio::test]
@@ -103,11 +120,53 @@ async fn lends_nothing_for_a_missing_stream() {
     let store: Arc<dyn EventStore> = Arc::new(filled().await);
     let mut count = 0;
     store
-        .visit_stream("absent", 1, &mut |_: &RecordedEvent| {
+        .visit_stream("absent", 1, &mut |_: &[RecordedEvent]| {
             count += 1;
             true
         })
         .await
         .unwrap();
     assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn lends_neighbours_in_the_log_as_one_run() {
+    // "s-1" interleaved with "s-2": every event is a run of its own.
+    let interleaved = filled().await;
+    let (_, runs) = visited_runs(&interleaved, "s-1", 1, usize::MAX).await;
+    assert!(runs.iter().all(|&n| n == 1), "{runs:?}");
+
+    // Batches of 100 with another stream's event between them: one run per
+    // batch, and the chunk limit of 512 splits none of them but the fifth.
+    let store = InMemoryStore::new();
+    for batch in 0..8u32 {
+        let events = (0..100)
+            .map(|i| NewEvent::new("test.Noted", 1, format!(r#"{{"i":{i}}}"#), Metadata::new()))
+            .collect();
+        store
+            .append("b", "test.Stream", ExpectedVersion::Any, events)
+            .await
+            .unwrap();
+        let other = NewEvent::new(
+            "test.Noted",
+            1,
+            format!(r#"{{"b":{batch}}}"#),
+            Metadata::new(),
+        );
+        store
+            .append("o", "test.Stream", ExpectedVersion::Any, vec![other])
+            .await
+            .unwrap();
+    }
+    let (seen, runs) = visited_runs(&store, "b", 1, usize::MAX).await;
+    assert_eq!(runs, [100, 100, 100, 100, 100, 12, 88, 100, 100]);
+    assert!(seen.iter().zip(1..).all(|(r, v)| r.stream_version == v));
+    let (seen, runs) = visited_runs(&store, "b", 150, usize::MAX).await;
+    assert_eq!(runs, [51, 100, 100, 100, 100, 61, 39, 100]);
+    assert_eq!(seen.first().map(|r| r.stream_version), Some(150));
+    assert_eq!(seen.len(), 651);
+
+    // The default lends runs of up to 256, whatever the layout.
+    let (_, runs) = visited_runs(&Defaulted(store), "b", 1, usize::MAX).await;
+    assert_eq!(runs, [256, 256, 256, 32]);
 }

@@ -18,7 +18,7 @@ pub fn stored(name: &str, version: u32, payload: &str) -> RecordedEvent {
         event_name: Arc::from(name),
         schema_version: version,
         payload: Arc::from(payload),
-        metadata: Metadata::default(),
+        metadata: Metadata::default().into(),
         recorded_at: Utc::now(),
     }
 }

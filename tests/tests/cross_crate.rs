@@ -14,7 +14,7 @@ fn record(name: &str, version: u32, payload: &str) -> RecordedEvent {
         event_name: name.into(),
         schema_version: version,
         payload: payload.into(),
-        metadata: Metadata::new(),
+        metadata: Metadata::new().into(),
         recorded_at: eventsource::chrono::Utc::now(),
     }
 }

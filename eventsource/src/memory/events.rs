@@ -61,7 +61,7 @@ impl EventStore for InMemoryStore {
         &self,
         stream_id: &str,
         from_version: u64,
-        visit: &mut (dyn for<'e> FnMut(&'e RecordedEvent) -> bool + Send),
+        visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> Result<(), StoreError> {
         let mut next = from_version.max(1);
         loop {

@@ -112,7 +112,7 @@ impl State {
                 event_name: intern(&mut self.names, event.event_name),
                 schema_version: event.schema_version,
                 payload: event.payload,
-                metadata: event.metadata,
+                metadata: Arc::new(event.metadata),
                 recorded_at,
             });
         }
@@ -201,24 +201,38 @@ impl State {
     }
 
     /// Lends up to `limit` events of `stream_id` from `from_version` to
-    /// `visit`; returns how many it lent and whether `visit` asked to stop.
+    /// `visit`, each run of neighbours in the log as one slice; returns how
+    /// many it lent and whether `visit` asked to stop.
     pub(super) fn visit_stream_chunk(
         &self,
         stream_id: &str,
         from_version: u64,
         limit: usize,
-        visit: &mut (dyn for<'e> FnMut(&'e RecordedEvent) -> bool + Send),
+        visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> (usize, bool) {
         let Some(stream) = self.streams.get(stream_id) else {
             return (0, false);
         };
         let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
+        let entries = stream.entries.get(skip..).unwrap_or_default();
+        let mut rest = &entries[..entries.len().min(limit)];
         let mut lent = 0;
-        for &i in stream.entries.iter().skip(skip).take(limit) {
-            lent += 1;
-            if !visit(&self.log[i]) {
+        while let Some(&first) = rest.first() {
+            // A stream's events sit next to each other in the log wherever
+            // no other stream appended in between: at least one batch.
+            let run = rest
+                .iter()
+                .zip(first..)
+                .take_while(|&(&index, expected)| index == expected)
+                .count();
+            let Some(records) = self.log.get(first..first + run) else {
+                break;
+            };
+            lent += run;
+            if !visit(records) {
                 return (lent, true);
             }
+            rest = &rest[run..];
         }
         (lent, false)
     }

@@ -67,40 +67,42 @@ impl<A: Aggregate> Repository<A> {
             let mut applied = 0u64;
             let from = version + 1;
             let mut failure: Option<Error> = None;
-            let mut visit = |record: &RecordedEvent| {
-                let past_end = match until {
-                    Until::Latest => false,
-                    Until::Version(v) => record.stream_version > v,
-                    Until::Time(t) => record.recorded_at > t,
-                };
-                if past_end {
-                    return false;
-                }
-                if record.stream_version != version + 1 {
-                    failure = Some(
-                        StoreError::Corrupt {
-                            global_position: record.global_position,
-                            reason: format!(
-                                "stream `{stream_id}` jumps from version {version} to {}",
-                                record.stream_version
-                            ),
+            let mut visit = |records: &[RecordedEvent]| {
+                for record in records {
+                    let past_end = match until {
+                        Until::Latest => false,
+                        Until::Version(v) => record.stream_version > v,
+                        Until::Time(t) => record.recorded_at > t,
+                    };
+                    if past_end {
+                        return false;
+                    }
+                    if record.stream_version != version + 1 {
+                        failure = Some(
+                            StoreError::Corrupt {
+                                global_position: record.global_position,
+                                reason: format!(
+                                    "stream `{stream_id}` jumps from version {version} to {}",
+                                    record.stream_version
+                                ),
+                            }
+                            .into(),
+                        );
+                        return false;
+                    }
+                    match A::Event::decode(record) {
+                        Ok(event) => {
+                            state.apply(&event);
+                            version = record.stream_version;
+                            applied += 1;
                         }
-                        .into(),
-                    );
-                    return false;
-                }
-                match A::Event::decode(record) {
-                    Ok(event) => {
-                        state.apply(&event);
-                        version = record.stream_version;
-                        applied += 1;
-                        true
-                    }
-                    Err(error) => {
-                        failure = Some(error.into());
-                        false
+                        Err(error) => {
+                            failure = Some(error.into());
+                            return false;
+                        }
                     }
                 }
+                true
             };
             // The records are lent, not copied: each is decoded and applied
             // in place, with no allocation beyond the payload's own decode.

@@ -126,24 +126,37 @@ pub trait EventStore: Send + Sync + 'static {
     fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream;
 
     /// Lends the events of `stream_id` from `from_version` (inclusive) to
-    /// `visit`, in order, until the stream ends or `visit` returns `false`.
+    /// `visit`, in order and a run of records at a time, until the stream
+    /// ends or `visit` returns `false`. No run is empty.
     ///
     /// The same events as [`EventStore::read_stream`], lent instead of handed
     /// over: loading an aggregate looks at each record once, so a store that
-    /// holds its records can skip copying them. The default reads
-    /// `read_stream`. The in-memory store lends a chunk of records at a time
-    /// under its read lock, so `visit` must not call back into the store.
+    /// holds its records can skip copying them, and a visitor that loops over
+    /// a run itself pays one dynamic call per run rather than per event. The
+    /// default reads `read_stream` and lends runs of up to 256 records. The
+    /// in-memory store lends the runs of records that sit next to each other
+    /// in its log, a chunk at a time under its read lock, so `visit` must not
+    /// call back into the store.
     async fn visit_stream(
         &self,
         stream_id: &str,
         from_version: u64,
-        visit: &mut (dyn for<'e> FnMut(&'e RecordedEvent) -> bool + Send),
+        visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> Result<(), StoreError> {
+        const RUN: usize = 256;
         let mut events = self.read_stream(stream_id, from_version);
+        let mut run = Vec::with_capacity(RUN);
         while let Some(event) = events.try_next().await? {
-            if !visit(&event) {
-                break;
+            run.push(event);
+            if run.len() == RUN {
+                if !visit(&run) {
+                    return Ok(());
+                }
+                run.clear();
             }
+        }
+        if !run.is_empty() {
+            visit(&run);
         }
         Ok(())
     }

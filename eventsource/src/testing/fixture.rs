@@ -166,7 +166,7 @@ fn round_trip<E: EventSet>(stream_id: &Arc<str>, version: u64, event: &E) -> E {
         event_name: encoded.name.into(),
         schema_version: encoded.version,
         payload: encoded.payload.into(),
-        metadata: Metadata::default(),
+        metadata: Arc::default(),
         recorded_at: Utc::now(),
     };
     match E::decode(&record) {

@@ -91,8 +91,8 @@ async fn walkthrough(
     // ahead or behind it.
     let mut end_of_step_two = None;
     events
-        .visit_stream(&done.stream_id, done.version, &mut |record| {
-            end_of_step_two = Some(record.recorded_at);
+        .visit_stream(&done.stream_id, done.version, &mut |records| {
+            end_of_step_two = records.first().map(|record| record.recorded_at);
             false
         })
         .await?;

@@ -57,7 +57,7 @@ fn record(name: &str, payload: &str) -> es_renamed::RecordedEvent {
         event_name: name.into(),
         schema_version: 1,
         payload: payload.into(),
-        metadata: Metadata::default(),
+        metadata: Metadata::default().into(),
         recorded_at: es_renamed::chrono::Utc::now(),
     }
 }

@@ -453,18 +453,18 @@ const NOTES: &[&str] = &[
      server's delayed acknowledgement — about 40 ms per `COPY`; `pg_stat_statements` shows \
      46 ms mean execution for a 100-row `COPY` against 1.6 ms for the same rows through \
      `unnest`. It is reported for completeness, without a target.",
-    "Our append is one statement too (`WITH … INSERT … SELECT FROM unnest(…)`): it also reads \
-     the stream's head (one index probe), checks the expected version, derives the positions \
-     from the transaction id and returns the result row. For batches of 100 its server-side \
-     execution time (`pg_stat_statements`) is within 5% of the raw `unnest` insert's; for a \
-     single event it costs about 0.05 ms more per statement (the CTEs, the probe, array \
-     parameters, the result row), which shows most with 16 writers, where the server's CPU \
-     is the limit (`perf`: about 70% of the CPU samples in PostgreSQL backends, 17% in the \
-     harness). Besides, a `NOTIFY` tells other processes' subscribers about new events: a \
-     separate transaction after the append (inside it, PostgreSQL 15 would serialise every \
-     append's commit on a database-wide lock), sent at most once per 5 ms. Single events \
-     from one task wait on the commit's WAL flush on both sides (pgbench ceiling on this \
-     machine: about 3,400/s).",
+    "Our append is one statement too (`WITH … INSERT … SELECT`): it also reads the stream's \
+     head (one index probe), checks the expected version, derives the positions from the \
+     transaction id and returns the result row. A batch travels as parallel arrays \
+     (`unnest(…)`), and for batches of 100 its server-side execution time \
+     (`pg_stat_statements`) is within 5% of the raw `unnest` insert's; a single event has a \
+     statement of its own with plain parameters, which spares the server the function scan \
+     and the aggregate over the inserted rows (with the array form, single events from 16 \
+     writers ran at 0.65–0.73 of the raw inserts; with this one, 0.76–0.86). Besides, a \
+     `NOTIFY` tells other processes' subscribers about new events: a separate transaction \
+     after the append (inside it, PostgreSQL 15 would serialise every append's commit on a \
+     database-wide lock), sent at most once per 5 ms. Single events from one task wait on \
+     the commit's WAL flush on both sides (pgbench ceiling on this machine: about 3,400/s).",
     "Commands from 16 writers: without the cache each command takes three round trips — \
      the snapshot, the events after it (50 on average with a snapshot every 100 events) and \
      the append, plus a snapshot save every 100 commands — where a raw insert takes one, and \
@@ -473,10 +473,16 @@ const NOTES: &[&str] = &[
      of recently used aggregates stay in memory: a command costs the append alone (the \
      append states the cached version, so a write by another process is still caught as a \
      conflict and the command reruns on a fresh load), and the rate approaches that of \
-     `EventStore::append` from 16 writers above. That rate is what limits it: the server's \
-     CPU, which the harness shares on these two cores, and the append statement's work \
-     beyond a plain insert (the head probe, the checks, the positions). The figure is an \
-     absolute rate, so it moves with the machine more than the ratios do: on this machine \
-     the cached commands measured between about 4,600 and 6,600 events/s from one full run \
-     to the next, at 0.6–0.7 of the raw single-row inserts measured beside them.",
+     `EventStore::append` from 16 writers above.",
+    "What limits the 16-writer rates, ours and the raw baseline's alike: each commit waits \
+     for its WAL flush (about 0.2 ms for an `fdatasync` here, shared by the commits that \
+     arrive together), and sqlx tests every connection handed back to its pool with a round \
+     trip of its own (a `Sync`, seen with `strace`: one per statement), so each append from \
+     a pool costs the server two wake-ups. pgbench, which keeps one connection per client \
+     and sends no such test, inserted the same rows from 16 clients at 8,900–10,800 per \
+     second on this machine while the raw sqlx baseline managed 3,400–6,400 (about half of \
+     the CPU idle, waiting on flushes and round trips). The figure is an absolute rate, so \
+     it moves with the machine much more than the ratios do: the cached commands measured \
+     from about 3,300 to 6,600 events/s from one run to the next, at 0.68–0.80 of the raw \
+     single-row inserts measured beside them.",
 ];

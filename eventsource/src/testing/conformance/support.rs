@@ -102,7 +102,7 @@ pub(super) fn same_event(stored: &RecordedEvent, sent: &NewEvent) -> Outcome {
         sent.payload
     );
     ensure!(
-        stored.metadata == sent.metadata,
+        *stored.metadata == sent.metadata,
         "event {} metadata {:?} does not equal the appended {:?}",
         sent.event_id,
         stored.metadata,

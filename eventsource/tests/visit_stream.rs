@@ -170,3 +170,78 @@ async fn lends_neighbours_in_the_log_as_one_run() {
     let (_, runs) = visited_runs(&Defaulted(store), "b", 1, usize::MAX).await;
     assert_eq!(runs, [256, 256, 256, 32]);
 }
+
+/// A store whose stream reads fail after `good` records.
+struct FailsAfter {
+    inner: Defaulted,
+    good: usize,
+}
+
+#[async_trait]
+impl EventStore for FailsAfter {
+    async fn append(
+        &self,
+        stream_id: &str,
+        aggregate_type: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.inner
+            .append(stream_id, aggregate_type, expected, events)
+            .await
+    }
+    fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        use futures::StreamExt;
+        let good = self
+            .inner
+            .read_stream(stream_id, from_version)
+            .take(self.good);
+        let bad = futures::stream::once(async {
+            Err(StoreError::Corrupt {
+                global_position: 0,
+                reason: "a broken row".into(),
+            })
+        });
+        Box::pin(good.chain(bad))
+    }
+    fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
+        self.inner.read_all(from_position, filter)
+    }
+    fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
+        self.inner.subscribe(from_position, filter)
+    }
+    async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
+        self.inner.stream_version(stream_id).await
+    }
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        self.inner.head_position().await
+    }
+}
+
+#[tokio::test]
+async fn the_default_lends_the_records_before_a_failed_read_first() {
+    let store = FailsAfter {
+        inner: Defaulted(filled().await),
+        good: 300,
+    };
+    // The visitor takes everything: it sees the 300 records, then the error.
+    let mut seen = 0;
+    let result = store
+        .visit_stream("s-1", 1, &mut |records: &[RecordedEvent]| {
+            seen += records.len();
+            true
+        })
+        .await;
+    assert_eq!(seen, 300);
+    assert!(
+        matches!(result, Err(StoreError::Corrupt { .. })),
+        "{result:?}"
+    );
+    // A visitor that stops at one of them never hears of the failure.
+    let result = store
+        .visit_stream("s-1", 1, &mut |records: &[RecordedEvent]| {
+            records.len() == 256
+        })
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+}

@@ -146,13 +146,26 @@ pub trait EventStore: Send + Sync + 'static {
         const RUN: usize = 256;
         let mut events = self.read_stream(stream_id, from_version);
         let mut run = Vec::with_capacity(RUN);
-        while let Some(event) = events.try_next().await? {
-            run.push(event);
-            if run.len() == RUN {
-                if !visit(&run) {
-                    return Ok(());
+        loop {
+            match events.try_next().await {
+                Ok(Some(event)) => {
+                    run.push(event);
+                    if run.len() == RUN {
+                        if !visit(&run) {
+                            return Ok(());
+                        }
+                        run.clear();
+                    }
                 }
-                run.clear();
+                Ok(None) => break,
+                // The records before a failed read come first: the visitor
+                // may stop at one of them, and then the failure is not its.
+                Err(error) => {
+                    if !run.is_empty() && !visit(&run) {
+                        return Ok(());
+                    }
+                    return Err(error);
+                }
             }
         }
         if !run.is_empty() {

@@ -107,15 +107,54 @@ pub(crate) async fn append(
     events: &[NewEvent],
 ) -> Result<AppendResult, StoreError> {
     let request = Request::new(stream_id, aggregate_type, expected, events)?;
-    let mut conn = inner.pool.acquire().await.map_err(store_error)?;
-    xid_guard::check_once(inner, &mut conn).await?;
-    let result = append_on(inner, &mut conn, &request, Owner::Store).await;
-    xid_guard::rearm_after(inner, &result);
+    let mut retried = false;
+    let result = match inner.writers.take(&inner.pool).await? {
+        Some(mut writer) => {
+            let result = match writer.conn() {
+                Some(conn) => append_with(inner, conn, &request).await,
+                None => pooled(inner, &request).await,
+            };
+            match result {
+                // A kept connection may have died while idle; the writer is
+                // dropped (closed), and the append runs again on the pool.
+                // If the first attempt did commit, the second finds its ids
+                // and reports a replay.
+                Err(StoreError::Connection(_)) => {
+                    drop(writer);
+                    retried = true;
+                    pooled(inner, &request).await
+                }
+                other => {
+                    writer.keep();
+                    other
+                }
+            }
+        }
+        None => pooled(inner, &request).await,
+    };
     let result = result?;
-    if !result.replayed && !events.is_empty() {
+    if (retried || !result.replayed) && !events.is_empty() {
         inner.wake.committed(&inner.pool);
     }
     Ok(result)
+}
+
+/// The store's own append on a connection from the pool.
+async fn pooled(inner: &Inner, request: &Request<'_>) -> Result<AppendResult, StoreError> {
+    let mut conn = inner.pool.acquire().await.map_err(store_error)?;
+    append_with(inner, &mut conn, request).await
+}
+
+/// The store's own append on `conn`, behind the transaction-id guard.
+async fn append_with(
+    inner: &Inner,
+    conn: &mut PgConnection,
+    request: &Request<'_>,
+) -> Result<AppendResult, StoreError> {
+    xid_guard::check_once(inner, conn).await?;
+    let result = append_on(inner, conn, request, Owner::Store).await;
+    xid_guard::rearm_after(inner, &result);
+    result
 }
 
 /// A validated append, with the batch as the statement's parallel arrays.

@@ -285,7 +285,11 @@
 //!   them as `SnapshotStore::save(&store, ..)`.
 //! - sqlx pools ping each connection before handing it out unless built
 //!   with `test_before_acquire(false)`, which costs an extra round trip
-//!   per append; [`PgEventStore::connect`] turns it off.
+//!   per append; [`PgEventStore::connect`] turns it off. They also test
+//!   each connection handed back, with a round trip of its own; a store
+//!   with many concurrent writers avoids that with
+//!   [`PgStoreOptions::with_writer_connections`], which keeps connections
+//!   for its appends between appends.
 //! - TLS is not enabled by this crate; enable one of sqlx's TLS features in
 //!   your application to connect over TLS.
 //! - The tests of this crate need a server: run `./scripts/test` at the
@@ -313,6 +317,7 @@ mod sql;
 mod stall;
 mod store;
 mod subscribe;
+mod writers;
 mod xid_guard;
 
 pub use dead_letters::PgDeadLetterStore;

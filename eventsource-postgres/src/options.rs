@@ -27,6 +27,7 @@ pub struct PgStoreOptions {
     page_size: u32,
     reconnect_limit: Option<u32>,
     stall_warning: Option<Duration>,
+    writer_connections: u32,
 }
 
 /// The schema used by [`PgStoreOptions::default`].
@@ -49,6 +50,7 @@ impl PgStoreOptions {
             page_size: 5_000,
             reconnect_limit: None,
             stall_warning: Some(Duration::from_secs(30)),
+            writer_connections: 0,
         }
     }
 
@@ -108,6 +110,30 @@ impl PgStoreOptions {
         self
     }
 
+    /// How many connections the store keeps for its own appends between
+    /// appends (default 0: every append takes a connection from the pool and
+    /// hands it back).
+    ///
+    /// sqlx tests each connection handed back to a pool with a round trip of
+    /// its own, so an append on a pooled connection wakes the server twice.
+    /// A store that keeps connections detaches them from the pool (which may
+    /// open replacements, up to its own maximum: the server then sees up to
+    /// this many connections more) and keeps them until it is dropped. An
+    /// append finds an idle kept connection, or detaches a new one while
+    /// fewer than `n` are kept, or else uses the pool as usual. Worth it for
+    /// many concurrent writers; appends inside a caller's transaction
+    /// ([`PgEventStore::append_in`](crate::PgEventStore::append_in)) are
+    /// unaffected.
+    ///
+    /// A kept connection that died while idle (a server restart, a cut
+    /// network) fails its next append with a connection error; the store then
+    /// closes it and runs the append again on a pooled connection, which is
+    /// safe since appends are idempotent by event id.
+    pub fn with_writer_connections(mut self, n: u32) -> Self {
+        self.writer_connections = n;
+        self
+    }
+
     /// The schema holding the tables.
     pub fn schema(&self) -> &Identifier {
         &self.schema
@@ -141,6 +167,11 @@ impl PgStoreOptions {
     /// How long events may wait behind an open transaction before a warning.
     pub fn stall_warning(&self) -> Option<Duration> {
         self.stall_warning
+    }
+
+    /// How many connections appends keep (see [`PgStoreOptions::with_writer_connections`]).
+    pub fn writer_connections(&self) -> u32 {
+        self.writer_connections
     }
 }
 

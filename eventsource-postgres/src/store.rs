@@ -14,6 +14,7 @@ use crate::notify::Wake;
 use crate::options::PgStoreOptions;
 use crate::processing_sql::ProcessingSql;
 use crate::sql::Queries;
+use crate::writers::Writers;
 
 /// An event store, snapshot store and checkpoint store on PostgreSQL.
 ///
@@ -51,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) wake: Wake,
     /// Whether the transaction-id guard passed (see `xid_guard`).
     pub(crate) xid_checked: AtomicBool,
+    /// Connections kept for appends (see `writers`).
+    pub(crate) writers: Writers,
 }
 
 impl PgEventStore {
@@ -73,6 +76,7 @@ impl PgEventStore {
                 processing: Arc::new(ProcessingSql::new(options.schema())),
                 wake: Wake::new(options.notify_channel().cloned()),
                 xid_checked: AtomicBool::new(false),
+                writers: Writers::new(options.writer_connections()),
                 pool,
                 options,
             }),

@@ -81,6 +81,17 @@ impl Raw {
 
     /// One single-row `INSERT` (its own transaction).
     pub(crate) async fn insert_one(&self, stream: &str, version: i64, event: &RawEvent<'_>) {
+        self.insert_one_on(&self.pool, stream, version, event).await;
+    }
+
+    /// [`Raw::insert_one`] on a connection of the caller's.
+    pub(crate) async fn insert_one_on<'e>(
+        &self,
+        on: impl sqlx::PgExecutor<'e>,
+        stream: &str,
+        version: i64,
+        event: &RawEvent<'_>,
+    ) {
         let position = self.positions(1) + 1;
         sqlx::query(self.single.get())
             .bind(position)
@@ -92,7 +103,7 @@ impl Raw {
             .bind(event.version)
             .bind(event.payload)
             .bind(&event.metadata)
-            .execute(&self.pool)
+            .execute(on)
             .await
             .expect("the raw insert succeeds");
     }
@@ -289,7 +300,12 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     }
 
     eprintln!("  16 writers");
-    let store = Arc::new(store);
+    rt.block_on(pg::drop_schema(&pool, store.schema()));
+    // The writers keep their connections between appends, on both sides:
+    // sqlx tests each connection handed back to its pool with a round trip.
+    let store = Arc::new(rt.block_on(pg::store(&pool, "writers", |o| {
+        o.with_writer_connections(WRITERS as u32)
+    })));
     let mix = Arc::new(mix);
     let raw_single = |tag: &'static str| {
         let raw = raw.clone();
@@ -299,11 +315,13 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             let mix = mix.clone();
             async move {
                 let stream = Account::stream_id(&format!("{tag}-{task}-{}", Uuid::now_v7()));
+                let mut conn = raw.pool.acquire().await.expect("a connection");
                 let mut version = 0;
                 while Instant::now() < deadline {
                     let event = mix.raw(version as u64, Uuid::now_v7());
                     version += 1;
-                    raw.insert_one(&stream, version, &event).await;
+                    raw.insert_one_on(&mut *conn, &stream, version, &event)
+                        .await;
                 }
                 version as u64
             }
@@ -339,7 +357,8 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             || concurrent(rt, WRITERS, settings.round_time, &baseline),
         );
         rows.push(Row::new(
-            "single events, 16 writers, `EventStore::append` (raw: single-row `INSERT`s)",
+            "single events, 16 writers, `EventStore::append` (raw: single-row `INSERT`s, one \
+             connection per writer)",
             "events/s",
             comparison,
         ));
@@ -402,14 +421,14 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
         let row = if cached {
             Row::new(
                 "single-event commands, 16 writers, `CommandBus::dispatch` with the aggregate \
-                 cache (raw: single-row `INSERT`s)",
+                 cache (raw: single-row `INSERT`s, one connection per writer)",
                 "events/s",
                 comparison,
             )
         } else {
             Row::new(
                 "single-event commands, 16 writers, `CommandBus::dispatch`, no cache (raw: \
-                 single-row `INSERT`s)",
+                 single-row `INSERT`s, one connection per writer)",
                 "events/s",
                 comparison,
             )
@@ -447,7 +466,10 @@ const NOTES: &[&str] = &[
      committed as the server is configured (here `synchronous_commit=on`: each commit waits \
      for its WAL flush), like the store's appends. The target for batches applies to \
      `INSERT … SELECT FROM unnest(…)`, the fastest raw way through sqlx. The 16-writer \
-     baselines are single-row `INSERT`s from 16 tasks on 16 streams.",
+     baselines are single-row `INSERT`s from 16 tasks on 16 streams, each task on a \
+     connection of its own for the whole round, the fastest raw way for many writers (see \
+     below); on the other side the store keeps 16 connections for its appends \
+     (`PgStoreOptions::with_writer_connections(16)`).",
     "Binary `COPY` through sqlx 0.9 is far slower than `unnest` here: sqlx does not set \
      `TCP_NODELAY`, so after the `CopyData` the small `CopyDone` message waits (Nagle) for the \
      server's delayed acknowledgement — about 40 ms per `COPY`; `pg_stat_statements` shows \
@@ -474,15 +496,18 @@ const NOTES: &[&str] = &[
      append states the cached version, so a write by another process is still caught as a \
      conflict and the command reruns on a fresh load), and the rate approaches that of \
      `EventStore::append` from 16 writers above.",
-    "What limits the 16-writer rates, ours and the raw baseline's alike: each commit waits \
-     for its WAL flush (about 0.2 ms for an `fdatasync` here, shared by the commits that \
-     arrive together), and sqlx tests every connection handed back to its pool with a round \
-     trip of its own (a `Sync`, seen with `strace`: one per statement), so each append from \
-     a pool costs the server two wake-ups. pgbench, which keeps one connection per client \
-     and sends no such test, inserted the same rows from 16 clients at 8,900–10,800 per \
-     second on this machine while the raw sqlx baseline managed 3,400–6,400 (about half of \
-     the CPU idle, waiting on flushes and round trips). The figure is an absolute rate, so \
-     it moves with the machine much more than the ratios do: the cached commands measured \
-     from about 3,300 to 6,600 events/s from one run to the next, at 0.68–0.80 of the raw \
-     single-row inserts measured beside them.",
+    "What limits the 16-writer rates: each commit waits for its WAL flush (about 0.2 ms for \
+     an `fdatasync` here, shared by the commits that arrive together), and the round trips \
+     and the server's work share the two cores with the harness. sqlx tests every \
+     connection handed back to its pool with a round trip of its own (a `Sync`, one per \
+     statement under `strace`), so an append on a pooled connection wakes the server twice: \
+     measured beside each other, raw inserts through the pool ran at 3,400–6,400 per second \
+     and raw inserts on held connections at 6,900–8,800 (pgbench, one connection per \
+     client: 8,900–10,800), and `EventStore::append` from 16 writers went from 3,300–4,900 \
+     per second on pooled connections to 5,200 and more with kept writer connections. The \
+     figure is an absolute rate, so it moves with the machine much more than the ratios do: \
+     with kept connections the cached commands measured from about 4,500 to 6,000 events/s \
+     from one run to the next, at 0.63–0.71 of the raw inserts on held connections \
+     measured beside them. Per command the harness itself uses little CPU (about 6% of a \
+     core under `perf`); the rest is the server's work and the waits.",
 ];

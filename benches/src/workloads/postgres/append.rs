@@ -481,8 +481,9 @@ const NOTES: &[&str] = &[
      (`unnest(…)`), and for batches of 100 its server-side execution time \
      (`pg_stat_statements`) is within 5% of the raw `unnest` insert's; a single event has a \
      statement of its own with plain parameters, which spares the server the function scan \
-     and the aggregate over the inserted rows (with the array form, single events from 16 \
-     writers ran at 0.65–0.73 of the raw inserts; with this one, 0.76–0.86). Besides, a \
+     and the aggregate over the inserted rows (on pooled connections on both sides, single \
+     events from 16 writers ran at 0.65–0.73 of the raw inserts with the array form, and \
+     at 0.76–0.86 with this one). Besides, a \
      `NOTIFY` tells other processes' subscribers about new events: a separate transaction \
      after the append (inside it, PostgreSQL 15 would serialise every append's commit on a \
      database-wide lock), sent at most once per 5 ms. Single events from one task wait on \

@@ -124,10 +124,19 @@ pub(crate) async fn append(
                     retried = true;
                     pooled(inner, &request).await
                 }
-                other => {
+                // Answers the store gives on a healthy connection; anything
+                // else (a backend failure) leaves the connection's state in
+                // doubt, so it is closed.
+                result @ (Ok(_)
+                | Err(
+                    StoreError::Conflict { .. }
+                    | StoreError::Invalid(_)
+                    | StoreError::DuplicateEvent { .. },
+                )) => {
                     writer.keep();
-                    other
+                    result
                 }
+                failed => failed,
             }
         }
         None => pooled(inner, &request).await,

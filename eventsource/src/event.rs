@@ -12,7 +12,7 @@ use crate::registry::{Registry, UpcasterChain};
 /// A domain event: a plain struct with a stable name and a schema version.
 ///
 /// Implemented by `#[derive(Event)]`, which also registers the type in the
-/// global [`Registry`](crate::registry::Registry). The name is what the store
+/// global [`Registry`]. The name is what the store
 /// records, so it must never change once events are stored; declare earlier
 /// names as `aliases` instead of renaming.
 ///

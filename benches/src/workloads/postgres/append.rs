@@ -503,12 +503,15 @@ const NOTES: &[&str] = &[
      connection handed back to its pool with a round trip of its own (a `Sync`, one per \
      statement under `strace`), so an append on a pooled connection wakes the server twice: \
      measured beside each other, raw inserts through the pool ran at 3,400–6,400 per second \
-     and raw inserts on held connections at 6,900–8,800 (pgbench, one connection per \
+     and raw inserts on held connections at 5,400–8,800 (pgbench, one connection per \
      client: 8,900–10,800), and `EventStore::append` from 16 writers went from 3,300–4,900 \
      per second on pooled connections to 5,200 and more with kept writer connections. The \
      figure is an absolute rate, so it moves with the machine much more than the ratios do: \
-     with kept connections the cached commands measured from about 4,500 to 6,000 events/s \
-     from one run to the next, at 0.63–0.71 of the raw inserts on held connections \
-     measured beside them. Per command the harness itself uses little CPU (about 6% of a \
-     core under `perf`); the rest is the server's work and the waits.",
+     with kept connections the cached commands measured from about 4,200 to 6,000 events/s \
+     from one run to the next, at 0.63–0.82 of the raw inserts on held connections \
+     measured beside them, and about as far below the raw rate as the plain appends are \
+     (the raw rate itself often drops between the two rows). They reach 5,000 only while \
+     the raw inserts on held connections run above about 6,500 per second. Per command \
+     the harness itself uses little CPU (about 6% of a core under `perf`); the rest is the \
+     server's work and the waits.",
 ];

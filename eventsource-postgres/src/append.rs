@@ -98,7 +98,8 @@ enum Owner {
     Caller,
 }
 
-/// The store's own append, on a pooled connection.
+/// The store's own append: on a kept writer connection when the store has
+/// one to spare (see `writers`), otherwise on a pooled connection.
 pub(crate) async fn append(
     inner: &Inner,
     stream_id: &str,

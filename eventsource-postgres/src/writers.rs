@@ -9,10 +9,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use eventsource::StoreError;
 use sqlx::{PgConnection, PgPool};
 
 use crate::error::store_error;
-use eventsource::StoreError;
 
 /// The store's kept connections.
 #[derive(Debug)]

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::PgEventStore;
 use crate::error::{is_bad_value, lost_race, store_error, to_i64, unique_violation};
+use crate::group::{self, Answer};
 use crate::row::metadata_json;
 use crate::sql::MAX_EVENTS_PER_TRANSACTION;
 use crate::store::Inner;
@@ -98,22 +99,37 @@ enum Owner {
     Caller,
 }
 
-/// The store's own append: on a kept writer connection when the store has
-/// one to spare (see `writers`), otherwise on a pooled connection.
+/// The store's own append: shared with concurrent ones when the store
+/// groups commits (see `group`), otherwise alone.
 pub(crate) async fn append(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     stream_id: &str,
     aggregate_type: &str,
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<AppendResult, StoreError> {
     let request = Request::new(stream_id, aggregate_type, expected, events)?;
-    let mut retried = false;
+    let attempted = match group::submit(inner, &request, events).await {
+        Some(Answer::Done(result)) => return result,
+        Some(Answer::Alone { attempted }) => attempted,
+        None => false,
+    };
+    alone(inner, &request, attempted).await
+}
+
+/// The store's own append as a statement of its own: on a kept writer
+/// connection when the store has one to spare (see `writers`), otherwise on
+/// a pooled connection. `retried`: an earlier attempt may have committed it.
+pub(crate) async fn alone(
+    inner: &Inner,
+    request: &Request<'_>,
+    mut retried: bool,
+) -> Result<AppendResult, StoreError> {
     let result = match inner.writers.take(&inner.pool).await? {
         Some(mut writer) => {
             let result = match writer.conn() {
-                Some(conn) => append_with(inner, conn, &request).await,
-                None => pooled(inner, &request).await,
+                Some(conn) => append_with(inner, conn, request).await,
+                None => pooled(inner, request).await,
             };
             match result {
                 // A kept connection may have died while idle; the writer is
@@ -123,7 +139,7 @@ pub(crate) async fn append(
                 Err(StoreError::Connection(_)) => {
                     drop(writer);
                     retried = true;
-                    pooled(inner, &request).await
+                    pooled(inner, request).await
                 }
                 // Answers the store gives on a healthy connection; anything
                 // else (a backend failure) leaves the connection's state in
@@ -140,10 +156,10 @@ pub(crate) async fn append(
                 failed => failed,
             }
         }
-        None => pooled(inner, &request).await,
+        None => pooled(inner, request).await,
     };
     let result = result?;
-    if (retried || !result.replayed) && !events.is_empty() {
+    if (retried || !result.replayed) && !request.ids.is_empty() {
         inner.wake.committed(&inner.pool);
     }
     Ok(result)
@@ -168,19 +184,23 @@ async fn append_with(
 }
 
 /// A validated append, with the batch as the statement's parallel arrays.
-struct Request<'a> {
-    stream_id: &'a str,
-    aggregate_type: &'a str,
-    expected: ExpectedVersion,
-    ids: Vec<Uuid>,
-    names: Vec<&'a str>,
-    schema_versions: Vec<i32>,
-    payloads: Vec<&'a str>,
-    metadata: Vec<String>,
+pub(crate) struct Request<'a> {
+    pub(crate) stream_id: &'a str,
+    pub(crate) aggregate_type: &'a str,
+    pub(crate) expected: ExpectedVersion,
+    /// `expected` as the statement's kind (0 any, 1 no stream, 2 exact) and
+    /// version parameters.
+    pub(crate) kind: i32,
+    pub(crate) version: i64,
+    pub(crate) ids: Vec<Uuid>,
+    pub(crate) names: Vec<&'a str>,
+    pub(crate) schema_versions: Vec<i32>,
+    pub(crate) payloads: Vec<&'a str>,
+    pub(crate) metadata: Vec<String>,
 }
 
 impl<'a> Request<'a> {
-    fn new(
+    pub(crate) fn new(
         stream_id: &'a str,
         aggregate_type: &'a str,
         expected: ExpectedVersion,
@@ -195,9 +215,11 @@ impl<'a> Request<'a> {
                 events.len()
             )));
         }
-        if let ExpectedVersion::Exact(v) = expected {
-            to_i64("expected version", v)?;
-        }
+        let (kind, version) = match expected {
+            ExpectedVersion::Any => (0, 0),
+            ExpectedVersion::NoStream => (1, 0),
+            ExpectedVersion::Exact(v) => (2, to_i64("expected version", v)?),
+        };
         if events.len() > 1 {
             let mut seen = HashSet::with_capacity(events.len());
             if let Some(twice) = events.iter().find(|e| !seen.insert(e.event_id)) {
@@ -222,6 +244,8 @@ impl<'a> Request<'a> {
             stream_id,
             aggregate_type,
             expected,
+            kind,
+            version,
             ids: events.iter().map(|e| e.event_id).collect(),
             names: events.iter().map(|e| &*e.event_name).collect(),
             schema_versions,
@@ -404,11 +428,6 @@ async fn insert(
     r: &Request<'_>,
     fresh: bool,
 ) -> Result<Outcome, StoreError> {
-    let (kind, version) = match r.expected {
-        ExpectedVersion::Any => (0_i32, 0_i64),
-        ExpectedVersion::NoStream => (1, 0),
-        ExpectedVersion::Exact(v) => (2, to_i64("expected version", v)?),
-    };
     let q = &inner.sql;
     let one = match (
         &*r.ids,
@@ -431,8 +450,8 @@ async fn insert(
     let query = sqlx::query(sql.get())
         .bind(r.stream_id)
         .bind(r.aggregate_type)
-        .bind(kind)
-        .bind(version);
+        .bind(r.kind)
+        .bind(r.version);
     let query = match one {
         Some((id, name, schema_version, payload, metadata)) => query
             .bind(id)

@@ -290,6 +290,11 @@
 //!   with many concurrent writers avoids that with
 //!   [`PgStoreOptions::with_writer_connections`], which keeps connections
 //!   for its appends between appends.
+//! - With many concurrent writers, most of an append's cost is its commit:
+//!   a transaction, and a wait for the WAL flush.
+//!   [`PgStoreOptions::with_group_commit`] lets appends that arrive while
+//!   others run share statements, and so commits, each keeping its own
+//!   checks, result and error.
 //! - TLS is not enabled by this crate; enable one of sqlx's TLS features in
 //!   your application to connect over TLS.
 //! - The tests of this crate need a server: run `./scripts/test` at the
@@ -303,6 +308,7 @@ mod checkpoints;
 mod dead_letters;
 mod error;
 mod events;
+mod group;
 pub mod migrate;
 mod notify;
 mod options;

@@ -28,6 +28,7 @@ pub struct PgStoreOptions {
     reconnect_limit: Option<u32>,
     stall_warning: Option<Duration>,
     writer_connections: u32,
+    group_commit: u32,
 }
 
 /// The schema used by [`PgStoreOptions::default`].
@@ -51,6 +52,7 @@ impl PgStoreOptions {
             reconnect_limit: None,
             stall_warning: Some(Duration::from_secs(30)),
             writer_connections: 0,
+            group_commit: 0,
         }
     }
 
@@ -134,6 +136,50 @@ impl PgStoreOptions {
         self
     }
 
+    /// Lets concurrent appends of this store share statements, and so
+    /// commits, with up to `n` such statements running at once (default 0:
+    /// every append is a statement of its own).
+    ///
+    /// Each commit costs the server a transaction and a wait for its WAL
+    /// flush, whatever it holds. With many writers, most of an append's
+    /// cost is that, and this option spreads it over the appends that
+    /// arrive together. While a statement runs, appends that arrive queue;
+    /// a statement that is free takes what has queued — at most one append
+    /// per stream, of up to 64 events each, 256 appends or 2,048 events in
+    /// all — and appends them as one transaction. An append alone in the
+    /// queue runs as usual. Larger batches and appends inside a caller's
+    /// transaction ([`PgEventStore::append_in`](crate::PgEventStore::append_in))
+    /// never queue.
+    ///
+    /// Each append keeps its own result: its own checks of the expected
+    /// version, and its own error. An append that fails a check is left out
+    /// of the shared statement (nothing of it is written) and runs again on
+    /// its own, which gives the precise error. When the shared statement
+    /// fails as a whole (a concurrent write from another process took a
+    /// version, an id was already stored, the connection broke), nothing
+    /// of it was committed, or the ids say what was: each of its appends
+    /// then runs on its own, which answers stored batches as replays. An
+    /// append whose caller stops waiting while it queues is dropped from the
+    /// queue; once in a statement, it commits with it.
+    ///
+    /// One runner (`n = 1`) makes the largest groups: with 16 writers on
+    /// two cores, statements held about 15 appends on average, and single
+    /// events went through at about 1.4 times the rate of one-row inserts
+    /// each committing alone. It also means that one statement waiting —
+    /// on a row lock another transaction holds, say — holds up the
+    /// process's queued appends behind it; more runners bound that wait
+    /// at the cost of smaller groups.
+    ///
+    /// The statements run on the store's kept writer connections
+    /// ([`PgStoreOptions::with_writer_connections`]) when there are any, else
+    /// on pooled ones, and in tasks of their own, so appends must run inside
+    /// a Tokio runtime to share statements (they do, on sqlx's Tokio
+    /// runtime).
+    pub fn with_group_commit(mut self, n: u32) -> Self {
+        self.group_commit = n;
+        self
+    }
+
     /// The schema holding the tables.
     pub fn schema(&self) -> &Identifier {
         &self.schema
@@ -172,6 +218,12 @@ impl PgStoreOptions {
     /// How many connections appends keep (see [`PgStoreOptions::with_writer_connections`]).
     pub fn writer_connections(&self) -> u32 {
         self.writer_connections
+    }
+
+    /// How many shared append statements may run at once (see
+    /// [`PgStoreOptions::with_group_commit`]; 0: none).
+    pub fn group_commit(&self) -> u32 {
+        self.group_commit
     }
 }
 

@@ -74,6 +74,8 @@ pub(crate) struct Queries {
     pub(crate) append_one: Sql,
     /// `append_fresh` for a single event.
     pub(crate) append_one_fresh: Sql,
+    /// Appends to several streams as one transaction (see `group`).
+    pub(crate) append_group: Sql,
     pub(crate) stored_ids: Sql,
     pub(crate) stream_head: Sql,
     pub(crate) read_stream: Sql,
@@ -101,6 +103,7 @@ impl Queries {
             append_fresh: Sql::new(append(&s, true, false)),
             append_one: Sql::new(append(&s, false, true)),
             append_one_fresh: Sql::new(append(&s, true, true)),
+            append_group: Sql::new(append_group(&s)),
             stored_ids: Sql::new(format!(
                 "SELECT b.ord, e.stream_id, e.stream_version, e.global_position, \
                      COALESCE(e.transaction_id = pg_current_xact_id_if_assigned(), false) \
@@ -281,6 +284,66 @@ fn append(s: &str, fresh: bool, single: bool) -> String {
          ) \
          SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok, \
              {inserted}"
+    )
+}
+
+/// Appends of several callers to distinct streams, as one statement that is
+/// its own transaction (see `group`): the happy path of `append` for each.
+///
+/// Parameters, one element per append: `$1` stream ids, `$2` aggregate
+/// types, `$3` expectation kinds and `$4` expected versions (as in
+/// `append`); then one element per event, of all appends in order: `$5` the
+/// (1-based) append it belongs to, `$6` its (1-based) index in that append,
+/// and `$7` to `$11` the ids, names, schema versions, payloads and metadata.
+///
+/// Returns one row per append, in order: the stream's version before, and
+/// whether its checks passed, with the transaction's first position and the
+/// number of rows inserted in all. An event's position is the transaction's
+/// base plus its index among all events of the statement, so an append
+/// whose checks fail (it inserts nothing, and is retried alone) leaves
+/// unused positions behind; gaps inside a transaction's range are harmless,
+/// since readers order by position and wait on transactions, not on gaps.
+/// The checks are `append`'s, fresh: no earlier append of the transaction
+/// used any position, so `order_ok` compares with the base itself. Ids are
+/// not looked up first: an id already stored fails the whole statement with
+/// a unique violation, and each append is then run alone, where stored ids
+/// are answered as replays.
+fn append_group(s: &str) -> String {
+    format!(
+        "WITH tx AS MATERIALIZED ( \
+             SELECT pg_current_xact_id() AS xid8, \
+                 pg_current_xact_id()::text::bigint * {SLOTS} AS low \
+         ), checked AS MATERIALIZED ( \
+             SELECT a.ord, a.stream_id, a.aggregate_type, h.stream_version AS version, \
+                 CASE a.kind WHEN 0 THEN true \
+                     WHEN 1 THEN h.stream_version IS NULL \
+                     ELSE h.stream_version IS NOT DISTINCT FROM a.expected END \
+                 AND (h.aggregate_type IS NULL OR h.aggregate_type = a.aggregate_type) \
+                 AND (h.global_position IS NULL OR h.global_position <= t.low) AS ok \
+             FROM tx t \
+             CROSS JOIN unnest($1::text[], $2::text[], $3::int4[], $4::int8[]) \
+                 WITH ORDINALITY AS a(stream_id, aggregate_type, kind, expected, ord) \
+             LEFT JOIN LATERAL ( \
+                 SELECT e.stream_version, e.aggregate_type, e.global_position \
+                 FROM {s}.events e WHERE e.stream_id = a.stream_id \
+                 ORDER BY e.stream_version DESC LIMIT 1 \
+             ) h ON true \
+         ), ins AS ( \
+             INSERT INTO {s}.events (global_position, transaction_id, stream_id, aggregate_type, \
+                 stream_version, event_id, event_name, schema_version, payload, metadata) \
+             SELECT t.low + u.ord, t.xid8, c.stream_id, c.aggregate_type, \
+                 COALESCE(c.version, 0) + u.k, u.event_id, u.event_name, u.schema_version, \
+                 u.payload::jsonb, u.metadata::jsonb \
+             FROM tx t \
+             CROSS JOIN unnest($5::int4[], $6::int8[], $7::uuid[], $8::text[], $9::int4[], \
+                     $10::text[], $11::text[]) \
+                 WITH ORDINALITY AS u(batch, k, event_id, event_name, schema_version, payload, \
+                     metadata, ord) \
+             JOIN checked c ON c.ord = u.batch AND c.ok \
+             RETURNING 1 \
+         ) \
+         SELECT c.version, c.ok, t.low, (SELECT count(*) FROM ins) \
+         FROM checked c CROSS JOIN tx t ORDER BY c.ord"
     )
 }
 

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::error::store_error;
+use crate::group::GroupCommit;
 use crate::migrate;
 use crate::notify::Wake;
 use crate::options::PgStoreOptions;
@@ -54,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) xid_checked: AtomicBool,
     /// Connections kept for appends (see `writers`).
     pub(crate) writers: Writers,
+    /// The queue of appends waiting to share a statement (see `group`).
+    pub(crate) group: GroupCommit,
 }
 
 impl PgEventStore {
@@ -77,6 +80,7 @@ impl PgEventStore {
                 wake: Wake::new(options.notify_channel().cloned()),
                 xid_checked: AtomicBool::new(false),
                 writers: Writers::new(options.writer_connections()),
+                group: GroupCommit::new(options.group_commit()),
                 pool,
                 options,
             }),

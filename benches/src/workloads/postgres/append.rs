@@ -510,8 +510,8 @@ const NOTES: &[&str] = &[
      the snapshot, the events after it (50 on average with a snapshot every 100 events) and \
      the append, plus a snapshot save every 100 commands — where a raw insert takes one, and \
      client and server share two cores that these rounds keep busy, so they run at roughly \
-     a third of the raw insert rate. With `CommandBus::with_cache::<Account>(…)` the states \
-     of recently used aggregates stay in memory: a command costs the append alone (the \
+     a quarter to a third of the raw insert rate. With \
+     `CommandBus::with_cache::<Account>(…)` the states of recently used aggregates stay in memory: a command costs the append alone (the \
      append states the cached version, so a write by another process is still caught as a \
      conflict and the command reruns on a fresh load), and the rate approaches that of \
      `EventStore::append` from 16 writers above.",

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::append::{self, Request};
-use crate::error::{is_connection_error, store_error};
+use crate::error::store_error;
 use crate::store::Inner;
 use crate::xid_guard;
 
@@ -299,20 +299,18 @@ async fn execute(inner: &Arc<Inner>, mut group: Vec<Pending>) {
 /// The shared statement for `group`, on a kept writer connection or a
 /// pooled one: per append, its result, or `None` when its checks failed.
 async fn shared(inner: &Inner, group: &[Pending]) -> Result<Vec<Option<AppendResult>>, StoreError> {
-    let Some(mut writer) = inner.writers.take(&inner.pool).await? else {
-        let mut conn = inner.pool.acquire().await.map_err(store_error)?;
-        return statement(inner, &mut conn, group).await;
-    };
-    let Some(conn) = writer.conn() else {
-        let mut conn = inner.pool.acquire().await.map_err(store_error)?;
-        return statement(inner, &mut conn, group).await;
-    };
-    let result = statement(inner, conn, group).await;
-    // The connection is healthy after any answer but a lost connection.
-    if !matches!(result, Err(StoreError::Connection(_))) {
-        writer.keep();
+    if let Some(mut writer) = inner.writers.take(&inner.pool).await? {
+        if let Some(conn) = writer.conn() {
+            let result = statement(inner, conn, group).await;
+            // The connection is healthy after any answer but a lost connection.
+            if !matches!(result, Err(StoreError::Connection(_))) {
+                writer.keep();
+            }
+            return result;
+        }
     }
-    result
+    let mut conn = inner.pool.acquire().await.map_err(store_error)?;
+    statement(inner, &mut conn, group).await
 }
 
 async fn statement(
@@ -375,16 +373,9 @@ async fn query(
         )
         .fetch_all(conn)
         .await
-        .map_err(|err| {
-            if is_connection_error(&err) {
-                store_error(err)
-            } else {
-                // Any other failure (a unique violation, a payload the
-                // server rejects) concerns one of the appends; alone, each
-                // gets its own answer.
-                StoreError::Backend(Box::new(err))
-            }
-        })?;
+        // Whatever the failure (a unique violation, a payload the server
+        // rejects, a lost connection), each append alone gets its own answer.
+        .map_err(store_error)?;
     if rows.len() != group.len() {
         return Err(StoreError::Backend(
             format!(

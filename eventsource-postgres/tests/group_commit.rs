@@ -9,11 +9,9 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventsource::store::{AppendResult, EventStore, ExpectedVersion};
-use eventsource::testing::conformance::{self, Subject};
 use eventsource::{Metadata, NewEvent, RecordedEvent, StoreError};
 use eventsource_postgres::PgEventStore;
 use futures::TryStreamExt;
@@ -108,27 +106,8 @@ async fn one_runner() -> (PgEventStore, PgPool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_grouping_commits_passes_the_conformance_suite() {
     let pool = common::pool(6, &tagged()).await;
-    let schemas = Arc::new(Mutex::new(Vec::new()));
-    let report = conformance::run(|| {
-        let schemas = schemas.clone();
-        let pool = pool.clone();
-        async move {
-            let store =
-                common::store_on(pool, |o| o.with_group_commit(2).with_writer_connections(2)).await;
-            schemas.lock().unwrap().push(store.schema().to_owned());
-            Subject::new(store.clone(), store.clone(), store)
-        }
-    })
-    .await;
-    println!("{report}");
-    let names: Vec<String> = schemas.lock().unwrap().drain(..).collect();
-    for name in names {
-        let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&pool)
-            .await
-            .expect("drop a test schema");
-    }
+    let report =
+        common::conformance_on(&pool, |o| o.with_group_commit(2).with_writer_connections(2)).await;
     pool.close().await;
     report.assert_passed();
 }

@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use eventsource::store::{EventStore, ExpectedVersion};
-use eventsource::testing::conformance::{self, Subject};
 use eventsource::{Metadata, NewEvent, RecordedEvent};
 use eventsource_postgres::PgEventStore;
 use futures::TryStreamExt;
@@ -34,28 +31,7 @@ async fn stream(store: &PgEventStore, id: &str) -> Vec<RecordedEvent> {
 async fn a_store_keeping_connections_passes_the_conformance_suite() {
     let application = tagged();
     let pool = common::pool(4, &application).await;
-    let schemas = Arc::new(Mutex::new(Vec::new()));
-    let report = conformance::run(|| {
-        let schemas = schemas.clone();
-        let pool = pool.clone();
-        async move {
-            let store = common::store_on(pool, |o| o.with_writer_connections(2)).await;
-            // Names only: each store, and the connections it keeps, goes
-            // when its check is done.
-            schemas.lock().unwrap().push(store.schema().to_owned());
-            Subject::new(store.clone(), store.clone(), store)
-        }
-    })
-    .await;
-    println!("{report}");
-    let names: Vec<String> = schemas.lock().unwrap().drain(..).collect();
-    for name in names {
-        let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&pool)
-            .await
-            .expect("drop a test schema");
-    }
+    let report = common::conformance_on(&pool, |o| o.with_writer_connections(2)).await;
     let held = backends(&pool, &application).await;
     pool.close().await;
     report.assert_passed();

@@ -8,9 +8,11 @@
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use eventsource::store::{EventFilter, EventStore, SubscriptionItem};
+use eventsource::testing::conformance::{self, ConformanceReport, Subject};
 use eventsource::{Metadata, NewEvent};
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
 use futures::StreamExt;
@@ -109,6 +111,37 @@ pub async fn same_schema(
 ) -> PgEventStore {
     let pool = pool(8, application_name).await;
     PgEventStore::with_options(pool, configure(store.options().clone()))
+}
+
+/// Runs the conformance suite on `pool`, with a fresh store built with
+/// `configure` per check, then drops the schemas it made. Only their names
+/// are kept, so each store (and any connection it keeps) goes when its
+/// check is done.
+pub async fn conformance_on(
+    pool: &PgPool,
+    configure: fn(PgStoreOptions) -> PgStoreOptions,
+) -> ConformanceReport {
+    let schemas = Arc::new(Mutex::new(Vec::new()));
+    let report = conformance::run(|| {
+        let schemas = schemas.clone();
+        let pool = pool.clone();
+        async move {
+            let store = store_on(pool, configure).await;
+            schemas.lock().unwrap().push(store.schema().to_owned());
+            Subject::new(store.clone(), store.clone(), store)
+        }
+    })
+    .await;
+    println!("{report}");
+    let names: Vec<String> = schemas.lock().unwrap().drain(..).collect();
+    for name in names {
+        let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .expect("drop a test schema");
+    }
+    report
 }
 
 pub async fn drop_schema(store: &PgEventStore) {

@@ -36,6 +36,7 @@ mod measure;
 mod peers;
 mod pg;
 mod report;
+mod server;
 mod workloads;
 
 use std::path::PathBuf;
@@ -116,6 +117,7 @@ fn main() -> ExitCode {
                     pg::sweep(&pool).await;
                     pool.close().await;
                 });
+                machine = machine.with_server_state(server::state(&pg_rt, &db, &settings));
                 Ok(db)
             }
             Err(why) if !pg::wrapped() => {
@@ -172,6 +174,7 @@ fn main() -> ExitCode {
         sections.push(compile::run(&settings));
     }
 
+    machine.finish();
     let text = report::render(&sections, &machine, COMMAND);
     let out = match (&options.out, &options.only) {
         (Some(path), _) => Some(path.clone()),

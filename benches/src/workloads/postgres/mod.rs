@@ -4,6 +4,7 @@
 
 pub(crate) mod append;
 pub(crate) mod catchup;
+pub(crate) mod group;
 pub(crate) mod load;
 
 use std::future::Future;

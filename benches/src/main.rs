@@ -46,7 +46,7 @@ use measure::Settings;
 use report::Section;
 
 const COMMAND: &str = "cargo bench -p eventsource-benches";
-const WORKLOADS: [&str; 7] = [
+const WORKLOADS: [&str; 10] = [
     "rehydration",
     "commands",
     "append",
@@ -54,10 +54,21 @@ const WORKLOADS: [&str; 7] = [
     "catchup",
     "peers",
     "compile",
+    "disintegrate",
+    "growth",
+    "payload",
 ];
 
 /// The workloads that need a PostgreSQL server.
-const ON_POSTGRES: [&str; 4] = ["append", "load", "catchup", "peers"];
+const ON_POSTGRES: [&str; 7] = [
+    "append",
+    "load",
+    "catchup",
+    "peers",
+    "disintegrate",
+    "growth",
+    "payload",
+];
 
 /// What the command line asked for.
 struct Options {
@@ -172,6 +183,16 @@ fn main() -> ExitCode {
     if wanted("compile") {
         eprintln!("workload 7: compile cost");
         sections.push(compile::run(&settings));
+    }
+    if let Ok(db) = &db {
+        if wanted("disintegrate") {
+            eprintln!("workload 8: disintegrate-postgres");
+            sections.push(peers::disintegrate::run(&pg_rt, &settings, db));
+        }
+        if wanted("growth") {
+            eprintln!("workloads 9 and 10: growth");
+            sections.extend(workloads::postgres::growth::run(&pg_rt, &settings, db));
+        }
     }
 
     machine.finish();

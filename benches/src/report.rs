@@ -258,13 +258,18 @@ pub(crate) fn figure(value: f64, unit: &str) -> String {
     if value < 100.0 {
         return format!("{value:.1} {unit}");
     }
-    let digits = format!("{:.0}", value);
+    format!("{} {unit}", grouped(value))
+}
+
+/// `value` rounded to a whole number, with thousands separators.
+pub(crate) fn grouped(value: f64) -> String {
+    let digits = format!("{value:.0}");
     let mut grouped = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && ch != '-' && (digits.len() - i) % 3 == 0 && !grouped.ends_with('-') {
             grouped.push(',');
         }
         grouped.push(ch);
     }
-    format!("{grouped} {unit}")
+    grouped
 }

@@ -41,8 +41,8 @@ pub(crate) const METHOD: &str = "200,000 events (2,000 accounts of 100 events of
      in the growth workload.";
 
 /// Accounts, and events per account.
-const ACCOUNTS: usize = 2_000;
-const PER_ACCOUNT: usize = 100;
+pub(crate) const ACCOUNTS: usize = 2_000;
+pub(crate) const PER_ACCOUNT: usize = 100;
 
 /// Events caught up per round.
 pub(crate) const EVENTS: u64 = (ACCOUNTS * PER_ACCOUNT) as u64;
@@ -99,7 +99,7 @@ struct RawRow {
     recorded_at: DateTime<Utc>,
 }
 
-async fn prepare(pool: &PgPool) -> PgEventStore {
+pub(crate) async fn prepare(pool: &PgPool) -> PgEventStore {
     let store = pg::store(pool, "catchup", |o| o).await;
     let events = Arc::new(mix::events(PER_ACCOUNT, Schema::Current));
     let writers = 8;

@@ -5,6 +5,7 @@
 pub(crate) mod append;
 pub(crate) mod catchup;
 pub(crate) mod group;
+pub(crate) mod growth;
 pub(crate) mod load;
 
 use std::future::Future;

@@ -189,6 +189,10 @@ fn main() -> ExitCode {
             eprintln!("workload 8: disintegrate-postgres");
             sections.push(peers::disintegrate::run(&pg_rt, &settings, db));
         }
+        if wanted("payload") {
+            eprintln!("workload 11: payload column type");
+            sections.push(workloads::postgres::payload::run(&pg_rt, &settings, db));
+        }
         if wanted("growth") {
             eprintln!("workloads 9 and 10: growth");
             sections.extend(workloads::postgres::growth::run(&pg_rt, &settings, db));

@@ -246,7 +246,7 @@ impl Theirs {
                 .await
             {
                 Ok(persisted) => return persisted.last().map_or(version, PersistedEvent::id),
-                Err(disintegrate_postgres::Error::Concurrency) => {
+                Err(error) if serialization_failure(&error) => {
                     retries.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(error) => panic!("disintegrate appends: {error}"),
@@ -283,6 +283,19 @@ impl Theirs {
     async fn drop(self, ours: &sqlx::PgPool) {
         self.pool.close().await;
         pg::drop_schema(ours, &self.schema).await;
+    }
+}
+
+/// Whether an append failed only because `SERIALIZABLE` refused it: at
+/// commit (reported as a concurrency error) or earlier, in a statement
+/// (reported as the database error 40001).
+fn serialization_failure(error: &disintegrate_postgres::Error) -> bool {
+    match error {
+        disintegrate_postgres::Error::Concurrency => true,
+        disintegrate_postgres::Error::Database(sqlx08::Error::Database(e)) => {
+            e.code().as_deref() == Some("40001")
+        }
+        _ => false,
     }
 }
 

@@ -79,8 +79,14 @@ impl Machine {
             ("memory", &self.memory),
             ("OS", &self.os),
             ("rustc", &self.rustc),
-            ("load average (1, 5, 15 min) before the run", &self.load_before),
-            ("load average (1, 5, 15 min) after the run", &self.load_after),
+            (
+                "load average (1, 5, 15 min) before the run",
+                &self.load_before,
+            ),
+            (
+                "load average (1, 5, 15 min) after the run",
+                &self.load_after,
+            ),
             ("PostgreSQL", &self.postgres),
         ];
         rows.extend(self.server.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -92,7 +98,12 @@ impl Machine {
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 

@@ -4,21 +4,23 @@
 //! baseline, interleaved in the same process, and writes `BENCHMARKS.md` at
 //! the repository root. Options (after `--`):
 //!
-//! - `--quick`: few, short rounds (a smoke run; not for publishing);
+//! - `--quick`: few, short rounds and smaller data (a smoke run; not for
+//!   publishing);
 //! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
-//!   `append`, `load`, `catchup`, `peers`, `compile`) and print the report
-//!   instead of writing it;
+//!   `append`, `load`, `catchup`, `peers`, `compile`, `disintegrate`,
+//!   `growth`, `payload`) and print the report instead of writing it;
 //! - `--out FILE`: write the report to `FILE`;
 //! - `--no-callgrind`: skip the instruction counts under valgrind.
 //!
-//! The PostgreSQL workloads (3, 4, 5 and the `postgres-es` half of 6) use
+//! The PostgreSQL workloads (3, 4, 5, 8 to 11 and the `postgres-es` half of 6) use
 //! the server at `DATABASE_URL`; when it is unset or unreachable, the
 //! harness runs itself again under `scripts/with-postgres`, which starts a
 //! throwaway server from the local PostgreSQL binaries (as `./scripts/test`
 //! does) or fails saying what to install.
 //!
-//! For profiling, `EVENTSOURCE_BENCH_CASES=single,batch,copy,writers,commands`
-//! restricts workload 3 to some of its cases, and
+//! For profiling, `EVENTSOURCE_BENCH_CASES=single,batch,copy,group,writers,
+//! writers-alone,commands,cached-commands` restricts workload 3 to some of
+//! its cases (`copy-tcp`, binary `COPY` over TCP, runs only when named), and
 //! `EVENTSOURCE_BENCH_CATCHUP=500:5000,5000:20000` sets workload 5's
 //! (batch size, page size) pairs.
 //!
@@ -189,13 +191,13 @@ fn main() -> ExitCode {
             eprintln!("workload 8: disintegrate-postgres");
             sections.push(peers::disintegrate::run(&pg_rt, &settings, db));
         }
-        if wanted("payload") {
-            eprintln!("workload 11: payload column type");
-            sections.push(workloads::postgres::payload::run(&pg_rt, &settings, db));
-        }
         if wanted("growth") {
             eprintln!("workloads 9 and 10: growth");
             sections.extend(workloads::postgres::growth::run(&pg_rt, &settings, db));
+        }
+        if wanted("payload") {
+            eprintln!("workload 11: payload column type");
+            sections.push(workloads::postgres::payload::run(&pg_rt, &settings, db));
         }
     }
 
@@ -250,7 +252,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option `{other}`; options: --quick, --only LIST, --out FILE, --no-callgrind"
+                    "unknown option `{other}`; options: --quick, --only LIST, --out FILE, \
+                     --no-callgrind"
                 ));
             }
         }

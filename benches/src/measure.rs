@@ -119,7 +119,7 @@ fn bootstrap_median(sorted: &[f64]) -> (f64, f64) {
         let only = sorted.first().copied().unwrap_or(0.0);
         return (only, only);
     }
-    let mut rng = fastrand::Rng::with_seed(0x5eed_0f_5eed);
+    let mut rng = fastrand::Rng::with_seed(0x5eed_5eed);
     let mut resample = vec![0.0; n];
     let mut medians: Vec<f64> = (0..RESAMPLES)
         .map(|_| {
@@ -174,7 +174,10 @@ pub(crate) fn compare(
 /// Runs `sides[0]` (ours) and each baseline after it in the same rounds
 /// (once each to warm up, then `rounds` times, the order rotating from round
 /// to round); returns ours against each baseline, in order.
-pub(crate) fn compare_with(rounds: usize, sides: &mut [&mut dyn FnMut() -> f64]) -> Vec<Comparison> {
+pub(crate) fn compare_with(
+    rounds: usize,
+    sides: &mut [&mut dyn FnMut() -> f64],
+) -> Vec<Comparison> {
     let samples = interleave(rounds, sides);
     samples[1..]
         .iter()
@@ -207,7 +210,7 @@ pub(crate) fn interleave(rounds: usize, sides: &mut [&mut dyn FnMut() -> f64]) -
 }
 
 /// Progress for whoever watches a long run; the report has the details.
-fn progress(comparison: &Comparison) {
+pub(crate) fn progress(comparison: &Comparison) {
     eprintln!(
         "    {:.2} against {:.2}, ratio {:.3} [{:.3}–{:.3}]",
         comparison.ours.median,

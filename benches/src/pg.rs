@@ -57,6 +57,13 @@ pub(crate) fn case_wanted(key: &str) -> bool {
     }
 }
 
+/// Whether `EVENTSOURCE_BENCH_CASES` names the case with this key: for
+/// cases that only run when asked for.
+pub(crate) fn case_named(key: &str) -> bool {
+    std::env::var("EVENTSOURCE_BENCH_CASES")
+        .is_ok_and(|list| list.split(',').any(|k| k.trim() == key))
+}
+
 /// A multi-threaded runtime (two workers, one per core) for the PostgreSQL
 /// workloads: the client and the server share the machine.
 pub(crate) fn runtime() -> Runtime {

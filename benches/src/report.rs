@@ -140,9 +140,11 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
          It builds the harness in release mode (the `bench` profile), runs every \
          workload and rewrites this file. `cargo bench -p eventsource-benches -- --quick` \
          is a short smoke run (few, short rounds; its figures are not for publishing); \
-         `-- --only rehydration,commands,append,load,catchup,peers,compile` runs a subset \
-         and prints the \
-         report instead of writing it (add `--out FILE` to write it). The compile-cost \
+         `-- --only rehydration,commands,append,load,catchup,peers,compile,disintegrate,growth,payload` \
+         runs a subset and prints the report instead of writing it (add `--out FILE` to write \
+         it); `EVENTSOURCE_BENCH_CASES` narrows workload 3 to some of its cases (see the \
+         harness's crate documentation). A full run takes about an hour, most of it in the \
+         growth workloads (seeding 6,000,000 events, then long loads and catch-ups). The compile-cost \
          workload generates its crates under the system temporary directory and \
          builds them there with their own target directory. The instruction \
          counts need `valgrind` (`--no-callgrind` skips them). The PostgreSQL \
@@ -150,17 +152,17 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
          unreachable, a throwaway one that `scripts/with-postgres` starts from the \
          local PostgreSQL binaries (fsync off, so its append figures are not \
          comparable with a durable server's); each workload creates fresh schemas \
-         and drops them afterwards."
+         and drops them afterwards. Before the workloads the harness measures the disk and \
+         the server alone: `pg_test_fsync` (one second per test, in the system temporary \
+         directory) and a single-row `INSERT` with `pgbench` from 1 and 16 clients; both come \
+         from the PostgreSQL binaries on `PATH` or under `/usr/lib/postgresql/*/bin`."
     );
     out
 }
 
 fn summary(out: &mut String, sections: &[Section]) {
     let _ = writeln!(out, "## Targets\n");
-    let _ = writeln!(
-        out,
-        "| workload | case | ratio | target | met |"
-    );
+    let _ = writeln!(out, "| workload | case | ratio | target | met |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     for section in sections {
         match &section.body {
@@ -214,9 +216,7 @@ fn render_section(out: &mut String, section: &Section) {
                     figure(c.ours.median, row.unit),
                     figure(c.baseline.median, row.unit),
                     ratio(&c.ratio),
-                    row.target
-                        .map(Target::text)
-                        .unwrap_or_else(|| "—".into()),
+                    row.target.map(Target::text).unwrap_or_else(|| "—".into()),
                     met(row.met()),
                 );
             }

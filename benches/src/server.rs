@@ -11,7 +11,11 @@ use crate::pg::{self, Db};
 use crate::report::figure;
 
 /// The server's state as rows of the machine table.
-pub(crate) fn state(rt: &tokio::runtime::Runtime, db: &Db, settings: &Settings) -> Vec<(String, String)> {
+pub(crate) fn state(
+    rt: &tokio::runtime::Runtime,
+    db: &Db,
+    settings: &Settings,
+) -> Vec<(String, String)> {
     let mut rows = Vec::new();
     let Some(bin) = bin_dir() else {
         rows.push((
@@ -59,7 +63,8 @@ pub(crate) fn state(rt: &tokio::runtime::Runtime, db: &Db, settings: &Settings) 
 /// Where `pgbench` and `pg_test_fsync` are: beside `pgbench` on PATH, else
 /// the newest `/usr/lib/postgresql/*/bin`.
 fn bin_dir() -> Option<PathBuf> {
-    let has_both = |dir: &Path| dir.join("pgbench").is_file() && dir.join("pg_test_fsync").is_file();
+    let has_both =
+        |dir: &Path| dir.join("pgbench").is_file() && dir.join("pg_test_fsync").is_file();
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())

@@ -144,7 +144,9 @@ fn parse<T: serde::de::DeserializeOwned>(event: &StoredEvent) -> T {
 }
 
 /// The account's state, built from the account's events.
-#[derive(Default, Debug, Clone, PartialEq, Eq, disintegrate::StateQuery, Serialize, Deserialize)]
+#[derive(
+    Default, Debug, Clone, PartialEq, Eq, disintegrate::StateQuery, Serialize, Deserialize,
+)]
 #[state_query(AccountEvent)]
 pub(crate) struct AccountState {
     #[id]
@@ -214,7 +216,11 @@ impl Theirs {
         let pool = their_pool(db, size, Some(&schema)).await;
         let store = match TheirStore::try_new(pool.clone(), Json::default()).await {
             Ok(store) => store,
-            Err(error) if error.to_string().contains("trailing junk after numeric literal") => {
+            Err(error)
+                if error
+                    .to_string()
+                    .contains("trailing junk after numeric literal") =>
+            {
                 finish_setup_before_16(&pool).await;
                 TheirStore::new_uninitialized(pool.clone(), Json::default())
             }
@@ -360,7 +366,8 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
 
     // Appends: batches of 100 from one task, single events from 16 writers.
     let ours = Arc::new(rt.block_on(pg::store(&pool, "dcb_ours", |o| {
-        o.with_writer_connections(WRITERS as u32).with_group_commit(1)
+        o.with_writer_connections(WRITERS as u32)
+            .with_group_commit(1)
     })));
     let theirs = Arc::new(rt.block_on(Theirs::new(db, &pool, "dcb_append", 20)));
     {
@@ -470,7 +477,9 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
         let accounts: Vec<String> = (0..catchup::ACCOUNTS).map(|a| format!("acc-{a}")).collect();
         rt.block_on(theirs.seed(&accounts, catchup::PER_ACCOUNT, catchup::PER_ACCOUNT));
         rt.block_on(pg::analyze(&pool, &theirs.schema, &["event"]));
-        let head = rt.block_on(store.head_position()).expect("the head position");
+        let head = rt
+            .block_on(store.head_position())
+            .expect("the head position");
         let comparison = compare(
             settings.rounds,
             || catchup::catch_up(rt, &store, head, catchup::EVENTS, 500),
@@ -588,7 +597,9 @@ fn their_writers(
             let mut n = start;
             while Instant::now() < deadline {
                 let event = BankEvent::of(mix.get(n), &account);
-                version = theirs.append(&account, vec![event], version, &retries).await;
+                version = theirs
+                    .append(&account, vec![event], version, &retries)
+                    .await;
                 n += 1;
             }
             last[task].0.store(version as u64, Ordering::Relaxed);
@@ -617,7 +628,10 @@ impl EventListener<PgEventId, AccountEvent> for Balances {
         &self.query
     }
 
-    async fn handle(&self, event: PersistedEvent<PgEventId, AccountEvent>) -> Result<(), Self::Error> {
+    async fn handle(
+        &self,
+        event: PersistedEvent<PgEventId, AccountEvent>,
+    ) -> Result<(), Self::Error> {
         let (account, change) = match event.into_inner() {
             AccountEvent::AccountOpened { account_id, .. } => (account_id, 0),
             AccountEvent::MoneyDeposited {
@@ -673,7 +687,10 @@ fn their_catch_up(rt: &Runtime, theirs: &Theirs, events: u64) -> f64 {
         );
         let limit = Instant::now() + Duration::from_secs(300);
         while handled.load(Ordering::Relaxed) < events {
-            assert!(Instant::now() < limit, "disintegrate did not catch up in 300 s");
+            assert!(
+                Instant::now() < limit,
+                "disintegrate did not catch up in 300 s"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let elapsed = start.elapsed();
@@ -682,7 +699,11 @@ fn their_catch_up(rt: &Runtime, theirs: &Theirs, events: u64) -> f64 {
             .await
             .expect("the listener task")
             .expect("the listener stops cleanly");
-        assert_eq!(handled.load(Ordering::Relaxed), events, "every event handled once");
+        assert_eq!(
+            handled.load(Ordering::Relaxed),
+            events,
+            "every event handled once"
+        );
         events as f64 / elapsed.as_secs_f64()
     })
 }

@@ -223,7 +223,7 @@ pub(crate) fn raw_events(mix: &Mix, count: usize, n: u64) -> Vec<RawEvent<'_>> {
 
 /// Measures the cases (those `EVENTSOURCE_BENCH_CASES` selects: `single`,
 /// `batch`, `copy`, `group`, `writers`, `writers-alone`, `commands`,
-/// `cached-commands`).
+/// `cached-commands`; and `copy-tcp`, only when named).
 pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     let pool = rt.block_on(pg::pool(db, POOL));
     let store = rt.block_on(pg::store(&pool, "append", |o| o));
@@ -309,6 +309,19 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
                  socket ({why})."
             )),
         }
+    }
+
+    // Only when asked for: the delayed-acknowledgement wait of `COPY`
+    // over TCP, which the row above avoids (see the notes).
+    if pg::case_named("copy-tcp") {
+        eprintln!("  batches of 100, one task, TCP, raw COPY");
+        let comparison = batches(rt, settings, &store, &raw, &mix, "batch-copy-tcp", true);
+        rows.push(Row::new(
+            "batches of 100, one task, over TCP (raw: binary `COPY`, which waits for a delayed \
+             acknowledgement)",
+            "events/s",
+            comparison,
+        ));
     }
 
     eprintln!("  many writers");
@@ -591,7 +604,8 @@ const NOTES: &[&str] = &[
      `NOTIFY` tells other processes' subscribers about new events: a separate transaction \
      after the append (inside it, PostgreSQL 15 would serialise every append's commit on a \
      database-wide lock), sent at most once per 5 ms. Single events from one task wait on \
-     the commit's WAL flush on both sides (pgbench ceiling on this machine: about 3,400/s).",
+     the commit's WAL flush on both sides (see the single-row `pgbench` ceiling and the \
+     `pg_test_fsync` figure under Machine, measured in the same run).",
     "Commands from 16 writers: without the cache each command takes three round trips — \
      the snapshot, the events after it (50 on average with a snapshot every 100 events) and \
      the append, plus a snapshot save every 100 commands — where a raw insert takes one, and \
@@ -614,11 +628,8 @@ const NOTES: &[&str] = &[
      1 by the sharing, not by a cheaper insert.",
     "Connections: sqlx tests every connection handed back to its pool with a round trip of \
      its own (a `Sync`, one per statement under `strace`). The store's kept writer \
-     connections avoid it on our side, and one connection held per task on the raw side; \
-     through the pool, raw inserts from 16 tasks ran at 3,400–6,400 per second on these \
-     machines where held connections ran at 5,400–8,800. These rows are absolute rates and \
-     move with the machine much more than the ratios do: the raw inserts on held connections \
-     have measured from 5,400 to 16,900 per second on different days, with the disk's flush \
-     time. Without group commit the cached commands ran at 0.63–0.82 of them, and below the \
-     5,000 target whenever they ran below about 6,500 per second.",
+     connections avoid it on our side, and one connection held per task (or the one \
+     connection of the group-commit task) on the raw side. The rates of these rows move with \
+     the disk's flush time from one run to the next (the machine table gives the run's \
+     `pg_test_fsync` and `pgbench` figures); the ratios move much less.",
 ];

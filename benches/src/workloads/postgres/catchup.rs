@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use eventsource::Metadata;
 use eventsource::memory::InMemoryProjectionBackend;
 use eventsource::prelude::*;
 use eventsource::projection::{ProjectionRunner, RunnerOptions};
-use eventsource::Metadata;
 use eventsource::uuid::Uuid;
 use eventsource_postgres::PgEventStore;
 use futures::TryStreamExt;
@@ -20,10 +20,10 @@ use tokio::runtime::Runtime;
 
 use super::Sql;
 use crate::domain::mix::{self, Schema};
+use crate::domain::plain::{self, PlainEvent};
 use crate::domain::{
     Account, AccountOpened, FeeCharged, FundsWithdrawn, MoneyDeposited, OverdraftLimitChanged,
 };
-use crate::domain::plain::{self, PlainEvent};
 use crate::measure::{Comparison, Settings, compare_with};
 use crate::pg::{self, Db};
 use crate::report::{Body, Row, Section};
@@ -261,7 +261,9 @@ pub(crate) fn compare_catch_up(
     events: u64,
     batch_size: usize,
 ) -> Vec<Comparison> {
-    let head = rt.block_on(store.head_position()).expect("the head position");
+    let head = rt
+        .block_on(store.head_position())
+        .expect("the head position");
     let mut ours = || catch_up(rt, store, head, events, batch_size);
     let mut same = || raw_read(rt, pool, select, events, Work::Same);
     let mut lean = || raw_read(rt, pool, select, events, Work::Lean);
@@ -293,7 +295,15 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             pool.clone(),
             store.options().clone().with_page_size(page_size),
         );
-        let comparisons = compare_catch_up(rt, settings.rounds, &paged, &pool, &select, EVENTS, batch_size);
+        let comparisons = compare_catch_up(
+            rt,
+            settings.rounds,
+            &paged,
+            &pool,
+            &select,
+            EVENTS,
+            batch_size,
+        );
         for (work, comparison) in Work::BOTH.into_iter().zip(comparisons) {
             rows.push(Row::new(
                 format!(

@@ -41,7 +41,12 @@ pub(crate) struct RawGroup {
 }
 
 impl RawGroup {
-    pub(crate) fn new(pool: &PgPool, schema: &str, mix: Arc<Mix>, position: Arc<AtomicI64>) -> Self {
+    pub(crate) fn new(
+        pool: &PgPool,
+        schema: &str,
+        mix: Arc<Mix>,
+        position: Arc<AtomicI64>,
+    ) -> Self {
         Self {
             pool: pool.clone(),
             position,
@@ -121,7 +126,9 @@ impl RawGroup {
             let schema_versions: Vec<i32> = rows.iter().map(|e| e.version).collect();
             let payloads: Vec<&str> = rows.iter().map(|e| e.payload).collect();
             let metadata: Vec<&str> = rows.iter().map(|e| e.metadata.as_str()).collect();
-            let base = self.position.fetch_add(batch.len() as i64, Ordering::Relaxed);
+            let base = self
+                .position
+                .fetch_add(batch.len() as i64, Ordering::Relaxed);
             sqlx::query(self.insert.get())
                 .bind(base)
                 .bind(Account::NAME)

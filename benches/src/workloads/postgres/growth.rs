@@ -25,7 +25,7 @@ use super::load::{self, Columns, RawLoad};
 use super::{Mix, Sql, metadata_text};
 use crate::domain::Account;
 use crate::domain::mix::{self, Schema, StoredEvent};
-use crate::measure::{Comparison, Settings, compare, interleave, quantile, rate};
+use crate::measure::{Comparison, Settings, compare, interleave, progress, quantile, rate};
 use crate::pg::{self, Db};
 use crate::report::{Body, Row, Section, Target};
 
@@ -166,7 +166,12 @@ fn singles(
 }
 
 /// Appends to the full table against the empty one.
-fn appends(rt: &Runtime, settings: &Settings, full: &PgEventStore, empty: &PgEventStore) -> Vec<Row> {
+fn appends(
+    rt: &Runtime,
+    settings: &Settings,
+    full: &PgEventStore,
+    empty: &PgEventStore,
+) -> Vec<Row> {
     let mix = Mix::new();
     let mut rows = Vec::new();
     let stream = Account::stream_id("growth-batch");
@@ -176,14 +181,28 @@ fn appends(rt: &Runtime, settings: &Settings, full: &PgEventStore, empty: &PgEve
         settings.rounds,
         || {
             rate(settings.round_time, || {
-                rt.block_on(append_ours(full, &mix, &stream, full_version, BATCH, full_version));
+                rt.block_on(append_ours(
+                    full,
+                    &mix,
+                    &stream,
+                    full_version,
+                    BATCH,
+                    full_version,
+                ));
                 full_version += BATCH as u64;
                 BATCH as u64
             })
         },
         || {
             rate(settings.round_time, || {
-                rt.block_on(append_ours(empty, &mix, &stream, empty_version, BATCH, empty_version));
+                rt.block_on(append_ours(
+                    empty,
+                    &mix,
+                    &stream,
+                    empty_version,
+                    BATCH,
+                    empty_version,
+                ));
                 empty_version += BATCH as u64;
                 BATCH as u64
             })
@@ -202,22 +221,46 @@ fn appends(rt: &Runtime, settings: &Settings, full: &PgEventStore, empty: &PgEve
     let samples = interleave(
         settings.rounds,
         &mut [
-            &mut || singles(rt, settings, full, &mix, &stream, &mut full_version, &full_p99),
-            &mut || singles(rt, settings, empty, &mix, &stream, &mut empty_version, &empty_p99),
+            &mut || {
+                singles(
+                    rt,
+                    settings,
+                    full,
+                    &mix,
+                    &stream,
+                    &mut full_version,
+                    &full_p99,
+                )
+            },
+            &mut || {
+                singles(
+                    rt,
+                    settings,
+                    empty,
+                    &mix,
+                    &stream,
+                    &mut empty_version,
+                    &empty_p99,
+                )
+            },
         ],
     );
+    let throughput = Comparison::of(&samples[0], &samples[1]);
+    progress(&throughput);
     rows.push(Row::new(
         "append, single events, one task: throughput",
         "events/s",
-        Comparison::of(&samples[0], &samples[1]),
+        throughput,
     ));
     // The warm-up call's latencies are left out, as its rate is.
     let (full_p99, empty_p99) = (full_p99.into_inner(), empty_p99.into_inner());
+    let latency = Comparison::of(&full_p99[1..], &empty_p99[1..]);
+    progress(&latency);
     rows.push(Row::new(
         "append, single events, one task: p99 latency per round (lower is better: a ratio \
          above 1 is slower with the stored events)",
         "ms",
-        Comparison::of(&full_p99[1..], &empty_p99[1..]),
+        latency,
     ));
     rows
 }
@@ -364,10 +407,7 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Vec<Section> {
                  and with a snapshot 50 events before the end, against workload 4's two raw \
                  baselines; and a catch-up of {} events (accounts of 100) by workload 5's \
                  projection against its two raw baselines, the three sides interleaved.",
-                sizes
-                    .lengths
-                    .map(|l| thousands(l as u64))
-                    .join(", "),
+                sizes.lengths.map(|l| thousands(l as u64)).join(", "),
                 thousands(sizes.catch_up as u64)
             ),
             body: Body::Measured {

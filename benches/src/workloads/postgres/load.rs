@@ -214,7 +214,8 @@ impl RawLoad {
         let version: i64 = row.get(0);
         let mut state: PlainAccount =
             serde_json::from_str(row.get::<&str, _>(1)).expect("the snapshot decodes");
-        self.replay(pool, stream, &mut state, version, columns).await;
+        self.replay(pool, stream, &mut state, version, columns)
+            .await;
         state
     }
 }

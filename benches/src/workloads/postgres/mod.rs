@@ -6,8 +6,8 @@ pub(crate) mod append;
 pub(crate) mod catchup;
 pub(crate) mod group;
 pub(crate) mod growth;
-pub(crate) mod payload;
 pub(crate) mod load;
+pub(crate) mod payload;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -7,8 +7,8 @@
 use std::cell::Cell;
 use std::hint::black_box;
 
-use eventsource::{AggregateConfig, Metadata};
 use eventsource::uuid::Uuid;
+use eventsource::{AggregateConfig, Metadata};
 use futures::TryStreamExt;
 use sqlx::{PgPool, Row as _};
 use tokio::runtime::Runtime;
@@ -17,7 +17,7 @@ use super::{INSERT_COLUMNS, Mix, Sql};
 use crate::domain::Account;
 use crate::domain::mix::{self, Schema};
 use crate::domain::plain::{self, PlainAccount};
-use crate::measure::{Comparison, Settings, interleave, rate};
+use crate::measure::{Comparison, Settings, interleave, progress, rate};
 use crate::pg::{self, Db};
 use crate::report::{Body, Row, Section};
 
@@ -162,7 +162,14 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             for chunk in 0..STREAM_EVENTS / 1_000 {
                 let after = (chunk * 1_000) as i64;
                 table
-                    .insert(&pool, &stream_mix, &loaded, after, 1_000_000_000 + after, 1_000)
+                    .insert(
+                        &pool,
+                        &stream_mix,
+                        &loaded,
+                        after,
+                        1_000_000_000 + after,
+                        1_000,
+                    )
                     .await;
             }
         }
@@ -174,7 +181,12 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     });
     let first = rt.block_on(tables[0].load(&pool, &loaded));
     for table in &tables[1..] {
-        assert_eq!(first, rt.block_on(table.load(&pool, &loaded)), "{}", table.kind);
+        assert_eq!(
+            first,
+            rt.block_on(table.load(&pool, &loaded)),
+            "{}",
+            table.kind
+        );
     }
 
     let mut rows = Vec::new();
@@ -199,7 +211,12 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             sides.iter_mut().map(|s| &mut **s as _).collect();
         interleave(settings.rounds, &mut sides)
     };
-    push_rows(&mut rows, "append, batches of 100 (`INSERT … SELECT FROM unnest`)", "events/s", &samples);
+    push_rows(
+        &mut rows,
+        "append, batches of 100 (`INSERT … SELECT FROM unnest`)",
+        "events/s",
+        &samples,
+    );
 
     eprintln!("  read, {STREAM_EVENTS} events");
     let samples = {
@@ -263,10 +280,8 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
 /// A row per other type, each against `jsonb` (the first samples).
 fn push_rows(rows: &mut Vec<Row>, what: &str, unit: &'static str, samples: &[Vec<f64>]) {
     for (kind, other) in TYPES.iter().zip(samples).skip(1) {
-        rows.push(Row::new(
-            format!("{what}: `{kind}`"),
-            unit,
-            Comparison::of(other, &samples[0]),
-        ));
+        let comparison = Comparison::of(other, &samples[0]);
+        progress(&comparison);
+        rows.push(Row::new(format!("{what}: `{kind}`"), unit, comparison));
     }
 }

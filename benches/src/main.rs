@@ -186,18 +186,39 @@ fn main() -> ExitCode {
         eprintln!("workload 7: compile cost");
         sections.push(compile::run(&settings));
     }
-    if let Ok(db) = &db {
-        if wanted("disintegrate") {
-            eprintln!("workload 8: disintegrate-postgres");
-            sections.push(peers::disintegrate::run(&pg_rt, &settings, db));
+    // The later PostgreSQL workloads: (key, number, title, run).
+    type Later<'a> = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'a dyn Fn(&pg::Db) -> Vec<Section>,
+    );
+    let later: [Later<'_>; 3] = [
+        ("disintegrate", "8", "Peer: disintegrate-postgres", &|db| {
+            vec![peers::disintegrate::run(&pg_rt, &settings, db)]
+        }),
+        ("growth", "9, 10", "Growth", &|db| {
+            workloads::postgres::growth::run(&pg_rt, &settings, db)
+        }),
+        ("payload", "11", "Payload column type", &|db| {
+            vec![workloads::postgres::payload::run(&pg_rt, &settings, db)]
+        }),
+    ];
+    for (key, number, title, run) in later {
+        if !wanted(key) {
+            continue;
         }
-        if wanted("growth") {
-            eprintln!("workloads 9 and 10: growth");
-            sections.extend(workloads::postgres::growth::run(&pg_rt, &settings, db));
-        }
-        if wanted("payload") {
-            eprintln!("workload 11: payload column type");
-            sections.push(workloads::postgres::payload::run(&pg_rt, &settings, db));
+        match &db {
+            Ok(db) => {
+                eprintln!("workload {number}: {title}");
+                sections.extend(run(db));
+            }
+            Err(why) => sections.push(Section {
+                number,
+                title,
+                method: String::new(),
+                body: report::Body::NotMeasured(format!("No PostgreSQL server: {why}.")),
+            }),
         }
     }
 

@@ -182,30 +182,26 @@ pub(crate) fn rerun_with_postgres(root: &Path, args: &[String]) -> ExitCode {
 /// A pool of up to `size` connections that does not ping connections
 /// before handing them out (as `PgEventStore::connect` builds it).
 pub(crate) async fn pool(db: &Db, size: u32) -> PgPool {
-    let options = PgConnectOptions::from_str(&db.url)
-        .expect("DATABASE_URL is a PostgreSQL URL")
-        .application_name("eventsource-bench");
+    let options = PgConnectOptions::from_str(&db.url).expect("DATABASE_URL is a PostgreSQL URL");
+    pool_with(options, size)
+        .await
+        .expect("connect to DATABASE_URL")
+}
+
+async fn pool_with(options: PgConnectOptions, size: u32) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(size)
         .min_connections(size)
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options.application_name("eventsource-bench"))
         .await
-        .expect("connect to DATABASE_URL")
 }
 
 /// [`pool`] over the server's Unix socket, when it has one (see [`Db::socket`]).
 pub(crate) async fn socket_pool(db: &Db, size: u32) -> Result<PgPool, String> {
     let dir = db.socket.as_ref().map_err(Clone::clone)?;
-    let options = PgConnectOptions::from_str(&db.url)
-        .map_err(|e| e.to_string())?
-        .socket(dir)
-        .application_name("eventsource-bench");
-    PgPoolOptions::new()
-        .max_connections(size)
-        .min_connections(size)
-        .test_before_acquire(false)
-        .connect_with(options)
+    let options = PgConnectOptions::from_str(&db.url).map_err(|e| e.to_string())?;
+    pool_with(options.socket(dir), size)
         .await
         .map_err(|e| format!("cannot connect through {}: {e}", dir.display()))
 }

@@ -143,8 +143,9 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
          `-- --only rehydration,commands,append,load,catchup,peers,compile,disintegrate,growth,payload` \
          runs a subset and prints the report instead of writing it (add `--out FILE` to write \
          it); `EVENTSOURCE_BENCH_CASES` narrows workload 3 to some of its cases (see the \
-         harness's crate documentation). A full run takes about an hour, most of it in the \
-         growth workloads (seeding 6,000,000 events, then long loads and catch-ups). The compile-cost \
+         harness's crate documentation). A full run takes about half an hour on two cores, \
+         about a quarter of it in the growth workloads (the server writes their 6,000,000 \
+         events in one to two minutes). The compile-cost \
          workload generates its crates under the system temporary directory and \
          builds them there with their own target directory. The instruction \
          counts need `valgrind` (`--no-callgrind` skips them). The PostgreSQL \

@@ -214,13 +214,16 @@ impl Theirs {
         let schema = pg::schema_name(tag);
         pg::execute(ours, format!("CREATE SCHEMA \"{schema}\"")).await;
         let pool = their_pool(db, size, Some(&schema)).await;
+        let version: String = sqlx08::query_scalar("SELECT current_setting('server_version_num')")
+            .fetch_one(&pool)
+            .await
+            .expect("the server's version");
+        let before_16 = version.parse::<u32>().is_ok_and(|v| v < 160_000);
         let store = match TheirStore::try_new(pool.clone(), Json::default()).await {
             Ok(store) => store,
-            Err(error)
-                if error
-                    .to_string()
-                    .contains("trailing junk after numeric literal") =>
-            {
+            // Its setup stops at the literal only PostgreSQL 16 reads; any
+            // other failure shows in the statements that follow.
+            Err(disintegrate_postgres::Error::Migration(_)) if before_16 => {
                 finish_setup_before_16(&pool).await;
                 TheirStore::new_uninitialized(pool.clone(), Json::default())
             }

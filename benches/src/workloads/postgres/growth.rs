@@ -22,7 +22,7 @@ use tokio::runtime::Runtime;
 use super::append::{BATCH, append_ours};
 use super::catchup::{self, Work};
 use super::load::{self, Columns, RawLoad};
-use super::{Mix, Sql, metadata_text};
+use super::{INSERT_COLUMNS, Mix, Sql, metadata_text};
 use crate::domain::Account;
 use crate::domain::mix::{self, Schema, StoredEvent};
 use crate::measure::{Comparison, Settings, compare, interleave, progress, quantile, rate};
@@ -67,8 +67,7 @@ async fn seed_accounts(pool: &PgPool, store: &PgEventStore, prefix: &str, count:
     let versions: Vec<i32> = mix.iter().map(|e| e.version as i32).collect();
     let payloads: Vec<&str> = mix.iter().map(|e| e.payload.as_str()).collect();
     let sql = Sql::new(format!(
-        "INSERT INTO \"{}\".events (global_position, transaction_id, stream_id, aggregate_type, \
-             stream_version, event_id, event_name, schema_version, payload, metadata) \
+        "INSERT INTO \"{}\".events ({INSERT_COLUMNS}) \
          SELECT pg_current_xact_id()::text::int8 * 65536 + (g - $1), pg_current_xact_id(), \
              $3 || (g / $4)::text, $5, g % $4 + 1, lpad(to_hex(g + $6), 32, '0')::uuid, \
              m.name, m.version, m.payload::jsonb, $7::jsonb \
@@ -110,8 +109,7 @@ async fn seed_accounts(pool: &PgPool, store: &PgEventStore, prefix: &str, count:
 /// Writes `events` as the stream of the account `id`, 50,000 per transaction.
 async fn seed_stream(pool: &PgPool, store: &PgEventStore, id: &str, events: &[StoredEvent]) {
     let sql = Sql::new(format!(
-        "INSERT INTO \"{}\".events (global_position, transaction_id, stream_id, aggregate_type, \
-             stream_version, event_id, event_name, schema_version, payload, metadata) \
+        "INSERT INTO \"{}\".events ({INSERT_COLUMNS}) \
          SELECT pg_current_xact_id()::text::int8 * 65536 + u.ord - 1, pg_current_xact_id(), \
              $1, $2, $3 + u.ord, gen_random_uuid(), u.name, u.version, u.payload::jsonb, $4::jsonb \
          FROM unnest($5::text[], $6::int4[], $7::text[]) WITH ORDINALITY \

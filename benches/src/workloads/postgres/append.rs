@@ -577,14 +577,15 @@ fn raw_single(
 const NOTES: &[&str] = &[
     "Baselines: the raw rows take their positions from a client-side counter and \
      `pg_current_xact_id()` for the transaction id; every statement is its own transaction, \
-     committed as the server is configured (here `synchronous_commit=on`: each commit waits \
-     for its WAL flush), like the store's appends. The target for batches applies to \
-     `INSERT … SELECT FROM unnest(…)`, the fastest raw way through sqlx. The 16-writer \
-     baselines are single-row `INSERT`s from 16 tasks on 16 streams, each task on a \
-     connection of its own for the whole round, the fastest raw way for many writers (see \
-     below); on the other side the store keeps 16 connections for its appends \
-     (`PgStoreOptions::with_writer_connections(16)`) and, but for the row that says \
-     otherwise, groups commits (see below).",
+     committed as the server is configured (see `synchronous_commit` under Machine: when on, \
+     each commit waits for its WAL flush), like the store's appends. The target for batches \
+     applies to `INSERT … SELECT FROM unnest(…)`, the fastest raw way through sqlx. The \
+     single-row many-writer baselines are `INSERT`s from 16 tasks on 16 streams, each task \
+     on a connection of its own for the whole round, the fastest raw way for many writers \
+     that each commit alone (see below); the group-commit rows have a hand-written group \
+     commit as their baseline (see below). On the other side the store keeps 16 connections \
+     for its appends (`PgStoreOptions::with_writer_connections(16)`) and, but for the row \
+     that says otherwise, groups commits.",
     "Binary `COPY`: sqlx 0.9 does not set `TCP_NODELAY` and sends `COPY`'s closing \
      `CopyDone` message on its own after the data, so over TCP it waits (Nagle) for the \
      server's delayed acknowledgement, about 40 ms per `COPY` whatever its size, which made the \

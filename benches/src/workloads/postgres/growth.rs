@@ -381,8 +381,8 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Vec<Section> {
                 "Appends through `EventStore::append` (with the expected version) to a table \
                  already holding {stored} events (accounts of 100 events of the mix, written \
                  by the server itself), against the same appends to an empty table of the same \
-                 definition, interleaved. The ratio is full ÷ empty: 1 means the stored \
-                 events cost nothing."
+                 definition (which then holds only what the rounds append), interleaved. The \
+                 ratio is full ÷ empty: 1 means the stored events cost nothing."
             ),
             body: Body::Measured {
                 ours: "with the stored events",

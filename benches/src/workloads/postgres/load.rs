@@ -110,7 +110,7 @@ impl Columns {
     /// How a report row names the baseline.
     pub(crate) fn label(self) -> &'static str {
         match self {
-            Self::Lean => "raw: 4 columns (version, name, schema version, payload)",
+            Self::Lean => "raw: the 4 columns a load needs: version, name, schema version, payload",
             Self::Same => "raw: the store's 10 columns, metadata parsed",
         }
     }

@@ -26,19 +26,24 @@ pub(crate) fn state(
         ));
         return rows;
     };
-    let method = rt.block_on(async {
+    let (method, data) = rt.block_on(async {
         let pool = pg::pool(db, 1).await;
         let method: String = sqlx::query_scalar("SELECT current_setting('wal_sync_method')")
             .fetch_one(&pool)
             .await
             .unwrap_or_else(|_| "fdatasync".into());
+        // Readable by superusers and `pg_read_all_settings` only.
+        let data: Option<String> = sqlx::query_scalar("SELECT current_setting('data_directory')")
+            .fetch_one(&pool)
+            .await
+            .ok();
         pool.close().await;
-        method
+        (method, data)
     });
     eprintln!("machine: pg_test_fsync");
     rows.push((
         format!("`pg_test_fsync`, one 8 kB write, `{method}`"),
-        fsync(&bin, &method).unwrap_or_else(|why| format!("not measured: {why}")),
+        fsync(&bin, &method, data.as_deref()).unwrap_or_else(|why| format!("not measured: {why}")),
     ));
     let seconds = settings.scaled(5, 1);
     for clients in [1, 16] {
@@ -86,9 +91,21 @@ fn bin_dir() -> Option<PathBuf> {
 }
 
 /// `pg_test_fsync` for one second per test, in the system temporary
-/// directory; its figure for one 8 kB write with `method`.
-fn fsync(bin: &Path, method: &str) -> Result<String, String> {
-    let file = std::env::temp_dir().join(format!("eventsource-fsync-{}", std::process::id()));
+/// directory; its figure for one 8 kB write with `method`, and whether that
+/// directory is on the device of the server's `data` directory.
+fn fsync(bin: &Path, method: &str, data: Option<&str>) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = std::env::temp_dir();
+    let device = |path: &Path| std::fs::metadata(path).ok().map(|m| m.dev());
+    let place = match data.map(Path::new) {
+        Some(data) => match (device(&dir), device(data)) {
+            (Some(a), Some(b)) if a == b => "the device of the server's data directory",
+            (Some(_), Some(_)) => "**not** the device of the server's data directory",
+            _ => "a device not compared with the server's (its data directory is not visible here)",
+        },
+        None => "a device not compared with the server's (its data directory is not readable)",
+    };
+    let file = dir.join(format!("eventsource-fsync-{}", std::process::id()));
     let output = Command::new(bin.join("pg_test_fsync"))
         .args(["-s", "1", "-f"])
         .arg(&file)
@@ -105,9 +122,8 @@ fn fsync(bin: &Path, method: &str) -> Result<String, String> {
     let fields: Vec<&str> = line.split_whitespace().collect();
     match fields.as_slice() {
         [_, ops, "ops/sec", micros, "usecs/op"] => Ok(format!(
-            "{micros} µs per sync ({ops} per second), in {} (same device as the server's \
-             data only if the server is local)",
-            std::env::temp_dir().display()
+            "{micros} µs per sync ({ops} per second), in {}, on {place}",
+            dir.display()
         )),
         _ => Err(format!("unexpected line `{}`", line.trim())),
     }

@@ -13,12 +13,12 @@ use uuid::Uuid;
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
 use super::status::{ProjectionState, Published, RebuildProgress};
-use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
 };
+use crate::store::StoreError;
 use crate::store::{EventFilter, EventStore, SubscriptionItem};
 
 /// Called with each rebuild progress report.

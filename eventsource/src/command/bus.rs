@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{Command, Handles};
 use crate::aggregate::Aggregate;
+use crate::clock::Clock;
 use crate::error::{CommandError, Error};
 use crate::event::Metadata;
 use crate::registry::Registry;
@@ -62,6 +63,7 @@ pub struct CommandBus {
     retry: RetryPolicy,
     /// A `StateCache<A>` per aggregate type that has one.
     caches: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for CommandBus {
@@ -70,6 +72,7 @@ impl std::fmt::Debug for CommandBus {
             .field("snapshots", &self.snapshots.is_some())
             .field("retry", &self.retry)
             .field("cached_aggregates", &self.caches.len())
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -83,6 +86,7 @@ impl CommandBus {
             snapshots: None,
             retry: RetryPolicy::default(),
             caches: Arc::default(),
+            clock: Clock::current(),
         })
     }
 
@@ -107,6 +111,14 @@ impl CommandBus {
         self
     }
 
+    /// Takes the ids, times and retry waits of every command from `clock`
+    /// (by default the ambient clock when the bus was built: see
+    /// [`Clock::current`]).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The event store.
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
@@ -120,8 +132,9 @@ impl CommandBus {
             .and_then(|cache| cache.clone().downcast::<StateCache<A>>().ok());
         Repository::unchecked(self.store.clone())
             .with_shared_snapshots(self.snapshots.clone())
-            .with_retry(self.retry)
+            .with_retry(self.retry.clone())
             .with_shared_cache(cache)
+            .with_clock(self.clock.clone())
     }
 
     /// Runs `command` against its aggregate.

@@ -16,6 +16,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::watch;
 
+use crate::clock::Clock;
+
 use state::State;
 
 pub use checkpoints::InMemoryCheckpointStore;
@@ -49,9 +51,19 @@ pub use sagas::InMemorySagaStore;
 /// # }).unwrap();
 /// # }
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct InMemoryStore {
     shared: Arc<Shared>,
+    clock: Clock,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self {
+            shared: Arc::default(),
+            clock: Clock::current(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -86,6 +98,14 @@ impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Stamps the events this handle appends with `clock`'s time (by default
+    /// the ambient clock when the store was built: see [`Clock::current`]).
+    /// Clones made afterwards share it.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// How many events the store holds.

@@ -106,6 +106,7 @@ pub mod registry;
 pub mod repository;
 pub mod saga;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod upcast;
 

@@ -1,7 +1,7 @@
 //! The embedded in-memory store: events, snapshots and live subscriptions.
 //!
 //! It keeps the same rules as the PostgreSQL store (checked by the same
-//! [conformance suite](crate::testing::conformance)), so code tested against
+//! conformance suite, `testing::conformance`), so code tested against
 //! it behaves the same in production. Nothing survives the process.
 
 mod checkpoints;

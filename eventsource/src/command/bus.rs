@@ -4,6 +4,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use super::{Command, Handles};
 use crate::aggregate::Aggregate;
 use crate::clock::Clock;
@@ -12,6 +14,11 @@ use crate::event::Metadata;
 use crate::registry::Registry;
 use crate::repository::{Executed, Repository, RetryPolicy, StateCache};
 use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
+
+/// What [`CommandBus::dispatch`] returns: the outcome of a command on
+/// aggregate `A` whose handler rejects with `E` (which must be `Send`, so
+/// that dispatching can run on any task).
+pub type Dispatched<'a, A, E> = BoxFuture<'a, Result<Executed<A>, CommandError<E>>>;
 
 /// Routes each command to the aggregate its type names, through one store.
 ///
@@ -138,29 +145,33 @@ impl CommandBus {
     }
 
     /// Runs `command` against its aggregate.
-    pub async fn dispatch<C>(
-        &self,
-        command: C,
-    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    pub fn dispatch<C, E>(&self, command: C) -> Dispatched<'_, C::Aggregate, E>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
     {
-        self.dispatch_with(command, Metadata::default()).await
+        self.dispatch_with(command, Metadata::default())
     }
 
     /// Runs `command` with causal metadata (correlation, causation, actor, headers).
-    pub async fn dispatch_with<C>(
+    pub fn dispatch_with<C, E>(
         &self,
         command: C,
         metadata: Metadata,
-    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    ) -> Dispatched<'_, C::Aggregate, E>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
     {
-        self.repository::<C::Aggregate>()
-            .execute_with(command, metadata)
-            .await
+        // A future of a type that names no bound: a command whose aggregate
+        // has no handler for it is reported once, at the argument, where an
+        // `async fn` would report it again at the call and at `.await`.
+        Box::pin(async move {
+            self.repository::<C::Aggregate>()
+                .execute_with(command, metadata)
+                .await
+        })
     }
 }

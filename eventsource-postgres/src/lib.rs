@@ -28,6 +28,7 @@
 //!     match item? {
 //!         SubscriptionItem::Event(e) => println!("{} at {}", e.event_name, e.global_position),
 //!         SubscriptionItem::CaughtUp { position } => println!("caught up to {position}"),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(())
@@ -303,15 +304,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod append;
-mod backoff;
 mod checkpoints;
 mod error;
-mod events;
 pub mod migrate;
 mod notify;
 mod options;
+mod positions;
 mod processing;
-mod processing_sql;
 mod read;
 mod row;
 mod schema;
@@ -319,7 +318,7 @@ mod snapshots;
 mod sql;
 mod store;
 
-pub use append::xid_guard::TransactionIdsBehind;
+pub use append::TransactionIdsBehind;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore};
 pub use schema::{Identifier, InvalidIdentifier};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use eventsource::clock::Clock;
+
 use crate::schema::{Identifier, InvalidIdentifier};
 
 /// Settings of a [`PgEventStore`](crate::PgEventStore).
@@ -29,6 +31,7 @@ pub struct PgStoreOptions {
     stall_warning: Option<Duration>,
     writer_connections: u32,
     group_commit: u32,
+    clock: Clock,
 }
 
 /// The schema used by [`PgStoreOptions::default`].
@@ -53,6 +56,7 @@ impl PgStoreOptions {
             stall_warning: Some(Duration::from_secs(30)),
             writer_connections: 0,
             group_commit: 0,
+            clock: Clock::current(),
         }
     }
 
@@ -180,6 +184,15 @@ impl PgStoreOptions {
         self
     }
 
+    /// Times the store's waits with `clock`: re-checks, polling, reconnects,
+    /// the pace of `NOTIFY` and the stall warning (by default the ambient
+    /// clock when the options were made: see [`Clock::current`]). Event
+    /// times come from the server.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The schema holding the tables.
     pub fn schema(&self) -> &Identifier {
         &self.schema
@@ -218,6 +231,11 @@ impl PgStoreOptions {
     /// How many connections appends keep (see [`PgStoreOptions::with_writer_connections`]).
     pub fn writer_connections(&self) -> u32 {
         self.writer_connections
+    }
+
+    /// The clock the store waits by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// How many shared append statements may run at once (see

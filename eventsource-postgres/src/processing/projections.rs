@@ -18,13 +18,58 @@ use std::time::Duration;
 use async_trait::async_trait;
 use eventsource::StoreError;
 use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx};
-use eventsource::store::CheckpointStore;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::PgEventStore;
+use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
-use crate::processing_sql::ProcessingSql;
+use crate::schema::Identifier;
+use crate::sql::Sql;
+
+/// Takes the lease `$1` for owner `$2` for `$3` milliseconds when it is
+/// free, expired, or already the owner's (a renewal).
+const ACQUIRE_LEASE: &str = "\
+INSERT INTO {schema}.projection_leases AS l (name, owner, expires_at)
+VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+ON CONFLICT (name) DO UPDATE
+SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE l.owner = EXCLUDED.owner OR l.expires_at < clock_timestamp()
+RETURNING owner";
+
+const RELEASE_LEASE: &str = "DELETE FROM {schema}.projection_leases WHERE name = $1 AND owner = $2";
+
+/// Locks the lease row until the commit, so no takeover can slip in between
+/// this check and the commit.
+const FENCE_LEASE: &str = "\
+SELECT 1 FROM {schema}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDATE";
+
+/// The statements of the projection backend.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    acquire_lease: Sql,
+    release_lease: Sql,
+    fence_lease: Sql,
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &Identifier) -> Self {
+        Self {
+            acquire_lease: Sql::new(ACQUIRE_LEASE, schema),
+            release_lease: Sql::new(RELEASE_LEASE, schema),
+            fence_lease: Sql::new(FENCE_LEASE, schema),
+        }
+    }
+
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("acquire_lease", &self.acquire_lease),
+            ("release_lease", &self.release_lease),
+            ("fence_lease", &self.fence_lease),
+        ]
+    }
+}
 
 /// A [`ProjectionBackend`] on PostgreSQL, for projections whose handlers take
 /// `&mut PgConnection` (transactional read models in the same database) or
@@ -67,27 +112,27 @@ use crate::processing_sql::ProcessingSql;
 /// ```
 #[derive(Clone, Debug)]
 pub struct PgProjectionBackend {
-    store: PgEventStore,
-    sql: Arc<ProcessingSql>,
-}
-
-impl PgEventStore {
-    /// The projection backend of this store's schema.
-    pub fn projection_backend(&self) -> PgProjectionBackend {
-        PgProjectionBackend {
-            store: self.clone(),
-            sql: self.inner.processing.clone(),
-        }
-    }
+    pool: PgPool,
+    checkpoints: Arc<Checkpoints>,
+    sql: Arc<Statements>,
 }
 
 impl PgProjectionBackend {
+    pub(crate) fn new(pool: PgPool, checkpoints: Arc<Checkpoints>, sql: Arc<Statements>) -> Self {
+        Self {
+            pool,
+            checkpoints,
+            sql,
+        }
+    }
+
     async fn begin_tx(&self) -> Result<PgProjectionTx, StoreError> {
-        let tx = self.store.pool().begin().await.map_err(store_error)?;
+        let tx = self.pool.begin().await.map_err(store_error)?;
         Ok(PgProjectionTx {
             tx,
             unit: (),
-            store: self.store.clone(),
+            checkpoints: self.checkpoints.clone(),
+            sql: self.sql.clone(),
         })
     }
 
@@ -102,7 +147,7 @@ impl PgProjectionBackend {
             .bind(name)
             .bind(owner)
             .bind(millis as f64)
-            .fetch_optional(self.store.pool())
+            .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(row.is_some())
@@ -112,7 +157,7 @@ impl PgProjectionBackend {
         sqlx::query(self.sql.release_lease.get())
             .bind(name)
             .bind(owner)
-            .execute(self.store.pool())
+            .execute(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(())
@@ -123,7 +168,8 @@ impl PgProjectionBackend {
 pub struct PgProjectionTx {
     tx: Transaction<'static, Postgres>,
     unit: (),
-    store: PgEventStore,
+    checkpoints: Arc<Checkpoints>,
+    sql: Arc<Statements>,
 }
 
 impl std::fmt::Debug for PgProjectionTx {
@@ -134,7 +180,7 @@ impl std::fmt::Debug for PgProjectionTx {
 
 impl PgProjectionTx {
     async fn reset(&mut self, name: &str) -> Result<(), StoreError> {
-        self.store.reset_checkpoint_in(&mut self.tx, name).await
+        self.checkpoints.reset_in(&mut self.tx, name).await
     }
 
     async fn finish(
@@ -143,7 +189,7 @@ impl PgProjectionTx {
         owner: Uuid,
         position: Option<u64>,
     ) -> Result<(), CommitError> {
-        let held = sqlx::query(self.store.inner.processing.fence_lease.get())
+        let held = sqlx::query(self.sql.fence_lease.get())
             .bind(name)
             .bind(owner)
             .fetch_optional(&mut *self.tx)
@@ -154,8 +200,8 @@ impl PgProjectionTx {
             return Err(CommitError::LeaseLost);
         }
         if let Some(position) = position {
-            self.store
-                .save_checkpoint_in(&mut self.tx, name, position)
+            self.checkpoints
+                .save_in(&mut self.tx, name, position)
                 .await?;
         }
         self.tx.commit().await.map_err(store_error)?;
@@ -177,7 +223,7 @@ macro_rules! backend_for {
             }
 
             async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
-                CheckpointStore::load(&self.store, name).await
+                self.checkpoints.load(name).await
             }
 
             async fn acquire(

@@ -27,11 +27,10 @@ use eventsource::StoreError;
 use eventsource::store::{EventFilter, Subscription, SubscriptionItem};
 use futures::StreamExt;
 
-use crate::backoff::Backoff;
-use crate::read::horizon_stall::Stall;
-use crate::read::{Bound, decode_global, horizon, start_after};
+use super::horizon_stall::Stall;
+use super::{Bound, Reads, decode_global, horizon, start_after};
 use crate::row::Names;
-use crate::store::Inner;
+use eventsource::backoff::{Backoff, Delays};
 
 /// What to do after a failed round.
 enum Failure {
@@ -42,7 +41,7 @@ enum Failure {
 struct Retries {
     limit: Option<u32>,
     failures: u32,
-    backoff: Backoff,
+    backoff: Delays,
 }
 
 impl Retries {
@@ -50,7 +49,7 @@ impl Retries {
         Self {
             limit,
             failures: 0,
-            backoff: Backoff::new(Duration::from_millis(20), Duration::from_secs(5)),
+            backoff: Backoff::new(Duration::from_millis(20), Duration::from_secs(5)).delays(),
         }
     }
 
@@ -79,33 +78,33 @@ impl Retries {
 }
 
 pub(crate) fn subscribe(
-    inner: Arc<Inner>,
+    reads: Arc<Reads>,
     from_position: u64,
     filter: EventFilter,
 ) -> Subscription {
     Box::pin(async_stream::stream! {
         // Nothing can be stored beyond bigint: the subscription stays idle.
         let mut after = start_after(from_position).unwrap_or(i64::MAX);
-        let mut wake = inner.wake.subscribe(&inner.pool);
+        let mut wake = reads.notifications.subscribe(&reads.pool);
         let bound = Bound::new(&filter);
-        let page_size = i64::from(inner.options.page_size());
+        let page_size = i64::from(reads.options.page_size());
         let mut names = Names::default();
-        let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
-        let mut retries = Retries::new(inner.options.reconnect_limit());
+        let mut recheck = Backoff::new(Duration::from_millis(1), reads.options.recheck_max()).delays();
+        let mut retries = Retries::new(reads.options.reconnect_limit());
         let mut reported = None;
-        let mut stall = Stall::new("subscription", inner.options.stall_warning());
+        let mut stall = Stall::new("subscription", reads.options.stall_warning());
         loop {
             // Marked seen before reading: an append that commits during the
             // read bumps the counter again and triggers another round.
             wake.borrow_and_update();
             let mut failed = None;
             let mut pending = false;
-            match horizon(&inner).await {
+            match horizon(&reads).await {
                 Err(err) => failed = Some(err),
                 Ok((before, head)) => {
                     if before > after.saturating_add(1) {
                         'pages: loop {
-                            let mut rows = bound.page(&inner, after, before);
+                            let mut rows = bound.page(&reads, after, before);
                             let mut seen = 0;
                             while let Some(row) = rows.next().await {
                                 seen += 1;
@@ -133,13 +132,13 @@ pub(crate) fn subscribe(
                         }
                     }
                     pending = head.is_some_and(|h| h >= before);
-                    stall.observe(&inner, before, head).await;
+                    stall.observe(&reads, before, head).await;
                 }
             }
             if let Some(err) = failed {
                 match retries.failed(err) {
                     Failure::Retry(delay) => {
-                        tokio::time::sleep(delay).await;
+                        reads.options.clock().sleep(delay).await;
                         continue;
                     }
                     Failure::GiveUp(err) => {
@@ -158,12 +157,12 @@ pub(crate) fn subscribe(
                 recheck.next_delay()
             } else {
                 recheck.reset();
-                inner.options.poll_interval()
+                reads.options.poll_interval()
             };
             tokio::select! {
-                // The sender lives in `inner`, which this stream holds.
+                // The sender lives in `reads`, which this stream holds.
                 _ = wake.changed() => {}
-                () = tokio::time::sleep(wait) => {}
+                () = reads.options.clock().sleep(wait) => {}
             }
         }
     })

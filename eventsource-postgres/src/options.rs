@@ -166,10 +166,9 @@ impl PgStoreOptions {
     /// append whose caller stops waiting while it queues is dropped from the
     /// queue; once in a statement, it commits with it.
     ///
-    /// One runner (`n = 1`) makes the largest groups: with 16 writers on
-    /// two cores, statements held about 15 appends on average, and single
-    /// events went through at about 1.4 times the rate of one-row inserts
-    /// each committing alone. It also means that one statement waiting —
+    /// One runner (`n = 1`) makes the largest groups, so the most appends
+    /// share each commit (`BENCHMARKS.md` in the repository gives the
+    /// figures). It also means that one statement waiting —
     /// on a row lock another transaction holds, say — holds up the
     /// process's queued appends behind it; more runners bound that wait
     /// at the cost of smaller groups.

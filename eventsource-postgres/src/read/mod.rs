@@ -27,7 +27,7 @@ use crate::options::PgStoreOptions;
 use crate::row::{self, Names};
 use crate::schema::Identifier;
 use crate::sql::Sql;
-use horizon_stall::Stall;
+use horizon_stall::{Probe, Stall};
 
 /// A stream's events from version `$2`, at most `$3`.
 const READ_STREAM: &str = "\
@@ -173,6 +173,16 @@ impl Reads {
             options,
             notifications,
             xid,
+        }
+    }
+
+    /// What a stalled reader needs to name the blocker.
+    fn probe(&self) -> Probe<'_> {
+        Probe {
+            pool: &self.pool,
+            schema: self.options.schema(),
+            xid: &self.xid,
+            clock: self.options.clock(),
         }
     }
 
@@ -386,7 +396,9 @@ pub(crate) async fn count(
         if horizon_now > target {
             return Ok(u64::try_from(counted).unwrap_or(0));
         }
-        stall.observe(reads, horizon_now, Some(target)).await;
+        stall
+            .observe(&reads.probe(), horizon_now, Some(target))
+            .await;
     }
 }
 
@@ -454,7 +466,7 @@ pub(crate) fn read_all(reads: Arc<Reads>, from_position: u64, filter: EventFilte
             if after >= target {
                 return;
             }
-            stall.observe(&reads, horizon_now, Some(target)).await;
+            stall.observe(&reads.probe(), horizon_now, Some(target)).await;
             reads.options.clock().sleep(recheck.next_delay()).await;
             horizon_now = match horizon(&reads).await {
                 Ok((h, _)) => h,

@@ -132,7 +132,7 @@ pub(crate) fn subscribe(
                         }
                     }
                     pending = head.is_some_and(|h| h >= before);
-                    stall.observe(&reads, before, head).await;
+                    stall.observe(&reads.probe(), before, head).await;
                 }
             }
             if let Some(err) = failed {

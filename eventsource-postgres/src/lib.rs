@@ -279,6 +279,19 @@
 //! and everything else to `Backend`. Nothing in this crate panics on data
 //! from a caller or from the database.
 //!
+//! # Where things are
+//!
+//! `store.rs` holds [`PgEventStore`] and its trait impls, each delegating to
+//! a part: `append/` (its `mod.rs` the only entry; the request and its
+//! statement at the bottom, in `statement.rs`, with one append in
+//! `single.rs`, group commit in `group.rs`, kept connections in
+//! `writers.rs` and the transaction-id guard in `xid_guard.rs`), `read/`
+//! (reads, subscriptions and the stall warning), `snapshots.rs`,
+//! `checkpoints.rs` and `processing/` (projection backend, dead letters,
+//! sagas). Each writes its SQL statements whole next to the code that binds
+//! them; `sql.rs` is the one place the schema enters SQL, and
+//! `positions.rs` defines the position constants.
+//!
 //! # Notes
 //!
 //! - `PgEventStore` implements both `SnapshotStore::save` and

@@ -5,13 +5,13 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields, Index, LitStr, Member, Path};
 
-use crate::args;
-use crate::common::{
-    check_name, first_last_spans, reject_generics, runtime_path, rust_path, spanned_range,
-};
-use crate::errors::Errors;
+use crate::attr::{self, Key};
+use crate::checks::{check_name, reject_generics};
+use crate::diagnostics::Errors;
+use crate::diagnostics::{first_last_spans, spanned_range};
+use crate::paths::{runtime_path, rust_path};
 
-const KEYS: &[&str] = &["aggregate", "name", "crate"];
+const KEYS: &[Key] = &[Key::Aggregate, Key::Name, Key::Crate];
 const ID_ATTR: &str = "aggregate_id";
 
 struct Model<'a> {
@@ -47,6 +47,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.input.ident;
     quote! {
+        #[automatically_derived]
         impl #krate::Command for #ident {
             type Aggregate = #aggregate;
             const NAME: &'static ::core::primitive::str = "";
@@ -58,7 +59,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let args = args::parse_attrs(
+    let args = attr::parse_attrs(
         errors,
         "#[command]",
         &input.attrs,
@@ -67,13 +68,13 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
         "#[command(aggregate = Account)]",
     );
     let krate = runtime_path(errors, &args);
-    let aggregate = args.path(errors, "aggregate", "Account");
-    let name = args.string(errors, "name");
+    let aggregate = args.path(errors, Key::Aggregate, "Account");
+    let name = args.string(errors, Key::Name);
     if let Some(name) = &name {
         check_name(errors, name, "`name` in #[command]");
     }
     reject_generics(errors, &input.generics, "a command");
-    if args.missing("aggregate") {
+    if args.missing(Key::Aggregate) {
         errors.at(
             &input.ident,
             "missing #[command(aggregate = ...)]: name the aggregate type that handles this command",
@@ -124,7 +125,7 @@ fn id_field<'a>(
                     attr,
                     format!(
                         "a command has one #[aggregate_id] field, and `{}` already is",
-                        crate::common::render(first)
+                        crate::diagnostics::render(first)
                     ),
                 );
                 continue;
@@ -167,6 +168,7 @@ fn expand(model: &Model<'_>, aggregate: &Path, (member, field): &(Member, &Field
     let id_arg = spanned_range(quote!(&self.#member), first, last);
     let to_string = quote!(#id_fn(#id_arg));
     quote! {
+        #[automatically_derived]
         impl #krate::Command for #ident {
             type Aggregate = #aggregate;
             const NAME: &'static ::core::primitive::str = #name;
@@ -177,11 +179,11 @@ fn expand(model: &Model<'_>, aggregate: &Path, (member, field): &(Member, &Field
         }
 
         #krate::__private::inventory::submit! {
-            #krate::registry::CommandRegistration {
-                name: #name,
-                rust_type: #rust_type,
-                aggregate: #krate::__private::command_aggregate_name::<#ident>(),
-            }
+            #krate::__private::CommandRegistration::new(
+                #name,
+                #rust_type,
+                #krate::__private::command_aggregate_name::<#ident>(),
+            )
         }
     }
 }

@@ -4,11 +4,12 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, LitStr, Path};
 
-use crate::args;
-use crate::common::{check_name, reject_generics, runtime_path, rust_path};
-use crate::errors::Errors;
+use crate::attr::{self, Key};
+use crate::checks::{check_name, reject_generics};
+use crate::diagnostics::Errors;
+use crate::paths::{runtime_path, rust_path};
 
-const KEYS: &[&str] = &["name", "version", "aliases", "crate"];
+const KEYS: &[Key] = &[Key::Name, Key::Version, Key::Aliases, Key::Crate];
 
 struct Model<'a> {
     input: &'a DeriveInput,
@@ -31,7 +32,7 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let args = args::parse_attrs(
+    let args = attr::parse_attrs(
         errors,
         "#[event]",
         &input.attrs,
@@ -40,9 +41,11 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
         "#[event(name = \"...\")]",
     );
     let krate = runtime_path(errors, &args);
-    let name = args.string(errors, "name");
-    let version = args.positive_u32(errors, "version").map_or(1, |(v, _)| v);
-    let aliases = args.strings(errors, "aliases");
+    let name = args.string(errors, Key::Name);
+    let version = args
+        .positive_u32(errors, Key::Version)
+        .map_or(1, |(v, _)| v);
+    let aliases = args.strings(errors, Key::Aliases);
 
     if let Data::Union(data) = &input.data {
         errors.at(
@@ -53,7 +56,7 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
     reject_generics(errors, &input.generics, "an event");
     if let Some(name) = &name {
         check_name(errors, name, "`name` in #[event]");
-    } else if args.missing("name") {
+    } else if args.missing(Key::Name) {
         errors.at(
             &input.ident,
             "missing #[event(name = \"...\")]: every event needs a stable name to be stored under",
@@ -90,28 +93,24 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let name = &model.name;
     let rust_type = rust_path(ident);
     quote! {
+        #[automatically_derived]
         impl #krate::Event for #ident {
             const NAME: &'static ::core::primitive::str = #name;
             const VERSION: ::core::primitive::u32 = #version;
             const ALIASES: &'static [&'static ::core::primitive::str] = &[#(#aliases),*];
 
-            fn upcasters() -> &'static #krate::registry::UpcasterChain {
+            fn upcasters() -> &'static #krate::__private::UpcasterChain {
                 // Looked up once: the registry never changes once built.
-                static CHAIN: #krate::__private::OnceLock<&'static #krate::registry::UpcasterChain> =
+                static CHAIN: #krate::__private::OnceLock<&'static #krate::__private::UpcasterChain> =
                     #krate::__private::OnceLock::new();
                 // The name written out, not `Self::NAME`: a type missing one
                 // of `Event`'s supertraits is reported once, on the impl.
-                CHAIN.get_or_init(|| #krate::registry::Registry::global().chain(#name))
+                CHAIN.get_or_init(|| #krate::__private::Registry::global().chain(#name))
             }
         }
 
         #krate::__private::inventory::submit! {
-            #krate::registry::EventRegistration {
-                name: #name,
-                version: #version,
-                aliases: &[#(#aliases),*],
-                rust_type: #rust_type,
-            }
+            #krate::__private::EventRegistration::new(#name, #version, &[#(#aliases),*], #rust_type)
         }
     }
 }
@@ -125,6 +124,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
         return TokenStream::new();
     }
     quote! {
+        #[automatically_derived]
         impl #krate::Event for #ident {
             const NAME: &'static ::core::primitive::str = "";
             const VERSION: ::core::primitive::u32 = 1;

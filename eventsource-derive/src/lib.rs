@@ -8,13 +8,18 @@
 
 mod aggregate;
 mod aggregate_impl;
-mod args;
+mod attr;
+mod checks;
 mod command;
-mod common;
-mod errors;
+mod diagnostics;
 mod event;
 mod fingerprint;
+mod handled;
+mod handler_block;
+mod paths;
 mod projection;
+mod saga;
+mod signature;
 mod upcaster;
 
 use proc_macro::TokenStream;
@@ -105,7 +110,7 @@ pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
 /// read model before a rebuild.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(projection::Kind::Projection, args.into(), input.into()).into()
+    projection::attribute(args.into(), input.into()).into()
 }
 
 /// Declares a saga (process manager): `#[saga(name = "...")]` on an impl
@@ -120,27 +125,13 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
 /// would dispatch its commands again.
 #[proc_macro_attribute]
 pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(projection::Kind::Saga, args.into(), input.into()).into()
-}
-
-/// The argument `#[aggregate_impl]` leaves on the handler attributes it read,
-/// so they expand to their method unchanged.
-const HANDLED: HandledMarker = HandledMarker;
-
-struct HandledMarker;
-
-impl quote::ToTokens for HandledMarker {
-    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
-        tokens.extend([proc_macro2::TokenTree::Ident(proc_macro2::Ident::new(
-            "__read_by_aggregate_impl",
-            proc_macro2::Span::call_site(),
-        ))]);
-    }
+    saga::attribute(args.into(), input.into()).into()
 }
 
 fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
     let args = proc_macro2::TokenStream::from(args);
-    if args.to_string() == quote::quote!(#HANDLED).to_string() {
+    let handled = handled::HANDLED;
+    if args.to_string() == quote::quote!(#handled).to_string() {
         return input;
     }
     let input = proc_macro2::TokenStream::from(input);
@@ -148,7 +139,7 @@ fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
         format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]");
     let error = match syn::parse2::<syn::ImplItemFn>(input.clone()) {
         Ok(function) => syn::Error::new(function.sig.ident.span(), message),
-        Err(_) => syn::Error::new_spanned(common::item_head(&input), message),
+        Err(_) => syn::Error::new_spanned(diagnostics::item_head(&input), message),
     };
     let error = error.to_compile_error();
     quote::quote!(#error #input).into()
@@ -211,7 +202,6 @@ mod tests {
         ]
         .map(|f| crate::upcaster::attribute(quote::quote!(event = "a.B", from = 1, crate = rt), f));
         let projection = crate::projection::attribute(
-            crate::projection::Kind::Projection,
             quote::quote!(name = "a.p", crate = rt),
             quote::quote! {
                 impl P {
@@ -224,8 +214,7 @@ mod tests {
                 }
             },
         );
-        let saga = crate::projection::attribute(
-            crate::projection::Kind::Saga,
+        let saga = crate::saga::attribute(
             quote::quote!(name = "a.s", crate = rt),
             quote::quote! {
                 impl S {

@@ -10,11 +10,14 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{FnArg, Item, ItemFn, ReturnType, Type};
 
-use crate::args::{self, Args};
-use crate::common::{check_name, first_last_spans, item_head, runtime_path, spanned_range};
-use crate::errors::Errors;
+use crate::attr::{self, Args, Key};
+use crate::checks::check_name;
+use crate::diagnostics::Errors;
+use crate::diagnostics::{first_last_spans, item_head, spanned_range};
+use crate::paths::runtime_path;
+use crate::signature::{self, Generics, Plain};
 
-const KEYS: &[&str] = &["event", "from", "crate"];
+const KEYS: &[Key] = &[Key::Event, Key::From, Key::Crate];
 
 /// A checked upcaster signature.
 struct Signature<'a> {
@@ -29,10 +32,10 @@ struct Signature<'a> {
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
     let args_span = (!args.is_empty()).then(|| args.clone());
-    let args = args::parse(&mut errors, "#[upcaster]", args, KEYS);
+    let args = attr::parse(&mut errors, "#[upcaster]", args, KEYS);
     let krate = runtime_path(&mut errors, &args);
-    let event = args.string(&mut errors, "event");
-    let from = args.positive_u32(&mut errors, "from").map(|(n, _)| n);
+    let event = args.string(&mut errors, Key::Event);
+    let from = args.positive_u32(&mut errors, Key::From).map(|(n, _)| n);
     if let Some(name) = &event {
         check_name(&mut errors, name, "`event` in #[upcaster]");
     }
@@ -79,7 +82,7 @@ fn missing_keys(
     args_span: Option<TokenStream>,
     function: &ItemFn,
 ) {
-    let what = match (args.missing("event"), args.missing("from")) {
+    let what = match (args.missing(Key::Event), args.missing(Key::From)) {
         (true, true) => {
             "`event = \"...\"` and `from = N`, the event it upgrades and the version it upgrades from"
         }
@@ -98,26 +101,15 @@ fn missing_keys(
 
 fn signature<'a>(errors: &mut Errors, function: &'a ItemFn) -> Option<Signature<'a>> {
     let sig = &function.sig;
-    let mut ok = true;
-    if let Some(token) = &sig.asyncness {
-        errors.at(
-            token,
-            "an upcaster cannot be async: it must be a pure function of the payload",
-        );
-        ok = false;
-    }
-    if let syn::Safety::Unsafe(token) = &sig.safety {
-        errors.at(token, "an upcaster cannot be unsafe");
-        ok = false;
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.at(&sig.generics, "an upcaster cannot be generic");
-        ok = false;
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.at(variadic, "an upcaster cannot be variadic");
-        ok = false;
-    }
+    let ok = signature::check_plain(
+        errors,
+        sig,
+        &Plain {
+            what: "an upcaster",
+            not_async: Some("it must be a pure function of the payload"),
+            generics: Generics::None,
+        },
+    );
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
     if let Some(receiver) = inputs.iter().find(|arg| matches!(arg, FnArg::Receiver(_))) {
         errors.at(
@@ -161,7 +153,11 @@ fn signature<'a>(errors: &mut Errors, function: &'a ItemFn) -> Option<Signature<
         );
         return None;
     }
-    let (fallible, new) = result_parts(output);
+    let returns = signature::returns(output);
+    let (fallible, new) = match returns.is_result() {
+        true => (true, returns.ok()),
+        false => (false, Some(output)),
+    };
     ok.then_some(Signature {
         input,
         output,
@@ -181,15 +177,12 @@ fn registration(
     from: u32,
     sig: &Signature<'_>,
 ) -> TokenStream {
-    let rust_fn = crate::common::rust_path(ident);
+    let rust_fn = crate::paths::rust_path(ident);
     let (items, body, typed) = match sig.new.filter(|ty| !is_value(ty)) {
         Some(new) => typed(krate, ident, from, sig, new),
-        None => (
-            TokenStream::new(),
-            json_body(krate, ident, sig),
-            quote!(#krate::__private::Option::None),
-        ),
+        None => (TokenStream::new(), json_body(krate, ident, sig), None),
     };
+    let typed = typed.map(|typed| quote!(.with_typed(#typed)));
     quote! {
         #items
 
@@ -200,13 +193,8 @@ fn registration(
         }
 
         #krate::__private::inventory::submit! {
-            #krate::registry::UpcasterRegistration {
-                event: #event,
-                from: #from,
-                upcast: __es_json,
-                typed: #typed,
-                function: #rust_fn,
-            }
+            #krate::__private::UpcasterRegistration::new(#event, #from, __es_json, #rust_fn)
+                #typed
         }
     }
 }
@@ -287,7 +275,7 @@ fn typed(
     from: u32,
     sig: &Signature<'_>,
     new: &Type,
-) -> (TokenStream, TokenStream, TokenStream) {
+) -> (TokenStream, TokenStream, Option<TokenStream>) {
     let input = sig.input;
     let p = quote!(#krate::__private);
     // One constant per side, spanned on the user's type: a missing
@@ -341,13 +329,13 @@ fn typed(
         (__ES_OUTPUT.to_value)(&new)
     };
     let typed = quote! {
-        #p::Option::Some(#p::TypedUpcast {
+        #p::TypedUpcast {
             accepts: __ES_OUTPUT.accepts,
             from_text: __es_from_text,
             from_value: #from_value,
-        })
+        }
     };
-    (items, body, typed)
+    (items, body, Some(typed))
 }
 
 /// `Value` or `serde_json::Value`: the JSON form.
@@ -360,26 +348,4 @@ fn is_value(ty: &Type) -> bool {
             .is_some_and(|s| s.ident == "Value" && s.arguments.is_empty()),
         _ => false,
     }
-}
-
-/// Whether `ty` names a `Result` (a path ending in `Result`), and the new
-/// payload's type: its first type argument, or `ty` itself.
-fn result_parts(ty: &Type) -> (bool, Option<&Type>) {
-    let Type::Path(path) = ty else {
-        return (false, Some(ty));
-    };
-    let Some(last) = path.path.segments.last() else {
-        return (false, Some(ty));
-    };
-    if !last.ident.to_string().ends_with("Result") {
-        return (false, Some(ty));
-    }
-    let ok = match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        }),
-        _ => None,
-    };
-    (true, ok)
 }

@@ -4,7 +4,7 @@
 //! [`PgEventStore`] implements [`EventStore`](eventsource::EventStore),
 //! [`SnapshotStore`](eventsource::SnapshotStore) and
 //! [`CheckpointStore`](eventsource::CheckpointStore), and passes the
-//! runtime's [conformance suite](eventsource::testing::conformance) like the
+//! runtime's conformance suite (`eventsource::testing::conformance`) like the
 //! in-memory store. All queries are built at run time (`sqlx::query`, never
 //! `query!`), so building never needs a database.
 //!
@@ -28,6 +28,7 @@
 //!     match item? {
 //!         SubscriptionItem::Event(e) => println!("{} at {}", e.event_name, e.global_position),
 //!         SubscriptionItem::CaughtUp { position } => println!("caught up to {position}"),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(())
@@ -278,6 +279,19 @@
 //! and everything else to `Backend`. Nothing in this crate panics on data
 //! from a caller or from the database.
 //!
+//! # Where things are
+//!
+//! `store.rs` holds [`PgEventStore`] and its trait impls, each delegating to
+//! a part: `append/` (its `mod.rs` the only entry; the request and its
+//! statement at the bottom, in `statement.rs`, with one append in
+//! `single.rs`, group commit in `group.rs`, kept connections in
+//! `writers.rs` and the transaction-id guard in `xid_guard.rs`), `read/`
+//! (reads, subscriptions and the stall warning), `snapshots.rs`,
+//! `checkpoints.rs` and `processing/` (projection backend, dead letters,
+//! sagas). Each writes its SQL statements whole next to the code that binds
+//! them; `sql.rs` is the one place the schema enters SQL, and
+//! `positions.rs` defines the position constants.
+//!
 //! # Notes
 //!
 //! - `PgEventStore` implements both `SnapshotStore::save` and
@@ -303,33 +317,22 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod append;
-mod backoff;
 mod checkpoints;
-mod dead_letters;
 mod error;
-mod events;
-mod group;
 pub mod migrate;
 mod notify;
 mod options;
-mod processing_sql;
-mod projections;
+mod positions;
+mod processing;
 mod read;
 mod row;
-mod sagas;
 mod schema;
 mod snapshots;
 mod sql;
-mod stall;
 mod store;
-mod subscribe;
-mod writers;
-mod xid_guard;
 
-pub use dead_letters::PgDeadLetterStore;
+pub use append::TransactionIdsBehind;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
-pub use projections::{PgProjectionBackend, PgProjectionTx};
-pub use sagas::PgSagaStore;
+pub use processing::{PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore};
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;
-pub use xid_guard::TransactionIdsBehind;

@@ -3,10 +3,11 @@
 
 mod common;
 
-use eventsource::decode::decode_event;
+use eventsource::event::codec::decode_event;
 use eventsource::prelude::*;
 use eventsource::store::{EventFilter, SubscriptionItem};
 use eventsource::{DecodeErrorKind, EventSet, RecordedEvent};
+use eventsource::{Error, StoreError};
 use eventsource_postgres::PgEventStore;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -182,7 +183,7 @@ async fn bad_rows_are_typed_errors_and_the_rest_stays_readable() {
             Ok(SubscriptionItem::CaughtUp { position }) if position >= last.global_position => {
                 break;
             }
-            Ok(SubscriptionItem::CaughtUp { .. }) => {}
+            Ok(_) => {}
             Err(StoreError::Corrupt {
                 global_position, ..
             }) => seen.push(Err(global_position)),

@@ -44,7 +44,7 @@ async fn events_until(
             Ok(Some(Ok(SubscriptionItem::CaughtUp { position }))) if position >= last => {
                 return got;
             }
-            Ok(Some(Ok(SubscriptionItem::CaughtUp { .. }))) => {}
+            Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => panic!("the subscription yielded an error: {e}"),
             Ok(None) => panic!("the subscription ended after {} events", got.len()),
             Err(_) => panic!(

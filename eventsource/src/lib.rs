@@ -76,17 +76,36 @@
 //!
 //! # Where things are
 //!
+//! Each concept has a module named for it; each subsystem's errors live
+//! with it. `ARCHITECTURE.md` in the repository walks a command and a stored
+//! event through them.
+//!
+//! - [`event`](mod@event): the [`Event`] trait and the event sets the
+//!   macros generate, the envelope ([`NewEvent`], [`RecordedEvent`],
+//!   [`Metadata`]), encoding and decoding ([`event::codec`]) and
+//!   [`DecodeError`].
+//! - [`upcast`]: upcasters, their chains and [`UpcastError`].
+//! - [`aggregate`](mod@aggregate) and [`command`](mod@command): the aggregate
+//!   and command traits, and the [`CommandBus`] that routes each command to
+//!   its aggregate.
+//! - [`repository`]: loading aggregates and running commands, with retries
+//!   on conflicts ([`RetryPolicy`]), snapshots, temporal loads and a state
+//!   cache.
 //! - [`store`]: the [`EventStore`], [`SnapshotStore`] and [`CheckpointStore`]
-//!   traits; [`memory`] holds the embedded implementations, and the
+//!   traits, what an append expects and answers, and [`StoreError`];
+//!   [`memory`] holds the embedded implementations, and the
 //!   `eventsource-postgres` crate the PostgreSQL ones.
-//! - [`repository`] and [`bus`]: loading aggregates and running commands,
-//!   with retries on conflicts, snapshots and temporal loads.
-//! - [`registry`] and [`upcast`]: the registry of events, upcasters and
-//!   handlers, validated at start-up, and schema evolution.
-//! - [`projection`](mod@projection) and [`saga`](mod@saga): read models and process managers, run by
-//!   the [`ProjectionRunner`](projection::ProjectionRunner).
-//! - [`testing`]: the aggregate fixture, a registry check for test suites,
-//!   and the store conformance suite.
+//! - [`registry`]: the registry of events, upcasters and handlers, validated
+//!   at start-up.
+//! - [`projection`](mod@projection) and [`saga`](mod@saga): read models and
+//!   process managers, run by the
+//!   [`ProjectionRunner`](projection::ProjectionRunner).
+//! - [`clock`]: time and randomness behind one seam (the system's, or one a
+//!   seed fixes); [`backoff`]: the one backoff.
+//! - [`error`]: the runtime's own [`Error`] and [`CommandError`].
+//! - `testing` (feature `testing`): the aggregate fixture, a registry check
+//!   for test suites, and the store conformance suite.
+//! - [`prelude`]: the traits, derives and entry types most programs use.
 //!
 //! See the `README.md` of the repository for a tour, `examples/bank` and
 //! `examples/orders` for complete programs.
@@ -94,10 +113,9 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod aggregate;
-pub mod bus;
+pub mod backoff;
+pub mod clock;
 pub mod command;
-pub mod decode;
-pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod memory;
@@ -107,6 +125,7 @@ pub mod registry;
 pub mod repository;
 pub mod saga;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod upcast;
 
@@ -114,14 +133,15 @@ pub mod upcast;
 pub mod __private;
 
 pub use aggregate::{Aggregate, AggregateConfig};
-pub use bus::CommandBus;
-pub use command::{Command, CreationPolicy, Handles};
-pub use envelope::{Metadata, NewEvent, RecordedEvent};
-pub use error::{CommandError, DecodeError, DecodeErrorKind, Error, StoreError};
-pub use event::{EncodedEvent, Event, EventOf, EventSet, IntoEvents};
+pub use command::{Command, CommandBus, CreationPolicy, Handles};
+pub use error::{CommandError, Error};
+pub use event::{DecodeError, DecodeErrorKind, EncodedEvent, Event, EventOf, EventSet, IntoEvents};
+pub use event::{Metadata, NewEvent, RecordedEvent};
 pub use registry::Registry;
 pub use repository::{Executed, Loaded, Repository, RetryPolicy};
-pub use store::{CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore};
+pub use store::{
+    CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore, StoreError,
+};
 pub use upcast::UpcastError;
 
 pub use eventsource_derive::{
@@ -129,8 +149,12 @@ pub use eventsource_derive::{
     saga, upcaster,
 };
 
+pub use async_trait::async_trait;
 pub use chrono;
 pub use uuid;
+
+/// A boxed error from a store backend or a user hook.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The README's code, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -1,7 +1,8 @@
 //! Schema evolution: upcaster chains and aliases on every read path.
 
 use eventsource::DecodeErrorKind;
-use eventsource::decode::{decode_event, decode_with};
+use eventsource::Registry;
+use eventsource::event::codec::{decode_event, decode_with};
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::registry::{EventRegistration, RegistryParts};
@@ -249,6 +250,7 @@ async fn global_reads_and_subscriptions_upcast() {
                 decoded.push(<Till as Aggregate>::Event::decode(&record).unwrap());
             }
             SubscriptionItem::CaughtUp { .. } => break,
+            _ => {}
         }
     }
     assert_eq!(decoded.len(), 5);

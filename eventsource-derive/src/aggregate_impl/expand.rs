@@ -14,7 +14,9 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use super::model::{CommandHandler, EventHandler, Model, Policy};
-use crate::common::{first_last_spans, render, respan, rust_path, spanned_range};
+use crate::diagnostics::{first_last_spans, render, respan, spanned_range};
+use crate::paths::rust_path;
+use crate::signature;
 
 pub(crate) fn expand(model: &Model, self_ident: &Ident, register: bool) -> TokenStream {
     let item = &model.item;
@@ -48,6 +50,7 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
     });
     let conversions = events.iter().map(|EventHandler { event, variant, .. }| {
         quote! {
+            #[automatically_derived]
             impl #krate::__private::From<#event> for #enum_ident {
                 #[inline]
                 fn from(event: #event) -> Self {
@@ -55,7 +58,11 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
                 }
             }
 
+            #[automatically_derived]
+
             impl #krate::__private::EventOf<#enum_ident> for #event {}
+
+            #[automatically_derived]
 
             impl #krate::__private::IntoEvents<#enum_ident> for #event {
                 #[inline]
@@ -79,7 +86,11 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
 
         #(#conversions)*
 
+        #[automatically_derived]
+
         impl #krate::__private::EventOf<#enum_ident> for #enum_ident {}
+
+        #[automatically_derived]
 
         impl #krate::__private::IntoEvents<#enum_ident> for #enum_ident {
             #[inline]
@@ -128,6 +139,8 @@ fn event_set(model: &Model, self_ident: &Ident) -> TokenStream {
         const _: () = {
             #(#fns)*
 
+            #[automatically_derived]
+
             impl ::core::fmt::Debug for #enum_ident {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                     match *self {
@@ -140,6 +153,8 @@ fn event_set(model: &Model, self_ident: &Ident) -> TokenStream {
                     }
                 }
             }
+
+            #[automatically_derived]
 
             impl #krate::EventSet for #enum_ident {
                 const NAMES: &'static [&'static ::core::primitive::str] = &[#(#consts.name),*];
@@ -176,6 +191,8 @@ fn event_set(model: &Model, self_ident: &Ident) -> TokenStream {
                     }
                 }
             }
+
+            #[automatically_derived]
 
             impl #krate::Aggregate for #self_ident {
                 type Event = #enum_ident;
@@ -223,9 +240,9 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
     // The domain error, known even when the handler has a mistake, so uses
     // of the command (`then_expect_error(..)`) do not fail too.
     let result = output.as_ref().filter(|_| *fallible).map(|output| {
-        match result_args(output) {
+        match signature::returns(output).error() {
             // `Result<T, E>` written out: no trait needed.
-            Some((_, error)) => (quote!(#error), false),
+            Some(error) => (quote!(#error), false),
             // An alias such as `BankResult<T>`: split through a trait,
             // required once, on the user's type.
             None => {
@@ -325,6 +342,7 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
         },
     };
     quote! {
+        #[automatically_derived]
         impl #krate::Handles<#command> for #self_ident
         where
             #(#bounds,)*
@@ -343,44 +361,18 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
     }
 }
 
-/// `(T, E)` of a `Result<T, E>` written out with both arguments.
-fn result_args(ty: &syn::Type) -> Option<(&syn::Type, &syn::Type)> {
-    let syn::Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    let types: Vec<&syn::Type> = args
-        .args
-        .iter()
-        .filter_map(|arg| match arg {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        })
-        .collect();
-    match types.as_slice() {
-        [ok, err] => Some((ok, err)),
-        _ => None,
-    }
-}
-
 fn registration(model: &Model, self_ident: &Ident) -> TokenStream {
     let krate = &model.krate;
     let enum_ident = &model.enum_ident;
     let rust_type = rust_path(self_ident);
     quote! {
         #krate::__private::inventory::submit! {
-            #krate::registry::AggregateRegistration {
-                name: #krate::__private::aggregate_name::<#self_ident>(),
-                rust_type: #rust_type,
-                events: #krate::__private::event_set_names::<#enum_ident>(),
-                snapshot_every: #krate::__private::aggregate_snapshot_every::<#self_ident>(),
-            }
+            #krate::__private::AggregateRegistration::new(
+                #krate::__private::aggregate_name::<#self_ident>(),
+                #rust_type,
+                #krate::__private::event_set_names::<#enum_ident>(),
+                #krate::__private::aggregate_snapshot_every::<#self_ident>(),
+            )
         }
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{InMemoryStore, Shared};
-use crate::envelope::{NewEvent, RecordedEvent};
-use crate::error::StoreError;
+use crate::event::{NewEvent, RecordedEvent};
+use crate::store::StoreError;
 use crate::store::{
     AppendResult, EventFilter, EventStore, EventStream, ExpectedVersion, Subscription,
     SubscriptionItem,
@@ -25,10 +25,10 @@ impl EventStore for InMemoryStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        let result = self
-            .shared
-            .write()
-            .append(stream_id, aggregate_type, expected, events)?;
+        let result =
+            self.shared
+                .write()
+                .append(stream_id, aggregate_type, expected, events, &self.clock)?;
         if !result.replayed {
             self.shared.head.send_if_modified(|head| {
                 let moved = result.last_position > *head;

@@ -3,11 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::Utc;
 use uuid::Uuid;
 
-use crate::envelope::{NewEvent, RecordedEvent};
-use crate::error::StoreError;
+use crate::clock::Clock;
+use crate::event::{NewEvent, RecordedEvent};
+use crate::store::StoreError;
 use crate::store::{AppendResult, EventFilter, ExpectedVersion, Snapshot};
 
 #[derive(Debug, Default)]
@@ -49,6 +49,7 @@ impl State {
         aggregate_type: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+        clock: &Clock,
     ) -> Result<AppendResult, StoreError> {
         if stream_id.is_empty() {
             return Err(StoreError::Invalid("the stream id is empty".into()));
@@ -96,7 +97,7 @@ impl State {
             .streams
             .get(stream_id)
             .map_or_else(|| aggregate_type.into(), |s| s.aggregate_type.clone());
-        let recorded_at = Utc::now();
+        let recorded_at = clock.now();
         let count = events.len() as u64;
         let mut entries = Vec::with_capacity(events.len());
         for (offset, event) in events.into_iter().enumerate() {
@@ -278,7 +279,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::State;
-    use crate::envelope::{Metadata, NewEvent};
+    use crate::clock::Clock;
+    use crate::event::{Metadata, NewEvent};
     use crate::store::ExpectedVersion;
 
     #[test]
@@ -296,7 +298,13 @@ mod tests {
                 })
                 .collect();
             state
-                .append(stream, "t.Thing", ExpectedVersion::Any, events)
+                .append(
+                    stream,
+                    "t.Thing",
+                    ExpectedVersion::Any,
+                    events,
+                    &Clock::system(),
+                )
                 .unwrap();
         }
         let first = &state.log[0].event_name;

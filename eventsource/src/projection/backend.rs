@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::error::StoreError;
+use crate::store::StoreError;
 
 /// Checkpoints, leases and units of work for projections whose handlers
 /// receive a `C` (`()` for projections with no context).
@@ -56,6 +56,7 @@ pub trait ProjectionTx<C: ?Sized + Send>: Send {
 
 /// Why a unit of work did not commit. Nothing of it was kept.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum CommitError {
     /// Another instance holds the lease now.
     #[error("the lease on this projection is held by another instance")]

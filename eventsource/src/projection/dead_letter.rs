@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::envelope::RecordedEvent;
-use crate::error::StoreError;
+use crate::event::RecordedEvent;
+use crate::store::StoreError;
 
 /// An event a projection gave up on, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,8 @@ pub struct ParkedEvent {
 }
 
 impl ParkedEvent {
-    /// A parked record of `event` for `projection`.
+    /// A parked record of `event` for `projection`, parked now by the
+    /// ambient clock ([`Clock::current`](crate::clock::Clock::current)).
     pub fn new(projection: &str, event: &RecordedEvent, error: String, attempts: u32) -> Self {
         Self {
             projection: projection.to_owned(),
@@ -42,7 +43,7 @@ impl ParkedEvent {
             event_name: event.event_name.to_string(),
             error,
             attempts,
-            parked_at: Utc::now(),
+            parked_at: crate::clock::Clock::current().now(),
         }
     }
 }

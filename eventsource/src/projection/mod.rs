@@ -42,11 +42,12 @@
 mod backend;
 mod dead_letter;
 mod error;
+pub(crate) mod handler;
 mod runner;
 
 use async_trait::async_trait;
 
-use crate::envelope::RecordedEvent;
+use crate::event::RecordedEvent;
 
 pub use backend::{CommitError, ProjectionBackend, ProjectionTx};
 pub use dead_letter::{DeadLetterStore, ParkedEvent};

@@ -2,11 +2,8 @@
 
 use uuid::Uuid;
 
-use crate::bus::CommandBus;
-use crate::command::{Command, Handles};
-use crate::envelope::{Metadata, RecordedEvent};
-use crate::error::CommandError;
-use crate::repository::Executed;
+use crate::command::{Command, CommandBus, Dispatched, Handles};
+use crate::event::{Metadata, RecordedEvent};
 
 /// Given to saga handlers with the event they handle.
 #[derive(Debug)]
@@ -30,18 +27,15 @@ impl<'a> SagaContext<'a> {
     /// Dispatches `command` as caused by the event being handled: it keeps
     /// the event's correlation id and names the event as its cause, and so
     /// do the events it produces.
-    pub async fn dispatch<C>(
-        &mut self,
-        command: C,
-    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    pub fn dispatch<C, E>(&mut self, command: C) -> Dispatched<'a, C::Aggregate, E>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
     {
         self.dispatched += 1;
         self.bus
             .dispatch_with(command, Metadata::caused_by(self.cause))
-            .await
     }
 
     /// Ends this saga instance once the handler returns; later events with

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::envelope::RecordedEvent;
+use crate::event::RecordedEvent;
 use crate::projection::ProjectionError;
 
 pub use context::SagaContext;
@@ -49,4 +49,11 @@ pub trait Saga: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
         record: &RecordedEvent,
         context: &mut SagaContext<'_>,
     ) -> Result<bool, ProjectionError>;
+}
+
+#[doc(hidden)]
+/// Whether `record` is one of the events whose `is_named` functions are given
+/// (a saga's `#[start]` events).
+pub fn is_any_of(record: &RecordedEvent, events: &[fn(&str) -> bool]) -> bool {
+    events.iter().any(|is_named| is_named(&record.event_name))
 }

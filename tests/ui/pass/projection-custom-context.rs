@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use eventsource::StoreError;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, RunnerOptions};
@@ -248,10 +249,7 @@ async fn main() {
     let store = InMemoryStore::new();
     let runner = ProjectionRunner::new(store.clone())
         .unwrap()
-        .with_options(RunnerOptions {
-            max_retries: 0,
-            ..RunnerOptions::default()
-        });
+        .with_options(RunnerOptions::default().with_max_retries(0));
     let db = Database::default();
     let resets = Arc::new(Mutex::new(0));
     let balances = Balances {

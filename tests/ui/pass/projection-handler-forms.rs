@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsource::error::BoxError;
+use eventsource::BoxError;
 use eventsource::memory::{InMemoryProjectionBackend, InMemoryStore};
 use eventsource::prelude::*;
 use eventsource::projection::RunnerOptions;
@@ -195,14 +195,11 @@ async fn main() {
     );
 
     let store = InMemoryStore::new();
-    let runner = ProjectionRunner::new(store.clone())
-        .unwrap()
-        .with_options(RunnerOptions {
-            max_retries: 1,
-            retry_base_delay: Duration::from_millis(1),
-            retry_max_delay: Duration::from_millis(1),
-            ..RunnerOptions::default()
-        });
+    let runner = ProjectionRunner::new(store.clone()).unwrap().with_options(
+        RunnerOptions::default()
+            .with_max_retries(1)
+            .with_retry_backoff(Duration::from_millis(1), Duration::from_millis(1)),
+    );
     let log = Log::default();
     runner
         .start(log.clone(), InMemoryProjectionBackend::new())

@@ -140,10 +140,7 @@ pub(crate) fn catch_up(
     batch_size: usize,
 ) -> f64 {
     rt.block_on(async {
-        let options = RunnerOptions {
-            batch_size,
-            ..RunnerOptions::default()
-        };
+        let options = RunnerOptions::default().with_batch_size(batch_size);
         let runner = ProjectionRunner::new(store.clone())
             .expect("a valid registry")
             .with_options(options);

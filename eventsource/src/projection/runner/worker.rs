@@ -4,7 +4,6 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -13,12 +12,13 @@ use uuid::Uuid;
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
 use super::status::{ProjectionState, Published, RebuildProgress};
-use crate::envelope::RecordedEvent;
-use crate::error::StoreError;
+use crate::clock::Clock;
+use crate::event::RecordedEvent;
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
 };
+use crate::store::StoreError;
 use crate::store::{EventFilter, EventStore, SubscriptionItem};
 
 /// Called with each rebuild progress report.
@@ -79,6 +79,7 @@ pub(super) struct Worker<P: Projection> {
     pub(super) committed: Option<u64>,
     /// Renews the lease while this instance holds it.
     pub(super) lease: Option<LeaseKeeper>,
+    pub(super) clock: Clock,
 }
 
 impl<P: Projection> Worker<P> {
@@ -93,6 +94,7 @@ impl<P: Projection> Worker<P> {
                 owner: self.owner,
                 ttl: self.options.lease_ttl,
                 period: self.options.renew_every(),
+                clock: self.clock.clone(),
             }));
             let flow = self.follow().await;
             if let Some(lease) = self.lease.take() {
@@ -141,7 +143,7 @@ impl<P: Projection> Worker<P> {
                         let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
                     }
                 },
-                () = tokio::time::sleep(self.options.standby_poll) => {}
+                () = self.clock.sleep(self.options.standby_poll) => {}
             }
         }
     }
@@ -199,7 +201,7 @@ impl<P: Projection> Worker<P> {
 
     async fn pause(&mut self, error: &StoreError) -> Flow {
         self.failed(error);
-        tokio::time::sleep(self.options.reconnect_delay).await;
+        self.clock.sleep(self.options.reconnect_delay).await;
         Flow::Restart
     }
 
@@ -302,7 +304,7 @@ impl<P: Projection> Worker<P> {
         mut attempts: u32,
     ) -> Result<(), Interrupt> {
         while error.is_retryable() && attempts <= self.options.max_retries {
-            tokio::time::sleep(self.options.retry_delay(attempts)).await;
+            self.clock.sleep(self.options.retry_delay(attempts)).await;
             if self.lease.as_ref().is_some_and(LeaseKeeper::is_lost) {
                 // Another instance handles this event now.
                 return Err(Interrupt::LeaseLost);
@@ -334,7 +336,10 @@ impl<P: Projection> Worker<P> {
         let message = error.to_string();
         self.publish(|s| s.last_error = Some(message.clone()));
         self.dead_letters
-            .park(ParkedEvent::new(P::NAME, event, message, attempts))
+            .park(ParkedEvent {
+                parked_at: self.clock.now(),
+                ..ParkedEvent::new(P::NAME, event, message, attempts)
+            })
             .await?;
         self.commit_position(event.global_position).await
     }
@@ -387,14 +392,14 @@ impl<P: Projection> Worker<P> {
         self.dead_letters.clear(P::NAME).await?;
 
         let total = self.store.count_events(1, self.filter.clone()).await?;
-        let started = Instant::now();
+        let started = self.clock.instant();
         let mut report = RebuildProgress {
             done: 0,
             total,
             elapsed: Default::default(),
             rate: 0.0,
         };
-        let mut logged = Instant::now();
+        let mut logged = self.clock.instant();
         let mut events = self
             .store
             .read_all(1, self.filter.clone())
@@ -409,7 +414,7 @@ impl<P: Projection> Worker<P> {
             report.rate = report.done as f64 / report.elapsed.as_secs_f64().max(1e-9);
             progress(&report);
             if logged.elapsed().as_secs() >= 1 {
-                logged = Instant::now();
+                logged = self.clock.instant();
                 tracing::info!(
                     projection = P::NAME,
                     done = report.done,

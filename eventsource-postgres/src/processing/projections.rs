@@ -1,0 +1,271 @@
+//! Projections on PostgreSQL: checkpoints, leases and one transaction per
+//! batch, shared by the read model and its checkpoint.
+//!
+//! A projection whose handlers take `ctx: &mut sqlx::PgConnection` writes its
+//! read model through the batch's transaction; the runner commits the
+//! checkpoint in the same transaction, so after a crash at any point the
+//! read model and the checkpoint agree: no event is lost or applied twice.
+//!
+//! Leases let several instances of a program run the same projection: one
+//! holds the lease (renewed by the runner), the others stand by and take
+//! over once it lapses. Every commit first locks the lease row and checks
+//! its owner, so an instance that lost its lease can neither move the
+//! checkpoint nor commit read-model changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventsource::StoreError;
+use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::checkpoints::Checkpoints;
+use crate::error::store_error;
+use crate::schema::Identifier;
+use crate::sql::Sql;
+
+/// Takes the lease `$1` for owner `$2` for `$3` milliseconds when it is
+/// free, expired, or already the owner's (a renewal).
+const ACQUIRE_LEASE: &str = "\
+INSERT INTO {schema}.projection_leases AS l (name, owner, expires_at)
+VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+ON CONFLICT (name) DO UPDATE
+SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE l.owner = EXCLUDED.owner OR l.expires_at < clock_timestamp()
+RETURNING owner";
+
+const RELEASE_LEASE: &str = "DELETE FROM {schema}.projection_leases WHERE name = $1 AND owner = $2";
+
+/// Locks the lease row until the commit, so no takeover can slip in between
+/// this check and the commit.
+const FENCE_LEASE: &str = "\
+SELECT 1 FROM {schema}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDATE";
+
+/// The statements of the projection backend.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    acquire_lease: Sql,
+    release_lease: Sql,
+    fence_lease: Sql,
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &Identifier) -> Self {
+        Self {
+            acquire_lease: Sql::new(ACQUIRE_LEASE, schema),
+            release_lease: Sql::new(RELEASE_LEASE, schema),
+            fence_lease: Sql::new(FENCE_LEASE, schema),
+        }
+    }
+
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("acquire_lease", &self.acquire_lease),
+            ("release_lease", &self.release_lease),
+            ("fence_lease", &self.fence_lease),
+        ]
+    }
+}
+
+/// A [`ProjectionBackend`] on PostgreSQL, for projections whose handlers take
+/// `&mut PgConnection` (transactional read models in the same database) or
+/// no context at all (read models elsewhere; checkpoints are still kept
+/// here, committed after each batch).
+///
+/// ```no_run
+/// use eventsource::prelude::*;
+/// use eventsource_postgres::PgEventStore;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug)]
+/// #[event(name = "docs.Registered")]
+/// struct Registered { email: String }
+///
+/// struct Emails;
+///
+/// #[projection(name = "docs.emails")]
+/// impl Emails {
+///     async fn on_registered(
+///         &mut self,
+///         e: &Registered,
+///         ctx: &mut sqlx::PgConnection,
+///     ) -> Result<(), sqlx::Error> {
+///         sqlx::query("INSERT INTO emails (email) VALUES ($1)")
+///             .bind(&e.email)
+///             .execute(ctx)
+///             .await?;
+///         Ok(())
+///     }
+/// }
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = PgEventStore::connect("postgres://localhost/app").await?;
+/// store.migrate().await?;
+/// let runner = ProjectionRunner::new(store.clone())?.with_dead_letters(store.dead_letters());
+/// runner.start(Emails, store.projection_backend())?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PgProjectionBackend {
+    pool: PgPool,
+    checkpoints: Arc<Checkpoints>,
+    sql: Arc<Statements>,
+}
+
+impl PgProjectionBackend {
+    pub(crate) fn new(pool: PgPool, checkpoints: Arc<Checkpoints>, sql: Arc<Statements>) -> Self {
+        Self {
+            pool,
+            checkpoints,
+            sql,
+        }
+    }
+
+    async fn begin_tx(&self) -> Result<PgProjectionTx, StoreError> {
+        let tx = self.pool.begin().await.map_err(store_error)?;
+        Ok(PgProjectionTx {
+            tx,
+            unit: (),
+            checkpoints: self.checkpoints.clone(),
+            sql: self.sql.clone(),
+        })
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: Uuid,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let row = sqlx::query(self.sql.acquire_lease.get())
+            .bind(name)
+            .bind(owner)
+            .bind(millis as f64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
+        sqlx::query(self.sql.release_lease.get())
+            .bind(name)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+/// One batch's transaction.
+pub struct PgProjectionTx {
+    tx: Transaction<'static, Postgres>,
+    unit: (),
+    checkpoints: Arc<Checkpoints>,
+    sql: Arc<Statements>,
+}
+
+impl std::fmt::Debug for PgProjectionTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgProjectionTx").finish_non_exhaustive()
+    }
+}
+
+impl PgProjectionTx {
+    async fn reset(&mut self, name: &str) -> Result<(), StoreError> {
+        self.checkpoints.reset_in(&mut self.tx, name).await
+    }
+
+    async fn finish(
+        mut self,
+        name: &str,
+        owner: Uuid,
+        position: Option<u64>,
+    ) -> Result<(), CommitError> {
+        let held = sqlx::query(self.sql.fence_lease.get())
+            .bind(name)
+            .bind(owner)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        if held.is_none() {
+            // Dropping the transaction rolls the batch back.
+            return Err(CommitError::LeaseLost);
+        }
+        if let Some(position) = position {
+            self.checkpoints
+                .save_in(&mut self.tx, name, position)
+                .await?;
+        }
+        self.tx.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn abort(self) -> Result<(), StoreError> {
+        self.tx.rollback().await.map_err(store_error)
+    }
+}
+
+/// Implements the backend and its transaction for one context type.
+macro_rules! backend_for {
+    ($context:ty, |$tx:ident| $borrow:expr) => {
+        #[async_trait]
+        impl ProjectionBackend<$context> for PgProjectionBackend {
+            async fn begin(&self) -> Result<Box<dyn ProjectionTx<$context>>, StoreError> {
+                Ok(Box::new(self.begin_tx().await?))
+            }
+
+            async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+                self.checkpoints.load(name).await
+            }
+
+            async fn acquire(
+                &self,
+                name: &str,
+                owner: Uuid,
+                ttl: Duration,
+            ) -> Result<bool, StoreError> {
+                self.acquire_lease(name, owner, ttl).await
+            }
+
+            async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
+                self.release_lease(name, owner).await
+            }
+        }
+
+        #[async_trait]
+        impl ProjectionTx<$context> for PgProjectionTx {
+            fn context(&mut self) -> &mut $context {
+                let $tx = self;
+                $borrow
+            }
+
+            async fn reset_checkpoint(&mut self, name: &str) -> Result<(), StoreError> {
+                self.reset(name).await
+            }
+
+            async fn commit(
+                self: Box<Self>,
+                name: &str,
+                owner: Uuid,
+                position: Option<u64>,
+            ) -> Result<(), CommitError> {
+                self.finish(name, owner, position).await
+            }
+
+            async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+                self.abort().await
+            }
+        }
+    };
+}
+
+backend_for!(PgConnection, |tx| &mut *tx.tx);
+backend_for!((), |tx| &mut tx.unit);

@@ -1,0 +1,169 @@
+//! Live subscriptions: catch up below the horizon, report, wait, repeat.
+//!
+//! Each round reads every event after the last delivered one and below the
+//! current horizon (which the crate docs prove final), emits `CaughtUp` with
+//! the last position covered, then waits for one of:
+//! - an append through this store instance, or a `NOTIFY` from another
+//!   process (both bump the store's wake counter);
+//! - a short, doubling re-check while committed events sit above the horizon
+//!   behind an older open transaction: waiting for that transaction, never
+//!   skipping past it;
+//! - the polling interval, as a safety net for lost notifications.
+//!
+//! While events wait above a horizon that does not move, `stall` names the
+//! transaction holding it, once per stall.
+//!
+//! A failed query (a dropped connection, a restarted server) does not end
+//! the subscription: it retries with backoff from the last delivered
+//! position, so nothing is lost or repeated. Only
+//! [`PgStoreOptions::with_reconnect_limit`](crate::PgStoreOptions::with_reconnect_limit)
+//! failures in a row, or an error that is not about the connection, end it
+//! with that error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventsource::StoreError;
+use eventsource::store::{EventFilter, Subscription, SubscriptionItem};
+use futures::StreamExt;
+
+use super::horizon_stall::Stall;
+use super::{Bound, Reads, decode_global, horizon, start_after};
+use crate::row::Names;
+use eventsource::backoff::{Backoff, Delays};
+
+/// What to do after a failed round.
+enum Failure {
+    Retry(Duration),
+    GiveUp(StoreError),
+}
+
+struct Retries {
+    limit: Option<u32>,
+    failures: u32,
+    backoff: Delays,
+}
+
+impl Retries {
+    fn new(limit: Option<u32>) -> Self {
+        Self {
+            limit,
+            failures: 0,
+            backoff: Backoff::new(Duration::from_millis(20), Duration::from_secs(5)).delays(),
+        }
+    }
+
+    fn failed(&mut self, err: StoreError) -> Failure {
+        if !matches!(err, StoreError::Connection(_)) {
+            return Failure::GiveUp(err);
+        }
+        self.failures += 1;
+        if self.limit.is_some_and(|limit| self.failures > limit) {
+            return Failure::GiveUp(err);
+        }
+        let delay = self.backoff.next_delay();
+        tracing::warn!(
+            error = %err,
+            attempt = self.failures,
+            ?delay,
+            "subscription lost the database; retrying from its last position"
+        );
+        Failure::Retry(delay)
+    }
+
+    fn succeeded(&mut self) {
+        self.failures = 0;
+        self.backoff.reset();
+    }
+}
+
+pub(crate) fn subscribe(
+    reads: Arc<Reads>,
+    from_position: u64,
+    filter: EventFilter,
+) -> Subscription {
+    Box::pin(async_stream::stream! {
+        // Nothing can be stored beyond bigint: the subscription stays idle.
+        let mut after = start_after(from_position).unwrap_or(i64::MAX);
+        let mut wake = reads.notifications.subscribe(&reads.pool);
+        let bound = Bound::new(&filter);
+        let page_size = i64::from(reads.options.page_size());
+        let mut names = Names::default();
+        let mut recheck = Backoff::new(Duration::from_millis(1), reads.options.recheck_max()).delays();
+        let mut retries = Retries::new(reads.options.reconnect_limit());
+        let mut reported = None;
+        let mut stall = Stall::new("subscription", reads.options.stall_warning());
+        loop {
+            // Marked seen before reading: an append that commits during the
+            // read bumps the counter again and triggers another round.
+            wake.borrow_and_update();
+            let mut failed = None;
+            let mut pending = false;
+            match horizon(&reads).await {
+                Err(err) => failed = Some(err),
+                Ok((before, head)) => {
+                    if before > after.saturating_add(1) {
+                        'pages: loop {
+                            let mut rows = bound.page(&reads, after, before);
+                            let mut seen = 0;
+                            while let Some(row) = rows.next().await {
+                                seen += 1;
+                                match decode_global(row, &mut names) {
+                                    Ok(event) => {
+                                        after = i64::try_from(event.global_position).unwrap_or(i64::MAX);
+                                        yield Ok(SubscriptionItem::Event(event));
+                                    }
+                                    Err((Some(at), err)) => {
+                                        after = at;
+                                        yield Err(err);
+                                    }
+                                    Err((None, err)) => {
+                                        failed = Some(err);
+                                        break 'pages;
+                                    }
+                                }
+                            }
+                            if seen < page_size {
+                                break;
+                            }
+                        }
+                        if failed.is_none() {
+                            after = before - 1;
+                        }
+                    }
+                    pending = head.is_some_and(|h| h >= before);
+                    stall.observe(&reads.probe(), before, head).await;
+                }
+            }
+            if let Some(err) = failed {
+                match retries.failed(err) {
+                    Failure::Retry(delay) => {
+                        reads.options.clock().sleep(delay).await;
+                        continue;
+                    }
+                    Failure::GiveUp(err) => {
+                        yield Err(err);
+                        return;
+                    }
+                }
+            }
+            retries.succeeded();
+            if reported != Some(after) {
+                reported = Some(after);
+                let position = u64::try_from(after).unwrap_or(0);
+                yield Ok(SubscriptionItem::CaughtUp { position });
+            }
+            let wait = if pending {
+                recheck.next_delay()
+            } else {
+                recheck.reset();
+                reads.options.poll_interval()
+            };
+            tokio::select! {
+                // The sender lives in `reads`, which this stream holds.
+                _ = wake.changed() => {}
+                () = reads.options.clock().sleep(wait) => {}
+            }
+        }
+    })
+}

@@ -1,0 +1,63 @@
+//! The upcasters of one event, by the version each lifts from.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::typed::TypedUpcast;
+use crate::event::DecodeErrorKind;
+use crate::registry::UpcasterRegistration;
+
+/// The upcasters of one event, by the version each lifts from.
+#[derive(Clone, Debug, Default)]
+pub struct UpcasterChain {
+    steps: BTreeMap<u32, UpcasterRegistration>,
+}
+
+/// The chain of an event without upcasters.
+pub(crate) static EMPTY: UpcasterChain = UpcasterChain {
+    steps: BTreeMap::new(),
+};
+
+impl UpcasterChain {
+    /// Adds `step` unless the chain has one from its version already (the
+    /// registry reports such duplicates).
+    pub(crate) fn add(&mut self, step: UpcasterRegistration) {
+        self.steps.entry(step.from).or_insert(step);
+    }
+
+    /// The upcaster from version `from`, if any.
+    pub fn step(&self, from: u32) -> Option<&UpcasterRegistration> {
+        self.steps.get(&from)
+    }
+
+    /// The upcasters, by version.
+    pub fn steps(&self) -> impl Iterator<Item = &UpcasterRegistration> {
+        self.steps.values()
+    }
+
+    /// The typed hand-over of the upcaster from version `from`, if that
+    /// upcaster returns a typed struct.
+    #[doc(hidden)]
+    pub fn typed(&self, from: u32) -> Option<TypedUpcast> {
+        self.steps.get(&from)?.typed
+    }
+
+    /// Lifts `payload` from version `from` to `to`, one step at a time.
+    pub fn upcast(&self, from: u32, to: u32, mut payload: Value) -> Result<Value, DecodeErrorKind> {
+        for version in from..to {
+            let step = self
+                .steps
+                .get(&version)
+                .ok_or(DecodeErrorKind::MissingUpcaster {
+                    from: version,
+                    current: to,
+                })?;
+            payload = (step.upcast)(payload).map_err(|source| DecodeErrorKind::Upcast {
+                from: version,
+                source,
+            })?;
+        }
+        Ok(payload)
+    }
+}

@@ -327,6 +327,7 @@ mod writers;
 mod xid_guard;
 
 pub use dead_letters::PgDeadLetterStore;
+pub use error::TlsError;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use projections::{PgProjectionBackend, PgProjectionTx};
 pub use sagas::PgSagaStore;

@@ -134,5 +134,5 @@ pub use uuid;
 
 /// The README's code, compiled and run as a doctest.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

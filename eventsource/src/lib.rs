@@ -92,6 +92,8 @@
 //! `examples/orders` for complete programs.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// docs.rs (nightly, `--cfg docsrs`) marks items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aggregate;
 pub mod bus;

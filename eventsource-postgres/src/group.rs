@@ -299,15 +299,15 @@ async fn execute(inner: &Arc<Inner>, mut group: Vec<Pending>) {
 /// The shared statement for `group`, on a kept writer connection or a
 /// pooled one: per append, its result, or `None` when its checks failed.
 async fn shared(inner: &Inner, group: &[Pending]) -> Result<Vec<Option<AppendResult>>, StoreError> {
-    if let Some(mut writer) = inner.writers.take(&inner.pool).await? {
-        if let Some(conn) = writer.conn() {
-            let result = statement(inner, conn, group).await;
-            // The connection is healthy after any answer but a lost connection.
-            if !matches!(result, Err(StoreError::Connection(_))) {
-                writer.keep();
-            }
-            return result;
+    if let Some(mut writer) = inner.writers.take(&inner.pool).await?
+        && let Some(conn) = writer.conn()
+    {
+        let result = statement(inner, conn, group).await;
+        // The connection is healthy after any answer but a lost connection.
+        if !matches!(result, Err(StoreError::Connection(_))) {
+            writer.keep();
         }
+        return result;
     }
     let mut conn = inner.pool.acquire().await.map_err(store_error)?;
     statement(inner, &mut conn, group).await

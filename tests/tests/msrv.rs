@@ -13,8 +13,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// A Rust version: major, minor, patch.
+type Version = (u64, u64, u64);
+
 /// `"1.94.0"` or `"1.85"` as `(1, 94, 0)`.
-fn version(text: &str) -> (u64, u64, u64) {
+fn version(text: &str) -> Version {
     let mut parts = text.split('.').map(|p| {
         p.parse::<u64>()
             .unwrap_or_else(|_| panic!("`{text}` is not a Rust version"))
@@ -87,11 +90,11 @@ impl<'a> Graph<'a> {
 
     /// The package in `root`'s build with the highest `rust-version`, with
     /// the chain of packages leading to it.
-    fn highest_requirement(&self, root: &'a str) -> Option<((u64, u64, u64), Vec<&'a str>)> {
+    fn highest_requirement(&self, root: &'a str) -> Option<(Version, Vec<&'a str>)> {
         let mut parent: HashMap<&str, &str> = HashMap::new();
         let mut seen = HashSet::from([root]);
         let mut queue = VecDeque::from([root]);
-        let mut best: Option<((u64, u64, u64), &str)> = None;
+        let mut best: Option<(Version, &str)> = None;
         while let Some(id) = queue.pop_front() {
             if id != root {
                 if let Some(required) = self.packages[id]["rust_version"].as_str() {

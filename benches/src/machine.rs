@@ -13,6 +13,10 @@ pub(crate) struct Machine {
     os: String,
     rustc: String,
     postgres: String,
+    load_before: String,
+    load_after: String,
+    /// What was measured of the server at the start of the run.
+    server: Vec<(String, String)>,
 }
 
 impl Machine {
@@ -43,7 +47,21 @@ impl Machine {
             os: format!("{os_name}, Linux {kernel}"),
             rustc: output("rustc", &["-V"]).unwrap_or_else(|| "unknown".into()),
             postgres: "not used in this run".into(),
+            load_before: load_average(),
+            load_after: String::new(),
+            server: Vec::new(),
         }
+    }
+
+    /// Records the server's state as measured at the start of the run.
+    pub(crate) fn with_server_state(mut self, state: Vec<(String, String)>) -> Self {
+        self.server = state;
+        self
+    }
+
+    /// Records the load average at the end of the run.
+    pub(crate) fn finish(&mut self) {
+        self.load_after = load_average();
     }
 
     /// Records the PostgreSQL server the run used.
@@ -53,17 +71,40 @@ impl Machine {
     }
 
     /// The rows of the report's machine table.
-    pub(crate) fn rows(&self) -> Vec<(&'static str, &str)> {
-        vec![
-            ("date", &self.date),
+    pub(crate) fn rows(&self) -> Vec<(&str, &str)> {
+        let mut rows = vec![
+            ("date", self.date.as_str()),
             ("CPU", &self.cpu),
             ("cores", &self.cores),
             ("memory", &self.memory),
             ("OS", &self.os),
             ("rustc", &self.rustc),
+            (
+                "load average (1, 5, 15 min) before the run",
+                &self.load_before,
+            ),
+            (
+                "load average (1, 5, 15 min) after the run",
+                &self.load_after,
+            ),
             ("PostgreSQL", &self.postgres),
-        ]
+        ];
+        rows.extend(self.server.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        rows
     }
+}
+
+/// The first three fields of `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn field(text: &str, key: &str) -> Option<String> {

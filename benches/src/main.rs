@@ -4,21 +4,23 @@
 //! baseline, interleaved in the same process, and writes `BENCHMARKS.md` at
 //! the repository root. Options (after `--`):
 //!
-//! - `--quick`: few, short rounds (a smoke run; not for publishing);
+//! - `--quick`: few, short rounds and smaller data (a smoke run; not for
+//!   publishing);
 //! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
-//!   `append`, `load`, `catchup`, `peers`, `compile`) and print the report
-//!   instead of writing it;
+//!   `append`, `load`, `catchup`, `peers`, `compile`, `disintegrate`,
+//!   `growth`, `payload`) and print the report instead of writing it;
 //! - `--out FILE`: write the report to `FILE`;
 //! - `--no-callgrind`: skip the instruction counts under valgrind.
 //!
-//! The PostgreSQL workloads (3, 4, 5 and the `postgres-es` half of 6) use
+//! The PostgreSQL workloads (3, 4, 5, 8 to 11 and the `postgres-es` half of 6) use
 //! the server at `DATABASE_URL`; when it is unset or unreachable, the
 //! harness runs itself again under `scripts/with-postgres`, which starts a
 //! throwaway server from the local PostgreSQL binaries (as `./scripts/test`
 //! does) or fails saying what to install.
 //!
-//! For profiling, `EVENTSOURCE_BENCH_CASES=single,batch,copy,writers,commands`
-//! restricts workload 3 to some of its cases, and
+//! For profiling, `EVENTSOURCE_BENCH_CASES=single,batch,copy,group,writers,
+//! writers-alone,commands,cached-commands` restricts workload 3 to some of
+//! its cases (`copy-tcp`, binary `COPY` over TCP, runs only when named), and
 //! `EVENTSOURCE_BENCH_CATCHUP=500:5000,5000:20000` sets workload 5's
 //! (batch size, page size) pairs.
 //!
@@ -36,6 +38,7 @@ mod measure;
 mod peers;
 mod pg;
 mod report;
+mod server;
 mod workloads;
 
 use std::path::PathBuf;
@@ -45,7 +48,7 @@ use measure::Settings;
 use report::Section;
 
 const COMMAND: &str = "cargo bench -p eventsource-benches";
-const WORKLOADS: [&str; 7] = [
+const WORKLOADS: [&str; 10] = [
     "rehydration",
     "commands",
     "append",
@@ -53,10 +56,21 @@ const WORKLOADS: [&str; 7] = [
     "catchup",
     "peers",
     "compile",
+    "disintegrate",
+    "growth",
+    "payload",
 ];
 
 /// The workloads that need a PostgreSQL server.
-const ON_POSTGRES: [&str; 4] = ["append", "load", "catchup", "peers"];
+const ON_POSTGRES: [&str; 7] = [
+    "append",
+    "load",
+    "catchup",
+    "peers",
+    "disintegrate",
+    "growth",
+    "payload",
+];
 
 /// What the command line asked for.
 struct Options {
@@ -116,6 +130,7 @@ fn main() -> ExitCode {
                     pg::sweep(&pool).await;
                     pool.close().await;
                 });
+                machine = machine.with_server_state(server::state(&pg_rt, &db, &settings));
                 Ok(db)
             }
             Err(why) if !pg::wrapped() => {
@@ -171,7 +186,43 @@ fn main() -> ExitCode {
         eprintln!("workload 7: compile cost");
         sections.push(compile::run(&settings));
     }
+    // The later PostgreSQL workloads: (key, number, title, run).
+    type Later<'a> = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'a dyn Fn(&pg::Db) -> Vec<Section>,
+    );
+    let later: [Later<'_>; 3] = [
+        ("disintegrate", "8", "Peer: disintegrate-postgres", &|db| {
+            vec![peers::disintegrate::run(&pg_rt, &settings, db)]
+        }),
+        ("growth", "9, 10", "Growth", &|db| {
+            workloads::postgres::growth::run(&pg_rt, &settings, db)
+        }),
+        ("payload", "11", "Payload column type", &|db| {
+            vec![workloads::postgres::payload::run(&pg_rt, &settings, db)]
+        }),
+    ];
+    for (key, number, title, run) in later {
+        if !wanted(key) {
+            continue;
+        }
+        match &db {
+            Ok(db) => {
+                eprintln!("workload {number}: {title}");
+                sections.extend(run(db));
+            }
+            Err(why) => sections.push(Section {
+                number,
+                title,
+                method: String::new(),
+                body: report::Body::NotMeasured(format!("No PostgreSQL server: {why}.")),
+            }),
+        }
+    }
 
+    machine.finish();
     let text = report::render(&sections, &machine, COMMAND);
     let out = match (&options.out, &options.only) {
         (Some(path), _) => Some(path.clone()),
@@ -222,7 +273,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option `{other}`; options: --quick, --only LIST, --out FILE, --no-callgrind"
+                    "unknown option `{other}`; options: --quick, --only LIST, --out FILE, \
+                     --no-callgrind"
                 ));
             }
         }

@@ -3,7 +3,7 @@
 //! harness again with `DATABASE_URL` set (as `./scripts/test` does for the
 //! tests). Every workload gets fresh schemas, dropped when it is done.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::{Connection, PgPool, Row};
+use sqlx::{Connection, PgPool};
 use tokio::runtime::{Builder, Runtime};
 
 /// Set by `scripts/with-postgres` in the environment of what it runs.
@@ -27,7 +27,25 @@ pub(crate) struct Db {
     pub(crate) url: String,
     /// Its version and the settings that matter for the figures.
     pub(crate) description: String,
+    /// The directory of its Unix socket, when the server runs on this
+    /// machine and answers there; else why not.
+    pub(crate) socket: Result<PathBuf, String>,
 }
+
+/// The settings that move the figures, as the report lists them.
+const SETTINGS: &[&str] = &[
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_sync_method",
+    "wal_level",
+    "commit_delay",
+    "shared_buffers",
+    "wal_buffers",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "max_connections",
+];
 
 /// Whether the case with this key is wanted: all unless
 /// `EVENTSOURCE_BENCH_CASES` lists keys (comma-separated), for profiling one
@@ -37,6 +55,13 @@ pub(crate) fn case_wanted(key: &str) -> bool {
         Ok(list) if !list.trim().is_empty() => list.split(',').any(|k| k.trim() == key),
         _ => true,
     }
+}
+
+/// Whether `EVENTSOURCE_BENCH_CASES` names the case with this key: for
+/// cases that only run when asked for.
+pub(crate) fn case_named(key: &str) -> bool {
+    std::env::var("EVENTSOURCE_BENCH_CASES")
+        .is_ok_and(|list| list.split(',').any(|k| k.trim() == key))
 }
 
 /// A multi-threaded runtime (two workers, one per core) for the PostgreSQL
@@ -62,27 +87,63 @@ pub(crate) fn find(rt: &Runtime) -> Result<Db, String> {
             Ok(Err(error)) => return Err(format!("cannot connect to DATABASE_URL: {error}")),
             Err(_) => return Err("DATABASE_URL did not answer within 5 s".into()),
         };
-        let row = sqlx::query(
-            "SELECT current_setting('server_version'), current_setting('fsync'), \
-             current_setting('synchronous_commit'), current_setting('shared_buffers'), \
-             current_setting('max_connections')",
+        let version: String = sqlx::query_scalar("SELECT current_setting('server_version')")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| format!("cannot query the server: {e}"))?;
+        let settings: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, current_setting(name) FROM unnest($1::text[]) WITH ORDINALITY AS s(name, n) \
+             ORDER BY n",
         )
-        .fetch_one(&mut conn)
+        .bind(SETTINGS)
+        .fetch_all(&mut conn)
         .await
         .map_err(|e| format!("cannot query the server: {e}"))?;
-        let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
+        let settings: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let socket = socket_dir(&mut conn, &url).await;
         let description = format!(
-            "{} on the same machine (fsync={}, synchronous_commit={}, shared_buffers={}, \
-             max_connections={})",
-            get(0),
-            get(1),
-            get(2),
-            get(3),
-            get(4)
+            "{version} on the same machine, reached over TCP ({})",
+            settings.join(", ")
         );
         let _ = conn.close().await;
-        Ok(Db { url, description })
+        Ok(Db {
+            url,
+            description,
+            socket,
+        })
     })
+}
+
+/// The directory of the server's Unix socket, if the URL names this machine,
+/// the socket is there and a connection through it succeeds.
+async fn socket_dir(conn: &mut PgConnection, url: &str) -> Result<PathBuf, String> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+    let host = options.get_host();
+    if !matches!(host, "localhost" | "127.0.0.1" | "::1") && !host.starts_with('/') {
+        return Err(format!("the server is on another host ({host})"));
+    }
+    let (dirs, port): (String, String) = sqlx::query_as(
+        "SELECT current_setting('unix_socket_directories'), current_setting('port')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| e.to_string())?;
+    let dir = dirs
+        .split(',')
+        .map(|d| PathBuf::from(d.trim()))
+        .find(|d| d.join(format!(".s.PGSQL.{port}")).exists())
+        .ok_or_else(|| format!("no socket .s.PGSQL.{port} in `{dirs}`"))?;
+    let port: u16 = port.parse().map_err(|_| format!("port `{port}`"))?;
+    let options = options.socket(&dir).port(port);
+    let connect = PgConnection::connect_with(&options);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(dir)
+        }
+        Ok(Err(error)) => Err(format!("cannot connect through {}: {error}", dir.display())),
+        Err(_) => Err(format!("{} did not answer within 5 s", dir.display())),
+    }
 }
 
 /// Whether this process already runs under `scripts/with-postgres`.
@@ -121,16 +182,28 @@ pub(crate) fn rerun_with_postgres(root: &Path, args: &[String]) -> ExitCode {
 /// A pool of up to `size` connections that does not ping connections
 /// before handing them out (as `PgEventStore::connect` builds it).
 pub(crate) async fn pool(db: &Db, size: u32) -> PgPool {
-    let options = PgConnectOptions::from_str(&db.url)
-        .expect("DATABASE_URL is a PostgreSQL URL")
-        .application_name("eventsource-bench");
+    let options = PgConnectOptions::from_str(&db.url).expect("DATABASE_URL is a PostgreSQL URL");
+    pool_with(options, size)
+        .await
+        .expect("connect to DATABASE_URL")
+}
+
+async fn pool_with(options: PgConnectOptions, size: u32) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(size)
         .min_connections(size)
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options.application_name("eventsource-bench"))
         .await
-        .expect("connect to DATABASE_URL")
+}
+
+/// [`pool`] over the server's Unix socket, when it has one (see [`Db::socket`]).
+pub(crate) async fn socket_pool(db: &Db, size: u32) -> Result<PgPool, String> {
+    let dir = db.socket.as_ref().map_err(Clone::clone)?;
+    let options = PgConnectOptions::from_str(&db.url).map_err(|e| e.to_string())?;
+    pool_with(options.socket(dir), size)
+        .await
+        .map_err(|e| format!("cannot connect through {}: {e}", dir.display()))
 }
 
 /// A new schema name, unique in this run.

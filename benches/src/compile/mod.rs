@@ -86,7 +86,7 @@ fn measure(settings: &Settings) -> Result<Vec<Row>, String> {
         let row = Row::new(label, "s", comparison);
         // The target is on build time; the check shows the front end alone.
         rows.push(if subcommand == "build" {
-            row.target(Target::AtMost(1.3))
+            row.target(Target::AtMost(1.1))
         } else {
             row
         });

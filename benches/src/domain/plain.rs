@@ -21,7 +21,7 @@ struct OpenedV1 {
 /// `bench.MoneyDeposited` at version 2.
 #[derive(Deserialize)]
 pub(crate) struct Deposited {
-    amount: i64,
+    pub(crate) amount: i64,
     #[allow(dead_code)]
     reference: String,
     #[allow(dead_code)]
@@ -38,7 +38,7 @@ struct DepositedV1 {
 /// `bench.FundsWithdrawn`.
 #[derive(Deserialize)]
 pub(crate) struct Withdrawn {
-    amount: i64,
+    pub(crate) amount: i64,
     #[allow(dead_code)]
     reference: String,
 }
@@ -46,7 +46,7 @@ pub(crate) struct Withdrawn {
 /// `bench.FeeCharged`.
 #[derive(Deserialize)]
 pub(crate) struct Fee {
-    amount: i64,
+    pub(crate) amount: i64,
     #[allow(dead_code)]
     reason: String,
 }

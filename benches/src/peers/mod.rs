@@ -2,6 +2,7 @@
 //! PostgreSQL event repository, `postgres-es`.
 
 mod cqrs;
+pub(crate) mod disintegrate;
 mod postgres;
 
 use std::hint::black_box;

@@ -73,12 +73,16 @@ fn serialized(
     )
 }
 
-/// A sqlx 0.8 pool for postgres-es, set up as the store's (no ping before
-/// each acquire).
-async fn their_pool(db: &Db, size: u32) -> sqlx08::PgPool {
-    let options = sqlx08::postgres::PgConnectOptions::from_str(&db.url)
+/// A sqlx 0.8 pool for a peer, set up as the store's (no ping before each
+/// acquire), with `search_path` set to `schema` when given (for a peer whose
+/// tables have fixed names).
+pub(crate) async fn their_pool(db: &Db, size: u32, schema: Option<&str>) -> sqlx08::PgPool {
+    let mut options = sqlx08::postgres::PgConnectOptions::from_str(&db.url)
         .expect("DATABASE_URL is a PostgreSQL URL")
-        .application_name("eventsource-bench-postgres-es");
+        .application_name("eventsource-bench-peer");
+    if let Some(schema) = schema {
+        options = options.options([("search_path", format!("\"{schema}\""))]);
+    }
     sqlx08::postgres::PgPoolOptions::new()
         .max_connections(size)
         .min_connections(size)
@@ -91,7 +95,7 @@ async fn their_pool(db: &Db, size: u32) -> sqlx08::PgPool {
 /// Appends and loads on postgres-es, interleaved with ours.
 pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Vec<Row> {
     let pool = rt.block_on(pg::pool(db, 4));
-    let their_pool = rt.block_on(their_pool(db, 4));
+    let their_pool = rt.block_on(their_pool(db, 4, None));
     let schema = pg::schema_name("pges");
     rt.block_on(pg::execute(&pool, their_tables(&schema)));
     let repo = || {

@@ -50,7 +50,7 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, with_callgrind: bool) -> Se
                 })
             },
         );
-        rows.push(ReportRow::new(label, "events/s", comparison).target(Target::AtLeast(0.9)));
+        rows.push(ReportRow::new(label, "events/s", comparison).target(Target::AtLeast(0.98)));
         if schema == Schema::TenPercentOld {
             rows.push(json_upcasters_row(rt, settings, &stored));
         }
@@ -237,9 +237,12 @@ fn instructions(schema: Schema) -> Option<ReportRow> {
         baseline: Summary::exact(per_event(baseline)),
         ratio: Summary::exact(baseline as f64 / ours as f64),
     };
-    Some(ReportRow::new(
-        format!("instructions, {}", schema.label()),
-        "instr/event",
-        comparison,
-    ))
+    Some(
+        ReportRow::new(
+            format!("instructions, {}", schema.label()),
+            "instr/event",
+            comparison,
+        )
+        .target(Target::AtLeast(0.99)),
+    )
 }

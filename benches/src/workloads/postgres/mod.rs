@@ -4,7 +4,10 @@
 
 pub(crate) mod append;
 pub(crate) mod catchup;
+pub(crate) mod group;
+pub(crate) mod growth;
 pub(crate) mod load;
+pub(crate) mod payload;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,6 +37,11 @@ impl Mix {
         Self {
             events: mix::events(1_001, Schema::Current).split_off(1),
         }
+    }
+
+    /// These events, in a cycle from the first.
+    pub(crate) fn from_events(events: Vec<StoredEvent>) -> Self {
+        Self { events }
     }
 
     /// The `n`th event of the mix.

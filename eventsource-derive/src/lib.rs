@@ -1,10 +1,14 @@
-//! Procedural macros for [eventsource](https://docs.rs/eventsource).
+//! Procedural macros for [eventsource](https://docs.rs/eventsource-cqrs)
+//! (the package `eventsource-cqrs` on crates.io, whose library is `eventsource`).
 //!
 //! Use them through `eventsource` (`use eventsource::prelude::*;`), which
 //! re-exports them next to the traits they implement. Each macro parses its
 //! input into a typed model, checks it, reports every mistake at once spanned
 //! on the offending token, and generates code that names the runtime only
 //! through absolute paths.
+
+// docs.rs (nightly, `--cfg docsrs`) marks items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
 mod aggregate_impl;

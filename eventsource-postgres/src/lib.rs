@@ -271,6 +271,41 @@
 //! with [`StoreError::Connection`](eventsource::StoreError::Connection)
 //! after that many failures in a row. Other errors end it with the error.
 //!
+//! # TLS
+//!
+//! Managed PostgreSQL services require TLS. The connection URL says how
+//! much to check, as with libpq: `sslmode=verify-full` encrypts, checks
+//! that the server's certificate chains to a trusted CA, and that it names
+//! the host connected to; `sslrootcert` names the CA's certificate (PEM),
+//! such as the bundle a cloud provider publishes for its databases.
+//!
+//! ```no_run
+//! use eventsource_postgres::{PgEventStore, PgStoreOptions};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let url = "postgres://app:secret@db.example.com:5432/app\
+//!            ?sslmode=verify-full&sslrootcert=/etc/ssl/certs/db-ca.pem";
+//! let store = PgEventStore::connect_with(url, PgStoreOptions::new("shop")?).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The TLS backend is a feature of this crate, passed on to sqlx:
+//!
+//! - `tls-rustls` (default): rustls, with the Mozilla root certificates
+//!   built in, so a server with a publicly trusted certificate needs no
+//!   `sslrootcert`.
+//! - `tls-native-tls`: the platform's TLS library (OpenSSL on Linux, which
+//!   must be installed to build it; the system's trusted certificates).
+//!   sqlx uses it when both features are on.
+//!
+//! With neither (`default-features = false`), `sslmode=prefer` (libpq's
+//! default, and sqlx's) connects in clear text and the stricter modes are
+//! refused. Whatever refuses it — an untrusted certificate, a host name the
+//! certificate does not name, a server without TLS, a build without a
+//! backend — the error is [`StoreError::Connection`](eventsource::StoreError::Connection)
+//! holding a [`TlsError`], whose message begins `TLS handshake failed:`.
+//!
 //! # Errors
 //!
 //! Lost connections map to [`StoreError::Connection`](eventsource::StoreError::Connection),
@@ -309,12 +344,12 @@
 //!   [`PgStoreOptions::with_group_commit`] lets appends that arrive while
 //!   others run share statements, and so commits, each keeping its own
 //!   checks, result and error.
-//! - TLS is not enabled by this crate; enable one of sqlx's TLS features in
-//!   your application to connect over TLS.
 //! - The tests of this crate need a server: run `./scripts/test` at the
 //!   workspace root, which uses `DATABASE_URL` or starts a throwaway server.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// docs.rs (nightly, `--cfg docsrs`) marks items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod append;
 mod checkpoints;
@@ -332,6 +367,7 @@ mod sql;
 mod store;
 
 pub use append::TransactionIdsBehind;
+pub use error::TlsError;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore};
 pub use schema::{Identifier, InvalidIdentifier};

@@ -111,6 +111,8 @@
 //! `examples/orders` for complete programs.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// docs.rs (nightly, `--cfg docsrs`) marks items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aggregate;
 pub mod backoff;
@@ -158,5 +160,5 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The README's code, compiled and run as a doctest.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -57,7 +57,24 @@ impl Example {
     /// on a used schema must work too), checking each run's heading and
     /// then the rest with `check`; the schema is dropped afterwards.
     pub(crate) fn run_twice_on_postgres(&self, check: impl Fn(&str)) {
-        let url = database_url(self.name);
+        self.run_on(database_url(self.name), &["first", "second"], check);
+    }
+
+    /// Runs the example once on the TLS-only server of
+    /// `scripts/with-tls-postgres`, with `sslmode=verify-full` and the
+    /// server's CA in `DATABASE_URL`, as against a managed server.
+    pub(crate) fn run_over_tls(&self, check: impl Fn(&str)) {
+        let url = format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            tls_env(self.name, "EVENTSOURCE_TLS_URL"),
+            tls_env(self.name, "EVENTSOURCE_TLS_CA")
+        );
+        self.run_on(url, &["TLS"], check);
+    }
+
+    /// Runs the example once per name in `runs` on the server at `url`, in
+    /// a fresh schema, as [`Example::run_twice_on_postgres`] describes.
+    fn run_on(&self, url: String, runs: &[&str], check: impl Fn(&str)) {
         let schema = format!(
             "{}_smoke_{}",
             self.name,
@@ -71,7 +88,7 @@ impl Example {
             "eventsource {} walkthrough (store: PostgreSQL, schema {schema})",
             self.name
         );
-        for run in ["first", "second"] {
+        for run in runs {
             let stdout = self.run(Some(&url), Some(&schema));
             assert!(
                 stdout.lines().any(|line| line.trim() == heading),
@@ -89,6 +106,19 @@ pub(crate) fn database_url(example: &str) -> String {
         _ => panic!(
             "DATABASE_URL is not set: this test runs the {example} example on PostgreSQL; set \
              DATABASE_URL or run ./scripts/test, which finds or starts a server"
+        ),
+    }
+}
+
+/// A variable `scripts/with-tls-postgres` sets, or a failure saying how to
+/// get its server.
+fn tls_env(example: &str, name: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => panic!(
+            "{name} is not set: this test runs the {example} example on a PostgreSQL server \
+             with TLS; run ./scripts/test, which starts one (it needs openssl and the \
+             PostgreSQL server binaries)"
         ),
     }
 }

@@ -129,7 +129,7 @@ fn case(rt: &Runtime, settings: &Settings, accounts: usize, label: &str) -> Row 
 fn command_at(ids: &[String], n: u64) -> (String, bool, i64) {
     let count = ids.len() as u64;
     let id = ids[(n % count) as usize].clone();
-    let deposit = (n / count) % 2 == 0;
+    let deposit = (n / count).is_multiple_of(2);
     (id, deposit, if deposit { 200 } else { 100 })
 }
 

@@ -378,15 +378,15 @@ async fn shared(
     commit: &GroupCommit,
     group: &[Pending],
 ) -> Result<Vec<Option<AppendResult>>, StoreError> {
-    if let Some(mut writer) = appender.writers().take(appender.pool()).await? {
-        if let Some(conn) = writer.conn() {
-            let result = statement(appender, commit, conn, group).await;
-            // The connection is healthy after any answer but a lost connection.
-            if !matches!(result, Err(StoreError::Connection(_))) {
-                writer.keep();
-            }
-            return result;
+    if let Some(mut writer) = appender.writers().take(appender.pool()).await?
+        && let Some(conn) = writer.conn()
+    {
+        let result = statement(appender, commit, conn, group).await;
+        // The connection is healthy after any answer but a lost connection.
+        if !matches!(result, Err(StoreError::Connection(_))) {
+            writer.keep();
         }
+        return result;
     }
     let mut conn = appender.pool().acquire().await.map_err(store_error)?;
     statement(appender, commit, &mut conn, group).await

@@ -6,6 +6,10 @@
 //! test gives each run its own); every run writes new streams, so it can run
 //! again on the same schema. Set `RUST_LOG=eventsource=debug` to see the
 //! tracing spans of every command, load and append.
+//!
+//! For a server that requires TLS, say how much to check and which CA to
+//! trust in the URL, as libpq does:
+//! `DATABASE_URL='postgres://app@db.example.com/app?sslmode=verify-full&sslrootcert=/etc/ssl/certs/db-ca.pem'`.
 
 mod domain;
 mod rendezvous;

@@ -2,8 +2,9 @@
 //! `cargo run -p bank` does, in memory and on PostgreSQL, and checks that it
 //! succeeds and prints what each step is meant to show.
 //!
-//! The PostgreSQL run needs `DATABASE_URL` (as `./scripts/test` provides) and
-//! fails without it. It gives the binary a schema of its own through
+//! The PostgreSQL runs need `DATABASE_URL` and, for the run over TLS, the
+//! server of `scripts/with-tls-postgres` (as `./scripts/test` provides both),
+//! and fail without them. It gives the binary a schema of its own through
 //! `BANK_SCHEMA`, runs it twice there (a second run on a used schema must
 //! work too) and drops the schema afterwards, so concurrent test runs do not
 //! meet.
@@ -102,4 +103,9 @@ fn walkthrough_in_memory() {
 #[test]
 fn walkthrough_on_postgres() {
     EXAMPLE.run_twice_on_postgres(assert_walkthrough);
+}
+
+#[test]
+fn walkthrough_on_postgres_over_tls_with_verify_full() {
+    EXAMPLE.run_over_tls(assert_walkthrough);
 }

@@ -6,7 +6,9 @@
 //! transaction), checkpoints and saga state live in PostgreSQL, in the
 //! schema `orders_example` or the one named by `ORDERS_SCHEMA` (the smoke
 //! test gives each run its own); otherwise everything is in memory. Every
-//! run uses new order ids, so it can run again on the same schema.
+//! run uses new order ids, so it can run again on the same schema. For a
+//! server that requires TLS, put `?sslmode=verify-full&sslrootcert=<CA file>`
+//! in `DATABASE_URL`.
 
 use std::sync::Arc;
 use std::time::Duration;

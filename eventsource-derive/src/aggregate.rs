@@ -4,9 +4,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Data, DeriveInput, LitStr, Path};
 
-use crate::args;
-use crate::common::{check_name, reject_generics, runtime_path, spanned_range};
-use crate::errors::Errors;
+use crate::attr;
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::{check_name, reject_generics, runtime_path, spanned_range};
 use crate::fingerprint;
 
 const KEYS: &[&str] = &["name", "snapshot_every", "snapshot_revision", "crate"];
@@ -34,7 +34,7 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let args = args::parse_attrs(
+    let args = attr::parse_attrs(
         errors,
         "#[aggregate]",
         &input.attrs,

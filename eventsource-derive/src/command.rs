@@ -5,11 +5,11 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields, Index, LitStr, Member, Path};
 
-use crate::args;
-use crate::common::{
+use crate::attr;
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::{
     check_name, first_last_spans, reject_generics, runtime_path, rust_path, spanned_range,
 };
-use crate::errors::Errors;
 
 const KEYS: &[&str] = &["aggregate", "name", "crate"];
 const ID_ATTR: &str = "aggregate_id";
@@ -58,7 +58,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let args = args::parse_attrs(
+    let args = attr::parse_attrs(
         errors,
         "#[command]",
         &input.attrs,
@@ -124,7 +124,7 @@ fn id_field<'a>(
                     attr,
                     format!(
                         "a command has one #[aggregate_id] field, and `{}` already is",
-                        crate::common::render(first)
+                        crate::diagnostics::spans::render(first)
                     ),
                 );
                 continue;

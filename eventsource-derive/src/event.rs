@@ -4,9 +4,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, LitStr, Path};
 
-use crate::args;
-use crate::common::{check_name, reject_generics, runtime_path, rust_path};
-use crate::errors::Errors;
+use crate::attr;
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::{check_name, reject_generics, runtime_path, rust_path};
 
 const KEYS: &[&str] = &["name", "version", "aliases", "crate"];
 
@@ -31,7 +31,7 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
-    let args = args::parse_attrs(
+    let args = attr::parse_attrs(
         errors,
         "#[event]",
         &input.attrs,

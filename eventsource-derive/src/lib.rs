@@ -8,13 +8,12 @@
 
 mod aggregate;
 mod aggregate_impl;
-mod args;
+mod attr;
 mod command;
-mod common;
-mod errors;
+mod diagnostics;
 mod event;
 mod fingerprint;
-mod projection;
+mod handler_block;
 mod upcaster;
 
 use proc_macro::TokenStream;
@@ -105,7 +104,7 @@ pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
 /// read model before a rebuild.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(projection::Kind::Projection, args.into(), input.into()).into()
+    handler_block::attribute(handler_block::Kind::Projection, args.into(), input.into()).into()
 }
 
 /// Declares a saga (process manager): `#[saga(name = "...")]` on an impl
@@ -120,7 +119,7 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
 /// would dispatch its commands again.
 #[proc_macro_attribute]
 pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
-    projection::attribute(projection::Kind::Saga, args.into(), input.into()).into()
+    handler_block::attribute(handler_block::Kind::Saga, args.into(), input.into()).into()
 }
 
 /// The argument `#[aggregate_impl]` leaves on the handler attributes it read,
@@ -148,7 +147,7 @@ fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
         format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]");
     let error = match syn::parse2::<syn::ImplItemFn>(input.clone()) {
         Ok(function) => syn::Error::new(function.sig.ident.span(), message),
-        Err(_) => syn::Error::new_spanned(common::item_head(&input), message),
+        Err(_) => syn::Error::new_spanned(diagnostics::spans::item_head(&input), message),
     };
     let error = error.to_compile_error();
     quote::quote!(#error #input).into()
@@ -210,8 +209,8 @@ mod tests {
             ),
         ]
         .map(|f| crate::upcaster::attribute(quote::quote!(event = "a.B", from = 1, crate = rt), f));
-        let projection = crate::projection::attribute(
-            crate::projection::Kind::Projection,
+        let projection = crate::handler_block::attribute(
+            crate::handler_block::Kind::Projection,
             quote::quote!(name = "a.p", crate = rt),
             quote::quote! {
                 impl P {
@@ -224,8 +223,8 @@ mod tests {
                 }
             },
         );
-        let saga = crate::projection::attribute(
-            crate::projection::Kind::Saga,
+        let saga = crate::handler_block::attribute(
+            crate::handler_block::Kind::Saga,
             quote::quote!(name = "a.s", crate = rt),
             quote::quote! {
                 impl S {

@@ -10,9 +10,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{FnArg, Item, ItemFn, ReturnType, Type};
 
-use crate::args::{self, Args};
-use crate::common::{check_name, first_last_spans, item_head, runtime_path, spanned_range};
-use crate::errors::Errors;
+use crate::attr::{self, Args};
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::{
+    check_name, first_last_spans, item_head, runtime_path, spanned_range,
+};
 
 const KEYS: &[&str] = &["event", "from", "crate"];
 
@@ -29,7 +31,7 @@ struct Signature<'a> {
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
     let args_span = (!args.is_empty()).then(|| args.clone());
-    let args = args::parse(&mut errors, "#[upcaster]", args, KEYS);
+    let args = attr::parse(&mut errors, "#[upcaster]", args, KEYS);
     let krate = runtime_path(&mut errors, &args);
     let event = args.string(&mut errors, "event");
     let from = args.positive_u32(&mut errors, "from").map(|(n, _)| n);
@@ -181,7 +183,7 @@ fn registration(
     from: u32,
     sig: &Signature<'_>,
 ) -> TokenStream {
-    let rust_fn = crate::common::rust_path(ident);
+    let rust_fn = crate::diagnostics::spans::rust_path(ident);
     let (items, body, typed) = match sig.new.filter(|ty| !is_value(ty)) {
         Some(new) => typed(krate, ident, from, sig, new),
         None => (

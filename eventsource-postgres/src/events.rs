@@ -7,7 +7,8 @@ use sqlx::Row;
 
 use crate::PgEventStore;
 use crate::error::store_error;
-use crate::{append, read, subscribe};
+use crate::read::subscribe;
+use crate::{append, read};
 
 #[async_trait]
 impl EventStore for PgEventStore {

@@ -8,14 +8,14 @@ use eventsource::StoreError;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use crate::append::group::GroupCommit;
+use crate::append::writers::Writers;
 use crate::error::store_error;
-use crate::group::GroupCommit;
 use crate::migrate;
 use crate::notify::Wake;
 use crate::options::PgStoreOptions;
 use crate::processing_sql::ProcessingSql;
 use crate::sql::Queries;
-use crate::writers::Writers;
 
 /// An event store, snapshot store and checkpoint store on PostgreSQL.
 ///

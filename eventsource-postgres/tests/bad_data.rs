@@ -3,7 +3,7 @@
 
 mod common;
 
-use eventsource::decode::decode_event;
+use eventsource::event::codec::decode_event;
 use eventsource::prelude::*;
 use eventsource::store::{EventFilter, SubscriptionItem};
 use eventsource::{DecodeErrorKind, EventSet, RecordedEvent};

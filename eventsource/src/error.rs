@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::envelope::RecordedEvent;
+use crate::event::RecordedEvent;
 use crate::registry::RegistryReport;
 use crate::store::{AppendResult, ExpectedVersion};
 use crate::upcast::UpcastError;

@@ -94,10 +94,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod aggregate;
-pub mod bus;
 pub mod command;
-pub mod decode;
-pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod memory;
@@ -114,11 +111,10 @@ pub mod upcast;
 pub mod __private;
 
 pub use aggregate::{Aggregate, AggregateConfig};
-pub use bus::CommandBus;
-pub use command::{Command, CreationPolicy, Handles};
-pub use envelope::{Metadata, NewEvent, RecordedEvent};
+pub use command::{Command, CommandBus, CreationPolicy, Handles};
 pub use error::{CommandError, DecodeError, DecodeErrorKind, Error, StoreError};
 pub use event::{EncodedEvent, Event, EventOf, EventSet, IntoEvents};
+pub use event::{Metadata, NewEvent, RecordedEvent};
 pub use registry::Registry;
 pub use repository::{Executed, Loaded, Repository, RetryPolicy};
 pub use store::{CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore};

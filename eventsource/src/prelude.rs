@@ -1,11 +1,11 @@
 //! The names most programs need: `use eventsource::prelude::*;`.
 
 pub use crate::aggregate::{Aggregate, AggregateConfig};
-pub use crate::bus::CommandBus;
+pub use crate::command::CommandBus;
 pub use crate::command::{Command, CreationPolicy, Handles};
-pub use crate::envelope::{Metadata, NewEvent, RecordedEvent};
 pub use crate::error::{CommandError, DecodeError, Error, StoreError};
 pub use crate::event::{Event, EventSet};
+pub use crate::event::{Metadata, NewEvent, RecordedEvent};
 pub use crate::memory::InMemoryStore;
 pub use crate::projection::{Projection, ProjectionError, ProjectionRunner};
 pub use crate::registry::Registry;

@@ -1,7 +1,7 @@
 //! Schema evolution: upcaster chains and aliases on every read path.
 
 use eventsource::DecodeErrorKind;
-use eventsource::decode::{decode_event, decode_with};
+use eventsource::event::codec::{decode_event, decode_with};
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::registry::{EventRegistration, RegistryParts};

@@ -352,7 +352,7 @@ fn aggregate(out: &mut String, k: usize, names: &[String]) {
         .zip(&variants)
         .map(|(n, v)| {
             format!(
-                "                \"{n}\" => eventsource::decode::decode_event(record).map(Self::{v}),\n"
+                "                \"{n}\" => eventsource::event::codec::decode_event(record).map(Self::{v}),\n"
             )
         })
         .collect();
@@ -360,7 +360,7 @@ fn aggregate(out: &mut String, k: usize, names: &[String]) {
         .iter()
         .map(|v| {
             format!(
-                "                Self::{v}(event) => eventsource::decode::encode_event(event),\n"
+                "                Self::{v}(event) => eventsource::event::codec::encode_event(event),\n"
             )
         })
         .collect();
@@ -384,7 +384,7 @@ fn aggregate(out: &mut String, k: usize, names: &[String]) {
 
         fn decode(record: &eventsource::RecordedEvent) -> Result<Self, eventsource::DecodeError> {{
             match &*record.event_name {{
-{decode_arms}                _ => Err(eventsource::decode::unknown_event(record, Self::NAMES)),
+{decode_arms}                _ => Err(eventsource::event::codec::unknown_event(record, Self::NAMES)),
             }}
         }}
 

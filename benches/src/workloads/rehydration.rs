@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use eventsource::decode::decode_with;
+use eventsource::event::codec::decode_with;
 use eventsource::registry::Registry;
 use eventsource::store::EventStore;
 use eventsource::{Aggregate, AggregateConfig, Event, EventSet, RecordedEvent, Repository};

@@ -14,7 +14,7 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use super::model::{CommandHandler, EventHandler, Model, Policy};
-use crate::common::{first_last_spans, render, respan, rust_path, spanned_range};
+use crate::diagnostics::spans::{first_last_spans, render, respan, rust_path, spanned_range};
 
 pub(crate) fn expand(model: &Model, self_ident: &Ident, register: bool) -> TokenStream {
     let item = &model.item;

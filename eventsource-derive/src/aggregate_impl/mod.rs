@@ -8,13 +8,13 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemImpl;
 
-use crate::args;
-use crate::common::item_head;
-use crate::errors::Errors;
+use crate::attr;
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::item_head;
 
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
-    let args = args::parse(&mut errors, "#[aggregate_impl]", args, model::KEYS);
+    let args = attr::parse(&mut errors, "#[aggregate_impl]", args, model::KEYS);
     let item = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(item) => item,
         Err(_) => {

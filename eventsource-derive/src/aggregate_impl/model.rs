@@ -13,9 +13,9 @@ use syn::{
     Visibility,
 };
 
-use crate::args::{self, Args};
-use crate::common::{render, runtime_path};
-use crate::errors::Errors;
+use crate::attr::{self, Args};
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::{render, runtime_path};
 
 pub(crate) const KEYS: &[&str] = &["event_enum", "vis", "crate"];
 const COMMAND_KEYS: &[&str] = &["create", "create_if_missing"];
@@ -257,14 +257,14 @@ fn command_handler(
 ) -> Option<CommandHandler> {
     const ATTR: &str = "#[command_handler]";
     let args = match &attr.meta {
-        syn::Meta::List(list) => args::parse(errors, ATTR, list.tokens.clone(), COMMAND_KEYS),
-        syn::Meta::Path(_) => args::parse(errors, ATTR, Default::default(), COMMAND_KEYS),
+        syn::Meta::List(list) => attr::parse(errors, ATTR, list.tokens.clone(), COMMAND_KEYS),
+        syn::Meta::Path(_) => attr::parse(errors, ATTR, Default::default(), COMMAND_KEYS),
         other @ syn::Meta::NameValue(_) => {
             errors.at(
                 other,
                 "expected #[command_handler], #[command_handler(create)] or #[command_handler(create_if_missing)]",
             );
-            args::parse(errors, ATTR, Default::default(), COMMAND_KEYS)
+            attr::parse(errors, ATTR, Default::default(), COMMAND_KEYS)
         }
     };
     let create = args.flag(errors, "create");

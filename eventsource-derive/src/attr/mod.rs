@@ -13,7 +13,7 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Attribute, LitInt, LitStr, Meta, Path, Token, Visibility};
 
-use crate::errors::Errors;
+use crate::diagnostics::Errors;
 
 /// The value part of one argument.
 pub(crate) enum Value {
@@ -180,7 +180,7 @@ impl Args {
             let key = match path.get_ident() {
                 Some(ident) => ident.to_string(),
                 None => {
-                    let shown = crate::common::render(&path);
+                    let shown = crate::diagnostics::spans::render(&path);
                     errors.at(
                         &path,
                         format!("unknown key `{shown}` in {attr}; {}", expected(valid)),

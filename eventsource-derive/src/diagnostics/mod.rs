@@ -1,5 +1,7 @@
 //! Collects every error of one macro invocation, so users see them all at once.
 
+pub(crate) mod spans;
+
 use std::fmt::Display;
 
 use proc_macro2::TokenStream;

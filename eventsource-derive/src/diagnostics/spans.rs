@@ -4,8 +4,8 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{Generics, LitStr, Path};
 
-use crate::args::Args;
-use crate::errors::Errors;
+use crate::attr::Args;
+use crate::diagnostics::Errors;
 
 /// The runtime crate's path: `crate = path` or `::eventsource`.
 pub(crate) fn runtime_path(errors: &mut Errors, args: &Args) -> Path {

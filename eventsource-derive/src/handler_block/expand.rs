@@ -16,7 +16,7 @@ use syn::{Ident, LitStr, Type};
 
 use super::Kind;
 use super::model::{Extra, Handler, Model, Output, replace_self};
-use crate::common::{first_last_spans, render, respan, spanned_range};
+use crate::diagnostics::spans::{first_last_spans, render, respan, spanned_range};
 
 pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
     let item = &model.item;

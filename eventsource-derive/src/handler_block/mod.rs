@@ -14,8 +14,8 @@ use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::quote;
 use syn::ItemImpl;
 
-use crate::common::item_head;
-use crate::errors::Errors;
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::item_head;
 
 /// Which attribute is being expanded.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ impl Kind {
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
     let args_tokens = args.clone();
-    let args = crate::args::parse(&mut errors, kind.attr(), args, model::KEYS);
+    let args = crate::attr::parse(&mut errors, kind.attr(), args, model::KEYS);
     let item = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(item) => item,
         Err(error) if is_impl(&item) => {

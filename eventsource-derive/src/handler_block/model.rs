@@ -15,9 +15,9 @@ use syn::{
 };
 
 use super::Kind;
-use crate::args::Args;
-use crate::common::{check_name, render, runtime_path};
-use crate::errors::Errors;
+use crate::attr::Args;
+use crate::diagnostics::Errors;
+use crate::diagnostics::spans::{check_name, render, runtime_path};
 
 pub(crate) const KEYS: &[&str] = &["name", "crate"];
 const RESET: &str = "reset";
@@ -675,7 +675,7 @@ pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
             .into_iter()
             .flat_map(|tree| match tree {
                 TokenTree::Ident(ident) if ident == "Self" => {
-                    crate::common::respan(self_ty.to_token_stream(), ident.span())
+                    crate::diagnostics::spans::respan(self_ty.to_token_stream(), ident.span())
                 }
                 TokenTree::Group(group) => {
                     let mut new = proc_macro2::Group::new(
@@ -699,7 +699,7 @@ mod tests {
 
     fn messages(kind: Kind, args: TokenStream, item: ItemImpl) -> Vec<String> {
         let mut errors = Errors::new();
-        let parsed = crate::args::parse(&mut errors, kind.attr(), args.clone(), KEYS);
+        let parsed = crate::attr::parse(&mut errors, kind.attr(), args.clone(), KEYS);
         let _ = parse(&mut errors, kind, &parsed, &args, item);
         errors.messages()
     }

@@ -18,10 +18,10 @@ use sqlx::{PgConnection, Row};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::append::xid_guard;
 use crate::append::{self, Request};
 use crate::error::store_error;
 use crate::store::Inner;
-use crate::xid_guard;
 
 /// Appends with more events than this never queue: they already spread a
 /// commit over many events.

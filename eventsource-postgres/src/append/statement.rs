@@ -10,12 +10,12 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::PgEventStore;
+use crate::append::group::{self, Answer};
+use crate::append::xid_guard;
 use crate::error::{is_bad_value, lost_race, store_error, to_i64, unique_violation};
-use crate::group::{self, Answer};
 use crate::row::metadata_json;
 use crate::sql::MAX_EVENTS_PER_TRANSACTION;
 use crate::store::Inner;
-use crate::xid_guard;
 
 /// How often the store's own append is re-run after losing a race: for its
 /// version (`Any` only), or for its place in the global order (see

@@ -20,9 +20,9 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tokio::time::Instant;
 
+use crate::append::xid_guard::{self, TransactionIdsBehind};
 use crate::sql::SLOTS;
 use crate::store::Inner;
-use crate::xid_guard::{self, TransactionIdsBehind};
 
 /// The backend or prepared transaction whose top-level id is `$1`.
 ///

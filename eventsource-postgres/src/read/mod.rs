@@ -5,6 +5,9 @@
 //! a slow consumer holds a query (and its snapshot) open for one page at a
 //! time, not for the whole read.
 
+pub(crate) mod horizon_stall;
+pub(crate) mod subscribe;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +23,8 @@ use crate::backoff::Backoff;
 use crate::error::store_error;
 use crate::row::{self, Names};
 use crate::sql::FilterShape;
-use crate::stall::Stall;
 use crate::store::Inner;
+use horizon_stall::Stall;
 
 pub(crate) fn read_stream(inner: Arc<Inner>, stream_id: &str, from_version: u64) -> EventStream {
     let stream_id: Arc<str> = stream_id.into();

@@ -28,9 +28,9 @@ use eventsource::store::{EventFilter, Subscription, SubscriptionItem};
 use futures::StreamExt;
 
 use crate::backoff::Backoff;
+use crate::read::horizon_stall::Stall;
 use crate::read::{Bound, decode_global, horizon, start_after};
 use crate::row::Names;
-use crate::stall::Stall;
 use crate::store::Inner;
 
 /// What to do after a failed round.

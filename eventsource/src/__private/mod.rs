@@ -17,10 +17,10 @@ pub use std::string::{String, ToString};
 pub use std::sync::OnceLock;
 pub use std::vec::Vec;
 
-pub use crate::decode::{decode_event, encode_event, unknown_event};
-pub use crate::envelope::RecordedEvent;
 pub use crate::error::{DecodeError, DecodeErrorKind};
 pub use crate::event::EncodedEvent;
+pub use crate::event::RecordedEvent;
+pub use crate::event::codec::{decode_event, encode_event, unknown_event};
 pub use crate::event::{EventOf, IntoEvents};
 
 /// Splits a command handler's `Result`-like return value.

@@ -4,10 +4,10 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::{Command, Handles};
 use crate::aggregate::Aggregate;
-use crate::command::{Command, Handles};
-use crate::envelope::Metadata;
 use crate::error::{CommandError, Error};
+use crate::event::Metadata;
 use crate::registry::Registry;
 use crate::repository::{Executed, Repository, RetryPolicy, StateCache};
 use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};

@@ -1,8 +1,7 @@
 //! Turning stored records into typed events, through the upcaster chain.
 
-use crate::envelope::RecordedEvent;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{EncodedEvent, Event};
+use crate::event::{EncodedEvent, Event, RecordedEvent};
 use crate::registry::{Registry, UpcasterChain};
 
 /// Decodes `record` as event type `T`, upcasting an older schema version.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::envelope::{NewEvent, RecordedEvent};
 use crate::error::StoreError;
+use crate::event::{NewEvent, RecordedEvent};
 use crate::store::{AppendResult, EventFilter, ExpectedVersion, Snapshot};
 
 #[derive(Debug, Default)]
@@ -278,7 +278,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::State;
-    use crate::envelope::{Metadata, NewEvent};
+    use crate::event::{Metadata, NewEvent};
     use crate::store::ExpectedVersion;
 
     #[test]

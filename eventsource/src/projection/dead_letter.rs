@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::envelope::RecordedEvent;
 use crate::error::StoreError;
+use crate::event::RecordedEvent;
 
 /// An event a projection gave up on, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -46,7 +46,7 @@ mod runner;
 
 use async_trait::async_trait;
 
-use crate::envelope::RecordedEvent;
+use crate::event::RecordedEvent;
 
 pub use backend::{CommitError, ProjectionBackend, ProjectionTx};
 pub use dead_letter::{DeadLetterStore, ParkedEvent};

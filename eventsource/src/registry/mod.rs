@@ -13,11 +13,10 @@
 //! println!("{}", registry.table());
 //! ```
 
-mod build;
-mod chain;
 mod entries;
 mod problems;
 mod table;
+mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -26,7 +25,7 @@ use serde_json::Value;
 
 use crate::error::DecodeErrorKind;
 
-pub use chain::UpcasterChain;
+pub use crate::upcast::UpcasterChain;
 pub use entries::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
     SagaRegistration, UpcasterRegistration,
@@ -88,7 +87,7 @@ impl Registry {
 
     /// Builds a registry from explicit parts (useful in tests and tools).
     pub fn build(parts: RegistryParts) -> Registry {
-        build::build(parts)
+        validate::build(parts)
     }
 
     /// `Ok` when consistent, else every problem found.
@@ -127,7 +126,9 @@ impl Registry {
     /// The upcasters of event `event` (its current name); an empty chain
     /// for an event without any.
     pub fn chain(&self, event: &str) -> &UpcasterChain {
-        self.upcasters.get(event).unwrap_or(&chain::EMPTY)
+        self.upcasters
+            .get(event)
+            .unwrap_or(&crate::upcast::chain::EMPTY)
     }
 
     /// Lifts `payload` of event `event` (its current name) from version `from` to `to`,

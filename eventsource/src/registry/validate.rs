@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Registry, RegistryParts, RegistryProblem, UpcasterChain};
+use super::{Registry, RegistryParts, RegistryProblem};
+use crate::upcast::UpcasterChain;
 
 pub(super) fn build(mut parts: RegistryParts) -> Registry {
     // inventory yields entries in link order; sort so reports are stable.

@@ -10,9 +10,9 @@ use super::load::Until;
 use super::{Executed, Repository};
 use crate::aggregate::Aggregate;
 use crate::command::{Command, CreationPolicy, Handles};
-use crate::envelope::{Metadata, NewEvent};
 use crate::error::{CommandError, Error};
 use crate::event::EventSet;
+use crate::event::{Metadata, NewEvent};
 use crate::store::{ExpectedVersion, Snapshot};
 
 impl<A: Aggregate> Repository<A> {

@@ -8,9 +8,9 @@ use tracing::Instrument;
 
 use super::{Loaded, Repository};
 use crate::aggregate::Aggregate;
-use crate::envelope::RecordedEvent;
 use crate::error::{Error, StoreError};
 use crate::event::EventSet;
+use crate::event::RecordedEvent;
 
 /// Where a load stops.
 #[derive(Clone, Copy, Debug)]

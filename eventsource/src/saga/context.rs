@@ -2,10 +2,10 @@
 
 use uuid::Uuid;
 
-use crate::bus::CommandBus;
+use crate::command::CommandBus;
 use crate::command::{Command, Handles};
-use crate::envelope::{Metadata, RecordedEvent};
 use crate::error::CommandError;
+use crate::event::{Metadata, RecordedEvent};
 use crate::repository::Executed;
 
 /// Given to saga handlers with the event they handle.

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::envelope::RecordedEvent;
+use crate::event::RecordedEvent;
 use crate::projection::ProjectionError;
 
 pub use context::SagaContext;

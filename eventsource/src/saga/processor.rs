@@ -8,8 +8,8 @@ use chrono::Utc;
 
 use super::context::{SagaContext, correlation_of};
 use super::{Saga, SagaInstance, SagaStore};
-use crate::bus::CommandBus;
-use crate::envelope::RecordedEvent;
+use crate::command::CommandBus;
+use crate::event::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
 
 /// Adapts a [`Saga`] to the [`ProjectionRunner`](crate::projection::ProjectionRunner),

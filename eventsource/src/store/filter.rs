@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::envelope::RecordedEvent;
+use crate::event::RecordedEvent;
 
 /// Selects events from the global log. The default passes everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

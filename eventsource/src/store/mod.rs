@@ -2,7 +2,7 @@
 
 mod checkpoint;
 mod filter;
-mod shared;
+mod into_store;
 mod snapshot;
 
 use std::fmt;
@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
 
-use crate::envelope::{NewEvent, RecordedEvent};
 use crate::error::StoreError;
+use crate::event::{NewEvent, RecordedEvent};
 
 pub use checkpoint::CheckpointStore;
 pub use filter::EventFilter;
-pub use shared::{IntoEventStore, IntoSnapshotStore};
+pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use snapshot::{Snapshot, SnapshotStore};
 
 /// A stream of stored events, read lazily in store order.

@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
 use crate::command::{Command, CreationPolicy, Handles};
-use crate::envelope::{Metadata, RecordedEvent};
 use crate::error::{CommandError, Error};
 use crate::event::EventSet;
+use crate::event::{Metadata, RecordedEvent};
 
 /// A test of one aggregate: prior events, one command, expected outcome.
 ///

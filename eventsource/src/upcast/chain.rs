@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::UpcasterRegistration;
+use super::TypedUpcast;
 use crate::error::DecodeErrorKind;
-use crate::upcast::TypedUpcast;
+use crate::registry::UpcasterRegistration;
 
 /// The upcasters of one event, by the version each lifts from.
 #[derive(Clone, Debug, Default)]
@@ -15,14 +15,14 @@ pub struct UpcasterChain {
 }
 
 /// The chain of an event without upcasters.
-pub(super) static EMPTY: UpcasterChain = UpcasterChain {
+pub(crate) static EMPTY: UpcasterChain = UpcasterChain {
     steps: BTreeMap::new(),
 };
 
 impl UpcasterChain {
     /// Adds `step` unless the chain has one from its version already (the
     /// registry reports such duplicates).
-    pub(super) fn add(&mut self, step: UpcasterRegistration) {
+    pub(crate) fn add(&mut self, step: UpcasterRegistration) {
         self.steps.entry(step.from).or_insert(step);
     }
 

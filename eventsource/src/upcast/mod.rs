@@ -1,11 +1,15 @@
 //! Upcasters: pure functions that lift a stored payload one schema version up.
 
+pub(crate) mod chain;
+
 use std::any::Any;
 use std::fmt;
 
 use serde_json::Value;
 
 use crate::error::{BoxError, DecodeErrorKind};
+
+pub use chain::UpcasterChain;
 
 /// A JSON upcaster: the payload at version N in, the payload at N + 1 out.
 ///

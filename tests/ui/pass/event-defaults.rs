@@ -1,6 +1,6 @@
 //! `#[event(name = "...")]` alone: version 1, no aliases.
 
-use eventsource::decode::{decode_event, encode_event};
+use eventsource::event::codec::{decode_event, encode_event};
 use eventsource::prelude::*;
 use eventsource_tests::stored;
 use serde::{Deserialize, Serialize};

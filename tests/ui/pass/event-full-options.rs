@@ -1,7 +1,7 @@
 //! Every `#[event]` option: version, aliases, an explicit `crate` path, and
 //! several attributes on one type.
 
-use eventsource::decode::decode_event;
+use eventsource::event::codec::decode_event;
 use eventsource::prelude::*;
 use eventsource_tests::stored;
 use serde::{Deserialize, Serialize};

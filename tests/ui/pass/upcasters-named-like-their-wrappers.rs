@@ -44,7 +44,7 @@ fn main() {
         (3, r#"{"steps":[]}"#, vec![3]),
     ] {
         let record = stored("pass.Renamed", version, payload);
-        let renamed: Renamed = eventsource::decode::decode_event(&record).unwrap();
+        let renamed: Renamed = eventsource::event::codec::decode_event(&record).unwrap();
         assert_eq!(renamed.steps, steps);
     }
 }

@@ -70,7 +70,7 @@ fn registered_v4(v4: RegisteredV4) -> Result<Registered, UpcastError> {
 fn main() {
     eventsource::testing::assert_registry_valid();
     let record = stored("pass.Registered", 1, r#"{"mail":"a@b.c"}"#);
-    let registered: Registered = eventsource::decode::decode_event(&record).unwrap();
+    let registered: Registered = eventsource::event::codec::decode_event(&record).unwrap();
     assert_eq!(
         registered,
         Registered {
@@ -80,9 +80,9 @@ fn main() {
         }
     );
     let record = stored("pass.Registered", 1, r#"{"mail":""}"#);
-    let error = eventsource::decode::decode_event::<Registered>(&record).unwrap_err();
+    let error = eventsource::event::codec::decode_event::<Registered>(&record).unwrap_err();
     assert!(error.to_string().contains("empty email"), "{error}");
     let record = stored("pass.Registered", 1, r#"{}"#);
-    assert!(eventsource::decode::decode_event::<Registered>(&record).is_err());
+    assert!(eventsource::event::codec::decode_event::<Registered>(&record).is_err());
     assert_eq!(Registry::global().upcasters().count(), 4);
 }

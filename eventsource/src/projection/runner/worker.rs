@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
 use super::status::{ProjectionState, Published, RebuildProgress};
-use crate::envelope::RecordedEvent;
 use crate::error::StoreError;
+use crate::event::RecordedEvent;
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 
-use crate::envelope::{NewEvent, RecordedEvent};
+use crate::event::{NewEvent, RecordedEvent};
 use crate::store::EventFilter;
 use crate::store::ExpectedVersion::{Any, NoStream};
 

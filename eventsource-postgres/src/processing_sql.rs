@@ -60,15 +60,17 @@ impl ProcessingSql {
             )),
             park: statement(format!(
                 "INSERT INTO {s}.dead_letters AS d (projection, global_position, event_id, \
-                 stream_id, stream_version, event_name, error, attempts, parked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 stream_id, stream_version, event_name, error, attempts, parked_at, \
+                 schema_version, payload, metadata, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (projection, global_position) DO UPDATE \
                  SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, \
                      parked_at = EXCLUDED.parked_at"
             )),
             list_parked: statement(format!(
                 "SELECT projection, global_position, event_id, stream_id, stream_version, \
-                 event_name, error, attempts, parked_at FROM {s}.dead_letters \
+                 event_name, error, attempts, parked_at, schema_version, payload, metadata, \
+                 recorded_at FROM {s}.dead_letters \
                  WHERE projection = $1 ORDER BY global_position"
             )),
             count_parked: statement(format!(

@@ -232,12 +232,15 @@ struct CrashingTx {
 
 #[async_trait]
 impl ProjectionBackend<PgConnection> for CrashOnce {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
         // A dead process does nothing more.
         self.alive()?;
         let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Box::new(CrashingTx {
-            inner: self.inner.begin().await?,
+            inner: self.inner.begin(time_limit).await?,
             crash: n == self.crash_at,
             crashed: self.crashed.clone(),
         }))
@@ -521,9 +524,12 @@ impl Freezing {
 
 #[async_trait]
 impl ProjectionBackend<PgConnection> for Freezing {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
         Ok(Box::new(FreezingTx {
-            inner: self.inner.begin().await?,
+            inner: self.inner.begin(time_limit).await?,
             backend: self.clone(),
         }))
     }

@@ -198,8 +198,11 @@ struct Watched {
 
 #[async_trait]
 impl ProjectionBackend<()> for Watched {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
-        self.inner.begin().await
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+        self.inner.begin(time_limit).await
     }
     async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
         self.inner.checkpoint(name).await

@@ -648,8 +648,11 @@ struct Unreachable {
 
 #[async_trait]
 impl ProjectionBackend<()> for Unreachable {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
-        self.inner.begin().await
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+        self.inner.begin(time_limit).await
     }
     async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
         if self.broken.load(Ordering::SeqCst) {

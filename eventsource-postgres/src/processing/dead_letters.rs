@@ -50,6 +50,9 @@ fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
             format!("negative stream version {version}"),
         )
     })?;
+    let schema: i32 = row.try_get("schema_version").map_err(store_error)?;
+    let schema_version = u32::try_from(schema)
+        .map_err(|_| corrupt(global_position, format!("negative schema version {schema}")))?;
     let attempts: i32 = row.try_get("attempts").map_err(store_error)?;
     let attempts = u32::try_from(attempts).map_err(|_| {
         corrupt(
@@ -63,6 +66,10 @@ fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
         stream_id: row.try_get("stream_id").map_err(store_error)?,
         stream_version,
         event_name: row.try_get("event_name").map_err(store_error)?,
+        schema_version,
+        payload: row.try_get("payload").map_err(store_error)?,
+        metadata: row.try_get("metadata").map_err(store_error)?,
+        recorded_at: row.try_get("recorded_at").map_err(store_error)?,
         error: row.try_get("error").map_err(store_error)?,
         attempts,
         parked_at: row
@@ -85,6 +92,10 @@ impl DeadLetterStore for PgDeadLetterStore {
             .bind(&event.error)
             .bind(i32::try_from(event.attempts).unwrap_or(i32::MAX))
             .bind(event.parked_at)
+            .bind(i32::try_from(event.schema_version).unwrap_or(i32::MAX))
+            .bind(&event.payload)
+            .bind(&event.metadata)
+            .bind(event.recorded_at)
             .execute(self.store.pool())
             .await
             .map_err(store_error)?;

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use eventsource::StoreError;
 use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx};
 use eventsource::store::CheckpointStore;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::PgEventStore;
@@ -82,8 +82,28 @@ impl PgEventStore {
 }
 
 impl PgProjectionBackend {
-    async fn begin_tx(&self) -> Result<PgProjectionTx, StoreError> {
-        let tx = self.store.pool().begin().await.map_err(store_error)?;
+    /// Begins a transaction the server ends if it stays idle, or one of its
+    /// statements runs, longer than `time_limit`.
+    ///
+    /// An open transaction that holds a transaction id holds back the read
+    /// horizon of every subscriber of the database (see the crate docs), so
+    /// a frozen owner (SIGSTOP, a debugger, a handler blocked on I/O inside
+    /// the transaction) would stall them all, and its standby too. Bounded
+    /// by the lease TTL, the server ends such a transaction about when the
+    /// lease expires, and everyone moves on. `SET LOCAL` keeps both limits to
+    /// this transaction; they travel with `BEGIN` in one round trip.
+    async fn begin_tx(&self, time_limit: Duration) -> Result<PgProjectionTx, StoreError> {
+        let millis = time_limit.as_millis().clamp(1, i32::MAX as u128);
+        let begin = format!(
+            "BEGIN; SET LOCAL idle_in_transaction_session_timeout = {millis}; \
+             SET LOCAL statement_timeout = {millis}"
+        );
+        let tx = self
+            .store
+            .pool()
+            .begin_with(AssertSqlSafe(begin))
+            .await
+            .map_err(store_error)?;
         Ok(PgProjectionTx {
             tx,
             unit: (),
@@ -172,8 +192,11 @@ macro_rules! backend_for {
     ($context:ty, |$tx:ident| $borrow:expr) => {
         #[async_trait]
         impl ProjectionBackend<$context> for PgProjectionBackend {
-            async fn begin(&self) -> Result<Box<dyn ProjectionTx<$context>>, StoreError> {
-                Ok(Box::new(self.begin_tx().await?))
+            async fn begin(
+                &self,
+                time_limit: Duration,
+            ) -> Result<Box<dyn ProjectionTx<$context>>, StoreError> {
+                Ok(Box::new(self.begin_tx(time_limit).await?))
             }
 
             async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {

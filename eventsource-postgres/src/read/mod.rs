@@ -21,7 +21,7 @@ use sqlx::postgres::PgRow;
 
 use crate::backoff::Backoff;
 use crate::error::store_error;
-use crate::row::{self, Names};
+use crate::row::{self, Names, Unreadable};
 use crate::sql::FilterShape;
 use crate::store::Inner;
 use horizon_stall::Stall;
@@ -58,7 +58,7 @@ pub(crate) fn read_stream(inner: Arc<Inner>, stream_id: &str, from_version: u64)
                         return;
                     }
                 }
-                yield row::decode(&row, &mut names);
+                yield row::decode(&row, &mut names).map_err(Unreadable::into_store_error);
             }
             if seen < limit {
                 return;
@@ -158,24 +158,14 @@ pub(crate) async fn horizon(inner: &Inner) -> Result<(i64, Option<i64>), StoreEr
     ))
 }
 
-/// Decodes one row of a global page, reporting where it was.
-///
-/// `Err((position, error))` carries the bad row's position when known, so
-/// the reader can continue after it.
+/// Decodes one row of a global page; a corrupt row carries its position,
+/// so the reader can continue after it.
 pub(crate) fn decode_global(
     row: Result<PgRow, sqlx::Error>,
     names: &mut Names,
-) -> Result<RecordedEvent, (Option<i64>, StoreError)> {
-    let row = row.map_err(|e| (None, store_error(e)))?;
-    row::decode(&row, names).map_err(|err| {
-        let at = match &err {
-            StoreError::Corrupt {
-                global_position, ..
-            } => i64::try_from(*global_position).ok(),
-            _ => None,
-        };
-        (at, err)
-    })
+) -> Result<RecordedEvent, Unreadable> {
+    let row = row.map_err(|e| Unreadable::Failed(store_error(e)))?;
+    row::decode(&row, names)
 }
 
 /// How many events `read_all(from_position, filter)` would deliver: the
@@ -257,12 +247,12 @@ pub(crate) fn read_all(inner: Arc<Inner>, from_position: u64, filter: EventFilte
                                 after = i64::try_from(event.global_position).unwrap_or(i64::MAX);
                                 yield Ok(event);
                             }
-                            Err((Some(at), err)) => {
-                                after = at;
-                                yield Err(err);
+                            Err(Unreadable::Corrupt(record)) if record.global_position > 0 => {
+                                after = i64::try_from(record.global_position).unwrap_or(i64::MAX);
+                                yield Err(Unreadable::Corrupt(record).into_store_error());
                             }
-                            Err((None, err)) => {
-                                yield Err(err);
+                            Err(other) => {
+                                yield Err(other.into_store_error());
                                 return;
                             }
                         }

@@ -30,7 +30,7 @@ use futures::StreamExt;
 use crate::backoff::Backoff;
 use crate::read::horizon_stall::Stall;
 use crate::read::{Bound, decode_global, horizon, start_after};
-use crate::row::Names;
+use crate::row::{Names, Unreadable};
 use crate::store::Inner;
 
 /// What to do after a failed round.
@@ -114,12 +114,14 @@ pub(crate) fn subscribe(
                                         after = i64::try_from(event.global_position).unwrap_or(i64::MAX);
                                         yield Ok(SubscriptionItem::Event(event));
                                     }
-                                    Err((Some(at), err)) => {
-                                        after = at;
-                                        yield Err(err);
+                                    // A record that is there but unreadable takes its
+                                    // place in the log; the subscription goes on.
+                                    Err(Unreadable::Corrupt(record)) if record.global_position > 0 => {
+                                        after = i64::try_from(record.global_position).unwrap_or(i64::MAX);
+                                        yield Ok(SubscriptionItem::Corrupt(record));
                                     }
-                                    Err((None, err)) => {
-                                        failed = Some(err);
+                                    Err(other) => {
+                                        failed = Some(other.into_store_error());
                                         break 'pages;
                                     }
                                 }

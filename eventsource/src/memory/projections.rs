@@ -38,7 +38,12 @@ impl InMemoryProjectionBackend {
 
 #[async_trait]
 impl ProjectionBackend<()> for InMemoryProjectionBackend {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+    // An in-memory unit holds nothing another reader waits for, so there is
+    // no limit to enforce.
+    async fn begin(
+        &self,
+        _time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
         Ok(Box::new(MemoryTx {
             backend: self.clone(),
             unit: (),

@@ -16,8 +16,17 @@ use crate::error::StoreError;
 /// instance that lost its lease cannot move the checkpoint or commit effects.
 #[async_trait]
 pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
-    /// Starts a unit of work.
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<C>>, StoreError>;
+    /// Starts a unit of work that may stay open, idle or in one statement,
+    /// for at most `time_limit` (the runner passes its lease TTL).
+    ///
+    /// A backend whose units hold resources others wait for should have the
+    /// server enforce the limit: a unit of a process that froze (a debugger,
+    /// SIGSTOP, a handler blocked on I/O) must not hold them past the moment
+    /// its lease has expired and a standby took over. The PostgreSQL backend
+    /// sets `idle_in_transaction_session_timeout` and `statement_timeout`
+    /// for the transaction, since an open transaction holding a transaction
+    /// id holds back the read horizon of every subscriber of the database.
+    async fn begin(&self, time_limit: Duration) -> Result<Box<dyn ProjectionTx<C>>, StoreError>;
 
     /// The last committed position of `name`.
     async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError>;

@@ -82,6 +82,9 @@ pub enum RunnerError {
         /// The failure.
         source: Box<ProjectionError>,
     },
+    /// A rebuild of the projection is already running.
+    #[error("projection `{0}` is being rebuilt already")]
+    Rebuilding(String),
     /// The projection has no `#[reset]` method, so it cannot be rebuilt:
     /// replaying the log onto a read model that was not cleared would apply
     /// every event a second time.

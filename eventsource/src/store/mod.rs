@@ -1,6 +1,7 @@
 //! The storage traits every backend implements, and their request types.
 
 mod checkpoint;
+mod corrupt;
 mod filter;
 mod into_store;
 mod snapshot;
@@ -15,6 +16,7 @@ use crate::error::StoreError;
 use crate::event::{NewEvent, RecordedEvent};
 
 pub use checkpoint::CheckpointStore;
+pub use corrupt::CorruptRecord;
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use snapshot::{Snapshot, SnapshotStore};
@@ -39,6 +41,10 @@ pub enum SubscriptionItem {
         /// The last global position covered.
         position: u64,
     },
+    /// A stored record that passes the filter but cannot be read as an
+    /// event (its metadata does not decode, say). The subscription goes on
+    /// after it; a store failure, by contrast, is an `Err` item.
+    Corrupt(Box<CorruptRecord>),
 }
 
 /// The version an append expects its stream to be at.

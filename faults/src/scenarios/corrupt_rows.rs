@@ -279,7 +279,7 @@ async fn check(ctx: &Ctx, damaged: &BTreeMap<u64, &str>, when: &str) -> Result<C
     }
     let statement = format!(
         "SELECT count(*) FROM \"{SCHEMA}\".dead_letters WHERE projection = $1 \
-         AND (error = '' OR payload IS NULL OR metadata IS NULL)"
+         AND (error = '' OR payload = '' OR metadata = '')"
     );
     let without_raw: i64 = sqlx::query(AssertSqlSafe(statement))
         .bind(PROJECTION)

@@ -72,7 +72,10 @@ struct LedgerTx {
 
 #[async_trait::async_trait]
 impl ProjectionBackend<Ledger> for Database {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<Ledger>>, StoreError> {
+    async fn begin(
+        &self,
+        _time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<Ledger>>, StoreError> {
         let pending = self.tables().clone();
         Ok(Box::new(LedgerTx {
             db: self.clone(),

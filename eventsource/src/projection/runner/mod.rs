@@ -2,6 +2,7 @@
 
 mod lease;
 mod options;
+mod rebuild;
 mod status;
 mod worker;
 
@@ -167,6 +168,7 @@ impl ProjectionRunner {
             control: control_rx,
             committed: None,
             lease: None,
+            rebuild: None,
         };
         let span = tracing::info_span!("eventsource.projection", projection = P::NAME);
         let task = tokio::spawn(worker.run().instrument(span));

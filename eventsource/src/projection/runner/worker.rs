@@ -4,7 +4,6 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -12,6 +11,7 @@ use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
+use super::rebuild::{PendingRebuild, ProgressFn};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::error::StoreError;
 use crate::event::RecordedEvent;
@@ -19,10 +19,7 @@ use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
 };
-use crate::store::{EventFilter, EventStore, SubscriptionItem};
-
-/// Called with each rebuild progress report.
-pub(super) type ProgressFn = Box<dyn Fn(&RebuildProgress) + Send + Sync>;
+use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
 
 pub(super) enum Control {
     Rebuild {
@@ -79,6 +76,9 @@ pub(super) struct Worker<P: Projection> {
     pub(super) committed: Option<u64>,
     /// Renews the lease while this instance holds it.
     pub(super) lease: Option<LeaseKeeper>,
+    /// A rebuild that has reset the projection and is replaying the log;
+    /// answered once the replay is live.
+    pub(super) rebuild: Option<PendingRebuild>,
 }
 
 impl<P: Projection> Worker<P> {
@@ -102,6 +102,9 @@ impl<P: Projection> Worker<P> {
                 Flow::Stop => break,
                 Flow::Restart => {}
             }
+        }
+        if let Some(rebuild) = self.rebuild.take() {
+            rebuild.fail(RunnerError::Stopped(P::NAME.to_owned()));
         }
         if let Err(error) = self.backend.release(P::NAME, self.owner).await {
             tracing::warn!(projection = P::NAME, %error, "cannot release the lease");
@@ -153,8 +156,13 @@ impl<P: Projection> Worker<P> {
             Ok(position) => position,
             Err(error) => return self.pause(&error).await,
         };
+        let state = if self.rebuild.is_some() {
+            ProjectionState::Rebuilding
+        } else {
+            ProjectionState::CatchingUp
+        };
         self.publish(|s| {
-            s.state = ProjectionState::CatchingUp;
+            s.state = state;
             s.position = self.committed;
         });
         let from = self.committed.map_or(1, |p| p + 1);
@@ -168,32 +176,69 @@ impl<P: Projection> Worker<P> {
                 message = self.control.recv() => match message {
                     None | Some(Control::Stop) => return Flow::Stop,
                     Some(Control::Rebuild { progress, reply }) => {
-                        let result = self.rebuild(&progress).await;
-                        if result.is_err() {
-                            // It goes on from the checkpoint it kept (or the
-                            // one the replay reached): say so before answering.
-                            self.publish(|s| s.state = ProjectionState::CatchingUp);
+                        if self.rebuild.is_some() {
+                            let _ = reply.send(Err(RunnerError::Rebuilding(P::NAME.to_owned())));
+                            continue;
                         }
-                        let _ = reply.send(result);
+                        match self.reset().await {
+                            Ok(total) => {
+                                self.rebuild = Some(PendingRebuild::new(progress, reply, total));
+                            }
+                            Err(error) => {
+                                // It goes on from the checkpoint it kept: say
+                                // so before answering.
+                                self.publish(|s| s.state = ProjectionState::CatchingUp);
+                                let _ = reply.send(Err(error));
+                            }
+                        }
                         return Flow::Restart;
                     }
                     Some(Control::RetryParked { position, reply }) => {
                         let _ = reply.send(self.retry_parked(position).await);
                     }
                 },
-                () = lease_lost(&mut self.lease) => return Flow::Restart,
+                () = lease_lost(&mut self.lease) => return self.lost_lease(),
                 chunk = items.next() => match chunk {
                     None => {
                         let error = StoreError::Invalid("the subscription ended".into());
                         return self.pause(&error).await;
                     }
-                    Some(chunk) => match self.process_items(chunk).await {
-                        Ok(()) => {}
-                        Err(Interrupt::LeaseLost) => return Flow::Restart,
-                        Err(Interrupt::Store(error)) => return self.pause(&error).await,
-                    },
+                    Some(chunk) => {
+                        let replayed = chunk
+                            .iter()
+                            .filter(|item| {
+                                matches!(item, Ok(SubscriptionItem::Event(_) | SubscriptionItem::Corrupt(_)))
+                            })
+                            .count() as u64;
+                        match self.process_items(chunk).await {
+                            Ok(live) => self.rebuild_progress(replayed, live),
+                            Err(Interrupt::LeaseLost) => return self.lost_lease(),
+                            // A rebuild in progress goes on after the pause,
+                            // from the checkpoint its replay reached.
+                            Err(Interrupt::Store(error)) => return self.pause(&error).await,
+                        }
+                    }
                 },
             }
+        }
+    }
+
+    /// Another instance took the lease: a rebuild in progress is its now.
+    fn lost_lease(&mut self) -> Flow {
+        if let Some(rebuild) = self.rebuild.take() {
+            rebuild.fail(RunnerError::NotOwner(P::NAME.to_owned()));
+        }
+        Flow::Restart
+    }
+
+    /// Reports a rebuild's progress after `replayed` more items, and answers
+    /// it once the replay is `live`.
+    fn rebuild_progress(&mut self, replayed: u64, live: bool) {
+        if let Some(rebuild) = &mut self.rebuild {
+            rebuild.advanced(P::NAME, replayed);
+        }
+        if live && let Some(rebuild) = self.rebuild.take() {
+            rebuild.finish(P::NAME);
         }
     }
 
@@ -211,14 +256,28 @@ impl<P: Projection> Worker<P> {
         });
     }
 
+    /// Handles one chunk of subscription items; `Ok(true)` when it ended
+    /// caught up (live).
     async fn process_items(
         &mut self,
         chunk: Vec<Result<SubscriptionItem, StoreError>>,
-    ) -> Result<(), Interrupt> {
+    ) -> Result<bool, Interrupt> {
         let mut events = Vec::with_capacity(chunk.len());
+        let mut live = false;
         for item in chunk {
+            // An `Err` item is a failure of the store itself (a lost
+            // connection): the caller pauses and resumes from the checkpoint.
             match item? {
-                SubscriptionItem::Event(event) => events.push(event),
+                SubscriptionItem::Event(event) => {
+                    events.push(event);
+                    live = false;
+                }
+                SubscriptionItem::Corrupt(record) => {
+                    self.process(&events).await?;
+                    events.clear();
+                    self.park_corrupt(&record).await?;
+                    live = false;
+                }
                 SubscriptionItem::CaughtUp { position } => {
                     self.process(&events).await?;
                     events.clear();
@@ -226,10 +285,29 @@ impl<P: Projection> Worker<P> {
                         self.commit_position(position).await?;
                     }
                     self.publish(|s| s.state = ProjectionState::Live);
+                    live = true;
                 }
             }
         }
-        self.process(&events).await
+        self.process(&events).await?;
+        Ok(live)
+    }
+
+    /// Parks a record the store could not read as an event, and moves the
+    /// checkpoint past it: retrying cannot make it readable.
+    async fn park_corrupt(&mut self, record: &CorruptRecord) -> Result<(), Interrupt> {
+        tracing::warn!(
+            projection = P::NAME,
+            position = record.global_position,
+            stream_id = %record.stream_id,
+            reason = %record.reason,
+            "parking a stored record that cannot be read as an event"
+        );
+        let parked = ParkedEvent::corrupt(P::NAME, record);
+        let message = parked.error.clone();
+        self.publish(|s| s.last_error = Some(message));
+        self.dead_letters.park(parked).await?;
+        self.commit_position(record.global_position).await
     }
 
     /// Handles `events` (at most a batch) in as few units of work as
@@ -280,7 +358,7 @@ impl<P: Projection> Worker<P> {
         let Some(last) = window.last() else {
             return Ok(Ok(()));
         };
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
             if let Err(error) = handle(&mut self.projection, event, tx.as_mut()).await {
                 rollback(tx, P::NAME).await;
@@ -308,7 +386,7 @@ impl<P: Projection> Worker<P> {
                 return Err(Interrupt::LeaseLost);
             }
             attempts += 1;
-            let mut tx = self.backend.begin().await?;
+            let mut tx = self.backend.begin(self.options.lease_ttl).await?;
             match handle(&mut self.projection, event, tx.as_mut()).await {
                 Ok(()) => {
                     tx.commit(P::NAME, self.owner, Some(event.global_position))
@@ -341,7 +419,7 @@ impl<P: Projection> Worker<P> {
 
     /// Commits the checkpoint alone.
     async fn commit_position(&mut self, position: u64) -> Result<(), Interrupt> {
-        let tx = self.backend.begin().await?;
+        let tx = self.backend.begin(self.options.lease_ttl).await?;
         tx.commit(P::NAME, self.owner, Some(position)).await?;
         self.advance(position, 0);
         Ok(())
@@ -360,9 +438,14 @@ impl<P: Projection> Worker<P> {
         self.status.send_modify(change);
     }
 
-    async fn rebuild(&mut self, progress: &ProgressFn) -> Result<RebuildProgress, RunnerError> {
+    /// Clears the read model (the `#[reset]` method), the checkpoint and the
+    /// parked events, for a rebuild; returns how many events the replay
+    /// will go through. The replay itself is the following from position 1
+    /// that comes next, so it parks what it cannot decode and survives
+    /// store failures like any catch-up.
+    async fn reset(&mut self) -> Result<u64, RunnerError> {
         self.publish(|s| s.state = ProjectionState::Rebuilding);
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         let reset = AssertUnwindSafe(self.projection.reset(tx.context()))
             .catch_unwind()
             .await
@@ -385,48 +468,7 @@ impl<P: Projection> Worker<P> {
         self.committed = None;
         self.publish(|s| s.position = None);
         self.dead_letters.clear(P::NAME).await?;
-
-        let total = self.store.count_events(1, self.filter.clone()).await?;
-        let started = Instant::now();
-        let mut report = RebuildProgress {
-            done: 0,
-            total,
-            elapsed: Default::default(),
-            rate: 0.0,
-        };
-        let mut logged = Instant::now();
-        let mut events = self
-            .store
-            .read_all(1, self.filter.clone())
-            .ready_chunks(self.options.batch_size);
-        while let Some(chunk) = events.next().await {
-            let chunk: Vec<RecordedEvent> = chunk.into_iter().collect::<Result<_, _>>()?;
-            self.process(&chunk)
-                .await
-                .map_err(|e| e.into_runner_error(P::NAME))?;
-            report.done += chunk.len() as u64;
-            report.elapsed = started.elapsed();
-            report.rate = report.done as f64 / report.elapsed.as_secs_f64().max(1e-9);
-            progress(&report);
-            if logged.elapsed().as_secs() >= 1 {
-                logged = Instant::now();
-                tracing::info!(
-                    projection = P::NAME,
-                    done = report.done,
-                    total = report.total,
-                    rate = report.rate as u64,
-                    "rebuilding"
-                );
-            }
-        }
-        tracing::info!(
-            projection = P::NAME,
-            done = report.done,
-            total = report.total,
-            seconds = report.elapsed.as_secs_f64(),
-            "rebuild finished"
-        );
-        Ok(report)
+        Ok(self.store.count_events(1, self.filter.clone()).await?)
     }
 
     async fn retry_parked(&mut self, position: u64) -> Result<(), RunnerError> {
@@ -448,7 +490,7 @@ impl<P: Projection> Worker<P> {
             _ => return Err(not_parked()),
         };
         drop(events);
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         match handle(&mut self.projection, &event, tx.as_mut()).await {
             Ok(()) => {
                 // The checkpoint is already past this event; committing at

@@ -28,6 +28,9 @@
 //!     match item? {
 //!         SubscriptionItem::Event(e) => println!("{} at {}", e.event_name, e.global_position),
 //!         SubscriptionItem::CaughtUp { position } => println!("caught up to {position}"),
+//!         SubscriptionItem::Corrupt(record) => {
+//!             println!("unreadable record at {}: {}", record.global_position, record.reason)
+//!         }
 //!     }
 //! }
 //! # Ok(())

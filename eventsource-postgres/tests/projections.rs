@@ -437,7 +437,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused_and_rolled_b
             .await
             .unwrap()
     );
-    let mut tx = ProjectionBackend::<PgConnection>::begin(&backend)
+    let mut tx = ProjectionBackend::<PgConnection>::begin(&backend, Duration::from_secs(30))
         .await
         .unwrap();
     let s = store.schema();
@@ -477,7 +477,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused_and_rolled_b
         "the checkpoint did not move"
     );
     // The new owner commits as usual.
-    let tx = ProjectionBackend::<PgConnection>::begin(&backend)
+    let tx = ProjectionBackend::<PgConnection>::begin(&backend, Duration::from_secs(30))
         .await
         .unwrap();
     tx.commit(NAME, current, Some(7)).await.unwrap();

@@ -45,6 +45,9 @@ async fn events_until(
                 return got;
             }
             Ok(Some(Ok(SubscriptionItem::CaughtUp { .. }))) => {}
+            Ok(Some(Ok(SubscriptionItem::Corrupt(record)))) => {
+                panic!("corrupt record: {}", record.reason)
+            }
             Ok(Some(Err(e))) => panic!("the subscription yielded an error: {e}"),
             Ok(None) => panic!("the subscription ended after {} events", got.len()),
             Err(_) => panic!(

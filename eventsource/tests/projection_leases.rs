@@ -270,7 +270,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused() {
     let backend = InMemoryProjectionBackend::new();
     let (stale, current) = (Uuid::now_v7(), Uuid::now_v7());
     assert!(backend.acquire(NAME, stale, TTL).await.unwrap());
-    let tx = ProjectionBackend::<()>::begin(&backend).await.unwrap();
+    let tx = ProjectionBackend::<()>::begin(&backend, TTL).await.unwrap();
 
     // The owner is paused past its TTL; another instance takes over.
     assert!(!backend.acquire(NAME, current, TTL).await.unwrap());
@@ -290,7 +290,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused() {
     // Renewing does not give the lease back to the stale owner either.
     assert!(!backend.acquire(NAME, stale, TTL).await.unwrap());
 
-    let tx = ProjectionBackend::<()>::begin(&backend).await.unwrap();
+    let tx = ProjectionBackend::<()>::begin(&backend, TTL).await.unwrap();
     tx.commit(NAME, current, Some(7)).await.unwrap();
     assert_eq!(
         ProjectionBackend::<()>::checkpoint(&backend, NAME)

@@ -249,6 +249,7 @@ async fn global_reads_and_subscriptions_upcast() {
                 decoded.push(<Till as Aggregate>::Event::decode(&record).unwrap());
             }
             SubscriptionItem::CaughtUp { .. } => break,
+            SubscriptionItem::Corrupt(record) => panic!("corrupt record: {}", record.reason),
         }
     }
     assert_eq!(decoded.len(), 5);

@@ -445,6 +445,28 @@ fn typed_last_steps_hand_over_their_struct_or_go_through_json() {
 }
 
 #[test]
+fn a_missing_first_step_names_the_current_version() {
+    // Test.Priced is at version 3, with upcasters from 1 (JSON) and from 2
+    // (typed, handing the event over): version 0 has no way up.
+    let err = decode_event::<Priced>(&record("test.Priced", 0, json!({}))).unwrap_err();
+    assert!(
+        matches!(
+            err.kind,
+            DecodeErrorKind::MissingUpcaster {
+                from: 0,
+                current: 3
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("no upcaster from version 0 (the current version is 3)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn typed_hand_overs_report_the_same_errors_as_the_json_path() {
     let mut not_json = record("test.Priced", 2, json!({}));
     not_json.payload = "{\"amount_cents\": 3,".into();

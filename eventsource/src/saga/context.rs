@@ -28,8 +28,9 @@ impl<'a> SagaContext<'a> {
     }
 
     /// Dispatches `command` as caused by the event being handled: it keeps
-    /// the event's correlation id and names the event as its cause, and so
-    /// do the events it produces.
+    /// the event's correlation id, actor and headers and names the event as
+    /// its cause, and so do the events it produces (see
+    /// [`SagaContext::metadata`]).
     pub async fn dispatch<C>(
         &mut self,
         command: C,
@@ -38,10 +39,32 @@ impl<'a> SagaContext<'a> {
         C: Command,
         C::Aggregate: Handles<C>,
     {
+        let metadata = self.metadata();
+        self.dispatch_with(command, metadata).await
+    }
+
+    /// Dispatches `command` with `metadata`, usually [`SagaContext::metadata`]
+    /// changed: to keep a header local to the event, take
+    /// `let mut metadata = ctx.metadata();`, remove the header with
+    /// `metadata.headers.remove("x-request-id");` and dispatch with this.
+    pub async fn dispatch_with<C>(
+        &mut self,
+        command: C,
+        metadata: Metadata,
+    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    where
+        C: Command,
+        C::Aggregate: Handles<C>,
+    {
         self.dispatched += 1;
-        self.bus
-            .dispatch_with(command, Metadata::caused_by(self.cause))
-            .await
+        self.bus.dispatch_with(command, metadata).await
+    }
+
+    /// The metadata a dispatched command gets: the event's correlation id
+    /// (or its id), the event as the cause, and the event's actor and
+    /// headers ([`Metadata::caused_by`]).
+    pub fn metadata(&self) -> Metadata {
+        Metadata::caused_by(self.cause)
     }
 
     /// Ends this saga instance once the handler returns; later events with

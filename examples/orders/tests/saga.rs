@@ -155,11 +155,16 @@ async fn order(world: &World, id: &str, quantity: u32, unit_price: i64) {
         })
         .await
         .unwrap();
+    // A header on the command that starts the flow (a tenant, say) must
+    // follow it through every saga step.
     world
         .bus
-        .dispatch(SubmitOrder {
-            order_id: id.into(),
-        })
+        .dispatch_with(
+            SubmitOrder {
+                order_id: id.into(),
+            },
+            Metadata::new().with_header("tenant", "acme"),
+        )
         .await
         .unwrap();
 }
@@ -243,6 +248,14 @@ async fn happy_path_reserves_pays_and_approves(world: World) {
     );
     for pair in flow.windows(2) {
         assert_eq!(pair[1].metadata.causation_id, Some(pair[0].event_id));
+    }
+    for event in &flow {
+        assert_eq!(
+            event.metadata.headers.get("tenant").map(String::as_str),
+            Some("acme"),
+            "{} lost the flow's header",
+            event.event_name
+        );
     }
     world.finish().await;
 }

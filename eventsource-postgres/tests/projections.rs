@@ -720,6 +720,9 @@ async fn a_rebuild_produces_the_read_model_live_processing_produced() {
         .unwrap();
     assert_eq!((done.done, done.total), (120, 120));
     assert_eq!(progress.load(Ordering::SeqCst), 120);
+    // A rebuild returns once the projection is live again.
+    let status = runner.status("pgproj.balances").await.unwrap();
+    assert_eq!(status.state, ProjectionState::Live);
     assert_eq!(rows(&store).await, live);
     runner.shutdown().await;
     common::drop_schema(&store).await;

@@ -357,6 +357,9 @@ async fn a_rebuild_reproduces_the_live_read_model() {
     assert_eq!(done.total, 55);
     assert_eq!(done.done, 55);
     assert!(done.rate > 0.0);
+    // A rebuild returns once the projection is live again.
+    let status = runner.status("proj.balances").await.unwrap();
+    assert_eq!(status.state, ProjectionState::Live);
     let reports = reports.lock().unwrap().clone();
     assert!(reports.len() >= 2, "progress reported per batch");
     assert!(reports.windows(2).all(|w| w[0].done < w[1].done));

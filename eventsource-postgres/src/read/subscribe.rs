@@ -78,12 +78,32 @@ impl Retries {
     }
 }
 
+/// A live subscription holds one connection of the pool for `LISTEN` while
+/// it lives. In a pool of one that is every connection: its own reads, and
+/// every append of the process, would wait for a connection forever. Such
+/// a subscription is refused at once rather than hang in silence.
+fn too_small_for_listen(inner: &Inner) -> Option<StoreError> {
+    let size = inner.pool.options().get_max_connections();
+    (inner.options.notify_channel().is_some() && size < 2).then(|| {
+        StoreError::Invalid(format!(
+            "a live subscription keeps one connection of the pool for LISTEN, and this \
+             store's pool has at most {size}: reads and appends would wait forever; give the \
+             pool at least 2 connections, or turn notifications off with \
+             `PgStoreOptions::with_notify_channel(None)`"
+        ))
+    })
+}
+
 pub(crate) fn subscribe(
     inner: Arc<Inner>,
     from_position: u64,
     filter: EventFilter,
 ) -> Subscription {
     Box::pin(async_stream::stream! {
+        if let Some(refused) = too_small_for_listen(&inner) {
+            yield Err(refused);
+            return;
+        }
         // Nothing can be stored beyond bigint: the subscription stays idle.
         let mut after = start_after(from_position).unwrap_or(i64::MAX);
         let mut wake = inner.wake.subscribe(&inner.pool);

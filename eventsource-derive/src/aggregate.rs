@@ -115,6 +115,8 @@ fn expand(model: &Model<'_>) -> TokenStream {
         const _: () = {
             #snapshot_fns
 
+            #[automatically_derived]
+
             impl #krate::AggregateConfig for #ident {
                 const NAME: &'static ::core::primitive::str = #name;
                 const SNAPSHOT_EVERY: #krate::__private::Option<::core::primitive::u64> = #every;
@@ -148,6 +150,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.input.ident;
     quote! {
+        #[automatically_derived]
         impl #krate::AggregateConfig for #ident {
             const NAME: &'static ::core::primitive::str = "";
             const SNAPSHOT_EVERY: #krate::__private::Option<::core::primitive::u64> = #krate::__private::Option::None;

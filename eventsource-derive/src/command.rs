@@ -47,6 +47,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.input.ident;
     quote! {
+        #[automatically_derived]
         impl #krate::Command for #ident {
             type Aggregate = #aggregate;
             const NAME: &'static ::core::primitive::str = "";
@@ -167,6 +168,7 @@ fn expand(model: &Model<'_>, aggregate: &Path, (member, field): &(Member, &Field
     let id_arg = spanned_range(quote!(&self.#member), first, last);
     let to_string = quote!(#id_fn(#id_arg));
     quote! {
+        #[automatically_derived]
         impl #krate::Command for #ident {
             type Aggregate = #aggregate;
             const NAME: &'static ::core::primitive::str = #name;
@@ -177,11 +179,11 @@ fn expand(model: &Model<'_>, aggregate: &Path, (member, field): &(Member, &Field
         }
 
         #krate::__private::inventory::submit! {
-            #krate::registry::CommandRegistration {
-                name: #name,
-                rust_type: #rust_type,
-                aggregate: #krate::__private::command_aggregate_name::<#ident>(),
-            }
+            #krate::__private::CommandRegistration::new(
+                #name,
+                #rust_type,
+                #krate::__private::command_aggregate_name::<#ident>(),
+            )
         }
     }
 }

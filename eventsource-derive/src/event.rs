@@ -90,28 +90,24 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let name = &model.name;
     let rust_type = rust_path(ident);
     quote! {
+        #[automatically_derived]
         impl #krate::Event for #ident {
             const NAME: &'static ::core::primitive::str = #name;
             const VERSION: ::core::primitive::u32 = #version;
             const ALIASES: &'static [&'static ::core::primitive::str] = &[#(#aliases),*];
 
-            fn upcasters() -> &'static #krate::registry::UpcasterChain {
+            fn upcasters() -> &'static #krate::__private::UpcasterChain {
                 // Looked up once: the registry never changes once built.
-                static CHAIN: #krate::__private::OnceLock<&'static #krate::registry::UpcasterChain> =
+                static CHAIN: #krate::__private::OnceLock<&'static #krate::__private::UpcasterChain> =
                     #krate::__private::OnceLock::new();
                 // The name written out, not `Self::NAME`: a type missing one
                 // of `Event`'s supertraits is reported once, on the impl.
-                CHAIN.get_or_init(|| #krate::registry::Registry::global().chain(#name))
+                CHAIN.get_or_init(|| #krate::__private::Registry::global().chain(#name))
             }
         }
 
         #krate::__private::inventory::submit! {
-            #krate::registry::EventRegistration {
-                name: #name,
-                version: #version,
-                aliases: &[#(#aliases),*],
-                rust_type: #rust_type,
-            }
+            #krate::__private::EventRegistration::new(#name, #version, &[#(#aliases),*], #rust_type)
         }
     }
 }
@@ -125,6 +121,7 @@ fn fallback(model: &Model<'_>) -> TokenStream {
         return TokenStream::new();
     }
     quote! {
+        #[automatically_derived]
         impl #krate::Event for #ident {
             const NAME: &'static ::core::primitive::str = "";
             const VERSION: ::core::primitive::u32 = 1;

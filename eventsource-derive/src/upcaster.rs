@@ -186,12 +186,9 @@ fn registration(
     let rust_fn = crate::diagnostics::spans::rust_path(ident);
     let (items, body, typed) = match sig.new.filter(|ty| !is_value(ty)) {
         Some(new) => typed(krate, ident, from, sig, new),
-        None => (
-            TokenStream::new(),
-            json_body(krate, ident, sig),
-            quote!(#krate::__private::Option::None),
-        ),
+        None => (TokenStream::new(), json_body(krate, ident, sig), None),
     };
+    let typed = typed.map(|typed| quote!(.with_typed(#typed)));
     quote! {
         #items
 
@@ -202,13 +199,8 @@ fn registration(
         }
 
         #krate::__private::inventory::submit! {
-            #krate::registry::UpcasterRegistration {
-                event: #event,
-                from: #from,
-                upcast: __es_json,
-                typed: #typed,
-                function: #rust_fn,
-            }
+            #krate::__private::UpcasterRegistration::new(#event, #from, __es_json, #rust_fn)
+                #typed
         }
     }
 }
@@ -289,7 +281,7 @@ fn typed(
     from: u32,
     sig: &Signature<'_>,
     new: &Type,
-) -> (TokenStream, TokenStream, TokenStream) {
+) -> (TokenStream, TokenStream, Option<TokenStream>) {
     let input = sig.input;
     let p = quote!(#krate::__private);
     // One constant per side, spanned on the user's type: a missing
@@ -343,13 +335,13 @@ fn typed(
         (__ES_OUTPUT.to_value)(&new)
     };
     let typed = quote! {
-        #p::Option::Some(#p::TypedUpcast {
+        #p::TypedUpcast {
             accepts: __ES_OUTPUT.accepts,
             from_text: __es_from_text,
             from_value: #from_value,
-        })
+        }
     };
-    (items, body, typed)
+    (items, body, Some(typed))
 }
 
 /// `Value` or `serde_json::Value`: the JSON form.

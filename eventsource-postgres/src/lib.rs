@@ -31,6 +31,7 @@
 //!         SubscriptionItem::Corrupt(record) => {
 //!             println!("unreadable record at {}: {}", record.global_position, record.reason)
 //!         }
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(())

@@ -7,6 +7,7 @@ use eventsource::event::codec::decode_event;
 use eventsource::prelude::*;
 use eventsource::store::{EventFilter, SubscriptionItem};
 use eventsource::{DecodeErrorKind, EventSet, RecordedEvent};
+use eventsource::{Error, StoreError};
 use eventsource_postgres::PgEventStore;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -198,6 +199,7 @@ async fn bad_rows_are_typed_errors_and_the_rest_stays_readable() {
                 assert!(record.event_id.is_some() && record.recorded_at.is_some());
                 seen.push(Err(record.global_position));
             }
+            Ok(other) => panic!("unexpected item: {other:?}"),
             Err(other) => panic!("the subscription failed: {other}"),
         }
     }

@@ -115,9 +115,7 @@ async fn receive(
             Ok(Some(SubscriptionItem::Event(e))) => got.push(e),
             Ok(Some(SubscriptionItem::CaughtUp { position })) if position >= last => break,
             Ok(Some(SubscriptionItem::CaughtUp { .. })) => {}
-            Ok(Some(SubscriptionItem::Corrupt(record))) => {
-                panic!("corrupt record: {}", record.reason)
-            }
+            Ok(Some(other)) => panic!("unexpected item: {other:?}"),
             Ok(None) => panic!("the subscription ended after {} events", got.len()),
             Err(_) => panic!("not caught up to {last} after 60 s ({} events)", got.len()),
         }
@@ -128,9 +126,7 @@ async fn receive(
             match rx.recv().await {
                 Some(SubscriptionItem::Event(e)) => return Some(e),
                 Some(SubscriptionItem::CaughtUp { .. }) => {}
-                Some(SubscriptionItem::Corrupt(record)) => {
-                    panic!("corrupt record: {}", record.reason)
-                }
+                Some(other) => panic!("unexpected item: {other:?}"),
                 None => return None,
             }
         }

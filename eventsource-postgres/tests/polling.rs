@@ -72,9 +72,7 @@ async fn receive_through(
                 }
             }
             Ok(Some(SubscriptionItem::CaughtUp { .. })) => {}
-            Ok(Some(SubscriptionItem::Corrupt(record))) => {
-                panic!("corrupt record: {}", record.reason)
-            }
+            Ok(Some(other)) => panic!("unexpected item: {other:?}"),
             Ok(None) => panic!("the subscription ended after {} events", got.len()),
             Err(_) => panic!("the sentinel did not arrive ({} events so far)", got.len()),
         }

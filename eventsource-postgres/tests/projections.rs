@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use eventsource::StoreError;
 use eventsource::prelude::*;
 use eventsource::projection::{
     CommitError, DeadLetterStore, ProjectionBackend, ProjectionState, ProjectionTx, RunnerOptions,

@@ -112,12 +112,14 @@ pub mod __private;
 
 pub use aggregate::{Aggregate, AggregateConfig};
 pub use command::{Command, CommandBus, CreationPolicy, Handles};
-pub use error::{CommandError, DecodeError, DecodeErrorKind, Error, StoreError};
-pub use event::{EncodedEvent, Event, EventOf, EventSet, IntoEvents};
+pub use error::{CommandError, Error};
+pub use event::{DecodeError, DecodeErrorKind, EncodedEvent, Event, EventOf, EventSet, IntoEvents};
 pub use event::{Metadata, NewEvent, RecordedEvent};
 pub use registry::Registry;
 pub use repository::{Executed, Loaded, Repository, RetryPolicy};
-pub use store::{CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore};
+pub use store::{
+    CheckpointStore, EventFilter, EventStore, ExpectedVersion, SnapshotStore, StoreError,
+};
 pub use upcast::UpcastError;
 
 pub use eventsource_derive::{
@@ -125,8 +127,12 @@ pub use eventsource_derive::{
     saga, upcaster,
 };
 
+pub use async_trait::async_trait;
 pub use chrono;
 pub use uuid;
+
+/// A boxed error from a store backend or a user hook.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The README's code, compiled and run as a doctest.
 #[cfg(doctest)]

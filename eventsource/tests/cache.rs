@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::store::{AppendResult, EventStream, Subscription};
+use eventsource::{CommandError, Error, RetryPolicy, StoreError};
 use support::*;
 
 /// Counts how often the repository reads a stream.

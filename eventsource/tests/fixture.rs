@@ -4,6 +4,7 @@ mod support;
 
 use eventsource::prelude::*;
 use eventsource::testing::AggregateFixture;
+use eventsource::{CommandError, Error};
 use support::*;
 
 fn opened() -> Opened {

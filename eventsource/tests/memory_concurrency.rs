@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use eventsource::StoreError;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use futures::TryStreamExt;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use eventsource::StoreError;
 use eventsource::memory::{InMemoryDeadLetterStore, InMemoryProjectionBackend, InMemoryStore};
 use eventsource::prelude::*;
 use eventsource::projection::{

@@ -1,5 +1,6 @@
 //! A program whose registry is inconsistent cannot build repositories or a bus.
 
+use eventsource::Error;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::registry::RegistryProblem;

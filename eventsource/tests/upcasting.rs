@@ -1,6 +1,7 @@
 //! Schema evolution: upcaster chains and aliases on every read path.
 
 use eventsource::DecodeErrorKind;
+use eventsource::Registry;
 use eventsource::event::codec::{decode_event, decode_with};
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
@@ -249,7 +250,7 @@ async fn global_reads_and_subscriptions_upcast() {
                 decoded.push(<Till as Aggregate>::Event::decode(&record).unwrap());
             }
             SubscriptionItem::CaughtUp { .. } => break,
-            SubscriptionItem::Corrupt(record) => panic!("corrupt record: {}", record.reason),
+            other => panic!("unexpected item: {other:?}"),
         }
     }
     assert_eq!(decoded.len(), 5);

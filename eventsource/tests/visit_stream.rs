@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use eventsource::StoreError;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::store::{AppendResult, EventStream, Subscription};

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use eventsource::prelude::*;
-use eventsource::store::AppendResult;
+use eventsource::store::{AppendResult, StoreError};
 use eventsource_postgres::PgEventStore;
 use tokio::sync::watch;
 use tokio::task::JoinSet;

@@ -1,5 +1,6 @@
 //! Events and upcasters declared in another crate are found by the registry.
 
+use eventsource::Registry;
 use eventsource::event::codec::decode_event;
 use eventsource::prelude::*;
 use eventsource_fixture_events::{ParcelDelivered, ParcelShipped};

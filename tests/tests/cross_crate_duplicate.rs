@@ -1,5 +1,6 @@
 //! Two crates claiming one event name are reported, not silently merged.
 
+use eventsource::Registry;
 use eventsource::prelude::*;
 use eventsource::registry::RegistryProblem;
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,6 @@
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
-    t.compile_fail("ui/*.rs");
+    t.compile_fail("ui/*/*/*.rs");
     t.pass("ui/pass/*.rs");
 }

@@ -48,6 +48,7 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
     });
     let conversions = events.iter().map(|EventHandler { event, variant, .. }| {
         quote! {
+            #[automatically_derived]
             impl #krate::__private::From<#event> for #enum_ident {
                 #[inline]
                 fn from(event: #event) -> Self {
@@ -55,7 +56,11 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
                 }
             }
 
+            #[automatically_derived]
+
             impl #krate::__private::EventOf<#enum_ident> for #event {}
+
+            #[automatically_derived]
 
             impl #krate::__private::IntoEvents<#enum_ident> for #event {
                 #[inline]
@@ -79,7 +84,11 @@ fn event_enum(model: &Model, self_ident: &Ident) -> TokenStream {
 
         #(#conversions)*
 
+        #[automatically_derived]
+
         impl #krate::__private::EventOf<#enum_ident> for #enum_ident {}
+
+        #[automatically_derived]
 
         impl #krate::__private::IntoEvents<#enum_ident> for #enum_ident {
             #[inline]
@@ -128,6 +137,8 @@ fn event_set(model: &Model, self_ident: &Ident) -> TokenStream {
         const _: () = {
             #(#fns)*
 
+            #[automatically_derived]
+
             impl ::core::fmt::Debug for #enum_ident {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                     match *self {
@@ -140,6 +151,8 @@ fn event_set(model: &Model, self_ident: &Ident) -> TokenStream {
                     }
                 }
             }
+
+            #[automatically_derived]
 
             impl #krate::EventSet for #enum_ident {
                 const NAMES: &'static [&'static ::core::primitive::str] = &[#(#consts.name),*];
@@ -176,6 +189,8 @@ fn event_set(model: &Model, self_ident: &Ident) -> TokenStream {
                     }
                 }
             }
+
+            #[automatically_derived]
 
             impl #krate::Aggregate for #self_ident {
                 type Event = #enum_ident;
@@ -325,6 +340,7 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
         },
     };
     quote! {
+        #[automatically_derived]
         impl #krate::Handles<#command> for #self_ident
         where
             #(#bounds,)*
@@ -375,12 +391,12 @@ fn registration(model: &Model, self_ident: &Ident) -> TokenStream {
     let rust_type = rust_path(self_ident);
     quote! {
         #krate::__private::inventory::submit! {
-            #krate::registry::AggregateRegistration {
-                name: #krate::__private::aggregate_name::<#self_ident>(),
-                rust_type: #rust_type,
-                events: #krate::__private::event_set_names::<#enum_ident>(),
-                snapshot_every: #krate::__private::aggregate_snapshot_every::<#self_ident>(),
-            }
+            #krate::__private::AggregateRegistration::new(
+                #krate::__private::aggregate_name::<#self_ident>(),
+                #rust_type,
+                #krate::__private::event_set_names::<#enum_ident>(),
+                #krate::__private::aggregate_snapshot_every::<#self_ident>(),
+            )
         }
     }
 }

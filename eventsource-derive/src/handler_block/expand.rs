@@ -70,11 +70,7 @@ pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
         let rust_type = rust_type(self_ty);
         quote! {
             #krate::__private::inventory::submit! {
-                #krate::registry::#registration {
-                    name: #name,
-                    rust_type: #rust_type,
-                    events: #names,
-                }
+                #krate::__private::#registration::new(#name, #rust_type, #names)
             }
         }
     });
@@ -377,6 +373,8 @@ fn projection_impl(
     quote! {
         type __EventsourceContext = #alias;
 
+        #[automatically_derived]
+
         impl #krate::projection::Projection for #self_ty {
             const NAME: &'static ::core::primitive::str = #name;
             const EVENTS: &'static [&'static ::core::primitive::str] = #names;
@@ -429,6 +427,7 @@ fn saga_impl(
         dispatch.clone(),
     );
     quote! {
+        #[automatically_derived]
         impl #krate::saga::Saga for #self_ty {
             const NAME: &'static ::core::primitive::str = #name;
             const EVENTS: &'static [&'static ::core::primitive::str] = #names;

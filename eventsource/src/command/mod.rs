@@ -1,6 +1,8 @@
 //! Commands: requests to change one aggregate, routed by type.
 
 mod bus;
+pub(crate) mod handler;
+pub(crate) mod id;
 
 use crate::aggregate::Aggregate;
 use crate::event::Metadata;

@@ -1,8 +1,8 @@
 //! Turning stored records into typed events, through the upcaster chain.
 
-use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{EncodedEvent, Event, RecordedEvent};
-use crate::registry::{Registry, UpcasterChain};
+use super::{DecodeError, DecodeErrorKind, EncodedEvent, Event, RecordedEvent};
+use crate::registry::Registry;
+use crate::upcast::UpcasterChain;
 
 /// Decodes `record` as event type `T`, upcasting an older schema version.
 ///
@@ -81,11 +81,6 @@ fn nothing_handed_over(from: u32) -> DecodeErrorKind {
             "the typed upcaster returned without handing its output over",
         ),
     }
-}
-
-/// The error for a record whose name no event of the reader matches.
-pub fn unknown_event(record: &RecordedEvent, known: &'static [&'static str]) -> DecodeError {
-    DecodeError::new(record, DecodeErrorKind::UnknownEvent { known })
 }
 
 /// Serializes `event` at its current schema version.

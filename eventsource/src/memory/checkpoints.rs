@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::error::StoreError;
 use crate::store::CheckpointStore;
+use crate::store::StoreError;
 
 /// Checkpoints held in memory. Cloning gives another handle to the same map.
 #[derive(Clone, Debug, Default)]

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::error::StoreError;
 use crate::projection::{DeadLetterStore, ParkedEvent};
+use crate::store::StoreError;
 
 /// A [`DeadLetterStore`] in memory. Cloning shares the same store.
 #[derive(Clone, Debug, Default)]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{InMemoryStore, Shared};
-use crate::error::StoreError;
 use crate::event::{NewEvent, RecordedEvent};
+use crate::store::StoreError;
 use crate::store::{
     AppendResult, EventFilter, EventStore, EventStream, ExpectedVersion, Subscription,
     SubscriptionItem,

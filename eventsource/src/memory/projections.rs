@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::error::StoreError;
 use crate::projection::{CommitError, ProjectionBackend, ProjectionTx};
+use crate::store::StoreError;
 
 /// A [`ProjectionBackend`] for projections whose read model lives in the
 /// process (handlers with no context). Cloning shares the same state.

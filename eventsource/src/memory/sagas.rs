@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::error::StoreError;
 use crate::saga::{SagaInstance, SagaStore};
+use crate::store::StoreError;
 
 /// A [`SagaStore`] in memory. Cloning shares the same store.
 #[derive(Clone, Debug, Default)]

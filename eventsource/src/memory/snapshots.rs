@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::InMemoryStore;
-use crate::error::StoreError;
+use crate::store::StoreError;
 use crate::store::{Snapshot, SnapshotStore};
 
 #[async_trait]

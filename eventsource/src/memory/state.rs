@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::error::StoreError;
 use crate::event::{NewEvent, RecordedEvent};
+use crate::store::StoreError;
 use crate::store::{AppendResult, EventFilter, ExpectedVersion, Snapshot};
 
 #[derive(Debug, Default)]

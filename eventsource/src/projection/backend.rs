@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::error::StoreError;
+use crate::store::StoreError;
 
 /// Checkpoints, leases and units of work for projections whose handlers
 /// receive a `C` (`()` for projections with no context).

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::store::CorruptRecord;
+use crate::store::StoreError;
 
 /// An event a projection gave up on: the stored record as it was read, and
 /// the reason.

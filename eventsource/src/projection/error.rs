@@ -3,7 +3,10 @@
 use thiserror::Error;
 
 use super::runner::InvalidOptions;
-use crate::error::{BoxError, DecodeError, Error, StoreError};
+use crate::BoxError;
+use crate::error::Error;
+use crate::event::DecodeError;
+use crate::store::StoreError;
 
 /// Why a projection could not handle an event.
 #[derive(Debug, Error)]

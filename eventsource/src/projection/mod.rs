@@ -42,6 +42,7 @@
 mod backend;
 mod dead_letter;
 mod error;
+pub(crate) mod handler;
 mod runner;
 
 use async_trait::async_trait;

@@ -1,6 +1,7 @@
 //! The entries the macros submit to the registry through `inventory`.
 
-use crate::upcast::{TypedUpcast, UpcastFn};
+use crate::upcast::UpcastFn;
+use crate::upcast::typed::TypedUpcast;
 
 /// An event type, submitted by `#[derive(Event)]`.
 #[derive(Clone, Copy, Debug)]
@@ -15,6 +16,23 @@ pub struct EventRegistration {
     pub rust_type: &'static str,
 }
 
+impl EventRegistration {
+    /// The entry of event `name` at `version`, with its earlier names.
+    pub const fn new(
+        name: &'static str,
+        version: u32,
+        aliases: &'static [&'static str],
+        rust_type: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            version,
+            aliases,
+            rust_type,
+        }
+    }
+}
+
 /// An upcaster, submitted by `#[upcaster]`.
 #[derive(Clone, Copy, Debug)]
 pub struct UpcasterRegistration {
@@ -26,6 +44,7 @@ pub struct UpcasterRegistration {
     pub upcast: UpcastFn,
     /// For an upcaster that returns a typed struct, the way to hand that
     /// struct over without going through JSON when it is the event's type.
+    #[doc(hidden)]
     pub typed: Option<TypedUpcast>,
     /// The Rust function, with its module path.
     pub function: &'static str,
@@ -48,6 +67,13 @@ impl UpcasterRegistration {
             function,
         }
     }
+
+    /// The same upcaster, handing its typed output over as `typed` says.
+    #[doc(hidden)]
+    pub const fn with_typed(mut self, typed: TypedUpcast) -> Self {
+        self.typed = Some(typed);
+        self
+    }
 }
 
 /// An aggregate, submitted by `#[aggregate_impl]`.
@@ -63,6 +89,23 @@ pub struct AggregateRegistration {
     pub snapshot_every: Option<u64>,
 }
 
+impl AggregateRegistration {
+    /// The entry of aggregate `name`, applying `events`.
+    pub const fn new(
+        name: &'static str,
+        rust_type: &'static str,
+        events: &'static [&'static str],
+        snapshot_every: Option<u64>,
+    ) -> Self {
+        Self {
+            name,
+            rust_type,
+            events,
+            snapshot_every,
+        }
+    }
+}
+
 /// A command, submitted by `#[derive(Command)]`.
 #[derive(Clone, Copy, Debug)]
 pub struct CommandRegistration {
@@ -72,6 +115,17 @@ pub struct CommandRegistration {
     pub rust_type: &'static str,
     /// The aggregate type name it targets.
     pub aggregate: &'static str,
+}
+
+impl CommandRegistration {
+    /// The entry of command `name`, targeting aggregate `aggregate`.
+    pub const fn new(name: &'static str, rust_type: &'static str, aggregate: &'static str) -> Self {
+        Self {
+            name,
+            rust_type,
+            aggregate,
+        }
+    }
 }
 
 /// A projection, submitted by `#[projection]`.
@@ -85,6 +139,21 @@ pub struct ProjectionRegistration {
     pub events: &'static [&'static str],
 }
 
+impl ProjectionRegistration {
+    /// The entry of projection `name`, handling `events`.
+    pub const fn new(
+        name: &'static str,
+        rust_type: &'static str,
+        events: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            rust_type,
+            events,
+        }
+    }
+}
+
 /// A saga (process manager), submitted by `#[saga]`.
 #[derive(Clone, Copy, Debug)]
 pub struct SagaRegistration {
@@ -94,6 +163,21 @@ pub struct SagaRegistration {
     pub rust_type: &'static str,
     /// The names of the events it reacts to.
     pub events: &'static [&'static str],
+}
+
+impl SagaRegistration {
+    /// The entry of saga `name`, reacting to `events`.
+    pub const fn new(
+        name: &'static str,
+        rust_type: &'static str,
+        events: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            rust_type,
+            events,
+        }
+    }
 }
 
 inventory::collect!(EventRegistration);

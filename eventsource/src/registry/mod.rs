@@ -14,6 +14,7 @@
 //! ```
 
 mod entries;
+pub(crate) mod from_types;
 mod problems;
 mod table;
 mod validate;
@@ -23,7 +24,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::error::DecodeErrorKind;
+use crate::event::DecodeErrorKind;
 
 pub use crate::upcast::UpcasterChain;
 pub use entries::{

@@ -13,7 +13,7 @@ use crate::command::{Command, CreationPolicy, Handles};
 use crate::error::{CommandError, Error};
 use crate::event::EventSet;
 use crate::event::{Metadata, NewEvent};
-use crate::store::{ExpectedVersion, Snapshot};
+use crate::store::{ExpectedVersion, Snapshot, StoreError};
 
 impl<A: Aggregate> Repository<A> {
     /// Runs `command` against its aggregate with empty metadata.
@@ -52,30 +52,19 @@ impl<A: Aggregate> Repository<A> {
         async {
             let mut attempt = 1;
             loop {
-                match self
+                let outcome = self
                     .attempt(&command, &metadata, command_id, &stream_id, attempt)
-                    .await
-                {
-                    Err(CommandError::Failed(Error::Conflict { .. }))
-                        if attempt < self.retry.max_attempts =>
+                    .await;
+                match outcome {
+                    Err(CommandError::Failed(Error::Store(conflict)))
+                        if conflict.is_conflict() && attempt < self.retry.max_attempts =>
                     {
                         tracing::debug!(attempt, "version conflict; reloading and retrying");
                         tokio::time::sleep(self.retry.delay(attempt)).await;
                         attempt += 1;
                     }
-                    Err(CommandError::Failed(Error::Conflict {
-                        stream_id,
-                        expected,
-                        actual,
-                        ..
-                    })) => {
-                        return Err(CommandError::Failed(Error::Conflict {
-                            stream_id,
-                            expected,
-                            actual,
-                            attempts: attempt,
-                        }));
-                    }
+                    // The last conflict, when the retries ran out, is
+                    // returned as the store reported it.
                     other => {
                         let span = tracing::Span::current();
                         span.record("attempts", attempt);
@@ -221,11 +210,10 @@ impl<A: Aggregate> Repository<A> {
         if actual == Some(version) {
             return Ok(());
         }
-        Err(Error::Conflict {
+        Err(StoreError::Conflict {
             stream_id: stream_id.clone(),
             expected: ExpectedVersion::Exact(version),
             actual,
-            attempts: 1,
         }
         .into())
     }

@@ -8,9 +8,10 @@ use tracing::Instrument;
 
 use super::{Loaded, Repository};
 use crate::aggregate::Aggregate;
-use crate::error::{Error, StoreError};
+use crate::error::Error;
 use crate::event::EventSet;
 use crate::event::RecordedEvent;
+use crate::store::StoreError;
 
 /// Where a load stops.
 #[derive(Clone, Copy, Debug)]

@@ -50,3 +50,10 @@ pub trait Saga: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
         context: &mut SagaContext<'_>,
     ) -> Result<bool, ProjectionError>;
 }
+
+#[doc(hidden)]
+/// Whether `record` is one of the events whose `is_named` functions are given
+/// (a saga's `#[start]` events).
+pub fn is_any_of(record: &RecordedEvent, events: &[fn(&str) -> bool]) -> bool {
+    events.iter().any(|is_named| is_named(&record.event_name))
+}

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::error::StoreError;
+use crate::store::StoreError;
 
 /// One saga instance's persisted state.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::error::StoreError;
+use crate::store::StoreError;
 
 /// Keeps the last processed global position of each named consumer.
 ///

@@ -1,22 +1,23 @@
 //! The storage traits every backend implements, and their request types.
 
+mod append;
 mod checkpoint;
 mod corrupt;
+mod error;
 mod filter;
 mod into_store;
 mod snapshot;
-
-use std::fmt;
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
 
-use crate::error::StoreError;
 use crate::event::{NewEvent, RecordedEvent};
 
+pub use append::{AppendResult, ExpectedVersion};
 pub use checkpoint::CheckpointStore;
 pub use corrupt::CorruptRecord;
+pub use error::{CurrentVersion, StoreError};
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use snapshot::{Snapshot, SnapshotStore};
@@ -29,6 +30,7 @@ pub type Subscription = BoxStream<'static, Result<SubscriptionItem, StoreError>>
 
 /// What a subscription yields.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubscriptionItem {
     /// The next event in global order that passes the filter.
     Event(RecordedEvent),
@@ -45,59 +47,6 @@ pub enum SubscriptionItem {
     /// event (its metadata does not decode, say). The subscription goes on
     /// after it; a store failure, by contrast, is an `Err` item.
     Corrupt(Box<CorruptRecord>),
-}
-
-/// The version an append expects its stream to be at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ExpectedVersion {
-    /// No check: append after whatever is there.
-    Any,
-    /// The stream must not exist yet.
-    NoStream,
-    /// The stream must exist and its last event must have this version.
-    Exact(u64),
-}
-
-impl ExpectedVersion {
-    /// Whether a stream currently at `actual` (`None`: absent) satisfies this expectation.
-    pub fn is_satisfied_by(self, actual: Option<u64>) -> bool {
-        match self {
-            Self::Any => true,
-            Self::NoStream => actual.is_none(),
-            Self::Exact(v) => actual == Some(v),
-        }
-    }
-
-    /// The expectation matching a stream read at `version` (`None`: absent).
-    pub fn from_current(version: Option<u64>) -> Self {
-        version.map_or(Self::NoStream, Self::Exact)
-    }
-}
-
-impl fmt::Display for ExpectedVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Any => f.write_str("any version"),
-            Self::NoStream => f.write_str("no stream"),
-            Self::Exact(v) => write!(f, "version {v}"),
-        }
-    }
-}
-
-/// Where an append put its events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AppendResult {
-    /// The stream version of the first appended event.
-    pub first_version: u64,
-    /// The stream version of the last appended event: the stream's new version.
-    pub last_version: u64,
-    /// The global position of the first appended event.
-    pub first_position: u64,
-    /// The global position of the last appended event.
-    pub last_position: u64,
-    /// `true` when every event id was already stored as this same batch, so
-    /// nothing new was written (a retried append after a lost reply).
-    pub replayed: bool,
 }
 
 /// An append-only event log with per-stream optimistic concurrency.

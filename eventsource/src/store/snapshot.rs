@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::StoreError;
+use crate::store::StoreError;
 
 /// An aggregate's serialized state after the event at `version`.
 #[derive(Clone, Debug, PartialEq, Eq)]

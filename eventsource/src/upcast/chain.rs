@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::TypedUpcast;
-use crate::error::DecodeErrorKind;
+use super::typed::TypedUpcast;
+use crate::event::DecodeErrorKind;
 use crate::registry::UpcasterRegistration;
 
 /// The upcasters of one event, by the version each lifts from.
@@ -38,6 +38,7 @@ impl UpcasterChain {
 
     /// The typed hand-over of the upcaster from version `from`, if that
     /// upcaster returns a typed struct.
+    #[doc(hidden)]
     pub fn typed(&self, from: u32) -> Option<TypedUpcast> {
         self.steps.get(&from)?.typed
     }

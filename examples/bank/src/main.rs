@@ -15,6 +15,7 @@ use std::sync::Arc;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::store::IntoEventStore;
+use eventsource::{CommandError, Registry};
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
 
 use domain::{Account, BankError, CloseAccount, Deposit, OpenAccount, Withdraw};

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use eventsource::CommandError;
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
 use eventsource::prelude::*;
 use eventsource_postgres::{PgEventStore, PgStoreOptions};

@@ -1,7 +1,8 @@
 //! Fulfilment: reserve inventory, take payment, approve; on a declined
 //! payment, release the inventory and cancel the order.
 
-use eventsource::error::BoxError;
+use eventsource::BoxError;
+use eventsource::CommandError;
 use eventsource::prelude::*;
 use serde::{Deserialize, Serialize};
 

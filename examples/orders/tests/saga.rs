@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use eventsource::StoreError;
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
 use eventsource::prelude::*;
 use eventsource::projection::RunnerError;

@@ -1,6 +1,7 @@
 //! Commands with named and tuple fields, default and explicit names, and ids
 //! of any `Display` type.
 
+use eventsource::Registry;
 use eventsource::prelude::*;
 use serde::{Deserialize, Serialize};
 

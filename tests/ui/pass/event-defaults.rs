@@ -1,6 +1,7 @@
 //! `#[event(name = "...")]` alone: version 1, no aliases.
 
 use eventsource::event::codec::{decode_event, encode_event};
+use eventsource::Registry;
 use eventsource::prelude::*;
 use eventsource_tests::stored;
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,7 @@
 //! several attributes on one type.
 
 use eventsource::event::codec::decode_event;
+use eventsource::Registry;
 use eventsource::prelude::*;
 use eventsource_tests::stored;
 use serde::{Deserialize, Serialize};

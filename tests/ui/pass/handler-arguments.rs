@@ -1,6 +1,7 @@
 //! Command handlers taking the command by value or by reference, with and
 //! without the metadata, and each creation policy.
 
+use eventsource::{CommandError, CreationPolicy, Error};
 use eventsource::prelude::*;
 use eventsource::testing::AggregateFixture;
 use serde::{Deserialize, Serialize};

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
+use eventsource::StoreError;
 use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, RunnerOptions};
 use eventsource::uuid::Uuid;
 use serde::{Deserialize, Serialize};

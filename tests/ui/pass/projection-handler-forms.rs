@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsource::error::BoxError;
+use eventsource::BoxError;
 use eventsource::memory::{InMemoryProjectionBackend, InMemoryStore};
 use eventsource::prelude::*;
 use eventsource::projection::RunnerOptions;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use eventsource::error::BoxError;
+use eventsource::BoxError;
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore};
 use eventsource::prelude::*;
 use eventsource::saga::SagaStore;

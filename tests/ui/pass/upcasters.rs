@@ -1,6 +1,7 @@
 //! Every upcaster form: JSON, JSON without `Result`, typed, and fallible
 //! typed, chained from version 1 to 5.
 
+use eventsource::Registry;
 use eventsource::prelude::*;
 use eventsource_tests::stored;
 use serde::{Deserialize, Serialize};

@@ -13,12 +13,12 @@ use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
 use super::rebuild::{PendingRebuild, ProgressFn};
 use super::status::{ProjectionState, Published, RebuildProgress};
-use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
 };
+use crate::store::StoreError;
 use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
 
 pub(super) enum Control {

@@ -1,7 +1,7 @@
 //! Appends: expected-version rules, contiguous versions, idempotency, errors.
 
-use crate::error::StoreError;
 use crate::store::ExpectedVersion::{Any, Exact, NoStream};
+use crate::store::StoreError;
 
 use super::support::{
     AGG, Step, append, batch, ensure, event, expect_conflict, ids, read_all, read_stream,

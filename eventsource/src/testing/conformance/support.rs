@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::error::StoreError;
 use crate::event::{Metadata, NewEvent, RecordedEvent};
+use crate::store::StoreError;
 use crate::store::{EventFilter, EventStore, ExpectedVersion, Subscription, SubscriptionItem};
 
 use super::Outcome;

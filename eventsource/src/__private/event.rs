@@ -1,0 +1,6 @@
+//! For `#[derive(Event)]` and the event sets the block macros generate.
+
+pub use crate::event::codec::{decode_event, encode_event};
+pub use crate::event::dispatch::{DebugWith, EventFns, event_fns, unknown_event};
+pub use crate::event::{DecodeError, DecodeErrorKind, EncodedEvent, EventOf, IntoEvents};
+pub use crate::event::{Event, EventSet, RecordedEvent};

@@ -167,7 +167,7 @@ pub(crate) fn metadata_json(metadata: &Metadata) -> Result<String, StoreError> {
         return Ok("{}".to_owned());
     }
     serde_json::to_string(metadata)
-        .map_err(|e| StoreError::Invalid(format!("metadata does not serialize: {e}")))
+        .map_err(|e| StoreError::invalid(format!("metadata does not serialize: {e}")))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ async fn a_subscription_on_a_pool_of_one_is_refused_at_once() {
         .expect("the subscription must answer at once, not hang");
     match first {
         Some(Err(StoreError::Invalid(reason))) => {
+            let reason = reason.to_string();
             assert!(
                 reason.contains("LISTEN") && reason.contains("at least 2"),
                 "{reason}"

@@ -711,7 +711,8 @@ async fn a_store_failure_is_reported_as_failed_until_the_store_recovers() {
 async fn an_event_the_projection_does_not_handle_is_never_decoded() {
     let store = InMemoryStore::new();
     let before = deposit(&store, "x", 1).await;
-    // Registered, but not handled by `Balances`; its payload is not even JSON.
+    // Registered, but not handled by `Balances`; its payload does not even
+    // fit its type.
     let corrupt = store
         .append(
             "acct-x",
@@ -720,7 +721,7 @@ async fn an_event_the_projection_does_not_handle_is_never_decoded() {
             vec![NewEvent::new(
                 "proj.Ignored",
                 1,
-                "{{not json",
+                r#"["not", "its", "shape"]"#,
                 Metadata::new(),
             )],
         )

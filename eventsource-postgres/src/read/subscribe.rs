@@ -85,7 +85,7 @@ impl Retries {
 fn too_small_for_listen(inner: &Inner) -> Option<StoreError> {
     let size = inner.pool.options().get_max_connections();
     (inner.options.notify_channel().is_some() && size < 2).then(|| {
-        StoreError::Invalid(format!(
+        StoreError::invalid(format!(
             "a live subscription keeps one connection of the pool for LISTEN, and this \
              store's pool has at most {size}: reads and appends would wait forever; give the \
              pool at least 2 connections, or turn notifications off with \

@@ -6,6 +6,8 @@ mod corrupt;
 mod error;
 mod filter;
 mod into_store;
+mod invalid;
+pub mod rules;
 mod snapshot;
 
 use async_trait::async_trait;
@@ -20,6 +22,7 @@ pub use corrupt::CorruptRecord;
 pub use error::{CurrentVersion, StoreError};
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
+pub use invalid::{InvalidRequest, RequestField};
 pub use snapshot::{Snapshot, SnapshotStore};
 
 /// A stream of stored events, read lazily in store order.

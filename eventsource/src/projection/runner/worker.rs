@@ -200,7 +200,7 @@ impl<P: Projection> Worker<P> {
                 () = lease_lost(&mut self.lease) => return self.lost_lease(),
                 chunk = items.next() => match chunk {
                     None => {
-                        let error = StoreError::Invalid("the subscription ended".into());
+                        let error = StoreError::invalid("the subscription ended");
                         return self.pause(&error).await;
                     }
                     Some(chunk) => {

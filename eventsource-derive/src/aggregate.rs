@@ -4,12 +4,19 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Data, DeriveInput, LitStr, Path};
 
-use crate::attr;
+use crate::attr::{self, Key};
+use crate::checks::{check_name, reject_generics};
 use crate::diagnostics::Errors;
-use crate::diagnostics::spans::{check_name, reject_generics, runtime_path, spanned_range};
+use crate::diagnostics::spanned_range;
 use crate::fingerprint;
+use crate::paths::runtime_path;
 
-const KEYS: &[&str] = &["name", "snapshot_every", "snapshot_revision", "crate"];
+const KEYS: &[Key] = &[
+    Key::Name,
+    Key::SnapshotEvery,
+    Key::SnapshotRevision,
+    Key::Crate,
+];
 
 struct Model<'a> {
     input: &'a DeriveInput,
@@ -43,12 +50,14 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
         "#[aggregate(name = \"...\")]",
     );
     let krate = runtime_path(errors, &args);
-    let name = args.string(errors, "name");
-    let snapshot_every = args.positive(errors, "snapshot_every").map(|(n, lit)| {
-        let key = args.get("snapshot_every").map_or(lit.span(), |a| a.span());
+    let name = args.string(errors, Key::Name);
+    let snapshot_every = args.positive(errors, Key::SnapshotEvery).map(|(n, lit)| {
+        let key = args
+            .get(Key::SnapshotEvery)
+            .map_or(lit.span(), |a| a.span());
         (n, key, lit.span())
     });
-    let explicit_revision = args.positive(errors, "snapshot_revision");
+    let explicit_revision = args.positive(errors, Key::SnapshotRevision);
 
     if let Data::Union(data) = &input.data {
         errors.at(
@@ -59,13 +68,13 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
     reject_generics(errors, &input.generics, "an aggregate");
     if let Some(name) = &name {
         check_name(errors, name, "`name` in #[aggregate]");
-    } else if args.missing("name") {
+    } else if args.missing(Key::Name) {
         errors.at(
             &input.ident,
             "missing #[aggregate(name = \"...\")]: every aggregate needs a stable type name",
         );
     }
-    if let (Some((_, lit)), None) = (&explicit_revision, args.get("snapshot_every")) {
+    if let (Some((_, lit)), None) = (&explicit_revision, args.get(Key::SnapshotEvery)) {
         errors.at(
             lit,
             "`snapshot_revision` in #[aggregate] has no effect without `snapshot_every`",

@@ -5,13 +5,13 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields, Index, LitStr, Member, Path};
 
-use crate::attr;
+use crate::attr::{self, Key};
+use crate::checks::{check_name, reject_generics};
 use crate::diagnostics::Errors;
-use crate::diagnostics::spans::{
-    check_name, first_last_spans, reject_generics, runtime_path, rust_path, spanned_range,
-};
+use crate::diagnostics::{first_last_spans, spanned_range};
+use crate::paths::{runtime_path, rust_path};
 
-const KEYS: &[&str] = &["aggregate", "name", "crate"];
+const KEYS: &[Key] = &[Key::Aggregate, Key::Name, Key::Crate];
 const ID_ATTR: &str = "aggregate_id";
 
 struct Model<'a> {
@@ -68,13 +68,13 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
         "#[command(aggregate = Account)]",
     );
     let krate = runtime_path(errors, &args);
-    let aggregate = args.path(errors, "aggregate", "Account");
-    let name = args.string(errors, "name");
+    let aggregate = args.path(errors, Key::Aggregate, "Account");
+    let name = args.string(errors, Key::Name);
     if let Some(name) = &name {
         check_name(errors, name, "`name` in #[command]");
     }
     reject_generics(errors, &input.generics, "a command");
-    if args.missing("aggregate") {
+    if args.missing(Key::Aggregate) {
         errors.at(
             &input.ident,
             "missing #[command(aggregate = ...)]: name the aggregate type that handles this command",
@@ -125,7 +125,7 @@ fn id_field<'a>(
                     attr,
                     format!(
                         "a command has one #[aggregate_id] field, and `{}` already is",
-                        crate::diagnostics::spans::render(first)
+                        crate::diagnostics::render(first)
                     ),
                 );
                 continue;

@@ -4,11 +4,12 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, LitStr, Path};
 
-use crate::attr;
+use crate::attr::{self, Key};
+use crate::checks::{check_name, reject_generics};
 use crate::diagnostics::Errors;
-use crate::diagnostics::spans::{check_name, reject_generics, runtime_path, rust_path};
+use crate::paths::{runtime_path, rust_path};
 
-const KEYS: &[&str] = &["name", "version", "aliases", "crate"];
+const KEYS: &[Key] = &[Key::Name, Key::Version, Key::Aliases, Key::Crate];
 
 struct Model<'a> {
     input: &'a DeriveInput,
@@ -40,9 +41,11 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
         "#[event(name = \"...\")]",
     );
     let krate = runtime_path(errors, &args);
-    let name = args.string(errors, "name");
-    let version = args.positive_u32(errors, "version").map_or(1, |(v, _)| v);
-    let aliases = args.strings(errors, "aliases");
+    let name = args.string(errors, Key::Name);
+    let version = args
+        .positive_u32(errors, Key::Version)
+        .map_or(1, |(v, _)| v);
+    let aliases = args.strings(errors, Key::Aliases);
 
     if let Data::Union(data) = &input.data {
         errors.at(
@@ -53,7 +56,7 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
     reject_generics(errors, &input.generics, "an event");
     if let Some(name) = &name {
         check_name(errors, name, "`name` in #[event]");
-    } else if args.missing("name") {
+    } else if args.missing(Key::Name) {
         errors.at(
             &input.ident,
             "missing #[event(name = \"...\")]: every event needs a stable name to be stored under",

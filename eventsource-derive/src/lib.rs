@@ -9,11 +9,16 @@
 mod aggregate;
 mod aggregate_impl;
 mod attr;
+mod checks;
 mod command;
 mod diagnostics;
 mod event;
 mod fingerprint;
 mod handler_block;
+mod paths;
+mod projection;
+mod saga;
+mod signature;
 mod upcaster;
 
 use proc_macro::TokenStream;
@@ -104,7 +109,7 @@ pub fn upcaster(args: TokenStream, input: TokenStream) -> TokenStream {
 /// read model before a rebuild.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
-    handler_block::attribute(handler_block::Kind::Projection, args.into(), input.into()).into()
+    projection::attribute(args.into(), input.into()).into()
 }
 
 /// Declares a saga (process manager): `#[saga(name = "...")]` on an impl
@@ -119,7 +124,7 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
 /// would dispatch its commands again.
 #[proc_macro_attribute]
 pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
-    handler_block::attribute(handler_block::Kind::Saga, args.into(), input.into()).into()
+    saga::attribute(args.into(), input.into()).into()
 }
 
 /// The argument `#[aggregate_impl]` leaves on the handler attributes it read,
@@ -147,7 +152,7 @@ fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
         format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]");
     let error = match syn::parse2::<syn::ImplItemFn>(input.clone()) {
         Ok(function) => syn::Error::new(function.sig.ident.span(), message),
-        Err(_) => syn::Error::new_spanned(diagnostics::spans::item_head(&input), message),
+        Err(_) => syn::Error::new_spanned(diagnostics::item_head(&input), message),
     };
     let error = error.to_compile_error();
     quote::quote!(#error #input).into()
@@ -209,8 +214,7 @@ mod tests {
             ),
         ]
         .map(|f| crate::upcaster::attribute(quote::quote!(event = "a.B", from = 1, crate = rt), f));
-        let projection = crate::handler_block::attribute(
-            crate::handler_block::Kind::Projection,
+        let projection = crate::projection::attribute(
             quote::quote!(name = "a.p", crate = rt),
             quote::quote! {
                 impl P {
@@ -223,8 +227,7 @@ mod tests {
                 }
             },
         );
-        let saga = crate::handler_block::attribute(
-            crate::handler_block::Kind::Saga,
+        let saga = crate::saga::attribute(
             quote::quote!(name = "a.s", crate = rt),
             quote::quote! {
                 impl S {

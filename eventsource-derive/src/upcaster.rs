@@ -10,13 +10,14 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{FnArg, Item, ItemFn, ReturnType, Type};
 
-use crate::attr::{self, Args};
+use crate::attr::{self, Args, Key};
+use crate::checks::check_name;
 use crate::diagnostics::Errors;
-use crate::diagnostics::spans::{
-    check_name, first_last_spans, item_head, runtime_path, spanned_range,
-};
+use crate::diagnostics::{first_last_spans, item_head, spanned_range};
+use crate::paths::runtime_path;
+use crate::signature::{self, Generics, Plain};
 
-const KEYS: &[&str] = &["event", "from", "crate"];
+const KEYS: &[Key] = &[Key::Event, Key::From, Key::Crate];
 
 /// A checked upcaster signature.
 struct Signature<'a> {
@@ -33,8 +34,8 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let args_span = (!args.is_empty()).then(|| args.clone());
     let args = attr::parse(&mut errors, "#[upcaster]", args, KEYS);
     let krate = runtime_path(&mut errors, &args);
-    let event = args.string(&mut errors, "event");
-    let from = args.positive_u32(&mut errors, "from").map(|(n, _)| n);
+    let event = args.string(&mut errors, Key::Event);
+    let from = args.positive_u32(&mut errors, Key::From).map(|(n, _)| n);
     if let Some(name) = &event {
         check_name(&mut errors, name, "`event` in #[upcaster]");
     }
@@ -81,7 +82,7 @@ fn missing_keys(
     args_span: Option<TokenStream>,
     function: &ItemFn,
 ) {
-    let what = match (args.missing("event"), args.missing("from")) {
+    let what = match (args.missing(Key::Event), args.missing(Key::From)) {
         (true, true) => {
             "`event = \"...\"` and `from = N`, the event it upgrades and the version it upgrades from"
         }
@@ -100,26 +101,15 @@ fn missing_keys(
 
 fn signature<'a>(errors: &mut Errors, function: &'a ItemFn) -> Option<Signature<'a>> {
     let sig = &function.sig;
-    let mut ok = true;
-    if let Some(token) = &sig.asyncness {
-        errors.at(
-            token,
-            "an upcaster cannot be async: it must be a pure function of the payload",
-        );
-        ok = false;
-    }
-    if let syn::Safety::Unsafe(token) = &sig.safety {
-        errors.at(token, "an upcaster cannot be unsafe");
-        ok = false;
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.at(&sig.generics, "an upcaster cannot be generic");
-        ok = false;
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.at(variadic, "an upcaster cannot be variadic");
-        ok = false;
-    }
+    let ok = signature::check_plain(
+        errors,
+        sig,
+        &Plain {
+            what: "an upcaster",
+            not_async: Some("it must be a pure function of the payload"),
+            generics: Generics::None,
+        },
+    );
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
     if let Some(receiver) = inputs.iter().find(|arg| matches!(arg, FnArg::Receiver(_))) {
         errors.at(
@@ -163,7 +153,11 @@ fn signature<'a>(errors: &mut Errors, function: &'a ItemFn) -> Option<Signature<
         );
         return None;
     }
-    let (fallible, new) = result_parts(output);
+    let returns = signature::returns(output);
+    let (fallible, new) = match returns.is_result() {
+        true => (true, returns.ok()),
+        false => (false, Some(output)),
+    };
     ok.then_some(Signature {
         input,
         output,
@@ -183,7 +177,7 @@ fn registration(
     from: u32,
     sig: &Signature<'_>,
 ) -> TokenStream {
-    let rust_fn = crate::diagnostics::spans::rust_path(ident);
+    let rust_fn = crate::paths::rust_path(ident);
     let (items, body, typed) = match sig.new.filter(|ty| !is_value(ty)) {
         Some(new) => typed(krate, ident, from, sig, new),
         None => (TokenStream::new(), json_body(krate, ident, sig), None),
@@ -354,26 +348,4 @@ fn is_value(ty: &Type) -> bool {
             .is_some_and(|s| s.ident == "Value" && s.arguments.is_empty()),
         _ => false,
     }
-}
-
-/// Whether `ty` names a `Result` (a path ending in `Result`), and the new
-/// payload's type: its first type argument, or `ty` itself.
-fn result_parts(ty: &Type) -> (bool, Option<&Type>) {
-    let Type::Path(path) = ty else {
-        return (false, Some(ty));
-    };
-    let Some(last) = path.path.segments.last() else {
-        return (false, Some(ty));
-    };
-    if !last.ident.to_string().ends_with("Result") {
-        return (false, Some(ty));
-    }
-    let ok = match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        }),
-        _ => None,
-    };
-    (true, ok)
 }

@@ -4,7 +4,7 @@
 //! [`PgEventStore`] implements [`EventStore`](eventsource::EventStore),
 //! [`SnapshotStore`](eventsource::SnapshotStore) and
 //! [`CheckpointStore`](eventsource::CheckpointStore), and passes the
-//! runtime's [conformance suite](eventsource::testing::conformance) like the
+//! runtime's conformance suite (`eventsource::testing::conformance`) like the
 //! in-memory store. All queries are built at run time (`sqlx::query`, never
 //! `query!`), so building never needs a database.
 //!

@@ -187,24 +187,19 @@ async fn deposit(store: &PgEventStore, account: &str, amount: i64) -> u64 {
 }
 
 fn options() -> RunnerOptions {
-    RunnerOptions {
-        batch_size: 10,
-        max_retries: 2,
-        retry_base_delay: Duration::from_millis(5),
-        retry_max_delay: Duration::from_millis(20),
-        lease_ttl: Duration::from_millis(600),
-        standby_poll: Duration::from_millis(50),
-        reconnect_delay: Duration::from_millis(20),
-    }
+    RunnerOptions::default()
+        .with_batch_size(10)
+        .with_max_retries(2)
+        .with_lease_ttl(Duration::from_millis(600))
+        .with_standby_poll(Duration::from_millis(50))
+        .with_reconnect_delay(Duration::from_millis(20))
+        .with_retry_backoff(Duration::from_millis(5), Duration::from_millis(20))
 }
 
 /// Options for an owner whose lease must lapse only when the test means it
 /// to, not because a slow machine delayed a renewal.
 fn long_lease() -> RunnerOptions {
-    RunnerOptions {
-        lease_ttl: Duration::from_secs(2),
-        ..options()
-    }
+    options().with_lease_ttl(Duration::from_secs(2))
 }
 
 fn runner(store: &PgEventStore) -> ProjectionRunner {

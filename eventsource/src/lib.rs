@@ -94,6 +94,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod aggregate;
+pub mod backoff;
+pub mod clock;
 pub mod command;
 pub mod error;
 pub mod event;
@@ -104,6 +106,7 @@ pub mod registry;
 pub mod repository;
 pub mod saga;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod upcast;
 

@@ -74,15 +74,13 @@ const TTL: Duration = Duration::from_millis(300);
 const WAIT: Duration = Duration::from_secs(30);
 
 fn options() -> RunnerOptions {
-    RunnerOptions {
-        batch_size: 4,
-        max_retries: 5,
-        retry_base_delay: Duration::from_millis(100),
-        retry_max_delay: Duration::from_millis(200),
-        lease_ttl: TTL,
-        standby_poll: Duration::from_millis(20),
-        reconnect_delay: Duration::from_millis(10),
-    }
+    RunnerOptions::default()
+        .with_batch_size(4)
+        .with_max_retries(5)
+        .with_lease_ttl(TTL)
+        .with_standby_poll(Duration::from_millis(20))
+        .with_reconnect_delay(Duration::from_millis(10))
+        .with_retry_backoff(Duration::from_millis(100), Duration::from_millis(200))
 }
 
 fn runner(store: &InMemoryStore) -> ProjectionRunner {

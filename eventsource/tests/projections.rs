@@ -98,15 +98,13 @@ impl Count {
 }
 
 fn options() -> RunnerOptions {
-    RunnerOptions {
-        batch_size: 4,
-        max_retries: 2,
-        retry_base_delay: Duration::from_millis(1),
-        retry_max_delay: Duration::from_millis(5),
-        lease_ttl: Duration::from_millis(300),
-        standby_poll: Duration::from_millis(20),
-        reconnect_delay: Duration::from_millis(10),
-    }
+    RunnerOptions::default()
+        .with_batch_size(4)
+        .with_max_retries(2)
+        .with_lease_ttl(Duration::from_millis(300))
+        .with_standby_poll(Duration::from_millis(20))
+        .with_reconnect_delay(Duration::from_millis(10))
+        .with_retry_backoff(Duration::from_millis(1), Duration::from_millis(5))
 }
 
 async fn deposit(store: &InMemoryStore, account: &str, amount: i64) -> u64 {
@@ -555,31 +553,16 @@ async fn options_that_cannot_work_are_refused_at_start_with_a_typed_error() {
     let store = InMemoryStore::new();
     let cases = [
         (
-            RunnerOptions {
-                lease_ttl: Duration::ZERO,
-                ..options()
-            },
+            options().with_lease_ttl(Duration::ZERO),
             InvalidOptions::LeaseTooShort(Duration::ZERO),
         ),
         (
-            RunnerOptions {
-                lease_ttl: Duration::from_nanos(2),
-                ..options()
-            },
+            options().with_lease_ttl(Duration::from_nanos(2)),
             InvalidOptions::LeaseTooShort(Duration::from_nanos(2)),
         ),
+        (options().with_batch_size(0), InvalidOptions::ZeroBatchSize),
         (
-            RunnerOptions {
-                batch_size: 0,
-                ..options()
-            },
-            InvalidOptions::ZeroBatchSize,
-        ),
-        (
-            RunnerOptions {
-                standby_poll: Duration::ZERO,
-                ..options()
-            },
+            options().with_standby_poll(Duration::ZERO),
             InvalidOptions::ZeroStandbyPoll,
         ),
     ];

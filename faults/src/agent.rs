@@ -72,13 +72,11 @@ async fn connect(args: &StoreArgs) -> Result<PgEventStore> {
 async fn project(args: ProjectArgs) -> Result<()> {
     let store = connect(&args.store).await?;
     let ttl = Duration::from_millis(args.ttl_ms);
-    let options = RunnerOptions {
-        batch_size: args.batch,
-        lease_ttl: ttl,
-        standby_poll: (ttl / 5).max(Duration::from_millis(20)),
-        reconnect_delay: Duration::from_millis(100),
-        ..RunnerOptions::default()
-    };
+    let options = RunnerOptions::default()
+        .with_batch_size(args.batch)
+        .with_lease_ttl(ttl)
+        .with_standby_poll((ttl / 5).max(Duration::from_millis(20)))
+        .with_reconnect_delay(Duration::from_millis(100));
     let runner = ProjectionRunner::new(store.clone())?
         .with_dead_letters(store.dead_letters())
         .with_options(options);

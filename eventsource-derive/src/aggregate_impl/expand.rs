@@ -14,7 +14,9 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use super::model::{CommandHandler, EventHandler, Model, Policy};
-use crate::diagnostics::spans::{first_last_spans, render, respan, rust_path, spanned_range};
+use crate::diagnostics::{first_last_spans, render, respan, spanned_range};
+use crate::paths::rust_path;
+use crate::signature;
 
 pub(crate) fn expand(model: &Model, self_ident: &Ident, register: bool) -> TokenStream {
     let item = &model.item;
@@ -238,9 +240,9 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
     // The domain error, known even when the handler has a mistake, so uses
     // of the command (`then_expect_error(..)`) do not fail too.
     let result = output.as_ref().filter(|_| *fallible).map(|output| {
-        match result_args(output) {
+        match signature::returns(output).error() {
             // `Result<T, E>` written out: no trait needed.
-            Some((_, error)) => (quote!(#error), false),
+            Some(error) => (quote!(#error), false),
             // An alias such as `BankResult<T>`: split through a trait,
             // required once, on the user's type.
             None => {
@@ -356,32 +358,6 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
                 #body
             }
         }
-    }
-}
-
-/// `(T, E)` of a `Result<T, E>` written out with both arguments.
-fn result_args(ty: &syn::Type) -> Option<(&syn::Type, &syn::Type)> {
-    let syn::Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    let types: Vec<&syn::Type> = args
-        .args
-        .iter()
-        .filter_map(|arg| match arg {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        })
-        .collect();
-    match types.as_slice() {
-        [ok, err] => Some((ok, err)),
-        _ => None,
     }
 }
 

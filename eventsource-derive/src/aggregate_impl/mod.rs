@@ -1,8 +1,10 @@
 //! `#[aggregate_impl]`: collects an aggregate's command and event sourcing
 //! handlers and generates its event enum, apply dispatch and command routing.
 
+mod check;
 mod expand;
 mod model;
+mod read;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -10,11 +12,11 @@ use syn::ItemImpl;
 
 use crate::attr;
 use crate::diagnostics::Errors;
-use crate::diagnostics::spans::item_head;
+use crate::diagnostics::item_head;
 
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
-    let args = attr::parse(&mut errors, "#[aggregate_impl]", args, model::KEYS);
+    let args = attr::parse(&mut errors, "#[aggregate_impl]", args, read::KEYS);
     let item = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(item) => item,
         Err(_) => {
@@ -26,7 +28,7 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#errors #item);
         }
     };
-    let model = model::parse(&mut errors, &args, item);
+    let model = read::parse(&mut errors, &args, item);
     let errors_tokens = errors.to_compile_errors();
     match &model.self_ident {
         // Even after an error, the handlers that could be read are expanded

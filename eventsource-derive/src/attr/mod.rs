@@ -15,6 +15,12 @@ use syn::{Attribute, LitInt, LitStr, Meta, Path, Token, Visibility};
 
 use crate::diagnostics::Errors;
 
+mod key;
+mod suggest;
+
+pub(crate) use key::Key;
+use suggest::{did_you_mean, expected};
+
 /// The value part of one argument.
 pub(crate) enum Value {
     /// A bare `key`.
@@ -27,7 +33,7 @@ pub(crate) enum Value {
 
 /// One argument.
 pub(crate) struct Arg {
-    pub(crate) key: String,
+    pub(crate) key: Key,
     /// The key as written, where errors about the argument as a whole point.
     pub(crate) path: Path,
     pub(crate) value: Value,
@@ -58,6 +64,8 @@ pub(crate) struct Args {
     /// The attribute, as users write it (for messages): `#[event]`.
     pub(crate) attr: &'static str,
     pub(crate) list: Vec<Arg>,
+    /// The keys the attribute takes.
+    valid: &'static [Key],
     /// False once an argument was malformed or unknown: "missing key" errors
     /// are then left out, as the user most likely misspelt that key.
     pub(crate) complete: bool,
@@ -68,14 +76,15 @@ pub(crate) fn parse(
     errors: &mut Errors,
     attr: &'static str,
     tokens: TokenStream,
-    valid: &[&str],
+    valid: &'static [Key],
 ) -> Args {
     let mut args = Args {
         attr,
         list: Vec::new(),
+        valid,
         complete: true,
     };
-    args.add(errors, tokens, valid);
+    args.add(errors, tokens);
     args
 }
 
@@ -88,17 +97,18 @@ pub(crate) fn parse_attrs(
     attr: &'static str,
     attrs: &[Attribute],
     name: &str,
-    valid: &[&str],
+    valid: &'static [Key],
     example: &str,
 ) -> Args {
     let mut all = Args {
         attr,
         list: Vec::new(),
+        valid,
         complete: true,
     };
     for attribute in attrs.iter().filter(|a| a.path().is_ident(name)) {
         match &attribute.meta {
-            Meta::List(list) => all.add(errors, list.tokens.clone(), valid),
+            Meta::List(list) => all.add(errors, list.tokens.clone()),
             other => {
                 errors.at(other, format!("{attr} takes arguments: `{example}`"));
                 all.complete = false;
@@ -153,8 +163,8 @@ fn parse_arg(input: ParseStream<'_>) -> syn::Result<(Path, Value)> {
 }
 
 impl Args {
-    fn add(&mut self, errors: &mut Errors, tokens: TokenStream, valid: &[&str]) {
-        let attr = self.attr;
+    fn add(&mut self, errors: &mut Errors, tokens: TokenStream) {
+        let (attr, valid) = (self.attr, self.valid);
         for (chunk, comma) in split_commas(tokens) {
             if chunk.is_empty() {
                 // `,,` or a leading comma.
@@ -177,10 +187,10 @@ impl Args {
                     continue;
                 }
             };
-            let key = match path.get_ident() {
+            let written = match path.get_ident() {
                 Some(ident) => ident.to_string(),
                 None => {
-                    let shown = crate::diagnostics::spans::render(&path);
+                    let shown = crate::diagnostics::render(&path);
                     errors.at(
                         &path,
                         format!("unknown key `{shown}` in {attr}; {}", expected(valid)),
@@ -189,18 +199,21 @@ impl Args {
                     continue;
                 }
             };
-            if !valid.contains(&key.as_str()) {
-                let hint = match did_you_mean(&key, valid) {
+            let Some(key) = valid.iter().copied().find(|k| k.as_str() == written) else {
+                let hint = match did_you_mean(&written, valid) {
                     Some(close) => format!("did you mean `{close}`? "),
                     None => String::new(),
                 };
                 errors.at(
                     &path,
-                    format!("unknown key `{key}` in {attr}; {hint}{}", expected(valid)),
+                    format!(
+                        "unknown key `{written}` in {attr}; {hint}{}",
+                        expected(valid)
+                    ),
                 );
                 self.complete = false;
                 continue;
-            }
+            };
             if self.list.iter().any(|a| a.key == key) {
                 errors.at(
                     &path,
@@ -212,13 +225,18 @@ impl Args {
         }
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<&Arg> {
+    pub(crate) fn get(&self, key: Key) -> Option<&Arg> {
+        debug_assert!(
+            self.valid.contains(&key),
+            "{} takes no `{key}`: the lookup would never find it",
+            self.attr
+        );
         self.list.iter().find(|a| a.key == key)
     }
 
     /// Whether `key` is absent and its absence should be reported (nothing
     /// else went wrong in the arguments that could explain it).
-    pub(crate) fn missing(&self, key: &str) -> bool {
+    pub(crate) fn missing(&self, key: Key) -> bool {
         self.complete && self.get(key).is_none()
     }
 
@@ -281,13 +299,13 @@ impl Args {
     }
 
     /// `key = "text"`.
-    pub(crate) fn string(&self, errors: &mut Errors, key: &str) -> Option<LitStr> {
+    pub(crate) fn string(&self, errors: &mut Errors, key: Key) -> Option<LitStr> {
         let arg = self.get(key)?;
         self.value::<LitStr>(errors, arg, "\"...\"", "a string literal")
     }
 
     /// `key = N`, a positive integer no larger than `max`.
-    fn bounded(&self, errors: &mut Errors, key: &str, max: u64) -> Option<(u64, LitInt)> {
+    fn bounded(&self, errors: &mut Errors, key: Key, max: u64) -> Option<(u64, LitInt)> {
         let arg = self.get(key)?;
         let lit = self.value::<LitInt>(errors, arg, "N", "an integer")?;
         // The value as written: `-1` is two tokens, and an error about it
@@ -328,19 +346,19 @@ impl Args {
     }
 
     /// `key = N`, a positive `u64`.
-    pub(crate) fn positive(&self, errors: &mut Errors, key: &str) -> Option<(u64, LitInt)> {
+    pub(crate) fn positive(&self, errors: &mut Errors, key: Key) -> Option<(u64, LitInt)> {
         self.bounded(errors, key, u64::MAX)
     }
 
     /// `key = N`, a positive `u32`.
-    pub(crate) fn positive_u32(&self, errors: &mut Errors, key: &str) -> Option<(u32, LitInt)> {
+    pub(crate) fn positive_u32(&self, errors: &mut Errors, key: Key) -> Option<(u32, LitInt)> {
         let (n, lit) = self.bounded(errors, key, u64::from(u32::MAX))?;
         u32::try_from(n).ok().map(|n| (n, lit))
     }
 
     /// `key = some::path`, or the path in a string: `key = "some::path"`.
     /// `example` is shown in the error: `Account`.
-    pub(crate) fn path(&self, errors: &mut Errors, key: &str, example: &str) -> Option<Path> {
+    pub(crate) fn path(&self, errors: &mut Errors, key: Key, example: &str) -> Option<Path> {
         let arg = self.get(key)?;
         let tokens = self.assigned(errors, arg, example)?;
         let parsed = Path::parse.parse2(tokens.clone()).or_else(|_| {
@@ -364,7 +382,7 @@ impl Args {
     }
 
     /// `key = pub(crate)` or `key = "pub(crate)"`.
-    pub(crate) fn visibility(&self, errors: &mut Errors, key: &str) -> Option<Visibility> {
+    pub(crate) fn visibility(&self, errors: &mut Errors, key: Key) -> Option<Visibility> {
         let arg = self.get(key)?;
         let tokens = self.assigned(errors, arg, "pub(crate)")?;
         let parsed = Visibility::parse.parse2(tokens.clone()).or_else(|_| {
@@ -388,7 +406,7 @@ impl Args {
     }
 
     /// `key = ["a", "b"]` (or a single `"a"`).
-    pub(crate) fn strings(&self, errors: &mut Errors, key: &str) -> Vec<LitStr> {
+    pub(crate) fn strings(&self, errors: &mut Errors, key: Key) -> Vec<LitStr> {
         let Some(arg) = self.get(key) else {
             return Vec::new();
         };
@@ -429,7 +447,7 @@ impl Args {
     }
 
     /// A bare `key` flag.
-    pub(crate) fn flag(&self, errors: &mut Errors, key: &str) -> Option<Span> {
+    pub(crate) fn flag(&self, errors: &mut Errors, key: Key) -> Option<Span> {
         let arg = self.get(key)?;
         match &arg.value {
             Value::Flag => Some(arg.span()),
@@ -447,53 +465,11 @@ impl Args {
     }
 }
 
-/// "valid keys are `a`, `b`", for unknown-key messages.
-fn expected(valid: &[&str]) -> String {
-    let keys: Vec<String> = valid.iter().map(|k| format!("`{k}`")).collect();
-    format!("valid keys are {}", keys.join(", "))
-}
-
-/// The valid key closest to `key`, if it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(key: &str, valid: &[&'a str]) -> Option<&'a str> {
-    valid
-        .iter()
-        .map(|candidate| (distance(key, candidate), *candidate))
-        .filter(|(d, candidate)| *d <= (candidate.len() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance, counting a swap of two adjacent characters as one edit.
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const KEYS: &[&str] = &["name", "version", "aliases", "crate"];
+    const KEYS: &[Key] = &[Key::Name, Key::Version, Key::Aliases, Key::Crate];
 
     fn parse_str(src: &str) -> (Args, Vec<String>) {
         let mut errors = Errors::new();
@@ -503,9 +479,9 @@ mod tests {
 
     #[test]
     fn suggests_close_keys_only() {
-        assert_eq!(did_you_mean("verison", KEYS), Some("version"));
-        assert_eq!(did_you_mean("nme", KEYS), Some("name"));
-        assert_eq!(did_you_mean("alias", KEYS), Some("aliases"));
+        assert_eq!(did_you_mean("verison", KEYS), Some(Key::Version));
+        assert_eq!(did_you_mean("nme", KEYS), Some(Key::Name));
+        assert_eq!(did_you_mean("alias", KEYS), Some(Key::Aliases));
         assert_eq!(did_you_mean("colour", KEYS), None);
         assert_eq!(did_you_mean("x", KEYS), None);
     }
@@ -519,13 +495,13 @@ mod tests {
         assert_eq!(keys, ["name", "aliases", "version"]);
         let mut errors = Errors::new();
         let aliases: Vec<_> = args
-            .strings(&mut errors, "aliases")
+            .strings(&mut errors, Key::Aliases)
             .iter()
             .map(LitStr::value)
             .collect();
         assert_eq!(aliases, ["b", "c"]);
         assert_eq!(
-            args.positive_u32(&mut errors, "version").map(|v| v.0),
+            args.positive_u32(&mut errors, Key::Version).map(|v| v.0),
             Some(2)
         );
         assert!(errors.is_empty());
@@ -544,7 +520,7 @@ mod tests {
 
         let (args, errors) = parse_str(r#"name = "a" version = 2"#);
         let mut more = Errors::new();
-        assert!(args.string(&mut more, "name").is_none());
+        assert!(args.string(&mut more, Key::Name).is_none());
         assert!(errors.is_empty());
         assert_eq!(
             more.messages(),
@@ -575,7 +551,10 @@ mod tests {
             let (args, errors) = parse_str(src);
             assert!(errors.is_empty());
             let mut errors = Errors::new();
-            assert!(args.positive_u32(&mut errors, "version").is_none(), "{src}");
+            assert!(
+                args.positive_u32(&mut errors, Key::Version).is_none(),
+                "{src}"
+            );
             assert_eq!(errors.messages(), [message], "{src}");
         }
     }

@@ -1,6 +1,10 @@
 //! Collects every error of one macro invocation, so users see them all at once.
 
-pub(crate) mod spans;
+mod render;
+mod spans;
+
+pub(crate) use render::{item_head, render};
+pub(crate) use spans::{first_last_spans, respan, spanned_range};
 
 use std::fmt::Display;
 

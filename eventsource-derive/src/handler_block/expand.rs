@@ -11,14 +11,33 @@
 //!   their declared types, so a wrong type is reported there.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{Ident, LitStr, Type};
 
-use super::Kind;
-use super::model::{Extra, Handler, Model, Output, replace_self};
-use crate::diagnostics::spans::{first_last_spans, render, respan, spanned_range};
+use super::model::{Handler, HandlerArg, Model, Output};
+use crate::diagnostics::{first_last_spans, render, respan, spanned_range};
 
-pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
+/// What a kind's trait impl is built from.
+pub(crate) struct Generated<'a> {
+    pub(crate) model: &'a Model,
+    /// The type the trait is implemented for.
+    pub(crate) self_ty: &'a Type,
+    /// The stored name (empty after a reported mistake).
+    pub(crate) name: &'a LitStr,
+    /// The names of the handled events, as an expression.
+    pub(crate) names: &'a TokenStream,
+    /// The constant of each handler's event functions, in order.
+    pub(crate) events: &'a [Ident],
+    /// The body of `handle`.
+    pub(crate) dispatch: &'a TokenStream,
+}
+
+/// Builds the kind's trait impl (in `projection` and `saga`).
+pub(crate) type TraitImpl = fn(&Generated<'_>) -> TokenStream;
+
+/// The block, its constants, its trait impl and, when `valid`, its
+/// registry entry.
+pub(crate) fn expand(model: &Model, valid: bool, trait_impl: TraitImpl) -> TokenStream {
     let item = &model.item;
     let Some(self_ty) = &model.self_ty else {
         return quote!(#item);
@@ -47,7 +66,7 @@ pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
     let distinct = (model.handlers.len() > 1).then(|| {
         let message = format!(
             "two handlers of this {} handle the same event (a type imported under two names?): an event has one handler",
-            model.kind.attr()
+            model.kind.attr
         );
         let (first, last) = first_last_spans(self_ty);
         let check = spanned_range(
@@ -58,15 +77,16 @@ pub(crate) fn expand(model: &Model, valid: bool) -> TokenStream {
         quote!(const _: () = #check;)
     });
     let dispatch = dispatch(model, &events);
-    let trait_impl = match model.kind {
-        Kind::Projection => projection_impl(model, self_ty, &name, &names, &dispatch),
-        Kind::Saga => saga_impl(model, self_ty, &name, &names, &events, &dispatch),
-    };
+    let trait_impl = trait_impl(&Generated {
+        model,
+        self_ty,
+        name: &name,
+        names: &names,
+        events: &events,
+        dispatch: &dispatch,
+    });
     let registration = (valid && model.name.is_some()).then(|| {
-        let registration = match model.kind {
-            Kind::Projection => quote!(ProjectionRegistration),
-            Kind::Saga => quote!(SagaRegistration),
-        };
+        let registration = format_ident!("{}", model.kind.registration);
         let rust_type = rust_type(self_ty);
         quote! {
             #krate::__private::inventory::submit! {
@@ -175,7 +195,7 @@ fn spanned_call(path: TokenStream, args: TokenStream, first: Span, last: Span) -
 }
 
 /// A call to a user method: awaited if async, its error returned if fallible.
-fn call(
+pub(crate) fn call(
     krate: &syn::Path,
     method: &Ident,
     args: TokenStream,
@@ -209,7 +229,7 @@ fn call(
 
 /// An argument spanned on the parameter's declared type, so a mismatch is
 /// reported there.
-fn argument(expr: TokenStream, declared: &Type) -> TokenStream {
+pub(crate) fn argument(expr: TokenStream, declared: &Type) -> TokenStream {
     let (first, last) = first_last_spans(declared);
     let arg = spanned_range(expr, first, last);
     quote!(, #arg)
@@ -234,9 +254,9 @@ fn dispatch(model: &Model, events: &[Ident]) -> TokenStream {
                     }
                 };
             }
-            let args = h.extras.iter().map(|extra| match extra {
-                Extra::Meta(ty) => argument(quote!(&*record), ty),
-                Extra::Context(ty) => argument(quote!(&mut *context), ty),
+            let args = h.args.iter().map(|arg| match arg {
+                HandlerArg::Meta(ty) => argument(quote!(&*record), ty),
+                HandlerArg::Context(ty) => argument(quote!(&mut *context), ty),
             });
             let invoke = call(
                 krate,
@@ -272,7 +292,7 @@ fn dispatch(model: &Model, events: &[Ident]) -> TokenStream {
 /// `#[async_trait]` declares it, written out so that every path is absolute
 /// (`async_trait`'s own expansion names `Box` through the prelude).
 /// `lifetimes`: the names of the elided lifetimes of `params` after `self`'s.
-fn async_method(
+pub(crate) fn async_method(
     krate: &syn::Path,
     name: TokenStream,
     params: TokenStream,
@@ -296,147 +316,6 @@ fn async_method(
             Self: 'async_trait,
         {
             #krate::__private::Box::pin(async move { #body })
-        }
-    }
-}
-
-fn projection_impl(
-    model: &Model,
-    self_ty: &Type,
-    name: &LitStr,
-    names: &TokenStream,
-    dispatch: &TokenStream,
-) -> TokenStream {
-    let krate = &model.krate;
-    let context = match &model.context {
-        Some(ty) => ty.to_token_stream(),
-        None => quote!(()),
-    };
-    let transactional = model
-        .handlers
-        .iter()
-        .any(|h| h.extras.iter().any(|e| matches!(e, Extra::Context(_))));
-    let reset = model.reset.as_ref().filter(|r| r.callable);
-    // Exactly when the generated `reset` calls the user's method.
-    let resets = reset.is_some();
-    // The context is named (and captured by the future) only where it is used.
-    let used = |used: bool| if used { quote!(context) } else { quote!(_) };
-    let handle_context = used(
-        model
-            .handlers
-            .iter()
-            .any(|h| h.callable && h.extras.iter().any(|e| matches!(e, Extra::Context(_)))),
-    );
-    let reset_context = used(reset.is_some_and(|r| r.context.is_some()));
-    let reset = reset.map(|r| {
-        let args = r
-            .context
-            .as_ref()
-            .map(|ty| argument(quote!(&mut *context), ty));
-        call(
-            krate,
-            &r.method,
-            quote!(#args),
-            r.asyncness,
-            &r.output,
-            "RESET",
-        )
-    });
-    let error = quote!(#krate::projection::ProjectionError);
-    let handle = async_method(
-        krate,
-        quote!(handle),
-        quote! {
-            record: &'life1 #krate::RecordedEvent,
-            #handle_context: &'life2 mut __EventsourceContext,
-        },
-        &["'life1", "'life2"],
-        quote!(#krate::__private::Result<::core::primitive::bool, #error>),
-        dispatch.clone(),
-    );
-    let reset = async_method(
-        krate,
-        quote!(reset),
-        quote!(#reset_context: &'life1 mut __EventsourceContext,),
-        &["'life1"],
-        quote!(#krate::__private::Result<(), #error>),
-        quote! {
-            #reset
-            #krate::__private::Result::Ok(())
-        },
-    );
-    // The context named once: a trait object (`dyn Store + Send`, the context
-    // being unsized) gets its default lifetime, `'static`, as in
-    // `type Context`, rather than the lifetime of the `&mut` around it.
-    let alias = model.context.as_ref().map(|ty| replace_self(ty, self_ty));
-    let alias = alias.map_or_else(|| quote!(()), |ty| ty.to_token_stream());
-    quote! {
-        type __EventsourceContext = #alias;
-
-        #[automatically_derived]
-
-        impl #krate::projection::Projection for #self_ty {
-            const NAME: &'static ::core::primitive::str = #name;
-            const EVENTS: &'static [&'static ::core::primitive::str] = #names;
-            const TRANSACTIONAL: ::core::primitive::bool = #transactional;
-            const RESETS: ::core::primitive::bool = #resets;
-            type Context = #context;
-
-            #handle
-
-            #reset
-        }
-    }
-}
-
-fn saga_impl(
-    model: &Model,
-    self_ty: &Type,
-    name: &LitStr,
-    names: &TokenStream,
-    events: &[Ident],
-    dispatch: &TokenStream,
-) -> TokenStream {
-    let krate = &model.krate;
-    let starts = model
-        .handlers
-        .iter()
-        .zip(events)
-        .filter(|(h, _)| h.starts)
-        .map(|(_, event)| event);
-    let context = if model
-        .handlers
-        .iter()
-        .any(|h| h.callable && h.extras.iter().any(|e| matches!(e, Extra::Context(_))))
-    {
-        quote!(context)
-    } else {
-        quote!(_)
-    };
-    let handle = async_method(
-        krate,
-        quote!(handle),
-        quote! {
-            record: &'life1 #krate::RecordedEvent,
-            #context: &'life2 mut #krate::saga::SagaContext<'life3>,
-        },
-        &["'life1", "'life2", "'life3"],
-        quote! {
-            #krate::__private::Result<::core::primitive::bool, #krate::projection::ProjectionError>
-        },
-        dispatch.clone(),
-    );
-    quote! {
-        #[automatically_derived]
-        impl #krate::saga::Saga for #self_ty {
-            const NAME: &'static ::core::primitive::str = #name;
-            const EVENTS: &'static [&'static ::core::primitive::str] = #names;
-
-            fn starts(record: &#krate::RecordedEvent) -> ::core::primitive::bool {
-                #krate::__private::is_any_of(record, &[#(#starts.is_named),*])
-            }
-
-            #handle
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `#[projection]` and `#[saga]`: impl blocks whose methods each handle one
-//! event type, to keep a read model or to drive a process.
+//! What `#[projection]` and `#[saga]` share: impl blocks whose methods each
+//! handle one event type. Each kind's words and rules are data
+//! ([`kind`]); its trait impl is built in the module named for it.
 //!
 //! The block is parsed into a typed [model](model) (every mistake reported,
 //! spanned on the user's tokens) and [expanded](expand) into the trait impl.
@@ -7,60 +8,30 @@
 //! be read, so that one mistake gives one error: uses of the type elsewhere
 //! (`runner.start(MyProjection, backend)`) do not fail too.
 
-mod expand;
-mod model;
+pub(crate) mod expand;
+pub(crate) mod kind;
+pub(crate) mod model;
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::quote;
 use syn::ItemImpl;
 
-use crate::diagnostics::Errors;
-use crate::diagnostics::spans::item_head;
+use crate::diagnostics::{Errors, item_head};
+use expand::TraitImpl;
+use kind::BlockKind;
+use model::Model;
 
-/// Which attribute is being expanded.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Projection,
-    Saga,
-}
-
-impl Kind {
-    /// The attribute as users write it, for messages.
-    pub(super) fn attr(self) -> &'static str {
-        match self {
-            Self::Projection => "#[projection]",
-            Self::Saga => "#[saga]",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            Self::Projection => "projection",
-            Self::Saga => "saga",
-        }
-    }
-
-    /// "a projection handler", for messages.
-    fn handler(self) -> &'static str {
-        match self {
-            Self::Projection => "a projection handler",
-            Self::Saga => "a saga handler",
-        }
-    }
-
-    /// The handler form shown in messages.
-    fn example(self) -> &'static str {
-        match self {
-            Self::Projection => "`async fn on_event(&mut self, e: &MyEvent)`",
-            Self::Saga => "`async fn on_event(&mut self, e: &MyEvent, ctx: &mut SagaContext<'_>)`",
-        }
-    }
-}
-
-pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::new();
+/// Reads the block `kind` is on into its model, reporting every mistake in
+/// `errors`; `Err` holds the tokens to emit instead when it is no impl
+/// block that can be read (after its mistake was reported).
+pub(crate) fn read(
+    errors: &mut Errors,
+    kind: &'static BlockKind,
+    args: TokenStream,
+    item: TokenStream,
+) -> Result<Model, TokenStream> {
     let args_tokens = args.clone();
-    let args = crate::attr::parse(&mut errors, kind.attr(), args, model::KEYS);
+    let args = crate::attr::parse(errors, kind.attr, args, model::KEYS);
     let item = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(item) => item,
         Err(error) if is_impl(&item) => {
@@ -69,30 +40,37 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
             // take the markers off so they are not reported as unknown too.
             errors.at_span(
                 error.span(),
-                format!("{} cannot read this impl block: {error}", kind.attr()),
+                format!("{} cannot read this impl block: {error}", kind.attr),
             );
-            let errors = errors.to_compile_errors();
-            let item = strip_markers(item);
-            return quote!(#errors #item);
+            return Err(strip_markers(item));
         }
         Err(_) => {
-            let (attr, noun) = (kind.attr(), kind.noun());
-            let example = match kind {
-                Kind::Projection => "impl OrderSummary { ... }",
-                Kind::Saga => "impl Fulfilment { ... }",
-            };
+            let (attr, noun, example) = (kind.attr, kind.noun, kind.item_example);
             errors.at(
                 item_head(&item),
                 format!(
                     "{attr} goes on an `impl` block whose methods each handle one event: `#[{noun}(name = \"...\")] {example}`"
                 ),
             );
-            let errors = errors.to_compile_errors();
-            return quote!(#errors #item);
+            return Err(item);
         }
     };
-    let model = model::parse(&mut errors, kind, &args, &args_tokens, item);
-    let expanded = expand::expand(&model, errors.is_empty());
+    Ok(model::parse(errors, kind, &args, &args_tokens, item))
+}
+
+/// Reads the block and expands it with the kind's trait impl: after a
+/// mistake the impl is still generated, from what could be read.
+pub(crate) fn attribute(
+    kind: &'static BlockKind,
+    trait_impl: TraitImpl,
+    args: TokenStream,
+    item: TokenStream,
+) -> TokenStream {
+    let mut errors = Errors::new();
+    let expanded = match read(&mut errors, kind, args, item) {
+        Ok(model) => expand::expand(&model, errors.is_empty(), trait_impl),
+        Err(item) => item,
+    };
     let errors = errors.to_compile_errors();
     quote!(#errors #expanded)
 }

@@ -14,12 +14,15 @@ use syn::{
     Type,
 };
 
-use super::Kind;
-use crate::attr::Args;
+use super::kind::{BlockKind, Context, Marker};
+use crate::attr::{Args, Key};
+use crate::checks::check_name;
 use crate::diagnostics::Errors;
-use crate::diagnostics::spans::{check_name, render, runtime_path};
+use crate::diagnostics::render;
+use crate::paths::runtime_path;
+use crate::signature::{self, Generics, Plain, Receiver};
 
-pub(crate) const KEYS: &[&str] = &["name", "crate"];
+pub(crate) const KEYS: &[Key] = &[Key::Name, Key::Crate];
 const RESET: &str = "reset";
 const START: &str = "start";
 
@@ -33,8 +36,8 @@ pub(crate) enum Output {
     Other(Type),
 }
 
-/// An argument after the event.
-pub(crate) enum Extra {
+/// An argument of a handler after the event.
+pub(crate) enum HandlerArg {
     /// `meta: &RecordedEvent`: the declared type, where a mismatch is reported.
     Meta(Type),
     /// The context, `ctx: &mut C`: the declared type.
@@ -47,7 +50,7 @@ pub(crate) struct Handler {
     pub(crate) event: Type,
     pub(crate) asyncness: bool,
     pub(crate) output: Output,
-    pub(crate) extras: Vec<Extra>,
+    pub(crate) args: Vec<HandlerArg>,
     /// Marked `#[start]` (sagas).
     pub(crate) starts: bool,
     /// False when the signature has a mistake (already reported): the
@@ -65,7 +68,7 @@ pub(crate) struct Reset {
 }
 
 pub(crate) struct Model {
-    pub(crate) kind: Kind,
+    pub(crate) kind: &'static BlockKind,
     pub(crate) item: ItemImpl,
     pub(crate) krate: Path,
     pub(crate) name: Option<LitStr>,
@@ -82,25 +85,19 @@ type FirstContext = Option<(Type, Ident)>;
 
 pub(crate) fn parse(
     errors: &mut Errors,
-    kind: Kind,
+    kind: &'static BlockKind,
     args: &Args,
     args_tokens: &TokenStream,
     mut item: ItemImpl,
 ) -> Model {
-    let (attr, noun) = (kind.attr(), kind.noun());
+    let (attr, noun) = (kind.attr, kind.noun);
     let krate = runtime_path(errors, args);
-    let name = args.string(errors, "name");
+    let name = args.string(errors, Key::Name);
     if let Some(name) = &name {
         check_name(errors, name, &format!("`name` in {attr}"));
     }
-    if args.missing("name") {
-        let (what, example) = match kind {
-            Kind::Projection => ("its checkpoint is kept under", "orders.summary"),
-            Kind::Saga => (
-                "its checkpoint and instances are kept under",
-                "orders.fulfilment",
-            ),
-        };
+    if args.missing(Key::Name) {
+        let (what, example) = (kind.name_keys, kind.name_example);
         let message = format!(
             "{attr} needs `name = \"...\"`, the stable name {what}: `#[{noun}(name = \"{example}\")]`"
         );
@@ -132,25 +129,19 @@ pub(crate) fn parse(
         if !collect {
             continue;
         }
-        if let (Kind::Projection, Some(start)) = (kind, &start_attr) {
-            errors.at(
-                start,
-                "#[start] only applies in a #[saga] block, where it marks the events that begin an instance; a projection handles every event it has a handler for",
-            );
+        if let (Marker::Rejected(message), Some(start)) = (kind.start, &start_attr) {
+            errors.at(start, message);
         }
         if let Some(reset_attr) = reset_attr {
-            match (kind, &reset_method) {
-                (Kind::Saga, _) => errors.at(
-                    &reset_attr,
-                    "a saga has no #[reset] method: it is never rebuilt, as replaying it would dispatch its commands again",
-                ),
-                (Kind::Projection, Some(first)) => errors.at(
+            match (kind.reset, &reset_method) {
+                (Marker::Rejected(message), _) => errors.at(&reset_attr, message),
+                (Marker::Marks, Some(first)) => errors.at(
                     &reset_attr,
                     format!(
                         "a projection has one #[reset] method, and `{first}` is already marked #[reset]"
                     ),
                 ),
-                (Kind::Projection, None) => {
+                (Marker::Marks, None) => {
                     reset_method = Some(function.sig.ident.clone());
                     reset = Some(parse_reset(errors, function, &mut first_context));
                 }
@@ -159,7 +150,7 @@ pub(crate) fn parse(
             continue;
         }
         attempted += 1;
-        let marked_start = kind == Kind::Saga && start_attr.is_some();
+        let marked_start = matches!(kind.start, Marker::Marks) && start_attr.is_some();
         starts += usize::from(marked_start);
         let handler = parse_handler(errors, kind, function, &mut first_context);
         // A variadic handler was reported; the `...` is removed so the
@@ -195,19 +186,19 @@ pub(crate) fn parse(
             &item.self_ty,
             format!(
                 "this {attr} block has no event handler: add one per event, such as {}",
-                kind.example()
+                kind.example
             ),
         );
     }
-    if collect && kind == Kind::Saga && attempted > 0 && starts == 0 {
+    if collect && matches!(kind.start, Marker::Marks) && attempted > 0 && starts == 0 {
         errors.at(
             &item.self_ty,
             "no handler of this #[saga] is marked #[start]: mark the handlers of the events that begin an instance, such as `#[start] async fn on_placed(&mut self, e: &OrderPlaced, ctx: &mut SagaContext<'_>)`",
         );
     }
-    let context = match kind {
-        Kind::Projection => first_context.map(|(ty, _)| referent(&ty)),
-        Kind::Saga => None,
+    let context = match kind.context {
+        Context::Chosen => first_context.map(|(ty, _)| referent(&ty)),
+        Context::Given => None,
     };
     Model {
         kind,
@@ -223,8 +214,8 @@ pub(crate) fn parse(
 
 /// The type to implement the trait for, if the code can name it, and whether
 /// the block's methods are handlers to read.
-fn self_type(errors: &mut Errors, kind: Kind, item: &ItemImpl) -> (Option<Type>, bool) {
-    let (attr, noun) = (kind.attr(), kind.noun());
+fn self_type(errors: &mut Errors, kind: &BlockKind, item: &ItemImpl) -> (Option<Type>, bool) {
+    let (attr, noun) = (kind.attr, kind.noun);
     let path = match &*item.self_ty {
         Type::Path(path) if path.qself.is_none() => Some((*item.self_ty).clone()),
         _ => None,
@@ -281,39 +272,6 @@ fn take_marker(errors: &mut Errors, function: &mut ImplItemFn, marker: &str) -> 
     found
 }
 
-/// The receiver, and whether it is `&mut self` (or `self: &mut Self`).
-fn receiver(sig: &Signature) -> Option<(&syn::Receiver, bool)> {
-    let Some(FnArg::Receiver(receiver)) = sig.inputs.first() else {
-        return None;
-    };
-    let ok = match &receiver.kind {
-        syn::ReceiverKind::Reference(_, _, mutability) => mutability.is_some(),
-        syn::ReceiverKind::Typed(_, ty) => {
-            matches!(&**ty, Type::Reference(r) if r.mutability.is_some())
-        }
-        _ => false,
-    };
-    Some((receiver, ok))
-}
-
-/// Rejects `unsafe`, generic and variadic methods. `what`: "a projection handler".
-fn plain_signature(errors: &mut Errors, sig: &Signature, what: &str, why: &str) -> bool {
-    let mut ok = true;
-    if let syn::Safety::Unsafe(token) = &sig.safety {
-        errors.at(token, format!("{what} cannot be unsafe"));
-        ok = false;
-    }
-    if is_generic(sig) {
-        errors.at(&sig.generics, format!("{what} cannot be generic: {why}"));
-        ok = false;
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.at(variadic, format!("{what} cannot be variadic"));
-        ok = false;
-    }
-    ok
-}
-
 /// The `impl` of an `impl Trait` in `tokens`, if any: an anonymous type parameter.
 fn impl_trait(tokens: TokenStream) -> Option<Ident> {
     tokens.into_iter().find_map(|tree| match tree {
@@ -323,28 +281,17 @@ fn impl_trait(tokens: TokenStream) -> Option<Ident> {
     })
 }
 
-/// Type or const parameters (lifetimes alone do not stop a call).
-fn is_generic(sig: &Signature) -> bool {
-    sig.generics
-        .params
-        .iter()
-        .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
-}
-
 fn parse_handler(
     errors: &mut Errors,
-    kind: Kind,
+    kind: &BlockKind,
     function: &ImplItemFn,
     first_context: &mut FirstContext,
 ) -> Option<Handler> {
-    let (attr, what) = (kind.attr(), kind.handler());
+    let (attr, what) = (kind.attr, kind.handler);
     let sig = &function.sig;
-    let receiver_message = match kind {
-        Kind::Projection => "a projection handler takes `&mut self`: it updates the read model",
-        Kind::Saga => "a saga handler takes `&mut self`: it updates the instance's state",
-    };
-    let receiver = receiver(sig);
-    let receiver_ok = matches!(receiver, Some((_, true)));
+    let receiver_message = kind.receiver;
+    let receiver = signature::receiver(sig);
+    let receiver_ok = matches!(receiver, Some((_, Receiver::Mutable)));
     let params: Vec<&FnArg> = sig
         .inputs
         .iter()
@@ -352,16 +299,10 @@ fn parse_handler(
         .collect();
     let Some((FnArg::Typed(event_arg), extras_params)) = params.split_first() else {
         if receiver_ok {
-            let hint = match kind {
-                Kind::Projection => "; a method that clears the read model is marked #[reset]",
-                Kind::Saga => "",
-            };
+            let hint = kind.no_event_hint;
             errors.at(
                 &sig.ident,
-                format!(
-                    "{what} takes the event it handles: {}{hint}",
-                    kind.example()
-                ),
+                format!("{what} takes the event it handles: {}{hint}", kind.example),
             );
         } else {
             errors.at(
@@ -369,20 +310,25 @@ fn parse_handler(
                 format!(
                     "`{}` is not an event handler: every method of a {attr} block handles one event, {}; move other methods to another `impl` block",
                     sig.ident,
-                    kind.example()
+                    kind.example
                 ),
             );
         }
         return None;
     };
-    let mut callable = receiver_ok;
-    match receiver {
-        Some((receiver, false)) => errors.at(receiver, receiver_message),
-        None => errors.at(&sig.ident, receiver_message),
-        Some((_, true)) => {}
-    }
-    callable &= plain_signature(errors, sig, what, "it handles one concrete event type");
-    if is_generic(sig) {
+    let mut callable = signature::check_receiver(errors, sig, Receiver::Mutable, receiver_message);
+    callable &= signature::check_plain(
+        errors,
+        sig,
+        &Plain {
+            what,
+            not_async: None,
+            generics: Generics::LifetimesOnly {
+                why: "it handles one concrete event type",
+            },
+        },
+    );
+    if signature::has_type_parameters(sig) {
         return None;
     }
     if let Some(impl_token) = impl_trait(event_arg.ty.to_token_stream()) {
@@ -411,16 +357,13 @@ fn parse_handler(
         }
     };
 
-    let extras_form = match kind {
-        Kind::Projection => "`meta: &RecordedEvent` and the context `ctx: &mut C`",
-        Kind::Saga => "`meta: &RecordedEvent` and the context `ctx: &mut SagaContext<'_>`",
-    };
-    let mut extras: Vec<Extra> = Vec::new();
+    let extras_form = kind.extras;
+    let mut extras: Vec<HandlerArg> = Vec::new();
     for param in extras_params {
         let FnArg::Typed(arg) = param else { continue };
         let extra = match &*arg.ty {
-            Type::Reference(r) if r.mutability.is_some() => Extra::Context((*arg.ty).clone()),
-            Type::Reference(_) => Extra::Meta((*arg.ty).clone()),
+            Type::Reference(r) if r.mutability.is_some() => HandlerArg::Context((*arg.ty).clone()),
+            Type::Reference(_) => HandlerArg::Meta((*arg.ty).clone()),
             other => {
                 errors.at(
                     other,
@@ -434,16 +377,15 @@ fn parse_handler(
             .iter()
             .any(|e| std::mem::discriminant(e) == std::mem::discriminant(&extra));
         if twice {
-            let which = match (kind, &extra) {
-                (_, Extra::Meta(_)) => "`meta: &RecordedEvent`",
-                (Kind::Projection, Extra::Context(_)) => "the context `ctx: &mut C`",
-                (Kind::Saga, Extra::Context(_)) => "the context `ctx: &mut SagaContext<'_>`",
+            let which = match &extra {
+                HandlerArg::Meta(_) => "`meta: &RecordedEvent`",
+                HandlerArg::Context(_) => kind.context_argument,
             };
             errors.at(arg, format!("{what} takes {which} only once"));
             callable = false;
             continue;
         }
-        if let (Kind::Projection, Extra::Context(ty)) = (kind, &extra) {
+        if let (Context::Chosen, HandlerArg::Context(ty)) = (kind.context, &extra) {
             callable &= same_context(errors, first_context, ty, &sig.ident);
         }
         extras.push(extra);
@@ -460,7 +402,7 @@ fn parse_handler(
         event,
         asyncness: sig.asyncness.is_some(),
         output,
-        extras,
+        args: extras,
         starts: false,
         callable,
     })
@@ -475,19 +417,19 @@ fn parse_reset(
     const FORM: &str = "`&mut self` and, optionally, the context `ctx: &mut C`";
     let sig = &function.sig;
     const RECEIVER: &str = "the #[reset] method takes `&mut self`: it clears the read model";
-    let receiver = receiver(sig);
-    let mut callable = match receiver {
-        Some((_, true)) => true,
-        Some((receiver, false)) => {
-            errors.at(receiver, RECEIVER);
-            false
-        }
-        None => {
-            errors.at(&sig.ident, RECEIVER);
-            false
-        }
-    };
-    callable &= plain_signature(errors, sig, WHAT, "it clears one read model");
+    let receiver = signature::receiver(sig);
+    let mut callable = signature::check_receiver(errors, sig, Receiver::Mutable, RECEIVER);
+    callable &= signature::check_plain(
+        errors,
+        sig,
+        &Plain {
+            what: WHAT,
+            not_async: None,
+            generics: Generics::LifetimesOnly {
+                why: "it clears one read model",
+            },
+        },
+    );
     let params: Vec<&FnArg> = sig
         .inputs
         .iter()
@@ -623,37 +565,13 @@ fn output(errors: &mut Errors, sig: &Signature, what: &str) -> Option<Output> {
             );
             None
         }
-        other => Some(match result_error(other) {
+        other => Some(match signature::returns(other).error() {
             Some(error) => Output::Result {
                 ty: other.clone(),
                 error: Box::new(error.clone()),
             },
             None => Output::Other(other.clone()),
         }),
-    }
-}
-
-/// `E` of a `Result<T, E>` written out with both arguments.
-fn result_error(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    let types: Vec<&Type> = args
-        .args
-        .iter()
-        .filter_map(|arg| match arg {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        })
-        .collect();
-    match types.as_slice() {
-        [_, error] => Some(error),
-        _ => None,
     }
 }
 
@@ -675,7 +593,7 @@ pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
             .into_iter()
             .flat_map(|tree| match tree {
                 TokenTree::Ident(ident) if ident == "Self" => {
-                    crate::diagnostics::spans::respan(self_ty.to_token_stream(), ident.span())
+                    crate::diagnostics::respan(self_ty.to_token_stream(), ident.span())
                 }
                 TokenTree::Group(group) => {
                     let mut new = proc_macro2::Group::new(
@@ -697,51 +615,6 @@ pub(crate) fn replace_self(ty: &Type, self_ty: &Type) -> Type {
 mod tests {
     use super::*;
 
-    fn messages(kind: Kind, args: TokenStream, item: ItemImpl) -> Vec<String> {
-        let mut errors = Errors::new();
-        let parsed = crate::attr::parse(&mut errors, kind.attr(), args.clone(), KEYS);
-        let _ = parse(&mut errors, kind, &parsed, &args, item);
-        errors.messages()
-    }
-
-    #[test]
-    fn one_mistake_gives_one_message() {
-        let found = messages(
-            Kind::Projection,
-            quote!(name = "p"),
-            syn::parse_quote! {
-                impl P {
-                    fn a(&mut self, e: A) {}
-                    fn b(&mut self, e: &B, ctx: &mut C) {}
-                    #[reset]
-                    fn clear(&mut self, ctx: &mut D) {}
-                }
-            },
-        );
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].starts_with("a projection handler takes the event by shared reference"));
-        assert!(found[1].starts_with("every method of a projection takes the same context"));
-    }
-
-    #[test]
-    fn a_broken_start_handler_still_counts_as_one() {
-        let found = messages(
-            Kind::Saga,
-            quote!(name = "s"),
-            syn::parse_quote! {
-                impl S {
-                    #[start]
-                    fn a(&self, e: &A) {}
-                    fn b(&mut self, e: &B) {}
-                }
-            },
-        );
-        assert_eq!(
-            found,
-            ["a saga handler takes `&mut self`: it updates the instance's state"]
-        );
-    }
-
     #[test]
     fn replaces_self_in_types() {
         let self_ty: Type = syn::parse_quote!(Log<u8>);
@@ -751,15 +624,6 @@ mod tests {
             replace_self(&ty, &self_ty).to_token_stream().to_string(),
             expected.to_string()
         );
-    }
-
-    #[test]
-    fn reads_results_written_out() {
-        let error = |src: &str| result_error(&syn::parse_str(src).unwrap()).map(render);
-        assert_eq!(error("Result<(), MyError>"), Some("MyError".to_owned()));
-        assert_eq!(error("std::result::Result<(), E>"), Some("E".to_owned()));
-        assert_eq!(error("anyhow::Result<()>"), None);
-        assert_eq!(error("Outcome"), None);
     }
 
     #[test]

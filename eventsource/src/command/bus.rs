@@ -4,13 +4,21 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use super::{Command, Handles};
 use crate::aggregate::Aggregate;
+use crate::clock::Clock;
 use crate::error::{CommandError, Error};
 use crate::event::Metadata;
 use crate::registry::Registry;
 use crate::repository::{Executed, Repository, RetryPolicy, StateCache};
 use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
+
+/// What [`CommandBus::dispatch`] returns: the outcome of a command on
+/// aggregate `A` whose handler rejects with `E` (which must be `Send`, so
+/// that dispatching can run on any task).
+pub type Dispatched<'a, A, E> = BoxFuture<'a, Result<Executed<A>, CommandError<E>>>;
 
 /// Routes each command to the aggregate its type names, through one store.
 ///
@@ -62,6 +70,7 @@ pub struct CommandBus {
     retry: RetryPolicy,
     /// A `StateCache<A>` per aggregate type that has one.
     caches: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for CommandBus {
@@ -70,6 +79,7 @@ impl std::fmt::Debug for CommandBus {
             .field("snapshots", &self.snapshots.is_some())
             .field("retry", &self.retry)
             .field("cached_aggregates", &self.caches.len())
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -83,6 +93,7 @@ impl CommandBus {
             snapshots: None,
             retry: RetryPolicy::default(),
             caches: Arc::default(),
+            clock: Clock::current(),
         })
     }
 
@@ -107,6 +118,14 @@ impl CommandBus {
         self
     }
 
+    /// Takes the ids, times and retry waits of every command from `clock`
+    /// (by default the ambient clock when the bus was built: see
+    /// [`Clock::current`]).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The event store.
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
@@ -120,34 +139,39 @@ impl CommandBus {
             .and_then(|cache| cache.clone().downcast::<StateCache<A>>().ok());
         Repository::unchecked(self.store.clone())
             .with_shared_snapshots(self.snapshots.clone())
-            .with_retry(self.retry)
+            .with_retry(self.retry.clone())
             .with_shared_cache(cache)
+            .with_clock(self.clock.clone())
     }
 
     /// Runs `command` against its aggregate.
-    pub async fn dispatch<C>(
-        &self,
-        command: C,
-    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    pub fn dispatch<C, E>(&self, command: C) -> Dispatched<'_, C::Aggregate, E>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
     {
-        self.dispatch_with(command, Metadata::default()).await
+        self.dispatch_with(command, Metadata::default())
     }
 
     /// Runs `command` with causal metadata (correlation, causation, actor, headers).
-    pub async fn dispatch_with<C>(
+    pub fn dispatch_with<C, E>(
         &self,
         command: C,
         metadata: Metadata,
-    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    ) -> Dispatched<'_, C::Aggregate, E>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
     {
-        self.repository::<C::Aggregate>()
-            .execute_with(command, metadata)
-            .await
+        // A future of a type that names no bound: a command whose aggregate
+        // has no handler for it is reported once, at the argument, where an
+        // `async fn` would report it again at the call and at `.await`.
+        Box::pin(async move {
+            self.repository::<C::Aggregate>()
+                .execute_with(command, metadata)
+                .await
+        })
     }
 }

@@ -125,7 +125,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// A new event with a fresh UUID v7 id.
+    /// A new event with a fresh UUID v7 id from the ambient clock
+    /// ([`Clock::current`](crate::clock::Clock::current)).
     pub fn new(
         event_name: impl Into<Arc<str>>,
         schema_version: u32,
@@ -133,7 +134,7 @@ impl NewEvent {
         metadata: Metadata,
     ) -> Self {
         Self {
-            event_id: Uuid::now_v7(),
+            event_id: crate::clock::Clock::current_uuid_v7(),
             event_name: event_name.into(),
             schema_version,
             payload: payload.into(),

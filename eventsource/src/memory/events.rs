@@ -25,10 +25,10 @@ impl EventStore for InMemoryStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        let result = self
-            .shared
-            .write()
-            .append(stream_id, aggregate_type, expected, events)?;
+        let result =
+            self.shared
+                .write()
+                .append(stream_id, aggregate_type, expected, events, &self.clock)?;
         if !result.replayed {
             self.shared.head.send_if_modified(|head| {
                 let moved = result.last_position > *head;

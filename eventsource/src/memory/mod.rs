@@ -1,7 +1,7 @@
 //! The embedded in-memory store: events, snapshots and live subscriptions.
 //!
 //! It keeps the same rules as the PostgreSQL store (checked by the same
-//! [conformance suite](crate::testing::conformance)), so code tested against
+//! conformance suite, `testing::conformance`), so code tested against
 //! it behaves the same in production. Nothing survives the process.
 
 mod checkpoints;
@@ -15,6 +15,8 @@ mod state;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::watch;
+
+use crate::clock::Clock;
 
 use state::State;
 
@@ -49,9 +51,19 @@ pub use sagas::InMemorySagaStore;
 /// # }).unwrap();
 /// # }
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct InMemoryStore {
     shared: Arc<Shared>,
+    clock: Clock,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self {
+            shared: Arc::default(),
+            clock: Clock::current(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -86,6 +98,14 @@ impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Stamps the events this handle appends with `clock`'s time (by default
+    /// the ambient clock when the store was built: see [`Clock::current`]).
+    /// Clones made afterwards share it.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// How many events the store holds.

@@ -5,18 +5,30 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-// Tokio's clock, so that tests with paused time see leases expire.
+// Tokio's clock (through `Clock`), so that tests with paused time see
+// leases expire.
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::projection::{CommitError, ProjectionBackend, ProjectionTx};
 use crate::store::StoreError;
 
 /// A [`ProjectionBackend`] for projections whose read model lives in the
 /// process (handlers with no context). Cloning shares the same state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct InMemoryProjectionBackend {
     entries: Arc<Mutex<HashMap<String, Entry>>>,
+    clock: Clock,
+}
+
+impl Default for InMemoryProjectionBackend {
+    fn default() -> Self {
+        Self {
+            entries: Arc::default(),
+            clock: Clock::current(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +41,13 @@ impl InMemoryProjectionBackend {
     /// An empty backend.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Times leases with `clock` (by default the ambient clock when the
+    /// backend was built: see [`Clock::current`]).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
@@ -58,7 +77,7 @@ impl ProjectionBackend<()> for InMemoryProjectionBackend {
     async fn acquire(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
         let mut entries = self.entries();
         let entry = entries.entry(name.to_owned()).or_default();
-        let now = Instant::now();
+        let now = self.clock.instant();
         let free = match entry.lease {
             None => true,
             Some((holder, until)) => holder == owner || until <= now,

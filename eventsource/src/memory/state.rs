@@ -3,9 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::Utc;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::store::{AppendResult, EventFilter, ExpectedVersion, Snapshot};
 use crate::store::{StoreError, rules};
@@ -49,6 +49,7 @@ impl State {
         aggregate_type: &str,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
+        clock: &Clock,
     ) -> Result<AppendResult, StoreError> {
         rules::check_append(stream_id, aggregate_type, &events).map_err(StoreError::Invalid)?;
         if let Some(replay) = self.replayed(stream_id, &events)? {
@@ -89,7 +90,7 @@ impl State {
             .streams
             .get(stream_id)
             .map_or_else(|| aggregate_type.into(), |s| s.aggregate_type.clone());
-        let recorded_at = Utc::now();
+        let recorded_at = clock.now();
         let count = events.len() as u64;
         let mut entries = Vec::with_capacity(events.len());
         for (offset, event) in events.into_iter().enumerate() {
@@ -259,6 +260,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::State;
+    use crate::clock::Clock;
     use crate::event::{Metadata, NewEvent};
     use crate::store::ExpectedVersion;
 
@@ -277,7 +279,13 @@ mod tests {
                 })
                 .collect();
             state
-                .append(stream, "t.Thing", ExpectedVersion::Any, events)
+                .append(
+                    stream,
+                    "t.Thing",
+                    ExpectedVersion::Any,
+                    events,
+                    &Clock::system(),
+                )
                 .unwrap();
         }
         let first = &state.log[0].event_name;

@@ -65,6 +65,7 @@ pub trait ProjectionTx<C: ?Sized + Send>: Send {
 
 /// Why a unit of work did not commit. Nothing of it was kept.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum CommitError {
     /// Another instance holds the lease now.
     #[error("the lease on this projection is held by another instance")]

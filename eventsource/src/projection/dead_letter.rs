@@ -46,7 +46,8 @@ pub struct ParkedEvent {
 }
 
 impl ParkedEvent {
-    /// A parked record of `event` for `projection`.
+    /// A parked record of `event` for `projection`, parked now by the
+    /// ambient clock ([`Clock::current`](crate::clock::Clock::current)).
     pub fn new(projection: &str, event: &RecordedEvent, error: String, attempts: u32) -> Self {
         Self {
             projection: projection.to_owned(),
@@ -61,7 +62,7 @@ impl ParkedEvent {
             recorded_at: Some(event.recorded_at),
             error,
             attempts,
-            parked_at: Utc::now(),
+            parked_at: crate::clock::Clock::current().now(),
         }
     }
 
@@ -80,7 +81,7 @@ impl ParkedEvent {
             recorded_at: record.recorded_at,
             error: format!("the stored record cannot be read: {}", record.reason),
             attempts: 1,
-            parked_at: Utc::now(),
+            parked_at: crate::clock::Clock::current().now(),
         }
     }
 }

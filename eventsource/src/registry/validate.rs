@@ -1,12 +1,42 @@
-//! Indexing the registry's parts and finding every inconsistency.
+//! Indexing the registry's parts and finding every inconsistency, one named
+//! check per rule.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Registry, RegistryParts, RegistryProblem};
+use crate::registry::EventRegistration;
 use crate::upcast::UpcasterChain;
 
+/// Event names and aliases, each to the event's current name.
+type Names = HashMap<&'static str, &'static str>;
+
+/// Items that handle events: `(kind, [(name, rust type, events handled)])`.
+type Handlers = [(
+    &'static str,
+    Vec<(&'static str, &'static str, &'static [&'static str])>,
+); 3];
+
 pub(super) fn build(mut parts: RegistryParts) -> Registry {
-    // inventory yields entries in link order; sort so reports are stable.
+    sort(&mut parts);
+    let mut problems = Vec::new();
+    let events = check_event_names(&parts, &mut problems);
+    let names = check_aliases(&events, &mut problems);
+    let upcasters = check_upcasters(&parts, &events, &names, &mut problems);
+    check_upcaster_paths(&events, &upcasters, &mut problems);
+    check_handlers(&handlers(&parts), &names, &mut problems);
+    check_saga_names(&parts, &mut problems);
+    check_commands(&parts, &mut problems);
+    Registry {
+        parts,
+        events,
+        names,
+        upcasters,
+        problems,
+    }
+}
+
+/// inventory yields entries in link order; sorted, reports are stable.
+fn sort(parts: &mut RegistryParts) {
     parts.events.sort_by_key(|e| (e.name, e.rust_type));
     parts
         .upcasters
@@ -15,21 +45,33 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
     parts.commands.sort_by_key(|c| (c.name, c.rust_type));
     parts.projections.sort_by_key(|p| (p.name, p.rust_type));
     parts.sagas.sort_by_key(|s| (s.name, s.rust_type));
+}
 
-    let mut problems = Vec::new();
-
-    let mut events = BTreeMap::new();
+/// One type per event name; the events, by name (the first type of a
+/// contested name).
+fn check_event_names(
+    parts: &RegistryParts,
+    problems: &mut Vec<RegistryProblem>,
+) -> BTreeMap<&'static str, EventRegistration> {
     for (name, types) in group(parts.events.iter().map(|e| (e.name, e.rust_type))) {
         if types.len() > 1 {
             problems.push(RegistryProblem::DuplicateEventName { name, types });
         }
     }
+    let mut events = BTreeMap::new();
     for event in &parts.events {
         events.entry(event.name).or_insert(*event);
     }
+    events
+}
 
-    let mut names: HashMap<&'static str, &'static str> =
-        events.keys().map(|name| (*name, *name)).collect();
+/// An alias names no other event, and no other event's alias; every name
+/// and alias, to the event's name.
+fn check_aliases(
+    events: &BTreeMap<&'static str, EventRegistration>,
+    problems: &mut Vec<RegistryProblem>,
+) -> Names {
+    let mut names: Names = events.keys().map(|name| (*name, *name)).collect();
     for event in events.values() {
         for alias in event.aliases {
             match names.get(alias) {
@@ -47,7 +89,17 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
             }
         }
     }
+    names
+}
 
+/// Each upcaster names a known event, starts below its current version,
+/// and is the only one of its step; the chains, by event.
+fn check_upcasters(
+    parts: &RegistryParts,
+    events: &BTreeMap<&'static str, EventRegistration>,
+    names: &Names,
+    problems: &mut Vec<RegistryProblem>,
+) -> BTreeMap<&'static str, UpcasterChain> {
     let mut upcasters: BTreeMap<&'static str, UpcasterChain> = BTreeMap::new();
     let mut claims: BTreeMap<(&'static str, u32), Vec<&'static str>> = BTreeMap::new();
     for up in &parts.upcasters {
@@ -83,7 +135,15 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
             });
         }
     }
+    upcasters
+}
 
+/// Every version below the current one has an upcaster to the next.
+fn check_upcaster_paths(
+    events: &BTreeMap<&'static str, EventRegistration>,
+    upcasters: &BTreeMap<&'static str, UpcasterChain>,
+    problems: &mut Vec<RegistryProblem>,
+) {
     for event in events.values() {
         for from in 1..event.version {
             let linked = upcasters
@@ -98,15 +158,17 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
             }
         }
     }
+}
 
-    let handlers = [
+fn handlers(parts: &RegistryParts) -> Handlers {
+    [
         (
             "aggregate",
             parts
                 .aggregates
                 .iter()
                 .map(|a| (a.name, a.rust_type, a.events))
-                .collect::<Vec<_>>(),
+                .collect(),
         ),
         (
             "projection",
@@ -124,8 +186,13 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
                 .map(|s| (s.name, s.rust_type, s.events))
                 .collect(),
         ),
-    ];
-    for (kind, items) in &handlers {
+    ]
+}
+
+/// Aggregates, projections and sagas: one type per name of each kind, and
+/// only known events handled.
+fn check_handlers(handlers: &Handlers, names: &Names, problems: &mut Vec<RegistryProblem>) {
+    for (kind, items) in handlers {
         for (name, types) in group(items.iter().map(|(n, t, _)| (*n, *t))) {
             if types.len() > 1 {
                 problems.push(RegistryProblem::DuplicateName { kind, name, types });
@@ -139,9 +206,11 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
             }
         }
     }
+}
 
-    // A saga runs as a projection under its own name: the two kinds share
-    // the checkpoint, lease and dead-letter keys, so their names must differ.
+/// A saga runs as a projection under its own name: the two kinds share the
+/// checkpoint, lease and dead-letter keys, so their names must differ.
+fn check_saga_names(parts: &RegistryParts, problems: &mut Vec<RegistryProblem>) {
     let sagas = group(parts.sagas.iter().map(|s| (s.name, s.rust_type)));
     for (name, projections) in group(parts.projections.iter().map(|p| (p.name, p.rust_type))) {
         if let Some(saga_types) = sagas.get(name) {
@@ -152,7 +221,10 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
             });
         }
     }
+}
 
+/// One type per command name, and every command's aggregate registered.
+fn check_commands(parts: &RegistryParts, problems: &mut Vec<RegistryProblem>) {
     for (name, types) in group(parts.commands.iter().map(|c| (c.name, c.rust_type))) {
         if types.len() > 1 {
             problems.push(RegistryProblem::DuplicateName {
@@ -169,14 +241,6 @@ pub(super) fn build(mut parts: RegistryParts) -> Registry {
                 aggregate: command.aggregate,
             });
         }
-    }
-
-    Registry {
-        parts,
-        events,
-        names,
-        upcasters,
-        problems,
     }
 }
 

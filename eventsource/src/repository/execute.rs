@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use super::load::Until;
 use super::{Executed, Repository};
 use crate::aggregate::Aggregate;
+use crate::clock::Clock;
 use crate::command::{Command, CreationPolicy, Handles};
 use crate::error::{CommandError, Error};
 use crate::event::EventSet;
@@ -37,7 +37,7 @@ impl<A: Aggregate> Repository<A> {
         C: Command<Aggregate = A>,
         A: Handles<C>,
     {
-        let command_id = Uuid::now_v7();
+        let command_id = self.clock.uuid_v7();
         let stream_id: Arc<str> = Self::checked_stream_id(&command.aggregate_id())?.into();
         let span = tracing::info_span!(
             "eventsource.execute",
@@ -60,7 +60,9 @@ impl<A: Aggregate> Repository<A> {
                         if conflict.is_conflict() && attempt < self.retry.max_attempts =>
                     {
                         tracing::debug!(attempt, "version conflict; reloading and retrying");
-                        tokio::time::sleep(self.retry.delay(attempt)).await;
+                        self.clock
+                            .sleep(self.retry.delay_on(attempt, &self.clock))
+                            .await;
                         attempt += 1;
                     }
                     // The last conflict, when the retries ran out, is
@@ -154,7 +156,7 @@ impl<A: Aggregate> Repository<A> {
         for event in &events {
             state.apply(event);
         }
-        let batch = encode(&events, metadata, command_id, stream_id)?;
+        let batch = encode(&events, metadata, command_id, stream_id, &self.clock)?;
         let expected = ExpectedVersion::from_current(version);
         let span = tracing::debug_span!(
             "eventsource.append",
@@ -247,7 +249,7 @@ impl<A: Aggregate> Repository<A> {
             version: after,
             revision: A::SNAPSHOT_REVISION,
             state: encoded.into(),
-            taken_at: Utc::now(),
+            taken_at: self.clock.now(),
         };
         match store.save(snapshot).await {
             Ok(()) => true,
@@ -265,6 +267,7 @@ fn encode<E: EventSet>(
     metadata: &Metadata,
     command_id: Uuid,
     stream_id: &Arc<str>,
+    clock: &Clock,
 ) -> Result<Vec<NewEvent>, Error> {
     let event_metadata = Metadata {
         correlation_id: Some(metadata.correlation_id.unwrap_or(command_id)),
@@ -280,12 +283,13 @@ fn encode<E: EventSet>(
                 stream_id: stream_id.clone(),
                 source,
             })?;
-            Ok(NewEvent::new(
-                encoded.name,
-                encoded.version,
-                encoded.payload,
-                event_metadata.clone(),
-            ))
+            Ok(NewEvent {
+                event_id: clock.uuid_v7(),
+                event_name: encoded.name.into(),
+                schema_version: encoded.version,
+                payload: encoded.payload.into(),
+                metadata: event_metadata.clone(),
+            })
         })
         .collect()
 }

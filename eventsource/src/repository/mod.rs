@@ -11,6 +11,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::store::{
@@ -69,6 +70,7 @@ pub struct Repository<A: Aggregate> {
     snapshot_every: Option<u64>,
     retry: RetryPolicy,
     cache: Option<Arc<StateCache<A>>>,
+    clock: Clock,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -78,8 +80,9 @@ impl<A: Aggregate> Clone for Repository<A> {
             store: self.store.clone(),
             snapshots: self.snapshots.clone(),
             snapshot_every: self.snapshot_every,
-            retry: self.retry,
+            retry: self.retry.clone(),
             cache: self.cache.clone(),
+            clock: self.clock.clone(),
             _aggregate: PhantomData,
         }
     }
@@ -93,6 +96,7 @@ impl<A: Aggregate> std::fmt::Debug for Repository<A> {
             .field("snapshot_every", &self.snapshot_every)
             .field("retry", &self.retry)
             .field("cache", &self.cache)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -114,6 +118,7 @@ impl<A: Aggregate> Repository<A> {
             snapshot_every: A::SNAPSHOT_EVERY,
             retry: RetryPolicy::default(),
             cache: None,
+            clock: Clock::current(),
             _aggregate: PhantomData,
         }
     }
@@ -168,6 +173,19 @@ impl<A: Aggregate> Repository<A> {
     pub(crate) fn with_shared_cache(mut self, cache: Option<Arc<StateCache<A>>>) -> Self {
         self.cache = cache;
         self
+    }
+
+    /// Takes command ids, event ids, snapshot times, retry waits and their
+    /// jitter from `clock` (by default the ambient clock when the repository
+    /// was built: see [`Clock::current`]).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock the repository reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The state cache, if one is set.

@@ -2,26 +2,37 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+use crate::clock::Clock;
+
 /// Bounded retries with exponential backoff and jitter.
 ///
 /// On a version conflict the repository reloads the aggregate and runs the
 /// handler again, so the decision is made on the state that won.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use std::time::Duration;
+/// use eventsource::RetryPolicy;
+///
+/// let policy = RetryPolicy::attempts(3)
+///     .with_backoff(Duration::from_millis(5), Duration::from_millis(100));
+/// assert_eq!(policy.max_attempts(), 3);
+/// assert!(policy.delay(1) <= Duration::from_millis(5));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Total runs of the handler, the first included (at least 1).
-    pub max_attempts: u32,
-    /// The wait before the first retry; doubled for each later one.
-    pub base_delay: Duration,
-    /// The longest wait between two runs.
-    pub max_delay: Duration,
+    pub(super) max_attempts: u32,
+    backoff: Backoff,
+    /// The jitter's randomness; the repository's clock when `None`.
+    clock: Option<Clock>,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: 5,
-            base_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(200),
+            backoff: Backoff::new(Duration::from_millis(2), Duration::from_millis(200)),
+            clock: None,
         }
     }
 }
@@ -43,21 +54,45 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets the backoff.
+    /// Sets the backoff: `base_delay` before the first retry, doubled for
+    /// each later one, never more than `max_delay`.
     pub fn with_backoff(mut self, base_delay: Duration, max_delay: Duration) -> Self {
-        self.base_delay = base_delay;
-        self.max_delay = max_delay;
+        self.backoff = Backoff::new(base_delay, max_delay);
         self
+    }
+
+    /// Draws the jitter from `clock` rather than from the clock of the
+    /// repository using the policy.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Total runs of the handler, the first included (at least 1).
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The backoff between runs, before jitter.
+    pub fn backoff(&self) -> Backoff {
+        self.backoff
     }
 
     /// The wait after failed run number `attempt` (1-based), jittered to
     /// between half and all of the exponential delay so that writers that
-    /// collided do not collide again in step.
+    /// collided do not collide again in step. The jitter comes from the
+    /// policy's clock, else the ambient one ([`Clock::current`]).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        let capped = exp.min(self.max_delay);
-        capped.mul_f64(0.5 + fastrand::f64() * 0.5)
+        match &self.clock {
+            Some(clock) => self.backoff.jittered(attempt, clock),
+            None => self.backoff.jittered(attempt, &Clock::current()),
+        }
+    }
+
+    /// [`RetryPolicy::delay`], with `fallback` as the clock when the policy
+    /// has none of its own.
+    pub(super) fn delay_on(&self, attempt: u32, fallback: &Clock) -> Duration {
+        self.backoff
+            .jittered(attempt, self.clock.as_ref().unwrap_or(fallback))
     }
 }

@@ -2,11 +2,8 @@
 
 use uuid::Uuid;
 
-use crate::command::CommandBus;
-use crate::command::{Command, Handles};
-use crate::error::CommandError;
+use crate::command::{Command, CommandBus, Dispatched, Handles};
 use crate::event::{Metadata, RecordedEvent};
-use crate::repository::Executed;
 
 /// Given to saga handlers with the event they handle.
 #[derive(Debug)]
@@ -31,33 +28,32 @@ impl<'a> SagaContext<'a> {
     /// the event's correlation id, actor and headers and names the event as
     /// its cause, and so do the events it produces (see
     /// [`SagaContext::metadata`]).
-    pub async fn dispatch<C>(
-        &mut self,
-        command: C,
-    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    pub fn dispatch<C, E>(&mut self, command: C) -> Dispatched<'a, C::Aggregate, E>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
     {
         let metadata = self.metadata();
-        self.dispatch_with(command, metadata).await
+        self.dispatch_with(command, metadata)
     }
 
     /// Dispatches `command` with `metadata`, usually [`SagaContext::metadata`]
     /// changed: to keep a header local to the event, take
     /// `let mut metadata = ctx.metadata();`, remove the header with
     /// `metadata.headers.remove("x-request-id");` and dispatch with this.
-    pub async fn dispatch_with<C>(
+    pub fn dispatch_with<C, E>(
         &mut self,
         command: C,
         metadata: Metadata,
-    ) -> Result<Executed<C::Aggregate>, CommandError<<C::Aggregate as Handles<C>>::Error>>
+    ) -> Dispatched<'a, C::Aggregate, E>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
     {
         self.dispatched += 1;
-        self.bus.dispatch_with(command, metadata).await
+        self.bus.dispatch_with(command, metadata)
     }
 
     /// The metadata a dispatched command gets: the event's correlation id

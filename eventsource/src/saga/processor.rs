@@ -4,10 +4,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 
 use super::context::{SagaContext, correlation_of};
 use super::{Saga, SagaInstance, SagaStore};
+use crate::clock::Clock;
 use crate::command::CommandBus;
 use crate::event::RecordedEvent;
 use crate::projection::{Projection, ProjectionError};
@@ -20,6 +20,7 @@ use crate::projection::{Projection, ProjectionError};
 pub struct SagaProcessor<S: Saga> {
     bus: CommandBus,
     store: Arc<dyn SagaStore>,
+    clock: Clock,
     _saga: PhantomData<fn() -> S>,
 }
 
@@ -34,8 +35,19 @@ impl<S: Saga> SagaProcessor<S> {
         Self {
             bus,
             store,
+            clock: Clock::current(),
             _saga: PhantomData,
         }
+    }
+}
+
+impl<S: Saga> SagaProcessor<S> {
+    /// Stamps saved instances with `clock`'s time (by default the ambient
+    /// clock when the processor was built: see [`Clock::current`]). The
+    /// commands it dispatches take their ids from the bus's clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -88,7 +100,7 @@ impl<S: Saga> Projection for SagaProcessor<S> {
                 SagaInstance {
                     state: encoded,
                     completed: context.is_completed(),
-                    updated_at: Utc::now(),
+                    updated_at: self.clock.now(),
                 },
             )
             .await

@@ -59,7 +59,7 @@ pub enum SubscriptionItem {
 /// [`EventStore::subscribe`] deliver events; they need not be contiguous
 /// (the in-memory store's are, PostgreSQL's are not).
 ///
-/// Run [`testing::conformance`](crate::testing::conformance) against an
+/// Run the conformance suite (`testing::conformance`, feature `testing`) against an
 /// implementation to check it keeps these rules.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an event store",

@@ -3,11 +3,10 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
+use crate::clock::Clock;
 use crate::command::{Command, CreationPolicy, Handles};
 use crate::error::{CommandError, Error};
 use crate::event::EventSet;
@@ -157,8 +156,10 @@ fn round_trip<E: EventSet>(stream_id: &Arc<str>, version: u64, event: &E) -> E {
         Ok(encoded) => encoded,
         Err(e) => panic!("event `{}` does not serialize: {e}", event.name()),
     };
+    // The ambient clock, so that a seeded test gets the same records.
+    let clock = Clock::current();
     let record = RecordedEvent {
-        event_id: Uuid::now_v7(),
+        event_id: clock.uuid_v7(),
         stream_id: stream_id.clone(),
         aggregate_type: Arc::from(""),
         stream_version: version,
@@ -167,7 +168,7 @@ fn round_trip<E: EventSet>(stream_id: &Arc<str>, version: u64, event: &E) -> E {
         schema_version: encoded.version,
         payload: encoded.payload.into(),
         metadata: Arc::default(),
-        recorded_at: Utc::now(),
+        recorded_at: clock.now(),
     };
     match E::decode(&record) {
         Ok(decoded) => decoded,

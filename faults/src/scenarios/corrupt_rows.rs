@@ -73,13 +73,11 @@ const DAMAGES: &[Damage] = &[
 pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut report = Report::default();
     let store = ctx.fresh_store(SCHEMA, |o| o).await?;
-    let options = RunnerOptions {
-        batch_size: 16,
-        max_retries: 1,
-        retry_base_delay: Duration::from_millis(10),
-        lease_ttl: Duration::from_secs(2),
-        ..RunnerOptions::default()
-    };
+    let options = RunnerOptions::default()
+        .with_batch_size(16)
+        .with_max_retries(1)
+        .with_retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
+        .with_lease_ttl(Duration::from_secs(2));
     let runner = ProjectionRunner::new(store.clone())?
         .with_dead_letters(store.dead_letters())
         .with_options(options);

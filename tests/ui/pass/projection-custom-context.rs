@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use eventsource::StoreError;
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
-use eventsource::StoreError;
 use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, RunnerOptions};
 use eventsource::uuid::Uuid;
 use serde::{Deserialize, Serialize};
@@ -252,10 +252,7 @@ async fn main() {
     let store = InMemoryStore::new();
     let runner = ProjectionRunner::new(store.clone())
         .unwrap()
-        .with_options(RunnerOptions {
-            max_retries: 0,
-            ..RunnerOptions::default()
-        });
+        .with_options(RunnerOptions::default().with_max_retries(0));
     let db = Database::default();
     let resets = Arc::new(Mutex::new(0));
     let balances = Balances {

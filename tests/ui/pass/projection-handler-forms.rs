@@ -195,14 +195,11 @@ async fn main() {
     );
 
     let store = InMemoryStore::new();
-    let runner = ProjectionRunner::new(store.clone())
-        .unwrap()
-        .with_options(RunnerOptions {
-            max_retries: 1,
-            retry_base_delay: Duration::from_millis(1),
-            retry_max_delay: Duration::from_millis(1),
-            ..RunnerOptions::default()
-        });
+    let runner = ProjectionRunner::new(store.clone()).unwrap().with_options(
+        RunnerOptions::default()
+            .with_max_retries(1)
+            .with_retry_backoff(Duration::from_millis(1), Duration::from_millis(1)),
+    );
     let log = Log::default();
     runner
         .start(log.clone(), InMemoryProjectionBackend::new())

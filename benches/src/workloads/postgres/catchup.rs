@@ -129,10 +129,7 @@ async fn prepare(pool: &PgPool) -> PgEventStore {
 /// One catch-up from scratch; events per second.
 fn catch_up(rt: &Runtime, store: &PgEventStore, head: u64, batch_size: usize) -> f64 {
     rt.block_on(async {
-        let options = RunnerOptions {
-            batch_size,
-            ..RunnerOptions::default()
-        };
+        let options = RunnerOptions::default().with_batch_size(batch_size);
         let runner = ProjectionRunner::new(store.clone())
             .expect("a valid registry")
             .with_options(options);

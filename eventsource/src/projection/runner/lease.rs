@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::projection::ProjectionBackend;
 
 /// Renews one lease every `period` until stopped or lost.
@@ -30,6 +31,7 @@ pub(super) struct Lease<C: ?Sized + Send> {
     pub(super) owner: Uuid,
     pub(super) ttl: Duration,
     pub(super) period: Duration,
+    pub(super) clock: Clock,
 }
 
 impl LeaseKeeper {
@@ -68,7 +70,9 @@ async fn renew<C: ?Sized + Send + 'static>(
     mut stop: oneshot::Receiver<()>,
 ) {
     // The lease was just taken: the first renewal is due a period later.
-    let mut ticks = tokio::time::interval_at(Instant::now() + lease.period, lease.period);
+    let mut ticks = lease
+        .clock
+        .interval_at(lease.clock.instant() + lease.period, lease.period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {

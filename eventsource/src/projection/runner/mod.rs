@@ -6,7 +6,7 @@ mod rebuild;
 mod status;
 mod worker;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, RunnerError};
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::memory::InMemoryDeadLetterStore;
 use crate::registry::Registry;
@@ -75,7 +76,9 @@ pub struct ProjectionRunner {
     dead_letters: Arc<dyn DeadLetterStore>,
     options: RunnerOptions,
     owner: Uuid,
-    workers: Mutex<HashMap<&'static str, Handle>>,
+    clock: Clock,
+    /// Ordered, so that stopping them all goes in the same order every run.
+    workers: Mutex<BTreeMap<&'static str, Handle>>,
 }
 
 struct Handle {
@@ -103,11 +106,13 @@ impl ProjectionRunner {
     /// go to an in-memory dead-letter store unless another is set.
     pub fn new(store: impl IntoEventStore) -> Result<Self, Error> {
         Registry::global().validate().map_err(Box::new)?;
+        let clock = Clock::current();
         Ok(Self {
             store: store.into_event_store(),
             dead_letters: Arc::new(InMemoryDeadLetterStore::new()),
             options: RunnerOptions::default(),
-            owner: Uuid::now_v7(),
+            owner: clock.uuid_v7(),
+            clock,
             workers: Mutex::default(),
         })
     }
@@ -126,6 +131,15 @@ impl ProjectionRunner {
         self
     }
 
+    /// Takes sleeps, timers, timestamps and the runner's identity from
+    /// `clock` (by default the ambient clock when the runner was built: see
+    /// [`Clock::current`]); the identity is drawn again from it.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.owner = clock.uuid_v7();
+        self.clock = clock;
+        self
+    }
+
     /// This runner's identity as a lease owner.
     pub fn owner(&self) -> Uuid {
         self.owner
@@ -136,7 +150,7 @@ impl ProjectionRunner {
         &self.dead_letters
     }
 
-    fn workers(&self) -> MutexGuard<'_, HashMap<&'static str, Handle>> {
+    fn workers(&self) -> MutexGuard<'_, BTreeMap<&'static str, Handle>> {
         self.workers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -169,6 +183,7 @@ impl ProjectionRunner {
             committed: None,
             lease: None,
             rebuild: None,
+            clock: self.clock.clone(),
         };
         let span = tracing::info_span!("eventsource.projection", projection = P::NAME);
         let task = tokio::spawn(worker.run().instrument(span));
@@ -204,9 +219,7 @@ impl ProjectionRunner {
 
     /// The names of the projections started in this runner.
     pub fn names(&self) -> Vec<&'static str> {
-        let mut names: Vec<_> = self.workers().keys().copied().collect();
-        names.sort_unstable();
-        names
+        self.workers().keys().copied().collect()
     }
 
     /// The status of projection `name`: state, checkpoint, lag, parked events.
@@ -238,12 +251,14 @@ impl ProjectionRunner {
         timeout: Duration,
     ) -> Result<(), RunnerError> {
         let (_, mut status, _) = self.handle_parts(name)?;
-        let reached = tokio::time::timeout(
-            timeout,
-            status.wait_for(|s| s.position.is_some_and(|p| p >= position)),
-        )
-        .await
-        .map(|waited| waited.is_ok());
+        let reached = self
+            .clock
+            .timeout(
+                timeout,
+                status.wait_for(|s| s.position.is_some_and(|p| p >= position)),
+            )
+            .await
+            .map(|waited| waited.is_ok());
         match reached {
             Ok(true) => Ok(()),
             Ok(false) => Err(RunnerError::Stopped(name.to_owned())),
@@ -324,7 +339,7 @@ impl ProjectionRunner {
 
     /// Stops every projection and releases their leases.
     pub async fn shutdown(&self) {
-        let handles: Vec<Handle> = self.workers().drain().map(|(_, h)| h).collect();
+        let handles: Vec<Handle> = std::mem::take(&mut *self.workers()).into_values().collect();
         for handle in handles {
             stop(handle).await;
         }

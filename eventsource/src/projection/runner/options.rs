@@ -4,27 +4,31 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::backoff::Backoff;
+
 /// Tuning for a [`ProjectionRunner`](super::ProjectionRunner).
 ///
-/// Checked by [`RunnerOptions::validate`] when a projection starts.
+/// Set with the `with_*` methods; checked by [`RunnerOptions::validate`]
+/// when a projection starts.
+///
+/// ```
+/// use std::time::Duration;
+/// use eventsource::projection::RunnerOptions;
+///
+/// let options = RunnerOptions::default()
+///     .with_batch_size(100)
+///     .with_retry_backoff(Duration::from_millis(10), Duration::from_secs(1));
+/// assert_eq!(options.batch_size(), 100);
+/// assert_eq!(options.retry_delay(2), Duration::from_millis(20));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunnerOptions {
-    /// Most events handled in one unit of work (at least 1).
-    pub batch_size: usize,
-    /// Retries of a failing event before it is parked.
-    pub max_retries: u32,
-    /// The wait before the first retry; doubled for each later one.
-    pub retry_base_delay: Duration,
-    /// The longest wait between two retries (at least `retry_base_delay`).
-    pub retry_max_delay: Duration,
-    /// How long a lease lasts without renewal; renewed every third of it,
-    /// also while a rebuild runs or a retry waits (at least 1 ms, the
-    /// precision of leases in PostgreSQL).
-    pub lease_ttl: Duration,
-    /// How often a standby instance tries to take the lease (not zero).
-    pub standby_poll: Duration,
-    /// The wait before resubscribing after a store error (not zero).
-    pub reconnect_delay: Duration,
+    pub(super) batch_size: usize,
+    pub(super) max_retries: u32,
+    pub(super) retry: Backoff,
+    pub(super) lease_ttl: Duration,
+    pub(super) standby_poll: Duration,
+    pub(super) reconnect_delay: Duration,
 }
 
 impl Default for RunnerOptions {
@@ -32,8 +36,7 @@ impl Default for RunnerOptions {
         Self {
             batch_size: 500,
             max_retries: 3,
-            retry_base_delay: Duration::from_millis(50),
-            retry_max_delay: Duration::from_secs(5),
+            retry: Backoff::new(Duration::from_millis(50), Duration::from_secs(5)),
             lease_ttl: Duration::from_secs(15),
             standby_poll: Duration::from_secs(1),
             reconnect_delay: Duration::from_millis(500),
@@ -74,6 +77,78 @@ pub enum InvalidOptions {
 }
 
 impl RunnerOptions {
+    /// Most events handled in one unit of work (at least 1; default 500).
+    pub fn with_batch_size(mut self, events: usize) -> Self {
+        self.batch_size = events;
+        self
+    }
+
+    /// Retries of a failing event before it is parked (default 3).
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The wait before the first retry of a failing event, doubled for each
+    /// later one, and the longest wait (at least the first; default 50 ms
+    /// and 5 s).
+    pub fn with_retry_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.retry = Backoff::new(base, max);
+        self
+    }
+
+    /// How long a lease lasts without renewal (default 15 s); renewed every
+    /// third of it, also while a rebuild runs or a retry waits (at least
+    /// 1 ms, the precision of leases in PostgreSQL).
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// How often a standby instance tries to take the lease (not zero;
+    /// default 1 s).
+    pub fn with_standby_poll(mut self, every: Duration) -> Self {
+        self.standby_poll = every;
+        self
+    }
+
+    /// The wait before resubscribing after a store error (not zero; default
+    /// 500 ms).
+    pub fn with_reconnect_delay(mut self, delay: Duration) -> Self {
+        self.reconnect_delay = delay;
+        self
+    }
+
+    /// Most events handled in one unit of work.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Retries of a failing event before it is parked.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The waits between retries of a failing event.
+    pub fn retry_backoff(&self) -> Backoff {
+        self.retry
+    }
+
+    /// How long a lease lasts without renewal.
+    pub fn lease_ttl(&self) -> Duration {
+        self.lease_ttl
+    }
+
+    /// How often a standby instance tries to take the lease.
+    pub fn standby_poll(&self) -> Duration {
+        self.standby_poll
+    }
+
+    /// The wait before resubscribing after a store error.
+    pub fn reconnect_delay(&self) -> Duration {
+        self.reconnect_delay
+    }
+
     /// Checks that the options can drive a projection.
     pub fn validate(&self) -> Result<(), InvalidOptions> {
         if self.batch_size == 0 {
@@ -88,10 +163,10 @@ impl RunnerOptions {
         if self.reconnect_delay.is_zero() {
             return Err(InvalidOptions::ZeroReconnectDelay);
         }
-        if self.retry_base_delay > self.retry_max_delay {
+        if self.retry.base() > self.retry.max() {
             return Err(InvalidOptions::RetryDelaysInverted {
-                base: self.retry_base_delay,
-                max: self.retry_max_delay,
+                base: self.retry.base(),
+                max: self.retry.max(),
             });
         }
         Ok(())
@@ -100,11 +175,7 @@ impl RunnerOptions {
     /// The wait before retry number `attempt` (1-based): the base delay,
     /// doubled for each retry after the first, capped at the maximum.
     pub fn retry_delay(&self, attempt: u32) -> Duration {
-        // Past 2^20 times the base, any sensible cap has long been reached;
-        // stopping there keeps the shift in range.
-        self.retry_base_delay
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-            .min(self.retry_max_delay)
+        self.retry.delay(attempt)
     }
 
     /// How often the lease holder renews its lease.
@@ -120,11 +191,10 @@ mod tests {
     use super::*;
 
     fn delays(base_ms: u64, max_ms: u64) -> RunnerOptions {
-        RunnerOptions {
-            retry_base_delay: Duration::from_millis(base_ms),
-            retry_max_delay: Duration::from_millis(max_ms),
-            ..RunnerOptions::default()
-        }
+        RunnerOptions::default().with_retry_backoff(
+            Duration::from_millis(base_ms),
+            Duration::from_millis(max_ms),
+        )
     }
 
     #[test]
@@ -147,11 +217,8 @@ mod tests {
 
     #[test]
     fn retry_delays_of_huge_attempt_numbers_neither_overflow_nor_exceed_the_cap() {
-        let options = RunnerOptions {
-            retry_base_delay: Duration::from_secs(u64::MAX / 2),
-            retry_max_delay: Duration::MAX,
-            ..RunnerOptions::default()
-        };
+        let options = RunnerOptions::default()
+            .with_retry_backoff(Duration::from_secs(u64::MAX / 2), Duration::MAX);
         assert_eq!(options.retry_delay(u32::MAX), Duration::MAX);
         let options = delays(10, 50);
         assert_eq!(options.retry_delay(u32::MAX), Duration::from_millis(50));
@@ -171,39 +238,21 @@ mod tests {
     fn options_that_would_stall_or_spin_are_rejected() {
         let base = RunnerOptions::default();
         let cases = [
+            (base.with_batch_size(0), InvalidOptions::ZeroBatchSize),
             (
-                RunnerOptions {
-                    batch_size: 0,
-                    ..base
-                },
-                InvalidOptions::ZeroBatchSize,
-            ),
-            (
-                RunnerOptions {
-                    lease_ttl: Duration::ZERO,
-                    ..base
-                },
+                base.with_lease_ttl(Duration::ZERO),
                 InvalidOptions::LeaseTooShort(Duration::ZERO),
             ),
             (
-                RunnerOptions {
-                    lease_ttl: Duration::from_micros(999),
-                    ..base
-                },
+                base.with_lease_ttl(Duration::from_micros(999)),
                 InvalidOptions::LeaseTooShort(Duration::from_micros(999)),
             ),
             (
-                RunnerOptions {
-                    standby_poll: Duration::ZERO,
-                    ..base
-                },
+                base.with_standby_poll(Duration::ZERO),
                 InvalidOptions::ZeroStandbyPoll,
             ),
             (
-                RunnerOptions {
-                    reconnect_delay: Duration::ZERO,
-                    ..base
-                },
+                base.with_reconnect_delay(Duration::ZERO),
                 InvalidOptions::ZeroReconnectDelay,
             ),
             (
@@ -217,12 +266,9 @@ mod tests {
         for (options, expected) in cases {
             assert_eq!(options.validate(), Err(expected));
         }
-        let shortest = RunnerOptions {
-            lease_ttl: MIN_LEASE_TTL,
-            retry_base_delay: Duration::ZERO,
-            retry_max_delay: Duration::ZERO,
-            ..base
-        };
+        let shortest = base
+            .with_lease_ttl(MIN_LEASE_TTL)
+            .with_retry_backoff(Duration::ZERO, Duration::ZERO);
         assert_eq!(shortest.validate(), Ok(()));
         assert!(!shortest.renew_every().is_zero());
     }

@@ -1,8 +1,7 @@
 //! A rebuild between its reset and the moment its replay goes live.
 
-use std::time::Instant;
-
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::status::RebuildProgress;
 use crate::projection::RunnerError;
@@ -25,8 +24,8 @@ impl PendingRebuild {
         progress: ProgressFn,
         reply: oneshot::Sender<Result<RebuildProgress, RunnerError>>,
         total: u64,
+        now: Instant,
     ) -> Self {
-        let now = Instant::now();
         Self {
             progress,
             reply,
@@ -41,15 +40,15 @@ impl PendingRebuild {
         }
     }
 
-    /// `replayed` more records went through the projection.
-    pub(super) fn advanced(&mut self, name: &str, replayed: u64) {
+    /// `replayed` more records went through the projection, as of `now`.
+    pub(super) fn advanced(&mut self, name: &str, replayed: u64, now: Instant) {
         let report = &mut self.report;
         report.done += replayed;
-        report.elapsed = self.started.elapsed();
+        report.elapsed = now.saturating_duration_since(self.started);
         report.rate = report.done as f64 / report.elapsed.as_secs_f64().max(1e-9);
         (self.progress)(report);
-        if self.logged.elapsed().as_secs() >= 1 {
-            self.logged = Instant::now();
+        if now.saturating_duration_since(self.logged).as_secs() >= 1 {
+            self.logged = now;
             tracing::info!(
                 projection = name,
                 done = report.done,

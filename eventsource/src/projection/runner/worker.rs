@@ -13,6 +13,7 @@ use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
 use super::rebuild::{PendingRebuild, ProgressFn};
 use super::status::{ProjectionState, Published, RebuildProgress};
+use crate::clock::Clock;
 use crate::event::RecordedEvent;
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
@@ -79,6 +80,7 @@ pub(super) struct Worker<P: Projection> {
     /// A rebuild that has reset the projection and is replaying the log;
     /// answered once the replay is live.
     pub(super) rebuild: Option<PendingRebuild>,
+    pub(super) clock: Clock,
 }
 
 impl<P: Projection> Worker<P> {
@@ -93,6 +95,7 @@ impl<P: Projection> Worker<P> {
                 owner: self.owner,
                 ttl: self.options.lease_ttl,
                 period: self.options.renew_every(),
+                clock: self.clock.clone(),
             }));
             let flow = self.follow().await;
             if let Some(lease) = self.lease.take() {
@@ -144,7 +147,7 @@ impl<P: Projection> Worker<P> {
                         let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
                     }
                 },
-                () = tokio::time::sleep(self.options.standby_poll) => {}
+                () = self.clock.sleep(self.options.standby_poll) => {}
             }
         }
     }
@@ -182,7 +185,7 @@ impl<P: Projection> Worker<P> {
                         }
                         match self.reset().await {
                             Ok(total) => {
-                                self.rebuild = Some(PendingRebuild::new(progress, reply, total));
+                                self.rebuild = Some(PendingRebuild::new(progress, reply, total, self.clock.instant()));
                             }
                             Err(error) => {
                                 // It goes on from the checkpoint it kept: say
@@ -235,7 +238,7 @@ impl<P: Projection> Worker<P> {
     /// it once the replay is `live`.
     fn rebuild_progress(&mut self, replayed: u64, live: bool) {
         if let Some(rebuild) = &mut self.rebuild {
-            rebuild.advanced(P::NAME, replayed);
+            rebuild.advanced(P::NAME, replayed, self.clock.instant());
         }
         if live && let Some(rebuild) = self.rebuild.take() {
             rebuild.finish(P::NAME);
@@ -244,7 +247,7 @@ impl<P: Projection> Worker<P> {
 
     async fn pause(&mut self, error: &StoreError) -> Flow {
         self.failed(error);
-        tokio::time::sleep(self.options.reconnect_delay).await;
+        self.clock.sleep(self.options.reconnect_delay).await;
         Flow::Restart
     }
 
@@ -380,7 +383,7 @@ impl<P: Projection> Worker<P> {
         mut attempts: u32,
     ) -> Result<(), Interrupt> {
         while error.is_retryable() && attempts <= self.options.max_retries {
-            tokio::time::sleep(self.options.retry_delay(attempts)).await;
+            self.clock.sleep(self.options.retry_delay(attempts)).await;
             if self.lease.as_ref().is_some_and(LeaseKeeper::is_lost) {
                 // Another instance handles this event now.
                 return Err(Interrupt::LeaseLost);
@@ -412,7 +415,10 @@ impl<P: Projection> Worker<P> {
         let message = error.to_string();
         self.publish(|s| s.last_error = Some(message.clone()));
         self.dead_letters
-            .park(ParkedEvent::new(P::NAME, event, message, attempts))
+            .park(ParkedEvent {
+                parked_at: self.clock.now(),
+                ..ParkedEvent::new(P::NAME, event, message, attempts)
+            })
             .await?;
         self.commit_position(event.global_position).await
     }

@@ -37,11 +37,12 @@ mod support;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
+use crate::clock::Clock;
 use crate::store::{CheckpointStore, EventStore, SnapshotStore};
 
 pub use report::{CheckResult, ConformanceReport};
@@ -160,11 +161,12 @@ where
 {
     let mut results = Vec::new();
     for check in CHECKS.iter().filter(|c| c.name.contains(pattern)) {
-        let started = Instant::now();
+        let clock = Clock::current();
+        let started = clock.instant();
         // A panicking factory or store fails its check, not the whole suite.
         let attempt = AssertUnwindSafe(async {
             let subject = new_subject().await;
-            tokio::time::timeout(CHECK_TIMEOUT, (check.run)(subject)).await
+            clock.timeout(CHECK_TIMEOUT, (check.run)(subject)).await
         })
         .catch_unwind()
         .await;

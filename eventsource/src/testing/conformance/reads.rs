@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 
+use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::store::EventFilter;
 use crate::store::ExpectedVersion::{Any, NoStream};
@@ -182,7 +183,7 @@ pub(super) async fn read_all_filters_by_recorded_time(s: Subject) -> Outcome {
     for n in 0..3u64 {
         if n > 0 {
             // Distinct recording times, whatever the store's clock resolution.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            Clock::current().sleep(Duration::from_millis(20)).await;
         }
         let events = batch(n * 10, 2);
         sent.push(sent_ids(&events));
@@ -204,14 +205,14 @@ pub(super) async fn read_all_filters_by_recorded_time(s: Subject) -> Outcome {
         "filtering from {since} returned {} events, expected the last 4",
         got.len()
     );
-    let past = Utc::now() - TimeDelta::days(365);
+    let past = Clock::current().now() - TimeDelta::days(365);
     let got = filtered(&s, EventFilter::all().with_recorded_since(past)).await?;
     ensure!(
         got.len() == 6,
         "filtering from a year ago returned {} events",
         got.len()
     );
-    let future = Utc::now() + TimeDelta::days(365);
+    let future = Clock::current().now() + TimeDelta::days(365);
     let got = filtered(&s, EventFilter::all().with_recorded_since(future)).await?;
     ensure!(
         got.is_empty(),

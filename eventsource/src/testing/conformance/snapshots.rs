@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta};
 
+use crate::clock::Clock;
 use crate::store::Snapshot;
 
 use super::support::{AGG, Step, ensure, same_json};
@@ -17,8 +18,10 @@ fn snapshot(stream: &str, version: u64, balance: u64) -> Snapshot {
         revision: 3,
         state: Arc::from(format!(r#"{{"balance":{balance},"owner":"Zoë"}}"#)),
         // Whole milliseconds, so a store keeping microseconds returns it exactly.
-        taken_at: DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
-            .unwrap_or_else(Utc::now),
+        taken_at: {
+            let now = Clock::current().now();
+            DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+        },
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 
+use crate::clock::Clock;
 use crate::event::{Metadata, NewEvent, RecordedEvent};
 use crate::store::StoreError;
 use crate::store::{EventFilter, EventStore, ExpectedVersion, Subscription, SubscriptionItem};
@@ -42,8 +43,8 @@ impl<T, E: Display> Step<T> for Result<T, E> {
 /// An event named `name` whose payload carries `n`, with full metadata.
 pub(super) fn event(name: &str, n: u64) -> NewEvent {
     let metadata = Metadata::new()
-        .with_correlation_id(uuid::Uuid::now_v7())
-        .with_causation_id(uuid::Uuid::now_v7())
+        .with_correlation_id(Clock::current().uuid_v7())
+        .with_causation_id(Clock::current().uuid_v7())
         .with_actor("conformance")
         .with_header("n", n.to_string());
     NewEvent::new(
@@ -192,7 +193,7 @@ pub(super) fn increasing(events: &[RecordedEvent]) -> Outcome {
 
 /// The next item of a subscription, failing on error, end or timeout.
 pub(super) async fn next_item(sub: &mut Subscription) -> Result<SubscriptionItem, String> {
-    match tokio::time::timeout(LIVE_WAIT, sub.next()).await {
+    match Clock::current().timeout(LIVE_WAIT, sub.next()).await {
         Err(_) => Err(format!("subscription delivered nothing for {LIVE_WAIT:?}")),
         Ok(None) => Err("subscription ended".into()),
         Ok(Some(Err(e))) => Err(format!("subscription failed: {e}")),

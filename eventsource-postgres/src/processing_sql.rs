@@ -26,6 +26,10 @@ pub(crate) struct ProcessingSql {
     pub(crate) acquire_lease: Statement,
     pub(crate) release_lease: Statement,
     pub(crate) fence_lease: Statement,
+    pub(crate) register_version: Statement,
+    pub(crate) forget_version: Statement,
+    pub(crate) active_version: Statement,
+    pub(crate) activate_version: Statement,
     pub(crate) park: Statement,
     pub(crate) list_parked: Statement,
     pub(crate) count_parked: Statement,
@@ -57,6 +61,31 @@ impl ProcessingSql {
             // in between this check and the commit.
             fence_lease: statement(format!(
                 "SELECT 1 FROM {s}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDATE"
+            )),
+            // The first program to run a version records its events; every
+            // later one reads them back to compare.
+            register_version: statement(format!(
+                "WITH recorded AS (INSERT INTO {s}.projection_versions (name, version, events) \
+                 VALUES ($1, $2, $3) ON CONFLICT (name, version) DO NOTHING RETURNING events) \
+                 SELECT coalesce((SELECT events FROM recorded), \
+                     (SELECT events FROM {s}.projection_versions WHERE name = $1 AND version = $2)), \
+                 (SELECT max(version) FROM {s}.projection_versions \
+                     WHERE name = $1 AND activated_at IS NOT NULL)"
+            )),
+            forget_version: statement(format!(
+                "DELETE FROM {s}.projection_versions WHERE name = $1 AND version = $2"
+            )),
+            active_version: statement(format!(
+                "SELECT max(version) FROM {s}.projection_versions \
+                 WHERE name = $1 AND activated_at IS NOT NULL"
+            )),
+            activate_version: statement(format!(
+                "WITH activated AS (UPDATE {s}.projection_versions \
+                 SET activated_at = coalesce(activated_at, now()) \
+                 WHERE name = $1 AND version = $2 RETURNING version) \
+                 SELECT greatest((SELECT version FROM activated), \
+                     (SELECT max(version) FROM {s}.projection_versions \
+                         WHERE name = $1 AND activated_at IS NOT NULL))"
             )),
             park: statement(format!(
                 "INSERT INTO {s}.dead_letters AS d (projection, global_position, event_id, \

@@ -129,11 +129,11 @@ async fn owner_and_standby(
 ) -> (ProjectionRunner, ProjectionRunner) {
     let backend = InMemoryProjectionBackend::new();
     let owner = runner(store);
-    owner.start(tally.clone(), backend.clone()).unwrap();
+    owner.start(tally.clone(), backend.clone()).await.unwrap();
     let first = ticks(store, 3).await;
     owner.wait_until(NAME, first, WAIT).await.unwrap();
     let standby = runner(store);
-    standby.start(tally.clone(), backend).unwrap();
+    standby.start(tally.clone(), backend).await.unwrap();
     reaches(&standby, ProjectionState::Standby).await;
     (owner, standby)
 }
@@ -213,6 +213,27 @@ impl ProjectionBackend<()> for Watched {
         self.released.store(true, Ordering::SeqCst);
         self.inner.release(name, owner).await
     }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        ProjectionBackend::<()>::register(&self.inner, name, version, events).await
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        ProjectionBackend::<()>::forget(&self.inner, name, version).await
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        ProjectionBackend::<()>::active_version(&self.inner, name).await
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        ProjectionBackend::<()>::activate(&self.inner, name, version).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -237,12 +258,12 @@ async fn a_standby_takes_over_the_lease_of_an_owner_that_died_and_loses_nothing(
             inner: backend.clone(),
             released: released.clone(),
         };
-        owner.start(tally.clone(), watched).unwrap();
+        owner.start(tally.clone(), watched).await.unwrap();
     }
     let before = ticks(&store, 10).await;
     owner.wait_until(NAME, before, WAIT).await.unwrap();
     let standby = runner(&store);
-    standby.start(tally.clone(), backend.clone()).unwrap();
+    standby.start(tally.clone(), backend.clone()).await.unwrap();
     reaches(&standby, ProjectionState::Standby).await;
 
     doomed.shutdown_background();

@@ -176,12 +176,16 @@ async fn catches_up_then_follows_live_for_several_projections() {
     let count = Count::default();
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     runner
         .start(count.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     assert!(matches!(
-        runner.start(Count::default(), InMemoryProjectionBackend::new()),
+        runner
+            .start(Count::default(), InMemoryProjectionBackend::new())
+            .await,
         Err(RunnerError::AlreadyRunning(_))
     ));
     assert_eq!(runner.names(), ["proj.balances", "proj.count"]);
@@ -222,6 +226,7 @@ async fn waiting_for_a_position_times_out_with_a_typed_error() {
         .with_options(options());
     runner
         .start(Count::default(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     match runner
         .wait_until("proj.count", 99, Duration::from_millis(50))
@@ -266,6 +271,7 @@ async fn a_poison_event_is_parked_after_retries_and_can_be_retried_after_a_fix()
         .with_dead_letters(dead_letters.clone());
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     runner
         .wait_until("proj.balances", last, WAIT)
@@ -324,6 +330,7 @@ async fn a_rebuild_reproduces_the_live_read_model() {
     let balances = Balances::default();
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     let mut last = 0;
     for i in 0..50 {
@@ -393,11 +400,17 @@ async fn two_runners_share_a_projection_through_its_lease() {
     let second = ProjectionRunner::new(store.clone())
         .unwrap()
         .with_options(options());
-    first.start(balances.clone(), backend.clone()).unwrap();
+    first
+        .start(balances.clone(), backend.clone())
+        .await
+        .unwrap();
     let one = deposit(&store, "l", 1).await;
     first.wait_until("proj.balances", one, WAIT).await.unwrap();
     // Same read model, same backend: the second instance must stand by.
-    second.start(balances.clone(), backend.clone()).unwrap();
+    second
+        .start(balances.clone(), backend.clone())
+        .await
+        .unwrap();
     for amount in 2..=20 {
         deposit(&store, "l", amount).await;
     }
@@ -436,6 +449,7 @@ async fn a_projection_without_reset_refuses_to_rebuild_and_keeps_its_read_model(
     let count = Count::default();
     runner
         .start(count.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     let mut last = 0;
     for amount in 1..=5 {
@@ -503,6 +517,7 @@ async fn a_panicking_reset_is_reported_and_the_projection_goes_on_from_its_check
     let fragile = Fragile::default();
     runner
         .start(fragile.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     let first = deposit(&store, "f", 1).await;
     let second = deposit(&store, "f", 2).await;
@@ -570,7 +585,10 @@ async fn options_that_cannot_work_are_refused_at_start_with_a_typed_error() {
         let runner = ProjectionRunner::new(store.clone())
             .unwrap()
             .with_options(options);
-        match runner.start(Count::default(), InMemoryProjectionBackend::new()) {
+        match runner
+            .start(Count::default(), InMemoryProjectionBackend::new())
+            .await
+        {
             Err(RunnerError::InvalidOptions(found)) => assert_eq!(found, expected),
             other => panic!("expected {expected:?}, got {other:?}"),
         }
@@ -611,6 +629,7 @@ async fn a_projection_behind_the_head_reports_catching_up_then_live() {
         .with_options(options());
     runner
         .start(gated.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
 
     // Held in the first past event.
@@ -655,6 +674,27 @@ impl ProjectionBackend<()> for Unreachable {
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         self.inner.release(name, owner).await
     }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        ProjectionBackend::<()>::register(&self.inner, name, version, events).await
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        ProjectionBackend::<()>::forget(&self.inner, name, version).await
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        ProjectionBackend::<()>::active_version(&self.inner, name).await
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        ProjectionBackend::<()>::activate(&self.inner, name, version).await
+    }
 }
 
 #[tokio::test]
@@ -667,7 +707,7 @@ async fn a_store_failure_is_reported_as_failed_until_the_store_recovers() {
         .unwrap()
         .with_options(options());
     let count = Count::default();
-    runner.start(count.clone(), backend.clone()).unwrap();
+    runner.start(count.clone(), backend.clone()).await.unwrap();
 
     let mut failed = None;
     for _ in 0..1000 {
@@ -729,6 +769,7 @@ async fn an_event_the_projection_does_not_handle_is_never_decoded() {
         .with_options(options());
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     runner
         .wait_until("proj.balances", after, WAIT)

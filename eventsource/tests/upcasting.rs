@@ -371,6 +371,7 @@ async fn projections_read_old_versions_and_old_names_through_the_chain() {
             log.clone(),
             eventsource::memory::InMemoryProjectionBackend::new(),
         )
+        .await
         .unwrap();
     let head = store.head_position().await.unwrap();
     runner

@@ -85,7 +85,7 @@ async fn project(args: ProjectArgs) -> Result<()> {
         owner: args.owner,
         slow: Duration::from_millis(args.slow_ms),
     };
-    runner.start(model, store.projection_backend())?;
+    runner.start(model, store.projection_backend()).await?;
     println!("ready {}", runner.owner());
     std::future::pending::<()>().await;
     Ok(())

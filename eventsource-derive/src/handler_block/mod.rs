@@ -6,7 +6,7 @@
 //! spanned on the user's tokens) and [expanded](expand) into the trait impl.
 //! After a mistake the impl is still generated, from the handlers that could
 //! be read, so that one mistake gives one error: uses of the type elsewhere
-//! (`runner.start(MyProjection, backend)`) do not fail too.
+//! (`runner.start(MyProjection, backend).await`) do not fail too.
 
 pub(crate) mod expand;
 pub(crate) mod kind;

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eventsource::StoreError;
-use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx};
+use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, Registered};
 use eventsource::store::CheckpointStore;
-use sqlx::{AssertSqlSafe, PgConnection, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::PgEventStore;
@@ -61,7 +61,7 @@ use crate::processing_sql::ProcessingSql;
 /// let store = PgEventStore::connect("postgres://localhost/app").await?;
 /// store.migrate().await?;
 /// let runner = ProjectionRunner::new(store.clone())?.with_dead_letters(store.dead_letters());
-/// runner.start(Emails, store.projection_backend())?;
+/// runner.start(Emails, store.projection_backend()).await?;
 /// # Ok(())
 /// # }
 /// ```
@@ -126,6 +126,58 @@ impl PgProjectionBackend {
             .await
             .map_err(store_error)?;
         Ok(row.is_some())
+    }
+
+    async fn register_version(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<Registered, StoreError> {
+        let row = sqlx::query(self.sql.register_version.get())
+            .bind(name)
+            .bind(version_i32(version)?)
+            .bind(events)
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        let events: Option<Vec<String>> = row.try_get(0).map_err(store_error)?;
+        let active: Option<i32> = row.try_get(1).map_err(store_error)?;
+        Ok(Registered {
+            events: events.unwrap_or_default(),
+            active: active.and_then(|v| u32::try_from(v).ok()),
+        })
+    }
+
+    async fn forget_version(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        sqlx::query(self.sql.forget_version.get())
+            .bind(name)
+            .bind(version_i32(version)?)
+            .execute(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        let active: Option<i32> = sqlx::query_scalar(self.sql.active_version.get())
+            .bind(name)
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        Ok(active.and_then(|v| u32::try_from(v).ok()))
+    }
+
+    async fn activate_version(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        let active: Option<i32> = sqlx::query_scalar(self.sql.activate_version.get())
+            .bind(name)
+            .bind(version_i32(version)?)
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(store_error)?;
+        Ok(active
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(version))
     }
 
     async fn release_lease(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
@@ -215,6 +267,27 @@ macro_rules! backend_for {
             async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
                 self.release_lease(name, owner).await
             }
+
+            async fn register(
+                &self,
+                name: &str,
+                version: u32,
+                events: &[String],
+            ) -> Result<Registered, StoreError> {
+                self.register_version(name, version, events).await
+            }
+
+            async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+                self.forget_version(name, version).await
+            }
+
+            async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+                PgProjectionBackend::active_version(self, name).await
+            }
+
+            async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+                self.activate_version(name, version).await
+            }
         }
 
         #[async_trait]
@@ -246,3 +319,13 @@ macro_rules! backend_for {
 
 backend_for!(PgConnection, |tx| &mut *tx.tx);
 backend_for!((), |tx| &mut tx.unit);
+
+/// A projection version as PostgreSQL's `integer`.
+fn version_i32(version: u32) -> Result<i32, StoreError> {
+    i32::try_from(version).map_err(|_| {
+        StoreError::invalid(format!(
+            "projection version {version} is above {}",
+            i32::MAX
+        ))
+    })
+}

@@ -1,6 +1,6 @@
 //! Projection checkpoints, leases and (trivial) units of work in memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::projection::{CommitError, ProjectionBackend, ProjectionTx};
+use crate::projection::{CommitError, ProjectionBackend, ProjectionTx, Registered};
 use crate::store::StoreError;
 
 /// A [`ProjectionBackend`] for projections whose read model lives in the
@@ -19,6 +19,9 @@ use crate::store::StoreError;
 #[derive(Clone, Debug)]
 pub struct InMemoryProjectionBackend {
     entries: Arc<Mutex<HashMap<String, Entry>>>,
+    /// By projection name and version: the events recorded, and whether
+    /// the version was activated.
+    versions: Arc<Mutex<BTreeMap<String, BTreeMap<u32, (Vec<String>, bool)>>>>,
     clock: Clock,
 }
 
@@ -26,6 +29,7 @@ impl Default for InMemoryProjectionBackend {
     fn default() -> Self {
         Self {
             entries: Arc::default(),
+            versions: Arc::default(),
             clock: Clock::current(),
         }
     }
@@ -53,6 +57,19 @@ impl InMemoryProjectionBackend {
     fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn versions(&self) -> MutexGuard<'_, BTreeMap<String, BTreeMap<u32, (Vec<String>, bool)>>> {
+        self.versions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The highest activated version among `versions`.
+fn active(versions: Option<&BTreeMap<u32, (Vec<String>, bool)>>) -> Option<u32> {
+    versions?
+        .iter()
+        .rev()
+        .find(|(_, (_, activated))| *activated)
+        .map(|(version, _)| *version)
 }
 
 #[async_trait]
@@ -95,6 +112,41 @@ impl ProjectionBackend<()> for InMemoryProjectionBackend {
             }
         }
         Ok(())
+    }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<Registered, StoreError> {
+        let mut all = self.versions();
+        let versions = all.entry(name.to_owned()).or_default();
+        let (recorded, _) = versions
+            .entry(version)
+            .or_insert_with(|| (events.to_vec(), false));
+        Ok(Registered {
+            events: recorded.clone(),
+            active: active(Some(versions)),
+        })
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        if let Some(versions) = self.versions().get_mut(name) {
+            versions.remove(&version);
+        }
+        Ok(())
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        Ok(active(self.versions().get(name)))
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        let mut all = self.versions();
+        let versions = all.entry(name.to_owned()).or_default();
+        versions.entry(version).or_default().1 = true;
+        Ok(active(Some(versions)).unwrap_or(version))
     }
 }
 

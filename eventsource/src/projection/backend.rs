@@ -37,6 +37,42 @@ pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
 
     /// Gives the lease up, if `owner` holds it.
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError>;
+
+    /// Records that a program runs `version` of projection `name`, handling
+    /// `events` (sorted names), unless that version is recorded already; returns
+    /// the events it was first recorded with and the active version.
+    ///
+    /// The runner refuses to run a version whose recorded events differ from
+    /// its own: two programs that share a projection name (and so a
+    /// checkpoint and a lease) without sharing its code would otherwise
+    /// write one read model with two meanings.
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<Registered, StoreError>;
+
+    /// Forgets what [`ProjectionBackend::register`] recorded of `version` of
+    /// `name`, so that a program handling other events may register it.
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError>;
+
+    /// The active version of `name`: the highest one activated, which
+    /// queries read (`None` before any was).
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError>;
+
+    /// Activates `version` of `name` (idempotent); returns the active
+    /// version afterwards, which is higher when a newer one was activated.
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError>;
+}
+
+/// What a [`ProjectionBackend`] has recorded of one version of a projection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    /// The events the version handles, as first recorded (sorted).
+    pub events: Vec<String>,
+    /// The active version of the projection, if one was activated.
+    pub active: Option<u32>,
 }
 
 /// One unit of work: the handlers' effects (through [`ProjectionTx::context`])

@@ -49,7 +49,7 @@ use async_trait::async_trait;
 
 use crate::event::RecordedEvent;
 
-pub use backend::{CommitError, ProjectionBackend, ProjectionTx};
+pub use backend::{CommitError, ProjectionBackend, ProjectionTx, Registered};
 pub use dead_letter::{DeadLetterStore, ParkedEvent};
 pub use error::{ProjectionError, RunnerError};
 pub use runner::{
@@ -81,6 +81,14 @@ pub trait Projection: Send + 'static {
     /// projection without one cannot be rebuilt: replaying the log onto a
     /// read model that was not cleared would apply every event twice.
     const RESETS: bool;
+    /// The version of its read model (`#[projection(version = N)]`; 1 when
+    /// not given). Each version keeps its own checkpoint, lease and parked
+    /// events; a new version catches up in the background while the old
+    /// one serves, then takes over (see "Versions" in the module docs).
+    /// Handlers can name versioned tables after it (`Self::VERSION`).
+    const VERSION: u32 = 1;
+    /// Whether it has a `#[retire]` method.
+    const RETIRES: bool = false;
     /// What handlers receive besides the event: `()` when none asks for it.
     type Context: ?Sized + Send;
 
@@ -94,4 +102,14 @@ pub trait Projection: Send + 'static {
     /// Clears the read model before a rebuild (the `#[reset]` method); a
     /// no-op, never called by the runner, when [`Projection::RESETS`] is `false`.
     async fn reset(&mut self, context: &mut Self::Context) -> Result<(), ProjectionError>;
+
+    /// Runs once on this version after a newer version of the projection
+    /// took over (the `#[retire]` method): drops the old read model's
+    /// tables, say. Called by the instance that held the lease, in a unit of
+    /// work of its own; it may run again after a crash, so make it
+    /// idempotent (`DROP TABLE IF EXISTS`). A no-op by default.
+    async fn retire(&mut self, context: &mut Self::Context) -> Result<(), ProjectionError> {
+        let _ = context;
+        Ok(())
+    }
 }

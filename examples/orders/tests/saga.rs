@@ -74,9 +74,11 @@ async fn memory_world_with(sagas: Arc<dyn SagaStore>) -> World {
             SagaProcessor::<Fulfilment>::shared(bus.clone(), sagas.clone()),
             InMemoryProjectionBackend::new(),
         )
+        .await
         .unwrap();
     runner
         .start(summaries.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     stocked(World {
         store: Arc::new(store),
@@ -108,9 +110,11 @@ async fn postgres_world() -> World {
             SagaProcessor::<Fulfilment>::new(bus.clone(), store.saga_store()),
             store.projection_backend(),
         )
+        .await
         .unwrap();
     runner
         .start(summaries.clone(), store.projection_backend())
+        .await
         .unwrap();
     stocked(World {
         store: Arc::new(store.clone()),

@@ -86,7 +86,7 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
         owner: "driver".into(),
         slow: Duration::ZERO,
     };
-    runner.start(model, store.projection_backend())?;
+    runner.start(model, store.projection_backend()).await?;
 
     let mut seq = 0;
     good_events(&store, "before", 20, &mut seq).await?;

@@ -96,6 +96,31 @@ impl ProjectionBackend<Ledger> for Database {
     async fn release(&self, _: &str, _: Uuid) -> Result<(), StoreError> {
         Ok(())
     }
+
+    // One program, one version: nothing to record.
+    async fn register(
+        &self,
+        _: &str,
+        _: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        Ok(eventsource::projection::Registered {
+            events: events.to_vec(),
+            active: Some(1),
+        })
+    }
+
+    async fn forget(&self, _: &str, _: u32) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn active_version(&self, _: &str) -> Result<Option<u32>, StoreError> {
+        Ok(Some(1))
+    }
+
+    async fn activate(&self, _: &str, _: u32) -> Result<u32, StoreError> {
+        Ok(1)
+    }
 }
 
 #[async_trait::async_trait]
@@ -290,7 +315,7 @@ async fn main() {
         },
     )
     .await;
-    runner.start(balances, db.clone()).unwrap();
+    runner.start(balances, db.clone()).await.unwrap();
     let wait = Duration::from_secs(5);
     runner
         .wait_until("context.balances", head, wait)

@@ -141,6 +141,7 @@ fn catch_up(rt: &Runtime, store: &PgEventStore, head: u64, batch_size: usize) ->
         let start = Instant::now();
         runner
             .start(projection, InMemoryProjectionBackend::new())
+            .await
             .expect("the projection starts");
         runner
             .wait_until(NAME, head, Duration::from_secs(300))

@@ -81,53 +81,164 @@ pub(super) struct Worker<P: Projection> {
     /// answered once the replay is live.
     pub(super) rebuild: Option<PendingRebuild>,
     pub(super) clock: Clock,
+    /// Where this version keeps its checkpoint, lease and parked events
+    /// (see [`slot`](super::versions::slot)).
+    pub(super) slot: Arc<str>,
+    /// The version the store says queries read (`None`: none yet).
+    pub(super) active: Option<u32>,
 }
 
 impl<P: Projection> Worker<P> {
     pub(super) async fn run(mut self) {
+        let mut retire = false;
         loop {
-            if !self.hold_lease().await {
-                break;
+            match self.hold_lease().await {
+                Held::Lease => {}
+                Held::Stop => break,
+                Held::Superseded => {
+                    // A standby of an old version: the lease holder retires it.
+                    self.publish(|s| s.state = ProjectionState::Retired);
+                    break;
+                }
             }
             self.lease = Some(LeaseKeeper::start(Lease {
                 backend: self.backend.clone(),
-                name: P::NAME,
+                name: self.slot.clone(),
                 owner: self.owner,
                 ttl: self.options.lease_ttl,
                 period: self.options.renew_every(),
                 clock: self.clock.clone(),
             }));
             let flow = self.follow().await;
+            if flow == Flow::Retire {
+                self.retire().await;
+            }
             if let Some(lease) = self.lease.take() {
                 lease.stop().await;
             }
             match flow {
                 Flow::Stop => break,
+                Flow::Retire => {
+                    retire = true;
+                    break;
+                }
                 Flow::Restart => {}
             }
         }
         if let Some(rebuild) = self.rebuild.take() {
-            rebuild.fail(RunnerError::Stopped(P::NAME.to_owned()));
+            let error = if retire {
+                RunnerError::NotOwner(P::NAME.to_owned())
+            } else {
+                RunnerError::Stopped(P::NAME.to_owned())
+            };
+            rebuild.fail(error);
         }
-        if let Err(error) = self.backend.release(P::NAME, self.owner).await {
+        if let Err(error) = self.backend.release(&self.slot, self.owner).await {
             tracing::warn!(projection = P::NAME, %error, "cannot release the lease");
         }
-        self.publish(|s| s.state = ProjectionState::Stopped);
+        self.publish(|s| {
+            if s.state != ProjectionState::Retired {
+                s.state = ProjectionState::Stopped;
+            }
+        });
     }
 
-    /// Waits in standby until this instance holds the lease; `false` on stop.
-    async fn hold_lease(&mut self) -> bool {
+    /// Whether the store has activated a newer version than this one.
+    async fn superseded(&mut self) -> bool {
+        match self.backend.active_version(P::NAME).await {
+            Ok(active) => {
+                if active != self.active {
+                    self.active = active;
+                    self.publish(|s| s.active = active);
+                }
+                active.is_some_and(|a| a > P::VERSION)
+            }
+            // The next check asks again; meanwhile this version goes on.
+            Err(error) => {
+                tracing::debug!(projection = P::NAME, %error, "cannot read the active version");
+                false
+            }
+        }
+    }
+
+    /// Makes this version the active one, once it has caught up.
+    async fn activate(&mut self) {
+        match self.backend.activate(P::NAME, P::VERSION).await {
+            Ok(active) => {
+                if self.active != Some(active) {
+                    tracing::info!(
+                        projection = P::NAME,
+                        version = P::VERSION,
+                        previous = ?self.active,
+                        "version caught up and took over"
+                    );
+                }
+                self.active = Some(active);
+                self.publish(|s| s.active = Some(active));
+            }
+            // Tried again at the next live point.
+            Err(error) => {
+                tracing::warn!(projection = P::NAME, %error, "cannot activate the version")
+            }
+        }
+    }
+
+    /// Runs the `#[retire]` method once a newer version took over.
+    async fn retire(&mut self) {
+        tracing::info!(
+            projection = P::NAME,
+            version = P::VERSION,
+            active = ?self.active,
+            "a newer version took over; retiring this one"
+        );
+        if P::RETIRES {
+            let outcome = async {
+                let mut tx = self.backend.begin(self.options.lease_ttl).await?;
+                let retired = AssertUnwindSafe(self.projection.retire(tx.context()))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(ProjectionError::Panicked(panic_message(&*panic))));
+                match retired {
+                    Ok(()) => tx
+                        .commit(&self.slot, self.owner, None)
+                        .await
+                        .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME)),
+                    Err(error) => {
+                        rollback(tx, P::NAME).await;
+                        Err(RunnerError::Retire {
+                            name: P::NAME.to_owned(),
+                            source: Box::new(error),
+                        })
+                    }
+                }
+            }
+            .await;
+            if let Err(error) = outcome {
+                tracing::warn!(projection = P::NAME, %error, "the #[retire] method failed");
+                let message = error.to_string();
+                self.publish(|s| s.last_error = Some(message));
+            }
+        }
+        self.publish(|s| s.state = ProjectionState::Retired);
+    }
+
+    /// Waits in standby until this instance holds the lease, it is told to
+    /// stop, or a newer version took over.
+    async fn hold_lease(&mut self) -> Held {
         loop {
+            if self.superseded().await {
+                return Held::Superseded;
+            }
             match self
                 .backend
-                .acquire(P::NAME, self.owner, self.options.lease_ttl)
+                .acquire(&self.slot, self.owner, self.options.lease_ttl)
                 .await
             {
-                Ok(true) => return true,
+                Ok(true) => return Held::Lease,
                 Ok(false) => {
                     // Another instance processes the projection; report its
                     // progress, so waits for a position work here too.
-                    let position = self.backend.checkpoint(P::NAME).await;
+                    let position = self.backend.checkpoint(&self.slot).await;
                     self.publish(|s| {
                         s.state = ProjectionState::Standby;
                         if let Ok(position) = position {
@@ -139,7 +250,7 @@ impl<P: Projection> Worker<P> {
             }
             tokio::select! {
                 message = self.control.recv() => match message {
-                    None | Some(Control::Stop) => return false,
+                    None | Some(Control::Stop) => return Held::Stop,
                     Some(Control::Rebuild { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
                     }
@@ -155,7 +266,7 @@ impl<P: Projection> Worker<P> {
     /// Catches up from the checkpoint and follows the log until told to stop
     /// or something forces a restart (lost lease, store failure, rebuild).
     async fn follow(&mut self) -> Flow {
-        self.committed = match self.backend.checkpoint(P::NAME).await {
+        self.committed = match self.backend.checkpoint(&self.slot).await {
             Ok(position) => position,
             Err(error) => return self.pause(&error).await,
         };
@@ -173,6 +284,11 @@ impl<P: Projection> Worker<P> {
             .store
             .subscribe(from, self.filter.clone())
             .ready_chunks(self.options.batch_size);
+        // Another process may activate a newer version at any time.
+        let period = self.options.renew_every();
+        let mut versions = self
+            .clock
+            .interval_at(self.clock.instant() + period, period);
         loop {
             tokio::select! {
                 biased;
@@ -201,6 +317,11 @@ impl<P: Projection> Worker<P> {
                     }
                 },
                 () = lease_lost(&mut self.lease) => return self.lost_lease(),
+                _ = versions.tick() => {
+                    if self.superseded().await {
+                        return Flow::Retire;
+                    }
+                }
                 chunk = items.next() => match chunk {
                     None => {
                         let error = StoreError::invalid("the subscription ended");
@@ -214,7 +335,15 @@ impl<P: Projection> Worker<P> {
                             })
                             .count() as u64;
                         match self.process_items(chunk).await {
-                            Ok(live) => self.rebuild_progress(replayed, live),
+                            Ok(live) => {
+                                if live && self.active != Some(P::VERSION) {
+                                    if self.superseded().await {
+                                        return Flow::Retire;
+                                    }
+                                    self.activate().await;
+                                }
+                                self.rebuild_progress(replayed, live);
+                            }
                             Err(Interrupt::LeaseLost) => return self.lost_lease(),
                             // A rebuild in progress goes on after the pause,
                             // from the checkpoint its replay reached.
@@ -306,7 +435,7 @@ impl<P: Projection> Worker<P> {
             reason = %record.reason,
             "parking a stored record that cannot be read as an event"
         );
-        let parked = ParkedEvent::corrupt(P::NAME, record);
+        let parked = ParkedEvent::corrupt(&self.slot, record);
         let message = parked.error.clone();
         self.publish(|s| s.last_error = Some(message));
         self.dead_letters.park(parked).await?;
@@ -368,7 +497,7 @@ impl<P: Projection> Worker<P> {
                 return Ok(Err((index, error)));
             }
         }
-        tx.commit(P::NAME, self.owner, Some(last.global_position))
+        tx.commit(&self.slot, self.owner, Some(last.global_position))
             .await?;
         self.advance(last.global_position, window.len() as u64);
         Ok(Ok(()))
@@ -392,7 +521,7 @@ impl<P: Projection> Worker<P> {
             let mut tx = self.backend.begin(self.options.lease_ttl).await?;
             match handle(&mut self.projection, event, tx.as_mut()).await {
                 Ok(()) => {
-                    tx.commit(P::NAME, self.owner, Some(event.global_position))
+                    tx.commit(&self.slot, self.owner, Some(event.global_position))
                         .await?;
                     self.advance(event.global_position, 1);
                     return Ok(());
@@ -417,7 +546,7 @@ impl<P: Projection> Worker<P> {
         self.dead_letters
             .park(ParkedEvent {
                 parked_at: self.clock.now(),
-                ..ParkedEvent::new(P::NAME, event, message, attempts)
+                ..ParkedEvent::new(&self.slot, event, message, attempts)
             })
             .await?;
         self.commit_position(event.global_position).await
@@ -426,7 +555,7 @@ impl<P: Projection> Worker<P> {
     /// Commits the checkpoint alone.
     async fn commit_position(&mut self, position: u64) -> Result<(), Interrupt> {
         let tx = self.backend.begin(self.options.lease_ttl).await?;
-        tx.commit(P::NAME, self.owner, Some(position)).await?;
+        tx.commit(&self.slot, self.owner, Some(position)).await?;
         self.advance(position, 0);
         Ok(())
     }
@@ -467,13 +596,13 @@ impl<P: Projection> Worker<P> {
                 source: Box::new(error),
             });
         }
-        tx.reset_checkpoint(P::NAME).await?;
-        tx.commit(P::NAME, self.owner, None)
+        tx.reset_checkpoint(&self.slot).await?;
+        tx.commit(&self.slot, self.owner, None)
             .await
             .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME))?;
         self.committed = None;
         self.publish(|s| s.position = None);
-        self.dead_letters.clear(P::NAME).await?;
+        self.dead_letters.clear(&self.slot).await?;
         Ok(self.store.count_events(1, self.filter.clone()).await?)
     }
 
@@ -484,7 +613,7 @@ impl<P: Projection> Worker<P> {
         };
         let parked = self
             .dead_letters
-            .list(P::NAME)
+            .list(&self.slot)
             .await?
             .into_iter()
             .find(|p| p.global_position == position)
@@ -501,10 +630,10 @@ impl<P: Projection> Worker<P> {
             Ok(()) => {
                 // The checkpoint is already past this event; committing at
                 // its position keeps it where it is.
-                tx.commit(P::NAME, self.owner, Some(position))
+                tx.commit(&self.slot, self.owner, Some(position))
                     .await
                     .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME))?;
-                self.dead_letters.remove(P::NAME, position).await?;
+                self.dead_letters.remove(&self.slot, position).await?;
                 self.publish(|s| s.processed += 1);
                 Ok(())
             }
@@ -524,9 +653,20 @@ impl<P: Projection> Worker<P> {
     }
 }
 
+#[derive(PartialEq, Eq)]
 enum Flow {
     Stop,
     Restart,
+    /// A newer version took over.
+    Retire,
+}
+
+/// How a wait for the lease ended.
+enum Held {
+    Lease,
+    Stop,
+    /// A newer version took over.
+    Superseded,
 }
 
 /// Runs the projection's handler, turning a panic into an error.

@@ -95,9 +95,15 @@ impl<P: Projection> Worker<P> {
             match self.hold_lease().await {
                 Held::Lease => {}
                 Held::Stop => break,
+                Held::Retire => {
+                    self.retire().await;
+                    retire = true;
+                    break;
+                }
                 Held::Superseded => {
                     // A standby of an old version: the lease holder retires it.
                     self.publish(|s| s.state = ProjectionState::Retired);
+                    retire = true;
                     break;
                 }
             }
@@ -226,15 +232,14 @@ impl<P: Projection> Worker<P> {
     /// stop, or a newer version took over.
     async fn hold_lease(&mut self) -> Held {
         loop {
-            if self.superseded().await {
-                return Held::Superseded;
-            }
             match self
                 .backend
                 .acquire(&self.slot, self.owner, self.options.lease_ttl)
                 .await
             {
+                Ok(true) if self.superseded().await => return Held::Retire,
                 Ok(true) => return Held::Lease,
+                Ok(false) if self.superseded().await => return Held::Superseded,
                 Ok(false) => {
                     // Another instance processes the projection; report its
                     // progress, so waits for a position work here too.
@@ -665,7 +670,10 @@ enum Flow {
 enum Held {
     Lease,
     Stop,
-    /// A newer version took over.
+    /// A newer version took over, and this instance holds the lease: it
+    /// retires the version.
+    Retire,
+    /// A newer version took over; another instance holds the lease.
     Superseded,
 }
 

@@ -14,6 +14,7 @@ mod command;
 mod diagnostics;
 mod event;
 mod fingerprint;
+mod handled;
 mod handler_block;
 mod paths;
 mod projection;
@@ -127,24 +128,10 @@ pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
     saga::attribute(args.into(), input.into()).into()
 }
 
-/// The argument `#[aggregate_impl]` leaves on the handler attributes it read,
-/// so they expand to their method unchanged.
-const HANDLED: HandledMarker = HandledMarker;
-
-struct HandledMarker;
-
-impl quote::ToTokens for HandledMarker {
-    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
-        tokens.extend([proc_macro2::TokenTree::Ident(proc_macro2::Ident::new(
-            "__read_by_aggregate_impl",
-            proc_macro2::Span::call_site(),
-        ))]);
-    }
-}
-
 fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
     let args = proc_macro2::TokenStream::from(args);
-    if args.to_string() == quote::quote!(#HANDLED).to_string() {
+    let handled = handled::HANDLED;
+    if args.to_string() == quote::quote!(#handled).to_string() {
         return input;
     }
     let input = proc_macro2::TokenStream::from(input);

@@ -1,57 +1,45 @@
-//! `CheckpointStore` for [`PgEventStore`].
+//! Checkpoints on PostgreSQL: the last position per named consumer (table
+//! `checkpoints`), never moved back but by a reset.
 
-use async_trait::async_trait;
 use eventsource::StoreError;
-use eventsource::store::CheckpointStore;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
-use crate::PgEventStore;
 use crate::error::{store_error, to_i64};
+use crate::schema::Identifier;
+use crate::sql::Sql;
 
-impl PgEventStore {
-    /// Saves a checkpoint inside the caller's transaction, so a projection
-    /// can commit its read-model change and its position together (no event
-    /// applied twice after a crash). Like [`CheckpointStore::save`], it never
-    /// moves a checkpoint backwards.
-    pub async fn save_checkpoint_in(
-        &self,
-        conn: &mut PgConnection,
-        name: &str,
-        position: u64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(self.inner.sql.save_checkpoint.get())
-            .bind(name)
-            .bind(to_i64("checkpoint position", position)?)
-            .execute(conn)
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
+const LOAD: &str = "SELECT position FROM {schema}.checkpoints WHERE name = $1";
+
+const SAVE: &str = "\
+INSERT INTO {schema}.checkpoints AS kept (name, position) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET
+    position = GREATEST(kept.position, EXCLUDED.position), updated_at = now()";
+
+const RESET: &str = "DELETE FROM {schema}.checkpoints WHERE name = $1";
+
+/// The checkpoints of one store.
+#[derive(Debug)]
+pub(crate) struct Checkpoints {
+    pool: PgPool,
+    load: Sql,
+    save: Sql,
+    reset: Sql,
 }
 
-impl PgEventStore {
-    /// Forgets a checkpoint inside the caller's transaction (a rebuild
-    /// resetting its read model and its position together).
-    pub async fn reset_checkpoint_in(
-        &self,
-        conn: &mut PgConnection,
-        name: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(self.inner.sql.reset_checkpoint.get())
-            .bind(name)
-            .execute(conn)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+impl Checkpoints {
+    pub(crate) fn new(pool: PgPool, schema: &Identifier) -> Self {
+        Self {
+            pool,
+            load: Sql::new(LOAD, schema),
+            save: Sql::new(SAVE, schema),
+            reset: Sql::new(RESET, schema),
+        }
     }
-}
 
-#[async_trait]
-impl CheckpointStore for PgEventStore {
-    async fn load(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        let row = sqlx::query(self.inner.sql.load_checkpoint.get())
+    pub(crate) async fn load(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query(self.load.get())
             .bind(name)
-            .fetch_optional(&self.inner.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
         row.map(|row| {
@@ -65,13 +53,54 @@ impl CheckpointStore for PgEventStore {
         .transpose()
     }
 
-    async fn save(&self, name: &str, position: u64) -> Result<(), StoreError> {
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        self.save_checkpoint_in(&mut conn, name, position).await
+    /// Saves `position` for `name` in the transaction of `conn`, never
+    /// moving it backwards.
+    pub(crate) async fn save_in(
+        &self,
+        conn: &mut PgConnection,
+        name: &str,
+        position: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(self.save.get())
+            .bind(name)
+            .bind(to_i64("checkpoint position", position)?)
+            .execute(conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
-    async fn reset(&self, name: &str) -> Result<(), StoreError> {
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        self.reset_checkpoint_in(&mut conn, name).await
+    /// Forgets the checkpoint of `name` in the transaction of `conn`.
+    pub(crate) async fn reset_in(
+        &self,
+        conn: &mut PgConnection,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(self.reset.get())
+            .bind(name)
+            .execute(conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    pub(crate) async fn save(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        self.save_in(&mut conn, name, position).await
+    }
+
+    pub(crate) async fn reset(&self, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        self.reset_in(&mut conn, name).await
+    }
+
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn statements(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("load_checkpoint", &self.load),
+            ("save_checkpoint", &self.save),
+            ("reset_checkpoint", &self.reset),
+        ]
     }
 }

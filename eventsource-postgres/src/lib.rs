@@ -282,6 +282,19 @@
 //! and everything else to `Backend`. Nothing in this crate panics on data
 //! from a caller or from the database.
 //!
+//! # Where things are
+//!
+//! `store.rs` holds [`PgEventStore`] and its trait impls, each delegating to
+//! a part: `append/` (its `mod.rs` the only entry; the request and its
+//! statement at the bottom, in `statement.rs`, with one append in
+//! `single.rs`, group commit in `group.rs`, kept connections in
+//! `writers.rs` and the transaction-id guard in `xid_guard.rs`), `read/`
+//! (reads, subscriptions and the stall warning), `snapshots.rs`,
+//! `checkpoints.rs` and `processing/` (projection backend, dead letters,
+//! sagas). Each writes its SQL statements whole next to the code that binds
+//! them; `sql.rs` is the one place the schema enters SQL, and
+//! `positions.rs` defines the position constants.
+//!
 //! # Notes
 //!
 //! - `PgEventStore` implements both `SnapshotStore::save` and
@@ -307,15 +320,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod append;
-mod backoff;
 mod checkpoints;
 mod error;
-mod events;
 pub mod migrate;
 mod notify;
 mod options;
+mod positions;
 mod processing;
-mod processing_sql;
 mod read;
 mod row;
 mod schema;
@@ -323,7 +334,7 @@ mod snapshots;
 mod sql;
 mod store;
 
-pub use append::xid_guard::TransactionIdsBehind;
+pub use append::TransactionIdsBehind;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore};
 pub use schema::{Identifier, InvalidIdentifier};

@@ -26,21 +26,25 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::backoff::Backoff;
+use eventsource::backoff::Backoff;
+use eventsource::clock::Clock;
+
 use crate::schema::Identifier;
 
+/// The wake-ups of one store's subscribers (and its clones').
 #[derive(Debug)]
-pub(crate) struct Wake {
+pub(crate) struct Notifications {
     counter: watch::Sender<u64>,
     channel: Option<Identifier>,
     listener: Arc<Mutex<Option<JoinHandle<()>>>>,
     outbound: Arc<Notify>,
     notifier: Mutex<Option<JoinHandle<()>>>,
     closed: Arc<AtomicBool>,
+    clock: Clock,
 }
 
-impl Wake {
-    pub(crate) fn new(channel: Option<Identifier>) -> Self {
+impl Notifications {
+    pub(crate) fn new(channel: Option<Identifier>, clock: Clock) -> Self {
         Self {
             counter: watch::Sender::new(0),
             channel,
@@ -48,6 +52,7 @@ impl Wake {
             outbound: Arc::new(Notify::new()),
             notifier: Mutex::new(None),
             closed: Arc::new(AtomicBool::new(false)),
+            clock,
         }
     }
 
@@ -69,6 +74,7 @@ impl Wake {
                 channel.clone(),
                 self.outbound.clone(),
                 self.closed.clone(),
+                self.clock.clone(),
             )));
         }
         drop(task);
@@ -97,13 +103,14 @@ impl Wake {
                 channel.clone(),
                 self.counter.clone(),
                 self.listener.clone(),
+                self.clock.clone(),
             )));
         }
         receiver
     }
 }
 
-impl Drop for Wake {
+impl Drop for Notifications {
     fn drop(&mut self) {
         // Lets the notifier task see the store is gone and release its pool.
         self.closed.store(true, Ordering::Release);
@@ -122,7 +129,13 @@ pub(crate) const NOTIFY_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Sends one `pg_notify` per wake-up, at most one per [`NOTIFY_INTERVAL`],
 /// until the store is dropped.
-async fn notifier(pool: PgPool, channel: Identifier, wake: Arc<Notify>, closed: Arc<AtomicBool>) {
+async fn notifier(
+    pool: PgPool,
+    channel: Identifier,
+    wake: Arc<Notify>,
+    closed: Arc<AtomicBool>,
+    clock: Clock,
+) {
     let mut last: Option<tokio::time::Instant> = None;
     loop {
         wake.notified().await;
@@ -130,7 +143,7 @@ async fn notifier(pool: PgPool, channel: Identifier, wake: Arc<Notify>, closed: 
             // Appends that commit while we wait are announced by the NOTIFY
             // sent after the wait (they may also leave a permit, costing one
             // more NOTIFY an interval later, never a lost one).
-            tokio::time::sleep_until(at + NOTIFY_INTERVAL).await;
+            clock.sleep_until(at + NOTIFY_INTERVAL).await;
         }
         if closed.load(Ordering::Acquire) {
             return;
@@ -145,7 +158,7 @@ async fn notifier(pool: PgPool, channel: Identifier, wake: Arc<Notify>, closed: 
         if let Err(err) = sent {
             tracing::debug!(%channel, error = %err, "NOTIFY failed; other processes will poll");
         }
-        last = Some(tokio::time::Instant::now());
+        last = Some(clock.instant());
     }
 }
 
@@ -163,9 +176,15 @@ fn may_stop(counter: &watch::Sender<u64>, slot: &Slot) -> bool {
 }
 
 /// Bumps `counter` on every notification until no subscription is left.
-async fn listener(pool: PgPool, channel: Identifier, counter: watch::Sender<u64>, slot: Slot) {
+async fn listener(
+    pool: PgPool,
+    channel: Identifier,
+    counter: watch::Sender<u64>,
+    slot: Slot,
+    clock: Clock,
+) {
     let bump = || counter.send_modify(|n| *n = n.wrapping_add(1));
-    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5)).delays();
     loop {
         if counter.receiver_count() == 0 && may_stop(&counter, &slot) {
             return;
@@ -183,7 +202,7 @@ async fn listener(pool: PgPool, channel: Identifier, counter: watch::Sender<u64>
                     tracing::warn!(%channel, error = %err, "LISTEN failed; subscribers poll until it reconnects");
                     tokio::select! {
                         () = counter.closed() => {}
-                        () = tokio::time::sleep(backoff.next_delay()) => {}
+                        () = clock.sleep(backoff.next_delay()) => {}
                     }
                     continue;
                 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use eventsource::clock::Clock;
+
 use crate::schema::{Identifier, InvalidIdentifier};
 
 /// Settings of a [`PgEventStore`](crate::PgEventStore).
@@ -29,6 +31,7 @@ pub struct PgStoreOptions {
     stall_warning: Option<Duration>,
     writer_connections: u32,
     group_commit: u32,
+    clock: Clock,
 }
 
 /// The schema used by [`PgStoreOptions::default`].
@@ -53,6 +56,7 @@ impl PgStoreOptions {
             stall_warning: Some(Duration::from_secs(30)),
             writer_connections: 0,
             group_commit: 0,
+            clock: Clock::current(),
         }
     }
 
@@ -162,10 +166,9 @@ impl PgStoreOptions {
     /// append whose caller stops waiting while it queues is dropped from the
     /// queue; once in a statement, it commits with it.
     ///
-    /// One runner (`n = 1`) makes the largest groups: with 16 writers on
-    /// two cores, statements held about 15 appends on average, and single
-    /// events went through at about 1.4 times the rate of one-row inserts
-    /// each committing alone. It also means that one statement waiting —
+    /// One runner (`n = 1`) makes the largest groups, so the most appends
+    /// share each commit (`BENCHMARKS.md` in the repository gives the
+    /// figures). It also means that one statement waiting —
     /// on a row lock another transaction holds, say — holds up the
     /// process's queued appends behind it; more runners bound that wait
     /// at the cost of smaller groups.
@@ -177,6 +180,15 @@ impl PgStoreOptions {
     /// runtime).
     pub fn with_group_commit(mut self, n: u32) -> Self {
         self.group_commit = n;
+        self
+    }
+
+    /// Times the store's waits with `clock`: re-checks, polling, reconnects,
+    /// the pace of `NOTIFY` and the stall warning (by default the ambient
+    /// clock when the options were made: see [`Clock::current`]). Event
+    /// times come from the server.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -218,6 +230,11 @@ impl PgStoreOptions {
     /// How many connections appends keep (see [`PgStoreOptions::with_writer_connections`]).
     pub fn writer_connections(&self) -> u32 {
         self.writer_connections
+    }
+
+    /// The clock the store waits by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// How many shared append statements may run at once (see

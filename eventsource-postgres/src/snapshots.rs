@@ -1,28 +1,61 @@
-//! `SnapshotStore` for [`PgEventStore`].
+//! Snapshots on PostgreSQL: the latest per stream (table `snapshots`).
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use eventsource::StoreError;
-use eventsource::store::{Snapshot, SnapshotStore};
-use sqlx::Row;
+use eventsource::store::Snapshot;
 use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 
-use crate::PgEventStore;
 use crate::error::{is_bad_value, store_error, to_i64};
+use crate::schema::Identifier;
+use crate::sql::Sql;
 
-#[async_trait]
-impl SnapshotStore for PgEventStore {
-    /// Upserts, unless the stored snapshot has a higher version (decided in
-    /// the statement, so concurrent savers cannot regress it).
-    async fn save(&self, snapshot: Snapshot) -> Result<(), StoreError> {
-        sqlx::query(self.inner.sql.save_snapshot.get())
+/// Upserts a snapshot unless the stored one has a higher version (decided
+/// in the statement, so concurrent savers cannot regress it).
+const SAVE: &str = "\
+INSERT INTO {schema}.snapshots AS kept
+    (stream_id, aggregate_type, version, revision, state, taken_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+ON CONFLICT (stream_id) DO UPDATE SET
+    aggregate_type = EXCLUDED.aggregate_type, version = EXCLUDED.version,
+    revision = EXCLUDED.revision, state = EXCLUDED.state,
+    taken_at = EXCLUDED.taken_at
+WHERE kept.version <= EXCLUDED.version";
+
+const LOAD: &str = "\
+SELECT stream_id, aggregate_type, version, revision, state::text, taken_at
+FROM {schema}.snapshots WHERE stream_id = $1";
+
+const DELETE: &str = "DELETE FROM {schema}.snapshots WHERE stream_id = $1";
+
+/// The snapshots of one store.
+#[derive(Debug)]
+pub(crate) struct Snapshots {
+    pool: PgPool,
+    save: Sql,
+    load: Sql,
+    delete: Sql,
+}
+
+impl Snapshots {
+    pub(crate) fn new(pool: PgPool, schema: &Identifier) -> Self {
+        Self {
+            pool,
+            save: Sql::new(SAVE, schema),
+            load: Sql::new(LOAD, schema),
+            delete: Sql::new(DELETE, schema),
+        }
+    }
+
+    pub(crate) async fn save(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        sqlx::query(self.save.get())
             .bind(&*snapshot.stream_id)
             .bind(&*snapshot.aggregate_type)
             .bind(to_i64("snapshot version", snapshot.version)?)
             .bind(to_i64("snapshot revision", snapshot.revision)?)
             .bind(&*snapshot.state)
             .bind(snapshot.taken_at)
-            .execute(&self.inner.pool)
+            .execute(&self.pool)
             .await
             .map_err(|err| {
                 if is_bad_value(&err) {
@@ -37,22 +70,32 @@ impl SnapshotStore for PgEventStore {
         Ok(())
     }
 
-    async fn load(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
-        let row = sqlx::query(self.inner.sql.load_snapshot.get())
+    pub(crate) async fn load(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let row = sqlx::query(self.load.get())
             .bind(stream_id)
-            .fetch_optional(&self.inner.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
         row.map(|row| decode(&row)).transpose()
     }
 
-    async fn delete(&self, stream_id: &str) -> Result<(), StoreError> {
-        sqlx::query(self.inner.sql.delete_snapshot.get())
+    pub(crate) async fn delete(&self, stream_id: &str) -> Result<(), StoreError> {
+        sqlx::query(self.delete.get())
             .bind(stream_id)
-            .execute(&self.inner.pool)
+            .execute(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn statements(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("save_snapshot", &self.save),
+            ("load_snapshot", &self.load),
+            ("delete_snapshot", &self.delete),
+        ]
     }
 }
 

@@ -1,21 +1,29 @@
-//! [`PgEventStore`]: construction, migrations and accessors.
+//! The store: [`PgEventStore`], its parts, and the storage traits it
+//! implements, each delegating to the part that does the work (`append`,
+//! `read`, `snapshots`, `checkpoints`, `processing`).
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use eventsource::StoreError;
-use sqlx::PgPool;
+use async_trait::async_trait;
+use eventsource::store::{
+    AppendResult, CheckpointStore, EventFilter, EventStream, Snapshot, SnapshotStore, Subscription,
+};
+use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgConnection, PgPool};
 
-use crate::append::group::GroupCommit;
-use crate::append::writers::Writers;
+use crate::append::{Appends, XidGuard};
+use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
 use crate::migrate;
-use crate::notify::Wake;
+use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
-use crate::processing_sql::ProcessingSql;
-use crate::sql::Queries;
+use crate::processing::{
+    PgDeadLetterStore, PgProjectionBackend, PgSagaStore, dead_letters, projections, sagas,
+};
+use crate::read::{self, Reads, subscribe};
+use crate::snapshots::Snapshots;
 
 /// An event store, snapshot store and checkpoint store on PostgreSQL.
 ///
@@ -42,21 +50,15 @@ use crate::sql::Queries;
 /// ```
 #[derive(Clone)]
 pub struct PgEventStore {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) pool: PgPool,
-    pub(crate) options: PgStoreOptions,
-    pub(crate) sql: Queries,
-    pub(crate) processing: Arc<ProcessingSql>,
-    pub(crate) wake: Wake,
-    /// Whether the transaction-id guard passed (see `xid_guard`).
-    pub(crate) xid_checked: AtomicBool,
-    /// Connections kept for appends (see `writers`).
-    pub(crate) writers: Writers,
-    /// The queue of appends waiting to share a statement (see `group`).
-    pub(crate) group: GroupCommit,
+    pool: PgPool,
+    options: Arc<PgStoreOptions>,
+    appends: Arc<Appends>,
+    reads: Arc<Reads>,
+    snapshots: Arc<Snapshots>,
+    checkpoints: Arc<Checkpoints>,
+    notifications: Arc<Notifications>,
+    /// Whether the transaction-id guard passed (see `append::xid_guard`).
+    xid: Arc<XidGuard>,
 }
 
 impl PgEventStore {
@@ -73,17 +75,31 @@ impl PgEventStore {
     /// sqlx otherwise pings every connection it hands out, doubling the
     /// round trips of an append.
     pub fn with_options(pool: PgPool, options: PgStoreOptions) -> Self {
+        let schema = options.schema();
+        let notifications = Arc::new(Notifications::new(
+            options.notify_channel().cloned(),
+            options.clock().clone(),
+        ));
+        let xid = Arc::new(XidGuard::new(schema));
         Self {
-            inner: Arc::new(Inner {
-                sql: Queries::new(options.schema()),
-                processing: Arc::new(ProcessingSql::new(options.schema())),
-                wake: Wake::new(options.notify_channel().cloned()),
-                xid_checked: AtomicBool::new(false),
-                writers: Writers::new(options.writer_connections()),
-                group: GroupCommit::new(options.group_commit()),
-                pool,
-                options,
-            }),
+            appends: Arc::new(Appends::new(
+                pool.clone(),
+                &options,
+                xid.clone(),
+                notifications.clone(),
+            )),
+            reads: Arc::new(Reads::new(
+                pool.clone(),
+                options.clone(),
+                notifications.clone(),
+                xid.clone(),
+            )),
+            snapshots: Arc::new(Snapshots::new(pool.clone(), schema)),
+            checkpoints: Arc::new(Checkpoints::new(pool.clone(), schema)),
+            notifications,
+            xid,
+            pool,
+            options: Arc::new(options),
         }
     }
 
@@ -118,24 +134,38 @@ impl PgEventStore {
     /// [`TransactionIdsBehind`](crate::TransactionIdsBehind) inside
     /// [`StoreError::Backend`]: the schema is fine, the cluster is not.
     pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
-        let applied = migrate::run(&self.inner.pool, self.inner.options.schema()).await?;
+        let applied = migrate::run(&self.pool, self.options.schema()).await?;
         self.check_transaction_ids().await?;
         Ok(applied)
     }
 
+    /// Checks that the cluster's transaction-id counter is ahead of every
+    /// stored position, as the gap-free order needs.
+    ///
+    /// [`PgEventStore::migrate`] runs this check, and so does each store
+    /// value (with its clones) before its first append and again after an
+    /// append lost its connection; call it yourself, say from a health
+    /// check, to catch a database moved to another cluster under a running
+    /// process without a dropped connection. One cheap query: the
+    /// snapshot's `xmax` and the primary key's largest value.
+    pub async fn check_transaction_ids(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        self.xid.check(&mut conn).await
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
-        &self.inner.pool
+        &self.pool
     }
 
     /// The schema holding the tables.
     pub fn schema(&self) -> &str {
-        self.inner.options.schema().as_str()
+        self.options.schema().as_str()
     }
 
     /// The options the store was built with.
     pub fn options(&self) -> &PgStoreOptions {
-        &self.inner.options
+        &self.options
     }
 
     /// Wakes subscriptions after events were committed some other way than
@@ -144,7 +174,117 @@ impl PgEventStore {
     ///
     /// Optional: subscriptions find such events by polling anyway.
     pub fn wake_subscribers(&self) {
-        self.inner.wake.committed(&self.inner.pool);
+        self.notifications.committed(&self.pool);
+    }
+
+    /// Appends like [`EventStore::append`](eventsource::EventStore::append),
+    /// inside a transaction the caller controls.
+    ///
+    /// The same statement as the store's own append, so the same rules hold,
+    /// and the events become visible (to reads and subscriptions) when the
+    /// caller commits. Call [`PgEventStore::wake_subscribers`] after the
+    /// commit to deliver them at once rather than at the next poll.
+    ///
+    /// Differences from `append`, all because the caller owns the transaction:
+    /// - a retried batch that an earlier transaction already committed is
+    ///   not a replayed success but [`StoreError::AlreadyStored`], carrying
+    ///   the stored positions. That earlier transaction committed its other
+    ///   writes too, so this one's are most likely repeats; roll it back.
+    ///   Usually the append notices before writing and the transaction stays
+    ///   intact (`transaction_aborted: false`). When the earlier transaction
+    ///   was still in flight, the insert waits for it and then collides with
+    ///   its rows, which makes PostgreSQL abort this transaction
+    ///   (`transaction_aborted: true`): a `COMMIT` would silently roll back.
+    ///   A batch this same transaction already appended is a replay as
+    ///   usual (`replayed: true`), since it commits or rolls back with it;
+    /// - a lost race for a stream version aborts the transaction (PostgreSQL
+    ///   does so on any error), so it is reported as a conflict even with
+    ///   [`ExpectedVersion::Any`], and the caller must retry in a new one;
+    ///   so is a deadlock with another transaction appending to the same
+    ///   streams in the opposite order, and a
+    ///   [`StoreError::DuplicateEvent`] found only at insert time;
+    /// - appending to a stream whose last event was written by a younger
+    ///   transaction is refused with [`StoreError::Invalid`], since this
+    ///   transaction's positions are lower and would put the new version
+    ///   before the old one in the global order (only possible when the
+    ///   transaction wrote something before it read the stream);
+    /// - one transaction may append at most 65,535 events in total.
+    ///
+    /// ```no_run
+    /// # use eventsource::{ExpectedVersion, Metadata, NewEvent};
+    /// # async fn demo(store: eventsource_postgres::PgEventStore) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut tx = store.pool().begin().await?;
+    /// sqlx::query("UPDATE shop.stock SET reserved = reserved + 1 WHERE sku = 'a1'")
+    ///     .execute(&mut *tx)
+    ///     .await?;
+    /// let event = NewEvent::new("shop.Reserved", 1, r#"{"sku":"a1"}"#, Metadata::new());
+    /// store
+    ///     .append_in(&mut tx, "stock-a1", "shop.Stock", ExpectedVersion::Any, vec![event])
+    ///     .await?;
+    /// tx.commit().await?;
+    /// store.wake_subscribers();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn append_in(
+        &self,
+        conn: &mut PgConnection,
+        stream_id: &str,
+        aggregate_type: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.appends
+            .append_in(conn, stream_id, aggregate_type, expected, &events)
+            .await
+    }
+
+    /// Saves a checkpoint inside the caller's transaction, so a projection
+    /// can commit its read-model change and its position together (no event
+    /// applied twice after a crash). Like [`CheckpointStore::save`], it never
+    /// moves a checkpoint backwards.
+    pub async fn save_checkpoint_in(
+        &self,
+        conn: &mut PgConnection,
+        name: &str,
+        position: u64,
+    ) -> Result<(), StoreError> {
+        self.checkpoints.save_in(conn, name, position).await
+    }
+
+    /// Forgets a checkpoint inside the caller's transaction (a rebuild
+    /// resetting its read model and its position together).
+    pub async fn reset_checkpoint_in(
+        &self,
+        conn: &mut PgConnection,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        self.checkpoints.reset_in(conn, name).await
+    }
+
+    /// The projection backend of this store's schema.
+    pub fn projection_backend(&self) -> PgProjectionBackend {
+        PgProjectionBackend::new(
+            self.pool.clone(),
+            self.checkpoints.clone(),
+            Arc::new(projections::Statements::new(self.options.schema())),
+        )
+    }
+
+    /// The dead-letter store of this store's schema.
+    pub fn dead_letters(&self) -> PgDeadLetterStore {
+        PgDeadLetterStore::new(
+            self.pool.clone(),
+            Arc::new(dead_letters::Statements::new(self.options.schema())),
+        )
+    }
+
+    /// The saga store of this store's schema.
+    pub fn saga_store(&self) -> PgSagaStore {
+        PgSagaStore::new(
+            self.pool.clone(),
+            Arc::new(sagas::Statements::new(self.options.schema())),
+        )
     }
 }
 
@@ -152,7 +292,161 @@ impl fmt::Debug for PgEventStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgEventStore")
             .field("schema", &self.schema())
-            .field("options", &self.inner.options)
+            .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl EventStore for PgEventStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        aggregate_type: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.appends
+            .append(stream_id, aggregate_type, expected, &events)
+            .await
+    }
+
+    fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        read::read_stream(self.reads.clone(), stream_id, from_version)
+    }
+
+    fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
+        read::read_all(self.reads.clone(), from_position, filter)
+    }
+
+    fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
+        subscribe::subscribe(self.reads.clone(), from_position, filter)
+    }
+
+    async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
+        self.appends.stream_version(stream_id).await
+    }
+
+    /// Counted by the server (`count(*)` with the filter's conditions), up
+    /// to the head as of the call, waiting like `read_all` for older
+    /// transactions that may still commit below it.
+    async fn count_events(
+        &self,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Result<u64, StoreError> {
+        read::count(&self.reads, from_position, &filter).await
+    }
+
+    /// The highest committed position. Events below it may still be
+    /// committing (see the crate docs); `read_all` waits for them.
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        self.reads.head_position().await
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for PgEventStore {
+    /// Upserts, unless the stored snapshot has a higher version (decided in
+    /// the statement, so concurrent savers cannot regress it).
+    async fn save(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.snapshots.save(snapshot).await
+    }
+
+    async fn load(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        self.snapshots.load(stream_id).await
+    }
+
+    async fn delete(&self, stream_id: &str) -> Result<(), StoreError> {
+        self.snapshots.delete(stream_id).await
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for PgEventStore {
+    async fn load(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.checkpoints.load(name).await
+    }
+
+    async fn save(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        self.checkpoints.save(name, position).await
+    }
+
+    async fn reset(&self, name: &str) -> Result<(), StoreError> {
+        self.checkpoints.reset(name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Identifier;
+    use crate::sql::Sql;
+
+    /// Every statement of a store for schema `shop`, named.
+    fn statements(store: &PgEventStore) -> Vec<(String, Sql)> {
+        let schema = Identifier::parse("schema name", "shop").unwrap();
+        let mut all: Vec<(String, Sql)> = Vec::new();
+        let mut add = |name: &str, sql: &Sql| all.push((name.to_owned(), sql.clone()));
+        for (name, sql) in store.appends.statements() {
+            add(name, sql);
+        }
+        for (name, sql) in store.reads.statements() {
+            add(&name, sql);
+        }
+        for (name, sql) in store.snapshots.statements() {
+            add(name, sql);
+        }
+        for (name, sql) in store.checkpoints.statements() {
+            add(name, sql);
+        }
+        for (name, sql) in projections::Statements::new(&schema).all() {
+            add(name, sql);
+        }
+        for (name, sql) in dead_letters::Statements::new(&schema).all() {
+            add(name, sql);
+        }
+        for (name, sql) in sagas::Statements::new(&schema).all() {
+            add(name, sql);
+        }
+        all
+    }
+
+    /// Prints every final statement (run with `--nocapture` to read them),
+    /// and checks that each is whole: every placeholder filled, the schema
+    /// quoted wherever a table is named.
+    #[test]
+    fn every_statement_is_whole_sql() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let pool = {
+            let _inside = runtime.enter();
+            PgPool::connect_lazy("postgres://localhost/unused").unwrap()
+        };
+        let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
+        let all = statements(&store);
+        assert_eq!(all.len(), 44, "every statement is listed");
+        for (name, sql) in &all {
+            let text = sql.as_str();
+            println!("-- {name}\n{text};\n");
+            assert!(!text.contains('{') && !text.contains('}'), "{name}: {text}");
+            assert!(
+                !text.contains(" shop."),
+                "{name}: an unquoted schema: {text}"
+            );
+            for table in [
+                "events",
+                "snapshots",
+                "checkpoints",
+                "dead_letters",
+                "saga_instances",
+            ] {
+                assert!(
+                    !text.contains(&format!(" {table} ")),
+                    "{name}: table {table} without its schema: {text}"
+                );
+            }
+        }
     }
 }

@@ -1,9 +1,9 @@
-//! The runtime's own errors: [`Error`], and [`CommandError`] for running a
-//! command. Each subsystem's errors live with it: [`StoreError`] in
-//! [`store`](crate::store), [`DecodeError`] in [`event`](crate::event),
+//! The runtime's own errors: [`Error`](enum@Error), and [`CommandError`] for
+//! running a command. Each subsystem's errors live with it: [`StoreError`] in
+//! [`store`](mod@crate::store), [`DecodeError`] in [`event`](mod@crate::event),
 //! [`ProjectionError`](crate::projection::ProjectionError) in
-//! [`projection`](crate::projection), [`RegistryReport`] in
-//! [`registry`](crate::registry).
+//! [`projection`](mod@crate::projection), [`RegistryReport`] in
+//! [`registry`](mod@crate::registry).
 
 use std::sync::Arc;
 

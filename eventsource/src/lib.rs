@@ -76,17 +76,36 @@
 //!
 //! # Where things are
 //!
+//! Each concept has a module named for it; each subsystem's errors live
+//! with it. `ARCHITECTURE.md` in the repository walks a command and a stored
+//! event through them.
+//!
+//! - [`event`](mod@event): the [`Event`] trait and the event sets the
+//!   macros generate, the envelope ([`NewEvent`], [`RecordedEvent`],
+//!   [`Metadata`]), encoding and decoding ([`event::codec`]) and
+//!   [`DecodeError`].
+//! - [`upcast`]: upcasters, their chains and [`UpcastError`].
+//! - [`aggregate`](mod@aggregate) and [`command`](mod@command): the aggregate
+//!   and command traits, and the [`CommandBus`] that routes each command to
+//!   its aggregate.
+//! - [`repository`]: loading aggregates and running commands, with retries
+//!   on conflicts ([`RetryPolicy`]), snapshots, temporal loads and a state
+//!   cache.
 //! - [`store`]: the [`EventStore`], [`SnapshotStore`] and [`CheckpointStore`]
-//!   traits; [`memory`] holds the embedded implementations, and the
+//!   traits, what an append expects and answers, and [`StoreError`];
+//!   [`memory`] holds the embedded implementations, and the
 //!   `eventsource-postgres` crate the PostgreSQL ones.
-//! - [`repository`] and [`bus`]: loading aggregates and running commands,
-//!   with retries on conflicts, snapshots and temporal loads.
-//! - [`registry`] and [`upcast`]: the registry of events, upcasters and
-//!   handlers, validated at start-up, and schema evolution.
-//! - [`projection`](mod@projection) and [`saga`](mod@saga): read models and process managers, run by
-//!   the [`ProjectionRunner`](projection::ProjectionRunner).
-//! - [`testing`]: the aggregate fixture, a registry check for test suites,
-//!   and the store conformance suite.
+//! - [`registry`]: the registry of events, upcasters and handlers, validated
+//!   at start-up.
+//! - [`projection`](mod@projection) and [`saga`](mod@saga): read models and
+//!   process managers, run by the
+//!   [`ProjectionRunner`](projection::ProjectionRunner).
+//! - [`clock`]: time and randomness behind one seam (the system's, or one a
+//!   seed fixes); [`backoff`]: the one backoff.
+//! - [`error`]: the runtime's own [`Error`] and [`CommandError`].
+//! - `testing` (feature `testing`): the aggregate fixture, a registry check
+//!   for test suites, and the store conformance suite.
+//! - [`prelude`]: the traits, derives and entry types most programs use.
 //!
 //! See the `README.md` of the repository for a tour, `examples/bank` and
 //! `examples/orders` for complete programs.

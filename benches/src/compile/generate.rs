@@ -384,7 +384,7 @@ fn aggregate(out: &mut String, k: usize, names: &[String]) {
 
         fn decode(record: &eventsource::RecordedEvent) -> Result<Self, eventsource::DecodeError> {{
             match &*record.event_name {{
-{decode_arms}                _ => Err(eventsource::event::codec::unknown_event(record, Self::NAMES)),
+{decode_arms}                _ => Err(eventsource::__private::unknown_event(record, Self::NAMES)),
             }}
         }}
 

@@ -178,7 +178,7 @@ fn take_role(errors: &mut Errors, function: &mut ImplItemFn) -> Option<Role> {
         // Kept, marked as handled, so the attribute is still resolved (the
         // user's import of it is used) and expands to the method unchanged.
         let path = attr.path();
-        let marker = crate::HANDLED;
+        let marker = crate::handled::HANDLED;
         kept.push(syn::parse_quote!(#[#path(#marker)]));
         match (&role, &this) {
             (None, _) => role = Some(this),

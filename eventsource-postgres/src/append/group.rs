@@ -18,10 +18,11 @@ use sqlx::{PgConnection, Row};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::append::xid_guard;
-use crate::append::{self, Request};
+use super::single::Appender;
+use super::statement::Request;
 use crate::error::store_error;
-use crate::store::Inner;
+use crate::schema::Identifier;
+use crate::sql::Sql;
 
 /// Appends with more events than this never queue: they already spread a
 /// commit over many events.
@@ -32,15 +33,75 @@ const MAX_APPENDS: usize = 256;
 /// 65,535 positions).
 const MAX_EVENTS: usize = 2_048;
 
+/// Appends of several callers to distinct streams, as one statement that
+/// is its own transaction: the happy path of the single append's statement
+/// for each.
+///
+/// Parameters, one element per append: `$1` stream ids, `$2` aggregate
+/// types, `$3` expectation kinds and `$4` expected versions (as in the
+/// single append); then one element per event, of all appends in order:
+/// `$5` the (1-based) append it belongs to, `$6` its (1-based) index in
+/// that append, and `$7` to `$11` the ids, names, schema versions, payloads
+/// and metadata.
+///
+/// Returns one row per append, in order: the stream's version before, and
+/// whether its checks passed, with the transaction's first position and the
+/// number of rows inserted in all. An event's position is the transaction's
+/// base plus its index among all events of the statement, so an append
+/// whose checks fail (it inserts nothing, and is retried on its own) leaves
+/// unused positions behind; gaps inside a transaction's range are harmless,
+/// since readers order by position and wait on transactions, not on gaps.
+/// The checks are the single append's, for a statement that is its own
+/// transaction: no earlier append of the transaction used any position, so
+/// `order_ok` compares with the base itself. Ids are not looked up first: an
+/// id already stored fails the whole statement with a unique violation, and
+/// each append is then run on its own, where stored ids are answered as
+/// replays.
+const APPEND_GROUP: &str = "\
+WITH tx AS MATERIALIZED (
+    SELECT pg_current_xact_id() AS xid8,
+        pg_current_xact_id()::text::bigint * {slots} AS low
+), checked AS MATERIALIZED (
+    SELECT a.ord, a.stream_id, a.aggregate_type, h.stream_version AS version,
+        CASE a.kind WHEN 0 THEN true
+            WHEN 1 THEN h.stream_version IS NULL
+            ELSE h.stream_version IS NOT DISTINCT FROM a.expected END
+        AND (h.aggregate_type IS NULL OR h.aggregate_type = a.aggregate_type)
+        AND (h.global_position IS NULL OR h.global_position <= t.low) AS ok
+    FROM tx t
+    CROSS JOIN unnest($1::text[], $2::text[], $3::int4[], $4::int8[])
+        WITH ORDINALITY AS a(stream_id, aggregate_type, kind, expected, ord)
+    LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.aggregate_type, e.global_position
+        FROM {schema}.events e WHERE e.stream_id = a.stream_id
+        ORDER BY e.stream_version DESC LIMIT 1
+    ) h ON true
+), ins AS (
+    INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
+        stream_version, event_id, event_name, schema_version, payload, metadata)
+    SELECT t.low + u.ord, t.xid8, c.stream_id, c.aggregate_type,
+        COALESCE(c.version, 0) + u.k, u.event_id, u.event_name, u.schema_version,
+        u.payload::jsonb, u.metadata::jsonb
+    FROM tx t
+    CROSS JOIN unnest($5::int4[], $6::int8[], $7::uuid[], $8::text[], $9::int4[],
+            $10::text[], $11::text[])
+        WITH ORDINALITY AS u(batch, k, event_id, event_name, schema_version, payload,
+            metadata, ord)
+    JOIN checked c ON c.ord = u.batch AND c.ok
+    RETURNING 1
+)
+SELECT c.version, c.ok, t.low, (SELECT count(*) FROM ins)
+FROM checked c CROSS JOIN tx t ORDER BY c.ord";
+
 /// What a queued append is told.
 #[derive(Debug)]
 pub(crate) enum Answer {
     /// It ran, alone or shared; the store's subscribers were woken.
     Done(Result<AppendResult, StoreError>),
-    /// It must run alone. `attempted`: a shared statement holding it failed,
-    /// and may have committed (a lost connection), so a replay found alone
-    /// is news to subscribers.
-    Alone { attempted: bool },
+    /// It must run as a statement of its own. `attempted`: a shared
+    /// statement holding it failed, and may have committed (a lost
+    /// connection), so a replay found then is news to subscribers.
+    RunSeparately { attempted: bool },
 }
 
 /// The queue and its runners.
@@ -48,6 +109,7 @@ pub(crate) enum Answer {
 pub(crate) struct GroupCommit {
     runners: usize,
     state: Mutex<State>,
+    statement: Sql,
 }
 
 #[derive(Debug, Default)]
@@ -92,7 +154,7 @@ impl Pending {
         }
     }
 
-    /// The append as `append` takes it, to run alone.
+    /// The append as the single statement takes it, to run on its own.
     fn request(&self) -> Request<'_> {
         Request {
             stream_id: &self.stream_id,
@@ -115,11 +177,18 @@ impl Pending {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(runners: u32) -> Self {
+    pub(crate) fn new(runners: u32, schema: &Identifier) -> Self {
         Self {
             runners: usize::try_from(runners).unwrap_or(usize::MAX),
             state: Mutex::default(),
+            statement: Sql::new(APPEND_GROUP, schema),
         }
+    }
+
+    /// The shared statement, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn statement(&self) -> &Sql {
+        &self.statement
     }
 
     // Nothing is left half-changed under the lock, so a poisoned one is usable.
@@ -131,12 +200,12 @@ impl GroupCommit {
 /// Queues `request` for a shared statement and waits for its answer;
 /// `None` when it does not queue (group commit is off, the batch is empty
 /// or large, or there is no Tokio runtime to run statements on).
-pub(crate) async fn submit(
-    inner: &Arc<Inner>,
+pub(super) async fn submit(
+    appender: &Arc<Appender>,
+    group: &Arc<GroupCommit>,
     request: &Request<'_>,
     events: &[NewEvent],
 ) -> Option<Answer> {
-    let group = &inner.group;
     if group.runners == 0 || request.ids.is_empty() || request.ids.len() > GROUPABLE_EVENTS {
         return None;
     }
@@ -154,26 +223,32 @@ pub(crate) async fn submit(
     if start {
         // Built before spawning, so that a task dropped before it ever
         // runs (the runtime shutting down) still gives its slot back.
-        runtime.spawn(Runner::new(inner.clone()).run());
+        runtime.spawn(Runner::new(appender.clone(), group.clone()).run());
     }
     // A runner answers every append it takes, unless it was dropped (a
     // panic, the runtime shutting down): the append then runs alone, which
     // is safe since appends are idempotent by id.
-    Some(answer.await.unwrap_or(Answer::Alone { attempted: true }))
+    Some(
+        answer
+            .await
+            .unwrap_or(Answer::RunSeparately { attempted: true }),
+    )
 }
 
 /// A runner, holding its slot and the streams of its running group.
 struct Runner {
-    inner: Arc<Inner>,
+    appender: Arc<Appender>,
+    group: Arc<GroupCommit>,
     busy: Vec<Arc<str>>,
     /// Whether it gave its slot back (it found the queue empty).
     done: bool,
 }
 
 impl Runner {
-    fn new(inner: Arc<Inner>) -> Self {
+    fn new(appender: Arc<Appender>, group: Arc<GroupCommit>) -> Self {
         Self {
-            inner,
+            appender,
+            group,
             busy: Vec::new(),
             done: false,
         }
@@ -182,7 +257,7 @@ impl Runner {
     /// Takes groups until the queue is empty.
     async fn run(mut self) {
         while let Some(group) = self.next() {
-            execute(&self.inner, group).await;
+            execute(&self.appender, &self.group, group).await;
             // The callers just answered are ready to queue their next
             // appends; letting them run first makes the next group larger,
             // for the price of one trip through the scheduler.
@@ -194,7 +269,7 @@ impl Runner {
     /// none gives the slot back under the same lock, so an append queued
     /// after the check starts a runner of its own.
     fn next(&mut self) -> Option<Vec<Pending>> {
-        let mut state = self.inner.group.state();
+        let mut state = self.group.state();
         for stream in self.busy.drain(..) {
             state.busy.remove(&stream);
         }
@@ -219,7 +294,7 @@ impl Drop for Runner {
         // drops every new task, so the queued appends are sent to run alone
         // (dropping their replies tells them), and the next append that
         // queues starts a runner.
-        let mut state = self.inner.group.state();
+        let mut state = self.group.state();
         for stream in self.busy.drain(..) {
             state.busy.remove(&stream);
         }
@@ -256,10 +331,10 @@ fn take(state: &mut State) -> Vec<Pending> {
 }
 
 /// Runs one group and answers its appends.
-async fn execute(inner: &Arc<Inner>, mut group: Vec<Pending>) {
+async fn execute(appender: &Appender, commit: &GroupCommit, mut group: Vec<Pending>) {
     if group.len() == 1 {
         if let Some(pending) = group.pop() {
-            let result = append::alone(inner, &pending.request(), false).await;
+            let result = appender.run(&pending.request(), false).await;
             pending.answer(Answer::Done(result));
         }
         return;
@@ -267,7 +342,7 @@ async fn execute(inner: &Arc<Inner>, mut group: Vec<Pending>) {
     // Always in the same order, so that two statements (of two processes)
     // locking the same streams' index entries cannot deadlock.
     group.sort_unstable_by(|a, b| a.stream_id.cmp(&b.stream_id));
-    match shared(inner, &group).await {
+    match shared(appender, commit, &group).await {
         Ok(results) => {
             let mut written = false;
             for (pending, result) in group.into_iter().zip(results) {
@@ -276,11 +351,11 @@ async fn execute(inner: &Arc<Inner>, mut group: Vec<Pending>) {
                         written = true;
                         Answer::Done(Ok(result))
                     }
-                    None => Answer::Alone { attempted: false },
+                    None => Answer::RunSeparately { attempted: false },
                 });
             }
             if written {
-                inner.wake.committed(&inner.pool);
+                appender.committed();
             }
         }
         Err(error) => {
@@ -290,7 +365,7 @@ async fn execute(inner: &Arc<Inner>, mut group: Vec<Pending>) {
                 "a shared append statement failed; its appends run alone"
             );
             for pending in group {
-                pending.answer(Answer::Alone { attempted: true });
+                pending.answer(Answer::RunSeparately { attempted: true });
             }
         }
     }
@@ -298,10 +373,14 @@ async fn execute(inner: &Arc<Inner>, mut group: Vec<Pending>) {
 
 /// The shared statement for `group`, on a kept writer connection or a
 /// pooled one: per append, its result, or `None` when its checks failed.
-async fn shared(inner: &Inner, group: &[Pending]) -> Result<Vec<Option<AppendResult>>, StoreError> {
-    if let Some(mut writer) = inner.writers.take(&inner.pool).await? {
+async fn shared(
+    appender: &Appender,
+    commit: &GroupCommit,
+    group: &[Pending],
+) -> Result<Vec<Option<AppendResult>>, StoreError> {
+    if let Some(mut writer) = appender.writers().take(appender.pool()).await? {
         if let Some(conn) = writer.conn() {
-            let result = statement(inner, conn, group).await;
+            let result = statement(appender, commit, conn, group).await;
             // The connection is healthy after any answer but a lost connection.
             if !matches!(result, Err(StoreError::Connection(_))) {
                 writer.keep();
@@ -309,23 +388,24 @@ async fn shared(inner: &Inner, group: &[Pending]) -> Result<Vec<Option<AppendRes
             return result;
         }
     }
-    let mut conn = inner.pool.acquire().await.map_err(store_error)?;
-    statement(inner, &mut conn, group).await
+    let mut conn = appender.pool().acquire().await.map_err(store_error)?;
+    statement(appender, commit, &mut conn, group).await
 }
 
 async fn statement(
-    inner: &Inner,
+    appender: &Appender,
+    commit: &GroupCommit,
     conn: &mut PgConnection,
     group: &[Pending],
 ) -> Result<Vec<Option<AppendResult>>, StoreError> {
-    xid_guard::check_once(inner, conn).await?;
-    let result = query(inner, conn, group).await;
-    xid_guard::rearm_after(inner, &result);
+    appender.xid().check_once(conn).await?;
+    let result = query(&commit.statement, conn, group).await;
+    appender.xid().rearm_after(&result);
     result
 }
 
 async fn query(
-    inner: &Inner,
+    sql: &Sql,
     conn: &mut PgConnection,
     group: &[Pending],
 ) -> Result<Vec<Option<AppendResult>>, StoreError> {
@@ -344,7 +424,7 @@ async fn query(
             .flat_map(|p| f(p).iter().map(|s| &**s))
             .collect()
     };
-    let rows = sqlx::query(inner.sql.append_group.get())
+    let rows = sqlx::query(sql.get())
         .bind(group.iter().map(|p| &*p.stream_id).collect::<Vec<_>>())
         .bind(group.iter().map(|p| &*p.aggregate_type).collect::<Vec<_>>())
         .bind(group.iter().map(|p| p.kind).collect::<Vec<_>>())
@@ -423,12 +503,17 @@ async fn query(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{PgEventStore, PgStoreOptions};
+    use crate::append::statement::Statements;
+    use crate::append::writers::Writers;
+    use crate::append::xid_guard::XidGuard;
+    use crate::notify::Notifications;
     use eventsource::Metadata;
+    use eventsource::clock::Clock;
 
-    /// A store that never connects (these tests only look at the queue),
-    /// and the runtime its pool lives on.
-    fn store() -> (PgEventStore, tokio::runtime::Runtime) {
+    /// An appender that never connects (these tests only look at the
+    /// queue), a group commit with one runner, and the runtime the pool
+    /// lives on.
+    fn parts() -> (Arc<Appender>, Arc<GroupCommit>, tokio::runtime::Runtime) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -436,15 +521,26 @@ mod tests {
             let _inside = runtime.enter();
             sqlx::PgPool::connect_lazy("postgres://localhost/unused").unwrap()
         };
-        let options = PgStoreOptions::default().with_group_commit(1);
-        (PgEventStore::with_options(pool, options), runtime)
+        let schema = Identifier::trusted("eventsource");
+        let appender = Appender::new(
+            pool,
+            Statements::new(&schema),
+            Writers::new(0),
+            Arc::new(XidGuard::new(&schema)),
+            Arc::new(Notifications::new(None, Clock::system())),
+        );
+        (
+            Arc::new(appender),
+            Arc::new(GroupCommit::new(1, &schema)),
+            runtime,
+        )
     }
 
-    fn queue(store: &PgEventStore, stream_id: &str) -> oneshot::Receiver<Answer> {
+    fn queue(group: &GroupCommit, stream_id: &str) -> oneshot::Receiver<Answer> {
         let events = vec![NewEvent::new("t.E", 1, "{}", Metadata::new())];
         let request = Request::new(stream_id, "t.A", ExpectedVersion::Any, &events).unwrap();
         let (reply, answer) = oneshot::channel();
-        let mut state = store.inner.group.state();
+        let mut state = group.state();
         state
             .queue
             .push_back(Pending::new(&request, &events, reply));
@@ -453,15 +549,15 @@ mod tests {
 
     #[test]
     fn a_runner_dropped_before_it_ran_gives_back_its_slot_and_the_queue() {
-        let (store, _pool_runtime) = store();
-        let mut answer = queue(&store, "s");
-        store.inner.group.state().running = 1;
+        let (appender, group, _pool_runtime) = parts();
+        let mut answer = queue(&group, "s");
+        group.state().running = 1;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        runtime.spawn(Runner::new(store.inner.clone()).run());
+        runtime.spawn(Runner::new(appender, group.clone()).run());
         drop(runtime);
-        let state = store.inner.group.state();
+        let state = group.state();
         assert_eq!(state.running, 0);
         assert!(state.queue.is_empty() && state.busy.is_empty());
         drop(state);
@@ -473,14 +569,14 @@ mod tests {
 
     #[test]
     fn a_group_takes_one_append_per_stream_and_skips_busy_ones() {
-        let (store, _pool_runtime) = store();
-        let _a = queue(&store, "a");
-        let _b = queue(&store, "b");
-        let _a2 = queue(&store, "a");
-        let _c = queue(&store, "c");
-        let gone = queue(&store, "d");
+        let (_appender, group, _pool_runtime) = parts();
+        let _a = queue(&group, "a");
+        let _b = queue(&group, "b");
+        let _a2 = queue(&group, "a");
+        let _c = queue(&group, "c");
+        let gone = queue(&group, "d");
         drop(gone);
-        let mut state = store.inner.group.state();
+        let mut state = group.state();
         state.busy.insert("c".into());
         let group = take(&mut state);
         let names: Vec<&str> = group.iter().map(|p| &*p.stream_id).collect();
@@ -492,12 +588,12 @@ mod tests {
 
     #[test]
     fn a_group_stops_at_the_append_limit() {
-        let (store, _pool_runtime) = store();
+        let (_appender, group, _pool_runtime) = parts();
         let mut answers = Vec::new();
         for i in 0..MAX_APPENDS + 3 {
-            answers.push(queue(&store, &format!("s-{i}")));
+            answers.push(queue(&group, &format!("s-{i}")));
         }
-        let mut state = store.inner.group.state();
+        let mut state = group.state();
         assert_eq!(take(&mut state).len(), MAX_APPENDS);
         assert_eq!(state.queue.len(), 3);
     }

@@ -1,4 +1,7 @@
-//! Appending: one statement per batch, version rules, idempotent retries.
+//! The append request and its statements: a batch validated into the
+//! statement's parameters, the statement written whole in its four forms,
+//! and what each of its answers means. Everything else in `append` is built
+//! on this file; it depends on none of it.
 
 use std::sync::Arc;
 
@@ -8,194 +11,263 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::PgEventStore;
-use crate::append::group::{self, Answer};
-use crate::append::xid_guard;
 use crate::error::{is_bad_value, lost_race, store_error, to_i64, unique_violation};
+use crate::positions::MAX_EVENTS_PER_TRANSACTION;
 use crate::row::metadata_json;
-use crate::sql::MAX_EVENTS_PER_TRANSACTION;
-use crate::store::Inner;
+use crate::schema::Identifier;
+use crate::sql::Sql;
 
-/// How often the store's own append is re-run after losing a race: for its
-/// version (`Any` only), or for its place in the global order (see
-/// `Refusal::Order`). Each loss means another append committed, so the store
-/// as a whole always progresses; the bound only stops one unlucky caller
-/// from spinning forever.
-const ANY_ATTEMPTS: u32 = 64;
+/// The append of a batch, as its own transaction (autocommit).
+///
+/// Parameters: `$1` stream id, `$2` aggregate type, `$3` expectation kind
+/// (0 any, 1 no stream, 2 exact), `$4` expected version, then the batch as
+/// parallel arrays: `$5` ids, `$6` names, `$7` schema versions, `$8`
+/// payloads, `$9` metadata (JSON text). One round trip, whatever the size.
+///
+/// It always returns one row: the stream's head before the append, which
+/// checks passed, and what was inserted. Checks that fail insert nothing
+/// instead of raising, so the caller learns the actual version in the same
+/// round trip and a caller's transaction stays usable.
+///
+/// `tx` is `MATERIALIZED` on purpose. `pg_current_xact_id()` is a stable
+/// function; inlined into the query, the planner may evaluate it while
+/// estimating selectivity for a custom plan, which assigns the transaction
+/// id at bind time, before the snapshot the statement then reads with. A
+/// transaction committing in between would have a higher id yet be visible,
+/// and appending after its event would order the stream backwards.
+/// `order_ok` refuses that case in any event (see `single.rs`, which retries
+/// it in a new transaction); materializing makes it rare.
+///
+/// Being its own transaction, no earlier append of it used positions: the
+/// events take the transaction's range from its start (`base` is `low`).
+/// Ids are not looked up first: a stored id fails the statement alone with a
+/// unique violation, answered from the stored rows afterwards.
+const APPEND: &str = "\
+WITH tx AS MATERIALIZED (
+    SELECT pg_current_xact_id() AS xid8,
+        pg_current_xact_id()::text::bigint * {slots} AS low
+), checked AS MATERIALIZED (
+    SELECT t.xid8, t.low, n.base, h.stream_version AS version, h.aggregate_type,
+        CASE $3::int4 WHEN 0 THEN true
+            WHEN 1 THEN h.stream_version IS NULL
+            ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END AS version_ok,
+        (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
+        (n.base - t.low + cardinality($5::uuid[]) <= {max_events}) AS room_ok,
+        (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
+        true AS ids_free
+    FROM tx t
+    CROSS JOIN LATERAL (SELECT t.low AS base) n
+    LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.aggregate_type, e.global_position
+        FROM {schema}.events e WHERE e.stream_id = $1
+        ORDER BY e.stream_version DESC LIMIT 1
+    ) h ON true
+), ins AS (
+    INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
+        stream_version, event_id, event_name, schema_version, payload, metadata)
+    SELECT c.base + u.ord, c.xid8, $1, $2, COALESCE(c.version, 0) + u.ord,
+        u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
+    FROM checked c, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
+        WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    RETURNING global_position
+)
+SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
+    i.first_position, i.last_position, i.inserted, c.ids_free
+FROM checked c,
+    (SELECT min(global_position) AS first_position,
+        max(global_position) AS last_position, count(*) AS inserted FROM ins) i";
 
-impl PgEventStore {
-    /// Appends like [`EventStore::append`](eventsource::EventStore::append),
-    /// inside a transaction the caller controls.
-    ///
-    /// The same statement as the store's own append, so the same rules hold,
-    /// and the events become visible (to reads and subscriptions) when the
-    /// caller commits. Call [`PgEventStore::wake_subscribers`] after the
-    /// commit to deliver them at once rather than at the next poll.
-    ///
-    /// Differences from `append`, all because the caller owns the transaction:
-    /// - a retried batch that an earlier transaction already committed is
-    ///   not a replayed success but [`StoreError::AlreadyStored`], carrying
-    ///   the stored positions. That earlier transaction committed its other
-    ///   writes too, so this one's are most likely repeats; roll it back.
-    ///   Usually the append notices before writing and the transaction stays
-    ///   intact (`transaction_aborted: false`). When the earlier transaction
-    ///   was still in flight, the insert waits for it and then collides with
-    ///   its rows, which makes PostgreSQL abort this transaction
-    ///   (`transaction_aborted: true`): a `COMMIT` would silently roll back.
-    ///   A batch this same transaction already appended is a replay as
-    ///   usual (`replayed: true`), since it commits or rolls back with it;
-    /// - a lost race for a stream version aborts the transaction (PostgreSQL
-    ///   does so on any error), so it is reported as a conflict even with
-    ///   [`ExpectedVersion::Any`], and the caller must retry in a new one;
-    ///   so is a deadlock with another transaction appending to the same
-    ///   streams in the opposite order, and a
-    ///   [`StoreError::DuplicateEvent`] found only at insert time;
-    /// - appending to a stream whose last event was written by a younger
-    ///   transaction is refused with [`StoreError::Invalid`], since this
-    ///   transaction's positions are lower and would put the new version
-    ///   before the old one in the global order (only possible when the
-    ///   transaction wrote something before it read the stream);
-    /// - one transaction may append at most 65,535 events in total.
-    ///
-    /// ```no_run
-    /// # use eventsource::{ExpectedVersion, Metadata, NewEvent};
-    /// # async fn demo(store: eventsource_postgres::PgEventStore) -> Result<(), Box<dyn std::error::Error>> {
-    /// let mut tx = store.pool().begin().await?;
-    /// sqlx::query("UPDATE shop.stock SET reserved = reserved + 1 WHERE sku = 'a1'")
-    ///     .execute(&mut *tx)
-    ///     .await?;
-    /// let event = NewEvent::new("shop.Reserved", 1, r#"{"sku":"a1"}"#, Metadata::new());
-    /// store
-    ///     .append_in(&mut tx, "stock-a1", "shop.Stock", ExpectedVersion::Any, vec![event])
-    ///     .await?;
-    /// tx.commit().await?;
-    /// store.wake_subscribers();
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn append_in(
-        &self,
-        conn: &mut PgConnection,
-        stream_id: &str,
-        aggregate_type: &str,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendResult, StoreError> {
-        let request = Request::new(stream_id, aggregate_type, expected, &events)?;
-        xid_guard::check_once(&self.inner, conn).await?;
-        let result = append_on(&self.inner, conn, &request, Owner::Caller).await;
-        xid_guard::rearm_after(&self.inner, &result);
-        result
-    }
+/// [`APPEND`] inside a caller's transaction.
+///
+/// An earlier append of the same transaction may have used positions of its
+/// range: `base`, the last one used, is found with one index probe. (The
+/// statement that is its own transaction leaves the probe out, which is more
+/// than saving an index probe: the planner inlines `n` into three
+/// expressions, and each copy is a subplan the executor sets up on every
+/// execution.)
+///
+/// `ids_free` looks for the batch's ids before inserting: a unique violation
+/// here would abort the caller's whole transaction. Ids of a transaction
+/// still in flight are invisible to the check; the insert then waits for
+/// it, and collides only if it commits.
+const APPEND_IN: &str = "\
+WITH tx AS MATERIALIZED (
+    SELECT pg_current_xact_id() AS xid8,
+        pg_current_xact_id()::text::bigint * {slots} AS low
+), checked AS MATERIALIZED (
+    SELECT t.xid8, t.low, n.base, h.stream_version AS version, h.aggregate_type,
+        CASE $3::int4 WHEN 0 THEN true
+            WHEN 1 THEN h.stream_version IS NULL
+            ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END AS version_ok,
+        (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
+        (n.base - t.low + cardinality($5::uuid[]) <= {max_events}) AS room_ok,
+        (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
+        NOT EXISTS (SELECT 1 FROM {schema}.events d WHERE d.event_id = ANY($5::uuid[])) AS ids_free
+    FROM tx t
+    CROSS JOIN LATERAL (SELECT COALESCE(
+        (SELECT max(e.global_position) FROM {schema}.events e
+          WHERE e.global_position >= t.low AND e.global_position < t.low + {slots}),
+        t.low) AS base) n
+    LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.aggregate_type, e.global_position
+        FROM {schema}.events e WHERE e.stream_id = $1
+        ORDER BY e.stream_version DESC LIMIT 1
+    ) h ON true
+), ins AS (
+    INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
+        stream_version, event_id, event_name, schema_version, payload, metadata)
+    SELECT c.base + u.ord, c.xid8, $1, $2, COALESCE(c.version, 0) + u.ord,
+        u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
+    FROM checked c, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
+        WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    RETURNING global_position
+)
+SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
+    i.first_position, i.last_position, i.inserted, c.ids_free
+FROM checked c,
+    (SELECT min(global_position) AS first_position,
+        max(global_position) AS last_position, count(*) AS inserted FROM ins) i";
+
+/// [`APPEND`] for a single event (the common command), which takes `$5` to
+/// `$9` as plain values: that spares the server the function scan and the
+/// aggregate over what was inserted.
+const APPEND_ONE: &str = "\
+WITH tx AS MATERIALIZED (
+    SELECT pg_current_xact_id() AS xid8,
+        pg_current_xact_id()::text::bigint * {slots} AS low
+), checked AS MATERIALIZED (
+    SELECT t.xid8, t.low, n.base, h.stream_version AS version, h.aggregate_type,
+        CASE $3::int4 WHEN 0 THEN true
+            WHEN 1 THEN h.stream_version IS NULL
+            ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END AS version_ok,
+        (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
+        (n.base - t.low + 1 <= {max_events}) AS room_ok,
+        (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
+        true AS ids_free
+    FROM tx t
+    CROSS JOIN LATERAL (SELECT t.low AS base) n
+    LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.aggregate_type, e.global_position
+        FROM {schema}.events e WHERE e.stream_id = $1
+        ORDER BY e.stream_version DESC LIMIT 1
+    ) h ON true
+), ins AS (
+    INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
+        stream_version, event_id, event_name, schema_version, payload, metadata)
+    SELECT c.base + 1, c.xid8, $1, $2, COALESCE(c.version, 0) + 1,
+        $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
+    FROM checked c
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    RETURNING global_position
+)
+SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
+    i.global_position, i.global_position, (i.global_position IS NOT NULL)::int4::int8, c.ids_free
+FROM checked c LEFT JOIN ins i ON true";
+
+/// [`APPEND_ONE`] inside a caller's transaction (see [`APPEND_IN`]).
+const APPEND_ONE_IN: &str = "\
+WITH tx AS MATERIALIZED (
+    SELECT pg_current_xact_id() AS xid8,
+        pg_current_xact_id()::text::bigint * {slots} AS low
+), checked AS MATERIALIZED (
+    SELECT t.xid8, t.low, n.base, h.stream_version AS version, h.aggregate_type,
+        CASE $3::int4 WHEN 0 THEN true
+            WHEN 1 THEN h.stream_version IS NULL
+            ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END AS version_ok,
+        (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
+        (n.base - t.low + 1 <= {max_events}) AS room_ok,
+        (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
+        NOT EXISTS (SELECT 1 FROM {schema}.events d WHERE d.event_id = $5::uuid) AS ids_free
+    FROM tx t
+    CROSS JOIN LATERAL (SELECT COALESCE(
+        (SELECT max(e.global_position) FROM {schema}.events e
+          WHERE e.global_position >= t.low AND e.global_position < t.low + {slots}),
+        t.low) AS base) n
+    LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.aggregate_type, e.global_position
+        FROM {schema}.events e WHERE e.stream_id = $1
+        ORDER BY e.stream_version DESC LIMIT 1
+    ) h ON true
+), ins AS (
+    INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
+        stream_version, event_id, event_name, schema_version, payload, metadata)
+    SELECT c.base + 1, c.xid8, $1, $2, COALESCE(c.version, 0) + 1,
+        $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
+    FROM checked c
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    RETURNING global_position
+)
+SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
+    i.global_position, i.global_position, (i.global_position IS NOT NULL)::int4::int8, c.ids_free
+FROM checked c LEFT JOIN ins i ON true";
+
+/// Where the batch's ids (`$1`) are stored, by their place in the batch;
+/// `ours` when the looking transaction wrote them.
+const STORED_IDS: &str = "\
+SELECT b.ord, e.stream_id, e.stream_version, e.global_position,
+    COALESCE(e.transaction_id = pg_current_xact_id_if_assigned(), false)
+FROM unnest($1::uuid[]) WITH ORDINALITY AS b(event_id, ord)
+JOIN {schema}.events e ON e.event_id = b.event_id
+ORDER BY b.ord";
+
+/// The version and position of the last event of stream `$1`.
+const STREAM_HEAD: &str = "\
+SELECT stream_version, global_position FROM {schema}.events
+WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1";
+
+/// The statements of one store.
+#[derive(Debug)]
+pub(super) struct Statements {
+    append: Sql,
+    append_in: Sql,
+    append_one: Sql,
+    append_one_in: Sql,
+    stored_ids: Sql,
+    stream_head: Sql,
 }
 
-/// Who owns the transaction the append runs in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Owner {
-    /// A pooled connection in autocommit mode: the statement is the transaction.
-    Store,
-    /// The caller's transaction, aborted by any error.
-    Caller,
-}
-
-/// The store's own append: shared with concurrent ones when the store
-/// groups commits (see `group`), otherwise alone.
-pub(crate) async fn append(
-    inner: &Arc<Inner>,
-    stream_id: &str,
-    aggregate_type: &str,
-    expected: ExpectedVersion,
-    events: &[NewEvent],
-) -> Result<AppendResult, StoreError> {
-    let request = Request::new(stream_id, aggregate_type, expected, events)?;
-    let attempted = match group::submit(inner, &request, events).await {
-        Some(Answer::Done(result)) => return result,
-        Some(Answer::Alone { attempted }) => attempted,
-        None => false,
-    };
-    alone(inner, &request, attempted).await
-}
-
-/// The store's own append as a statement of its own: on a kept writer
-/// connection when the store has one to spare (see `writers`), otherwise on
-/// a pooled connection. `retried`: an earlier attempt may have committed it.
-pub(crate) async fn alone(
-    inner: &Inner,
-    request: &Request<'_>,
-    mut retried: bool,
-) -> Result<AppendResult, StoreError> {
-    let result = match inner.writers.take(&inner.pool).await? {
-        Some(mut writer) => {
-            let result = match writer.conn() {
-                Some(conn) => append_with(inner, conn, request).await,
-                None => pooled(inner, request).await,
-            };
-            match result {
-                // A kept connection may have died while idle; the writer is
-                // dropped (closed), and the append runs again on the pool.
-                // If the first attempt did commit, the second finds its ids
-                // and reports a replay.
-                Err(StoreError::Connection(_)) => {
-                    drop(writer);
-                    retried = true;
-                    pooled(inner, request).await
-                }
-                // Answers the store gives on a healthy connection; anything
-                // else (a backend failure) leaves the connection's state in
-                // doubt, so it is closed.
-                result @ (Ok(_)
-                | Err(
-                    StoreError::Conflict { .. }
-                    | StoreError::Invalid(_)
-                    | StoreError::DuplicateEvent { .. },
-                )) => {
-                    writer.keep();
-                    result
-                }
-                failed => failed,
-            }
+impl Statements {
+    pub(super) fn new(schema: &Identifier) -> Self {
+        Self {
+            append: Sql::new(APPEND, schema),
+            append_in: Sql::new(APPEND_IN, schema),
+            append_one: Sql::new(APPEND_ONE, schema),
+            append_one_in: Sql::new(APPEND_ONE_IN, schema),
+            stored_ids: Sql::new(STORED_IDS, schema),
+            stream_head: Sql::new(STREAM_HEAD, schema),
         }
-        None => pooled(inner, request).await,
-    };
-    let result = result?;
-    if (retried || !result.replayed) && !request.ids.is_empty() {
-        inner.wake.committed(&inner.pool);
     }
-    Ok(result)
-}
 
-/// The store's own append on a connection from the pool.
-async fn pooled(inner: &Inner, request: &Request<'_>) -> Result<AppendResult, StoreError> {
-    let mut conn = inner.pool.acquire().await.map_err(store_error)?;
-    append_with(inner, &mut conn, request).await
-}
-
-/// The store's own append on `conn`, behind the transaction-id guard.
-async fn append_with(
-    inner: &Inner,
-    conn: &mut PgConnection,
-    request: &Request<'_>,
-) -> Result<AppendResult, StoreError> {
-    xid_guard::check_once(inner, conn).await?;
-    let result = append_on(inner, conn, request, Owner::Store).await;
-    xid_guard::rearm_after(inner, &result);
-    result
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(super) fn all(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("append", &self.append),
+            ("append_in", &self.append_in),
+            ("append_one", &self.append_one),
+            ("append_one_in", &self.append_one_in),
+            ("stored_ids", &self.stored_ids),
+            ("stream_head", &self.stream_head),
+        ]
+    }
 }
 
 /// A validated append, with the batch as the statement's parallel arrays.
 pub(crate) struct Request<'a> {
-    pub(crate) stream_id: &'a str,
-    pub(crate) aggregate_type: &'a str,
-    pub(crate) expected: ExpectedVersion,
+    pub(super) stream_id: &'a str,
+    pub(super) aggregate_type: &'a str,
+    pub(super) expected: ExpectedVersion,
     /// `expected` as the statement's kind (0 any, 1 no stream, 2 exact) and
     /// version parameters.
-    pub(crate) kind: i32,
-    pub(crate) version: i64,
-    pub(crate) ids: Vec<Uuid>,
-    pub(crate) names: Vec<&'a str>,
-    pub(crate) schema_versions: Vec<i32>,
-    pub(crate) payloads: Vec<&'a str>,
-    pub(crate) metadata: Vec<String>,
+    pub(super) kind: i32,
+    pub(super) version: i64,
+    pub(super) ids: Vec<Uuid>,
+    pub(super) names: Vec<&'a str>,
+    pub(super) schema_versions: Vec<i32>,
+    pub(super) payloads: Vec<&'a str>,
+    pub(super) metadata: Vec<String>,
 }
 
 impl<'a> Request<'a> {
@@ -239,7 +311,7 @@ impl<'a> Request<'a> {
         })
     }
 
-    fn conflict(&self, actual: Option<u64>) -> StoreError {
+    pub(super) fn conflict(&self, actual: Option<u64>) -> StoreError {
         StoreError::Conflict {
             stream_id: self.stream_id.into(),
             expected: self.expected,
@@ -248,95 +320,13 @@ impl<'a> Request<'a> {
     }
 }
 
-async fn append_on(
-    inner: &Inner,
-    conn: &mut PgConnection,
-    request: &Request<'_>,
-    owner: Owner,
-) -> Result<AppendResult, StoreError> {
-    if request.ids.is_empty() {
-        return empty(inner, conn, request).await;
-    }
-    let mut attempt = 1;
-    loop {
-        match insert(inner, conn, request, owner == Owner::Store).await? {
-            Outcome::Written(result) => return Ok(result),
-            Outcome::Refused { actual, why } => {
-                // The transaction is intact: its own earlier appends count.
-                if let Some(replay) = replayed(inner, conn, request).await? {
-                    return replay.answer(request, owner, false);
-                }
-                // Our own statement is its whole transaction, so a new
-                // attempt gets a new id, above the stream's last writer's.
-                let retry = matches!(why, Refusal::Order)
-                    && owner == Owner::Store
-                    && attempt < ANY_ATTEMPTS;
-                if !retry {
-                    return Err(why.into_error(request, actual));
-                }
-                attempt += 1;
-            }
-            Outcome::Taken {
-                version_key,
-                source,
-            } => {
-                // The rows we collided with are committed, so any connection
-                // sees them; the caller's transaction is aborted, so use the pool.
-                let mut pooled;
-                let follow_up: &mut PgConnection = match owner {
-                    Owner::Store => conn,
-                    Owner::Caller => {
-                        pooled = inner.pool.acquire().await.map_err(store_error)?;
-                        &mut pooled
-                    }
-                };
-                if let Some(replay) = replayed(inner, follow_up, request).await? {
-                    return replay.answer(request, owner, true);
-                }
-                if !version_key {
-                    return Err(StoreError::Backend(Box::new(source)));
-                }
-                let retry = request.expected == ExpectedVersion::Any
-                    && owner == Owner::Store
-                    && attempt < ANY_ATTEMPTS;
-                if !retry {
-                    let actual = stream_head(inner, follow_up, request.stream_id).await?;
-                    return Err(request.conflict(actual.map(|(v, _)| v)));
-                }
-                attempt += 1;
-            }
-        }
-    }
-}
-
-/// An empty batch: check the expectation, write nothing.
-async fn empty(
-    inner: &Inner,
-    conn: &mut PgConnection,
-    request: &Request<'_>,
-) -> Result<AppendResult, StoreError> {
-    let head = stream_head(inner, conn, request.stream_id).await?;
-    let version = head.map(|(v, _)| v);
-    if !request.expected.is_satisfied_by(version) {
-        return Err(request.conflict(version));
-    }
-    let (version, position) = head.unwrap_or((0, 0));
-    Ok(AppendResult {
-        first_version: version,
-        last_version: version,
-        first_position: position,
-        last_position: position,
-        replayed: false,
-    })
-}
-
 /// The version and position of the last event of `stream_id`.
-pub(crate) async fn stream_head(
-    inner: &Inner,
+pub(super) async fn stream_head(
+    q: &Statements,
     conn: &mut PgConnection,
     stream_id: &str,
 ) -> Result<Option<(u64, u64)>, StoreError> {
-    let row = sqlx::query(inner.sql.stream_head.get())
+    let row = sqlx::query(q.stream_head.get())
         .bind(stream_id)
         .fetch_optional(conn)
         .await
@@ -345,7 +335,8 @@ pub(crate) async fn stream_head(
         .transpose()
 }
 
-enum Outcome {
+/// What one run of the statement did.
+pub(super) enum Outcome {
     Written(AppendResult),
     /// The statement ran and inserted nothing: a check failed.
     Refused {
@@ -359,7 +350,8 @@ enum Outcome {
     },
 }
 
-enum Refusal {
+/// Which check refused an append.
+pub(super) enum Refusal {
     Version,
     AggregateType(String),
     Room,
@@ -373,7 +365,7 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn into_error(self, request: &Request<'_>, actual: Option<u64>) -> StoreError {
+    pub(super) fn into_error(self, request: &Request<'_>, actual: Option<u64>) -> StoreError {
         let stream = request.stream_id;
         match self {
             Self::Version => request.conflict(actual),
@@ -404,13 +396,12 @@ impl Refusal {
 
 /// Runs the append statement once. `fresh`: the statement is its own
 /// transaction (autocommit), so no earlier append of it used positions.
-async fn insert(
-    inner: &Inner,
+pub(super) async fn insert(
+    q: &Statements,
     conn: &mut PgConnection,
     r: &Request<'_>,
     fresh: bool,
 ) -> Result<Outcome, StoreError> {
-    let q = &inner.sql;
     let one = match (
         &*r.ids,
         &*r.names,
@@ -424,10 +415,10 @@ async fn insert(
         _ => None,
     };
     let sql = match (one.is_some(), fresh) {
-        (false, false) => &q.append,
-        (false, true) => &q.append_fresh,
-        (true, false) => &q.append_one,
-        (true, true) => &q.append_one_fresh,
+        (false, false) => &q.append_in,
+        (false, true) => &q.append,
+        (true, false) => &q.append_one_in,
+        (true, true) => &q.append_one,
     };
     let query = sqlx::query(sql.get())
         .bind(r.stream_id)
@@ -535,42 +526,20 @@ struct Stored {
 
 /// A batch found stored exactly as the append would have stored it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Replay {
+pub(super) struct Replay {
     /// What the original append returned, with `replayed` set.
-    result: AppendResult,
+    pub(super) result: AppendResult,
     /// Whether the transaction doing the look-up wrote it.
-    ours: bool,
-}
-
-impl Replay {
-    /// The answer to the retried append. A store-owned statement has no
-    /// other writes to worry about; in a caller's transaction only its own
-    /// earlier append is a harmless replay, since anything else means a
-    /// committed transaction already did this work (see `append_in`).
-    fn answer(
-        self,
-        request: &Request<'_>,
-        owner: Owner,
-        aborted: bool,
-    ) -> Result<AppendResult, StoreError> {
-        if owner == Owner::Caller && !self.ours {
-            return Err(StoreError::AlreadyStored {
-                stream_id: request.stream_id.into(),
-                stored: self.result,
-                transaction_aborted: aborted,
-            });
-        }
-        Ok(self.result)
-    }
+    pub(super) ours: bool,
 }
 
 /// If the batch is already stored, what its original append returned.
-async fn replayed(
-    inner: &Inner,
+pub(super) async fn replayed(
+    q: &Statements,
     conn: &mut PgConnection,
     r: &Request<'_>,
 ) -> Result<Option<Replay>, StoreError> {
-    let rows = sqlx::query(inner.sql.stored_ids.get())
+    let rows = sqlx::query(q.stored_ids.get())
         .bind(&r.ids)
         .fetch_all(conn)
         .await
@@ -587,13 +556,17 @@ async fn replayed(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    judge(r.stream_id, &r.ids, &stored)
+    classify_stored(r.stream_id, &r.ids, &stored)
 }
 
 /// A replay when every id is stored, in order, at consecutive versions of
 /// this stream; `DuplicateEvent` when some are stored otherwise; `None`
 /// when none is stored.
-fn judge(stream_id: &str, ids: &[Uuid], stored: &[Stored]) -> Result<Option<Replay>, StoreError> {
+fn classify_stored(
+    stream_id: &str,
+    ids: &[Uuid],
+    stored: &[Stored],
+) -> Result<Option<Replay>, StoreError> {
     let Some(first) = stored.first() else {
         return Ok(None);
     };
@@ -626,6 +599,22 @@ fn judge(stream_id: &str, ids: &[Uuid], stored: &[Stored]) -> Result<Option<Repl
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_the_statements_in_a_callers_transaction_probe_and_look_for_ids() {
+        for (sql, batch) in [(APPEND_IN, true), (APPEND_ONE_IN, false)] {
+            assert!(sql.contains("max(e.global_position)"));
+            assert!(sql.contains("NOT EXISTS (SELECT 1 FROM {schema}.events d"));
+            assert_eq!(sql.contains("ANY($5::uuid[])"), batch);
+        }
+        for sql in [APPEND, APPEND_ONE] {
+            assert!(!sql.contains("max(e.global_position)"));
+            assert!(sql.contains("true AS ids_free"));
+        }
+        for sql in [APPEND, APPEND_IN, APPEND_ONE, APPEND_ONE_IN] {
+            assert!(!sql.contains("$10"), "nine parameters");
+        }
+    }
+
     fn stored(ord: usize, stream: &str, version: u64) -> Stored {
         Stored {
             ord,
@@ -638,14 +627,18 @@ mod tests {
 
     #[test]
     fn nothing_stored_is_not_a_replay() {
-        assert!(judge("s", &[Uuid::now_v7()], &[]).unwrap().is_none());
+        assert!(
+            classify_stored("s", &[Uuid::now_v7()], &[])
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn the_same_batch_in_the_same_stream_is_a_replay() {
         let ids = [Uuid::now_v7(), Uuid::now_v7()];
         let rows = [stored(1, "s", 4), stored(2, "s", 5)];
-        let replay = judge("s", &ids, &rows).unwrap().unwrap();
+        let replay = classify_stored("s", &ids, &rows).unwrap().unwrap();
         let r = replay.result;
         assert!(r.replayed);
         assert!(!replay.ours);
@@ -658,9 +651,9 @@ mod tests {
         let ids = [Uuid::now_v7(), Uuid::now_v7()];
         let mut rows = [stored(1, "s", 4), stored(2, "s", 5)];
         rows[1].ours = true;
-        assert!(!judge("s", &ids, &rows).unwrap().unwrap().ours);
+        assert!(!classify_stored("s", &ids, &rows).unwrap().unwrap().ours);
         rows[0].ours = true;
-        assert!(judge("s", &ids, &rows).unwrap().unwrap().ours);
+        assert!(classify_stored("s", &ids, &rows).unwrap().unwrap().ours);
     }
 
     #[test]
@@ -673,7 +666,7 @@ mod tests {
             (vec![stored(1, "s", 1), stored(2, "s", 3)], 0),
         ];
         for (rows, named) in cases {
-            match judge("s", &ids, &rows) {
+            match classify_stored("s", &ids, &rows) {
                 Err(StoreError::DuplicateEvent { event_id, .. }) => {
                     assert_eq!(event_id, ids[named])
                 }

@@ -1,22 +1,24 @@
 //! The guard against a transaction-id counter that is behind the stored
 //! positions (see "Moving a database" in the crate docs).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use eventsource::StoreError;
 use sqlx::{PgConnection, Row};
 use thiserror::Error;
 
-use crate::PgEventStore;
 use crate::error::store_error;
-use crate::store::Inner;
+use crate::positions::transaction_of;
+use crate::schema::Identifier;
+use crate::sql::Sql;
 
 /// The cluster's transaction-id counter is behind the events already
 /// stored: new events would be numbered below positions that subscribers
 /// and checkpoints have already passed, and nobody would ever read them.
 ///
-/// Reported inside [`StoreError::Backend`] by [`PgEventStore::migrate`],
-/// [`PgEventStore::check_transaction_ids`] and a store's first append; find
+/// Reported inside [`StoreError::Backend`] by
+/// [`PgEventStore::migrate`](crate::PgEventStore::migrate),
+/// [`PgEventStore::check_transaction_ids`](crate::PgEventStore::check_transaction_ids) and a store's first append; find
 /// it with [`TransactionIdsBehind::in_error`].
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error(
@@ -43,7 +45,7 @@ pub struct TransactionIdsBehind {
 impl TransactionIdsBehind {
     /// The (64-bit) id of the transaction that wrote the highest position.
     pub fn highest_transaction_id(&self) -> u64 {
-        self.highest_position / SLOTS
+        transaction_of(self.highest_position)
     }
 
     /// The smallest epoch for `pg_resetwal -e` that puts every new
@@ -61,75 +63,89 @@ impl TransactionIdsBehind {
     }
 }
 
-/// Positions per transaction id.
-const SLOTS: u64 = crate::sql::SLOTS.unsigned_abs();
-
 /// Whether positions of transactions from `next_transaction_id` on all lie
 /// above `highest_position`.
 fn counter_ahead(next_transaction_id: u64, highest_position: u64) -> bool {
-    highest_position / SLOTS < next_transaction_id
+    transaction_of(highest_position) < next_transaction_id
 }
 
-impl PgEventStore {
-    /// Checks that the cluster's transaction-id counter is ahead of every
-    /// stored position, as the gap-free order needs.
-    ///
-    /// [`PgEventStore::migrate`] runs this check, and so does each store
-    /// value (with its clones) before its first append and again after an
-    /// append lost its connection; call it yourself, say from a health
-    /// check, to catch a database moved to another cluster under a running
-    /// process without a dropped connection. One cheap query: the
-    /// snapshot's `xmax` and the primary key's largest value.
-    pub async fn check_transaction_ids(&self) -> Result<(), StoreError> {
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        check(&self.inner, &mut conn).await
-    }
+/// The snapshot's `xmax` (the next transaction id) and the highest position:
+/// `xmax`, not a new id, as checking must not consume transaction ids.
+const XID_GUARD: &str = "\
+SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+    (SELECT max(global_position) FROM {schema}.events)";
+
+/// The check, and whether it passed for this store value (with its clones).
+#[derive(Debug)]
+pub(crate) struct XidGuard {
+    statement: Sql,
+    schema: Identifier,
+    checked: AtomicBool,
 }
 
-/// Runs the check on `conn` once per store value: again only after it failed.
-pub(crate) async fn check_once(inner: &Inner, conn: &mut PgConnection) -> Result<(), StoreError> {
-    if inner.xid_checked.load(Ordering::Acquire) {
-        return Ok(());
+impl XidGuard {
+    pub(crate) fn new(schema: &Identifier) -> Self {
+        Self {
+            statement: Sql::new(XID_GUARD, schema),
+            schema: schema.clone(),
+            checked: AtomicBool::new(false),
+        }
     }
-    check(inner, conn).await
-}
 
-/// A lost connection is how a running process sees its database move to
-/// another cluster (a switchover, a restore behind the same address): check
-/// again before the next append.
-pub(crate) fn rearm_after<T>(inner: &Inner, result: &Result<T, StoreError>) {
-    if matches!(result, Err(StoreError::Connection(_))) {
-        inner.xid_checked.store(false, Ordering::Release);
+    /// Runs the check on `conn` once per store value: again only after it
+    /// failed, or after [`XidGuard::rearm_after`] saw a lost connection.
+    pub(crate) async fn check_once(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        if self.checked.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.check(conn).await
     }
-}
 
-pub(crate) async fn check(inner: &Inner, conn: &mut PgConnection) -> Result<(), StoreError> {
-    let row = sqlx::query(inner.sql.xid_guard.get())
-        .fetch_one(conn)
-        .await
-        .map_err(store_error)?;
-    let next: i64 = row.try_get(0).map_err(store_error)?;
-    let highest: Option<i64> = row.try_get(1).map_err(store_error)?;
-    let next = u64::try_from(next).map_err(|_| {
-        StoreError::Backend(format!("the server reported transaction id {next}").into())
-    })?;
-    // Positions are checked positive by the table, so a negative one cannot
-    // be stored; none at all (an empty log) is always fine.
-    let highest = highest.and_then(|h| u64::try_from(h).ok()).unwrap_or(0);
-    if !counter_ahead(next, highest) {
-        return Err(StoreError::Backend(Box::new(TransactionIdsBehind {
-            schema: inner.options.schema().as_str().to_owned(),
-            highest_position: highest,
-            next_transaction_id: next,
-        })));
+    /// A lost connection is how a running process sees its database move to
+    /// another cluster (a switchover, a restore behind the same address):
+    /// check again before the next append.
+    pub(crate) fn rearm_after<T>(&self, result: &Result<T, StoreError>) {
+        if matches!(result, Err(StoreError::Connection(_))) {
+            self.checked.store(false, Ordering::Release);
+        }
     }
-    inner.xid_checked.store(true, Ordering::Release);
-    Ok(())
+
+    /// Runs the check on `conn`.
+    pub(crate) async fn check(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let row = sqlx::query(self.statement.get())
+            .fetch_one(conn)
+            .await
+            .map_err(store_error)?;
+        let next: i64 = row.try_get(0).map_err(store_error)?;
+        let highest: Option<i64> = row.try_get(1).map_err(store_error)?;
+        let next = u64::try_from(next).map_err(|_| {
+            StoreError::Backend(format!("the server reported transaction id {next}").into())
+        })?;
+        // Positions are checked positive by the table, so a negative one
+        // cannot be stored; none at all (an empty log) is always fine.
+        let highest = highest.and_then(|h| u64::try_from(h).ok()).unwrap_or(0);
+        if !counter_ahead(next, highest) {
+            return Err(StoreError::Backend(Box::new(TransactionIdsBehind {
+                schema: self.schema.as_str().to_owned(),
+                highest_position: highest,
+                next_transaction_id: next,
+            })));
+        }
+        self.checked.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The statement, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn statement(&self) -> &Sql {
+        &self.statement
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::positions::SLOTS;
 
     #[test]
     fn positions_of_the_next_transaction_must_lie_above_the_highest() {

@@ -6,28 +6,81 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use eventsource::StoreError;
 use eventsource::projection::{DeadLetterStore, ParkedEvent};
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::PgEventStore;
 use crate::error::{store_error, to_i64};
-use crate::processing_sql::ProcessingSql;
+use crate::schema::Identifier;
+use crate::sql::Sql;
+
+/// Parks `$2` of projection `$1`, or records another failure of it.
+const PARK: &str = "\
+INSERT INTO {schema}.dead_letters AS d (projection, global_position, event_id,
+    stream_id, stream_version, event_name, error, attempts, parked_at,
+    schema_version, payload, metadata, recorded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (projection, global_position) DO UPDATE
+SET error = EXCLUDED.error, attempts = EXCLUDED.attempts,
+    parked_at = EXCLUDED.parked_at";
+
+const LIST: &str = "\
+SELECT projection, global_position, event_id, stream_id, stream_version,
+    event_name, error, attempts, parked_at, schema_version, payload, metadata,
+    recorded_at FROM {schema}.dead_letters
+WHERE projection = $1 ORDER BY global_position";
+
+const COUNT: &str = "SELECT count(*) FROM {schema}.dead_letters WHERE projection = $1";
+
+const REMOVE: &str =
+    "DELETE FROM {schema}.dead_letters WHERE projection = $1 AND global_position = $2";
+
+const CLEAR: &str = "DELETE FROM {schema}.dead_letters WHERE projection = $1";
+
+/// The statements of the dead-letter store.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    park: Sql,
+    list: Sql,
+    count: Sql,
+    remove: Sql,
+    clear: Sql,
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &Identifier) -> Self {
+        Self {
+            park: Sql::new(PARK, schema),
+            list: Sql::new(LIST, schema),
+            count: Sql::new(COUNT, schema),
+            remove: Sql::new(REMOVE, schema),
+            clear: Sql::new(CLEAR, schema),
+        }
+    }
+
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("park", &self.park),
+            ("list_parked", &self.list),
+            ("count_parked", &self.count),
+            ("remove_parked", &self.remove),
+            ("clear_parked", &self.clear),
+        ]
+    }
+}
 
 /// A [`DeadLetterStore`] in the store's schema (table `dead_letters`).
 #[derive(Clone, Debug)]
 pub struct PgDeadLetterStore {
-    store: PgEventStore,
-    sql: Arc<ProcessingSql>,
+    pool: PgPool,
+    sql: Arc<Statements>,
 }
 
-impl PgEventStore {
-    /// The dead-letter store of this store's schema.
-    pub fn dead_letters(&self) -> PgDeadLetterStore {
-        PgDeadLetterStore {
-            store: self.clone(),
-            sql: self.inner.processing.clone(),
-        }
+impl PgDeadLetterStore {
+    pub(crate) fn new(pool: PgPool, sql: Arc<Statements>) -> Self {
+        Self { pool, sql }
     }
 }
 
@@ -96,25 +149,25 @@ impl DeadLetterStore for PgDeadLetterStore {
             .bind(&event.payload)
             .bind(&event.metadata)
             .bind(event.recorded_at)
-            .execute(self.store.pool())
+            .execute(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(())
     }
 
     async fn list(&self, projection: &str) -> Result<Vec<ParkedEvent>, StoreError> {
-        let rows = sqlx::query(self.sql.list_parked.get())
+        let rows = sqlx::query(self.sql.list.get())
             .bind(projection)
-            .fetch_all(self.store.pool())
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
         rows.iter().map(parked).collect()
     }
 
     async fn count(&self, projection: &str) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query(self.sql.count_parked.get())
+        let count: i64 = sqlx::query(self.sql.count.get())
             .bind(projection)
-            .fetch_one(self.store.pool())
+            .fetch_one(&self.pool)
             .await
             .and_then(|row| row.try_get(0))
             .map_err(store_error)?;
@@ -127,19 +180,19 @@ impl DeadLetterStore for PgDeadLetterStore {
     }
 
     async fn remove(&self, projection: &str, position: u64) -> Result<bool, StoreError> {
-        let done = sqlx::query(self.sql.remove_parked.get())
+        let done = sqlx::query(self.sql.remove.get())
             .bind(projection)
             .bind(to_i64("position", position)?)
-            .execute(self.store.pool())
+            .execute(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn clear(&self, projection: &str) -> Result<(), StoreError> {
-        sqlx::query(self.sql.clear_parked.get())
+        sqlx::query(self.sql.clear.get())
             .bind(projection)
-            .execute(self.store.pool())
+            .execute(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(())

@@ -18,13 +18,101 @@ use std::time::Duration;
 use async_trait::async_trait;
 use eventsource::StoreError;
 use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, Registered};
-use eventsource::store::CheckpointStore;
-use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use crate::PgEventStore;
+use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
-use crate::processing_sql::ProcessingSql;
+use crate::schema::Identifier;
+use crate::sql::Sql;
+
+/// Takes the lease `$1` for owner `$2` for `$3` milliseconds when it is
+/// free, expired, or already the owner's (a renewal).
+const ACQUIRE_LEASE: &str = "\
+INSERT INTO {schema}.projection_leases AS l (name, owner, expires_at)
+VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+ON CONFLICT (name) DO UPDATE
+SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE l.owner = EXCLUDED.owner OR l.expires_at < clock_timestamp()
+RETURNING owner";
+
+const RELEASE_LEASE: &str = "DELETE FROM {schema}.projection_leases WHERE name = $1 AND owner = $2";
+
+/// Locks the lease row until the commit, so no takeover can slip in between
+/// this check and the commit.
+const FENCE_LEASE: &str = "\
+SELECT 1 FROM {schema}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDATE";
+
+/// Records version `$2` of projection `$1` with its events `$3`, unless it
+/// is recorded already; returns the events it was first recorded with and
+/// the active version (the highest activated).
+const REGISTER_VERSION: &str = "\
+WITH recorded AS (
+    INSERT INTO {schema}.projection_versions (name, version, events)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (name, version) DO NOTHING
+    RETURNING events)
+SELECT coalesce((SELECT events FROM recorded),
+        (SELECT events FROM {schema}.projection_versions WHERE name = $1 AND version = $2)),
+    (SELECT max(version) FROM {schema}.projection_versions
+        WHERE name = $1 AND activated_at IS NOT NULL)";
+
+const FORGET_VERSION: &str =
+    "DELETE FROM {schema}.projection_versions WHERE name = $1 AND version = $2";
+
+const ACTIVE_VERSION: &str = "\
+SELECT max(version) FROM {schema}.projection_versions
+WHERE name = $1 AND activated_at IS NOT NULL";
+
+/// Activates version `$2` of projection `$1` (once); returns the active version.
+const ACTIVATE_VERSION: &str = "\
+WITH activated AS (
+    UPDATE {schema}.projection_versions SET activated_at = coalesce(activated_at, now())
+    WHERE name = $1 AND version = $2
+    RETURNING version)
+SELECT greatest((SELECT version FROM activated),
+    (SELECT max(version) FROM {schema}.projection_versions
+        WHERE name = $1 AND activated_at IS NOT NULL))";
+
+/// The statements of the projection backend.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    acquire_lease: Sql,
+    release_lease: Sql,
+    fence_lease: Sql,
+    register_version: Sql,
+    forget_version: Sql,
+    active_version: Sql,
+    activate_version: Sql,
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &Identifier) -> Self {
+        Self {
+            acquire_lease: Sql::new(ACQUIRE_LEASE, schema),
+            release_lease: Sql::new(RELEASE_LEASE, schema),
+            fence_lease: Sql::new(FENCE_LEASE, schema),
+            register_version: Sql::new(REGISTER_VERSION, schema),
+            forget_version: Sql::new(FORGET_VERSION, schema),
+            active_version: Sql::new(ACTIVE_VERSION, schema),
+            activate_version: Sql::new(ACTIVATE_VERSION, schema),
+        }
+    }
+
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("acquire_lease", &self.acquire_lease),
+            ("release_lease", &self.release_lease),
+            ("fence_lease", &self.fence_lease),
+            ("register_version", &self.register_version),
+            ("forget_version", &self.forget_version),
+            ("active_version", &self.active_version),
+            ("activate_version", &self.activate_version),
+        ]
+    }
+}
 
 /// A [`ProjectionBackend`] on PostgreSQL, for projections whose handlers take
 /// `&mut PgConnection` (transactional read models in the same database) or
@@ -67,21 +155,20 @@ use crate::processing_sql::ProcessingSql;
 /// ```
 #[derive(Clone, Debug)]
 pub struct PgProjectionBackend {
-    store: PgEventStore,
-    sql: Arc<ProcessingSql>,
-}
-
-impl PgEventStore {
-    /// The projection backend of this store's schema.
-    pub fn projection_backend(&self) -> PgProjectionBackend {
-        PgProjectionBackend {
-            store: self.clone(),
-            sql: self.inner.processing.clone(),
-        }
-    }
+    pool: PgPool,
+    checkpoints: Arc<Checkpoints>,
+    sql: Arc<Statements>,
 }
 
 impl PgProjectionBackend {
+    pub(crate) fn new(pool: PgPool, checkpoints: Arc<Checkpoints>, sql: Arc<Statements>) -> Self {
+        Self {
+            pool,
+            checkpoints,
+            sql,
+        }
+    }
+
     /// Begins a transaction the server ends if it stays idle, or one of its
     /// statements runs, longer than `time_limit`.
     ///
@@ -99,15 +186,15 @@ impl PgProjectionBackend {
              SET LOCAL statement_timeout = {millis}"
         );
         let tx = self
-            .store
-            .pool()
+            .pool
             .begin_with(AssertSqlSafe(begin))
             .await
             .map_err(store_error)?;
         Ok(PgProjectionTx {
             tx,
             unit: (),
-            store: self.store.clone(),
+            checkpoints: self.checkpoints.clone(),
+            sql: self.sql.clone(),
         })
     }
 
@@ -122,10 +209,20 @@ impl PgProjectionBackend {
             .bind(name)
             .bind(owner)
             .bind(millis as f64)
-            .fetch_optional(self.store.pool())
+            .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
+        sqlx::query(self.sql.release_lease.get())
+            .bind(name)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn register_version(
@@ -138,7 +235,7 @@ impl PgProjectionBackend {
             .bind(name)
             .bind(version_i32(version)?)
             .bind(events)
-            .fetch_one(self.store.pool())
+            .fetch_one(&self.pool)
             .await
             .map_err(store_error)?;
         let events: Option<Vec<String>> = row.try_get(0).map_err(store_error)?;
@@ -153,16 +250,16 @@ impl PgProjectionBackend {
         sqlx::query(self.sql.forget_version.get())
             .bind(name)
             .bind(version_i32(version)?)
-            .execute(self.store.pool())
+            .execute(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(())
     }
 
-    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+    async fn active_version_of(&self, name: &str) -> Result<Option<u32>, StoreError> {
         let active: Option<i32> = sqlx::query_scalar(self.sql.active_version.get())
             .bind(name)
-            .fetch_one(self.store.pool())
+            .fetch_one(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(active.and_then(|v| u32::try_from(v).ok()))
@@ -172,30 +269,29 @@ impl PgProjectionBackend {
         let active: Option<i32> = sqlx::query_scalar(self.sql.activate_version.get())
             .bind(name)
             .bind(version_i32(version)?)
-            .fetch_one(self.store.pool())
+            .fetch_one(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(active
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(version))
+        Ok(active.and_then(|v| u32::try_from(v).ok()).unwrap_or(version))
     }
+}
 
-    async fn release_lease(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
-        sqlx::query(self.sql.release_lease.get())
-            .bind(name)
-            .bind(owner)
-            .execute(self.store.pool())
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
+/// A projection version as PostgreSQL's `integer`.
+fn version_i32(version: u32) -> Result<i32, StoreError> {
+    i32::try_from(version).map_err(|_| {
+        StoreError::invalid(format!(
+            "projection version {version} is above {}",
+            i32::MAX
+        ))
+    })
 }
 
 /// One batch's transaction.
 pub struct PgProjectionTx {
     tx: Transaction<'static, Postgres>,
     unit: (),
-    store: PgEventStore,
+    checkpoints: Arc<Checkpoints>,
+    sql: Arc<Statements>,
 }
 
 impl std::fmt::Debug for PgProjectionTx {
@@ -206,7 +302,7 @@ impl std::fmt::Debug for PgProjectionTx {
 
 impl PgProjectionTx {
     async fn reset(&mut self, name: &str) -> Result<(), StoreError> {
-        self.store.reset_checkpoint_in(&mut self.tx, name).await
+        self.checkpoints.reset_in(&mut self.tx, name).await
     }
 
     async fn finish(
@@ -215,7 +311,7 @@ impl PgProjectionTx {
         owner: Uuid,
         position: Option<u64>,
     ) -> Result<(), CommitError> {
-        let held = sqlx::query(self.store.inner.processing.fence_lease.get())
+        let held = sqlx::query(self.sql.fence_lease.get())
             .bind(name)
             .bind(owner)
             .fetch_optional(&mut *self.tx)
@@ -226,8 +322,8 @@ impl PgProjectionTx {
             return Err(CommitError::LeaseLost);
         }
         if let Some(position) = position {
-            self.store
-                .save_checkpoint_in(&mut self.tx, name, position)
+            self.checkpoints
+                .save_in(&mut self.tx, name, position)
                 .await?;
         }
         self.tx.commit().await.map_err(store_error)?;
@@ -252,7 +348,7 @@ macro_rules! backend_for {
             }
 
             async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
-                CheckpointStore::load(&self.store, name).await
+                self.checkpoints.load(name).await
             }
 
             async fn acquire(
@@ -282,7 +378,7 @@ macro_rules! backend_for {
             }
 
             async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
-                PgProjectionBackend::active_version(self, name).await
+                self.active_version_of(name).await
             }
 
             async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
@@ -319,13 +415,3 @@ macro_rules! backend_for {
 
 backend_for!(PgConnection, |tx| &mut *tx.tx);
 backend_for!((), |tx| &mut tx.unit);
-
-/// A projection version as PostgreSQL's `integer`.
-fn version_i32(version: u32) -> Result<i32, StoreError> {
-    i32::try_from(version).map_err(|_| {
-        StoreError::invalid(format!(
-            "projection version {version} is above {}",
-            i32::MAX
-        ))
-    })
-}

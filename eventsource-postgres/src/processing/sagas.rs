@@ -6,27 +6,66 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use eventsource::StoreError;
 use eventsource::saga::{SagaInstance, SagaStore};
-use sqlx::Row;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::PgEventStore;
 use crate::error::store_error;
-use crate::processing_sql::ProcessingSql;
+use crate::schema::Identifier;
+use crate::sql::Sql;
+
+const LOAD: &str = "\
+SELECT state::text, completed, updated_at FROM {schema}.saga_instances
+WHERE saga = $1 AND correlation_id = $2";
+
+const SAVE: &str = "\
+INSERT INTO {schema}.saga_instances AS i (saga, correlation_id, state, completed, updated_at)
+VALUES ($1, $2, $3::jsonb, $4, $5)
+ON CONFLICT (saga, correlation_id) DO UPDATE
+SET state = EXCLUDED.state, completed = EXCLUDED.completed,
+    updated_at = EXCLUDED.updated_at";
+
+const LIST: &str = "\
+SELECT correlation_id, state::text, completed, updated_at
+FROM {schema}.saga_instances WHERE saga = $1 ORDER BY updated_at, correlation_id";
+
+/// The statements of the saga store.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    load: Sql,
+    save: Sql,
+    list: Sql,
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &Identifier) -> Self {
+        Self {
+            load: Sql::new(LOAD, schema),
+            save: Sql::new(SAVE, schema),
+            list: Sql::new(LIST, schema),
+        }
+    }
+
+    /// Every statement, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn all(&self) -> Vec<(&'static str, &Sql)> {
+        vec![
+            ("load_saga", &self.load),
+            ("save_saga", &self.save),
+            ("list_sagas", &self.list),
+        ]
+    }
+}
 
 /// A [`SagaStore`] in the store's schema (table `saga_instances`).
 #[derive(Clone, Debug)]
 pub struct PgSagaStore {
-    store: PgEventStore,
-    sql: Arc<ProcessingSql>,
+    pool: PgPool,
+    sql: Arc<Statements>,
 }
 
-impl PgEventStore {
-    /// The saga store of this store's schema.
-    pub fn saga_store(&self) -> PgSagaStore {
-        PgSagaStore {
-            store: self.clone(),
-            sql: self.inner.processing.clone(),
-        }
+impl PgSagaStore {
+    pub(crate) fn new(pool: PgPool, sql: Arc<Statements>) -> Self {
+        Self { pool, sql }
     }
 }
 
@@ -37,10 +76,10 @@ impl SagaStore for PgSagaStore {
         saga: &str,
         correlation_id: Uuid,
     ) -> Result<Option<SagaInstance>, StoreError> {
-        let row = sqlx::query(self.sql.load_saga.get())
+        let row = sqlx::query(self.sql.load.get())
             .bind(saga)
             .bind(correlation_id)
-            .fetch_optional(self.store.pool())
+            .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
         row.map(|row| {
@@ -59,22 +98,22 @@ impl SagaStore for PgSagaStore {
         correlation_id: Uuid,
         instance: SagaInstance,
     ) -> Result<(), StoreError> {
-        sqlx::query(self.sql.save_saga.get())
+        sqlx::query(self.sql.save.get())
             .bind(saga)
             .bind(correlation_id)
             .bind(&instance.state)
             .bind(instance.completed)
             .bind(instance.updated_at)
-            .execute(self.store.pool())
+            .execute(&self.pool)
             .await
             .map_err(store_error)?;
         Ok(())
     }
 
     async fn list(&self, saga: &str) -> Result<Vec<(Uuid, SagaInstance)>, StoreError> {
-        let rows = sqlx::query(self.sql.list_sagas.get())
+        let rows = sqlx::query(self.sql.list.get())
             .bind(saga)
-            .fetch_all(self.store.pool())
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
         rows.iter()

@@ -20,9 +20,13 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tokio::time::Instant;
 
-use crate::append::xid_guard::{self, TransactionIdsBehind};
-use crate::sql::SLOTS;
-use crate::store::Inner;
+use eventsource::clock::Clock;
+use sqlx::PgPool;
+
+use crate::append::TransactionIdsBehind;
+use crate::append::XidGuard;
+use crate::positions::transaction_of;
+use crate::schema::Identifier;
 
 /// The backend or prepared transaction whose top-level id is `$1`.
 ///
@@ -41,6 +45,15 @@ const BLOCKER: &str = "\
     FROM pg_prepared_xacts p \
     WHERE p.transaction = ($1::int8::text::xid8)::xid \
     LIMIT 1";
+
+/// What a stalled reader needs to name the blocker: its database, the
+/// transaction-id guard and its clock.
+pub(crate) struct Probe<'a> {
+    pub(crate) pool: &'a PgPool,
+    pub(crate) schema: &'a Identifier,
+    pub(crate) xid: &'a XidGuard,
+    pub(crate) clock: &'a Clock,
+}
 
 /// Watches one reader's horizon across its rounds.
 #[derive(Debug)]
@@ -71,9 +84,9 @@ impl Stall {
     /// Records a round that found `horizon` and, as the highest committed
     /// position it still has to deliver, `head` (`None`: nothing). Logs the
     /// warning when this round makes the stall long enough.
-    pub(crate) async fn observe(&mut self, inner: &Inner, horizon: i64, head: Option<i64>) {
-        if let Some(waited) = self.due(Instant::now(), horizon, head) {
-            report(inner, self.reader, horizon, waited).await;
+    pub(crate) async fn observe(&mut self, probe: &Probe<'_>, horizon: i64, head: Option<i64>) {
+        if let Some(waited) = self.due(probe.clock.instant(), horizon, head) {
+            report(probe, self.reader, horizon, waited).await;
         }
     }
 
@@ -108,18 +121,19 @@ impl Stall {
 
 /// Logs what holds the horizon at `horizon` back. Diagnostics only: a
 /// failure to look is logged quietly and never disturbs the reader.
-async fn report(inner: &Inner, reader: &'static str, horizon: i64, waited: Duration) {
-    let schema = inner.options.schema().as_str();
+async fn report(probe: &Probe<'_>, reader: &'static str, horizon: i64, waited: Duration) {
+    let schema = probe.schema.as_str();
     // First, since then no transaction is to blame: the events may sit
     // above every id the cluster has handed out (it was moved or reset).
-    if let Err(err) = counter_check(inner).await {
+    if let Err(err) = counter_check(probe).await {
         tracing::warn!(schema, reader, ?waited, "readers are stuck: {err}");
         return;
     }
-    let xid = horizon / SLOTS;
+    let xid =
+        i64::try_from(transaction_of(u64::try_from(horizon).unwrap_or(0))).unwrap_or(i64::MAX);
     let found = sqlx::query(BLOCKER)
         .bind(xid)
-        .fetch_optional(&inner.pool)
+        .fetch_optional(probe.pool)
         .await;
     match found {
         Ok(Some(row)) => match Blocker::from_row(&row) {
@@ -144,11 +158,11 @@ async fn report(inner: &Inner, reader: &'static str, horizon: i64, waited: Durat
 }
 
 /// The transaction-id guard, as a diagnosis: only its own failure counts.
-async fn counter_check(inner: &Inner) -> Result<(), StoreError> {
-    let Ok(mut conn) = inner.pool.acquire().await else {
+async fn counter_check(probe: &Probe<'_>) -> Result<(), StoreError> {
+    let Ok(mut conn) = probe.pool.acquire().await else {
         return Ok(());
     };
-    match xid_guard::check(inner, &mut conn).await {
+    match probe.xid.check(&mut conn).await {
         Err(err) if TransactionIdsBehind::in_error(&err).is_some() => Err(err),
         _ => Ok(()),
     }

@@ -12,33 +12,221 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use eventsource::backoff::Backoff;
 use eventsource::store::{EventFilter, EventStream};
 use eventsource::{RecordedEvent, StoreError};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 
-use crate::backoff::Backoff;
+use crate::append::XidGuard;
 use crate::error::store_error;
+use crate::notify::Notifications;
+use crate::options::PgStoreOptions;
 use crate::row::{self, Names, Unreadable};
-use crate::sql::FilterShape;
-use crate::store::Inner;
-use horizon_stall::Stall;
+use crate::schema::Identifier;
+use crate::sql::Sql;
+use horizon_stall::{Probe, Stall};
 
-pub(crate) fn read_stream(inner: Arc<Inner>, stream_id: &str, from_version: u64) -> EventStream {
+/// A stream's events from version `$2`, at most `$3`.
+const READ_STREAM: &str = "\
+SELECT global_position, stream_id, aggregate_type, stream_version, event_id, event_name,
+    schema_version, payload::text, metadata::text, recorded_at
+FROM {schema}.events
+WHERE stream_id = $1 AND stream_version >= $2
+ORDER BY stream_version LIMIT $3";
+
+/// A page of the global log: rows after `$1` and before `$2` (exclusive), at
+/// most `$3`, passing the filter's conditions (parameters from `$4`).
+const READ_ALL: &str = "\
+SELECT global_position, stream_id, aggregate_type, stream_version, event_id, event_name,
+    schema_version, payload::text, metadata::text, recorded_at
+FROM {schema}.events
+WHERE global_position > $1 AND global_position < $2{filter}
+ORDER BY global_position LIMIT $3";
+
+/// Counts what [`READ_ALL`] would deliver, in one snapshot: the horizon, the
+/// highest visible position, and the rows after `$1`, below `$2`
+/// (exclusive) and below the horizon that pass the filter (parameters from
+/// `$3`). The count is final when the horizon lies above `$2 - 1` or above
+/// the highest position (see the crate docs).
+const COUNT_ALL: &str = "\
+WITH h AS MATERIALIZED (
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * {slots} AS horizon
+)
+SELECT h.horizon, (SELECT max(global_position) FROM {schema}.events),
+    (SELECT count(*) FROM {schema}.events
+     WHERE global_position > $1 AND global_position < LEAST($2::int8, h.horizon){filter})
+FROM h";
+
+/// The first position a transaction still able to commit could use (the
+/// oldest running transaction id of this statement's snapshot, scaled), and
+/// the highest committed position.
+const HORIZON: &str = "\
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * {slots},
+    (SELECT max(global_position) FROM {schema}.events)";
+
+/// The highest committed position (0 when empty).
+const HEAD_POSITION: &str = "SELECT COALESCE(max(global_position), 0) FROM {schema}.events";
+
+/// Which optional conditions a global read carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FilterShape {
+    pub(crate) names: bool,
+    pub(crate) types: bool,
+    pub(crate) since: bool,
+}
+
+impl FilterShape {
+    fn index(self) -> usize {
+        usize::from(self.names) | usize::from(self.types) << 1 | usize::from(self.since) << 2
+    }
+
+    fn all() -> impl Iterator<Item = Self> {
+        (0..8).map(|i| Self {
+            names: i & 1 != 0,
+            types: i & 2 != 0,
+            since: i & 4 != 0,
+        })
+    }
+
+    /// The conditions, numbering parameters from `first`: the only SQL text
+    /// assembled from parts, all fixed.
+    fn conditions(self, first: usize) -> String {
+        let mut sql = String::new();
+        let mut next = first;
+        let mut clause = |before: &str, after: &str| {
+            sql.push_str(&format!(" AND {before}${next}{after}"));
+            next += 1;
+        };
+        if self.names {
+            clause("event_name = ANY(", ")");
+        }
+        if self.types {
+            clause("aggregate_type = ANY(", ")");
+        }
+        if self.since {
+            clause("recorded_at >= ", "");
+        }
+        sql
+    }
+}
+
+/// The statements of one store's reads.
+#[derive(Debug)]
+struct Statements {
+    read_stream: Sql,
+    /// By [`FilterShape::index`].
+    read_all: Vec<Sql>,
+    /// By [`FilterShape::index`].
+    count_all: Vec<Sql>,
+    horizon: Sql,
+    head_position: Sql,
+}
+
+impl Statements {
+    fn new(schema: &Identifier) -> Self {
+        Self {
+            read_stream: Sql::new(READ_STREAM, schema),
+            read_all: FilterShape::all()
+                .map(|shape| Sql::with_filter(READ_ALL, schema, &shape.conditions(4)))
+                .collect(),
+            count_all: FilterShape::all()
+                .map(|shape| Sql::with_filter(COUNT_ALL, schema, &shape.conditions(3)))
+                .collect(),
+            horizon: Sql::new(HORIZON, schema),
+            head_position: Sql::new(HEAD_POSITION, schema),
+        }
+    }
+
+    fn read_all(&self, shape: FilterShape) -> &Sql {
+        &self.read_all[shape.index()]
+    }
+
+    fn count_all(&self, shape: FilterShape) -> &Sql {
+        &self.count_all[shape.index()]
+    }
+}
+
+/// The reads and subscriptions of one store (and its clones).
+#[derive(Debug)]
+pub(crate) struct Reads {
+    pool: PgPool,
+    options: PgStoreOptions,
+    statements: Statements,
+    notifications: Arc<Notifications>,
+    /// For the stall warning's diagnosis.
+    xid: Arc<XidGuard>,
+}
+
+impl Reads {
+    pub(crate) fn new(
+        pool: PgPool,
+        options: PgStoreOptions,
+        notifications: Arc<Notifications>,
+        xid: Arc<XidGuard>,
+    ) -> Self {
+        Self {
+            statements: Statements::new(options.schema()),
+            pool,
+            options,
+            notifications,
+            xid,
+        }
+    }
+
+    /// What a stalled reader needs to name the blocker.
+    fn probe(&self) -> Probe<'_> {
+        Probe {
+            pool: &self.pool,
+            schema: self.options.schema(),
+            xid: &self.xid,
+            clock: self.options.clock(),
+        }
+    }
+
+    /// The highest committed position. Events below it may still be
+    /// committing (see the crate docs); `read_all` waits for them.
+    pub(crate) async fn head_position(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query(self.statements.head_position.get())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let head: i64 = row.try_get(0).map_err(store_error)?;
+        Ok(u64::try_from(head).unwrap_or(0))
+    }
+
+    /// Every statement of the reads, named, for the test that prints them.
+    #[cfg(test)]
+    pub(crate) fn statements(&self) -> Vec<(String, &Sql)> {
+        let s = &self.statements;
+        let mut all = vec![
+            ("read_stream".to_owned(), &s.read_stream),
+            ("horizon".to_owned(), &s.horizon),
+            ("head_position".to_owned(), &s.head_position),
+        ];
+        for shape in FilterShape::all() {
+            all.push((format!("read_all {shape:?}"), s.read_all(shape)));
+            all.push((format!("count_all {shape:?}"), s.count_all(shape)));
+        }
+        all
+    }
+}
+
+pub(crate) fn read_stream(reads: Arc<Reads>, stream_id: &str, from_version: u64) -> EventStream {
     let stream_id: Arc<str> = stream_id.into();
-    let limit = i64::from(inner.options.page_size());
+    let limit = i64::from(reads.options.page_size());
     // Versions start at 1; one beyond bigint cannot exist.
     let mut next = i64::try_from(from_version.max(1)).unwrap_or(i64::MAX);
     Box::pin(async_stream::stream! {
         let mut names = Names::default();
         loop {
-            let mut rows = sqlx::query(inner.sql.read_stream.get())
+            let mut rows = sqlx::query(reads.statements.read_stream.get())
                 .bind(&*stream_id)
                 .bind(next)
                 .bind(limit)
-                .fetch(&inner.pool);
+                .fetch(&reads.pool);
             let mut seen = 0;
             while let Some(row) = rows.next().await {
                 seen += 1;
@@ -95,14 +283,14 @@ impl<'f> Bound<'f> {
         }
     }
 
-    /// The count statement (see `sql::count_all`) with this filter bound.
+    /// [`COUNT_ALL`] with this filter bound.
     async fn count(
         &self,
-        inner: &Inner,
+        reads: &Reads,
         after: i64,
         before: i64,
     ) -> Result<(i64, Option<i64>, i64), StoreError> {
-        let mut query = sqlx::query(inner.sql.count_all(self.shape).get())
+        let mut query = sqlx::query(reads.statements.count_all(self.shape).get())
             .bind(after)
             .bind(before);
         if self.shape.names {
@@ -114,7 +302,7 @@ impl<'f> Bound<'f> {
         if let Some(since) = self.since {
             query = query.bind(since);
         }
-        let row = query.fetch_one(&inner.pool).await.map_err(store_error)?;
+        let row = query.fetch_one(&reads.pool).await.map_err(store_error)?;
         Ok((
             row.try_get(0).map_err(store_error)?,
             row.try_get(1).map_err(store_error)?,
@@ -125,14 +313,14 @@ impl<'f> Bound<'f> {
     /// Up to a page of rows with `after < position < before`, in order.
     pub(crate) fn page<'a>(
         &'a self,
-        inner: &'a Inner,
+        reads: &'a Reads,
         after: i64,
         before: i64,
     ) -> BoxStream<'a, Result<PgRow, sqlx::Error>> {
-        let mut query = sqlx::query(inner.sql.read_all(self.shape).get())
+        let mut query = sqlx::query(reads.statements.read_all(self.shape).get())
             .bind(after)
             .bind(before)
-            .bind(i64::from(inner.options.page_size()));
+            .bind(i64::from(reads.options.page_size()));
         if self.shape.names {
             query = query.bind(&self.names);
         }
@@ -142,14 +330,14 @@ impl<'f> Bound<'f> {
         if let Some(since) = self.since {
             query = query.bind(since);
         }
-        query.fetch(&inner.pool)
+        query.fetch(&reads.pool)
     }
 }
 
 /// The gap-free horizon and the highest committed position (see the crate docs).
-pub(crate) async fn horizon(inner: &Inner) -> Result<(i64, Option<i64>), StoreError> {
-    let row = sqlx::query(inner.sql.horizon.get())
-        .fetch_one(&inner.pool)
+pub(crate) async fn horizon(reads: &Reads) -> Result<(i64, Option<i64>), StoreError> {
+    let row = sqlx::query(reads.statements.horizon.get())
+        .fetch_one(&reads.pool)
         .await
         .map_err(store_error)?;
     Ok((
@@ -175,7 +363,7 @@ pub(crate) fn decode_global(
 /// still commit events below it (usually not at all: one statement finds
 /// the horizon above the head and counts in the same snapshot).
 pub(crate) async fn count(
-    inner: &Inner,
+    reads: &Reads,
     from_position: u64,
     filter: &EventFilter,
 ) -> Result<u64, StoreError> {
@@ -183,22 +371,24 @@ pub(crate) async fn count(
         return Ok(0);
     };
     let bound = Bound::new(filter);
-    let (horizon_now, head, counted) = bound.count(inner, after, i64::MAX).await?;
+    let (horizon_now, head, counted) = bound.count(reads, after, i64::MAX).await?;
     let Some(target) = head.filter(|h| *h > after) else {
         return Ok(0);
     };
     if horizon_now > target {
         return Ok(u64::try_from(counted).unwrap_or(0));
     }
-    let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
-    let mut stall = Stall::new("count_events", inner.options.stall_warning());
+    let mut recheck = Backoff::new(Duration::from_millis(1), reads.options.recheck_max()).delays();
+    let mut stall = Stall::new("count_events", reads.options.stall_warning());
     loop {
-        tokio::time::sleep(recheck.next_delay()).await;
-        let (horizon_now, _, counted) = bound.count(inner, after, target.saturating_add(1)).await?;
+        reads.options.clock().sleep(recheck.next_delay()).await;
+        let (horizon_now, _, counted) = bound.count(reads, after, target.saturating_add(1)).await?;
         if horizon_now > target {
             return Ok(u64::try_from(counted).unwrap_or(0));
         }
-        stall.observe(inner, horizon_now, Some(target)).await;
+        stall
+            .observe(&reads.probe(), horizon_now, Some(target))
+            .await;
     }
 }
 
@@ -214,17 +404,17 @@ pub(crate) fn start_after(from_position: u64) -> Option<i64> {
 /// the tail waits for that transaction to finish, re-checking with a short
 /// backoff, so the result never misses an event that commits later with a
 /// lower position; a caller may continue with `subscribe(last + 1)` safely.
-pub(crate) fn read_all(inner: Arc<Inner>, from_position: u64, filter: EventFilter) -> EventStream {
+pub(crate) fn read_all(reads: Arc<Reads>, from_position: u64, filter: EventFilter) -> EventStream {
     Box::pin(async_stream::stream! {
         let Some(mut after) = start_after(from_position) else {
             return;
         };
         let bound = Bound::new(&filter);
-        let page_size = i64::from(inner.options.page_size());
+        let page_size = i64::from(reads.options.page_size());
         let mut names = Names::default();
-        let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
-        let mut stall = Stall::new("read_all", inner.options.stall_warning());
-        let (mut horizon_now, head) = match horizon(&inner).await {
+        let mut recheck = Backoff::new(Duration::from_millis(1), reads.options.recheck_max()).delays();
+        let mut stall = Stall::new("read_all", reads.options.stall_warning());
+        let (mut horizon_now, head) = match horizon(&reads).await {
             Ok(found) => found,
             Err(err) => {
                 yield Err(err);
@@ -238,7 +428,7 @@ pub(crate) fn read_all(inner: Arc<Inner>, from_position: u64, filter: EventFilte
             let before = horizon_now.min(target.saturating_add(1));
             if before > after.saturating_add(1) {
                 loop {
-                    let mut rows = bound.page(&inner, after, before);
+                    let mut rows = bound.page(&reads, after, before);
                     let mut seen = 0;
                     while let Some(row) = rows.next().await {
                         seen += 1;
@@ -266,9 +456,9 @@ pub(crate) fn read_all(inner: Arc<Inner>, from_position: u64, filter: EventFilte
             if after >= target {
                 return;
             }
-            stall.observe(&inner, horizon_now, Some(target)).await;
-            tokio::time::sleep(recheck.next_delay()).await;
-            horizon_now = match horizon(&inner).await {
+            stall.observe(&reads.probe(), horizon_now, Some(target)).await;
+            reads.options.clock().sleep(recheck.next_delay()).await;
+            horizon_now = match horizon(&reads).await {
                 Ok((h, _)) => h,
                 Err(err) => {
                     yield Err(err);
@@ -277,4 +467,30 @@ pub(crate) fn read_all(inner: Arc<Inner>, from_position: u64, filter: EventFilte
             };
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FilterShape;
+
+    #[test]
+    fn filter_conditions_are_numbered_from_the_first_free_parameter() {
+        let all = FilterShape {
+            names: true,
+            types: true,
+            since: true,
+        };
+        assert_eq!(
+            all.conditions(4),
+            " AND event_name = ANY($4) AND aggregate_type = ANY($5) AND recorded_at >= $6"
+        );
+        let since = FilterShape {
+            since: true,
+            ..FilterShape::default()
+        };
+        assert_eq!(since.conditions(3), " AND recorded_at >= $3");
+        assert_eq!(FilterShape::default().conditions(4), "");
+        let indexes: Vec<usize> = FilterShape::all().map(FilterShape::index).collect();
+        assert_eq!(indexes, (0..8).collect::<Vec<_>>());
+    }
 }

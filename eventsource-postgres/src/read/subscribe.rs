@@ -27,11 +27,10 @@ use eventsource::StoreError;
 use eventsource::store::{EventFilter, Subscription, SubscriptionItem};
 use futures::StreamExt;
 
-use crate::backoff::Backoff;
-use crate::read::horizon_stall::Stall;
-use crate::read::{Bound, decode_global, horizon, start_after};
+use super::horizon_stall::Stall;
+use super::{Bound, Reads, decode_global, horizon, start_after};
 use crate::row::{Names, Unreadable};
-use crate::store::Inner;
+use eventsource::backoff::{Backoff, Delays};
 
 /// What to do after a failed round.
 enum Failure {
@@ -42,7 +41,7 @@ enum Failure {
 struct Retries {
     limit: Option<u32>,
     failures: u32,
-    backoff: Backoff,
+    backoff: Delays,
 }
 
 impl Retries {
@@ -50,7 +49,7 @@ impl Retries {
         Self {
             limit,
             failures: 0,
-            backoff: Backoff::new(Duration::from_millis(20), Duration::from_secs(5)),
+            backoff: Backoff::new(Duration::from_millis(20), Duration::from_secs(5)).delays(),
         }
     }
 
@@ -82,9 +81,9 @@ impl Retries {
 /// it lives. In a pool of one that is every connection: its own reads, and
 /// every append of the process, would wait for a connection forever. Such
 /// a subscription is refused at once rather than hang in silence.
-fn too_small_for_listen(inner: &Inner) -> Option<StoreError> {
-    let size = inner.pool.options().get_max_connections();
-    (inner.options.notify_channel().is_some() && size < 2).then(|| {
+fn too_small_for_listen(reads: &Reads) -> Option<StoreError> {
+    let size = reads.pool.options().get_max_connections();
+    (reads.options.notify_channel().is_some() && size < 2).then(|| {
         StoreError::invalid(format!(
             "a live subscription keeps one connection of the pool for LISTEN, and this \
              store's pool has at most {size}: reads and appends would wait forever; give the \
@@ -95,37 +94,37 @@ fn too_small_for_listen(inner: &Inner) -> Option<StoreError> {
 }
 
 pub(crate) fn subscribe(
-    inner: Arc<Inner>,
+    reads: Arc<Reads>,
     from_position: u64,
     filter: EventFilter,
 ) -> Subscription {
     Box::pin(async_stream::stream! {
-        if let Some(refused) = too_small_for_listen(&inner) {
+        if let Some(refused) = too_small_for_listen(&reads) {
             yield Err(refused);
             return;
         }
         // Nothing can be stored beyond bigint: the subscription stays idle.
         let mut after = start_after(from_position).unwrap_or(i64::MAX);
-        let mut wake = inner.wake.subscribe(&inner.pool);
+        let mut wake = reads.notifications.subscribe(&reads.pool);
         let bound = Bound::new(&filter);
-        let page_size = i64::from(inner.options.page_size());
+        let page_size = i64::from(reads.options.page_size());
         let mut names = Names::default();
-        let mut recheck = Backoff::new(Duration::from_millis(1), inner.options.recheck_max());
-        let mut retries = Retries::new(inner.options.reconnect_limit());
+        let mut recheck = Backoff::new(Duration::from_millis(1), reads.options.recheck_max()).delays();
+        let mut retries = Retries::new(reads.options.reconnect_limit());
         let mut reported = None;
-        let mut stall = Stall::new("subscription", inner.options.stall_warning());
+        let mut stall = Stall::new("subscription", reads.options.stall_warning());
         loop {
             // Marked seen before reading: an append that commits during the
             // read bumps the counter again and triggers another round.
             wake.borrow_and_update();
             let mut failed = None;
             let mut pending = false;
-            match horizon(&inner).await {
+            match horizon(&reads).await {
                 Err(err) => failed = Some(err),
                 Ok((before, head)) => {
                     if before > after.saturating_add(1) {
                         'pages: loop {
-                            let mut rows = bound.page(&inner, after, before);
+                            let mut rows = bound.page(&reads, after, before);
                             let mut seen = 0;
                             while let Some(row) = rows.next().await {
                                 seen += 1;
@@ -155,13 +154,13 @@ pub(crate) fn subscribe(
                         }
                     }
                     pending = head.is_some_and(|h| h >= before);
-                    stall.observe(&inner, before, head).await;
+                    stall.observe(&reads.probe(), before, head).await;
                 }
             }
             if let Some(err) = failed {
                 match retries.failed(err) {
                     Failure::Retry(delay) => {
-                        tokio::time::sleep(delay).await;
+                        reads.options.clock().sleep(delay).await;
                         continue;
                     }
                     Failure::GiveUp(err) => {
@@ -180,12 +179,12 @@ pub(crate) fn subscribe(
                 recheck.next_delay()
             } else {
                 recheck.reset();
-                inner.options.poll_interval()
+                reads.options.poll_interval()
             };
             tokio::select! {
-                // The sender lives in `inner`, which this stream holds.
+                // The sender lives in `reads`, which this stream holds.
                 _ = wake.changed() => {}
-                () = tokio::time::sleep(wait) => {}
+                () = reads.options.clock().sleep(wait) => {}
             }
         }
     })

@@ -189,6 +189,41 @@ impl SagaRegistration {
     }
 }
 
+/// Everything a registry is built from.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryParts {
+    /// Event types.
+    pub events: Vec<EventRegistration>,
+    /// Upcasters.
+    pub upcasters: Vec<UpcasterRegistration>,
+    /// Aggregates.
+    pub aggregates: Vec<AggregateRegistration>,
+    /// Commands.
+    pub commands: Vec<CommandRegistration>,
+    /// Projections.
+    pub projections: Vec<ProjectionRegistration>,
+    /// Sagas.
+    pub sagas: Vec<SagaRegistration>,
+}
+
+impl RegistryParts {
+    /// Everything the macros submitted in the crates linked into this program.
+    pub fn from_inventory() -> Self {
+        Self {
+            events: inventory::iter::<EventRegistration>().copied().collect(),
+            upcasters: inventory::iter::<UpcasterRegistration>().copied().collect(),
+            aggregates: inventory::iter::<AggregateRegistration>()
+                .copied()
+                .collect(),
+            commands: inventory::iter::<CommandRegistration>().copied().collect(),
+            projections: inventory::iter::<ProjectionRegistration>()
+                .copied()
+                .collect(),
+            sagas: inventory::iter::<SagaRegistration>().copied().collect(),
+        }
+    }
+}
+
 inventory::collect!(EventRegistration);
 inventory::collect!(UpcasterRegistration);
 inventory::collect!(AggregateRegistration);

@@ -19,63 +19,25 @@ mod problems;
 mod table;
 mod validate;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
 use crate::event::DecodeErrorKind;
+use validate::Index;
 
 pub use crate::upcast::UpcasterChain;
 pub use entries::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
-    SagaRegistration, UpcasterRegistration,
+    RegistryParts, SagaRegistration, UpcasterRegistration,
 };
 pub use problems::{RegistryProblem, RegistryReport};
-
-/// Everything a registry is built from.
-#[derive(Clone, Debug, Default)]
-pub struct RegistryParts {
-    /// Event types.
-    pub events: Vec<EventRegistration>,
-    /// Upcasters.
-    pub upcasters: Vec<UpcasterRegistration>,
-    /// Aggregates.
-    pub aggregates: Vec<AggregateRegistration>,
-    /// Commands.
-    pub commands: Vec<CommandRegistration>,
-    /// Projections.
-    pub projections: Vec<ProjectionRegistration>,
-    /// Sagas.
-    pub sagas: Vec<SagaRegistration>,
-}
-
-impl RegistryParts {
-    /// Everything the macros submitted in the crates linked into this program.
-    pub fn from_inventory() -> Self {
-        Self {
-            events: inventory::iter::<EventRegistration>().copied().collect(),
-            upcasters: inventory::iter::<UpcasterRegistration>().copied().collect(),
-            aggregates: inventory::iter::<AggregateRegistration>()
-                .copied()
-                .collect(),
-            commands: inventory::iter::<CommandRegistration>().copied().collect(),
-            projections: inventory::iter::<ProjectionRegistration>()
-                .copied()
-                .collect(),
-            sagas: inventory::iter::<SagaRegistration>().copied().collect(),
-        }
-    }
-}
 
 /// The checked, indexed registry.
 #[derive(Debug)]
 pub struct Registry {
     parts: RegistryParts,
-    events: BTreeMap<&'static str, EventRegistration>,
-    names: HashMap<&'static str, &'static str>,
-    upcasters: BTreeMap<&'static str, UpcasterChain>,
-    problems: Vec<RegistryProblem>,
+    index: Index,
 }
 
 static GLOBAL: OnceLock<Registry> = OnceLock::new();
@@ -87,36 +49,38 @@ impl Registry {
     }
 
     /// Builds a registry from explicit parts (useful in tests and tools).
-    pub fn build(parts: RegistryParts) -> Registry {
-        validate::build(parts)
+    pub fn build(mut parts: RegistryParts) -> Registry {
+        let index = validate::index(&mut parts);
+        Registry { parts, index }
     }
 
     /// `Ok` when consistent, else every problem found.
     pub fn validate(&self) -> Result<(), RegistryReport> {
-        if self.problems.is_empty() {
+        if self.index.problems.is_empty() {
             Ok(())
         } else {
             Err(RegistryReport {
-                problems: self.problems.clone(),
+                problems: self.index.problems.clone(),
             })
         }
     }
 
     /// The registered events, by name.
     pub fn events(&self) -> impl Iterator<Item = &EventRegistration> {
-        self.events.values()
+        self.index.events.values()
     }
 
     /// The event stored under `name`, which may be an alias.
     pub fn event(&self, name: &str) -> Option<&EventRegistration> {
-        self.names
+        self.index
+            .names
             .get(name)
-            .and_then(|canonical| self.events.get(canonical))
+            .and_then(|canonical| self.index.events.get(canonical))
     }
 
     /// The upcasters, sorted by event and version.
     pub fn upcasters(&self) -> impl Iterator<Item = &UpcasterRegistration> {
-        self.upcasters.values().flat_map(UpcasterChain::steps)
+        self.index.upcasters.values().flat_map(UpcasterChain::steps)
     }
 
     /// Everything the registry was built from.
@@ -127,7 +91,8 @@ impl Registry {
     /// The upcasters of event `event` (its current name); an empty chain
     /// for an event without any.
     pub fn chain(&self, event: &str) -> &UpcasterChain {
-        self.upcasters
+        self.index
+            .upcasters
             .get(event)
             .unwrap_or(&crate::upcast::chain::EMPTY)
     }
@@ -146,6 +111,11 @@ impl Registry {
 
     /// A readable table of everything registered, for diagnostics.
     pub fn table(&self) -> String {
-        table::render(self)
+        table::render(
+            &self.parts,
+            self.events(),
+            self.upcasters(),
+            self.validate().err(),
+        )
     }
 }

@@ -2,17 +2,24 @@
 
 use std::fmt::Write as _;
 
-use super::Registry;
+use super::entries::{EventRegistration, RegistryParts, UpcasterRegistration};
+use super::problems::RegistryReport;
 
-pub(super) fn render(registry: &Registry) -> String {
+/// The table of `parts`, with the registry's indexed `events` and
+/// `upcasters`, and its `report` if it found problems.
+pub(super) fn render<'r>(
+    parts: &RegistryParts,
+    events: impl Iterator<Item = &'r EventRegistration>,
+    upcasters: impl Iterator<Item = &'r UpcasterRegistration>,
+    report: Option<RegistryReport>,
+) -> String {
     let mut out = String::new();
-    let parts = registry.parts();
 
     section(
         &mut out,
         "events",
         &["name", "version", "aliases", "type"],
-        registry.events().map(|e| {
+        events.map(|e| {
             vec![
                 e.name.to_owned(),
                 e.version.to_string(),
@@ -25,7 +32,7 @@ pub(super) fn render(registry: &Registry) -> String {
         &mut out,
         "upcasters",
         &["event", "step", "function"],
-        registry.upcasters().map(|u| {
+        upcasters.map(|u| {
             vec![
                 u.event.to_owned(),
                 format!("{} -> {}", u.from, u.from + 1),
@@ -77,7 +84,7 @@ pub(super) fn render(registry: &Registry) -> String {
             .iter()
             .map(|s| vec![s.name.to_owned(), join(s.events), s.rust_type.to_owned()]),
     );
-    if let Err(report) = registry.validate() {
+    if let Some(report) = report {
         let _ = writeln!(out, "{report}");
     }
     out

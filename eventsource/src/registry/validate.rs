@@ -3,9 +3,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Registry, RegistryParts, RegistryProblem};
-use crate::registry::EventRegistration;
+use super::entries::{EventRegistration, RegistryParts};
+use super::problems::RegistryProblem;
 use crate::upcast::UpcasterChain;
+
+/// What the registry finds in its parts: its events by name, every name
+/// and alias to its event, the upcaster chains, and every problem.
+#[derive(Debug)]
+pub(super) struct Index {
+    pub(super) events: BTreeMap<&'static str, EventRegistration>,
+    pub(super) names: HashMap<&'static str, &'static str>,
+    pub(super) upcasters: BTreeMap<&'static str, UpcasterChain>,
+    pub(super) problems: Vec<RegistryProblem>,
+}
 
 /// Event names and aliases, each to the event's current name.
 type Names = HashMap<&'static str, &'static str>;
@@ -17,18 +27,18 @@ type Handlers = [(
     Vec<(&'static str, u32, &'static str, &'static [&'static str])>,
 ); 3];
 
-pub(super) fn build(mut parts: RegistryParts) -> Registry {
-    sort(&mut parts);
+/// Sorts `parts` (so reports are stable) and indexes them.
+pub(super) fn index(parts: &mut RegistryParts) -> Index {
+    sort(parts);
     let mut problems = Vec::new();
-    let events = check_event_names(&parts, &mut problems);
+    let events = check_event_names(parts, &mut problems);
     let names = check_aliases(&events, &mut problems);
-    let upcasters = check_upcasters(&parts, &events, &names, &mut problems);
+    let upcasters = check_upcasters(parts, &events, &names, &mut problems);
     check_upcaster_paths(&events, &upcasters, &mut problems);
-    check_handlers(&handlers(&parts), &names, &mut problems);
-    check_saga_names(&parts, &mut problems);
-    check_commands(&parts, &mut problems);
-    Registry {
-        parts,
+    check_handlers(&handlers(parts), &names, &mut problems);
+    check_saga_names(parts, &mut problems);
+    check_commands(parts, &mut problems);
+    Index {
         events,
         names,
         upcasters,

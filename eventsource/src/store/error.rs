@@ -76,7 +76,8 @@ pub enum StoreError {
         /// can only be rolled back. When `false` it is intact.
         transaction_aborted: bool,
     },
-    /// A stored row could not be turned into a [`RecordedEvent`].
+    /// A stored row could not be turned into a
+    /// [`RecordedEvent`](crate::event::RecordedEvent).
     #[error("corrupt record at global position {global_position}: {reason}")]
     Corrupt {
         /// Where the record sits in the global log.

@@ -272,7 +272,9 @@ impl PgProjectionBackend {
             .fetch_one(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(active.and_then(|v| u32::try_from(v).ok()).unwrap_or(version))
+        Ok(active
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(version))
     }
 }
 

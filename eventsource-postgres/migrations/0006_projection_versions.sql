@@ -6,7 +6,7 @@
 CREATE TABLE {schema}.projection_versions (
     name          text        NOT NULL,
     version       integer     NOT NULL,
-    events        text[]      NOT NULL,
+    event_names   text[]      NOT NULL,
     registered_at timestamptz NOT NULL DEFAULT now(),
     activated_at  timestamptz,
     CONSTRAINT projection_versions_pkey PRIMARY KEY (name, version),

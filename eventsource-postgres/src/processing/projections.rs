@@ -48,12 +48,12 @@ SELECT 1 FROM {schema}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDA
 /// the active version (the highest activated).
 const REGISTER_VERSION: &str = "\
 WITH recorded AS (
-    INSERT INTO {schema}.projection_versions (name, version, events)
+    INSERT INTO {schema}.projection_versions (name, version, event_names)
     VALUES ($1, $2, $3)
     ON CONFLICT (name, version) DO NOTHING
-    RETURNING events)
-SELECT coalesce((SELECT events FROM recorded),
-        (SELECT events FROM {schema}.projection_versions WHERE name = $1 AND version = $2)),
+    RETURNING event_names)
+SELECT coalesce((SELECT event_names FROM recorded),
+        (SELECT event_names FROM {schema}.projection_versions WHERE name = $1 AND version = $2)),
     (SELECT max(version) FROM {schema}.projection_versions
         WHERE name = $1 AND activated_at IS NOT NULL)";
 

@@ -4,9 +4,10 @@
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 
+use crate::attr::Key;
 use crate::handler_block::expand::{Generated, argument, async_method, call};
 use crate::handler_block::kind::{BlockKind, Context, Marker};
-use crate::handler_block::model::{HandlerArg, replace_self};
+use crate::handler_block::model::{HandlerArg, Hook, replace_self};
 
 /// A projection's words and rules.
 pub(crate) const PROJECTION: BlockKind = BlockKind {
@@ -22,7 +23,9 @@ pub(crate) const PROJECTION: BlockKind = BlockKind {
     extras: "`meta: &RecordedEvent` and the context `ctx: &mut C`",
     context_argument: "the context `ctx: &mut C`",
     context: Context::Chosen,
+    keys: &[Key::Name, Key::Version, Key::Crate],
     reset: Marker::Marks,
+    retire: Marker::Marks,
     start: Marker::Rejected(
         "#[start] only applies in a #[saga] block, where it marks the events that begin an instance; a projection handles every event it has a handler for",
     ),
@@ -66,20 +69,41 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
             .any(|h| h.callable && h.args.iter().any(|e| matches!(e, HandlerArg::Context(_)))),
     );
     let reset_context = used(reset.is_some_and(|r| r.context.is_some()));
-    let reset = reset.map(|r| {
-        let args = r
+    let hook_call = |hook: &Hook, prefix: &str| {
+        let args = hook
             .context
             .as_ref()
             .map(|ty| argument(quote!(&mut *context), ty));
         call(
             krate,
-            &r.method,
+            &hook.method,
             quote!(#args),
-            r.asyncness,
-            &r.output,
-            "RESET",
+            hook.asyncness,
+            &hook.output,
+            prefix,
+        )
+    };
+    let reset = reset.map(|r| hook_call(r, "RESET"));
+    let retire = model.retire.as_ref().filter(|r| r.callable);
+    let retires = retire.is_some();
+    let retire_context = used(retire.is_some_and(|r| r.context.is_some()));
+    let retire = retire.map(|r| {
+        let call = hook_call(r, "RETIRE");
+        async_method(
+            krate,
+            quote!(retire),
+            quote!(#retire_context: &'life1 mut __EventsourceContext,),
+            &["'life1"],
+            quote!(#krate::__private::Result<(), #krate::projection::ProjectionError>),
+            quote! {
+                #call
+                #krate::__private::Result::Ok(())
+            },
         )
     });
+    let version = model
+        .version
+        .map(|v| quote!(const VERSION: ::core::primitive::u32 = #v;));
     let error = quote!(#krate::projection::ProjectionError);
     let handle = async_method(
         krate,
@@ -117,11 +141,15 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
             const EVENTS: &'static [&'static ::core::primitive::str] = #names;
             const TRANSACTIONAL: ::core::primitive::bool = #transactional;
             const RESETS: ::core::primitive::bool = #resets;
+            const RETIRES: ::core::primitive::bool = #retires;
+            #version
             type Context = #context;
 
             #handle
 
             #reset
+
+            #retire
         }
     }
 }

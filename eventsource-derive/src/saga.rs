@@ -4,6 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::attr::Key;
 use crate::handler_block::expand::{Generated, async_method};
 use crate::handler_block::kind::{BlockKind, Context, Marker};
 use crate::handler_block::model::HandlerArg;
@@ -22,8 +23,12 @@ pub(crate) const SAGA: BlockKind = BlockKind {
     extras: "`meta: &RecordedEvent` and the context `ctx: &mut SagaContext<'_>`",
     context_argument: "the context `ctx: &mut SagaContext<'_>`",
     context: Context::Given,
+    keys: &[Key::Name, Key::Crate],
     reset: Marker::Rejected(
         "a saga has no #[reset] method: it is never rebuilt, as replaying it would dispatch its commands again",
+    ),
+    retire: Marker::Rejected(
+        "a saga has no #[retire] method: it has no versions, its instances keep their state",
     ),
     start: Marker::Marks,
     registration: "SagaRegistration",

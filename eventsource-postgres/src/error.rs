@@ -146,7 +146,7 @@ pub(crate) fn is_bad_value(err: &sqlx::Error) -> bool {
 
 /// A value that does not fit the database column (`u64` above `i64::MAX`).
 pub(crate) fn out_of_range(what: &str, value: u64) -> StoreError {
-    StoreError::Invalid(format!(
+    StoreError::invalid(format!(
         "{what} {value} is larger than PostgreSQL's bigint allows"
     ))
 }

@@ -28,6 +28,9 @@
 //!     match item? {
 //!         SubscriptionItem::Event(e) => println!("{} at {}", e.event_name, e.global_position),
 //!         SubscriptionItem::CaughtUp { position } => println!("caught up to {position}"),
+//!         SubscriptionItem::Corrupt(record) => {
+//!             println!("unreadable record at {}: {}", record.global_position, record.reason)
+//!         }
 //!         _ => {}
 //!     }
 //! }
@@ -154,9 +157,18 @@
 //! **The cost.** Transaction ids are shared by the whole server, so *any*
 //! transaction holding an id — in any database of the cluster, whether or
 //! not it touches events — holds the horizon back while it runs, and new
-//! events wait (unskipped) until it finishes. Appends are short; keep other
-//! writing transactions short too, and consider
-//! `idle_in_transaction_session_timeout` against forgotten sessions.
+//! events wait (unskipped) until it finishes. The general rule: *every
+//! transaction that writes anywhere in the cluster delays every subscriber
+//! by as long as it stays open.* Appends are short. The transactions of
+//! this crate's projection backend (a read model's batch, a saga's
+//! checkpoint) are bounded by the runner's lease TTL: each sets
+//! `idle_in_transaction_session_timeout` and `statement_timeout` to it, so
+//! a projection process frozen mid-batch (SIGSTOP, a debugger, a handler
+//! stuck on I/O) delays subscribers by at most about the TTL, after which
+//! the server ends its transaction and a standby takes over (the fault
+//! suite measures it). Keep your own writing transactions short too, and
+//! set `idle_in_transaction_session_timeout` on the roles that run them,
+//! against forgotten sessions.
 //! Prepared transactions (two-phase commit, `PREPARE TRANSACTION`) keep
 //! their id until someone runs `COMMIT PREPARED` or `ROLLBACK PREPARED`,
 //! across disconnects and restarts: an orphaned one, whose coordinator is
@@ -237,7 +249,9 @@
 //! (metadata of the wrong shape, say) yields one
 //! [`StoreError::Corrupt`](eventsource::StoreError::Corrupt) item naming its
 //! position, stream, version and event, and the read continues with the
-//! next row. Payloads are handed over as text; the runtime reports a payload
+//! next row. A subscription hands such a row over whole instead, as
+//! [`SubscriptionItem::Corrupt`](eventsource::store::SubscriptionItem::Corrupt)
+//! with every column as stored, so that a projection parks it and goes on. Payloads are handed over as text; the runtime reports a payload
 //! that does not fit its type, or an unknown event name, as a typed
 //! [`DecodeError`](eventsource::DecodeError).
 //!
@@ -257,7 +271,11 @@
 //!   in case a notification was lost.
 //!
 //! While any subscription of a store value (or its clones) is alive, one
-//! connection of its pool is held for `LISTEN`; size the pool for it.
+//! connection of its pool is held for `LISTEN`; size the pool for it. On a
+//! pool of one connection, where that would leave nothing for reads and
+//! appends, a subscription is refused at once with
+//! [`StoreError::Invalid`](eventsource::StoreError::Invalid) (unless
+//! notifications are off).
 //!
 //! `NOTIFY` is not sent inside the append's transaction: PostgreSQL (before
 //! version 17) takes a database-wide lock from a transaction's `NOTIFY`

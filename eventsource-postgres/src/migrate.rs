@@ -44,6 +44,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "processing",
         sql: include_str!("../migrations/0004_processing.sql"),
     },
+    Migration {
+        version: 5,
+        name: "dead letter records",
+        sql: include_str!("../migrations/0005_dead_letter_records.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "projection versions",
+        sql: include_str!("../migrations/0006_projection_versions.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use eventsource::store::CorruptRecord;
 use eventsource::{Metadata, RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -52,28 +53,44 @@ impl Recent {
     }
 }
 
-/// The position of `row`, which every other error is reported against.
-pub(crate) fn position(row: &PgRow) -> Result<u64, StoreError> {
-    let raw: i64 = row.try_get(0).map_err(store_error)?;
-    u64::try_from(raw).map_err(|_| StoreError::Corrupt {
-        global_position: 0,
-        reason: format!("negative global position {raw}"),
-    })
+/// Why a row is not an event.
+#[derive(Debug)]
+pub(crate) enum Unreadable {
+    /// The row was read, but its columns do not make an event.
+    Corrupt(Box<CorruptRecord>),
+    /// The row could not be read (the connection failed mid-row, say).
+    Failed(StoreError),
+}
+
+impl Unreadable {
+    /// The error of a read that hands over events only.
+    pub(crate) fn into_store_error(self) -> StoreError {
+        match self {
+            Self::Corrupt(record) => StoreError::Corrupt {
+                global_position: record.global_position,
+                reason: record.reason,
+            },
+            Self::Failed(error) => error,
+        }
+    }
 }
 
 /// Decodes a row selected with the store's event columns.
 ///
 /// A row whose columns do not decode (a negative version, metadata of the
-/// wrong shape) is [`StoreError::Corrupt`] naming its position; the payload
-/// is left as text for the runtime, which reports a mismatch as a typed
-/// decode error.
-pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, StoreError> {
-    let global_position = position(row)?;
-    let corrupt = |reason: String| StoreError::Corrupt {
-        global_position,
-        reason,
-    };
+/// wrong shape) is [`Unreadable::Corrupt`], carrying every column as it was
+/// read; the payload is left as text for the runtime, which reports a
+/// mismatch as a typed decode error.
+pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, Unreadable> {
+    let raw_position: i64 = row
+        .try_get(0)
+        .map_err(|e| Unreadable::Failed(store_error(e)))?;
+    let corrupt = |reason: String| Unreadable::Corrupt(Box::new(raw(row, reason)));
     let column = |e: sqlx::Error| corrupt(format!("unreadable column: {e}"));
+    let global_position = u64::try_from(raw_position)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| corrupt(format!("global position {raw_position} is not positive")))?;
     let stream_id = names
         .streams
         .get(row.try_get::<&str, _>(1).map_err(column)?);
@@ -114,6 +131,28 @@ pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, St
     })
 }
 
+/// Every column of `row` as far as it can be read, for a corrupt record.
+fn raw(row: &PgRow, reason: String) -> CorruptRecord {
+    let text = |i: usize| row.try_get::<&str, _>(i).unwrap_or_default().to_owned();
+    CorruptRecord {
+        global_position: row
+            .try_get::<i64, _>(0)
+            .ok()
+            .and_then(|p| u64::try_from(p).ok())
+            .unwrap_or(0),
+        event_id: row.try_get(4).ok(),
+        stream_id: text(1),
+        aggregate_type: text(2),
+        stream_version: row.try_get(3).unwrap_or_default(),
+        event_name: text(5),
+        schema_version: row.try_get::<i32, _>(6).map(i64::from).unwrap_or_default(),
+        payload: text(7),
+        metadata: text(8),
+        recorded_at: row.try_get(9).ok(),
+        reason,
+    }
+}
+
 fn metadata(text: &str) -> Result<Metadata, serde_json::Error> {
     // Most events carry no metadata; skip the parser for them.
     if text == "{}" {
@@ -128,7 +167,7 @@ pub(crate) fn metadata_json(metadata: &Metadata) -> Result<String, StoreError> {
         return Ok("{}".to_owned());
     }
     serde_json::to_string(metadata)
-        .map_err(|e| StoreError::Invalid(format!("metadata does not serialize: {e}")))
+        .map_err(|e| StoreError::invalid(format!("metadata does not serialize: {e}")))
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub struct InvalidIdentifier {
 
 impl From<InvalidIdentifier> for StoreError {
     fn from(err: InvalidIdentifier) -> Self {
-        StoreError::Invalid(err.to_string())
+        StoreError::invalid(err.to_string())
     }
 }
 

@@ -59,7 +59,7 @@ impl Snapshots {
             .await
             .map_err(|err| {
                 if is_bad_value(&err) {
-                    StoreError::Invalid(format!(
+                    StoreError::invalid(format!(
                         "the snapshot of `{}` is not JSON PostgreSQL accepts: {err}",
                         snapshot.stream_id
                     ))

@@ -174,7 +174,7 @@ async fn bad_rows_are_typed_errors_and_the_rest_stays_readable() {
     let kinds: Vec<bool> = all.iter().map(Result::is_ok).collect();
     assert_eq!(kinds, [true, true, true, false, true]);
 
-    // A subscription reports the bad row and keeps going.
+    // A subscription hands the bad row over as it is stored, and keeps going.
     let mut sub = store.subscribe(0, EventFilter::all());
     let mut seen = Vec::new();
     while let Some(item) = sub.next().await {
@@ -183,10 +183,23 @@ async fn bad_rows_are_typed_errors_and_the_rest_stays_readable() {
             Ok(SubscriptionItem::CaughtUp { position }) if position >= last.global_position => {
                 break;
             }
-            Ok(_) => {}
-            Err(StoreError::Corrupt {
-                global_position, ..
-            }) => seen.push(Err(global_position)),
+            Ok(SubscriptionItem::CaughtUp { .. }) => {}
+            Ok(SubscriptionItem::Corrupt(record)) => {
+                assert_eq!(
+                    (
+                        &*record.stream_id,
+                        record.stream_version,
+                        &*record.event_name
+                    ),
+                    (stream.as_str(), 4, "bad.Deposited")
+                );
+                assert_eq!(record.metadata, r#"{"correlation_id": 42}"#);
+                assert_eq!(record.payload, r#"{"amount": 1}"#);
+                assert!(record.reason.contains("metadata"), "{}", record.reason);
+                assert!(record.event_id.is_some() && record.recorded_at.is_some());
+                seen.push(Err(record.global_position));
+            }
+            Ok(other) => panic!("unexpected item: {other:?}"),
             Err(other) => panic!("the subscription failed: {other}"),
         }
     }

@@ -18,6 +18,10 @@ fn parked(position: u64) -> ParkedEvent {
         stream_id: "s".to_owned(),
         stream_version: 1,
         event_name: "test.Happened".to_owned(),
+        schema_version: 2,
+        payload: r#"{"n": 1}"#.to_owned(),
+        metadata: "null".to_owned(),
+        recorded_at: Some(Utc::now()),
         error: "it failed".to_owned(),
         attempts: 3,
         parked_at: Utc::now(),
@@ -50,9 +54,18 @@ async fn negative_numbers_in_a_dead_letter_are_corrupt_not_zero() {
         [3, 3]
     );
 
+    // The record parked is the record listed, raw texts included.
+    let first = &listed[0];
+    assert_eq!(
+        (first.schema_version, &*first.payload, &*first.metadata),
+        (2, r#"{"n": 1}"#, "null")
+    );
+    assert!(first.recorded_at.is_some());
+
     for (column, what) in [
         ("attempts", "attempt count"),
         ("stream_version", "stream version"),
+        ("schema_version", "schema version"),
     ] {
         tamper(&store, column, -2, 20).await;
         match letters.list(PROJECTION).await {

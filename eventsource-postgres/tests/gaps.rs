@@ -114,7 +114,8 @@ async fn receive(
         match tokio::time::timeout(left, rx.recv()).await {
             Ok(Some(SubscriptionItem::Event(e))) => got.push(e),
             Ok(Some(SubscriptionItem::CaughtUp { position })) if position >= last => break,
-            Ok(Some(_)) => {}
+            Ok(Some(SubscriptionItem::CaughtUp { .. })) => {}
+            Ok(Some(other)) => panic!("unexpected item: {other:?}"),
             Ok(None) => panic!("the subscription ended after {} events", got.len()),
             Err(_) => panic!("not caught up to {last} after 60 s ({} events)", got.len()),
         }
@@ -124,7 +125,8 @@ async fn receive(
         loop {
             match rx.recv().await {
                 Some(SubscriptionItem::Event(e)) => return Some(e),
-                Some(_) => {}
+                Some(SubscriptionItem::CaughtUp { .. }) => {}
+                Some(other) => panic!("unexpected item: {other:?}"),
                 None => return None,
             }
         }

@@ -194,7 +194,7 @@ async fn an_aggregate_type_clash_in_a_group_is_refused_alone() {
     tokio::task::yield_now().await;
     gate.open().await;
     match clash.await.unwrap() {
-        Err(StoreError::Invalid(why)) => assert!(why.contains("other.Type"), "{why}"),
+        Err(StoreError::Invalid(why)) => assert!(why.to_string().contains("other.Type"), "{why}"),
         other => panic!("expected an aggregate type error, got {other:?}"),
     }
     assert_eq!(fine.await.unwrap().unwrap().last_version, 1);
@@ -230,7 +230,7 @@ async fn a_failing_group_sends_every_append_alone_and_loses_nothing() {
     assert_eq!(x.await.unwrap().unwrap().last_version, 1);
     assert_eq!(y.await.unwrap().unwrap().last_version, 1);
     match bad.await.unwrap() {
-        Err(StoreError::Invalid(why)) => assert!(why.contains("JSON"), "{why}"),
+        Err(StoreError::Invalid(why)) => assert!(why.to_string().contains("JSON"), "{why}"),
         other => panic!("expected a payload error, got {other:?}"),
     }
     assert!(stream(&store, "bad").await.is_empty());

@@ -71,7 +71,8 @@ async fn receive_through(
                     return got;
                 }
             }
-            Ok(Some(_)) => {}
+            Ok(Some(SubscriptionItem::CaughtUp { .. })) => {}
+            Ok(Some(other)) => panic!("unexpected item: {other:?}"),
             Ok(None) => panic!("the subscription ended after {} events", got.len()),
             Err(_) => panic!("the sentinel did not arrive ({} events so far)", got.len()),
         }

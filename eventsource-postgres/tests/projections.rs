@@ -228,12 +228,15 @@ struct CrashingTx {
 
 #[async_trait]
 impl ProjectionBackend<PgConnection> for CrashOnce {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
         // A dead process does nothing more.
         self.alive()?;
         let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Box::new(CrashingTx {
-            inner: self.inner.begin().await?,
+            inner: self.inner.begin(time_limit).await?,
             crash: n == self.crash_at,
             crashed: self.crashed.clone(),
         }))
@@ -249,6 +252,27 @@ impl ProjectionBackend<PgConnection> for CrashOnce {
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         self.alive()?;
         ProjectionBackend::<PgConnection>::release(&self.inner, name, owner).await
+    }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        ProjectionBackend::<PgConnection>::register(&self.inner, name, version, events).await
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        ProjectionBackend::<PgConnection>::forget(&self.inner, name, version).await
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        ProjectionBackend::<PgConnection>::active_version(&self.inner, name).await
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        ProjectionBackend::<PgConnection>::activate(&self.inner, name, version).await
     }
 }
 
@@ -329,7 +353,7 @@ async fn a_crash_between_read_model_and_checkpoint_loses_and_repeats_nothing() {
     let first = runner(&store);
     let crashing = CrashOnce::new(&store, 3);
     let crashed = crashing.crashed.clone();
-    first.start(balances(&store), crashing).unwrap();
+    first.start(balances(&store), crashing).await.unwrap();
     crash(&crashed).await;
     // The process is gone: stop it wherever it is, as a kill would (it
     // cannot release its lease any more).
@@ -361,6 +385,7 @@ async fn a_crash_between_read_model_and_checkpoint_loses_and_repeats_nothing() {
     let second = runner(&store);
     second
         .start(balances(&store), store.projection_backend())
+        .await
         .unwrap();
     let head = store.head_position().await.unwrap();
     second.wait_until(NAME, head, WAIT).await.unwrap();
@@ -387,7 +412,7 @@ async fn a_standby_takes_over_the_lease_of_an_owner_that_died_mid_stream() {
     let owner = runner(&store).with_options(long_lease());
     let crashing = CrashOnce::new(&store, 3);
     let crashed = crashing.crashed.clone();
-    owner.start(balances(&store), crashing).unwrap();
+    owner.start(balances(&store), crashing).await.unwrap();
     for _ in 0..2000 {
         if lease_owner(&store).await == Some(owner.owner()) {
             break;
@@ -398,6 +423,7 @@ async fn a_standby_takes_over_the_lease_of_an_owner_that_died_mid_stream() {
     let standby = runner(&other);
     standby
         .start(balances(&other), other.projection_backend())
+        .await
         .unwrap();
 
     crash(&crashed).await;
@@ -430,7 +456,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused_and_rolled_b
             .await
             .unwrap()
     );
-    let mut tx = ProjectionBackend::<PgConnection>::begin(&backend)
+    let mut tx = ProjectionBackend::<PgConnection>::begin(&backend, Duration::from_secs(30))
         .await
         .unwrap();
     let s = store.schema();
@@ -470,7 +496,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused_and_rolled_b
         "the checkpoint did not move"
     );
     // The new owner commits as usual.
-    let tx = ProjectionBackend::<PgConnection>::begin(&backend)
+    let tx = ProjectionBackend::<PgConnection>::begin(&backend, Duration::from_secs(30))
         .await
         .unwrap();
     tx.commit(NAME, current, Some(7)).await.unwrap();
@@ -517,9 +543,12 @@ impl Freezing {
 
 #[async_trait]
 impl ProjectionBackend<PgConnection> for Freezing {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<PgConnection>>, StoreError> {
         Ok(Box::new(FreezingTx {
-            inner: self.inner.begin().await?,
+            inner: self.inner.begin(time_limit).await?,
             backend: self.clone(),
         }))
     }
@@ -534,6 +563,27 @@ impl ProjectionBackend<PgConnection> for Freezing {
     }
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         ProjectionBackend::<PgConnection>::release(&self.inner, name, owner).await
+    }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        ProjectionBackend::<PgConnection>::register(&self.inner, name, version, events).await
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        ProjectionBackend::<PgConnection>::forget(&self.inner, name, version).await
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        ProjectionBackend::<PgConnection>::active_version(&self.inner, name).await
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        ProjectionBackend::<PgConnection>::activate(&self.inner, name, version).await
     }
 }
 
@@ -578,7 +628,10 @@ async fn an_owner_frozen_past_its_ttl_cannot_commit_what_it_wrote() {
     let other = common::same_schema(&store, "second-instance", |o| o).await;
     let freezing = Freezing::new(&store);
     let owner = runner(&store).with_options(long_lease());
-    owner.start(balances(&store), freezing.clone()).unwrap();
+    owner
+        .start(balances(&store), freezing.clone())
+        .await
+        .unwrap();
     let mut last = 0;
     for amount in 1..=5 {
         last = deposit(&store, "f", amount).await;
@@ -587,6 +640,7 @@ async fn an_owner_frozen_past_its_ttl_cannot_commit_what_it_wrote() {
     let standby = runner(&other);
     standby
         .start(balances(&other), other.projection_backend())
+        .await
         .unwrap();
     reaches(&standby, |s| *s == ProjectionState::Standby).await;
 
@@ -645,6 +699,7 @@ async fn a_poison_event_is_parked_in_postgres_and_retried_after_a_fix() {
     let runner = runner(&store);
     runner
         .start(projection, store.projection_backend())
+        .await
         .unwrap();
     runner
         .wait_until("pgproj.balances", last, WAIT)
@@ -689,6 +744,7 @@ async fn a_rebuild_produces_the_read_model_live_processing_produced() {
     let runner = runner(&store);
     runner
         .start(balances(&store), store.projection_backend())
+        .await
         .unwrap();
     let mut last = 0;
     for i in 0..120 {
@@ -710,6 +766,9 @@ async fn a_rebuild_produces_the_read_model_live_processing_produced() {
         .unwrap();
     assert_eq!((done.done, done.total), (120, 120));
     assert_eq!(progress.load(Ordering::SeqCst), 120);
+    // A rebuild returns once the projection is live again.
+    let status = runner.status("pgproj.balances").await.unwrap();
+    assert_eq!(status.state, ProjectionState::Live);
     assert_eq!(rows(&store).await, live);
     runner.shutdown().await;
     common::drop_schema(&store).await;
@@ -724,9 +783,11 @@ async fn two_runners_on_one_database_never_both_apply_an_event() {
     let second = runner(&other);
     first
         .start(balances(&store), store.projection_backend())
+        .await
         .unwrap();
     second
         .start(balances(&other), other.projection_backend())
+        .await
         .unwrap();
 
     let writer = {

@@ -44,7 +44,8 @@ async fn events_until(
             Ok(Some(Ok(SubscriptionItem::CaughtUp { position }))) if position >= last => {
                 return got;
             }
-            Ok(Some(Ok(_))) => {}
+            Ok(Some(Ok(SubscriptionItem::CaughtUp { .. }))) => {}
+            Ok(Some(Ok(other))) => panic!("unexpected item: {other:?}"),
             Ok(Some(Err(e))) => panic!("the subscription yielded an error: {e}"),
             Ok(None) => panic!("the subscription ended after {} events", got.len()),
             Err(_) => panic!(
@@ -164,8 +165,9 @@ async fn notify_wakes_a_subscriber_in_another_process_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnect_limit_ends_the_subscription_with_a_connection_error() {
     let store = common::store().await;
+    // Two connections: a pool of one is refused outright (see pool_size.rs).
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
+        .max_connections(2)
         .acquire_timeout(Duration::from_millis(200))
         .connect_lazy("postgres://nobody@127.0.0.1:1/none")
         .unwrap();

@@ -97,12 +97,12 @@ async fn a_filter_matching_no_check_does_not_pass() {
     })
     .await;
     assert!(!report.passed());
-    assert_eq!(conformance::check_names().count(), 30);
+    assert_eq!(conformance::check_names().count(), 35);
 }
 
 fn clone(item: &Result<SubscriptionItem, StoreError>) -> Result<SubscriptionItem, StoreError> {
     match item {
         Ok(item) => Ok(item.clone()),
-        Err(e) => Err(StoreError::Invalid(e.to_string())),
+        Err(e) => Err(StoreError::invalid(e.to_string())),
     }
 }

@@ -129,11 +129,11 @@ async fn owner_and_standby(
 ) -> (ProjectionRunner, ProjectionRunner) {
     let backend = InMemoryProjectionBackend::new();
     let owner = runner(store);
-    owner.start(tally.clone(), backend.clone()).unwrap();
+    owner.start(tally.clone(), backend.clone()).await.unwrap();
     let first = ticks(store, 3).await;
     owner.wait_until(NAME, first, WAIT).await.unwrap();
     let standby = runner(store);
-    standby.start(tally.clone(), backend).unwrap();
+    standby.start(tally.clone(), backend).await.unwrap();
     reaches(&standby, ProjectionState::Standby).await;
     (owner, standby)
 }
@@ -197,8 +197,11 @@ struct Watched {
 
 #[async_trait]
 impl ProjectionBackend<()> for Watched {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
-        self.inner.begin().await
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+        self.inner.begin(time_limit).await
     }
     async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
         self.inner.checkpoint(name).await
@@ -209,6 +212,27 @@ impl ProjectionBackend<()> for Watched {
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         self.released.store(true, Ordering::SeqCst);
         self.inner.release(name, owner).await
+    }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        ProjectionBackend::<()>::register(&self.inner, name, version, events).await
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        ProjectionBackend::<()>::forget(&self.inner, name, version).await
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        ProjectionBackend::<()>::active_version(&self.inner, name).await
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        ProjectionBackend::<()>::activate(&self.inner, name, version).await
     }
 }
 
@@ -234,12 +258,12 @@ async fn a_standby_takes_over_the_lease_of_an_owner_that_died_and_loses_nothing(
             inner: backend.clone(),
             released: released.clone(),
         };
-        owner.start(tally.clone(), watched).unwrap();
+        owner.start(tally.clone(), watched).await.unwrap();
     }
     let before = ticks(&store, 10).await;
     owner.wait_until(NAME, before, WAIT).await.unwrap();
     let standby = runner(&store);
-    standby.start(tally.clone(), backend.clone()).unwrap();
+    standby.start(tally.clone(), backend.clone()).await.unwrap();
     reaches(&standby, ProjectionState::Standby).await;
 
     doomed.shutdown_background();
@@ -266,7 +290,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused() {
     let backend = InMemoryProjectionBackend::new();
     let (stale, current) = (Uuid::now_v7(), Uuid::now_v7());
     assert!(backend.acquire(NAME, stale, TTL).await.unwrap());
-    let tx = ProjectionBackend::<()>::begin(&backend).await.unwrap();
+    let tx = ProjectionBackend::<()>::begin(&backend, TTL).await.unwrap();
 
     // The owner is paused past its TTL; another instance takes over.
     assert!(!backend.acquire(NAME, current, TTL).await.unwrap());
@@ -286,7 +310,7 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused() {
     // Renewing does not give the lease back to the stale owner either.
     assert!(!backend.acquire(NAME, stale, TTL).await.unwrap());
 
-    let tx = ProjectionBackend::<()>::begin(&backend).await.unwrap();
+    let tx = ProjectionBackend::<()>::begin(&backend, TTL).await.unwrap();
     tx.commit(NAME, current, Some(7)).await.unwrap();
     assert_eq!(
         ProjectionBackend::<()>::checkpoint(&backend, NAME)

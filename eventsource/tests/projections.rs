@@ -176,12 +176,16 @@ async fn catches_up_then_follows_live_for_several_projections() {
     let count = Count::default();
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     runner
         .start(count.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     assert!(matches!(
-        runner.start(Count::default(), InMemoryProjectionBackend::new()),
+        runner
+            .start(Count::default(), InMemoryProjectionBackend::new())
+            .await,
         Err(RunnerError::AlreadyRunning(_))
     ));
     assert_eq!(runner.names(), ["proj.balances", "proj.count"]);
@@ -222,6 +226,7 @@ async fn waiting_for_a_position_times_out_with_a_typed_error() {
         .with_options(options());
     runner
         .start(Count::default(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     match runner
         .wait_until("proj.count", 99, Duration::from_millis(50))
@@ -266,6 +271,7 @@ async fn a_poison_event_is_parked_after_retries_and_can_be_retried_after_a_fix()
         .with_dead_letters(dead_letters.clone());
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     runner
         .wait_until("proj.balances", last, WAIT)
@@ -324,6 +330,7 @@ async fn a_rebuild_reproduces_the_live_read_model() {
     let balances = Balances::default();
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     let mut last = 0;
     for i in 0..50 {
@@ -356,6 +363,9 @@ async fn a_rebuild_reproduces_the_live_read_model() {
     assert_eq!(done.total, 55);
     assert_eq!(done.done, 55);
     assert!(done.rate > 0.0);
+    // A rebuild returns once the projection is live again.
+    let status = runner.status("proj.balances").await.unwrap();
+    assert_eq!(status.state, ProjectionState::Live);
     let reports = reports.lock().unwrap().clone();
     assert!(reports.len() >= 2, "progress reported per batch");
     assert!(reports.windows(2).all(|w| w[0].done < w[1].done));
@@ -390,11 +400,17 @@ async fn two_runners_share_a_projection_through_its_lease() {
     let second = ProjectionRunner::new(store.clone())
         .unwrap()
         .with_options(options());
-    first.start(balances.clone(), backend.clone()).unwrap();
+    first
+        .start(balances.clone(), backend.clone())
+        .await
+        .unwrap();
     let one = deposit(&store, "l", 1).await;
     first.wait_until("proj.balances", one, WAIT).await.unwrap();
     // Same read model, same backend: the second instance must stand by.
-    second.start(balances.clone(), backend.clone()).unwrap();
+    second
+        .start(balances.clone(), backend.clone())
+        .await
+        .unwrap();
     for amount in 2..=20 {
         deposit(&store, "l", amount).await;
     }
@@ -433,6 +449,7 @@ async fn a_projection_without_reset_refuses_to_rebuild_and_keeps_its_read_model(
     let count = Count::default();
     runner
         .start(count.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     let mut last = 0;
     for amount in 1..=5 {
@@ -500,6 +517,7 @@ async fn a_panicking_reset_is_reported_and_the_projection_goes_on_from_its_check
     let fragile = Fragile::default();
     runner
         .start(fragile.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     let first = deposit(&store, "f", 1).await;
     let second = deposit(&store, "f", 2).await;
@@ -567,7 +585,10 @@ async fn options_that_cannot_work_are_refused_at_start_with_a_typed_error() {
         let runner = ProjectionRunner::new(store.clone())
             .unwrap()
             .with_options(options);
-        match runner.start(Count::default(), InMemoryProjectionBackend::new()) {
+        match runner
+            .start(Count::default(), InMemoryProjectionBackend::new())
+            .await
+        {
             Err(RunnerError::InvalidOptions(found)) => assert_eq!(found, expected),
             other => panic!("expected {expected:?}, got {other:?}"),
         }
@@ -608,6 +629,7 @@ async fn a_projection_behind_the_head_reports_catching_up_then_live() {
         .with_options(options());
     runner
         .start(gated.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
 
     // Held in the first past event.
@@ -632,8 +654,11 @@ struct Unreachable {
 
 #[async_trait]
 impl ProjectionBackend<()> for Unreachable {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
-        self.inner.begin().await
+    async fn begin(
+        &self,
+        time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+        self.inner.begin(time_limit).await
     }
     async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
         if self.broken.load(Ordering::SeqCst) {
@@ -649,6 +674,27 @@ impl ProjectionBackend<()> for Unreachable {
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         self.inner.release(name, owner).await
     }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        ProjectionBackend::<()>::register(&self.inner, name, version, events).await
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        ProjectionBackend::<()>::forget(&self.inner, name, version).await
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        ProjectionBackend::<()>::active_version(&self.inner, name).await
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        ProjectionBackend::<()>::activate(&self.inner, name, version).await
+    }
 }
 
 #[tokio::test]
@@ -661,7 +707,7 @@ async fn a_store_failure_is_reported_as_failed_until_the_store_recovers() {
         .unwrap()
         .with_options(options());
     let count = Count::default();
-    runner.start(count.clone(), backend.clone()).unwrap();
+    runner.start(count.clone(), backend.clone()).await.unwrap();
 
     let mut failed = None;
     for _ in 0..1000 {
@@ -688,7 +734,8 @@ async fn a_store_failure_is_reported_as_failed_until_the_store_recovers() {
 async fn an_event_the_projection_does_not_handle_is_never_decoded() {
     let store = InMemoryStore::new();
     let before = deposit(&store, "x", 1).await;
-    // Registered, but not handled by `Balances`; its payload is not even JSON.
+    // Registered, but not handled by `Balances`; its payload does not even
+    // fit its type.
     let corrupt = store
         .append(
             "acct-x",
@@ -697,7 +744,7 @@ async fn an_event_the_projection_does_not_handle_is_never_decoded() {
             vec![NewEvent::new(
                 "proj.Ignored",
                 1,
-                "{{not json",
+                r#"["not", "its", "shape"]"#,
                 Metadata::new(),
             )],
         )
@@ -722,6 +769,7 @@ async fn an_event_the_projection_does_not_handle_is_never_decoded() {
         .with_options(options());
     runner
         .start(balances.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     runner
         .wait_until("proj.balances", after, WAIT)

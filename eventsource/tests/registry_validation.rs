@@ -232,6 +232,7 @@ fn unknown_names_and_duplicate_handlers() {
             name: "balances",
             rust_type: "x::Balances",
             events: &["a.Vanished"],
+            version: 1,
         }],
         sagas: vec![
             SagaRegistration {
@@ -320,11 +321,13 @@ fn a_projection_and_a_saga_sharing_a_name() {
                 name: "shared",
                 rust_type: "x::Balances",
                 events: handles,
+                version: 1,
             },
             ProjectionRegistration {
                 name: "only.projection",
                 rust_type: "x::Totals",
                 events: handles,
+                version: 1,
             },
         ],
         sagas: vec![
@@ -368,6 +371,7 @@ fn a_name_shared_by_several_projections_and_sagas_is_reported_with_every_type() 
         name: "shared",
         rust_type,
         events: handles,
+        version: 1,
     };
     let saga = |rust_type| SagaRegistration {
         name: "shared",
@@ -394,5 +398,32 @@ fn a_name_shared_by_several_projections_and_sagas_is_reported_with_every_type() 
                 sagas: vec!["y::Flow"],
             },
         ]
+    );
+}
+
+#[test]
+fn two_versions_of_a_projection_may_share_its_name_but_not_a_version() {
+    let handles = &["a.Known"];
+    let projection = |rust_type, version| {
+        ProjectionRegistration::new("shared", rust_type, handles).versioned(version)
+    };
+    let versions = RegistryParts {
+        events: vec![event("a.Known", 1, "x::Known")],
+        projections: vec![projection("x::V1", 1), projection("x::V2", 2)],
+        ..RegistryParts::default()
+    };
+    Registry::build(versions).validate().unwrap();
+    let clash = RegistryParts {
+        events: vec![event("a.Known", 1, "x::Known")],
+        projections: vec![projection("x::V2", 2), projection("y::AlsoV2", 2)],
+        ..RegistryParts::default()
+    };
+    let report = Registry::build(clash).validate().unwrap_err();
+    assert!(
+        report.problems.iter().any(|p| matches!(
+            p,
+            RegistryProblem::DuplicateName { kind: "projection", name: "shared", types } if types.len() == 2
+        )),
+        "{report}"
     );
 }

@@ -70,6 +70,28 @@ async fn creation_policies_are_enforced() {
 }
 
 #[tokio::test]
+async fn an_empty_aggregate_id_is_refused_and_creates_nothing() {
+    let store = InMemoryStore::new();
+    let repo = repo(&store);
+    let is_empty_id = |error: &Error| match error {
+        Error::Store(StoreError::Invalid(invalid)) => {
+            invalid.field() == Some(eventsource::store::RequestField::AggregateId)
+                && invalid.to_string() == "`aggregate_id` is empty (aggregate `test.Ledger`)"
+        }
+        _ => false,
+    };
+    match repo.execute(open("")).await {
+        Err(CommandError::Failed(error)) if is_empty_id(&error) => {}
+        other => panic!("expected an empty aggregate id to be refused, got {other:?}"),
+    }
+    match repo.load("").await {
+        Err(error) if is_empty_id(&error) => {}
+        other => panic!("expected an empty aggregate id to be refused, got {other:?}"),
+    }
+    assert_eq!(store.head_position().await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn create_if_missing_with_no_events_writes_nothing() {
     let store = InMemoryStore::new();
     let repo = repo(&store);
@@ -440,8 +462,8 @@ async fn bad_stored_events_are_typed_errors_naming_the_record() {
     };
     let cases = [
         (write("test.Unknown", 1, "{}"), "unknown"),
+        // (A payload that is not JSON at all is refused at append.)
         (write("test.Credited", 1, r#"{"amount":"ten"}"#), "payload"),
-        (write("test.Credited", 1, "{not json"), "payload"),
         (write("test.Credited", 9, r#"{"amount":1}"#), "newer"),
     ];
     for (i, (event, kind)) in cases.into_iter().enumerate() {

@@ -250,7 +250,7 @@ async fn global_reads_and_subscriptions_upcast() {
                 decoded.push(<Till as Aggregate>::Event::decode(&record).unwrap());
             }
             SubscriptionItem::CaughtUp { .. } => break,
-            _ => {}
+            other => panic!("unexpected item: {other:?}"),
         }
     }
     assert_eq!(decoded.len(), 5);
@@ -371,6 +371,7 @@ async fn projections_read_old_versions_and_old_names_through_the_chain() {
             log.clone(),
             eventsource::memory::InMemoryProjectionBackend::new(),
         )
+        .await
         .unwrap();
     let head = store.head_position().await.unwrap();
     runner
@@ -443,6 +444,28 @@ fn typed_last_steps_hand_over_their_struct_or_go_through_json() {
             }
         );
     }
+}
+
+#[test]
+fn a_missing_first_step_names_the_current_version() {
+    // Test.Priced is at version 3, with upcasters from 1 (JSON) and from 2
+    // (typed, handing the event over): version 0 has no way up.
+    let err = decode_event::<Priced>(&record("test.Priced", 0, json!({}))).unwrap_err();
+    assert!(
+        matches!(
+            err.kind,
+            DecodeErrorKind::MissingUpcaster {
+                from: 0,
+                current: 3
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("no upcaster from version 0 (the current version is 3)"),
+        "{err}"
+    );
 }
 
 #[test]

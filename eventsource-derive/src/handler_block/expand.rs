@@ -61,6 +61,10 @@ pub(crate) fn expand(model: &Model, valid: bool, trait_impl: TraitImpl) -> Token
         .reset
         .as_ref()
         .map(|reset| output_consts(krate, &reset.output, "RESET"));
+    let retire_consts = model
+        .retire
+        .as_ref()
+        .map(|retire| output_consts(krate, &retire.output, "RETIRE"));
     let names = quote!(&[#(#events.name),*]);
     // Two handlers for one type under two names: reported on the impl's type.
     let distinct = (model.handlers.len() > 1).then(|| {
@@ -88,9 +92,10 @@ pub(crate) fn expand(model: &Model, valid: bool, trait_impl: TraitImpl) -> Token
     let registration = (valid && model.name.is_some()).then(|| {
         let registration = format_ident!("{}", model.kind.registration);
         let rust_type = rust_type(self_ty);
+        let version = model.version.map(|v| quote!(.versioned(#v)));
         quote! {
             #krate::__private::inventory::submit! {
-                #krate::__private::#registration::new(#name, #rust_type, #names)
+                #krate::__private::#registration::new(#name, #rust_type, #names) #version
             }
         }
     });
@@ -100,6 +105,7 @@ pub(crate) fn expand(model: &Model, valid: bool, trait_impl: TraitImpl) -> Token
         const _: () = {
             #(#consts)*
             #reset_consts
+            #retire_consts
             #distinct
             #trait_impl
             #registration

@@ -1,6 +1,8 @@
 //! What sets a `#[projection]` block apart from a `#[saga]` block, as data:
 //! the shared reading and expansion ask it rather than branch on the kind.
 
+use crate::attr::Key;
+
 /// One kind of handler block: its words in messages and its rules.
 pub(crate) struct BlockKind {
     /// The attribute as users write it: `#[projection]`.
@@ -27,8 +29,12 @@ pub(crate) struct BlockKind {
     pub(crate) context_argument: &'static str,
     /// Whether handlers choose the context type.
     pub(crate) context: Context,
+    /// The keys its attribute takes.
+    pub(crate) keys: &'static [Key],
     /// How `#[reset]` is treated.
     pub(crate) reset: Marker,
+    /// How `#[retire]` is treated.
+    pub(crate) retire: Marker,
     /// How `#[start]` is treated.
     pub(crate) start: Marker,
     /// The registry entry's type, in `__private`.
@@ -48,8 +54,9 @@ pub(crate) enum Context {
 /// How a marker attribute on a method is treated.
 #[derive(Clone, Copy)]
 pub(crate) enum Marker {
-    /// It marks the method: `#[reset]` a projection's reset method, `#[start]`
-    /// a saga handler that may begin an instance (at least one must).
+    /// It marks the method: `#[reset]` a projection's reset method,
+    /// `#[retire]` the method an old version runs once a newer one took over,
+    /// `#[start]` a saga handler that may begin an instance (at least one must).
     Marks,
     /// It is a mistake in this kind of block, reported with this message.
     Rejected(&'static str),

@@ -6,7 +6,7 @@
 //! spanned on the user's tokens) and [expanded](expand) into the trait impl.
 //! After a mistake the impl is still generated, from the handlers that could
 //! be read, so that one mistake gives one error: uses of the type elsewhere
-//! (`runner.start(MyProjection, backend)`) do not fail too.
+//! (`runner.start(MyProjection, backend).await`) do not fail too.
 
 pub(crate) mod expand;
 pub(crate) mod kind;
@@ -31,7 +31,7 @@ pub(crate) fn read(
     item: TokenStream,
 ) -> Result<Model, TokenStream> {
     let args_tokens = args.clone();
-    let args = crate::attr::parse(errors, kind.attr, args, model::KEYS);
+    let args = crate::attr::parse(errors, kind.attr, args, kind.keys);
     let item = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(item) => item,
         Err(error) if is_impl(&item) => {
@@ -90,7 +90,8 @@ fn is_impl(tokens: &TokenStream) -> bool {
     }
 }
 
-/// `tokens` without the `#[reset]` and `#[start]` markers in the impl body.
+/// `tokens` without the `#[reset]`, `#[retire]` and `#[start]` markers in
+/// the impl body.
 fn strip_markers(tokens: TokenStream) -> TokenStream {
     fn is_marker(tree: Option<&TokenTree>) -> bool {
         let Some(TokenTree::Group(group)) = tree else {
@@ -98,7 +99,7 @@ fn strip_markers(tokens: TokenStream) -> TokenStream {
         };
         let first = group.stream().into_iter().next();
         group.delimiter() == Delimiter::Bracket
-            && matches!(first, Some(TokenTree::Ident(i)) if i == "reset" || i == "start")
+            && matches!(first, Some(TokenTree::Ident(i)) if i == "reset" || i == "retire" || i == "start")
     }
     tokens
         .into_iter()

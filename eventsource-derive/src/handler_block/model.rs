@@ -22,11 +22,11 @@ use crate::diagnostics::render;
 use crate::paths::runtime_path;
 use crate::signature::{self, Generics, Plain, Receiver};
 
-pub(crate) const KEYS: &[Key] = &[Key::Name, Key::Crate];
 const RESET: &str = "reset";
+const RETIRE: &str = "retire";
 const START: &str = "start";
 
-/// What a handler or the `#[reset]` method returns.
+/// What a handler, the `#[reset]` or the `#[retire]` method returns.
 pub(crate) enum Output {
     /// Nothing, or `()`.
     Unit,
@@ -58,7 +58,9 @@ pub(crate) struct Handler {
     pub(crate) callable: bool,
 }
 
-pub(crate) struct Reset {
+/// A projection's `#[reset]` or `#[retire]` method: `&mut self` and,
+/// optionally, the context.
+pub(crate) struct Hook {
     pub(crate) method: Ident,
     pub(crate) asyncness: bool,
     pub(crate) output: Output,
@@ -74,8 +76,11 @@ pub(crate) struct Model {
     pub(crate) name: Option<LitStr>,
     /// The type the trait is implemented for, when the code can name it.
     pub(crate) self_ty: Option<Type>,
+    /// `version = N`, when given.
+    pub(crate) version: Option<u32>,
     pub(crate) handlers: Vec<Handler>,
-    pub(crate) reset: Option<Reset>,
+    pub(crate) reset: Option<Hook>,
+    pub(crate) retire: Option<Hook>,
     /// A projection's context type `C`, as the first method taking it declares it.
     pub(crate) context: Option<Type>,
 }
@@ -107,11 +112,18 @@ pub(crate) fn parse(
             errors.at(args_tokens, message);
         }
     }
+    let version = kind
+        .keys
+        .contains(&Key::Version)
+        .then(|| args.positive_u32(errors, Key::Version).map(|(v, _)| v))
+        .flatten();
     let (self_ty, collect) = self_type(errors, kind, &item);
 
     let mut handlers: Vec<Handler> = Vec::new();
-    let mut reset: Option<Reset> = None;
+    let mut reset: Option<Hook> = None;
     let mut reset_method: Option<Ident> = None;
+    let mut retire: Option<Hook> = None;
+    let mut retire_method: Option<Ident> = None;
     let mut first_context: FirstContext = None;
     let mut seen: HashMap<String, Ident> = HashMap::new();
     // Methods meant as handlers, read or not, and how many are marked #[start]:
@@ -125,8 +137,32 @@ pub(crate) fn parse(
         // Always taken off, so a block that cannot be expanded does not also
         // report each marker as an unknown attribute.
         let reset_attr = take_marker(errors, function, RESET);
+        let retire_attr = take_marker(errors, function, RETIRE);
         let start_attr = take_marker(errors, function, START);
         if !collect {
+            continue;
+        }
+        if let Some(retire_attr) = retire_attr {
+            if reset_attr.is_some() {
+                errors.at(
+                    &retire_attr,
+                    "a method is either #[reset] or #[retire]: one clears the read model before a rebuild, the other drops an old version's",
+                );
+            }
+            match (kind.retire, &retire_method) {
+                (Marker::Rejected(message), _) => errors.at(&retire_attr, message),
+                (Marker::Marks, Some(first)) => errors.at(
+                    &retire_attr,
+                    format!(
+                        "a projection has one #[retire] method, and `{first}` is already marked #[retire]"
+                    ),
+                ),
+                (Marker::Marks, None) => {
+                    retire_method = Some(function.sig.ident.clone());
+                    retire = Some(parse_hook(errors, function, &mut first_context, &RETIRE_HOOK));
+                }
+            }
+            function.sig.variadic = None;
             continue;
         }
         if let (Marker::Rejected(message), Some(start)) = (kind.start, &start_attr) {
@@ -143,7 +179,7 @@ pub(crate) fn parse(
                 ),
                 (Marker::Marks, None) => {
                     reset_method = Some(function.sig.ident.clone());
-                    reset = Some(parse_reset(errors, function, &mut first_context));
+                    reset = Some(parse_hook(errors, function, &mut first_context, &RESET_HOOK));
                 }
             }
             function.sig.variadic = None;
@@ -176,9 +212,11 @@ pub(crate) fn parse(
         seen.insert(key, handler.method.clone());
         handlers.push(handler);
     }
-    if let (Some(self_ty), Some(reset)) = (&self_ty, &mut reset) {
-        let output = std::mem::replace(&mut reset.output, Output::Unit);
-        reset.output = output_replacing_self(output, self_ty);
+    if let Some(self_ty) = &self_ty {
+        for hook in [&mut reset, &mut retire].into_iter().flatten() {
+            let output = std::mem::replace(&mut hook.output, Output::Unit);
+            hook.output = output_replacing_self(output, self_ty);
+        }
     }
 
     if collect && attempted == 0 {
@@ -206,8 +244,10 @@ pub(crate) fn parse(
         krate,
         name,
         self_ty,
+        version,
         handlers,
         reset,
+        retire,
         context,
     }
 }
@@ -408,26 +448,43 @@ fn parse_handler(
     })
 }
 
-fn parse_reset(
+/// The words of one hook method in messages.
+struct HookWords {
+    what: &'static str,
+    receiver: &'static str,
+    why_one: &'static str,
+}
+
+const RESET_HOOK: HookWords = HookWords {
+    what: "the #[reset] method",
+    receiver: "the #[reset] method takes `&mut self`: it clears the read model",
+    why_one: "it clears one read model",
+};
+
+const RETIRE_HOOK: HookWords = HookWords {
+    what: "the #[retire] method",
+    receiver: "the #[retire] method takes `&mut self`: it drops this version's read model",
+    why_one: "it drops one read model",
+};
+
+fn parse_hook(
     errors: &mut Errors,
     function: &ImplItemFn,
     first_context: &mut FirstContext,
-) -> Reset {
-    const WHAT: &str = "the #[reset] method";
+    words: &HookWords,
+) -> Hook {
     const FORM: &str = "`&mut self` and, optionally, the context `ctx: &mut C`";
+    let what = words.what;
     let sig = &function.sig;
-    const RECEIVER: &str = "the #[reset] method takes `&mut self`: it clears the read model";
     let receiver = signature::receiver(sig);
-    let mut callable = signature::check_receiver(errors, sig, Receiver::Mutable, RECEIVER);
+    let mut callable = signature::check_receiver(errors, sig, Receiver::Mutable, words.receiver);
     callable &= signature::check_plain(
         errors,
         sig,
         &Plain {
-            what: WHAT,
+            what,
             not_async: None,
-            generics: Generics::LifetimesOnly {
-                why: "it clears one read model",
-            },
+            generics: Generics::LifetimesOnly { why: words.why_one },
         },
     );
     let params: Vec<&FnArg> = sig
@@ -446,7 +503,7 @@ fn parse_reset(
                 errors.at(
                     other,
                     format!(
-                        "{WHAT} takes nothing but {FORM}: it cannot take `{}`",
+                        "{what} takes nothing but {FORM}: it cannot take `{}`",
                         render(other)
                     ),
                 );
@@ -458,19 +515,19 @@ fn parse_reset(
         errors.at(
             quote!(#second #last),
             format!(
-                "{WHAT} takes at most one argument besides `&mut self`, the context `ctx: &mut C`"
+                "{what} takes at most one argument besides `&mut self`, the context `ctx: &mut C`"
             ),
         );
         callable = false;
     }
-    let output = match output(errors, sig, WHAT) {
+    let output = match output(errors, sig, what) {
         Some(output) => output,
         None => {
             callable = false;
             Output::Unit
         }
     };
-    Reset {
+    Hook {
         method: sig.ident.clone(),
         asyncness: sig.asyncness.is_some(),
         output,

@@ -3,10 +3,9 @@
 //! and what each of its answers means. Everything else in `append` is built
 //! on this file; it depends on none of it.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use eventsource::store::AppendResult;
+use eventsource::store::{AppendResult, rules};
 use eventsource::{ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -278,34 +277,17 @@ impl<'a> Request<'a> {
         expected: ExpectedVersion,
         events: &'a [NewEvent],
     ) -> Result<Self, StoreError> {
-        if stream_id.is_empty() {
-            return Err(StoreError::Invalid("the stream id is empty".into()));
-        }
-        if events.len() > MAX_EVENTS_PER_TRANSACTION {
-            return Err(StoreError::Invalid(format!(
-                "a batch of {} events is larger than the {MAX_EVENTS_PER_TRANSACTION} one append can hold",
-                events.len()
-            )));
-        }
+        rules::check_append(stream_id, aggregate_type, events).map_err(StoreError::Invalid)?;
         let (kind, version) = match expected {
             ExpectedVersion::Any => (0, 0),
             ExpectedVersion::NoStream => (1, 0),
             ExpectedVersion::Exact(v) => (2, to_i64("expected version", v)?),
         };
-        if events.len() > 1 {
-            let mut seen = HashSet::with_capacity(events.len());
-            if let Some(twice) = events.iter().find(|e| !seen.insert(e.event_id)) {
-                return Err(StoreError::Invalid(format!(
-                    "event id {} appears twice in the batch for `{stream_id}`",
-                    twice.event_id
-                )));
-            }
-        }
         let schema_versions = events
             .iter()
             .map(|e| {
                 i32::try_from(e.schema_version).map_err(|_| {
-                    StoreError::Invalid(format!(
+                    StoreError::invalid(format!(
                         "schema version {} of event {} does not fit PostgreSQL's integer",
                         e.schema_version, e.event_id
                     ))
@@ -387,14 +369,14 @@ impl Refusal {
         let stream = request.stream_id;
         match self {
             Self::Version => request.conflict(actual),
-            Self::AggregateType(owner) => StoreError::Invalid(format!(
+            Self::AggregateType(owner) => StoreError::invalid(format!(
                 "stream `{stream}` belongs to aggregate type `{owner}`, not `{}`",
                 request.aggregate_type
             )),
-            Self::Room => StoreError::Invalid(format!(
+            Self::Room => StoreError::invalid(format!(
                 "one transaction can append at most {MAX_EVENTS_PER_TRANSACTION} events"
             )),
-            Self::Order => StoreError::Invalid(format!(
+            Self::Order => StoreError::invalid(format!(
                 "stream `{stream}` was last written by a transaction that started after this \
                  one was assigned its id; appending here would order the new events before \
                  the old ones globally. Retry in a new transaction"
@@ -478,7 +460,7 @@ pub(super) async fn insert(
                 });
             }
             if is_bad_value(&err) {
-                return Err(StoreError::Invalid(format!(
+                return Err(StoreError::invalid(format!(
                     "the batch for `{}` holds a payload or metadata PostgreSQL rejects as JSON: {err}",
                     r.stream_id
                 )));

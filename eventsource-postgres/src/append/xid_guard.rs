@@ -177,7 +177,7 @@ mod tests {
         let err = StoreError::Backend(Box::new(behind.clone()));
         assert_eq!(TransactionIdsBehind::in_error(&err), Some(&behind));
         assert_eq!(
-            TransactionIdsBehind::in_error(&StoreError::Invalid("x".into())),
+            TransactionIdsBehind::in_error(&StoreError::invalid("x")),
             None
         );
     }

@@ -17,15 +17,17 @@ use crate::sql::Sql;
 /// Parks `$2` of projection `$1`, or records another failure of it.
 const PARK: &str = "\
 INSERT INTO {schema}.dead_letters AS d (projection, global_position, event_id,
-    stream_id, stream_version, event_name, error, attempts, parked_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    stream_id, stream_version, event_name, error, attempts, parked_at,
+    schema_version, payload, metadata, recorded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (projection, global_position) DO UPDATE
 SET error = EXCLUDED.error, attempts = EXCLUDED.attempts,
     parked_at = EXCLUDED.parked_at";
 
 const LIST: &str = "\
 SELECT projection, global_position, event_id, stream_id, stream_version,
-    event_name, error, attempts, parked_at FROM {schema}.dead_letters
+    event_name, error, attempts, parked_at, schema_version, payload, metadata,
+    recorded_at FROM {schema}.dead_letters
 WHERE projection = $1 ORDER BY global_position";
 
 const COUNT: &str = "SELECT count(*) FROM {schema}.dead_letters WHERE projection = $1";
@@ -101,6 +103,9 @@ fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
             format!("negative stream version {version}"),
         )
     })?;
+    let schema: i32 = row.try_get("schema_version").map_err(store_error)?;
+    let schema_version = u32::try_from(schema)
+        .map_err(|_| corrupt(global_position, format!("negative schema version {schema}")))?;
     let attempts: i32 = row.try_get("attempts").map_err(store_error)?;
     let attempts = u32::try_from(attempts).map_err(|_| {
         corrupt(
@@ -114,6 +119,10 @@ fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
         stream_id: row.try_get("stream_id").map_err(store_error)?,
         stream_version,
         event_name: row.try_get("event_name").map_err(store_error)?,
+        schema_version,
+        payload: row.try_get("payload").map_err(store_error)?,
+        metadata: row.try_get("metadata").map_err(store_error)?,
+        recorded_at: row.try_get("recorded_at").map_err(store_error)?,
         error: row.try_get("error").map_err(store_error)?,
         attempts,
         parked_at: row
@@ -136,6 +145,10 @@ impl DeadLetterStore for PgDeadLetterStore {
             .bind(&event.error)
             .bind(i32::try_from(event.attempts).unwrap_or(i32::MAX))
             .bind(event.parked_at)
+            .bind(i32::try_from(event.schema_version).unwrap_or(i32::MAX))
+            .bind(&event.payload)
+            .bind(&event.metadata)
+            .bind(event.recorded_at)
             .execute(&self.pool)
             .await
             .map_err(store_error)?;

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eventsource::StoreError;
-use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, Registered};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::checkpoints::Checkpoints;
@@ -43,12 +43,47 @@ const RELEASE_LEASE: &str = "DELETE FROM {schema}.projection_leases WHERE name =
 const FENCE_LEASE: &str = "\
 SELECT 1 FROM {schema}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDATE";
 
+/// Records version `$2` of projection `$1` with its events `$3`, unless it
+/// is recorded already; returns the events it was first recorded with and
+/// the active version (the highest activated).
+const REGISTER_VERSION: &str = "\
+WITH recorded AS (
+    INSERT INTO {schema}.projection_versions (name, version, event_names)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (name, version) DO NOTHING
+    RETURNING event_names)
+SELECT coalesce((SELECT event_names FROM recorded),
+        (SELECT event_names FROM {schema}.projection_versions WHERE name = $1 AND version = $2)),
+    (SELECT max(version) FROM {schema}.projection_versions
+        WHERE name = $1 AND activated_at IS NOT NULL)";
+
+const FORGET_VERSION: &str =
+    "DELETE FROM {schema}.projection_versions WHERE name = $1 AND version = $2";
+
+const ACTIVE_VERSION: &str = "\
+SELECT max(version) FROM {schema}.projection_versions
+WHERE name = $1 AND activated_at IS NOT NULL";
+
+/// Activates version `$2` of projection `$1` (once); returns the active version.
+const ACTIVATE_VERSION: &str = "\
+WITH activated AS (
+    UPDATE {schema}.projection_versions SET activated_at = coalesce(activated_at, now())
+    WHERE name = $1 AND version = $2
+    RETURNING version)
+SELECT greatest((SELECT version FROM activated),
+    (SELECT max(version) FROM {schema}.projection_versions
+        WHERE name = $1 AND activated_at IS NOT NULL))";
+
 /// The statements of the projection backend.
 #[derive(Debug)]
 pub(crate) struct Statements {
     acquire_lease: Sql,
     release_lease: Sql,
     fence_lease: Sql,
+    register_version: Sql,
+    forget_version: Sql,
+    active_version: Sql,
+    activate_version: Sql,
 }
 
 impl Statements {
@@ -57,6 +92,10 @@ impl Statements {
             acquire_lease: Sql::new(ACQUIRE_LEASE, schema),
             release_lease: Sql::new(RELEASE_LEASE, schema),
             fence_lease: Sql::new(FENCE_LEASE, schema),
+            register_version: Sql::new(REGISTER_VERSION, schema),
+            forget_version: Sql::new(FORGET_VERSION, schema),
+            active_version: Sql::new(ACTIVE_VERSION, schema),
+            activate_version: Sql::new(ACTIVATE_VERSION, schema),
         }
     }
 
@@ -67,6 +106,10 @@ impl Statements {
             ("acquire_lease", &self.acquire_lease),
             ("release_lease", &self.release_lease),
             ("fence_lease", &self.fence_lease),
+            ("register_version", &self.register_version),
+            ("forget_version", &self.forget_version),
+            ("active_version", &self.active_version),
+            ("activate_version", &self.activate_version),
         ]
     }
 }
@@ -106,7 +149,7 @@ impl Statements {
 /// let store = PgEventStore::connect("postgres://localhost/app").await?;
 /// store.migrate().await?;
 /// let runner = ProjectionRunner::new(store.clone())?.with_dead_letters(store.dead_letters());
-/// runner.start(Emails, store.projection_backend())?;
+/// runner.start(Emails, store.projection_backend()).await?;
 /// # Ok(())
 /// # }
 /// ```
@@ -126,8 +169,27 @@ impl PgProjectionBackend {
         }
     }
 
-    async fn begin_tx(&self) -> Result<PgProjectionTx, StoreError> {
-        let tx = self.pool.begin().await.map_err(store_error)?;
+    /// Begins a transaction the server ends if it stays idle, or one of its
+    /// statements runs, longer than `time_limit`.
+    ///
+    /// An open transaction that holds a transaction id holds back the read
+    /// horizon of every subscriber of the database (see the crate docs), so
+    /// a frozen owner (SIGSTOP, a debugger, a handler blocked on I/O inside
+    /// the transaction) would stall them all, and its standby too. Bounded
+    /// by the lease TTL, the server ends such a transaction about when the
+    /// lease expires, and everyone moves on. `SET LOCAL` keeps both limits to
+    /// this transaction; they travel with `BEGIN` in one round trip.
+    async fn begin_tx(&self, time_limit: Duration) -> Result<PgProjectionTx, StoreError> {
+        let millis = time_limit.as_millis().clamp(1, i32::MAX as u128);
+        let begin = format!(
+            "BEGIN; SET LOCAL idle_in_transaction_session_timeout = {millis}; \
+             SET LOCAL statement_timeout = {millis}"
+        );
+        let tx = self
+            .pool
+            .begin_with(AssertSqlSafe(begin))
+            .await
+            .map_err(store_error)?;
         Ok(PgProjectionTx {
             tx,
             unit: (),
@@ -162,6 +224,68 @@ impl PgProjectionBackend {
             .map_err(store_error)?;
         Ok(())
     }
+
+    async fn register_version(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<Registered, StoreError> {
+        let row = sqlx::query(self.sql.register_version.get())
+            .bind(name)
+            .bind(version_i32(version)?)
+            .bind(events)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let events: Option<Vec<String>> = row.try_get(0).map_err(store_error)?;
+        let active: Option<i32> = row.try_get(1).map_err(store_error)?;
+        Ok(Registered {
+            events: events.unwrap_or_default(),
+            active: active.and_then(|v| u32::try_from(v).ok()),
+        })
+    }
+
+    async fn forget_version(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        sqlx::query(self.sql.forget_version.get())
+            .bind(name)
+            .bind(version_i32(version)?)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn active_version_of(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        let active: Option<i32> = sqlx::query_scalar(self.sql.active_version.get())
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(active.and_then(|v| u32::try_from(v).ok()))
+    }
+
+    async fn activate_version(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        let active: Option<i32> = sqlx::query_scalar(self.sql.activate_version.get())
+            .bind(name)
+            .bind(version_i32(version)?)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(active
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(version))
+    }
+}
+
+/// A projection version as PostgreSQL's `integer`.
+fn version_i32(version: u32) -> Result<i32, StoreError> {
+    i32::try_from(version).map_err(|_| {
+        StoreError::invalid(format!(
+            "projection version {version} is above {}",
+            i32::MAX
+        ))
+    })
 }
 
 /// One batch's transaction.
@@ -218,8 +342,11 @@ macro_rules! backend_for {
     ($context:ty, |$tx:ident| $borrow:expr) => {
         #[async_trait]
         impl ProjectionBackend<$context> for PgProjectionBackend {
-            async fn begin(&self) -> Result<Box<dyn ProjectionTx<$context>>, StoreError> {
-                Ok(Box::new(self.begin_tx().await?))
+            async fn begin(
+                &self,
+                time_limit: Duration,
+            ) -> Result<Box<dyn ProjectionTx<$context>>, StoreError> {
+                Ok(Box::new(self.begin_tx(time_limit).await?))
             }
 
             async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
@@ -237,6 +364,27 @@ macro_rules! backend_for {
 
             async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
                 self.release_lease(name, owner).await
+            }
+
+            async fn register(
+                &self,
+                name: &str,
+                version: u32,
+                events: &[String],
+            ) -> Result<Registered, StoreError> {
+                self.register_version(name, version, events).await
+            }
+
+            async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+                self.forget_version(name, version).await
+            }
+
+            async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+                self.active_version_of(name).await
+            }
+
+            async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+                self.activate_version(name, version).await
             }
         }
 

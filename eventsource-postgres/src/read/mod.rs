@@ -24,7 +24,7 @@ use crate::append::XidGuard;
 use crate::error::store_error;
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
-use crate::row::{self, Names};
+use crate::row::{self, Names, Unreadable};
 use crate::schema::Identifier;
 use crate::sql::Sql;
 use horizon_stall::{Probe, Stall};
@@ -246,7 +246,7 @@ pub(crate) fn read_stream(reads: Arc<Reads>, stream_id: &str, from_version: u64)
                         return;
                     }
                 }
-                yield row::decode(&row, &mut names);
+                yield row::decode(&row, &mut names).map_err(Unreadable::into_store_error);
             }
             if seen < limit {
                 return;
@@ -346,24 +346,14 @@ pub(crate) async fn horizon(reads: &Reads) -> Result<(i64, Option<i64>), StoreEr
     ))
 }
 
-/// Decodes one row of a global page, reporting where it was.
-///
-/// `Err((position, error))` carries the bad row's position when known, so
-/// the reader can continue after it.
+/// Decodes one row of a global page; a corrupt row carries its position,
+/// so the reader can continue after it.
 pub(crate) fn decode_global(
     row: Result<PgRow, sqlx::Error>,
     names: &mut Names,
-) -> Result<RecordedEvent, (Option<i64>, StoreError)> {
-    let row = row.map_err(|e| (None, store_error(e)))?;
-    row::decode(&row, names).map_err(|err| {
-        let at = match &err {
-            StoreError::Corrupt {
-                global_position, ..
-            } => i64::try_from(*global_position).ok(),
-            _ => None,
-        };
-        (at, err)
-    })
+) -> Result<RecordedEvent, Unreadable> {
+    let row = row.map_err(|e| Unreadable::Failed(store_error(e)))?;
+    row::decode(&row, names)
 }
 
 /// How many events `read_all(from_position, filter)` would deliver: the
@@ -447,12 +437,12 @@ pub(crate) fn read_all(reads: Arc<Reads>, from_position: u64, filter: EventFilte
                                 after = i64::try_from(event.global_position).unwrap_or(i64::MAX);
                                 yield Ok(event);
                             }
-                            Err((Some(at), err)) => {
-                                after = at;
-                                yield Err(err);
+                            Err(Unreadable::Corrupt(record)) if record.global_position > 0 => {
+                                after = i64::try_from(record.global_position).unwrap_or(i64::MAX);
+                                yield Err(Unreadable::Corrupt(record).into_store_error());
                             }
-                            Err((None, err)) => {
-                                yield Err(err);
+                            Err(other) => {
+                                yield Err(other.into_store_error());
                                 return;
                             }
                         }

@@ -29,7 +29,7 @@ use futures::StreamExt;
 
 use super::horizon_stall::Stall;
 use super::{Bound, Reads, decode_global, horizon, start_after};
-use crate::row::Names;
+use crate::row::{Names, Unreadable};
 use eventsource::backoff::{Backoff, Delays};
 
 /// What to do after a failed round.
@@ -77,12 +77,32 @@ impl Retries {
     }
 }
 
+/// A live subscription holds one connection of the pool for `LISTEN` while
+/// it lives. In a pool of one that is every connection: its own reads, and
+/// every append of the process, would wait for a connection forever. Such
+/// a subscription is refused at once rather than hang in silence.
+fn too_small_for_listen(reads: &Reads) -> Option<StoreError> {
+    let size = reads.pool.options().get_max_connections();
+    (reads.options.notify_channel().is_some() && size < 2).then(|| {
+        StoreError::invalid(format!(
+            "a live subscription keeps one connection of the pool for LISTEN, and this \
+             store's pool has at most {size}: reads and appends would wait forever; give the \
+             pool at least 2 connections, or turn notifications off with \
+             `PgStoreOptions::with_notify_channel(None)`"
+        ))
+    })
+}
+
 pub(crate) fn subscribe(
     reads: Arc<Reads>,
     from_position: u64,
     filter: EventFilter,
 ) -> Subscription {
     Box::pin(async_stream::stream! {
+        if let Some(refused) = too_small_for_listen(&reads) {
+            yield Err(refused);
+            return;
+        }
         // Nothing can be stored beyond bigint: the subscription stays idle.
         let mut after = start_after(from_position).unwrap_or(i64::MAX);
         let mut wake = reads.notifications.subscribe(&reads.pool);
@@ -113,12 +133,14 @@ pub(crate) fn subscribe(
                                         after = i64::try_from(event.global_position).unwrap_or(i64::MAX);
                                         yield Ok(SubscriptionItem::Event(event));
                                     }
-                                    Err((Some(at), err)) => {
-                                        after = at;
-                                        yield Err(err);
+                                    // A record that is there but unreadable takes its
+                                    // place in the log; the subscription goes on.
+                                    Err(Unreadable::Corrupt(record)) if record.global_position > 0 => {
+                                        after = i64::try_from(record.global_position).unwrap_or(i64::MAX);
+                                        yield Ok(SubscriptionItem::Corrupt(record));
                                     }
-                                    Err((None, err)) => {
-                                        failed = Some(err);
+                                    Err(other) => {
+                                        failed = Some(other.into_store_error());
                                         break 'pages;
                                     }
                                 }

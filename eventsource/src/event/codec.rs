@@ -63,7 +63,7 @@ fn upcast<T: Event>(
     let value = serde_json::from_str(payload).map_err(DecodeErrorKind::Payload)?;
     match typed.and_then(|typed| typed.from_value) {
         Some(from_value) => {
-            let value = chain.upcast(stored, last, value)?;
+            let value = chain.upcast_towards(stored, last, T::VERSION, value)?;
             from_value(value, &mut slot)?;
             slot.ok_or_else(|| nothing_handed_over(last))
         }

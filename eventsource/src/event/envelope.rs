@@ -58,13 +58,19 @@ impl Metadata {
         self
     }
 
-    /// Metadata for a command caused by `event`: same correlation, the event as cause.
+    /// Metadata for a command caused by `event`: the same correlation, the
+    /// event as its cause, and the event's actor and headers.
+    ///
+    /// Headers flow on by default, so a tenant, a trace context or any
+    /// header an interceptor added follows a business transaction through
+    /// every saga step. To keep one local to the event, remove it from the
+    /// result (`metadata.headers.remove("name")`) before dispatching.
     pub fn caused_by(event: &RecordedEvent) -> Self {
         Self {
             correlation_id: Some(event.metadata.correlation_id.unwrap_or(event.event_id)),
             causation_id: Some(event.event_id),
             actor: event.metadata.actor.clone(),
-            headers: BTreeMap::new(),
+            headers: event.metadata.headers.clone(),
         }
     }
 }

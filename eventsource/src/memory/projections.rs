@@ -1,6 +1,6 @@
 //! Projection checkpoints, leases and (trivial) units of work in memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::projection::{CommitError, ProjectionBackend, ProjectionTx};
+use crate::projection::{CommitError, ProjectionBackend, ProjectionTx, Registered};
 use crate::store::StoreError;
 
 /// A [`ProjectionBackend`] for projections whose read model lives in the
@@ -19,6 +19,7 @@ use crate::store::StoreError;
 #[derive(Clone, Debug)]
 pub struct InMemoryProjectionBackend {
     entries: Arc<Mutex<HashMap<String, Entry>>>,
+    versions: Arc<Mutex<Versions>>,
     clock: Clock,
 }
 
@@ -26,10 +27,15 @@ impl Default for InMemoryProjectionBackend {
     fn default() -> Self {
         Self {
             entries: Arc::default(),
+            versions: Arc::default(),
             clock: Clock::current(),
         }
     }
 }
+
+/// By projection name and version: the events recorded, and whether the
+/// version was activated.
+type Versions = BTreeMap<String, BTreeMap<u32, (Vec<String>, bool)>>;
 
 #[derive(Debug, Default)]
 struct Entry {
@@ -53,11 +59,29 @@ impl InMemoryProjectionBackend {
     fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn versions(&self) -> MutexGuard<'_, Versions> {
+        self.versions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The highest activated version among `versions`.
+fn active(versions: Option<&BTreeMap<u32, (Vec<String>, bool)>>) -> Option<u32> {
+    versions?
+        .iter()
+        .rev()
+        .find(|(_, (_, activated))| *activated)
+        .map(|(version, _)| *version)
 }
 
 #[async_trait]
 impl ProjectionBackend<()> for InMemoryProjectionBackend {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
+    // An in-memory unit holds nothing another reader waits for, so there is
+    // no limit to enforce.
+    async fn begin(
+        &self,
+        _time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<()>>, StoreError> {
         Ok(Box::new(MemoryTx {
             backend: self.clone(),
             unit: (),
@@ -90,6 +114,41 @@ impl ProjectionBackend<()> for InMemoryProjectionBackend {
             }
         }
         Ok(())
+    }
+
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<Registered, StoreError> {
+        let mut all = self.versions();
+        let versions = all.entry(name.to_owned()).or_default();
+        let (recorded, _) = versions
+            .entry(version)
+            .or_insert_with(|| (events.to_vec(), false));
+        Ok(Registered {
+            events: recorded.clone(),
+            active: active(Some(versions)),
+        })
+    }
+
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError> {
+        if let Some(versions) = self.versions().get_mut(name) {
+            versions.remove(&version);
+        }
+        Ok(())
+    }
+
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        Ok(active(self.versions().get(name)))
+    }
+
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError> {
+        let mut all = self.versions();
+        let versions = all.entry(name.to_owned()).or_default();
+        versions.entry(version).or_default().1 = true;
+        Ok(active(Some(versions)).unwrap_or(version))
     }
 }
 

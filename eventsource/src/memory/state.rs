@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
-use crate::store::StoreError;
 use crate::store::{AppendResult, EventFilter, ExpectedVersion, Snapshot};
+use crate::store::{StoreError, rules};
 
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -51,14 +51,7 @@ impl State {
         events: Vec<NewEvent>,
         clock: &Clock,
     ) -> Result<AppendResult, StoreError> {
-        if stream_id.is_empty() {
-            return Err(StoreError::Invalid("the stream id is empty".into()));
-        }
-        if let Some(twice) = repeated_id(&events) {
-            return Err(StoreError::Invalid(format!(
-                "event id {twice} appears twice in the batch for `{stream_id}`"
-            )));
-        }
+        rules::check_append(stream_id, aggregate_type, &events).map_err(StoreError::Invalid)?;
         if let Some(replay) = self.replayed(stream_id, &events)? {
             return Ok(replay);
         }
@@ -84,7 +77,7 @@ impl State {
         let stream = match self.streams.get_key_value(stream_id) {
             Some((key, stream)) => {
                 if &*stream.aggregate_type != aggregate_type {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(StoreError::invalid(format!(
                         "stream `{stream_id}` belongs to aggregate type `{}`, not `{aggregate_type}`",
                         stream.aggregate_type
                     )));
@@ -260,18 +253,6 @@ impl State {
             .collect();
         (matches, last)
     }
-}
-
-/// An id that occurs more than once in `events` (event ids are unique).
-fn repeated_id(events: &[NewEvent]) -> Option<Uuid> {
-    if events.len() < 2 {
-        return None;
-    }
-    let mut seen = std::collections::HashSet::with_capacity(events.len());
-    events
-        .iter()
-        .find(|e| !seen.insert(e.event_id))
-        .map(|e| e.event_id)
 }
 
 #[cfg(test)]

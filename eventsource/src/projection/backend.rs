@@ -16,8 +16,17 @@ use crate::store::StoreError;
 /// instance that lost its lease cannot move the checkpoint or commit effects.
 #[async_trait]
 pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
-    /// Starts a unit of work.
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<C>>, StoreError>;
+    /// Starts a unit of work that may stay open, idle or in one statement,
+    /// for at most `time_limit` (the runner passes its lease TTL).
+    ///
+    /// A backend whose units hold resources others wait for should have the
+    /// server enforce the limit: a unit of a process that froze (a debugger,
+    /// SIGSTOP, a handler blocked on I/O) must not hold them past the moment
+    /// its lease has expired and a standby took over. The PostgreSQL backend
+    /// sets `idle_in_transaction_session_timeout` and `statement_timeout`
+    /// for the transaction, since an open transaction holding a transaction
+    /// id holds back the read horizon of every subscriber of the database.
+    async fn begin(&self, time_limit: Duration) -> Result<Box<dyn ProjectionTx<C>>, StoreError>;
 
     /// The last committed position of `name`.
     async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError>;
@@ -28,6 +37,42 @@ pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
 
     /// Gives the lease up, if `owner` holds it.
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError>;
+
+    /// Records that a program runs `version` of projection `name`, handling
+    /// `events` (sorted names), unless that version is recorded already; returns
+    /// the events it was first recorded with and the active version.
+    ///
+    /// The runner refuses to run a version whose recorded events differ from
+    /// its own: two programs that share a projection name (and so a
+    /// checkpoint and a lease) without sharing its code would otherwise
+    /// write one read model with two meanings.
+    async fn register(
+        &self,
+        name: &str,
+        version: u32,
+        events: &[String],
+    ) -> Result<Registered, StoreError>;
+
+    /// Forgets what [`ProjectionBackend::register`] recorded of `version` of
+    /// `name`, so that a program handling other events may register it.
+    async fn forget(&self, name: &str, version: u32) -> Result<(), StoreError>;
+
+    /// The active version of `name`: the highest one activated, which
+    /// queries read (`None` before any was).
+    async fn active_version(&self, name: &str) -> Result<Option<u32>, StoreError>;
+
+    /// Activates `version` of `name` (idempotent); returns the active
+    /// version afterwards, which is higher when a newer one was activated.
+    async fn activate(&self, name: &str, version: u32) -> Result<u32, StoreError>;
+}
+
+/// What a [`ProjectionBackend`] has recorded of one version of a projection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    /// The events the version handles, as first recorded (sorted).
+    pub events: Vec<String>,
+    /// The active version of the projection, if one was activated.
+    pub active: Option<u32>,
 }
 
 /// One unit of work: the handlers' effects (through [`ProjectionTx::context`])

@@ -5,9 +5,16 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::event::RecordedEvent;
+use crate::store::CorruptRecord;
 use crate::store::StoreError;
 
-/// An event a projection gave up on, with the reason.
+/// An event a projection gave up on: the stored record as it was read, and
+/// the reason.
+///
+/// A record that could not even be read as an event (a
+/// [`CorruptRecord`]) is parked too, with its columns as they were stored;
+/// numbers out of range there read as 0 here, and the stored values are in
+/// the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParkedEvent {
     /// The projection that failed.
@@ -22,6 +29,14 @@ pub struct ParkedEvent {
     pub stream_version: u64,
     /// Its name.
     pub event_name: String,
+    /// The schema version its payload was written with.
+    pub schema_version: u32,
+    /// The payload, as stored.
+    pub payload: String,
+    /// The metadata as JSON text, as stored.
+    pub metadata: String,
+    /// When the store recorded it, when that could be read.
+    pub recorded_at: Option<DateTime<Utc>>,
     /// The last error.
     pub error: String,
     /// How many times the projection tried it.
@@ -41,8 +56,31 @@ impl ParkedEvent {
             stream_id: event.stream_id.to_string(),
             stream_version: event.stream_version,
             event_name: event.event_name.to_string(),
+            schema_version: event.schema_version,
+            payload: event.payload.to_string(),
+            metadata: serde_json::to_string(&*event.metadata).unwrap_or_default(),
+            recorded_at: Some(event.recorded_at),
             error,
             attempts,
+            parked_at: crate::clock::Clock::current().now(),
+        }
+    }
+
+    /// A parked record of a stored record that could not be read as an event.
+    pub fn corrupt(projection: &str, record: &CorruptRecord) -> Self {
+        Self {
+            projection: projection.to_owned(),
+            global_position: record.global_position,
+            event_id: record.event_id.unwrap_or_default(),
+            stream_id: record.stream_id.clone(),
+            stream_version: u64::try_from(record.stream_version).unwrap_or(0),
+            event_name: record.event_name.clone(),
+            schema_version: u32::try_from(record.schema_version).unwrap_or(0),
+            payload: record.payload.clone(),
+            metadata: record.metadata.clone(),
+            recorded_at: record.recorded_at,
+            error: format!("the stored record cannot be read: {}", record.reason),
+            attempts: 1,
             parked_at: crate::clock::Clock::current().now(),
         }
     }

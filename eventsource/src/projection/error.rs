@@ -85,6 +85,43 @@ pub enum RunnerError {
         /// The failure.
         source: Box<ProjectionError>,
     },
+    /// The store recorded other events for this version of the projection
+    /// than this program handles: two programs would share its checkpoint,
+    /// lease and read model with two meanings.
+    #[error(
+        "projection `{name}` version {version} was first run by a program handling [{}], and this program handles [{}]; \
+         if this program's read model is a different one, bump its version (`#[projection(name = \"{name}\", version = {})]`): \
+         it is rebuilt in the background and takes over once it is live; if it is the same read model, \
+         start it once with `ProjectionRunner::start_fresh`, which rebuilds it in place under this program's events",
+        .recorded.join(", "),
+        .ours.join(", "),
+        .version + 1
+    )]
+    Fingerprint {
+        /// The projection.
+        name: String,
+        /// Its version.
+        version: u32,
+        /// The events the store recorded for the version.
+        recorded: Vec<String>,
+        /// The events this program's projection handles.
+        ours: Vec<String>,
+    },
+    /// The `#[retire]` method of a version a newer one replaced failed or
+    /// panicked; the version is retired all the same.
+    #[error("the #[retire] method of projection `{name}` failed: {source}")]
+    Retire {
+        /// The projection.
+        name: String,
+        /// The failure.
+        source: Box<ProjectionError>,
+    },
+    /// A projection declared version 0; versions start at 1.
+    #[error("projection `{0}` declares version 0; versions start at 1")]
+    VersionZero(String),
+    /// A rebuild of the projection is already running.
+    #[error("projection `{0}` is being rebuilt already")]
+    Rebuilding(String),
     /// The projection has no `#[reset]` method, so it cannot be rebuilt:
     /// replaying the log onto a read model that was not cleared would apply
     /// every event a second time.

@@ -35,9 +35,80 @@
 //! are filtered out by the store and never decoded, so an unknown or
 //! corrupt payload of another event cannot fail the projection.
 //!
+//! # Bad records never wedge a projection
+//!
+//! A failure of one record is the record's, and parked; only a failure of
+//! the store itself stops the projection, which then pauses and resumes
+//! from its checkpoint:
+//!
+//! - an event whose handler keeps failing is retried with backoff, then
+//!   parked in the [`DeadLetterStore`] with the stored record and the
+//!   reason (a panic counts as a failure);
+//! - an event that does not decode (a payload that does not fit its type,
+//!   a schema version with no upcaster, a newer version) is parked at once,
+//!   since retrying cannot help;
+//! - a stored record that cannot even be read as an event (metadata of the
+//!   wrong shape, a version out of range) reaches the runner as
+//!   [`SubscriptionItem::Corrupt`](crate::store::SubscriptionItem::Corrupt)
+//!   and is parked with its columns as stored.
+//!
+//! In every case the events before it are committed, the checkpoint moves
+//! past it, and the projection goes on; a rebuild over such records
+//! completes and parks them again. [`ProjectionRunner::retry_parked`] runs
+//! a parked event again once the cause is fixed.
+//!
+//! # Rebuilds
+//!
 //! A rebuild needs the projection's `#[reset]` method, which clears its read
 //! model; without one, [`ProjectionRunner::rebuild`] refuses with
 //! [`RunnerError::NoReset`] rather than apply every event a second time.
+//! [`ProjectionRunner::rebuild`] resets the read model, its checkpoint and
+//! its parked events, replays the log like any catch-up, and returns when
+//! the projection is live again. While it replays, the read model is
+//! incomplete; to rebuild without that gap, change the version instead.
+//!
+//! # Versions
+//!
+//! `#[projection(name = "...", version = N)]` declares which version of the
+//! read model the code writes (1 by default). Each version keeps its own
+//! checkpoint, lease and parked events, and handlers name the tables they
+//! write after it (`Self::VERSION`, as in `order_summary_v2`). The store
+//! records which version is *active*, the one queries should read
+//! ([`ProjectionStatus::active_version`]):
+//!
+//! - the first version a store sees becomes active at once;
+//! - when a program starts a higher version, that version catches up in
+//!   the background while the active one goes on serving, in the same
+//!   process or in others still running the old code; once the new version
+//!   is live it becomes active;
+//! - an instance of the old version notices (at its next lease renewal),
+//!   runs the old version's `#[retire]` method once, on the instance that
+//!   held the lease (to drop its tables, say), and stops, in the state
+//!   [`ProjectionState::Retired`]. An old version started later retires at
+//!   once.
+//!
+//! [`ProjectionRunner::statuses`] shows both versions while they run side by
+//! side in one runner.
+//!
+//! The store also records, for each version, the names of the events it
+//! handles. A program whose projection of the same name and version handles
+//! other events (another program using the same name, or a change to the
+//! handlers without a new version) is refused at start with
+//! [`RunnerError::Fingerprint`]: bump the version, or, if the read model
+//! is the same, rebuild it in place with [`ProjectionRunner::start_fresh`].
+//!
+//! # Frozen instances
+//!
+//! The runner asks its backend to bound each unit of work by the lease TTL
+//! ([`ProjectionBackend::begin`]): an instance frozen in the middle of a
+//! batch (SIGSTOP, a debugger, a handler stuck on I/O) cannot hold its
+//! transaction, its locks, or anything other readers wait for, longer than
+//! its lease. On PostgreSQL this matters beyond the projection: an open
+//! transaction holding a transaction id holds back every subscriber of the
+//! database, so the server ends such a transaction after the TTL, the
+//! standby takes over and every subscriber moves on, within about the TTL
+//! plus a polling interval. A handler that needs longer between two
+//! statements of one batch needs a longer TTL.
 
 mod backend;
 mod dead_letter;
@@ -49,7 +120,7 @@ use async_trait::async_trait;
 
 use crate::event::RecordedEvent;
 
-pub use backend::{CommitError, ProjectionBackend, ProjectionTx};
+pub use backend::{CommitError, ProjectionBackend, ProjectionTx, Registered};
 pub use dead_letter::{DeadLetterStore, ParkedEvent};
 pub use error::{ProjectionError, RunnerError};
 pub use runner::{
@@ -81,6 +152,14 @@ pub trait Projection: Send + 'static {
     /// projection without one cannot be rebuilt: replaying the log onto a
     /// read model that was not cleared would apply every event twice.
     const RESETS: bool;
+    /// The version of its read model (`#[projection(version = N)]`; 1 when
+    /// not given). Each version keeps its own checkpoint, lease and parked
+    /// events; a new version catches up in the background while the old
+    /// one serves, then takes over (see "Versions" in the module docs).
+    /// Handlers can name versioned tables after it (`Self::VERSION`).
+    const VERSION: u32 = 1;
+    /// Whether it has a `#[retire]` method.
+    const RETIRES: bool = false;
     /// What handlers receive besides the event: `()` when none asks for it.
     type Context: ?Sized + Send;
 
@@ -94,4 +173,14 @@ pub trait Projection: Send + 'static {
     /// Clears the read model before a rebuild (the `#[reset]` method); a
     /// no-op, never called by the runner, when [`Projection::RESETS`] is `false`.
     async fn reset(&mut self, context: &mut Self::Context) -> Result<(), ProjectionError>;
+
+    /// Runs once on this version after a newer version of the projection
+    /// took over (the `#[retire]` method): drops the old read model's
+    /// tables, say. Called by the instance that held the lease, in a unit of
+    /// work of its own; it may run again after a crash, so make it
+    /// idempotent (`DROP TABLE IF EXISTS`). A no-op by default.
+    async fn retire(&mut self, context: &mut Self::Context) -> Result<(), ProjectionError> {
+        let _ = context;
+        Ok(())
+    }
 }

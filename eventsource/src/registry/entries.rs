@@ -137,10 +137,12 @@ pub struct ProjectionRegistration {
     pub rust_type: &'static str,
     /// The names of the events it handles.
     pub events: &'static [&'static str],
+    /// Its version (`#[projection(version = N)]`, 1 by default).
+    pub version: u32,
 }
 
 impl ProjectionRegistration {
-    /// The entry of projection `name`, handling `events`.
+    /// The entry of version 1 of projection `name`, handling `events`.
     pub const fn new(
         name: &'static str,
         rust_type: &'static str,
@@ -150,7 +152,14 @@ impl ProjectionRegistration {
             name,
             rust_type,
             events,
+            version: 1,
         }
+    }
+
+    /// The same entry, for `version`.
+    pub const fn versioned(mut self, version: u32) -> Self {
+        self.version = version;
+        self
     }
 }
 

@@ -21,9 +21,10 @@ pub(super) struct Index {
 type Names = HashMap<&'static str, &'static str>;
 
 /// Items that handle events: `(kind, [(name, rust type, events handled)])`.
+/// Each kind's handler types: name, version, Rust type, events handled.
 type Handlers = [(
     &'static str,
-    Vec<(&'static str, &'static str, &'static [&'static str])>,
+    Vec<(&'static str, u32, &'static str, &'static [&'static str])>,
 ); 3];
 
 /// Sorts `parts` (so reports are stable) and indexes them.
@@ -177,7 +178,7 @@ fn handlers(parts: &RegistryParts) -> Handlers {
             parts
                 .aggregates
                 .iter()
-                .map(|a| (a.name, a.rust_type, a.events))
+                .map(|a| (a.name, 1, a.rust_type, a.events))
                 .collect(),
         ),
         (
@@ -185,7 +186,7 @@ fn handlers(parts: &RegistryParts) -> Handlers {
             parts
                 .projections
                 .iter()
-                .map(|p| (p.name, p.rust_type, p.events))
+                .map(|p| (p.name, p.version, p.rust_type, p.events))
                 .collect(),
         ),
         (
@@ -193,22 +194,30 @@ fn handlers(parts: &RegistryParts) -> Handlers {
             parts
                 .sagas
                 .iter()
-                .map(|s| (s.name, s.rust_type, s.events))
+                .map(|s| (s.name, 1, s.rust_type, s.events))
                 .collect(),
         ),
     ]
 }
 
-/// Aggregates, projections and sagas: one type per name of each kind, and
-/// only known events handled.
+/// Aggregates, projections and sagas: one type per name of each kind (per
+/// name and version, for projections: two versions of one projection run
+/// side by side while the new one catches up), and only known events handled.
 fn check_handlers(handlers: &Handlers, names: &Names, problems: &mut Vec<RegistryProblem>) {
     for (kind, items) in handlers {
-        for (name, types) in group(items.iter().map(|(n, t, _)| (*n, *t))) {
+        let mut by_version: BTreeMap<(&'static str, u32), Vec<&'static str>> = BTreeMap::new();
+        for (name, version, ty, _) in items {
+            let types = by_version.entry((*name, *version)).or_default();
+            if !types.contains(ty) {
+                types.push(ty);
+            }
+        }
+        for ((name, _), types) in by_version {
             if types.len() > 1 {
                 problems.push(RegistryProblem::DuplicateName { kind, name, types });
             }
         }
-        for (name, _, handled) in items {
+        for (name, _, _, handled) in items {
             for event in handled.iter() {
                 if !names.contains_key(event) {
                     problems.push(RegistryProblem::UnknownEventHandled { kind, name, event });

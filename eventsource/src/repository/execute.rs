@@ -38,7 +38,7 @@ impl<A: Aggregate> Repository<A> {
         A: Handles<C>,
     {
         let command_id = self.clock.uuid_v7();
-        let stream_id: Arc<str> = A::stream_id(&command.aggregate_id()).into();
+        let stream_id: Arc<str> = Self::checked_stream_id(&command.aggregate_id())?.into();
         let span = tracing::info_span!(
             "eventsource.execute",
             aggregate = A::NAME,

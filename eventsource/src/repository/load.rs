@@ -25,7 +25,8 @@ impl<A: Aggregate> Repository<A> {
     /// The aggregate with this id at its latest version; `None` if its stream
     /// has no events.
     pub async fn load(&self, id: impl Display) -> Result<Option<Loaded<A>>, Error> {
-        self.rebuild(&Self::stream_id(id), Until::Latest).await
+        self.rebuild(&Self::checked_stream_id(&id.to_string())?, Until::Latest)
+            .await
     }
 
     /// The aggregate as it was after the event at `version`.
@@ -34,8 +35,11 @@ impl<A: Aggregate> Repository<A> {
         id: impl Display,
         version: u64,
     ) -> Result<Option<Loaded<A>>, Error> {
-        self.rebuild(&Self::stream_id(id), Until::Version(version))
-            .await
+        self.rebuild(
+            &Self::checked_stream_id(&id.to_string())?,
+            Until::Version(version),
+        )
+        .await
     }
 
     /// The aggregate as it was at `time`: every event recorded at or before it.
@@ -46,7 +50,11 @@ impl<A: Aggregate> Repository<A> {
         id: impl Display,
         time: DateTime<Utc>,
     ) -> Result<Option<Loaded<A>>, Error> {
-        self.rebuild(&Self::stream_id(id), Until::Time(time)).await
+        self.rebuild(
+            &Self::checked_stream_id(&id.to_string())?,
+            Until::Time(time),
+        )
+        .await
     }
 
     pub(super) async fn rebuild(

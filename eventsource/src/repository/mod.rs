@@ -14,7 +14,10 @@ use crate::aggregate::Aggregate;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::registry::Registry;
-use crate::store::{AppendResult, EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
+use crate::store::{
+    AppendResult, EventStore, IntoEventStore, IntoSnapshotStore, InvalidRequest, RequestField,
+    SnapshotStore, StoreError,
+};
 
 pub use cache::StateCache;
 pub use retry::RetryPolicy;
@@ -198,6 +201,19 @@ impl<A: Aggregate> Repository<A> {
     /// The stream id of the aggregate with this id.
     pub fn stream_id(id: impl std::fmt::Display) -> String {
         A::stream_id(&id.to_string())
+    }
+
+    /// The stream id of the aggregate with this id, refusing an empty id
+    /// (which would name the stream `<aggregate>-` that no real aggregate
+    /// has). Longer ids and NUL characters are the store's to refuse.
+    pub(super) fn checked_stream_id(id: &str) -> Result<String, StoreError> {
+        if id.is_empty() {
+            return Err(StoreError::Invalid(InvalidRequest::of(
+                RequestField::AggregateId,
+                format!("is empty (aggregate `{}`)", A::NAME),
+            )));
+        }
+        Ok(A::stream_id(id))
     }
 }
 

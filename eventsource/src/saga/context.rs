@@ -25,17 +25,42 @@ impl<'a> SagaContext<'a> {
     }
 
     /// Dispatches `command` as caused by the event being handled: it keeps
-    /// the event's correlation id and names the event as its cause, and so
-    /// do the events it produces.
+    /// the event's correlation id, actor and headers and names the event as
+    /// its cause, and so do the events it produces (see
+    /// [`SagaContext::metadata`]).
     pub fn dispatch<C, E>(&mut self, command: C) -> Dispatched<'a, C::Aggregate, E>
     where
         C: Command,
         C::Aggregate: Handles<C, Error = E>,
         E: Send,
     {
+        let metadata = self.metadata();
+        self.dispatch_with(command, metadata)
+    }
+
+    /// Dispatches `command` with `metadata`, usually [`SagaContext::metadata`]
+    /// changed: to keep a header local to the event, take
+    /// `let mut metadata = ctx.metadata();`, remove the header with
+    /// `metadata.headers.remove("x-request-id");` and dispatch with this.
+    pub fn dispatch_with<C, E>(
+        &mut self,
+        command: C,
+        metadata: Metadata,
+    ) -> Dispatched<'a, C::Aggregate, E>
+    where
+        C: Command,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
+    {
         self.dispatched += 1;
-        self.bus
-            .dispatch_with(command, Metadata::caused_by(self.cause))
+        self.bus.dispatch_with(command, metadata)
+    }
+
+    /// The metadata a dispatched command gets: the event's correlation id
+    /// (or its id), the event as the cause, and the event's actor and
+    /// headers ([`Metadata::caused_by`]).
+    pub fn metadata(&self) -> Metadata {
+        Metadata::caused_by(self.cause)
     }
 
     /// Ends this saga instance once the handler returns; later events with

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::append::{AppendResult, ExpectedVersion};
+use super::invalid::InvalidRequest;
 use crate::BoxError;
 
 /// A failure reported by an [`EventStore`](crate::store::EventStore) or
@@ -84,9 +85,10 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The request itself is invalid (for example an empty stream id).
+    /// The request itself is invalid (an empty stream id, a payload that is
+    /// not JSON): nothing was done. Says which field, and of which event.
     #[error("invalid request: {0}")]
-    Invalid(String),
+    Invalid(InvalidRequest),
     /// The connection to the store failed or was dropped.
     #[error("connection to the store failed: {0}")]
     Connection(#[source] BoxError),
@@ -96,6 +98,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// An [`StoreError::Invalid`] refusal that concerns no one field.
+    pub fn invalid(problem: impl Into<String>) -> Self {
+        Self::Invalid(InvalidRequest::new(problem))
+    }
+
     /// Whether this is a version conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict { .. })

@@ -2,9 +2,12 @@
 
 mod append;
 mod checkpoint;
+mod corrupt;
 mod error;
 mod filter;
 mod into_store;
+mod invalid;
+pub mod rules;
 mod snapshot;
 
 use async_trait::async_trait;
@@ -15,9 +18,11 @@ use crate::event::{NewEvent, RecordedEvent};
 
 pub use append::{AppendResult, ExpectedVersion};
 pub use checkpoint::CheckpointStore;
+pub use corrupt::CorruptRecord;
 pub use error::{CurrentVersion, StoreError};
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
+pub use invalid::{InvalidRequest, RequestField};
 pub use snapshot::{Snapshot, SnapshotStore};
 
 /// A stream of stored events, read lazily in store order.
@@ -41,6 +46,10 @@ pub enum SubscriptionItem {
         /// The last global position covered.
         position: u64,
     },
+    /// A stored record that passes the filter but cannot be read as an
+    /// event (its metadata does not decode, say). The subscription goes on
+    /// after it; a store failure, by contrast, is an `Err` item.
+    Corrupt(Box<CorruptRecord>),
 }
 
 /// An append-only event log with per-stream optimistic concurrency.

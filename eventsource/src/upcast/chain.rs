@@ -44,14 +44,27 @@ impl UpcasterChain {
     }
 
     /// Lifts `payload` from version `from` to `to`, one step at a time.
-    pub fn upcast(&self, from: u32, to: u32, mut payload: Value) -> Result<Value, DecodeErrorKind> {
+    pub fn upcast(&self, from: u32, to: u32, payload: Value) -> Result<Value, DecodeErrorKind> {
+        self.upcast_towards(from, to, to, payload)
+    }
+
+    /// Lifts `payload` from version `from` to `to`, on the way to the event's
+    /// `current` version: a typed last step may take it the rest of the way,
+    /// and a missing step names the version the code knows, not `to`.
+    pub(crate) fn upcast_towards(
+        &self,
+        from: u32,
+        to: u32,
+        current: u32,
+        mut payload: Value,
+    ) -> Result<Value, DecodeErrorKind> {
         for version in from..to {
             let step = self
                 .steps
                 .get(&version)
                 .ok_or(DecodeErrorKind::MissingUpcaster {
                     from: version,
-                    current: to,
+                    current,
                 })?;
             payload = (step.upcast)(payload).map_err(|source| DecodeErrorKind::Upcast {
                 from: version,

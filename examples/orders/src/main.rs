@@ -190,11 +190,15 @@ impl App {
                 let bus = CommandBus::new(store.clone())?.with_snapshots(store.clone());
                 let runner =
                     ProjectionRunner::new(store.clone())?.with_dead_letters(store.dead_letters());
-                runner.start(summaries.clone(), store.projection_backend())?;
-                runner.start(
-                    SagaProcessor::<Fulfilment>::new(bus.clone(), store.saga_store()),
-                    store.projection_backend(),
-                )?;
+                runner
+                    .start(summaries.clone(), store.projection_backend())
+                    .await?;
+                runner
+                    .start(
+                        SagaProcessor::<Fulfilment>::new(bus.clone(), store.saga_store()),
+                        store.projection_backend(),
+                    )
+                    .await?;
                 Ok(Self {
                     kind: format!("PostgreSQL, schema {schema}"),
                     store: Arc::new(store.clone()),
@@ -208,11 +212,15 @@ impl App {
                 let bus = CommandBus::new(store.clone())?.with_snapshots(store.clone());
                 let runner = ProjectionRunner::new(store.clone())?;
                 let summaries = InMemorySummaries::default();
-                runner.start(summaries.clone(), InMemoryProjectionBackend::new())?;
-                runner.start(
-                    SagaProcessor::<Fulfilment>::new(bus.clone(), InMemorySagaStore::new()),
-                    InMemoryProjectionBackend::new(),
-                )?;
+                runner
+                    .start(summaries.clone(), InMemoryProjectionBackend::new())
+                    .await?;
+                runner
+                    .start(
+                        SagaProcessor::<Fulfilment>::new(bus.clone(), InMemorySagaStore::new()),
+                        InMemoryProjectionBackend::new(),
+                    )
+                    .await?;
                 Ok(Self {
                     kind: "in memory".to_owned(),
                     store: Arc::new(store),

@@ -74,9 +74,11 @@ async fn memory_world_with(sagas: Arc<dyn SagaStore>) -> World {
             SagaProcessor::<Fulfilment>::shared(bus.clone(), sagas.clone()),
             InMemoryProjectionBackend::new(),
         )
+        .await
         .unwrap();
     runner
         .start(summaries.clone(), InMemoryProjectionBackend::new())
+        .await
         .unwrap();
     stocked(World {
         store: Arc::new(store),
@@ -108,9 +110,11 @@ async fn postgres_world() -> World {
             SagaProcessor::<Fulfilment>::new(bus.clone(), store.saga_store()),
             store.projection_backend(),
         )
+        .await
         .unwrap();
     runner
         .start(summaries.clone(), store.projection_backend())
+        .await
         .unwrap();
     stocked(World {
         store: Arc::new(store.clone()),
@@ -156,11 +160,16 @@ async fn order(world: &World, id: &str, quantity: u32, unit_price: i64) {
         })
         .await
         .unwrap();
+    // A header on the command that starts the flow (a tenant, say) must
+    // follow it through every saga step.
     world
         .bus
-        .dispatch(SubmitOrder {
-            order_id: id.into(),
-        })
+        .dispatch_with(
+            SubmitOrder {
+                order_id: id.into(),
+            },
+            Metadata::new().with_header("tenant", "acme"),
+        )
         .await
         .unwrap();
 }
@@ -244,6 +253,14 @@ async fn happy_path_reserves_pays_and_approves(world: World) {
     );
     for pair in flow.windows(2) {
         assert_eq!(pair[1].metadata.causation_id, Some(pair[0].event_id));
+    }
+    for event in &flow {
+        assert_eq!(
+            event.metadata.headers.get("tenant").map(String::as_str),
+            Some("acme"),
+            "{} lost the flow's header",
+            event.event_name
+        );
     }
     world.finish().await;
 }

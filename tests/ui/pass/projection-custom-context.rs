@@ -73,7 +73,10 @@ struct LedgerTx {
 
 #[async_trait::async_trait]
 impl ProjectionBackend<Ledger> for Database {
-    async fn begin(&self) -> Result<Box<dyn ProjectionTx<Ledger>>, StoreError> {
+    async fn begin(
+        &self,
+        _time_limit: std::time::Duration,
+    ) -> Result<Box<dyn ProjectionTx<Ledger>>, StoreError> {
         let pending = self.tables().clone();
         Ok(Box::new(LedgerTx {
             db: self.clone(),
@@ -92,6 +95,31 @@ impl ProjectionBackend<Ledger> for Database {
 
     async fn release(&self, _: &str, _: Uuid) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    // One program, one version: nothing to record.
+    async fn register(
+        &self,
+        _: &str,
+        _: u32,
+        events: &[String],
+    ) -> Result<eventsource::projection::Registered, StoreError> {
+        Ok(eventsource::projection::Registered {
+            events: events.to_vec(),
+            active: Some(1),
+        })
+    }
+
+    async fn forget(&self, _: &str, _: u32) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn active_version(&self, _: &str) -> Result<Option<u32>, StoreError> {
+        Ok(Some(1))
+    }
+
+    async fn activate(&self, _: &str, _: u32) -> Result<u32, StoreError> {
+        Ok(1)
     }
 }
 
@@ -287,7 +315,7 @@ async fn main() {
         },
     )
     .await;
-    runner.start(balances, db.clone()).unwrap();
+    runner.start(balances, db.clone()).await.unwrap();
     let wait = Duration::from_secs(5);
     runner
         .wait_until("context.balances", head, wait)

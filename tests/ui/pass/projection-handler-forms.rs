@@ -202,7 +202,7 @@ async fn main() {
     );
     let log = Log::default();
     runner
-        .start(log.clone(), InMemoryProjectionBackend::new())
+        .start(log.clone(), InMemoryProjectionBackend::new()).await
         .unwrap();
 
     append(&store, &Opened { id: "a1".into() }).await;

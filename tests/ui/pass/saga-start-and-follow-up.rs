@@ -185,7 +185,7 @@ async fn main() {
         .start(
             SagaProcessor::<Fulfilment>::new(bus.clone(), sagas.clone()),
             InMemoryProjectionBackend::new(),
-        )
+        ).await
         .unwrap();
 
     // A payment outside any fulfilment: no instance, and not a start event.

@@ -152,6 +152,7 @@ pub(crate) fn catch_up(
         let start = Instant::now();
         runner
             .start(projection, InMemoryProjectionBackend::new())
+            .await
             .expect("the projection starts");
         runner
             .wait_until(NAME, head, Duration::from_secs(300))

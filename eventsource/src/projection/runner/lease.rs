@@ -27,7 +27,7 @@ pub(super) struct LeaseKeeper {
 /// What the keeper needs to renew a lease.
 pub(super) struct Lease<C: ?Sized + Send> {
     pub(super) backend: Arc<dyn ProjectionBackend<C>>,
-    pub(super) name: &'static str,
+    pub(super) name: Arc<str>,
     pub(super) owner: Uuid,
     pub(super) ttl: Duration,
     pub(super) period: Duration,
@@ -81,13 +81,13 @@ async fn renew<C: ?Sized + Send + 'static>(
         }
         match lease
             .backend
-            .acquire(lease.name, lease.owner, lease.ttl)
+            .acquire(&lease.name, lease.owner, lease.ttl)
             .await
         {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(
-                    projection = lease.name,
+                    projection = &*lease.name,
                     "lease taken over by another instance"
                 );
                 lost.send_replace(true);
@@ -96,7 +96,7 @@ async fn renew<C: ?Sized + Send + 'static>(
             Err(error) => {
                 // The lease still runs until its TTL; the next renewal may
                 // get through, and commits are fenced if none does.
-                tracing::warn!(projection = lease.name, %error, "cannot renew the lease");
+                tracing::warn!(projection = &*lease.name, %error, "cannot renew the lease");
             }
         }
     }

@@ -2,7 +2,9 @@
 
 mod lease;
 mod options;
+mod rebuild;
 mod status;
+mod versions;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -59,7 +61,7 @@ use worker::{Control, Worker};
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let store = InMemoryStore::new();
 /// let runner = ProjectionRunner::new(store.clone())?;
-/// runner.start(PageViews::default(), InMemoryProjectionBackend::new())?;
+/// runner.start(PageViews::default(), InMemoryProjectionBackend::new()).await?;
 ///
 /// let event = NewEvent::from_event(&Visited { page: "/".into() }, Metadata::new())?;
 /// let written = store.append("site-1", "docs.Site", ExpectedVersion::Any, vec![event]).await?;
@@ -76,11 +78,15 @@ pub struct ProjectionRunner {
     options: RunnerOptions,
     owner: Uuid,
     clock: Clock,
-    /// Ordered, so that stopping them all goes in the same order every run.
-    workers: Mutex<BTreeMap<&'static str, Handle>>,
+    /// By name and version; ordered, so that stopping them all goes in the
+    /// same order every run.
+    workers: Mutex<BTreeMap<(&'static str, u32), Handle>>,
 }
 
 struct Handle {
+    version: u32,
+    /// Where the version keeps its checkpoint, lease and parked events.
+    slot: Arc<str>,
     control: mpsc::Sender<Control>,
     status: watch::Receiver<Published>,
     filter: EventFilter,
@@ -149,26 +155,58 @@ impl ProjectionRunner {
         &self.dead_letters
     }
 
-    fn workers(&self) -> MutexGuard<'_, BTreeMap<&'static str, Handle>> {
+    fn workers(&self) -> MutexGuard<'_, BTreeMap<(&'static str, u32), Handle>> {
         self.workers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Starts `projection`, committing through `backend`. Must be called
-    /// inside a Tokio runtime. Fails if the runner's options are invalid or
-    /// a projection of that name already runs here.
-    pub fn start<P, B>(&self, projection: P, backend: B) -> Result<(), RunnerError>
+    /// inside a Tokio runtime.
+    ///
+    /// First records the projection's version and events with the backend
+    /// and refuses, with [`RunnerError::Fingerprint`], a version the store
+    /// knows with other events (another program under the same name). When
+    /// no version is active yet, this one becomes active at once; when an
+    /// older one is, this one catches up in the background and takes over
+    /// once it is live; when a newer one is, this one retires. Fails too if
+    /// the runner's options are invalid or this version already runs here.
+    pub async fn start<P, B>(&self, projection: P, backend: B) -> Result<(), RunnerError>
     where
         P: Projection,
         B: ProjectionBackend<P::Context>,
     {
         self.options.validate()?;
-        let mut workers = self.workers();
-        if workers.contains_key(P::NAME) {
+        if P::VERSION == 0 {
+            return Err(RunnerError::VersionZero(P::NAME.to_owned()));
+        }
+        if self.workers().contains_key(&(P::NAME, P::VERSION)) {
             return Err(RunnerError::AlreadyRunning(P::NAME.to_owned()));
         }
+        let ours = versions::fingerprint(P::EVENTS);
+        let registered = backend.register(P::NAME, P::VERSION, &ours).await?;
+        if registered.events != ours {
+            return Err(RunnerError::Fingerprint {
+                name: P::NAME.to_owned(),
+                version: P::VERSION,
+                recorded: registered.events,
+                ours,
+            });
+        }
+        let active = match registered.active {
+            Some(active) => active,
+            // The first version the store sees serves at once.
+            None => backend.activate(P::NAME, P::VERSION).await?,
+        };
+        let mut workers = self.workers();
+        if workers.contains_key(&(P::NAME, P::VERSION)) {
+            return Err(RunnerError::AlreadyRunning(P::NAME.to_owned()));
+        }
+        let slot: Arc<str> = versions::slot(P::NAME, P::VERSION).into();
         let filter = filter_for(P::EVENTS);
         let (control, control_rx) = mpsc::channel(8);
-        let (status_tx, status) = watch::channel(Published::default());
+        let (status_tx, status) = watch::channel(Published {
+            active: Some(active),
+            ..Published::default()
+        });
         let worker = Worker {
             projection,
             backend: Arc::new(backend),
@@ -181,13 +219,22 @@ impl ProjectionRunner {
             control: control_rx,
             committed: None,
             lease: None,
+            rebuild: None,
             clock: self.clock.clone(),
+            slot: slot.clone(),
+            active: Some(active),
         };
-        let span = tracing::info_span!("eventsource.projection", projection = P::NAME);
+        let span = tracing::info_span!(
+            "eventsource.projection",
+            projection = P::NAME,
+            version = P::VERSION
+        );
         let task = tokio::spawn(worker.run().instrument(span));
         workers.insert(
-            P::NAME,
+            (P::NAME, P::VERSION),
             Handle {
+                version: P::VERSION,
+                slot,
                 control,
                 status,
                 filter,
@@ -196,6 +243,33 @@ impl ProjectionRunner {
             },
         );
         Ok(())
+    }
+
+    /// Starts `projection` from scratch, rebuilding its read model in place
+    /// under this program's events: forgets what the store recorded of its
+    /// version, starts it, and rebuilds it (its `#[reset]` method clears the
+    /// read model; the checkpoint and parked events go too). Returns once it
+    /// is live.
+    ///
+    /// For a projection that [`ProjectionRunner::start`] refused with
+    /// [`RunnerError::Fingerprint`] although its read model is the same:
+    /// when the read model changed, bump the version instead, so that the
+    /// old one serves while the new one is built.
+    pub async fn start_fresh<P, B>(
+        &self,
+        projection: P,
+        backend: B,
+    ) -> Result<RebuildProgress, RunnerError>
+    where
+        P: Projection,
+        B: ProjectionBackend<P::Context>,
+    {
+        if !P::RESETS {
+            return Err(RunnerError::NoReset(P::NAME.to_owned()));
+        }
+        backend.forget(P::NAME, P::VERSION).await?;
+        self.start(projection, backend).await?;
+        self.rebuild(P::NAME, |_| {}).await
     }
 
     fn handle_parts(
@@ -209,27 +283,72 @@ impl ProjectionRunner {
         ),
         RunnerError,
     > {
-        self.workers()
-            .get(name)
-            .map(|h| (h.control.clone(), h.status.clone(), h.filter.clone()))
+        self.newest(name, |h| {
+            (h.control.clone(), h.status.clone(), h.filter.clone())
+        })
+    }
+
+    /// `read` of the newest version of `name` started here.
+    fn newest<T>(&self, name: &str, read: impl FnOnce(&Handle) -> T) -> Result<T, RunnerError> {
+        let workers = self.workers();
+        workers
+            .iter()
+            .rev()
+            .find(|((n, _), _)| *n == name)
+            .map(|(_, handle)| read(handle))
             .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))
     }
 
     /// The names of the projections started in this runner.
     pub fn names(&self) -> Vec<&'static str> {
-        self.workers().keys().copied().collect()
+        let mut names: Vec<&'static str> = self.workers().keys().map(|(name, _)| *name).collect();
+        names.dedup();
+        names
     }
 
-    /// The status of projection `name`: state, checkpoint, lag, parked events.
+    /// The status of projection `name` (of its newest version started here):
+    /// state, version and active version, checkpoint, lag, parked events.
     pub async fn status(&self, name: &str) -> Result<ProjectionStatus, RunnerError> {
-        let (_, status, filter) = self.handle_parts(name)?;
+        let version = self.newest(name, |h| h.version)?;
+        self.status_of(name, version).await
+    }
+
+    /// The status of every version of projection `name` started here, oldest
+    /// first: during a version change, the old one serving and the new one
+    /// catching up.
+    pub async fn statuses(&self, name: &str) -> Result<Vec<ProjectionStatus>, RunnerError> {
+        let versions: Vec<u32> = self
+            .workers()
+            .keys()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .collect();
+        if versions.is_empty() {
+            return Err(RunnerError::UnknownProjection(name.to_owned()));
+        }
+        let mut statuses = Vec::with_capacity(versions.len());
+        for version in versions {
+            statuses.push(self.status_of(name, version).await?);
+        }
+        Ok(statuses)
+    }
+
+    async fn status_of(&self, name: &str, version: u32) -> Result<ProjectionStatus, RunnerError> {
+        let (status, filter, slot) = self
+            .workers()
+            .iter()
+            .find(|((n, v), _)| *n == name && *v == version)
+            .map(|(_, h)| (h.status.clone(), h.filter.clone(), h.slot.clone()))
+            .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))?;
         let published = status.borrow().clone();
         let head = self.store.head_position().await?;
         let from = published.position.map_or(1, |p| p + 1);
         let lag = self.store.count_events(from, filter).await?;
-        let parked = self.dead_letters.count(name).await?;
+        let parked = self.dead_letters.count(&slot).await?;
         Ok(ProjectionStatus {
             name: name.to_owned(),
+            version,
+            active_version: published.active,
             state: published.state,
             position: published.position,
             head,
@@ -284,11 +403,7 @@ impl ProjectionRunner {
         name: &str,
         on_progress: impl Fn(&RebuildProgress) + Send + Sync + 'static,
     ) -> Result<RebuildProgress, RunnerError> {
-        let (control, resets) = self
-            .workers()
-            .get(name)
-            .map(|h| (h.control.clone(), h.resets))
-            .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))?;
+        let (control, resets) = self.newest(name, |h| (h.control.clone(), h.resets))?;
         if !resets {
             return Err(RunnerError::NoReset(name.to_owned()));
         }
@@ -305,10 +420,10 @@ impl ProjectionRunner {
             .map_err(|_| RunnerError::Stopped(name.to_owned()))?
     }
 
-    /// The events parked for projection `name`.
+    /// The events parked for projection `name` (its newest version here).
     pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEvent>, RunnerError> {
-        self.handle_parts(name)?;
-        Ok(self.dead_letters.list(name).await?)
+        let slot = self.newest(name, |h| h.slot.clone())?;
+        Ok(self.dead_letters.list(&slot).await?)
     }
 
     /// Runs projection `name` on its parked event at `position` again; on
@@ -325,13 +440,24 @@ impl ProjectionRunner {
             .map_err(|_| RunnerError::Stopped(name.to_owned()))?
     }
 
-    /// Stops projection `name` and releases its lease.
+    /// Stops projection `name` (every version of it started here) and
+    /// releases its leases.
     pub async fn stop(&self, name: &str) -> Result<(), RunnerError> {
-        let handle = self
-            .workers()
-            .remove(name)
-            .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))?;
-        stop(handle).await;
+        let handles: Vec<Handle> = {
+            let mut workers = self.workers();
+            let keys: Vec<_> = workers
+                .keys()
+                .filter(|(n, _)| *n == name)
+                .copied()
+                .collect();
+            keys.iter().filter_map(|key| workers.remove(key)).collect()
+        };
+        if handles.is_empty() {
+            return Err(RunnerError::UnknownProjection(name.to_owned()));
+        }
+        for handle in handles {
+            stop(handle).await;
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// The lifecycle state of a projection in one runner.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProjectionState {
     /// Starting up.
     Starting,
@@ -19,6 +20,10 @@ pub enum ProjectionState {
     Failed(String),
     /// Stopped for good.
     Stopped,
+    /// A newer version of the projection took over; this one has stopped
+    /// (after its `#[retire]` method ran, on the instance that held the
+    /// lease).
+    Retired,
 }
 
 /// A projection's progress and health.
@@ -26,6 +31,12 @@ pub enum ProjectionState {
 pub struct ProjectionStatus {
     /// The projection.
     pub name: String,
+    /// The version this runner runs.
+    pub version: u32,
+    /// The version queries read, as the store says: this one once it is
+    /// live, an older one while this one catches up in the background
+    /// after a version change, a newer one once this one is retired.
+    pub active_version: Option<u32>,
     /// What it is doing.
     pub state: ProjectionState,
     /// Its committed checkpoint (`None`: nothing processed yet).
@@ -59,6 +70,7 @@ pub struct RebuildProgress {
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Published {
     pub(super) state: ProjectionState,
+    pub(super) active: Option<u32>,
     pub(super) position: Option<u64>,
     pub(super) processed: u64,
     pub(super) last_error: Option<String>,
@@ -68,6 +80,7 @@ impl Default for Published {
     fn default() -> Self {
         Self {
             state: ProjectionState::Starting,
+            active: None,
             position: None,
             processed: 0,
             last_error: None,

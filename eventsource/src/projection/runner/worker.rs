@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
+use super::rebuild::{PendingRebuild, ProgressFn};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
 use crate::event::RecordedEvent;
@@ -19,10 +20,7 @@ use crate::projection::{
     ProjectionTx, RunnerError,
 };
 use crate::store::StoreError;
-use crate::store::{EventFilter, EventStore, SubscriptionItem};
-
-/// Called with each rebuild progress report.
-pub(super) type ProgressFn = Box<dyn Fn(&RebuildProgress) + Send + Sync>;
+use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
 
 pub(super) enum Control {
     Rebuild {
@@ -79,51 +77,173 @@ pub(super) struct Worker<P: Projection> {
     pub(super) committed: Option<u64>,
     /// Renews the lease while this instance holds it.
     pub(super) lease: Option<LeaseKeeper>,
+    /// A rebuild that has reset the projection and is replaying the log;
+    /// answered once the replay is live.
+    pub(super) rebuild: Option<PendingRebuild>,
     pub(super) clock: Clock,
+    /// Where this version keeps its checkpoint, lease and parked events
+    /// (see [`slot`](super::versions::slot)).
+    pub(super) slot: Arc<str>,
+    /// The version the store says queries read (`None`: none yet).
+    pub(super) active: Option<u32>,
 }
 
 impl<P: Projection> Worker<P> {
     pub(super) async fn run(mut self) {
+        let mut retire = false;
         loop {
-            if !self.hold_lease().await {
-                break;
+            match self.hold_lease().await {
+                Held::Lease => {}
+                Held::Stop => break,
+                Held::Retire => {
+                    self.retire().await;
+                    retire = true;
+                    break;
+                }
+                Held::Superseded => {
+                    // A standby of an old version: the lease holder retires it.
+                    self.publish(|s| s.state = ProjectionState::Retired);
+                    retire = true;
+                    break;
+                }
             }
             self.lease = Some(LeaseKeeper::start(Lease {
                 backend: self.backend.clone(),
-                name: P::NAME,
+                name: self.slot.clone(),
                 owner: self.owner,
                 ttl: self.options.lease_ttl,
                 period: self.options.renew_every(),
                 clock: self.clock.clone(),
             }));
             let flow = self.follow().await;
+            if flow == Flow::Retire {
+                self.retire().await;
+            }
             if let Some(lease) = self.lease.take() {
                 lease.stop().await;
             }
             match flow {
                 Flow::Stop => break,
+                Flow::Retire => {
+                    retire = true;
+                    break;
+                }
                 Flow::Restart => {}
             }
         }
-        if let Err(error) = self.backend.release(P::NAME, self.owner).await {
+        if let Some(rebuild) = self.rebuild.take() {
+            let error = if retire {
+                RunnerError::NotOwner(P::NAME.to_owned())
+            } else {
+                RunnerError::Stopped(P::NAME.to_owned())
+            };
+            rebuild.fail(error);
+        }
+        if let Err(error) = self.backend.release(&self.slot, self.owner).await {
             tracing::warn!(projection = P::NAME, %error, "cannot release the lease");
         }
-        self.publish(|s| s.state = ProjectionState::Stopped);
+        self.publish(|s| {
+            if s.state != ProjectionState::Retired {
+                s.state = ProjectionState::Stopped;
+            }
+        });
     }
 
-    /// Waits in standby until this instance holds the lease; `false` on stop.
-    async fn hold_lease(&mut self) -> bool {
+    /// Whether the store has activated a newer version than this one.
+    async fn superseded(&mut self) -> bool {
+        match self.backend.active_version(P::NAME).await {
+            Ok(active) => {
+                if active != self.active {
+                    self.active = active;
+                    self.publish(|s| s.active = active);
+                }
+                active.is_some_and(|a| a > P::VERSION)
+            }
+            // The next check asks again; meanwhile this version goes on.
+            Err(error) => {
+                tracing::debug!(projection = P::NAME, %error, "cannot read the active version");
+                false
+            }
+        }
+    }
+
+    /// Makes this version the active one, once it has caught up.
+    async fn activate(&mut self) {
+        match self.backend.activate(P::NAME, P::VERSION).await {
+            Ok(active) => {
+                if self.active != Some(active) {
+                    tracing::info!(
+                        projection = P::NAME,
+                        version = P::VERSION,
+                        previous = ?self.active,
+                        "version caught up and took over"
+                    );
+                }
+                self.active = Some(active);
+                self.publish(|s| s.active = Some(active));
+            }
+            // Tried again at the next live point.
+            Err(error) => {
+                tracing::warn!(projection = P::NAME, %error, "cannot activate the version")
+            }
+        }
+    }
+
+    /// Runs the `#[retire]` method once a newer version took over.
+    async fn retire(&mut self) {
+        tracing::info!(
+            projection = P::NAME,
+            version = P::VERSION,
+            active = ?self.active,
+            "a newer version took over; retiring this one"
+        );
+        if P::RETIRES {
+            let outcome = async {
+                let mut tx = self.backend.begin(self.options.lease_ttl).await?;
+                let retired = AssertUnwindSafe(self.projection.retire(tx.context()))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(ProjectionError::Panicked(panic_message(&*panic))));
+                match retired {
+                    Ok(()) => tx
+                        .commit(&self.slot, self.owner, None)
+                        .await
+                        .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME)),
+                    Err(error) => {
+                        rollback(tx, P::NAME).await;
+                        Err(RunnerError::Retire {
+                            name: P::NAME.to_owned(),
+                            source: Box::new(error),
+                        })
+                    }
+                }
+            }
+            .await;
+            if let Err(error) = outcome {
+                tracing::warn!(projection = P::NAME, %error, "the #[retire] method failed");
+                let message = error.to_string();
+                self.publish(|s| s.last_error = Some(message));
+            }
+        }
+        self.publish(|s| s.state = ProjectionState::Retired);
+    }
+
+    /// Waits in standby until this instance holds the lease, it is told to
+    /// stop, or a newer version took over.
+    async fn hold_lease(&mut self) -> Held {
         loop {
             match self
                 .backend
-                .acquire(P::NAME, self.owner, self.options.lease_ttl)
+                .acquire(&self.slot, self.owner, self.options.lease_ttl)
                 .await
             {
-                Ok(true) => return true,
+                Ok(true) if self.superseded().await => return Held::Retire,
+                Ok(true) => return Held::Lease,
+                Ok(false) if self.superseded().await => return Held::Superseded,
                 Ok(false) => {
                     // Another instance processes the projection; report its
                     // progress, so waits for a position work here too.
-                    let position = self.backend.checkpoint(P::NAME).await;
+                    let position = self.backend.checkpoint(&self.slot).await;
                     self.publish(|s| {
                         s.state = ProjectionState::Standby;
                         if let Ok(position) = position {
@@ -135,7 +255,7 @@ impl<P: Projection> Worker<P> {
             }
             tokio::select! {
                 message = self.control.recv() => match message {
-                    None | Some(Control::Stop) => return false,
+                    None | Some(Control::Stop) => return Held::Stop,
                     Some(Control::Rebuild { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
                     }
@@ -151,12 +271,17 @@ impl<P: Projection> Worker<P> {
     /// Catches up from the checkpoint and follows the log until told to stop
     /// or something forces a restart (lost lease, store failure, rebuild).
     async fn follow(&mut self) -> Flow {
-        self.committed = match self.backend.checkpoint(P::NAME).await {
+        self.committed = match self.backend.checkpoint(&self.slot).await {
             Ok(position) => position,
             Err(error) => return self.pause(&error).await,
         };
+        let state = if self.rebuild.is_some() {
+            ProjectionState::Rebuilding
+        } else {
+            ProjectionState::CatchingUp
+        };
         self.publish(|s| {
-            s.state = ProjectionState::CatchingUp;
+            s.state = state;
             s.position = self.committed;
         });
         let from = self.committed.map_or(1, |p| p + 1);
@@ -164,38 +289,93 @@ impl<P: Projection> Worker<P> {
             .store
             .subscribe(from, self.filter.clone())
             .ready_chunks(self.options.batch_size);
+        // Another process may activate a newer version at any time.
+        let period = self.options.renew_every();
+        let mut versions = self
+            .clock
+            .interval_at(self.clock.instant() + period, period);
         loop {
             tokio::select! {
                 biased;
                 message = self.control.recv() => match message {
                     None | Some(Control::Stop) => return Flow::Stop,
                     Some(Control::Rebuild { progress, reply }) => {
-                        let result = self.rebuild(&progress).await;
-                        if result.is_err() {
-                            // It goes on from the checkpoint it kept (or the
-                            // one the replay reached): say so before answering.
-                            self.publish(|s| s.state = ProjectionState::CatchingUp);
+                        if self.rebuild.is_some() {
+                            let _ = reply.send(Err(RunnerError::Rebuilding(P::NAME.to_owned())));
+                            continue;
                         }
-                        let _ = reply.send(result);
+                        match self.reset().await {
+                            Ok(total) => {
+                                self.rebuild = Some(PendingRebuild::new(progress, reply, total, self.clock.instant()));
+                            }
+                            Err(error) => {
+                                // It goes on from the checkpoint it kept: say
+                                // so before answering.
+                                self.publish(|s| s.state = ProjectionState::CatchingUp);
+                                let _ = reply.send(Err(error));
+                            }
+                        }
                         return Flow::Restart;
                     }
                     Some(Control::RetryParked { position, reply }) => {
                         let _ = reply.send(self.retry_parked(position).await);
                     }
                 },
-                () = lease_lost(&mut self.lease) => return Flow::Restart,
+                () = lease_lost(&mut self.lease) => return self.lost_lease(),
+                _ = versions.tick() => {
+                    if self.superseded().await {
+                        return Flow::Retire;
+                    }
+                }
                 chunk = items.next() => match chunk {
                     None => {
-                        let error = StoreError::Invalid("the subscription ended".into());
+                        let error = StoreError::invalid("the subscription ended");
                         return self.pause(&error).await;
                     }
-                    Some(chunk) => match self.process_items(chunk).await {
-                        Ok(()) => {}
-                        Err(Interrupt::LeaseLost) => return Flow::Restart,
-                        Err(Interrupt::Store(error)) => return self.pause(&error).await,
-                    },
+                    Some(chunk) => {
+                        let replayed = chunk
+                            .iter()
+                            .filter(|item| {
+                                matches!(item, Ok(SubscriptionItem::Event(_) | SubscriptionItem::Corrupt(_)))
+                            })
+                            .count() as u64;
+                        match self.process_items(chunk).await {
+                            Ok(live) => {
+                                if live && self.active != Some(P::VERSION) {
+                                    if self.superseded().await {
+                                        return Flow::Retire;
+                                    }
+                                    self.activate().await;
+                                }
+                                self.rebuild_progress(replayed, live);
+                            }
+                            Err(Interrupt::LeaseLost) => return self.lost_lease(),
+                            // A rebuild in progress goes on after the pause,
+                            // from the checkpoint its replay reached.
+                            Err(Interrupt::Store(error)) => return self.pause(&error).await,
+                        }
+                    }
                 },
             }
+        }
+    }
+
+    /// Another instance took the lease: a rebuild in progress is its now.
+    fn lost_lease(&mut self) -> Flow {
+        if let Some(rebuild) = self.rebuild.take() {
+            rebuild.fail(RunnerError::NotOwner(P::NAME.to_owned()));
+        }
+        Flow::Restart
+    }
+
+    /// Reports a rebuild's progress after `replayed` more items, and answers
+    /// it once the replay is `live`.
+    fn rebuild_progress(&mut self, replayed: u64, live: bool) {
+        if let Some(rebuild) = &mut self.rebuild {
+            rebuild.advanced(P::NAME, replayed, self.clock.instant());
+        }
+        if live && let Some(rebuild) = self.rebuild.take() {
+            rebuild.finish(P::NAME);
         }
     }
 
@@ -213,14 +393,28 @@ impl<P: Projection> Worker<P> {
         });
     }
 
+    /// Handles one chunk of subscription items; `Ok(true)` when it ended
+    /// caught up (live).
     async fn process_items(
         &mut self,
         chunk: Vec<Result<SubscriptionItem, StoreError>>,
-    ) -> Result<(), Interrupt> {
+    ) -> Result<bool, Interrupt> {
         let mut events = Vec::with_capacity(chunk.len());
+        let mut live = false;
         for item in chunk {
+            // An `Err` item is a failure of the store itself (a lost
+            // connection): the caller pauses and resumes from the checkpoint.
             match item? {
-                SubscriptionItem::Event(event) => events.push(event),
+                SubscriptionItem::Event(event) => {
+                    events.push(event);
+                    live = false;
+                }
+                SubscriptionItem::Corrupt(record) => {
+                    self.process(&events).await?;
+                    events.clear();
+                    self.park_corrupt(&record).await?;
+                    live = false;
+                }
                 SubscriptionItem::CaughtUp { position } => {
                     self.process(&events).await?;
                     events.clear();
@@ -228,10 +422,29 @@ impl<P: Projection> Worker<P> {
                         self.commit_position(position).await?;
                     }
                     self.publish(|s| s.state = ProjectionState::Live);
+                    live = true;
                 }
             }
         }
-        self.process(&events).await
+        self.process(&events).await?;
+        Ok(live)
+    }
+
+    /// Parks a record the store could not read as an event, and moves the
+    /// checkpoint past it: retrying cannot make it readable.
+    async fn park_corrupt(&mut self, record: &CorruptRecord) -> Result<(), Interrupt> {
+        tracing::warn!(
+            projection = P::NAME,
+            position = record.global_position,
+            stream_id = %record.stream_id,
+            reason = %record.reason,
+            "parking a stored record that cannot be read as an event"
+        );
+        let parked = ParkedEvent::corrupt(&self.slot, record);
+        let message = parked.error.clone();
+        self.publish(|s| s.last_error = Some(message));
+        self.dead_letters.park(parked).await?;
+        self.commit_position(record.global_position).await
     }
 
     /// Handles `events` (at most a batch) in as few units of work as
@@ -282,14 +495,14 @@ impl<P: Projection> Worker<P> {
         let Some(last) = window.last() else {
             return Ok(Ok(()));
         };
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
             if let Err(error) = handle(&mut self.projection, event, tx.as_mut()).await {
                 rollback(tx, P::NAME).await;
                 return Ok(Err((index, error)));
             }
         }
-        tx.commit(P::NAME, self.owner, Some(last.global_position))
+        tx.commit(&self.slot, self.owner, Some(last.global_position))
             .await?;
         self.advance(last.global_position, window.len() as u64);
         Ok(Ok(()))
@@ -310,10 +523,10 @@ impl<P: Projection> Worker<P> {
                 return Err(Interrupt::LeaseLost);
             }
             attempts += 1;
-            let mut tx = self.backend.begin().await?;
+            let mut tx = self.backend.begin(self.options.lease_ttl).await?;
             match handle(&mut self.projection, event, tx.as_mut()).await {
                 Ok(()) => {
-                    tx.commit(P::NAME, self.owner, Some(event.global_position))
+                    tx.commit(&self.slot, self.owner, Some(event.global_position))
                         .await?;
                     self.advance(event.global_position, 1);
                     return Ok(());
@@ -338,7 +551,7 @@ impl<P: Projection> Worker<P> {
         self.dead_letters
             .park(ParkedEvent {
                 parked_at: self.clock.now(),
-                ..ParkedEvent::new(P::NAME, event, message, attempts)
+                ..ParkedEvent::new(&self.slot, event, message, attempts)
             })
             .await?;
         self.commit_position(event.global_position).await
@@ -346,8 +559,8 @@ impl<P: Projection> Worker<P> {
 
     /// Commits the checkpoint alone.
     async fn commit_position(&mut self, position: u64) -> Result<(), Interrupt> {
-        let tx = self.backend.begin().await?;
-        tx.commit(P::NAME, self.owner, Some(position)).await?;
+        let tx = self.backend.begin(self.options.lease_ttl).await?;
+        tx.commit(&self.slot, self.owner, Some(position)).await?;
         self.advance(position, 0);
         Ok(())
     }
@@ -365,9 +578,14 @@ impl<P: Projection> Worker<P> {
         self.status.send_modify(change);
     }
 
-    async fn rebuild(&mut self, progress: &ProgressFn) -> Result<RebuildProgress, RunnerError> {
+    /// Clears the read model (the `#[reset]` method), the checkpoint and the
+    /// parked events, for a rebuild; returns how many events the replay
+    /// will go through. The replay itself is the following from position 1
+    /// that comes next, so it parks what it cannot decode and survives
+    /// store failures like any catch-up.
+    async fn reset(&mut self) -> Result<u64, RunnerError> {
         self.publish(|s| s.state = ProjectionState::Rebuilding);
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         let reset = AssertUnwindSafe(self.projection.reset(tx.context()))
             .catch_unwind()
             .await
@@ -383,55 +601,14 @@ impl<P: Projection> Worker<P> {
                 source: Box::new(error),
             });
         }
-        tx.reset_checkpoint(P::NAME).await?;
-        tx.commit(P::NAME, self.owner, None)
+        tx.reset_checkpoint(&self.slot).await?;
+        tx.commit(&self.slot, self.owner, None)
             .await
             .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME))?;
         self.committed = None;
         self.publish(|s| s.position = None);
-        self.dead_letters.clear(P::NAME).await?;
-
-        let total = self.store.count_events(1, self.filter.clone()).await?;
-        let started = self.clock.instant();
-        let mut report = RebuildProgress {
-            done: 0,
-            total,
-            elapsed: Default::default(),
-            rate: 0.0,
-        };
-        let mut logged = self.clock.instant();
-        let mut events = self
-            .store
-            .read_all(1, self.filter.clone())
-            .ready_chunks(self.options.batch_size);
-        while let Some(chunk) = events.next().await {
-            let chunk: Vec<RecordedEvent> = chunk.into_iter().collect::<Result<_, _>>()?;
-            self.process(&chunk)
-                .await
-                .map_err(|e| e.into_runner_error(P::NAME))?;
-            report.done += chunk.len() as u64;
-            report.elapsed = started.elapsed();
-            report.rate = report.done as f64 / report.elapsed.as_secs_f64().max(1e-9);
-            progress(&report);
-            if logged.elapsed().as_secs() >= 1 {
-                logged = self.clock.instant();
-                tracing::info!(
-                    projection = P::NAME,
-                    done = report.done,
-                    total = report.total,
-                    rate = report.rate as u64,
-                    "rebuilding"
-                );
-            }
-        }
-        tracing::info!(
-            projection = P::NAME,
-            done = report.done,
-            total = report.total,
-            seconds = report.elapsed.as_secs_f64(),
-            "rebuild finished"
-        );
-        Ok(report)
+        self.dead_letters.clear(&self.slot).await?;
+        Ok(self.store.count_events(1, self.filter.clone()).await?)
     }
 
     async fn retry_parked(&mut self, position: u64) -> Result<(), RunnerError> {
@@ -441,7 +618,7 @@ impl<P: Projection> Worker<P> {
         };
         let parked = self
             .dead_letters
-            .list(P::NAME)
+            .list(&self.slot)
             .await?
             .into_iter()
             .find(|p| p.global_position == position)
@@ -453,15 +630,15 @@ impl<P: Projection> Worker<P> {
             _ => return Err(not_parked()),
         };
         drop(events);
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         match handle(&mut self.projection, &event, tx.as_mut()).await {
             Ok(()) => {
                 // The checkpoint is already past this event; committing at
                 // its position keeps it where it is.
-                tx.commit(P::NAME, self.owner, Some(position))
+                tx.commit(&self.slot, self.owner, Some(position))
                     .await
                     .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME))?;
-                self.dead_letters.remove(P::NAME, position).await?;
+                self.dead_letters.remove(&self.slot, position).await?;
                 self.publish(|s| s.processed += 1);
                 Ok(())
             }
@@ -481,9 +658,23 @@ impl<P: Projection> Worker<P> {
     }
 }
 
+#[derive(PartialEq, Eq)]
 enum Flow {
     Stop,
     Restart,
+    /// A newer version took over.
+    Retire,
+}
+
+/// How a wait for the lease ended.
+enum Held {
+    Lease,
+    Stop,
+    /// A newer version took over, and this instance holds the lease: it
+    /// retires the version.
+    Retire,
+    /// A newer version took over; another instance holds the lease.
+    Superseded,
 }
 
 /// Runs the projection's handler, turning a panic into an error.

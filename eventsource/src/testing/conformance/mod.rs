@@ -27,6 +27,7 @@
 
 mod appends;
 mod checkpoints;
+mod input;
 mod reads;
 mod report;
 mod snapshots;
@@ -111,6 +112,11 @@ const CHECKS: &[Check] = checks![
     appends::aggregate_type_is_fixed_per_stream,
     appends::empty_stream_id_is_invalid,
     appends::repeated_id_in_a_batch_is_invalid,
+    input::payload_that_is_not_json_is_invalid,
+    input::schema_version_zero_is_invalid,
+    input::empty_names_are_invalid,
+    input::overlong_names_are_invalid,
+    input::nul_characters_are_invalid,
     reads::read_stream_from_a_version,
     reads::read_all_is_in_global_order,
     reads::read_all_from_a_position,

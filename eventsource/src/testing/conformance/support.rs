@@ -228,6 +228,12 @@ pub(super) async fn until_caught_up(
                 return Ok((events, p));
             }
             SubscriptionItem::CaughtUp { .. } => {}
+            SubscriptionItem::Corrupt(record) => {
+                return Err(format!(
+                    "a record written through the store reads back as corrupt: {}",
+                    record.reason
+                ));
+            }
         }
     }
 }

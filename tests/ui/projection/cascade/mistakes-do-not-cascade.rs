@@ -41,7 +41,7 @@ impl Balance {
 
 async fn run(store: InMemoryStore) -> Result<(), Box<dyn std::error::Error>> {
     let runner = ProjectionRunner::new(store)?;
-    runner.start(Balance::default(), InMemoryProjectionBackend::new())?;
+    runner.start(Balance::default(), InMemoryProjectionBackend::new()).await?;
     assert_eq!(Balance::NAME, "bank.balance");
     assert_eq!(Balance::EVENTS, ["bank.Deposited", "bank.Withdrawn"]);
     assert!(!Balance::TRANSACTIONAL);

@@ -21,9 +21,9 @@ impl Clone for Balance {
     }
 }
 
-fn start(runner: &ProjectionRunner) {
+async fn start(runner: &ProjectionRunner) {
     runner
-        .start(Balance::default(), InMemoryProjectionBackend::new())
+        .start(Balance::default(), InMemoryProjectionBackend::new()).await
         .unwrap();
 }
 

@@ -39,7 +39,7 @@ async fn run(store: InMemoryStore) -> Result<(), Box<dyn std::error::Error>> {
     runner.start(
         SagaProcessor::<Fulfilment>::new(bus, InMemorySagaStore::new()),
         InMemoryProjectionBackend::new(),
-    )?;
+    ).await?;
     assert_eq!(Fulfilment::NAME, "shop.fulfilment");
     assert_eq!(
         Fulfilment::EVENTS,

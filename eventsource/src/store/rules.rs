@@ -1,0 +1,307 @@
+//! The rules every store applies to an append before writing anything.
+//!
+//! One function, called by every store, so that the same bad input gets the
+//! same answer everywhere (the conformance suite checks it). The limits are
+//! set by what PostgreSQL can index and store, and apply to the in-memory
+//! store too, so that a program tested in memory does not meet them first
+//! in production.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::invalid::{InvalidRequest, RequestField};
+use crate::event::{Metadata, NewEvent};
+
+/// The longest stream id, in bytes. PostgreSQL indexes stream ids, and an
+/// index entry holds at most about 2,700 bytes.
+pub const MAX_STREAM_ID_BYTES: usize = 1024;
+
+/// The longest aggregate type, in bytes.
+pub const MAX_AGGREGATE_TYPE_BYTES: usize = 256;
+
+/// The longest event name, in bytes.
+pub const MAX_EVENT_NAME_BYTES: usize = 256;
+
+/// The most events one append may carry (positions number the events of
+/// one PostgreSQL transaction with 16 bits).
+pub const MAX_EVENTS_PER_APPEND: usize = 65_535;
+
+/// The highest schema version (PostgreSQL stores it as an `integer`).
+pub const MAX_SCHEMA_VERSION: u32 = i32::MAX as u32;
+
+/// Checks an append request against the rules every store keeps: a stream
+/// id, an aggregate type and event names that are not empty, not too long
+/// and free of NUL characters; schema versions from 1; payloads that are
+/// JSON; metadata free of NUL characters; event ids unique in the batch; at
+/// most [`MAX_EVENTS_PER_APPEND`] events.
+///
+/// A store calls it first and returns its error as
+/// [`StoreError::Invalid`](super::StoreError::Invalid), with nothing written.
+pub fn check_append(
+    stream_id: &str,
+    aggregate_type: &str,
+    events: &[NewEvent],
+) -> Result<(), InvalidRequest> {
+    check_stream_id(stream_id)?;
+    check_name(
+        RequestField::AggregateType,
+        aggregate_type,
+        MAX_AGGREGATE_TYPE_BYTES,
+    )?;
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(InvalidRequest::of(
+            RequestField::Batch,
+            format!(
+                "holds {} events, more than the {MAX_EVENTS_PER_APPEND} one append can hold",
+                events.len()
+            ),
+        ));
+    }
+    for (index, event) in events.iter().enumerate() {
+        check_event(event).map_err(|e| e.at_event(index))?;
+    }
+    if events.len() > 1 {
+        let mut seen = HashSet::with_capacity(events.len());
+        if let Some((index, twice)) = events
+            .iter()
+            .enumerate()
+            .find(|(_, e)| !seen.insert(e.event_id))
+        {
+            return Err(InvalidRequest::of(
+                RequestField::EventId,
+                format!("{} appears twice in the batch", twice.event_id),
+            )
+            .at_event(index));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a stream id: not empty, at most [`MAX_STREAM_ID_BYTES`], no NUL.
+pub fn check_stream_id(stream_id: &str) -> Result<(), InvalidRequest> {
+    check_name(RequestField::StreamId, stream_id, MAX_STREAM_ID_BYTES)
+}
+
+fn check_event(event: &NewEvent) -> Result<(), InvalidRequest> {
+    check_name(
+        RequestField::EventName,
+        &event.event_name,
+        MAX_EVENT_NAME_BYTES,
+    )?;
+    if event.schema_version == 0 {
+        return Err(InvalidRequest::of(
+            RequestField::SchemaVersion,
+            "is 0; schema versions start at 1",
+        ));
+    }
+    if event.schema_version > MAX_SCHEMA_VERSION {
+        return Err(InvalidRequest::of(
+            RequestField::SchemaVersion,
+            format!(
+                "is {}, above the highest a store keeps ({MAX_SCHEMA_VERSION})",
+                event.schema_version
+            ),
+        ));
+    }
+    check_payload(&event.payload)?;
+    check_metadata(&event.metadata)
+}
+
+/// A name-like field: not empty, not longer than `max` bytes, no NUL.
+fn check_name(field: RequestField, value: &str, max: usize) -> Result<(), InvalidRequest> {
+    if value.is_empty() {
+        return Err(InvalidRequest::of(field, "is empty"));
+    }
+    if value.len() > max {
+        return Err(InvalidRequest::of(
+            field,
+            format!("is {} bytes long; the most is {max}", value.len()),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(InvalidRequest::of(field, "contains a NUL character"));
+    }
+    Ok(())
+}
+
+/// The payload must be one JSON value with no NUL character in any string
+/// or key (PostgreSQL's JSON types cannot hold one).
+fn check_payload(payload: &str) -> Result<(), InvalidRequest> {
+    let mut parser = serde_json::Deserializer::from_str(payload);
+    let checked = parser.deserialize_any(NoNul).and_then(|()| parser.end());
+    checked.map_err(|e| {
+        if e.is_data() {
+            InvalidRequest::of(
+                RequestField::Payload,
+                "contains a NUL character in a string",
+            )
+        } else {
+            InvalidRequest::of(RequestField::Payload, format!("is not JSON: {e}"))
+        }
+    })
+}
+
+fn check_metadata(metadata: &Metadata) -> Result<(), InvalidRequest> {
+    let nul = |what: fmt::Arguments<'_>| {
+        Err(InvalidRequest::of(
+            RequestField::Metadata,
+            format!("has a NUL character in {what}"),
+        ))
+    };
+    if metadata.actor.as_deref().is_some_and(|a| a.contains('\0')) {
+        return nul(format_args!("its actor"));
+    }
+    for (name, value) in &metadata.headers {
+        if name.is_empty() {
+            return Err(InvalidRequest::of(
+                RequestField::Metadata,
+                "has a header with an empty name",
+            ));
+        }
+        if name.contains('\0') {
+            return nul(format_args!("a header name"));
+        }
+        if value.contains('\0') {
+            return nul(format_args!("header `{name}`"));
+        }
+    }
+    Ok(())
+}
+
+/// Walks a JSON value, failing (with a data error) on a NUL in a string.
+struct NoNul;
+
+impl NoNul {
+    fn string<E: de::Error>(value: &str) -> Result<(), E> {
+        if value.contains('\0') {
+            Err(E::custom("NUL in a string"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for NoNul {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
+        Self::string(value)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(NoNulSeed)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            Self::string(&key)?;
+            map.next_value_seed(NoNulSeed)?;
+        }
+        Ok(())
+    }
+}
+
+struct NoNulSeed;
+
+impl<'de> de::DeserializeSeed<'de> for NoNulSeed {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(NoNul)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, version: u32, payload: &str) -> NewEvent {
+        NewEvent::new(name, version, payload, Metadata::new())
+    }
+
+    fn refusal(stream: &str, aggregate: &str, events: &[NewEvent]) -> String {
+        check_append(stream, aggregate, events)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let ok = event("t.Happened", 1, r#"{"a":[1,"x",{"b":null}]}"#);
+        assert!(check_append("s-1", "t.Thing", std::slice::from_ref(&ok)).is_ok());
+        assert_eq!(refusal("", "t.Thing", &[]), "`stream_id` is empty");
+        assert_eq!(
+            refusal(&"x".repeat(1025), "t.Thing", &[]),
+            "`stream_id` is 1025 bytes long; the most is 1024"
+        );
+        assert_eq!(
+            refusal("s\0", "t.Thing", &[]),
+            "`stream_id` contains a NUL character"
+        );
+        assert_eq!(refusal("s", "", &[]), "`aggregate_type` is empty");
+        assert_eq!(
+            refusal("s", "t", &[ok.clone(), event("", 1, "{}")]),
+            "`event_name` of event 1 of the batch is empty"
+        );
+        assert_eq!(
+            refusal("s", "t", &[event("t.E", 0, "{}")]),
+            "`schema_version` of event 0 of the batch is 0; schema versions start at 1"
+        );
+        assert!(
+            refusal("s", "t", &[event("t.E", 1, "{oops")])
+                .starts_with("`payload` of event 0 of the batch is not JSON: ")
+        );
+        assert!(
+            refusal("s", "t", &[event("t.E", 1, "{} {}")])
+                .starts_with("`payload` of event 0 of the batch is not JSON: ")
+        );
+        assert_eq!(
+            refusal("s", "t", &[event("t.E", 1, r#"{"a":"x\u0000"}"#)]),
+            "`payload` of event 0 of the batch contains a NUL character in a string"
+        );
+        assert_eq!(
+            refusal("s", "t", &[event("t.E", 1, r#"{"\u0000":1}"#)]),
+            "`payload` of event 0 of the batch contains a NUL character in a string"
+        );
+        let mut header = ok.clone();
+        header.metadata = Metadata::new().with_header("tenant", "a\0b");
+        assert_eq!(
+            refusal("s", "t", &[header]),
+            "`metadata` of event 0 of the batch has a NUL character in header `tenant`"
+        );
+        assert_eq!(
+            refusal("s", "t", &[ok.clone(), ok.clone()]),
+            format!(
+                "`event_id` of event 1 of the batch {} appears twice in the batch",
+                ok.event_id
+            )
+        );
+    }
+}

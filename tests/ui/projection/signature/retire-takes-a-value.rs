@@ -1,0 +1,25 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "bank.Deposited")]
+struct Deposited {
+    amount: i64,
+}
+
+#[derive(Default)]
+struct Balance {
+    total: i64,
+}
+
+#[projection(name = "bank.balance", version = 2)]
+impl Balance {
+    fn on_deposited(&mut self, e: &Deposited) {
+        self.total += e.amount;
+    }
+
+    #[retire]
+    fn drop_old(&mut self, _table: String) {}
+}
+
+fn main() {}

@@ -113,9 +113,11 @@ pub(crate) fn is_connection_error(err: &sqlx::Error) -> bool {
 }
 
 /// SQLSTATEs after which a new connection may succeed: class 08 (connection
-/// exception), the 57P0x shutdown and termination codes, too many connections.
+/// exception), the 57P0x shutdown and termination codes, too many
+/// connections, and a session the server ended for staying idle in its
+/// transaction too long (a projection unit of work past its time limit).
 fn is_connection_code(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25P03")
 }
 
 /// The unique constraint a database error violated, if that is what it is.
@@ -162,7 +164,7 @@ mod tests {
 
     #[test]
     fn connection_codes() {
-        for code in ["08006", "08003", "57P01", "53300"] {
+        for code in ["08006", "08003", "57P01", "53300", "25P03"] {
             assert!(is_connection_code(code), "{code}");
         }
         for code in ["23505", "42P01", "40001"] {

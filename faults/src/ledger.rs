@@ -31,6 +31,9 @@ pub(crate) struct Batch {
     pub(crate) outcome: Outcome,
     /// When the caller saw the outcome, in milliseconds since the epoch.
     pub(crate) answered_ms: u64,
+    /// Whether an attempt failed without a definite answer (the server went
+    /// away mid-append) before the outcome: the same batch was sent again.
+    pub(crate) retried: bool,
 }
 
 /// Every batch of a run, shared by the writer tasks.
@@ -52,6 +55,11 @@ impl Ledger {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// How many batches were sent again after an attempt with no answer.
+    pub(crate) fn retried(&self) -> usize {
+        self.batches().iter().filter(|b| b.retried).count()
     }
 
     /// How many events were acknowledged.
@@ -354,6 +362,7 @@ mod tests {
             event_ids: ids,
             outcome,
             answered_ms: 0,
+            retried: false,
         };
         ledger.record(batch(vec![a], Outcome::Acked { first: 1, last: 1 }));
         ledger.record(batch(vec![b, c], Outcome::Unknown));

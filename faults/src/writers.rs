@@ -89,7 +89,8 @@ async fn write(
             return;
         }
         let event_ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-        let outcome = append(&store, &stream_id, expected, events, plan.give_up_after).await;
+        let (outcome, retried) =
+            append(&store, &stream_id, expected, events, plan.give_up_after).await;
         if let Some(k) = slot {
             versions[k] = match &outcome {
                 Answer::Stored(result) => Some(result.last_version),
@@ -109,6 +110,7 @@ async fn write(
                 Answer::Unknown => Outcome::Unknown,
             },
             answered_ms: now_ms(),
+            retried,
         });
         let pause = rng.u64(..=plan.max_pause.as_micros() as u64);
         tokio::time::sleep(Duration::from_micros(pause)).await;
@@ -123,27 +125,29 @@ enum Answer {
 
 /// Appends, retrying the same batch (the same event ids, so a retry after a
 /// lost reply is answered as a replay) until the store answers definitely
-/// or `give_up_after` passes.
+/// or `give_up_after` passes; says whether an attempt went unanswered.
 async fn append(
     store: &PgEventStore,
     stream_id: &str,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
     give_up_after: Duration,
-) -> Answer {
+) -> (Answer, bool) {
     let began = Instant::now();
     let mut pause = Duration::from_millis(20);
+    let mut retried = false;
     loop {
         match store
             .append(stream_id, AGGREGATE_TYPE, expected, events.clone())
             .await
         {
-            Ok(result) => return Answer::Stored(result),
-            Err(StoreError::Conflict { .. }) => return Answer::Refused,
+            Ok(result) => return (Answer::Stored(result), retried),
+            Err(StoreError::Conflict { .. }) => return (Answer::Refused, retried),
             Err(error) => {
+                retried = true;
                 if began.elapsed() > give_up_after {
                     tracing::warn!(%error, stream_id, "giving up on an append");
-                    return Answer::Unknown;
+                    return (Answer::Unknown, retried);
                 }
                 tracing::debug!(%error, stream_id, "append failed; retrying");
                 tokio::time::sleep(pause).await;

@@ -77,8 +77,10 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
         .filter(|b| b.outcome == Outcome::Unknown)
         .count();
     report.notes.push(format!(
-        "{} events acknowledged, {unknown} appends with an unknown outcome",
-        ledger.acked_events()
+        "{} events acknowledged; {} appends lost their answer to a restart and were sent again \
+         (each stored whole, once), {unknown} left with an unknown outcome",
+        ledger.acked_events(),
+        ledger.retried()
     ));
     report.counts = counts;
     store.pool().close().await;

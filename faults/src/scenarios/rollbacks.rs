@@ -155,6 +155,7 @@ async fn write(
             event_ids,
             outcome,
             answered_ms: now_ms(),
+            retried: false,
         });
     }
     Ok(())

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::sync::watch;
 
-use super::{Ctx, Report, deliveries, wait_for_deliveries};
-use crate::ledger::{self, Ledger, Outcome};
+use super::{Ctx, Report, deliveries};
+use crate::ledger::{Ledger, Outcome};
 use crate::writers::{self, Plan, now_ms};
 
 const SCHEMA: &str = "frozen";
@@ -29,10 +29,7 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
     owner
         .wait_for_line("ready", Duration::from_secs(30))
         .await?;
-    let mut subscriber = ctx.subscriber(SCHEMA)?;
-    subscriber
-        .wait_for_line("ready", Duration::from_secs(30))
-        .await?;
+    let subscriber = ctx.subscriber(SCHEMA).await?;
 
     let ledger = Ledger::default();
     let (stop, stopped) = watch::channel(false);
@@ -72,25 +69,11 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
         .wait_for_projection(SCHEMA, Duration::from_secs(60))
         .await;
 
-    let stored = ledger::stored_events(&ctx.pool, SCHEMA).await?;
-    let waited = wait_for_deliveries(&subscriber, stored.len(), Duration::from_secs(30)).await;
     owner.kill().await?;
     standby.kill().await?;
-    subscriber.kill().await?;
-
-    let mut counts = ledger::check_store(&ledger, &stored);
-    let delivered: Vec<_> = deliveries(&subscriber)
-        .iter()
-        .map(|d| (d.position, d.event_id))
-        .collect();
-    counts.add(ledger::check_delivery(&stored, &delivered));
-    let applied = ledger::read_model_rows(&ctx.pool, SCHEMA).await?;
-    let model = ledger::check_read_model(&stored, &applied);
-    counts.lost += model.lost;
-    counts.duplicated += model.duplicated;
-    counts.other += model.other;
-    counts.problems.extend(model.problems);
-    for error in [caught_up.err(), waited.err()].into_iter().flatten() {
+    let (stored, mut counts) = ctx.check_log(SCHEMA, &ledger, subscriber).await?;
+    ctx.check_read_model(SCHEMA, &stored, &mut counts).await?;
+    if let Err(error) = caught_up {
         counts.other += 1;
         counts.problem(error.to_string());
     }

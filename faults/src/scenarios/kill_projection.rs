@@ -51,12 +51,7 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
 
         let stored = ledger::stored_events(&ctx.pool, schema).await?;
         let mut counts = ledger::check_store(&ledger, &stored);
-        let applied = ledger::read_model_rows(&ctx.pool, schema).await?;
-        let model = ledger::check_read_model(&stored, &applied);
-        counts.lost += model.lost;
-        counts.duplicated += model.duplicated;
-        counts.other += model.other;
-        counts.problems.extend(model.problems);
+        ctx.check_read_model(schema, &stored, &mut counts).await?;
         let parked = ctx.parked_positions(schema).await?;
         if !parked.is_empty() {
             counts.other += parked.len() as u64;

@@ -16,8 +16,11 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use crate::cluster::Cluster;
 use crate::domain::{PROJECTION, create_read_model};
-use crate::ledger::Counts;
+use crate::ledger::{self, Counts, Ledger, Stored};
 use crate::process::Agent;
+
+/// How long an agent may take to start.
+const READY: Duration = Duration::from_secs(30);
 
 /// A scenario by name, as `--scenario` takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -133,8 +136,8 @@ impl Ctx {
         Agent::spawn(format!("projector {owner}"), &args)
     }
 
-    /// Starts a subscriber agent on `schema`.
-    pub(crate) fn subscriber(&self, schema: &str) -> Result<Agent> {
+    /// Starts a subscriber agent on `schema` and waits until it subscribed.
+    pub(crate) async fn subscriber(&self, schema: &str) -> Result<Agent> {
         let args = [
             "subscribe".to_owned(),
             "--url".to_owned(),
@@ -142,7 +145,50 @@ impl Ctx {
             "--schema".to_owned(),
             schema.to_owned(),
         ];
-        Agent::spawn(format!("subscriber of {schema}"), &args)
+        let mut agent = Agent::spawn(format!("subscriber of {schema}"), &args)?;
+        agent.wait_for_line("ready", READY).await?;
+        Ok(agent)
+    }
+
+    /// Waits until `subscriber` delivered every stored event of `schema` (or
+    /// a minute passed), stops it, and checks the store against what the
+    /// writers were told and the deliveries against the store.
+    pub(crate) async fn check_log(
+        &self,
+        schema: &str,
+        ledger: &Ledger,
+        mut subscriber: Agent,
+    ) -> Result<(Vec<Stored>, Counts)> {
+        let stored = ledger::stored_events(&self.pool, schema).await?;
+        let waited = wait_for_deliveries(&subscriber, stored.len(), Duration::from_secs(60)).await;
+        subscriber.kill().await?;
+        let mut counts = ledger::check_store(ledger, &stored);
+        let delivered: Vec<_> = deliveries(&subscriber)
+            .iter()
+            .map(|d| (d.position, d.event_id))
+            .collect();
+        counts.add(ledger::check_delivery(&stored, &delivered));
+        if let Err(error) = waited {
+            counts.problem(error.to_string());
+        }
+        Ok((stored, counts))
+    }
+
+    /// Checks the read model of `schema` against `stored`: every event
+    /// applied exactly once; adds what it finds to `counts`.
+    pub(crate) async fn check_read_model(
+        &self,
+        schema: &str,
+        stored: &[Stored],
+        counts: &mut Counts,
+    ) -> Result<()> {
+        let applied = ledger::read_model_rows(&self.pool, schema).await?;
+        let model = ledger::check_read_model(stored, &applied);
+        counts.lost += model.lost;
+        counts.duplicated += model.duplicated;
+        counts.other += model.other;
+        counts.problems.extend(model.problems);
+        Ok(())
     }
 
     /// The highest stored position in `schema` (0 when empty).

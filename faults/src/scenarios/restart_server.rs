@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::sync::watch;
 
-use super::{Ctx, Report, deliveries, wait_for_deliveries};
+use super::{Ctx, Report, deliveries};
 use crate::cluster::StopMode;
-use crate::ledger::{self, Ledger, Outcome};
+use crate::ledger::{Ledger, Outcome};
 use crate::writers::{self, Plan, now_ms};
 
 const SCHEMA: &str = "restarts";
@@ -20,10 +20,7 @@ const SCHEMA: &str = "restarts";
 pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut report = Report::default();
     let store = ctx.fresh_store(SCHEMA, |o| o).await?;
-    let mut subscriber = ctx.subscriber(SCHEMA)?;
-    subscriber
-        .wait_for_line("ready", Duration::from_secs(30))
-        .await?;
+    let subscriber = ctx.subscriber(SCHEMA).await?;
 
     let ledger = Ledger::default();
     let (stop, stopped) = watch::channel(false);
@@ -59,18 +56,7 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
     let _ = stop.send(true);
     writing.await?;
 
-    let stored = ledger::stored_events(&ctx.pool, SCHEMA).await?;
-    let waited = wait_for_deliveries(&subscriber, stored.len(), Duration::from_secs(60)).await;
-    subscriber.kill().await?;
-    let mut counts = ledger::check_store(&ledger, &stored);
-    let delivered: Vec<_> = deliveries(&subscriber)
-        .iter()
-        .map(|d| (d.position, d.event_id))
-        .collect();
-    counts.add(ledger::check_delivery(&stored, &delivered));
-    if let Err(error) = waited {
-        counts.problem(error.to_string());
-    }
+    let (_, counts) = ctx.check_log(SCHEMA, &ledger, subscriber).await?;
     let unknown = ledger
         .batches()
         .iter()

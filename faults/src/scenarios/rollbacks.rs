@@ -14,9 +14,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::{Ctx, Report, deliveries, wait_for_deliveries};
+use super::{Ctx, Report};
 use crate::domain::{AGGREGATE_TYPE, Deposited};
-use crate::ledger::{self, Batch, Ledger, Outcome};
+use crate::ledger::{Batch, Ledger, Outcome};
 use crate::writers::now_ms;
 
 const SCHEMA: &str = "rollbacks";
@@ -28,10 +28,7 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
     sqlx::query(AssertSqlSafe(noise))
         .execute(store.pool())
         .await?;
-    let mut subscriber = ctx.subscriber(SCHEMA)?;
-    subscriber
-        .wait_for_line("ready", Duration::from_secs(30))
-        .await?;
+    let subscriber = ctx.subscriber(SCHEMA).await?;
 
     let ledger = Ledger::default();
     let (stop, stopped) = watch::channel(false);
@@ -52,18 +49,7 @@ pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
         done??;
     }
 
-    let stored = ledger::stored_events(&ctx.pool, SCHEMA).await?;
-    let waited = wait_for_deliveries(&subscriber, stored.len(), Duration::from_secs(60)).await;
-    subscriber.kill().await?;
-    let mut counts = ledger::check_store(&ledger, &stored);
-    let delivered: Vec<_> = deliveries(&subscriber)
-        .iter()
-        .map(|d| (d.position, d.event_id))
-        .collect();
-    counts.add(ledger::check_delivery(&stored, &delivered));
-    if let Err(error) = waited {
-        counts.problem(error.to_string());
-    }
+    let (_, counts) = ctx.check_log(SCHEMA, &ledger, subscriber).await?;
     let batches = ledger.batches();
     let rolled_back = batches
         .iter()

@@ -17,6 +17,8 @@ mod fingerprint;
 mod handler_block;
 mod paths;
 mod projection;
+mod query;
+mod read_model;
 mod saga;
 mod signature;
 mod upcaster;
@@ -49,6 +51,34 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Command, attributes(command, aggregate_id))]
 pub fn derive_command(input: TokenStream) -> TokenStream {
     command::derive(parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Declares a query: `#[query(result = Type)]` names the type it is
+/// answered with (`name = "..."` its registered name, by default its Rust
+/// path; `crate = path`). Registers the query.
+#[proc_macro_derive(Query, attributes(query))]
+pub fn derive_query(input: TokenStream) -> TokenStream {
+    query::derive(parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Collects a read model's `#[query_handler]` methods: each answers one
+/// query type, `[async] fn name(&self, q: &MyQuery) -> Answer` (or
+/// `-> Result<Answer, E>`, or the query by value when it is `Clone`),
+/// where `Answer` is the query's result type.
+///
+/// `projection = Type` (`Self` when the read model is itself the
+/// projection) or `projection = "name"` names the projection that keeps the
+/// read model, for reads at a position and subscriptions; `crate = path`.
+#[proc_macro_attribute]
+pub fn read_model(args: TokenStream, input: TokenStream) -> TokenStream {
+    read_model::attribute(args.into(), input.into()).into()
+}
+
+/// Marks a query handler inside a `#[read_model]` block. Outside it, it is
+/// an error.
+#[proc_macro_attribute]
+pub fn query_handler(args: TokenStream, input: TokenStream) -> TokenStream {
+    misplaced_in("#[query_handler]", "#[read_model]", args, input)
 }
 
 /// Collects an aggregate's `#[command_handler]` and `#[event_sourcing_handler]`
@@ -143,13 +173,17 @@ impl quote::ToTokens for HandledMarker {
 }
 
 fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
-    let args = proc_macro2::TokenStream::from(args);
-    if args.to_string() == quote::quote!(#HANDLED).to_string() {
+    let args_tokens = proc_macro2::TokenStream::from(args.clone());
+    if args_tokens.to_string() == quote::quote!(#HANDLED).to_string() {
         return input;
     }
+    misplaced_in(attr, "#[aggregate_impl]", args, input)
+}
+
+/// The error for a handler attribute `attr` found outside a `block`.
+fn misplaced_in(attr: &str, block: &str, _args: TokenStream, input: TokenStream) -> TokenStream {
     let input = proc_macro2::TokenStream::from(input);
-    let message =
-        format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]");
+    let message = format!("{attr} only works on a method inside an `impl` block marked {block}");
     let error = match syn::parse2::<syn::ImplItemFn>(input.clone()) {
         Ok(function) => syn::Error::new(function.sig.ident.span(), message),
         Err(_) => syn::Error::new_spanned(diagnostics::item_head(&input), message),

@@ -85,6 +85,8 @@
 //!   handlers, validated at start-up, and schema evolution.
 //! - [`projection`](mod@projection) and [`saga`](mod@saga): read models and process managers, run by
 //!   the [`ProjectionRunner`](projection::ProjectionRunner).
+//! - [`query`](mod@query): queries answered by read models through the
+//!   [`QueryBus`](query::QueryBus), once, at a position, or live.
 //! - [`testing`]: the aggregate fixture, a registry check for test suites,
 //!   and the store conformance suite.
 //!
@@ -102,6 +104,7 @@ pub mod event;
 pub mod memory;
 pub mod prelude;
 pub mod projection;
+pub mod query;
 pub mod registry;
 pub mod repository;
 pub mod saga;
@@ -126,8 +129,8 @@ pub use store::{
 pub use upcast::UpcastError;
 
 pub use eventsource_derive::{
-    Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, projection,
-    saga, upcaster,
+    Aggregate, Command, Event, Query, aggregate_impl, command_handler, event_sourcing_handler,
+    projection, query_handler, read_model, saga, upcaster,
 };
 
 pub use async_trait::async_trait;

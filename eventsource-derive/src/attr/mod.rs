@@ -381,6 +381,25 @@ impl Args {
         }
     }
 
+    /// `key = Type`. `example` is shown in the error: `OrderView`.
+    pub(crate) fn ty(&self, errors: &mut Errors, key: Key, example: &str) -> Option<syn::Type> {
+        let arg = self.get(key)?;
+        let tokens = self.assigned(errors, arg, example)?;
+        match syn::Type::parse.parse2(tokens.clone()) {
+            Ok(ty) => Some(ty),
+            Err(_) => {
+                errors.at(
+                    tokens,
+                    format!(
+                        "expected a type for `{key}` in {}: `{key} = {example}`",
+                        self.attr
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// `key = pub(crate)` or `key = "pub(crate)"`.
     pub(crate) fn visibility(&self, errors: &mut Errors, key: Key) -> Option<Visibility> {
         let arg = self.get(key)?;

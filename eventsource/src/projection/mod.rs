@@ -53,7 +53,7 @@ pub use backend::{CommitError, ProjectionBackend, ProjectionTx};
 pub use dead_letter::{DeadLetterStore, ParkedEvent};
 pub use error::{ProjectionError, RunnerError};
 pub use runner::{
-    InvalidOptions, ProjectionRunner, ProjectionState, ProjectionStatus, RebuildProgress,
+    CommittedPosition, InvalidOptions, ProjectionRunner, ProjectionState, ProjectionStatus, RebuildProgress,
     RunnerOptions,
 };
 

@@ -180,9 +180,55 @@ impl SagaRegistration {
     }
 }
 
+/// A query, submitted by `#[derive(Query)]`.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryRegistration {
+    /// The query name.
+    pub name: &'static str,
+    /// The Rust type, with its module path.
+    pub rust_type: &'static str,
+    /// The result type, as written.
+    pub result: &'static str,
+}
+
+impl QueryRegistration {
+    /// The entry of query `name`, answered with `result`.
+    pub const fn new(name: &'static str, rust_type: &'static str, result: &'static str) -> Self {
+        Self {
+            name,
+            rust_type,
+            result,
+        }
+    }
+}
+
+/// A query handler, submitted by `#[read_model]` for each `#[query_handler]`.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryHandlerRegistration {
+    /// The name of the query it answers.
+    pub query: &'static str,
+    /// The read model's Rust type, with its module path.
+    pub read_model: &'static str,
+    /// The handler method.
+    pub method: &'static str,
+}
+
+impl QueryHandlerRegistration {
+    /// The entry of method `method` of `read_model`, answering `query`.
+    pub const fn new(query: &'static str, read_model: &'static str, method: &'static str) -> Self {
+        Self {
+            query,
+            read_model,
+            method,
+        }
+    }
+}
+
 inventory::collect!(EventRegistration);
 inventory::collect!(UpcasterRegistration);
 inventory::collect!(AggregateRegistration);
 inventory::collect!(CommandRegistration);
 inventory::collect!(ProjectionRegistration);
 inventory::collect!(SagaRegistration);
+inventory::collect!(QueryRegistration);
+inventory::collect!(QueryHandlerRegistration);

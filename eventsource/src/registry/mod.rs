@@ -1,5 +1,5 @@
-//! The registry of events, upcasters, aggregates, commands, projections and
-//! sagas, built once from what the macros submit.
+//! The registry of events, upcasters, aggregates, commands, projections,
+//! sagas, queries and query handlers, built once from what the macros submit.
 //!
 //! The macros submit entries with `inventory`, so types defined in any crate
 //! linked into the program are found. [`Registry::global`] builds the registry
@@ -29,7 +29,7 @@ use crate::event::DecodeErrorKind;
 pub use crate::upcast::UpcasterChain;
 pub use entries::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
-    SagaRegistration, UpcasterRegistration,
+    QueryHandlerRegistration, QueryRegistration, SagaRegistration, UpcasterRegistration,
 };
 pub use problems::{RegistryProblem, RegistryReport};
 
@@ -48,6 +48,10 @@ pub struct RegistryParts {
     pub projections: Vec<ProjectionRegistration>,
     /// Sagas.
     pub sagas: Vec<SagaRegistration>,
+    /// Queries.
+    pub queries: Vec<QueryRegistration>,
+    /// Query handlers.
+    pub query_handlers: Vec<QueryHandlerRegistration>,
 }
 
 impl RegistryParts {
@@ -64,6 +68,10 @@ impl RegistryParts {
                 .copied()
                 .collect(),
             sagas: inventory::iter::<SagaRegistration>().copied().collect(),
+            queries: inventory::iter::<QueryRegistration>().copied().collect(),
+            query_handlers: inventory::iter::<QueryHandlerRegistration>()
+                .copied()
+                .collect(),
         }
     }
 }

@@ -5,7 +5,11 @@ use sqlx::error::DatabaseError;
 
 /// Maps a database failure: lost connections become
 /// [`StoreError::Connection`] (worth retrying), the rest [`StoreError::Backend`].
-pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+///
+/// Public for read models of an application's own in PostgreSQL, so their
+/// failures read the same as the store's: an HTTP layer answers 503 for a
+/// connection that failed and 500 for the rest.
+pub fn store_error(err: sqlx::Error) -> StoreError {
     if is_connection_error(&err) {
         StoreError::Connection(Box::new(err))
     } else {

@@ -320,6 +320,7 @@ mod sql;
 mod store;
 
 pub use append::xid_guard::TransactionIdsBehind;
+pub use error::store_error;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore};
 pub use schema::{Identifier, InvalidIdentifier};

@@ -32,6 +32,9 @@ pub struct App {
     pub summaries: OrderSummaries,
     /// Answers queries from the summaries.
     pub queries: QueryBus,
+    /// How often an idle SSE stream sends a keep-alive (which also finds
+    /// clients that went away).
+    pub keep_alive: std::time::Duration,
 }
 
 impl App {
@@ -112,6 +115,7 @@ impl App {
             runner,
             summaries,
             queries,
+            keep_alive: eventsource_axum::KEEP_ALIVE,
         })
     }
 }

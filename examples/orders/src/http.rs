@@ -329,7 +329,7 @@ async fn get_order(
 )]
 async fn order_status(State(app): State<App>, Path(id): Path<String>) -> Answer {
     let subscription = app.queries.subscribe(OrderStatus { order_id: id }).await?;
-    Ok(eventsource_axum::live(subscription).into_response())
+    Ok(eventsource_axum::live_with(subscription, app.keep_alive).into_response())
 }
 
 #[utoipa::path(

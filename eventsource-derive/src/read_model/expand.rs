@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 
 use super::model::{Handler, Model, Output, Projection};
-use crate::diagnostics::{first_last_spans, spanned_range};
+use crate::diagnostics::{first_last_spans, respan, spanned_range};
 use crate::paths::rust_path;
 
 pub(super) fn expand(model: &Model, valid: bool) -> TokenStream {
@@ -62,21 +62,31 @@ fn answered_by(model: &Model, handler: &Handler) -> TokenStream {
     let krate = &model.krate;
     let self_ty = &model.item.self_ty;
     let query = &handler.query;
+    // On the user's query type: a type that is no query is reported there.
+    let (first, last) = first_last_spans(query);
+    let result = spanned_range(
+        quote!(<#query as #krate::query::Query>::Result),
+        first,
+        last,
+    );
     let body = match (&handler.output, handler.callable) {
         (Some(output), true) => call(model, handler, output),
         // Only generated next to a reported mistake, so never run.
         _ => quote!(::core::unreachable!()),
     };
+    // The impl's own tokens on the query type too: a type that is no query
+    // is then reported at the handler's argument, not at the attribute.
+    let header = respan(
+        quote!(#[automatically_derived] impl #krate::query::AnsweredBy<#self_ty> for),
+        first,
+    );
+    let signature = respan(
+        quote!(fn answer<'__a>(read_model: &'__a #self_ty, query: &'__a Self) -> #krate::__private::BoxFuture<'__a, #krate::__private::Result<),
+        first,
+    );
     quote! {
-        #[automatically_derived]
-        impl #krate::query::AnsweredBy<#self_ty> for #query {
-            fn answer<'__a>(
-                read_model: &'__a #self_ty,
-                query: &'__a Self,
-            ) -> #krate::__private::BoxFuture<
-                '__a,
-                #krate::__private::Result<<Self as #krate::query::Query>::Result, #krate::BoxError>,
-            > {
+        #header #query {
+            #signature #result, #krate::BoxError>> {
                 #krate::__private::Box::pin(async move { #body })
             }
         }

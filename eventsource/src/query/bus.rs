@@ -125,6 +125,7 @@ impl QueryBus {
             query,
             at_least: None,
             timeout: None,
+            run: run::<Q, R>,
             read_model: PhantomData,
         }
     }
@@ -183,15 +184,25 @@ impl QueryBus {
 
 /// A query on its way: await it for the answer (see [`QueryBus::query`]).
 #[must_use = "a query does nothing until awaited"]
-pub struct QueryCall<'a, Q, R> {
+pub struct QueryCall<'a, Q: Query, R> {
     bus: &'a QueryBus,
     query: Q,
     at_least: Option<u64>,
     timeout: Option<Duration>,
+    /// Chosen where the query is made, so that awaiting the call names no
+    /// bound: a query no handler answers is reported once, at the argument.
+    run: Runner<'a, Q>,
     read_model: PhantomData<fn() -> R>,
 }
 
-impl<Q, R> QueryCall<'_, Q, R> {
+type Runner<'a, Q> = fn(
+    &'a QueryBus,
+    Q,
+    Option<u64>,
+    Option<Duration>,
+) -> BoxFuture<'a, Result<<Q as Query>::Result, QueryError>>;
+
+impl<Q: Query, R> QueryCall<'_, Q, R> {
     /// Answers only once the projection keeping the read model has processed
     /// the log up to `position` (read-your-writes: the position a command's
     /// events were appended at). Fails with a timeout
@@ -214,29 +225,38 @@ impl<Q, R> QueryCall<'_, Q, R> {
     }
 }
 
-impl<'a, Q, R> IntoFuture for QueryCall<'a, Q, R>
-where
-    Q: AnsweredBy<R>,
-    R: ReadModel,
-{
+impl<'a, Q: Query, R> IntoFuture for QueryCall<'a, Q, R> {
     type Output = Result<Q::Result, QueryError>;
     type IntoFuture = BoxFuture<'a, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let bus = self.bus;
-            let (model, projection) = bus.served::<Q, R>()?;
-            if let Some(position) = self.at_least {
-                let projection = projection.ok_or(QueryError::NoProjection {
-                    query: Q::NAME,
-                    reason: "its read model names no projection",
-                })?;
-                let timeout = self.timeout.unwrap_or(bus.timeout);
-                bus.runner::<Q>()?
-                    .wait_until(&projection, position, timeout)
-                    .await?;
-            }
-            live::ask(&*model, &self.query).await
-        })
+        (self.run)(self.bus, self.query, self.at_least, self.timeout)
     }
+}
+
+/// Answers `query`, first waiting for `at_least` when asked to.
+fn run<'a, Q, R>(
+    bus: &'a QueryBus,
+    query: Q,
+    at_least: Option<u64>,
+    timeout: Option<Duration>,
+) -> BoxFuture<'a, Result<Q::Result, QueryError>>
+where
+    Q: AnsweredBy<R>,
+    R: ReadModel,
+{
+    Box::pin(async move {
+        let (model, projection) = bus.served::<Q, R>()?;
+        if let Some(position) = at_least {
+            let projection = projection.ok_or(QueryError::NoProjection {
+                query: Q::NAME,
+                reason: "its read model names no projection",
+            })?;
+            let timeout = timeout.unwrap_or(bus.timeout);
+            bus.runner::<Q>()?
+                .wait_until(&projection, position, timeout)
+                .await?;
+        }
+        live::ask(&*model, &query).await
+    })
 }

@@ -51,13 +51,11 @@ impl From<Error> for Problem {
     fn from(error: Error) -> Self {
         match error {
             Error::NotFound { .. } => Problem::not_found(error.to_string()),
-            Error::AlreadyExists { version, .. } => Problem::typed(
-                StatusCode::CONFLICT,
-                "already-exists",
-                "Already exists",
-            )
-            .with_detail(error.to_string())
-            .with_extension("current_version", version),
+            Error::AlreadyExists { version, .. } => {
+                Problem::typed(StatusCode::CONFLICT, "already-exists", "Already exists")
+                    .with_detail(error.to_string())
+                    .with_extension("current_version", version)
+            }
             Error::Store(store) => Problem::from(store),
             other => Problem::internal(&other),
         }
@@ -70,15 +68,15 @@ impl From<StoreError> for Problem {
             StoreError::Conflict {
                 expected, actual, ..
             } => {
-                let problem = Problem::typed(
-                    StatusCode::CONFLICT,
-                    "version-conflict",
-                    "Version conflict",
-                )
-                .with_detail(format!(
-                    "the resource changed: expected {expected}, it is at {}",
-                    actual.map_or_else(|| "no version".to_owned(), |v| format!("version {v}"))
-                ));
+                let problem =
+                    Problem::typed(StatusCode::CONFLICT, "version-conflict", "Version conflict")
+                        .with_detail(format!(
+                            "the resource changed: expected {expected}, it is at {}",
+                            actual.map_or_else(
+                                || "no version".to_owned(),
+                                |v| format!("version {v}")
+                            )
+                        ));
                 match actual {
                     Some(version) => problem.with_extension("current_version", *version),
                     None => problem,
@@ -104,7 +102,10 @@ impl From<QueryError> for Problem {
                 "the read model has not reached position {position} yet; try again shortly"
             ))
             .with_extension("position", *position)
-            .with_extension("reached", reached.map_or(serde_json::Value::Null, Into::into))
+            .with_extension(
+                "reached",
+                reached.map_or(serde_json::Value::Null, Into::into),
+            )
             .with_retry_after(std::time::Duration::from_secs(1)),
             _ if error.is_unavailable() => Problem::unavailable(&error),
             _ => Problem::internal(&error),

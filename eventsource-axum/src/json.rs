@@ -35,8 +35,10 @@ fn problem(rejection: &JsonRejection) -> Problem {
             Problem::typed(StatusCode::BAD_REQUEST, "invalid-body", "Invalid body")
                 .with_detail(rejection.body_text())
         }
-        JsonRejection::MissingJsonContentType(_) => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .with_detail("the body must be JSON, sent as `Content-Type: application/json`"),
+        JsonRejection::MissingJsonContentType(_) => {
+            Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                .with_detail("the body must be JSON, sent as `Content-Type: application/json`")
+        }
         other => Problem::new(other.status()).with_detail(other.body_text()),
     }
 }

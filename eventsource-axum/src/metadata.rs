@@ -97,12 +97,13 @@ where
             .map_err(IntoResponse::into_response)?;
         let trace = TraceContext::from_headers(&parts.headers);
         let mut metadata = Metadata::new();
-        metadata.correlation_id =
-            correlation_id(parts).map_err(IntoResponse::into_response)?.or_else(|| {
-                trace.as_ref().map(TraceContext::trace_uuid)
-            });
+        metadata.correlation_id = correlation_id(parts)
+            .map_err(IntoResponse::into_response)?
+            .or_else(|| trace.as_ref().map(TraceContext::trace_uuid));
         if let Some(trace) = trace {
-            metadata.headers.insert(TRACEPARENT.to_owned(), trace.traceparent);
+            metadata
+                .headers
+                .insert(TRACEPARENT.to_owned(), trace.traceparent);
             if let Some(state) = trace.tracestate {
                 metadata.headers.insert(TRACESTATE.to_owned(), state);
             }
@@ -122,7 +123,5 @@ fn correlation_id(parts: &Parts) -> Result<Option<Uuid>, Problem> {
         .ok()
         .and_then(|text| Uuid::parse_str(text.trim()).ok())
         .map(Some)
-        .ok_or_else(|| {
-            Problem::bad_request(format!("the {CORRELATION_ID} header must be a UUID"))
-        })
+        .ok_or_else(|| Problem::bad_request(format!("the {CORRELATION_ID} header must be a UUID")))
 }

@@ -217,14 +217,14 @@ async fn a_subscription_sends_the_answer_then_each_change_in_order() {
         // Events that do not change the answer send nothing.
         count(&store, "b").await;
         note(&store, "a").await;
-        let Answer { value, position: at } = tokio::time::timeout(
-            Duration::from_secs(5),
-            live.updates.next(),
-        )
-        .await
-        .expect("an update within 5 s")
-        .expect("the stream goes on")
-        .unwrap();
+        let Answer {
+            value,
+            position: at,
+        } = tokio::time::timeout(Duration::from_secs(5), live.updates.next())
+            .await
+            .expect("an update within 5 s")
+            .expect("the stream goes on")
+            .unwrap();
         assert_eq!(value, expected);
         assert!(at >= Some(position), "{at:?} < {position}");
     }

@@ -52,7 +52,10 @@ fn a_name_claimed_in_two_crates_is_a_registry_problem() {
     );
     // Start-up refuses: the bus would not know where to send the query.
     let refused = QueryBus::new().unwrap_err().to_string();
-    assert!(refused.contains("query `fixture.WhereIsParcel` is answered by"), "{refused}");
+    assert!(
+        refused.contains("query `fixture.WhereIsParcel` is answered by"),
+        "{refused}"
+    );
     let _ = Impostor {
         signed_by: String::new(),
     }

@@ -546,7 +546,9 @@ mod tests {
         let args = parse(
             &mut errors,
             "#[query]",
-            "result = BTreeMap<String, Vec<fn(u8) -> u8>>, name = \"q\"".parse().unwrap(),
+            "result = BTreeMap<String, Vec<fn(u8) -> u8>>, name = \"q\""
+                .parse()
+                .unwrap(),
             &[Key::Result, Key::Name],
         );
         assert!(errors.is_empty(), "{:?}", errors.messages());

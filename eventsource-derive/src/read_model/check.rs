@@ -150,8 +150,8 @@ fn check_output(errors: &mut Errors, sig: &syn::Signature, callable: &mut bool) 
     };
     Some(match signature::returns(ty) {
         Returns::Result { ok, error } => Output::Result {
-            ok: ok.clone(),
-            error: error.clone(),
+            ok: Box::new(ok.clone()),
+            error: Box::new(error.clone()),
         },
         Returns::ResultAlias { .. } => Output::ResultAlias((**ty).clone()),
         Returns::Value => Output::Value((**ty).clone()),

@@ -142,11 +142,7 @@ fn call(model: &Model, handler: &Handler, output: &Output) -> TokenStream {
                 first,
                 last,
             );
-            let error = spanned_range(
-                quote!(#krate::__private::query_error(error)),
-                first,
-                last,
-            );
+            let error = spanned_range(quote!(#krate::__private::query_error(error)), first, last);
             quote! {
                 match #split {
                     #krate::__private::Result::Ok(answer) => #krate::__private::Result::Ok(#answer),

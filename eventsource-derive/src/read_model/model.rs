@@ -29,7 +29,7 @@ pub(super) struct Model {
 pub(super) enum Projection {
     None,
     /// `projection = Type`: that projection type's name.
-    Type(Type),
+    Type(Box<Type>),
     /// `projection = "name"`.
     Name(LitStr),
 }
@@ -54,7 +54,7 @@ pub(super) enum Output {
     Value(Type),
     /// `Result<T, E>` written out: the answer and the error, each checked
     /// on its own tokens.
-    Result { ok: Type, error: Type },
+    Result { ok: Box<Type>, error: Box<Type> },
     /// Another `...Result` type, split through a trait.
     ResultAlias(Type),
 }
@@ -118,7 +118,9 @@ fn projection(errors: &mut Errors, args: &Args, self_ty: &Type) -> Projection {
         return Projection::Name(name);
     }
     match syn::parse2::<Type>(tokens.clone()) {
-        Ok(ty) => Projection::Type(crate::handler_block::model::replace_self(&ty, self_ty)),
+        Ok(ty) => Projection::Type(Box::new(crate::handler_block::model::replace_self(
+            &ty, self_ty,
+        ))),
         Err(_) => {
             errors.at(
                 tokens,

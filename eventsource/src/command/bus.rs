@@ -13,9 +13,7 @@ use crate::error::{CommandError, Error};
 use crate::event::Metadata;
 use crate::registry::Registry;
 use crate::repository::{Executed, Repository, RetryPolicy, StateCache};
-use crate::store::{
-    EventStore, ExpectedVersion, IntoEventStore, IntoSnapshotStore, SnapshotStore,
-};
+use crate::store::{EventStore, ExpectedVersion, IntoEventStore, IntoSnapshotStore, SnapshotStore};
 
 /// What [`CommandBus::dispatch`] returns: the outcome of a command on
 /// aggregate `A` whose handler rejects with `E` (which must be `Send`, so

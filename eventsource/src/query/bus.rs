@@ -137,7 +137,10 @@ impl QueryBus {
     /// out; the stream holds the latest answer only, so a slow consumer
     /// skips to the newest rather than falling behind, and it ends when
     /// dropped or when the projection stops.
-    pub fn subscribe<Q, R>(&self, query: Q) -> BoxFuture<'_, Result<Subscription<Q::Result>, QueryError>>
+    pub fn subscribe<Q, R>(
+        &self,
+        query: Q,
+    ) -> BoxFuture<'_, Result<Subscription<Q::Result>, QueryError>>
     where
         Q: AnsweredBy<R>,
         R: ReadModel,

@@ -132,4 +132,3 @@ impl Drop for Open {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
-

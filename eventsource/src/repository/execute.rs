@@ -74,7 +74,9 @@ impl<A: Aggregate> Repository<A> {
             let mut attempt = 1;
             loop {
                 let outcome = self
-                    .attempt(&command, &metadata, command_id, &stream_id, attempt, expected)
+                    .attempt(
+                        &command, &metadata, command_id, &stream_id, attempt, expected,
+                    )
                     .await;
                 match outcome {
                     Err(CommandError::Failed(Error::Store(conflict)))

@@ -55,7 +55,10 @@ pub fn router(app: App) -> Router {
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "orders", description = "The order example of eventsource, over HTTP."),
+    info(
+        title = "orders",
+        description = "The order example of eventsource, over HTTP."
+    ),
     paths(
         restock,
         place_order,
@@ -149,12 +152,20 @@ pub struct ProjectionView {
 type Answer = Result<Response, Problem>;
 
 /// Runs an order command with the request's metadata and `If-Match`.
-async fn order_command<C>(app: &App, command: C, metadata: Metadata, expected: ExpectedVersion) -> Answer
+async fn order_command<C>(
+    app: &App,
+    command: C,
+    metadata: Metadata,
+    expected: ExpectedVersion,
+) -> Answer
 where
     C: Command<Aggregate = crate::order::Order>,
     crate::order::Order: Handles<C, Error = crate::order::OrderError>,
 {
-    let done = app.bus.dispatch_expecting(command, metadata, expected).await?;
+    let done = app
+        .bus
+        .dispatch_expecting(command, metadata, expected)
+        .await?;
     Ok(Appended::from(&done).into_response())
 }
 

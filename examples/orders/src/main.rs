@@ -122,7 +122,9 @@ async fn main() -> Result<(), BoxError> {
 async fn serve(mut args: impl Iterator<Item = String>) -> Result<(), BoxError> {
     let (mut host, mut port) = ("127.0.0.1".to_owned(), 8080u16);
     while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
         match flag.as_str() {
             "--port" => port = value.parse().map_err(|e| format!("--port {value}: {e}"))?,
             "--host" => host = value,
@@ -191,7 +193,6 @@ async fn settle(app: &App, id: &str) -> Result<Order, BoxError> {
     }
     Err(format!("{id} did not settle").into())
 }
-
 
 /// Prints the order's summary once it has caught up with everything
 /// written so far (read-your-writes).

@@ -101,6 +101,9 @@ impl InMemorySummaries {
     }
 }
 
+/// A row of `order_summaries`, as selected.
+type SummaryRow = (String, String, i32, i64, String, Option<String>, i64);
+
 /// The summary in PostgreSQL: table `order_summaries` in the event store's
 /// schema, written inside each batch's transaction, so the rows and the
 /// projection's checkpoint always agree.
@@ -137,15 +140,14 @@ impl PgSummaries {
         pool: &sqlx::PgPool,
         order_id: &str,
     ) -> Result<Option<OrderSummary>, sqlx::Error> {
-        let row: Option<(String, String, i32, i64, String, Option<String>, i64)> =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT order_id, customer, lines, total, status, cancel_reason, version \
+        let row: Option<SummaryRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT order_id, customer, lines, total, status, cancel_reason, version \
                  FROM {} WHERE order_id = $1",
-                self.table
-            )))
-            .bind(order_id)
-            .fetch_optional(pool)
-            .await?;
+            self.table
+        )))
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await?;
         Ok(row.map(
             |(order_id, customer, lines, total, status, cancel_reason, version)| OrderSummary {
                 order_id,
@@ -227,7 +229,8 @@ impl PgSummaries {
         meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        self.set_status(ctx, meta, &e.order_id, "submitted", None).await
+        self.set_status(ctx, meta, &e.order_id, "submitted", None)
+            .await
     }
 
     async fn on_approved(
@@ -236,7 +239,8 @@ impl PgSummaries {
         meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        self.set_status(ctx, meta, &e.order_id, "approved", None).await
+        self.set_status(ctx, meta, &e.order_id, "approved", None)
+            .await
     }
 
     async fn on_shipped(
@@ -245,7 +249,8 @@ impl PgSummaries {
         meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        self.set_status(ctx, meta, &e.order_id, "shipped", None).await
+        self.set_status(ctx, meta, &e.order_id, "shipped", None)
+            .await
     }
 
     async fn on_cancelled(

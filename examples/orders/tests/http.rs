@@ -123,9 +123,16 @@ impl Service {
         self.app.runner.shutdown().await;
         self.server.abort();
         if let Some((url, schema)) = self.schema {
-            let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .unwrap();
             let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
         }
     }
 }
@@ -138,7 +145,10 @@ fn order_id(what: &str) -> String {
 /// The problem document of `response`, after checking its status and type.
 async fn problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(content_type, PROBLEM);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], status.as_u16());
@@ -191,7 +201,10 @@ async fn status_mappings(service: &Service) {
             .await
             .unwrap();
         let body = problem(response, StatusCode::BAD_REQUEST).await;
-        assert_eq!(body["type"], "urn:eventsource:problem:invalid-body", "{bad}");
+        assert_eq!(
+            body["type"], "urn:eventsource:problem:invalid-body",
+            "{bad}"
+        );
     }
     let unknown = service
         .post(
@@ -200,7 +213,13 @@ async fn status_mappings(service: &Service) {
         )
         .await;
     let body = problem(unknown, StatusCode::BAD_REQUEST).await;
-    assert!(body["detail"].as_str().unwrap().contains("unknown field `colour`"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `colour`"),
+        "{body}"
+    );
     // 415 for a body that is not JSON; 400 for headers that are not ours.
     let not_json = service
         .client
@@ -211,7 +230,11 @@ async fn status_mappings(service: &Service) {
         .unwrap();
     problem(not_json, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
     let weak = service
-        .post_if_match(&format!("/orders/{id}/cancel"), "W/\"1\"", json!({"reason": "r"}))
+        .post_if_match(
+            &format!("/orders/{id}/cancel"),
+            "W/\"1\"",
+            json!({"reason": "r"}),
+        )
         .await;
     problem(weak, StatusCode::BAD_REQUEST).await;
     let bad_position = service.get(&format!("/orders/{id}"), Some("soon")).await;
@@ -227,7 +250,9 @@ async fn status_mappings(service: &Service) {
     problem(bad_correlation, StatusCode::BAD_REQUEST).await;
 
     // 503 when the read model does not reach the position in time.
-    let ahead = service.get(&format!("/orders/{id}"), Some("999999999")).await;
+    let ahead = service
+        .get(&format!("/orders/{id}"), Some("999999999"))
+        .await;
     assert_eq!(header(&ahead, "retry-after"), "1");
     let body = problem(ahead, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(body["position"], 999_999_999);
@@ -236,19 +261,41 @@ async fn status_mappings(service: &Service) {
     let broken = order_id("broken");
     service.place(&broken).await;
     let stream_id = format!("orders.Order-{broken}");
-    let corrupt = NewEvent::new("orders.LineAdded", 1, r#"{"unexpected": true}"#, Metadata::new());
+    let corrupt = NewEvent::new(
+        "orders.LineAdded",
+        1,
+        r#"{"unexpected": true}"#,
+        Metadata::new(),
+    );
     service
         .app
         .store
-        .append(&stream_id, "orders.Order", ExpectedVersion::Exact(1), vec![corrupt])
+        .append(
+            &stream_id,
+            "orders.Order",
+            ExpectedVersion::Exact(1),
+            vec![corrupt],
+        )
         .await
         .unwrap();
-    let failed = service.post(&format!("/orders/{broken}/submit"), None).await;
+    let failed = service
+        .post(&format!("/orders/{broken}/submit"), None)
+        .await;
     let body = problem(failed, StatusCode::INTERNAL_SERVER_ERROR).await;
     let text = body.to_string();
     assert!(body["error_id"].is_string(), "{text}");
-    for internal in ["orders.", "LineAdded", "unexpected", "payload", "decode", "line"] {
-        assert!(!text.contains(internal), "the 500 shows `{internal}`: {text}");
+    for internal in [
+        "orders.",
+        "LineAdded",
+        "unexpected",
+        "payload",
+        "decode",
+        "line",
+    ] {
+        assert!(
+            !text.contains(internal),
+            "the 500 shows `{internal}`: {text}"
+        );
     }
 }
 
@@ -273,9 +320,16 @@ async fn if_match_conflicts(service: &Service) {
     assert_eq!(order["lines"], 1);
 
     // The ETag a query gave makes the next command's If-Match.
-    let etag = header(&service.get(&format!("/orders/{id}"), Some(&position)).await, "etag");
+    let etag = header(
+        &service.get(&format!("/orders/{id}"), Some(&position)).await,
+        "etag",
+    );
     let cancelled = service
-        .post_if_match(&format!("/orders/{id}/cancel"), &etag, json!({"reason": "late"}))
+        .post_if_match(
+            &format!("/orders/{id}/cancel"),
+            &etag,
+            json!({"reason": "late"}),
+        )
         .await;
     assert_eq!(cancelled.status(), StatusCode::OK);
     assert_eq!(header(&cancelled, "etag"), "\"3\"");
@@ -289,7 +343,11 @@ async fn read_your_writes(service: &Service) {
         let order = service.get(&format!("/orders/{id}"), Some(&position)).await;
         assert_eq!(order.status(), StatusCode::OK);
         let order: Value = order.json().await.unwrap();
-        assert_eq!(order["lines"], lines - 1, "the query missed the command before it");
+        assert_eq!(
+            order["lines"],
+            lines - 1,
+            "the query missed the command before it"
+        );
         let added = service
             .post(
                 &format!("/orders/{id}/lines"),
@@ -368,7 +426,9 @@ async fn sse_status_stream(service: &Service) {
     service.place(&id).await;
     read_statuses(&mut events, &mut buffer, &mut seen, |s| s.len() == 2).await;
     let line = json!({"sku": "tea", "quantity": 2, "unit_price": 100});
-    service.post(&format!("/orders/{id}/lines"), Some(line)).await;
+    service
+        .post(&format!("/orders/{id}/lines"), Some(line))
+        .await;
     // The saga approves it after the submission; the stream may show
     // `submitted` or go straight to `approved` (it holds the latest only).
     service.post(&format!("/orders/{id}/submit"), None).await;
@@ -382,7 +442,13 @@ async fn sse_status_stream(service: &Service) {
         s.last() == Some(&json!("shipped"))
     })
     .await;
-    let expected = [json!(null), json!("open"), json!("submitted"), json!("approved"), json!("shipped")];
+    let expected = [
+        json!(null),
+        json!("open"),
+        json!("submitted"),
+        json!("approved"),
+        json!("shipped"),
+    ];
     // In order, each status once (adding a line changed no status, so sent nothing).
     let mut rest = expected.iter();
     for status in &seen {
@@ -411,9 +477,20 @@ async fn status_count(service: &Service) -> u64 {
 }
 
 async fn openapi_document(service: &Service) {
-    let doc: Value = service.get("/openapi.json", None).await.json().await.unwrap();
+    let doc: Value = service
+        .get("/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in ["/orders", "/orders/{id}", "/orders/{id}/lines", "/orders/{id}/status", "/stock"] {
+    for path in [
+        "/orders",
+        "/orders/{id}",
+        "/orders/{id}/lines",
+        "/orders/{id}/status",
+        "/stock",
+    ] {
         assert!(doc["paths"][path].is_object(), "no {path} in {doc}");
     }
     let problem = doc["components"]["schemas"]["Problem"].to_string();
@@ -504,7 +581,11 @@ async fn a_store_out_of_reach_is_a_503() {
     let command = service.post(&format!("/orders/{id}/submit"), None).await;
     let retry_after = command.headers().get("retry-after").cloned();
     let body = problem(command, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert_eq!(retry_after.as_ref().map(|v| v.to_str().unwrap()), Some("1"), "{body}");
+    assert_eq!(
+        retry_after.as_ref().map(|v| v.to_str().unwrap()),
+        Some("1"),
+        "{body}"
+    );
     assert_eq!(body["type"], "urn:eventsource:problem:unavailable");
     let query = service.get(&format!("/orders/{id}"), None).await;
     problem(query, StatusCode::SERVICE_UNAVAILABLE).await;

@@ -148,10 +148,7 @@ impl QueryBus {
     {
         Box::pin(async move {
             let (model, projection) = self.served::<Q, R>()?;
-            let projection = projection.ok_or(QueryError::NoProjection {
-                query: Q::NAME,
-                reason: "its read model names no projection",
-            })?;
+            let projection = named::<Q>(projection)?;
             let runner = self.runner::<Q>()?;
             let committed = runner.committed(&projection)?;
             live::subscribe::<Q, R>(model, query, committed, self.live.clone()).await
@@ -183,6 +180,15 @@ impl QueryBus {
             .map_err(|_| not_served())?;
         Ok((model, served.projection.clone()))
     }
+}
+
+/// The projection behind the read model answering `Q`, which a read at a
+/// position or a subscription needs.
+fn named<Q: Query>(projection: Option<Arc<str>>) -> Result<Arc<str>, QueryError> {
+    projection.ok_or(QueryError::NoProjection {
+        query: Q::NAME,
+        reason: "its read model names no projection",
+    })
 }
 
 /// A query on its way: await it for the answer (see [`QueryBus::query`]).
@@ -251,10 +257,7 @@ where
     Box::pin(async move {
         let (model, projection) = bus.served::<Q, R>()?;
         if let Some(position) = at_least {
-            let projection = projection.ok_or(QueryError::NoProjection {
-                query: Q::NAME,
-                reason: "its read model names no projection",
-            })?;
+            let projection = named::<Q>(projection)?;
             let timeout = timeout.unwrap_or(bus.timeout);
             bus.runner::<Q>()?
                 .wait_until(&projection, position, timeout)

@@ -112,3 +112,102 @@ impl From<QueryError> for Problem {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use eventsource::command::NoRejection;
+    use eventsource::{ExpectedVersion, StoreError};
+
+    use super::*;
+
+    fn status(problem: Problem) -> u16 {
+        problem.status
+    }
+
+    #[test]
+    fn each_failure_has_its_status() {
+        let stream_id: Arc<str> = "a.A-1".into();
+        let not_found = Error::NotFound {
+            aggregate: "a.A",
+            stream_id: stream_id.clone(),
+        };
+        assert_eq!(
+            status(CommandError::<NoRejection>::Failed(not_found).into()),
+            404
+        );
+        let exists = Error::AlreadyExists {
+            aggregate: "a.A",
+            stream_id: stream_id.clone(),
+            version: 3,
+        };
+        assert_eq!(
+            status(CommandError::<NoRejection>::Failed(exists).into()),
+            409
+        );
+        let conflict = StoreError::Conflict {
+            stream_id,
+            expected: ExpectedVersion::Exact(1),
+            actual: Some(2),
+        };
+        let problem: Problem = CommandError::<NoRejection>::from(conflict).into();
+        assert_eq!(
+            (problem.status, &problem.extensions["current_version"]),
+            (409, &2.into())
+        );
+        let gone = StoreError::Connection("reset by peer".into());
+        let problem: Problem = CommandError::<NoRejection>::from(gone).into();
+        assert_eq!(problem.status, 503);
+        assert!(!problem.to_string().contains("reset by peer"), "{problem}");
+        let corrupt = StoreError::Corrupt {
+            global_position: 9,
+            reason: "secret detail".into(),
+        };
+        let problem: Problem = CommandError::<NoRejection>::from(corrupt).into();
+        assert_eq!(problem.status, 500);
+        let shown = serde_json::to_string(&problem).unwrap();
+        assert!(shown.contains("error_id"), "{shown}");
+        assert!(!shown.contains("secret detail"), "{shown}");
+    }
+
+    #[test]
+    fn a_rejection_is_422_with_the_domain_error() {
+        #[derive(Serialize)]
+        struct TooLow {
+            min: u32,
+        }
+        impl Display for TooLow {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "at least {}", self.min)
+            }
+        }
+        let problem: Problem = CommandError::Rejected(TooLow { min: 3 }).into();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.detail.as_deref(), Some("at least 3"));
+        assert_eq!(problem.extensions["error"], serde_json::json!({"min": 3}));
+    }
+
+    #[test]
+    fn query_failures_have_their_status() {
+        let timeout = QueryError::Runner(RunnerError::Timeout {
+            name: "p".into(),
+            position: 7,
+            reached: Some(5),
+        });
+        let problem = Problem::from(timeout);
+        assert_eq!((problem.status, problem.retry_after.is_some()), (503, true));
+        let unavailable = QueryError::Handler {
+            query: "q",
+            source: Box::new(StoreError::Connection("refused".into())),
+        };
+        assert_eq!(Problem::from(unavailable).status, 503);
+        let failed = QueryError::Handler {
+            query: "q",
+            source: "the table is missing".into(),
+        };
+        let problem = Problem::from(failed);
+        assert_eq!(problem.status, 500);
+        assert!(!serde_json::to_string(&problem).unwrap().contains("table"));
+    }
+}

@@ -18,14 +18,16 @@
 //! query, the answer reflects the command. Commands on an order take
 //! `If-Match` with the `ETag` a query or a command gave.
 
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use eventsource::ExpectedVersion;
 use eventsource::prelude::*;
-use eventsource_axum::{Appended, CommandMetadata, IfMatch, Json, Problem, ReadAfter};
+use eventsource_axum::{Actor, Appended, CommandMetadata, IfMatch, Json, Problem, ReadAfter};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -151,6 +153,37 @@ pub struct ProjectionView {
 
 type Answer = Result<Response, Problem>;
 
+/// The header naming who sends a command (in a real service, a verified
+/// token's subject; here, what a gateway in front would set).
+pub const USER: &str = "x-user";
+
+/// Who sends a request: the `X-User` header, recorded as the actor of the
+/// command's events; absent, nobody is recorded.
+#[derive(Clone, Debug)]
+pub struct Caller(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        match parts.headers.get(USER) {
+            None => Ok(Self(None)),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .filter(|user| !user.trim().is_empty())
+                .map(|user| Self(Some(user.trim().to_owned())))
+                .ok_or_else(|| Problem::bad_request(format!("the {USER} header must name a user"))),
+        }
+    }
+}
+
+impl Actor for Caller {
+    fn actor(&self) -> Option<String> {
+        self.0.clone()
+    }
+}
+
 /// Runs an order command with the request's metadata and `If-Match`.
 async fn order_command<C>(
     app: &App,
@@ -178,7 +211,7 @@ where
 )]
 async fn restock(
     State(app): State<App>,
-    CommandMetadata(metadata, _): CommandMetadata,
+    CommandMetadata(metadata, _): CommandMetadata<Caller>,
     Json(body): Json<RestockBody>,
 ) -> Answer {
     let command = Restock {
@@ -200,7 +233,7 @@ async fn restock(
 )]
 async fn place_order(
     State(app): State<App>,
-    CommandMetadata(metadata, _): CommandMetadata,
+    CommandMetadata(metadata, _): CommandMetadata<Caller>,
     Json(body): Json<PlaceOrderBody>,
 ) -> Answer {
     let location = format!("/orders/{}", body.order_id);
@@ -231,7 +264,7 @@ async fn add_line(
     State(app): State<App>,
     Path(id): Path<String>,
     IfMatch(expected): IfMatch,
-    CommandMetadata(metadata, _): CommandMetadata,
+    CommandMetadata(metadata, _): CommandMetadata<Caller>,
     Json(body): Json<LineBody>,
 ) -> Answer {
     let line = Line {
@@ -256,7 +289,7 @@ async fn submit_order(
     State(app): State<App>,
     Path(id): Path<String>,
     IfMatch(expected): IfMatch,
-    CommandMetadata(metadata, _): CommandMetadata,
+    CommandMetadata(metadata, _): CommandMetadata<Caller>,
 ) -> Answer {
     order_command(&app, SubmitOrder { order_id: id }, metadata, expected).await
 }
@@ -275,7 +308,7 @@ async fn ship_order(
     State(app): State<App>,
     Path(id): Path<String>,
     IfMatch(expected): IfMatch,
-    CommandMetadata(metadata, _): CommandMetadata,
+    CommandMetadata(metadata, _): CommandMetadata<Caller>,
 ) -> Answer {
     order_command(&app, ShipOrder { order_id: id }, metadata, expected).await
 }
@@ -295,7 +328,7 @@ async fn cancel_order(
     State(app): State<App>,
     Path(id): Path<String>,
     IfMatch(expected): IfMatch,
-    CommandMetadata(metadata, _): CommandMetadata,
+    CommandMetadata(metadata, _): CommandMetadata<Caller>,
     Json(body): Json<CancelBody>,
 ) -> Answer {
     let command = CancelOrder {

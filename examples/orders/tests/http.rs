@@ -299,6 +299,81 @@ async fn status_mappings(service: &Service) {
     }
 }
 
+async fn metadata_from_headers(service: &Service) {
+    let id = order_id("metadata");
+    let correlation = eventsource::uuid::Uuid::now_v7();
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let placed = service
+        .client
+        .post(service.url("/orders"))
+        .header("x-correlation-id", correlation.to_string())
+        .header("traceparent", traceparent)
+        .header("tracestate", "congo=t61rcWkgMzE")
+        .header("x-user", "ann@example.com")
+        .json(&json!({"order_id": id, "customer": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let stored = stored_metadata(service, &id).await;
+    assert_eq!(stored.correlation_id, Some(correlation));
+    assert_eq!(stored.actor.as_deref(), Some("ann@example.com"));
+    assert_eq!(stored.headers["traceparent"], traceparent);
+    assert_eq!(stored.headers["tracestate"], "congo=t61rcWkgMzE");
+
+    // Without a correlation id, the trace's id serves; an invalid
+    // traceparent is left out, as the recommendation says.
+    let id = order_id("metadata");
+    service
+        .client
+        .post(service.url("/orders"))
+        .header("traceparent", traceparent)
+        .json(&json!({"order_id": id, "customer": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    let stored = stored_metadata(service, &id).await;
+    assert_eq!(
+        stored.correlation_id.map(|c| c.to_string()).as_deref(),
+        Some("4bf92f35-77b3-4da6-a3ce-929d0e0e4736")
+    );
+    assert_eq!(stored.actor, None);
+    let id = order_id("metadata");
+    service
+        .client
+        .post(service.url("/orders"))
+        .header("traceparent", "00-not-a-trace")
+        .json(&json!({"order_id": id, "customer": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    let stored = stored_metadata(service, &id).await;
+    assert!(!stored.headers.contains_key("traceparent"), "{stored:?}");
+    // The application's actor extractor rejects what it cannot read.
+    let anonymous = service
+        .client
+        .post(service.url("/orders"))
+        .header("x-user", " ")
+        .json(&json!({"order_id": order_id("metadata"), "customer": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    problem(anonymous, StatusCode::BAD_REQUEST).await;
+}
+
+/// The metadata of the first event of order `id`.
+async fn stored_metadata(service: &Service, id: &str) -> Metadata {
+    use futures::TryStreamExt;
+    let events: Vec<RecordedEvent> = service
+        .app
+        .store
+        .read_stream(&format!("orders.Order-{id}"), 1)
+        .try_collect()
+        .await
+        .unwrap();
+    (*events[0].metadata).clone()
+}
+
 async fn if_match_conflicts(service: &Service) {
     let id = order_id("if-match");
     service.place(&id).await;
@@ -503,6 +578,7 @@ async fn openapi_document(service: &Service) {
 
 async fn all(service: &Service) {
     status_mappings(service).await;
+    metadata_from_headers(service).await;
     if_match_conflicts(service).await;
     read_your_writes(service).await;
     sse_status_stream(service).await;
@@ -575,9 +651,16 @@ async fn a_store_out_of_reach_is_a_503() {
     let port = proxy.port;
     let service = Service::on_postgres(|options| options.host("127.0.0.1").port(port)).await;
     let id = order_id("cut");
-    service.place(&id).await;
+    let placed = service.place(&id).await;
+    // The summary has the order before the store goes away.
+    let seen = service
+        .get(&format!("/orders/{id}"), Some(&header(&placed, POSITION)))
+        .await;
+    assert_eq!(seen.status(), StatusCode::OK);
 
     proxy.cut.store(true, Ordering::SeqCst);
+    // Every connection through the proxy is closed within 10 ms.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let command = service.post(&format!("/orders/{id}/submit"), None).await;
     let retry_after = command.headers().get("retry-after").cloned();
     let body = problem(command, StatusCode::SERVICE_UNAVAILABLE).await;

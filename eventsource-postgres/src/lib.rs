@@ -28,6 +28,7 @@
 //!     match item? {
 //!         SubscriptionItem::Event(e) => println!("{} at {}", e.event_name, e.global_position),
 //!         SubscriptionItem::CaughtUp { position } => println!("caught up to {position}"),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(())

@@ -273,7 +273,26 @@ mod tests {
                 }
             },
         );
+        let query = crate::query::derive(syn::parse_quote! {
+            #[query(result = Option<u32>, crate = rt)]
+            struct Q;
+        });
+        let read_model = crate::read_model::attribute(
+            quote::quote!(projection = Self, crate = rt),
+            quote::quote! {
+                impl R {
+                    #[query_handler]
+                    async fn q(&self, q: &Q) -> Result<Option<u32>, E> { todo!() }
+                    #[query_handler]
+                    fn v(&self, q: V) -> anyhow::Result<u8> { todo!() }
+                    #[query_handler]
+                    fn w(&self, q: &W) -> u8 { todo!() }
+                }
+            },
+        );
         for (what, tokens) in [
+            ("query", query),
+            ("read_model", read_model),
             ("event", event),
             ("aggregate", aggregate),
             ("command", command),

@@ -327,5 +327,88 @@ fn the_registry_lists_queries_and_their_handlers() {
         .find(|q| q.name == "queries.Count")
         .expect("registered");
     assert_eq!(query.result, "u64");
-    assert!(registry.table().contains("query handlers (3)"));
+    assert!(registry.table().contains("query handlers (4)"));
+}
+
+/// A projection that applies nothing until the test opens its gate.
+#[derive(Clone)]
+struct Gated {
+    gate: Arc<tokio::sync::Semaphore>,
+    applied: Arc<Mutex<u64>>,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "queries.Gated")]
+struct Passed;
+
+#[derive(Query)]
+#[query(result = u64)]
+struct Applied;
+
+#[projection(name = "queries.gated")]
+impl Gated {
+    async fn on_passed(&mut self, _e: &Passed) {
+        // One permit per event; the test hands them out.
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+        *self.applied.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+}
+
+#[read_model(projection = "queries.gated")]
+impl Gated {
+    #[query_handler]
+    fn applied(&self, _q: &Applied) -> u64 {
+        *self.applied.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[tokio::test]
+async fn a_read_at_a_position_waits_for_the_projection_and_a_plain_read_does_not() {
+    let store = InMemoryStore::new();
+    let runner = Arc::new(ProjectionRunner::new(store.clone()).unwrap());
+    let gated = Gated {
+        gate: Arc::new(tokio::sync::Semaphore::new(0)),
+        applied: Arc::default(),
+    };
+    runner
+        .start(gated.clone(), InMemoryProjectionBackend::new())
+        .unwrap();
+    let bus = QueryBus::new()
+        .unwrap()
+        .with_runner(runner.clone())
+        .with_read_model(gated.clone());
+    let event = NewEvent::from_event(&Passed, Metadata::new()).unwrap();
+    let position = store
+        .append("g", "queries.G", ExpectedVersion::Any, vec![event])
+        .await
+        .unwrap()
+        .last_position;
+
+    // The plain read answers at once, from the read model as it is.
+    assert_eq!(bus.query(Applied).await.unwrap(), 0);
+    // The read at the position waits: it times out while the gate is shut...
+    let shut = bus
+        .query(Applied)
+        .at_least(position)
+        .within(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(shut.is_timeout(), "{shut:?}");
+    // ...and answers with the event applied once it opens.
+    let waiting = {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            bus.query(Applied)
+                .at_least(position)
+                .within(Duration::from_secs(5))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "it did not wait");
+    gated.gate.add_permits(1);
+    assert_eq!(waiting.await.unwrap().unwrap(), 1);
+    runner.shutdown().await;
 }

@@ -22,6 +22,8 @@ mod handled;
 mod handler_block;
 mod paths;
 mod projection;
+mod query;
+mod read_model;
 mod saga;
 mod signature;
 mod upcaster;
@@ -54,6 +56,34 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Command, attributes(command, aggregate_id))]
 pub fn derive_command(input: TokenStream) -> TokenStream {
     command::derive(parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Declares a query: `#[query(result = Type)]` names the type it is
+/// answered with (`name = "..."` its registered name, by default its Rust
+/// path; `crate = path`). Registers the query.
+#[proc_macro_derive(Query, attributes(query))]
+pub fn derive_query(input: TokenStream) -> TokenStream {
+    query::derive(parse_macro_input!(input as DeriveInput)).into()
+}
+
+/// Collects a read model's `#[query_handler]` methods: each answers one
+/// query type, `[async] fn name(&self, q: &MyQuery) -> Answer` (or
+/// `-> Result<Answer, E>`, or the query by value when it is `Clone`),
+/// where `Answer` is the query's result type.
+///
+/// `projection = Type` (`Self` when the read model is itself the
+/// projection) or `projection = "name"` names the projection that keeps the
+/// read model, for reads at a position and subscriptions; `crate = path`.
+#[proc_macro_attribute]
+pub fn read_model(args: TokenStream, input: TokenStream) -> TokenStream {
+    read_model::attribute(args.into(), input.into()).into()
+}
+
+/// Marks a query handler inside a `#[read_model]` block. Outside it, it is
+/// an error.
+#[proc_macro_attribute]
+pub fn query_handler(args: TokenStream, input: TokenStream) -> TokenStream {
+    misplaced_in("#[query_handler]", "#[read_model]", args, input)
 }
 
 /// Collects an aggregate's `#[command_handler]` and `#[event_sourcing_handler]`
@@ -133,14 +163,18 @@ pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
-    let args = proc_macro2::TokenStream::from(args);
+    let args_tokens = proc_macro2::TokenStream::from(args.clone());
     let handled = handled::HANDLED;
-    if args.to_string() == quote::quote!(#handled).to_string() {
+    if args_tokens.to_string() == quote::quote!(#handled).to_string() {
         return input;
     }
+    misplaced_in(attr, "#[aggregate_impl]", args, input)
+}
+
+/// The error for a handler attribute `attr` found outside a `block`.
+fn misplaced_in(attr: &str, block: &str, _args: TokenStream, input: TokenStream) -> TokenStream {
     let input = proc_macro2::TokenStream::from(input);
-    let message =
-        format!("{attr} only works on a method inside an `impl` block marked #[aggregate_impl]");
+    let message = format!("{attr} only works on a method inside an `impl` block marked {block}");
     let error = match syn::parse2::<syn::ImplItemFn>(input.clone()) {
         Ok(function) => syn::Error::new(function.sig.ident.span(), message),
         Err(_) => syn::Error::new_spanned(diagnostics::item_head(&input), message),
@@ -230,7 +264,26 @@ mod tests {
                 }
             },
         );
+        let query = crate::query::derive(syn::parse_quote! {
+            #[query(result = Option<u32>, crate = rt)]
+            struct Q;
+        });
+        let read_model = crate::read_model::attribute(
+            quote::quote!(projection = Self, crate = rt),
+            quote::quote! {
+                impl R {
+                    #[query_handler]
+                    async fn q(&self, q: &Q) -> Result<Option<u32>, E> { todo!() }
+                    #[query_handler]
+                    fn v(&self, q: V) -> anyhow::Result<u8> { todo!() }
+                    #[query_handler]
+                    fn w(&self, q: &W) -> u8 { todo!() }
+                }
+            },
+        );
         for (what, tokens) in [
+            ("query", query),
+            ("read_model", read_model),
             ("event", event),
             ("aggregate", aggregate),
             ("command", command),

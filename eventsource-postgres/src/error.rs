@@ -7,8 +7,12 @@ use sqlx::error::DatabaseError;
 
 /// Maps a database failure: lost connections become
 /// [`StoreError::Connection`] (worth retrying), the rest [`StoreError::Backend`].
-/// A connection refused by TLS is a `Connection` error holding a [`TlsError`].
-pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+///
+/// Public for read models of an application's own in PostgreSQL, so their
+/// failures read the same as the store's: an HTTP layer answers 503 for a
+/// connection that failed and 500 for the rest. A connection refused by TLS
+/// is a `Connection` error holding a [`TlsError`].
+pub fn store_error(err: sqlx::Error) -> StoreError {
     if let Some(reason) = tls_failure(&err) {
         StoreError::Connection(Box::new(TlsError {
             reason,

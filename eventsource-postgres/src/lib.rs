@@ -385,7 +385,7 @@ mod sql;
 mod store;
 
 pub use append::TransactionIdsBehind;
-pub use error::TlsError;
+pub use error::{TlsError, store_error};
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore};
 pub use schema::{Identifier, InvalidIdentifier};

@@ -100,6 +100,8 @@
 //! - [`projection`](mod@projection) and [`saga`](mod@saga): read models and
 //!   process managers, run by the
 //!   [`ProjectionRunner`](projection::ProjectionRunner).
+//! - [`query`](mod@query): queries answered by read models through the
+//!   [`QueryBus`](query::QueryBus), once, at a position, or live.
 //! - [`clock`]: time and randomness behind one seam (the system's, or one a
 //!   seed fixes); [`backoff`]: the one backoff.
 //! - [`error`]: the runtime's own [`Error`] and [`CommandError`].
@@ -123,6 +125,7 @@ pub mod event;
 pub mod memory;
 pub mod prelude;
 pub mod projection;
+pub mod query;
 pub mod registry;
 pub mod repository;
 pub mod saga;
@@ -147,8 +150,8 @@ pub use store::{
 pub use upcast::UpcastError;
 
 pub use eventsource_derive::{
-    Aggregate, Command, Event, aggregate_impl, command_handler, event_sourcing_handler, projection,
-    saga, upcaster,
+    Aggregate, Command, Event, Query, aggregate_impl, command_handler, event_sourcing_handler,
+    projection, query_handler, read_model, saga, upcaster,
 };
 
 pub use async_trait::async_trait;

@@ -246,6 +246,8 @@ fn unknown_names_and_duplicate_handlers() {
                 events: &["a.Known"],
             },
         ],
+        queries: Vec::new(),
+        query_handlers: Vec::new(),
     };
     let found = problems(parts);
     let expected = [
@@ -425,5 +427,42 @@ fn two_versions_of_a_projection_may_share_its_name_but_not_a_version() {
             RegistryProblem::DuplicateName { kind: "projection", name: "shared", types } if types.len() == 2
         )),
         "{report}"
+    );
+}
+
+#[test]
+fn a_query_with_two_handlers_and_two_queries_with_one_name() {
+    use eventsource::registry::{QueryHandlerRegistration, QueryRegistration};
+    let parts = RegistryParts {
+        queries: vec![
+            QueryRegistration::new("q.Order", "x::GetOrder", "Option<x::View>"),
+            QueryRegistration::new("q.Order", "y::GetOrder", "y::View"),
+            QueryRegistration::new("q.Stock", "x::Stock", "u32"),
+        ],
+        query_handlers: vec![
+            QueryHandlerRegistration::new("q.Order", "x::Summaries", "order"),
+            QueryHandlerRegistration::new("q.Stock", "x::Stock", "stock"),
+            QueryHandlerRegistration::new("q.Order", "y::Orders", "get"),
+        ],
+        ..RegistryParts::default()
+    };
+    let found = problems(parts);
+    assert_eq!(
+        found,
+        [
+            RegistryProblem::DuplicateName {
+                kind: "query",
+                name: "q.Order",
+                types: vec!["x::GetOrder", "y::GetOrder"],
+            },
+            RegistryProblem::DuplicateQueryHandler {
+                query: "q.Order",
+                handlers: vec!["x::Summaries::order".into(), "y::Orders::get".into()],
+            },
+        ]
+    );
+    assert_eq!(
+        found[1].to_string(),
+        "query `q.Order` is answered by `x::Summaries::order` and `y::Orders::get`: a query has one handler; remove all but one"
     );
 }

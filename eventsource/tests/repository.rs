@@ -312,6 +312,56 @@ async fn retries_are_bounded() {
     }
 }
 
+#[tokio::test]
+async fn a_stated_expected_version_is_checked_and_never_retried() {
+    let inner = InMemoryStore::new();
+    repo(&inner).execute(open("e")).await.unwrap();
+    let at_one = repo(&inner)
+        .execute_expecting(credit("e", 5), Metadata::new(), ExpectedVersion::Exact(1))
+        .await
+        .unwrap();
+    assert_eq!(at_one.version, 2);
+
+    // Stale on load: refused before the handler runs, nothing appended.
+    let stale = repo(&inner)
+        .execute_expecting(credit("e", 5), Metadata::new(), ExpectedVersion::Exact(1))
+        .await
+        .unwrap_err();
+    match stale {
+        CommandError::Failed(Error::Store(StoreError::Conflict {
+            expected, actual, ..
+        })) => {
+            assert_eq!(expected, ExpectedVersion::Exact(1));
+            assert_eq!(actual, Some(2));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(stream(&inner, "e").await.len(), 2);
+
+    // Overtaken between load and append: the conflict is returned, not
+    // retried on the newer state (a retry would have succeeded).
+    let racy = Repository::<Ledger>::new(Interloper::new(&inner, Credited { amount: 1 })).unwrap();
+    let overtaken = racy
+        .execute_expecting(credit("e", 5), Metadata::new(), ExpectedVersion::Exact(2))
+        .await
+        .unwrap_err();
+    assert!(overtaken.is_conflict(), "{overtaken:?}");
+    assert_eq!(stream(&inner, "e").await.len(), 3);
+
+    // The bus states it the same way.
+    let bus = CommandBus::new(inner.clone()).unwrap();
+    let done = bus
+        .dispatch_expecting(credit("e", 1), Metadata::new(), ExpectedVersion::Exact(3))
+        .await
+        .unwrap();
+    assert_eq!(done.version, 4);
+    let refused = bus
+        .dispatch_expecting(credit("e", 1), Metadata::new(), ExpectedVersion::NoStream)
+        .await
+        .unwrap_err();
+    assert!(refused.is_conflict(), "{refused:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_commands_on_one_aggregate_all_land() {
     let store = InMemoryStore::new();

@@ -258,7 +258,7 @@ fn handles(model: &Model, self_ident: &Ident, handler: &CommandHandler) -> Token
     });
     let error_ty = match &result {
         Some((error, _)) => error.clone(),
-        None => quote!(#krate::__private::Infallible),
+        None => quote!(#krate::command::NoRejection),
     };
 
     let body = match (callable, output, events_ty) {

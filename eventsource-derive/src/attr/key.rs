@@ -22,6 +22,10 @@ pub(crate) enum Key {
     From,
     /// `name = "..."`.
     Name,
+    /// `projection = Type` or `projection = "name"` (`#[read_model]`).
+    Projection,
+    /// `result = Type` (`#[query]`).
+    Result,
     /// `snapshot_every = N` (`#[aggregate]`).
     SnapshotEvery,
     /// `snapshot_revision = N` (`#[aggregate]`).
@@ -45,6 +49,8 @@ impl Key {
             Self::EventEnum => "event_enum",
             Self::From => "from",
             Self::Name => "name",
+            Self::Projection => "projection",
+            Self::Result => "result",
             Self::SnapshotEvery => "snapshot_every",
             Self::SnapshotRevision => "snapshot_revision",
             Self::Version => "version",

@@ -119,17 +119,31 @@ pub(crate) fn parse_attrs(
 }
 
 /// Splits `tokens` at top-level commas. A group counts as one token, so
-/// commas inside `[...]` or `(...)` do not split.
+/// commas inside `[...]` or `(...)` do not split, and neither do commas
+/// between angle brackets (`result = BTreeMap<String, u64>`).
 fn split_commas(tokens: TokenStream) -> Vec<(TokenStream, Option<Span>)> {
     let mut chunks = Vec::new();
     let mut current = TokenStream::new();
+    // Open `<` of generic arguments; the `>` of `->` closes none.
+    let mut angles = 0usize;
+    let mut arrow = false;
     for tree in tokens {
+        let after_dash = std::mem::take(&mut arrow);
         match &tree {
-            TokenTree::Punct(p) if p.as_char() == ',' => {
+            TokenTree::Punct(p) if p.as_char() == ',' && angles == 0 => {
                 chunks.push((std::mem::take(&mut current), Some(p.span())));
+                continue;
             }
-            _ => current.extend([tree]),
+            TokenTree::Punct(p) if p.as_char() == '<' => angles += 1,
+            TokenTree::Punct(p) if p.as_char() == '>' && !after_dash => {
+                angles = angles.saturating_sub(1);
+            }
+            TokenTree::Punct(p) if p.as_char() == '-' => {
+                arrow = p.spacing() == proc_macro2::Spacing::Joint;
+            }
+            _ => {}
         }
+        current.extend([tree]);
     }
     if !current.is_empty() {
         chunks.push((current, None));
@@ -381,6 +395,25 @@ impl Args {
         }
     }
 
+    /// `key = Type`. `example` is shown in the error: `OrderView`.
+    pub(crate) fn ty(&self, errors: &mut Errors, key: Key, example: &str) -> Option<syn::Type> {
+        let arg = self.get(key)?;
+        let tokens = self.assigned(errors, arg, example)?;
+        match syn::Type::parse.parse2(tokens.clone()) {
+            Ok(ty) => Some(ty),
+            Err(_) => {
+                errors.at(
+                    tokens,
+                    format!(
+                        "expected a type for `{key}` in {}: `{key} = {example}`",
+                        self.attr
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// `key = pub(crate)` or `key = "pub(crate)"`.
     pub(crate) fn visibility(&self, errors: &mut Errors, key: Key) -> Option<Visibility> {
         let arg = self.get(key)?;
@@ -505,6 +538,26 @@ mod tests {
             Some(2)
         );
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn commas_inside_generic_arguments_do_not_split() {
+        let mut errors = Errors::new();
+        let args = parse(
+            &mut errors,
+            "#[query]",
+            "result = BTreeMap<String, Vec<fn(u8) -> u8>>, name = \"q\""
+                .parse()
+                .unwrap(),
+            &[Key::Result, Key::Name],
+        );
+        assert!(errors.is_empty(), "{:?}", errors.messages());
+        let ty = args.ty(&mut errors, Key::Result, "T").unwrap();
+        assert_eq!(
+            crate::diagnostics::render(&ty),
+            "BTreeMap<String, Vec<fn(u8) -> u8>>"
+        );
+        assert_eq!(args.string(&mut errors, Key::Name).unwrap().value(), "q");
     }
 
     #[test]

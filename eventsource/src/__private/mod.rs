@@ -10,6 +10,7 @@ mod command;
 mod deps;
 mod event;
 mod handler;
+mod query;
 mod registry;
 mod upcast;
 
@@ -18,5 +19,6 @@ pub use self::command::*;
 pub use self::deps::*;
 pub use self::event::*;
 pub use self::handler::*;
+pub use self::query::*;
 pub use self::registry::*;
 pub use self::upcast::*;

@@ -5,6 +5,6 @@ pub use crate::registry::from_types::{
 };
 pub use crate::registry::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
-    Registry, SagaRegistration, UpcasterRegistration,
+    QueryHandlerRegistration, QueryRegistration, Registry, SagaRegistration, UpcasterRegistration,
 };
 pub use crate::upcast::UpcasterChain;

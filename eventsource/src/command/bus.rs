@@ -13,7 +13,7 @@ use crate::error::{CommandError, Error};
 use crate::event::Metadata;
 use crate::registry::Registry;
 use crate::repository::{Executed, Repository, RetryPolicy, StateCache};
-use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore};
+use crate::store::{EventStore, ExpectedVersion, IntoEventStore, IntoSnapshotStore, SnapshotStore};
 
 /// What [`CommandBus::dispatch`] returns: the outcome of a command on
 /// aggregate `A` whose handler rejects with `E` (which must be `Send`, so
@@ -165,12 +165,30 @@ impl CommandBus {
         C::Aggregate: Handles<C, Error = E>,
         E: Send,
     {
+        self.dispatch_expecting(command, metadata, ExpectedVersion::Any)
+    }
+
+    /// Runs `command` only if its aggregate's stream is at `expected`, with
+    /// no retry on a conflict (see [`Repository::execute_expecting`]): for
+    /// callers that decided on a version they read, such as an HTTP request
+    /// with `If-Match`.
+    pub fn dispatch_expecting<C, E>(
+        &self,
+        command: C,
+        metadata: Metadata,
+        expected: ExpectedVersion,
+    ) -> Dispatched<'_, C::Aggregate, E>
+    where
+        C: Command,
+        C::Aggregate: Handles<C, Error = E>,
+        E: Send,
+    {
         // A future of a type that names no bound: a command whose aggregate
         // has no handler for it is reported once, at the argument, where an
         // `async fn` would report it again at the call and at `.await`.
         Box::pin(async move {
             self.repository::<C::Aggregate>()
-                .execute_with(command, metadata)
+                .execute_expecting(command, metadata, expected)
                 .await
         })
     }

@@ -25,6 +25,22 @@ pub trait Command: Send + Sync + 'static {
     fn aggregate_id(&self) -> String;
 }
 
+/// The rejection of a command handler that cannot reject (one returning
+/// events rather than a `Result`): an error type with no values.
+///
+/// Unlike `Infallible` it is `Serialize`, so code that sends rejections
+/// somewhere (an HTTP problem document) takes every command alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum NoRejection {}
+
+impl std::fmt::Display for NoRejection {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+
+impl std::error::Error for NoRejection {}
+
 /// Whether a command creates its aggregate or acts on an existing one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CreationPolicy {

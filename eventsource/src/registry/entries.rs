@@ -189,6 +189,50 @@ impl SagaRegistration {
     }
 }
 
+/// A query, submitted by `#[derive(Query)]`.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryRegistration {
+    /// The query name.
+    pub name: &'static str,
+    /// The Rust type, with its module path.
+    pub rust_type: &'static str,
+    /// The result type, as written.
+    pub result: &'static str,
+}
+
+impl QueryRegistration {
+    /// The entry of query `name`, answered with `result`.
+    pub const fn new(name: &'static str, rust_type: &'static str, result: &'static str) -> Self {
+        Self {
+            name,
+            rust_type,
+            result,
+        }
+    }
+}
+
+/// A query handler, submitted by `#[read_model]` for each `#[query_handler]`.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryHandlerRegistration {
+    /// The name of the query it answers.
+    pub query: &'static str,
+    /// The read model's Rust type, with its module path.
+    pub read_model: &'static str,
+    /// The handler method.
+    pub method: &'static str,
+}
+
+impl QueryHandlerRegistration {
+    /// The entry of method `method` of `read_model`, answering `query`.
+    pub const fn new(query: &'static str, read_model: &'static str, method: &'static str) -> Self {
+        Self {
+            query,
+            read_model,
+            method,
+        }
+    }
+}
+
 /// Everything a registry is built from.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryParts {
@@ -204,6 +248,10 @@ pub struct RegistryParts {
     pub projections: Vec<ProjectionRegistration>,
     /// Sagas.
     pub sagas: Vec<SagaRegistration>,
+    /// Queries.
+    pub queries: Vec<QueryRegistration>,
+    /// Query handlers.
+    pub query_handlers: Vec<QueryHandlerRegistration>,
 }
 
 impl RegistryParts {
@@ -220,6 +268,10 @@ impl RegistryParts {
                 .copied()
                 .collect(),
             sagas: inventory::iter::<SagaRegistration>().copied().collect(),
+            queries: inventory::iter::<QueryRegistration>().copied().collect(),
+            query_handlers: inventory::iter::<QueryHandlerRegistration>()
+                .copied()
+                .collect(),
         }
     }
 }
@@ -230,3 +282,5 @@ inventory::collect!(AggregateRegistration);
 inventory::collect!(CommandRegistration);
 inventory::collect!(ProjectionRegistration);
 inventory::collect!(SagaRegistration);
+inventory::collect!(QueryRegistration);
+inventory::collect!(QueryHandlerRegistration);

@@ -1,5 +1,5 @@
-//! The registry of events, upcasters, aggregates, commands, projections and
-//! sagas, built once from what the macros submit.
+//! The registry of events, upcasters, aggregates, commands, projections,
+//! sagas, queries and query handlers, built once from what the macros submit.
 //!
 //! The macros submit entries with `inventory`, so types defined in any crate
 //! linked into the program are found. [`Registry::global`] builds the registry
@@ -29,7 +29,8 @@ use validate::Index;
 pub use crate::upcast::UpcasterChain;
 pub use entries::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
-    RegistryParts, SagaRegistration, UpcasterRegistration,
+    QueryHandlerRegistration, QueryRegistration, RegistryParts, SagaRegistration,
+    UpcasterRegistration,
 };
 pub use problems::{RegistryProblem, RegistryReport};
 

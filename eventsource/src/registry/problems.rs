@@ -87,6 +87,13 @@ pub enum RegistryProblem {
         /// The unknown event name.
         event: &'static str,
     },
+    /// Two or more query handlers answer one query.
+    DuplicateQueryHandler {
+        /// The query.
+        query: &'static str,
+        /// Every handler, as `read model::method`.
+        handlers: Vec<String>,
+    },
     /// A command targets an aggregate that is not registered.
     UnknownAggregate {
         /// The command.
@@ -160,6 +167,14 @@ impl fmt::Display for RegistryProblem {
                 f,
                 "{kind} `{name}` handles event `{event}`, which no type declares"
             ),
+            Self::DuplicateQueryHandler { query, handlers } => {
+                let handlers: Vec<&str> = handlers.iter().map(String::as_str).collect();
+                write!(
+                    f,
+                    "query `{query}` is answered by {}: a query has one handler; remove all but one",
+                    List(&handlers)
+                )
+            }
             Self::UnknownAggregate { command, aggregate } => write!(
                 f,
                 "command `{command}` targets aggregate `{aggregate}`, which is not registered"
@@ -168,9 +183,9 @@ impl fmt::Display for RegistryProblem {
     }
 }
 
-struct List<'a>(&'a [&'static str]);
+struct List<'a, 'b>(&'a [&'b str]);
 
-impl fmt::Display for List<'_> {
+impl fmt::Display for List<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, item) in self.0.iter().enumerate() {
             match i {

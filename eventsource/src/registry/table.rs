@@ -84,6 +84,30 @@ pub(super) fn render<'r>(
             .iter()
             .map(|s| vec![s.name.to_owned(), join(s.events), s.rust_type.to_owned()]),
     );
+    section(
+        &mut out,
+        "queries",
+        &["name", "result", "type"],
+        parts.queries.iter().map(|q| {
+            vec![
+                q.name.to_owned(),
+                q.result.to_owned(),
+                q.rust_type.to_owned(),
+            ]
+        }),
+    );
+    section(
+        &mut out,
+        "query handlers",
+        &["query", "read model", "method"],
+        parts.query_handlers.iter().map(|h| {
+            vec![
+                h.query.to_owned(),
+                h.read_model.to_owned(),
+                h.method.to_owned(),
+            ]
+        }),
+    );
     if let Some(report) = report {
         let _ = writeln!(out, "{report}");
     }

@@ -38,6 +38,8 @@ pub(super) fn index(parts: &mut RegistryParts) -> Index {
     check_handlers(&handlers(parts), &names, &mut problems);
     check_saga_names(parts, &mut problems);
     check_commands(parts, &mut problems);
+    check_queries(parts, &mut problems);
+    check_query_handlers(parts, &mut problems);
     Index {
         events,
         names,
@@ -56,6 +58,10 @@ fn sort(parts: &mut RegistryParts) {
     parts.commands.sort_by_key(|c| (c.name, c.rust_type));
     parts.projections.sort_by_key(|p| (p.name, p.rust_type));
     parts.sagas.sort_by_key(|s| (s.name, s.rust_type));
+    parts.queries.sort_by_key(|q| (q.name, q.rust_type));
+    parts
+        .query_handlers
+        .sort_by_key(|h| (h.query, h.read_model, h.method));
 }
 
 /// One type per event name; the events, by name (the first type of a
@@ -259,6 +265,38 @@ fn check_commands(parts: &RegistryParts, problems: &mut Vec<RegistryProblem>) {
                 command: command.name,
                 aggregate: command.aggregate,
             });
+        }
+    }
+}
+
+/// One type per query name.
+fn check_queries(parts: &RegistryParts, problems: &mut Vec<RegistryProblem>) {
+    for (name, types) in group(parts.queries.iter().map(|q| (q.name, q.rust_type))) {
+        if types.len() > 1 {
+            problems.push(RegistryProblem::DuplicateName {
+                kind: "query",
+                name,
+                types,
+            });
+        }
+    }
+}
+
+/// One handler per query: the bus routes a query by its type to exactly
+/// one read model. Two read models answering one query in crates that do
+/// not see each other compile (each crate sees one); linked into one
+/// program, they are reported here.
+fn check_query_handlers(parts: &RegistryParts, problems: &mut Vec<RegistryProblem>) {
+    let mut by_query: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for handler in &parts.query_handlers {
+        by_query
+            .entry(handler.query)
+            .or_default()
+            .push(format!("{}::{}", handler.read_model, handler.method));
+    }
+    for (query, handlers) in by_query {
+        if handlers.len() > 1 {
+            problems.push(RegistryProblem::DuplicateQueryHandler { query, handlers });
         }
     }
 }

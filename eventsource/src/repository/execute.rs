@@ -37,6 +37,27 @@ impl<A: Aggregate> Repository<A> {
         C: Command<Aggregate = A>,
         A: Handles<C>,
     {
+        self.execute_expecting(command, metadata, ExpectedVersion::Any)
+            .await
+    }
+
+    /// Runs `command` only if the aggregate's stream is at `expected`
+    /// (optimistic concurrency stated by the caller, as HTTP's `If-Match`):
+    /// the handler decides on exactly that version, and any other version,
+    /// found on load or by the append, is a [`StoreError::Conflict`],
+    /// returned without retrying (the caller's view is out of date; deciding
+    /// again on a newer state is theirs to choose). With
+    /// [`ExpectedVersion::Any`] this is [`Repository::execute_with`].
+    pub async fn execute_expecting<C>(
+        &self,
+        command: C,
+        metadata: Metadata,
+        expected: ExpectedVersion,
+    ) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        C: Command<Aggregate = A>,
+        A: Handles<C>,
+    {
         let command_id = self.clock.uuid_v7();
         let stream_id: Arc<str> = Self::checked_stream_id(&command.aggregate_id())?.into();
         let span = tracing::info_span!(
@@ -53,11 +74,15 @@ impl<A: Aggregate> Repository<A> {
             let mut attempt = 1;
             loop {
                 let outcome = self
-                    .attempt(&command, &metadata, command_id, &stream_id, attempt)
+                    .attempt(
+                        &command, &metadata, command_id, &stream_id, attempt, expected,
+                    )
                     .await;
                 match outcome {
                     Err(CommandError::Failed(Error::Store(conflict)))
-                        if conflict.is_conflict() && attempt < self.retry.max_attempts =>
+                        if conflict.is_conflict()
+                            && expected == ExpectedVersion::Any
+                            && attempt < self.retry.max_attempts =>
                     {
                         tracing::debug!(attempt, "version conflict; reloading and retrying");
                         self.clock
@@ -90,12 +115,18 @@ impl<A: Aggregate> Repository<A> {
         command_id: Uuid,
         stream_id: &Arc<str>,
         attempt: u32,
+        expected: ExpectedVersion,
     ) -> Result<Executed<A>, CommandError<A::Error>>
     where
         C: Command<Aggregate = A>,
         A: Handles<C>,
     {
-        let cached = self.cache.as_ref().and_then(|c| c.take(stream_id));
+        // A cached state may lag the store; a stated version is checked
+        // against a fresh load.
+        let cached = match expected {
+            ExpectedVersion::Any => self.cache.as_ref().and_then(|c| c.take(stream_id)),
+            _ => None,
+        };
         let from_cache = cached.is_some();
         let loaded = match cached {
             Some(found) => Some(found),
@@ -124,6 +155,15 @@ impl<A: Aggregate> Repository<A> {
             (_, Some((state, version))) => (state, Some(version)),
             (_, None) => (A::default(), None),
         };
+        if !expected.is_satisfied_by(version) {
+            self.put_back(stream_id, state, version.unwrap_or(0), from_cache);
+            return Err(StoreError::Conflict {
+                stream_id: stream_id.clone(),
+                expected,
+                actual: version,
+            }
+            .into());
+        }
         let current = version.unwrap_or(0);
         let events = match state.handle(command, metadata) {
             Ok(events) => events,

@@ -1,7 +1,9 @@
 //! A walkthrough of the order domain: aggregates, the order-summary read
-//! model and the fulfilment saga.
+//! model and the fulfilment saga; or, with `serve`, the same domain as an
+//! HTTP service.
 //!
-//! Run it with `cargo run -p orders`. With `DATABASE_URL` set, events, the
+//! Run it with `cargo run -p orders`; `cargo run -p orders -- serve --port
+//! 8080` serves it over HTTP instead (see `orders::http`). With `DATABASE_URL` set, events, the
 //! order summary (a PostgreSQL table written in the projection's
 //! transaction), checkpoints and saga state live in PostgreSQL, in the
 //! schema `orders_example` or the one named by `ORDERS_SCHEMA` (the smoke
@@ -10,24 +12,20 @@
 //! server that requires TLS, put `?sslmode=verify-full&sslrootcert=<CA file>`
 //! in `DATABASE_URL`.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use eventsource::CommandError;
-use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
 use eventsource::prelude::*;
-use eventsource_postgres::{PgEventStore, PgStoreOptions};
+use orders::app::{App, BoxError};
 use orders::inventory::Restock;
 use orders::order::{
     AddLine, CancelOrder, Line, Order, PlaceOrder, ShipOrder, Status, SubmitOrder,
 };
-use orders::saga::{Fulfilment, WAREHOUSE};
-use orders::summary::{InMemorySummaries, OrderSummary, PgSummaries};
+use orders::queries::GetOrder;
+use orders::saga::WAREHOUSE;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The schema used on PostgreSQL when `ORDERS_SCHEMA` is not set.
-const DEFAULT_SCHEMA: &str = "orders_example";
+const USAGE: &str = "usage: orders [serve [--port PORT] [--host ADDRESS]]";
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -37,7 +35,13 @@ async fn main() -> Result<(), BoxError> {
         )
         .init();
 
-    let app = App::start().await?;
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        None => {}
+        Some("serve") => return serve(args).await,
+        Some(other) => return Err(format!("unknown command `{other}`; {USAGE}").into()),
+    }
+    let app = App::from_env().await?;
     let (bus, runner) = (&app.bus, &app.runner);
     println!("eventsource orders walkthrough (store: {})\n", app.kind);
     // Order ids unique to this run, so it can run again on the same database.
@@ -61,7 +65,7 @@ async fn main() -> Result<(), BoxError> {
         order_id: id.into(),
     })
     .await?;
-    app.show(id).await?;
+    show(&app, id).await?;
 
     println!("\n2. An order whose payment is declined: the saga compensates");
     let id = &order_id(2);
@@ -71,7 +75,7 @@ async fn main() -> Result<(), BoxError> {
         "   the saga released the stock and moved it to {:?}",
         order.status
     );
-    app.show(id).await?;
+    show(&app, id).await?;
 
     println!("\n3. A customer cancels before submitting");
     let id = &order_id(3);
@@ -94,7 +98,7 @@ async fn main() -> Result<(), BoxError> {
         Err(CommandError::Rejected(err)) => println!("   submitting it now is refused: {err}"),
         other => return Err(format!("expected a rejection, got {other:?}").into()),
     }
-    app.show(id).await?;
+    show(&app, id).await?;
 
     println!("\n4. Read model status");
     // Everything is written; let every processor reach the head first, so
@@ -112,6 +116,40 @@ async fn main() -> Result<(), BoxError> {
             status.state, status.position, status.lag, status.parked
         );
     }
+    runner.shutdown().await;
+    Ok(())
+}
+
+/// `serve [--port PORT] [--host ADDRESS]`: the HTTP service until Ctrl-C.
+async fn serve(mut args: impl Iterator<Item = String>) -> Result<(), BoxError> {
+    let (mut host, mut port) = ("127.0.0.1".to_owned(), 8080u16);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
+        match flag.as_str() {
+            "--port" => port = value.parse().map_err(|e| format!("--port {value}: {e}"))?,
+            "--host" => host = value,
+            _ => return Err(format!("unknown option `{flag}`; {USAGE}").into()),
+        }
+    }
+    let address: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    let app = App::from_env().await?;
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    // The line tests read the port from (with `--port 0`).
+    println!(
+        "orders service listening on http://{} (store: {})",
+        listener.local_addr()?,
+        app.kind
+    );
+    let runner = app.runner.clone();
+    axum::serve(listener, orders::http::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     runner.shutdown().await;
     Ok(())
 }
@@ -158,111 +196,28 @@ async fn settle(app: &App, id: &str) -> Result<Order, BoxError> {
     Err(format!("{id} did not settle").into())
 }
 
-/// The stores, the bus and the runner, in memory or on PostgreSQL.
-struct App {
-    /// Which store, for the heading.
-    kind: String,
-    store: Arc<dyn EventStore>,
-    bus: CommandBus,
-    runner: ProjectionRunner,
-    summaries: Summaries,
-}
-
-enum Summaries {
-    Memory(InMemorySummaries),
-    Postgres(PgSummaries, PgEventStore),
-}
-
-impl App {
-    async fn start() -> Result<Self, BoxError> {
-        match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => {
-                let schema = match std::env::var("ORDERS_SCHEMA") {
-                    Ok(schema) if !schema.trim().is_empty() => schema,
-                    _ => DEFAULT_SCHEMA.to_owned(),
-                };
-                let options = PgStoreOptions::new(&schema).map_err(|e| {
-                    format!("ORDERS_SCHEMA `{schema}` is not a valid schema name: {e}")
-                })?;
-                let store = PgEventStore::connect_with(&url, options).await?;
-                store.migrate().await?;
-                let summaries = PgSummaries::create(&store).await?;
-                let bus = CommandBus::new(store.clone())?.with_snapshots(store.clone());
-                let runner =
-                    ProjectionRunner::new(store.clone())?.with_dead_letters(store.dead_letters());
-                runner
-                    .start(summaries.clone(), store.projection_backend())
-                    .await?;
-                runner
-                    .start(
-                        SagaProcessor::<Fulfilment>::new(bus.clone(), store.saga_store()),
-                        store.projection_backend(),
-                    )
-                    .await?;
-                Ok(Self {
-                    kind: format!("PostgreSQL, schema {schema}"),
-                    store: Arc::new(store.clone()),
-                    bus,
-                    runner,
-                    summaries: Summaries::Postgres(summaries, store),
-                })
-            }
-            _ => {
-                let store = InMemoryStore::new();
-                let bus = CommandBus::new(store.clone())?.with_snapshots(store.clone());
-                let runner = ProjectionRunner::new(store.clone())?;
-                let summaries = InMemorySummaries::default();
-                runner
-                    .start(summaries.clone(), InMemoryProjectionBackend::new())
-                    .await?;
-                runner
-                    .start(
-                        SagaProcessor::<Fulfilment>::new(bus.clone(), InMemorySagaStore::new()),
-                        InMemoryProjectionBackend::new(),
-                    )
-                    .await?;
-                Ok(Self {
-                    kind: "in memory".to_owned(),
-                    store: Arc::new(store),
-                    bus,
-                    runner,
-                    summaries: Summaries::Memory(summaries),
-                })
-            }
-        }
-    }
-
-    fn summary_projection(&self) -> &'static str {
-        match self.summaries {
-            Summaries::Memory(_) => "orders.summary.memory",
-            Summaries::Postgres(..) => "orders.summary.postgres",
-        }
-    }
-
-    async fn summary(&self, id: &str) -> Result<Option<OrderSummary>, BoxError> {
-        Ok(match &self.summaries {
-            Summaries::Memory(rows) => rows.get(id),
-            Summaries::Postgres(rows, store) => rows.get(store.pool(), id).await?,
+/// Prints the order's summary once it has caught up with everything
+/// written so far (read-your-writes).
+async fn show(app: &App, id: &str) -> Result<(), BoxError> {
+    let head = app.store.head_position().await?;
+    let row = app
+        .queries
+        .query(GetOrder {
+            order_id: id.into(),
         })
-    }
-
-    /// Prints the order's row once the summary has caught up (read-your-writes).
-    async fn show(&self, id: &str) -> Result<(), BoxError> {
-        let head = self.store.head_position().await?;
-        self.runner
-            .wait_until(self.summary_projection(), head, Duration::from_secs(10))
-            .await?;
-        let row = self.summary(id).await?.ok_or("the summary has the order")?;
-        println!(
-            "   summary: {} | {} line(s) | total {} | {}{}",
-            row.order_id,
-            row.lines,
-            row.total,
-            row.status,
-            row.cancel_reason
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        );
-        Ok(())
-    }
+        .at_least(head)
+        .within(Duration::from_secs(10))
+        .await?
+        .ok_or("the summary has the order")?;
+    println!(
+        "   summary: {} | {} line(s) | total {} | {}{}",
+        row.order_id,
+        row.lines,
+        row.total,
+        row.status,
+        row.cancel_reason
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    Ok(())
 }

@@ -135,8 +135,10 @@ pub struct CancelOrder {
     pub reason: String,
 }
 
-/// Why an order refuses a command.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+/// Why an order refuses a command (sent to HTTP clients as the problem's
+/// `error`).
+#[derive(Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OrderError {
     /// The command needs another status.
     #[error("the order is {status:?}; cannot {action}")]

@@ -5,6 +5,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use eventsource::prelude::*;
 use eventsource_postgres::PgEventStore;
+use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::order::{
@@ -12,7 +13,7 @@ use crate::order::{
 };
 
 /// One order as the summary shows it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrderSummary {
     /// The order.
     pub order_id: String,
@@ -26,6 +27,8 @@ pub struct OrderSummary {
     pub status: String,
     /// Why it was cancelled, if it was.
     pub cancel_reason: Option<String>,
+    /// The order's stream version this row reflects (its `ETag`).
+    pub version: u64,
 }
 
 /// The summary held in memory (used when no `DATABASE_URL` is set).
@@ -41,43 +44,49 @@ impl InMemorySummaries {
         rows.get(order_id).cloned()
     }
 
-    fn update(&self, order_id: &str, change: impl FnOnce(&mut OrderSummary)) {
+    /// Changes the row of `order_id` by the event `meta` carries; an event
+    /// delivered again (at-least-once) is skipped by its version.
+    fn update(&self, order_id: &str, meta: &RecordedEvent, change: impl FnOnce(&mut OrderSummary)) {
         let mut rows = self.rows.write().unwrap_or_else(PoisonError::into_inner);
-        change(rows.entry(order_id.to_owned()).or_default());
+        let row = rows.entry(order_id.to_owned()).or_default();
+        if meta.stream_version > row.version {
+            change(row);
+            row.version = meta.stream_version;
+        }
     }
 }
 
 #[projection(name = "orders.summary.memory")]
 impl InMemorySummaries {
-    fn on_placed(&mut self, e: &OrderPlaced) {
-        self.update(&e.order_id, |row| {
+    fn on_placed(&mut self, e: &OrderPlaced, meta: &RecordedEvent) {
+        self.update(&e.order_id, meta, |row| {
             row.order_id = e.order_id.clone();
             row.customer = e.customer.clone();
             row.status = "open".into();
         });
     }
 
-    fn on_line_added(&mut self, e: &LineAdded) {
-        self.update(&e.order_id, |row| {
+    fn on_line_added(&mut self, e: &LineAdded, meta: &RecordedEvent) {
+        self.update(&e.order_id, meta, |row| {
             row.lines += 1;
             row.total += i64::from(e.line.quantity) * e.line.unit_price;
         });
     }
 
-    fn on_submitted(&mut self, e: &OrderSubmitted) {
-        self.update(&e.order_id, |row| row.status = "submitted".into());
+    fn on_submitted(&mut self, e: &OrderSubmitted, meta: &RecordedEvent) {
+        self.update(&e.order_id, meta, |row| row.status = "submitted".into());
     }
 
-    fn on_approved(&mut self, e: &OrderApproved) {
-        self.update(&e.order_id, |row| row.status = "approved".into());
+    fn on_approved(&mut self, e: &OrderApproved, meta: &RecordedEvent) {
+        self.update(&e.order_id, meta, |row| row.status = "approved".into());
     }
 
-    fn on_shipped(&mut self, e: &OrderShipped) {
-        self.update(&e.order_id, |row| row.status = "shipped".into());
+    fn on_shipped(&mut self, e: &OrderShipped, meta: &RecordedEvent) {
+        self.update(&e.order_id, meta, |row| row.status = "shipped".into());
     }
 
-    fn on_cancelled(&mut self, e: &OrderCancelled) {
-        self.update(&e.order_id, |row| {
+    fn on_cancelled(&mut self, e: &OrderCancelled, meta: &RecordedEvent) {
+        self.update(&e.order_id, meta, |row| {
             row.status = "cancelled".into();
             row.cancel_reason = Some(e.reason.clone());
         });
@@ -91,6 +100,9 @@ impl InMemorySummaries {
             .clear();
     }
 }
+
+/// A row of `order_summaries`, as selected.
+type SummaryRow = (String, String, i32, i64, String, Option<String>, i64);
 
 /// The summary in PostgreSQL: table `order_summaries` in the event store's
 /// schema, written inside each batch's transaction, so the rows and the
@@ -113,8 +125,9 @@ impl PgSummaries {
                  lines integer NOT NULL DEFAULT 0, \
                  total bigint NOT NULL DEFAULT 0, \
                  status text NOT NULL DEFAULT 'open', \
-                 cancel_reason text)",
-            summaries.table
+                 cancel_reason text); \
+             ALTER TABLE {} ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
+            summaries.table, summaries.table
         )))
         .execute(store.pool())
         .await?;
@@ -127,23 +140,23 @@ impl PgSummaries {
         pool: &sqlx::PgPool,
         order_id: &str,
     ) -> Result<Option<OrderSummary>, sqlx::Error> {
-        let row: Option<(String, String, i32, i64, String, Option<String>)> =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT order_id, customer, lines, total, status, cancel_reason \
+        let row: Option<SummaryRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT order_id, customer, lines, total, status, cancel_reason, version \
                  FROM {} WHERE order_id = $1",
-                self.table
-            )))
-            .bind(order_id)
-            .fetch_optional(pool)
-            .await?;
+            self.table
+        )))
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await?;
         Ok(row.map(
-            |(order_id, customer, lines, total, status, cancel_reason)| OrderSummary {
+            |(order_id, customer, lines, total, status, cancel_reason, version)| OrderSummary {
                 order_id,
                 customer,
                 lines: u32::try_from(lines).unwrap_or(0),
                 total,
                 status,
                 cancel_reason,
+                version: u64::try_from(version).unwrap_or(0),
             },
         ))
     }
@@ -151,18 +164,20 @@ impl PgSummaries {
     async fn set_status(
         &self,
         ctx: &mut PgConnection,
+        meta: &RecordedEvent,
         order_id: &str,
         status: &str,
         reason: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET status = $2, cancel_reason = coalesce($3, cancel_reason) \
+            "UPDATE {} SET status = $2, cancel_reason = coalesce($3, cancel_reason), version = $4 \
              WHERE order_id = $1",
             self.table
         )))
         .bind(order_id)
         .bind(status)
         .bind(reason)
+        .bind(version(meta))
         .execute(ctx)
         .await?;
         Ok(())
@@ -174,14 +189,17 @@ impl PgSummaries {
     async fn on_placed(
         &mut self,
         e: &OrderPlaced,
+        meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {} (order_id, customer) VALUES ($1, $2) ON CONFLICT (order_id) DO NOTHING",
+            "INSERT INTO {} (order_id, customer, version) VALUES ($1, $2, $3) \
+             ON CONFLICT (order_id) DO NOTHING",
             self.table
         )))
         .bind(&e.order_id)
         .bind(&e.customer)
+        .bind(version(meta))
         .execute(ctx)
         .await?;
         Ok(())
@@ -190,14 +208,16 @@ impl PgSummaries {
     async fn on_line_added(
         &mut self,
         e: &LineAdded,
+        meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET lines = lines + 1, total = total + $2 WHERE order_id = $1",
+            "UPDATE {} SET lines = lines + 1, total = total + $2, version = $3 WHERE order_id = $1",
             self.table
         )))
         .bind(&e.order_id)
         .bind(i64::from(e.line.quantity) * e.line.unit_price)
+        .bind(version(meta))
         .execute(ctx)
         .await?;
         Ok(())
@@ -206,33 +226,40 @@ impl PgSummaries {
     async fn on_submitted(
         &mut self,
         e: &OrderSubmitted,
+        meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        self.set_status(ctx, &e.order_id, "submitted", None).await
+        self.set_status(ctx, meta, &e.order_id, "submitted", None)
+            .await
     }
 
     async fn on_approved(
         &mut self,
         e: &OrderApproved,
+        meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        self.set_status(ctx, &e.order_id, "approved", None).await
+        self.set_status(ctx, meta, &e.order_id, "approved", None)
+            .await
     }
 
     async fn on_shipped(
         &mut self,
         e: &OrderShipped,
+        meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        self.set_status(ctx, &e.order_id, "shipped", None).await
+        self.set_status(ctx, meta, &e.order_id, "shipped", None)
+            .await
     }
 
     async fn on_cancelled(
         &mut self,
         e: &OrderCancelled,
+        meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        self.set_status(ctx, &e.order_id, "cancelled", Some(&e.reason))
+        self.set_status(ctx, meta, &e.order_id, "cancelled", Some(&e.reason))
             .await
     }
 
@@ -243,4 +270,9 @@ impl PgSummaries {
             .await?;
         Ok(())
     }
+}
+
+/// A stream version as the table stores it.
+fn version(meta: &RecordedEvent) -> i64 {
+    i64::try_from(meta.stream_version).unwrap_or(i64::MAX)
 }

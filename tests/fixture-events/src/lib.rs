@@ -30,3 +30,23 @@ pub struct ParcelDelivered {
     /// Who signed for it.
     pub signed_by: String,
 }
+
+/// Where a parcel is: a query answered in this crate (another crate
+/// answering it too is a registry problem).
+#[derive(Query)]
+#[query(result = Option<String>, name = "fixture.WhereIsParcel")]
+pub struct WhereIsParcel {
+    /// The parcel.
+    pub parcel: String,
+}
+
+/// Parcel locations, answering [`WhereIsParcel`].
+pub struct ParcelLocations;
+
+#[read_model]
+impl ParcelLocations {
+    #[query_handler]
+    fn locate(&self, _q: &WhereIsParcel) -> Option<String> {
+        None
+    }
+}

@@ -1,5 +1,6 @@
 //! The projection runner: hosts projections, each in its own task.
 
+mod committed;
 mod lease;
 mod options;
 mod rebuild;
@@ -23,6 +24,7 @@ use crate::memory::InMemoryDeadLetterStore;
 use crate::registry::Registry;
 use crate::store::{EventFilter, EventStore, IntoEventStore};
 
+pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
 pub use status::{ProjectionState, ProjectionStatus, RebuildProgress};
 
@@ -385,6 +387,13 @@ impl ProjectionRunner {
                 reached: status.borrow().position,
             }),
         }
+    }
+
+    /// Follows the committed position of projection `name`: what a read
+    /// model kept by it may have changed with.
+    pub fn committed(&self, name: &str) -> Result<CommittedPosition, RunnerError> {
+        let (_, status, _) = self.handle_parts(name)?;
+        Ok(CommittedPosition::new(status))
     }
 
     /// Resets projection `name` (its read model through its `#[reset]`

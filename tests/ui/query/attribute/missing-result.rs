@@ -1,0 +1,8 @@
+use eventsource::prelude::*;
+
+#[derive(Query)]
+struct GetOrder {
+    id: String,
+}
+
+fn main() {}

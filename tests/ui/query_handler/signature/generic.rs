@@ -1,0 +1,19 @@
+use eventsource::prelude::*;
+
+#[derive(Query)]
+#[query(result = u32)]
+struct Count {
+    key: String,
+}
+
+struct Counts;
+
+#[read_model]
+impl Counts {
+    #[query_handler]
+    fn count<T>(&self, _q: &Count) -> u32 {
+        0
+    }
+}
+
+fn main() {}

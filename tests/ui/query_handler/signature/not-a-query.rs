@@ -1,0 +1,17 @@
+use eventsource::prelude::*;
+
+struct Count {
+    key: String,
+}
+
+struct Counts;
+
+#[read_model]
+impl Counts {
+    #[query_handler]
+    fn count(&self, _q: &Count) -> u32 {
+        0
+    }
+}
+
+fn main() {}

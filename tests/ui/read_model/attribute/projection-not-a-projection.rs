@@ -1,0 +1,19 @@
+use eventsource::prelude::*;
+
+#[derive(Query)]
+#[query(result = u32)]
+struct Count {
+    key: String,
+}
+
+struct Counts;
+
+#[read_model(projection = Self)]
+impl Counts {
+    #[query_handler]
+    fn count(&self, _q: &Count) -> u32 {
+        0
+    }
+}
+
+fn main() {}

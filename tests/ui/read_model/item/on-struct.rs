@@ -1,0 +1,6 @@
+use eventsource::prelude::*;
+
+#[read_model]
+struct Counts;
+
+fn main() {}

@@ -1,11 +1,12 @@
 //! `#[read_model]`: an impl block whose `#[query_handler]` methods answer
-//! queries. Read into a [model](model) (every handler [checked](check), each
+//! queries. [Read](read) into a [model](model) (every handler [checked](check), each
 //! mistake spanned on the user's tokens), then [expanded](expand) into the
 //! `ReadModel` impl and one `AnsweredBy` impl and registry entry per handler.
 
 mod check;
 mod expand;
 mod model;
+mod read;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -19,7 +20,7 @@ use crate::diagnostics::{Errors, item_head};
 /// gives one error rather than one more at every use of the queries.
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
-    let args = attr::parse(&mut errors, "#[read_model]", args, model::KEYS);
+    let args = attr::parse(&mut errors, "#[read_model]", args, read::KEYS);
     let item = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(item) => item,
         Err(_) => {
@@ -31,7 +32,7 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#errors #item);
         }
     };
-    let model = model::parse(&mut errors, &args, item);
+    let model = read::parse(&mut errors, &args, item);
     let expanded = expand::expand(&model, errors.is_empty());
     let errors = errors.to_compile_errors();
     quote!(#errors #expanded)

@@ -1,4 +1,4 @@
-//! HTTP for [eventsource](eventsource) on axum: commands and queries behind
+//! HTTP for [eventsource] on axum: commands and queries behind
 //! routes, with the framework's guarantees carried over HTTP.
 //!
 //! - **Command metadata** from headers ([`CommandMetadata`]): the correlation

@@ -387,6 +387,8 @@ mod store;
 pub use append::TransactionIdsBehind;
 pub use error::{TlsError, store_error};
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
-pub use processing::{PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore};
+pub use processing::{
+    PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore,
+};
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;

@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "projection versions",
         sql: include_str!("../migrations/0006_projection_versions.sql"),
     },
+    Migration {
+        version: 7,
+        name: "operations",
+        sql: include_str!("../migrations/0007_operations.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in
@@ -119,6 +124,56 @@ pub(crate) async fn run(pool: &PgPool, schema: &Identifier) -> Result<Vec<i32>, 
     }
     tx.commit().await.map_err(store_error)?;
     Ok(done)
+}
+
+/// When each migration was applied (none when the schema or its
+/// `schema_migrations` table does not exist yet).
+pub(crate) async fn applied(
+    pool: &PgPool,
+    schema: &Identifier,
+) -> Result<Vec<(i32, chrono::DateTime<chrono::Utc>)>, StoreError> {
+    let table = format!("{}.schema_migrations", schema.quoted());
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+        .bind(&table)
+        .fetch_one(pool)
+        .await
+        .map_err(store_error)?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT version, applied_at FROM {table} ORDER BY version"
+    )))
+    .fetch_all(pool)
+    .await
+    .map_err(store_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0).map_err(store_error)?,
+                row.try_get(1).map_err(store_error)?,
+            ))
+        })
+        .collect()
+}
+
+/// The SQL of the migrations not in `applied`, as [`run`] would run it
+/// (after creating the schema and the `schema_migrations` table).
+pub(crate) fn pending_sql(schema: &Identifier, applied: &[i32]) -> String {
+    let quoted = schema.quoted();
+    MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .map(|m| {
+            format!(
+                "-- migration {} ({})\n{}\n",
+                m.version,
+                m.name,
+                m.sql.replace("{schema}", &quoted).trim_end()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn migration_failed(migration: &Migration, err: sqlx::Error) -> StoreError {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use eventsource::store::{
-    AppendResult, CheckpointStore, EventFilter, EventStream, Snapshot, SnapshotStore, Subscription,
+    AppendResult, CheckpointStore, EventFilter, EventStream, Snapshot, SnapshotStore,
+    StoredEventType, StreamQuery, StreamSummary, Subscription,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
@@ -20,8 +21,10 @@ use crate::migrate;
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
 use crate::processing::{
-    PgDeadLetterStore, PgProjectionBackend, PgSagaStore, dead_letters, projections, sagas,
+    PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgSagaStore, controls, dead_letters,
+    projections, sagas,
 };
+use crate::read::summary::Summaries;
 use crate::read::{self, Reads, subscribe};
 use crate::snapshots::Snapshots;
 
@@ -57,6 +60,9 @@ pub struct PgEventStore {
     snapshots: Arc<Snapshots>,
     checkpoints: Arc<Checkpoints>,
     notifications: Arc<Notifications>,
+    /// Wake-ups of runners and operators when control requests change.
+    controls: Arc<Notifications>,
+    summaries: Arc<Summaries>,
     /// Whether the transaction-id guard passed (see `append::xid_guard`).
     xid: Arc<XidGuard>,
 }
@@ -81,6 +87,10 @@ impl PgEventStore {
             options.clock().clone(),
         ));
         let xid = Arc::new(XidGuard::new(schema));
+        let controls = Arc::new(Notifications::new(
+            options.notify_channel().map(|c| c.prefixed("ctl_")),
+            options.clock().clone(),
+        ));
         Self {
             appends: Arc::new(Appends::new(
                 pool.clone(),
@@ -96,6 +106,8 @@ impl PgEventStore {
             )),
             snapshots: Arc::new(Snapshots::new(pool.clone(), schema)),
             checkpoints: Arc::new(Checkpoints::new(pool.clone(), schema)),
+            summaries: Arc::new(Summaries::new(pool.clone(), schema)),
+            controls,
             notifications,
             xid,
             pool,
@@ -279,6 +291,35 @@ impl PgEventStore {
         )
     }
 
+    /// The control store of this store's schema: give it to every runner
+    /// (`ProjectionRunner::with_control`) so that operators in other
+    /// processes can pause, resume, rebuild and reset its projections and
+    /// retry their parked events. Requests wake runners through `NOTIFY`
+    /// on the channel `ctl_` + the store's notification channel (when
+    /// notifications are on); runners also poll.
+    pub fn control_store(&self) -> PgControlStore {
+        PgControlStore::new(
+            self.pool.clone(),
+            Arc::new(controls::Statements::new(self.options.schema())),
+            self.controls.clone(),
+            self.options.clock().clone(),
+        )
+    }
+
+    /// The operations API over this store's schema: the event log, the
+    /// projection catalog, control requests, dead letters, saga instances
+    /// and migrations (what the admin CLI and console of
+    /// `eventsource-admin` run on).
+    pub fn operations(&self) -> eventsource::ops::Operations {
+        eventsource::ops::Operations::new(self.clone())
+            .with_catalog(self.projection_backend())
+            .with_control(Arc::new(self.control_store()))
+            .with_dead_letters(Arc::new(self.dead_letters()))
+            .with_sagas(self.saga_store())
+            .with_migrations(self.clone())
+            .with_clock(self.options.clock().clone())
+    }
+
     /// The saga store of this store's schema.
     pub fn saga_store(&self) -> PgSagaStore {
         PgSagaStore::new(
@@ -342,6 +383,46 @@ impl EventStore for PgEventStore {
     /// committing (see the crate docs); `read_all` waits for them.
     async fn head_position(&self) -> Result<u64, StoreError> {
         self.reads.head_position().await
+    }
+
+    /// One query: the last event of each stream (`DISTINCT ON`), ids
+    /// compared byte by byte.
+    async fn streams(&self, query: &StreamQuery) -> Result<Vec<StreamSummary>, StoreError> {
+        self.summaries.streams(query).await
+    }
+
+    /// One aggregate query (`GROUP BY event_name, schema_version`).
+    async fn event_types(&self) -> Result<Vec<StoredEventType>, StoreError> {
+        self.summaries.event_types().await
+    }
+}
+
+/// The store's schema migrations, for operators (`migrate` of the admin CLI).
+#[async_trait]
+impl eventsource::ops::Migrations for PgEventStore {
+    async fn migration_status(&self) -> Result<Vec<eventsource::ops::MigrationState>, StoreError> {
+        let applied = migrate::applied(&self.pool, self.options.schema()).await?;
+        Ok(migrate::MIGRATIONS
+            .iter()
+            .map(|m| eventsource::ops::MigrationState {
+                version: m.version,
+                name: m.name.to_owned(),
+                applied_at: applied
+                    .iter()
+                    .find(|(version, _)| *version == m.version)
+                    .map(|(_, at)| *at),
+            })
+            .collect())
+    }
+
+    async fn pending_sql(&self) -> Result<String, StoreError> {
+        let applied = migrate::applied(&self.pool, self.options.schema()).await?;
+        let versions: Vec<i32> = applied.iter().map(|(v, _)| *v).collect();
+        Ok(migrate::pending_sql(self.options.schema(), &versions))
+    }
+
+    async fn apply_migrations(&self) -> Result<Vec<i32>, StoreError> {
+        self.migrate().await
     }
 }
 
@@ -409,6 +490,12 @@ mod tests {
         for (name, sql) in sagas::Statements::new(&schema).all() {
             add(name, sql);
         }
+        for (name, sql) in controls::Statements::new(&schema).all() {
+            add(name, sql);
+        }
+        for (name, sql) in store.summaries.statements() {
+            add(name, sql);
+        }
         all
     }
 
@@ -426,7 +513,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 48, "every statement is listed");
+        assert_eq!(all.len(), 60, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");
@@ -443,6 +530,7 @@ mod tests {
                 "saga_instances",
                 "projection_leases",
                 "projection_versions",
+                "projection_controls",
             ] {
                 assert!(
                     !text.contains(&format!(" {table} ")),

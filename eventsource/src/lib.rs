@@ -123,6 +123,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod memory;
+pub mod ops;
 pub mod prelude;
 pub mod projection;
 pub mod query;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use eventsource::StoreError;
-use eventsource::projection::{DeadLetterStore, ParkedEvent};
+use eventsource::projection::{DeadLetterStore, ParkedEvent, SkippedEvent};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -22,15 +22,29 @@ INSERT INTO {schema}.dead_letters AS d (projection, global_position, event_id,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (projection, global_position) DO UPDATE
 SET error = EXCLUDED.error, attempts = EXCLUDED.attempts,
-    parked_at = EXCLUDED.parked_at";
+    parked_at = EXCLUDED.parked_at,
+    skipped_at = NULL, skip_reason = NULL, skipped_by = NULL";
 
 const LIST: &str = "\
 SELECT projection, global_position, event_id, stream_id, stream_version,
     event_name, error, attempts, parked_at, schema_version, payload, metadata,
     recorded_at FROM {schema}.dead_letters
-WHERE projection = $1 ORDER BY global_position";
+WHERE projection = $1 AND skipped_at IS NULL ORDER BY global_position";
 
-const COUNT: &str = "SELECT count(*) FROM {schema}.dead_letters WHERE projection = $1";
+const COUNT: &str =
+    "SELECT count(*) FROM {schema}.dead_letters WHERE projection = $1 AND skipped_at IS NULL";
+
+/// Marks the event parked for `$1` at `$2` as skipped for reason `$3` by `$4` at `$5`.
+const SKIP: &str = "\
+UPDATE {schema}.dead_letters
+SET skipped_at = $5, skip_reason = $3, skipped_by = $4
+WHERE projection = $1 AND global_position = $2 AND skipped_at IS NULL";
+
+const SKIPPED: &str = "\
+SELECT projection, global_position, event_id, stream_id, stream_version,
+    event_name, error, attempts, parked_at, schema_version, payload, metadata,
+    recorded_at, skipped_at, skip_reason, skipped_by FROM {schema}.dead_letters
+WHERE projection = $1 AND skipped_at IS NOT NULL ORDER BY global_position";
 
 const REMOVE: &str =
     "DELETE FROM {schema}.dead_letters WHERE projection = $1 AND global_position = $2";
@@ -45,6 +59,8 @@ pub(crate) struct Statements {
     count: Sql,
     remove: Sql,
     clear: Sql,
+    skip: Sql,
+    skipped: Sql,
 }
 
 impl Statements {
@@ -55,6 +71,8 @@ impl Statements {
             count: Sql::new(COUNT, schema),
             remove: Sql::new(REMOVE, schema),
             clear: Sql::new(CLEAR, schema),
+            skip: Sql::new(SKIP, schema),
+            skipped: Sql::new(SKIPPED, schema),
         }
     }
 
@@ -67,6 +85,8 @@ impl Statements {
             ("count_parked", &self.count),
             ("remove_parked", &self.remove),
             ("clear_parked", &self.clear),
+            ("skip_parked", &self.skip),
+            ("list_skipped", &self.skipped),
         ]
     }
 }
@@ -196,5 +216,43 @@ impl DeadLetterStore for PgDeadLetterStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn skip(
+        &self,
+        projection: &str,
+        position: u64,
+        reason: &str,
+        skipped_by: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(self.sql.skip.get())
+            .bind(projection)
+            .bind(to_i64("position", position)?)
+            .bind(reason)
+            .bind(skipped_by)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn skipped(&self, projection: &str) -> Result<Vec<SkippedEvent>, StoreError> {
+        let rows = sqlx::query(self.sql.skipped.get())
+            .bind(projection)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SkippedEvent {
+                    parked: parked(row)?,
+                    reason: row.try_get("skip_reason").map_err(store_error)?,
+                    skipped_by: row.try_get("skipped_by").map_err(store_error)?,
+                    skipped_at: row.try_get("skipped_at").map_err(store_error)?,
+                })
+            })
+            .collect()
     }
 }

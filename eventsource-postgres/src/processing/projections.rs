@@ -17,7 +17,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eventsource::StoreError;
-use eventsource::projection::{CommitError, ProjectionBackend, ProjectionTx, Registered};
+use eventsource::projection::{
+    CommitError, ProjectionBackend, ProjectionCatalog, ProjectionTx, Registered, StoredLease,
+    StoredProjection,
+};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
@@ -74,6 +77,22 @@ SELECT greatest((SELECT version FROM activated),
     (SELECT max(version) FROM {schema}.projection_versions
         WHERE name = $1 AND activated_at IS NOT NULL))";
 
+/// Every recorded version of every projection, with whether it is the
+/// active one, its checkpoint and its lease (found under its slot: the name
+/// for version 1, `name@vN` above).
+const CATALOG: &str = "\
+WITH v AS (
+    SELECT name, version, event_names, registered_at, activated_at,
+        CASE WHEN version = 1 THEN name ELSE name || '@v' || version END AS slot,
+        max(version) FILTER (WHERE activated_at IS NOT NULL) OVER (PARTITION BY name) AS active
+    FROM {schema}.projection_versions)
+SELECT v.name, v.version, v.slot, v.event_names, v.registered_at, v.activated_at,
+    v.version = v.active AS is_active, c.position, l.owner, l.expires_at
+FROM v
+LEFT JOIN {schema}.checkpoints c ON c.name = v.slot
+LEFT JOIN {schema}.projection_leases l ON l.name = v.slot
+ORDER BY v.name, v.version";
+
 /// The statements of the projection backend.
 #[derive(Debug)]
 pub(crate) struct Statements {
@@ -84,6 +103,7 @@ pub(crate) struct Statements {
     forget_version: Sql,
     active_version: Sql,
     activate_version: Sql,
+    catalog: Sql,
 }
 
 impl Statements {
@@ -96,6 +116,7 @@ impl Statements {
             forget_version: Sql::new(FORGET_VERSION, schema),
             active_version: Sql::new(ACTIVE_VERSION, schema),
             activate_version: Sql::new(ACTIVATE_VERSION, schema),
+            catalog: Sql::new(CATALOG, schema),
         }
     }
 
@@ -110,6 +131,7 @@ impl Statements {
             ("forget_version", &self.forget_version),
             ("active_version", &self.active_version),
             ("activate_version", &self.activate_version),
+            ("projection_catalog", &self.catalog),
         ]
     }
 }
@@ -275,6 +297,47 @@ impl PgProjectionBackend {
         Ok(active
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(version))
+    }
+}
+
+#[async_trait]
+impl ProjectionCatalog for PgProjectionBackend {
+    async fn projections(&self) -> Result<Vec<StoredProjection>, StoreError> {
+        let rows = sqlx::query(self.sql.catalog.get())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let name: String = row.try_get("name").map_err(store_error)?;
+                let version: i32 = row.try_get("version").map_err(store_error)?;
+                let version = u32::try_from(version).map_err(|_| {
+                    StoreError::Backend(
+                        format!("projection `{name}` has a negative version ({version})").into(),
+                    )
+                })?;
+                let checkpoint: Option<i64> = row.try_get("position").map_err(store_error)?;
+                let owner: Option<Uuid> = row.try_get("owner").map_err(store_error)?;
+                let expires_at: Option<chrono::DateTime<chrono::Utc>> =
+                    row.try_get("expires_at").map_err(store_error)?;
+                Ok(StoredProjection {
+                    version,
+                    slot: row.try_get("slot").map_err(store_error)?,
+                    events: row.try_get("event_names").map_err(store_error)?,
+                    active: row
+                        .try_get::<Option<bool>, _>("is_active")
+                        .map_err(store_error)?
+                        .unwrap_or(false),
+                    registered_at: row.try_get("registered_at").map_err(store_error)?,
+                    activated_at: row.try_get("activated_at").map_err(store_error)?,
+                    checkpoint: checkpoint.and_then(|c| u64::try_from(c).ok()),
+                    lease: owner
+                        .zip(expires_at)
+                        .map(|(owner, expires_at)| StoredLease { owner, expires_at }),
+                    name,
+                })
+            })
+            .collect()
     }
 }
 

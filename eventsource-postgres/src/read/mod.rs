@@ -7,6 +7,7 @@
 
 pub(crate) mod horizon_stall;
 pub(crate) mod subscribe;
+pub(crate) mod summary;
 
 use std::sync::Arc;
 use std::time::Duration;

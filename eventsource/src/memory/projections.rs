@@ -11,7 +11,10 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::projection::{CommitError, ProjectionBackend, ProjectionTx, Registered};
+use crate::projection::{
+    CommitError, ProjectionBackend, ProjectionCatalog, ProjectionTx, Registered, StoredLease,
+    StoredProjection, slot,
+};
 use crate::store::StoreError;
 
 /// A [`ProjectionBackend`] for projections whose read model lives in the
@@ -149,6 +152,55 @@ impl ProjectionBackend<()> for InMemoryProjectionBackend {
         let versions = all.entry(name.to_owned()).or_default();
         versions.entry(version).or_default().1 = true;
         Ok(active(Some(versions)).unwrap_or(version))
+    }
+}
+
+#[async_trait]
+impl ProjectionCatalog for InMemoryProjectionBackend {
+    async fn projections(&self) -> Result<Vec<StoredProjection>, StoreError> {
+        let versions: Vec<(String, u32, Vec<String>, Option<u32>)> = self
+            .versions()
+            .iter()
+            .flat_map(|(name, versions)| {
+                let active = active(Some(versions));
+                versions.iter().map(move |(version, (events, _))| {
+                    (name.clone(), *version, events.clone(), active)
+                })
+            })
+            .collect();
+        let entries = self.entries();
+        let (now, instant) = (self.clock.now(), self.clock.instant());
+        Ok(versions
+            .into_iter()
+            .map(|(name, version, events, active)| {
+                let slot = slot(&name, version);
+                let entry = entries.get(&slot);
+                StoredProjection {
+                    lease: entry
+                        .and_then(|e| e.lease)
+                        .map(|(owner, until)| StoredLease {
+                            owner,
+                            expires_at: match until.checked_duration_since(instant) {
+                                Some(left) => {
+                                    now + chrono::Duration::from_std(left).unwrap_or_default()
+                                }
+                                None => {
+                                    now - chrono::Duration::from_std(instant - until)
+                                        .unwrap_or_default()
+                                }
+                            },
+                        }),
+                    checkpoint: entry.and_then(|e| e.position),
+                    active: active == Some(version),
+                    registered_at: None,
+                    activated_at: None,
+                    name,
+                    version,
+                    slot,
+                    events,
+                }
+            })
+            .collect())
     }
 }
 

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::event::RecordedEvent;
@@ -15,7 +16,7 @@ use crate::store::StoreError;
 /// [`CorruptRecord`]) is parked too, with its columns as they were stored;
 /// numbers out of range there read as 0 here, and the stored values are in
 /// the reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ParkedEvent {
     /// The projection that failed.
     pub projection: String,
@@ -86,6 +87,20 @@ impl ParkedEvent {
     }
 }
 
+/// A parked event an operator chose not to run again, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedEvent {
+    /// The event as it was parked.
+    #[serde(flatten)]
+    pub parked: ParkedEvent,
+    /// Why it was skipped.
+    pub reason: String,
+    /// Who skipped it, if given.
+    pub skipped_by: Option<String>,
+    /// When.
+    pub skipped_at: DateTime<Utc>,
+}
+
 /// Keeps parked events per projection, one per global position.
 #[async_trait]
 pub trait DeadLetterStore: Send + Sync + 'static {
@@ -101,6 +116,21 @@ pub trait DeadLetterStore: Send + Sync + 'static {
     /// Removes the parked event at `position`; `false` if there was none.
     async fn remove(&self, projection: &str, position: u64) -> Result<bool, StoreError>;
 
-    /// Removes every event parked for `projection`.
+    /// Removes every event parked for `projection`, skipped ones included.
     async fn clear(&self, projection: &str) -> Result<(), StoreError>;
+
+    /// Marks the event parked for `projection` at `position` as skipped
+    /// for `reason`, at `at`: it leaves the parked list (and its count) but
+    /// is kept with the reason. `false` when no such event is parked.
+    async fn skip(
+        &self,
+        projection: &str,
+        position: u64,
+        reason: &str,
+        skipped_by: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The events skipped for `projection`, by position.
+    async fn skipped(&self, projection: &str) -> Result<Vec<SkippedEvent>, StoreError>;
 }

@@ -122,6 +122,9 @@ pub enum RunnerError {
     /// A rebuild of the projection is already running.
     #[error("projection `{0}` is being rebuilt already")]
     Rebuilding(String),
+    /// An operator paused the projection; resume it first.
+    #[error("projection `{0}` is paused; resume it first")]
+    Paused(String),
     /// The projection has no `#[reset]` method, so it cannot be rebuilt:
     /// replaying the log onto a read model that was not cleared would apply
     /// every event a second time.

@@ -13,6 +13,7 @@
 //! println!("{}", registry.table());
 //! ```
 
+mod decodable;
 mod entries;
 pub(crate) mod from_types;
 mod problems;
@@ -27,6 +28,7 @@ use crate::event::DecodeErrorKind;
 use validate::Index;
 
 pub use crate::upcast::UpcasterChain;
+pub use decodable::Undecodable;
 pub use entries::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,
     QueryHandlerRegistration, QueryRegistration, RegistryParts, SagaRegistration,

@@ -1,6 +1,7 @@
 //! The storage traits every backend implements, and their request types.
 
 mod append;
+mod catalog;
 mod checkpoint;
 mod corrupt;
 mod error;
@@ -10,6 +11,8 @@ mod invalid;
 pub mod rules;
 mod snapshot;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
@@ -17,6 +20,7 @@ use futures::stream::BoxStream;
 use crate::event::{NewEvent, RecordedEvent};
 
 pub use append::{AppendResult, ExpectedVersion};
+pub use catalog::{StoredEventType, StreamQuery, StreamSummary};
 pub use checkpoint::CheckpointStore;
 pub use corrupt::CorruptRecord;
 pub use error::{CurrentVersion, StoreError};
@@ -160,5 +164,57 @@ pub trait EventStore: Send + Sync + 'static {
             count += 1;
         }
         Ok(count)
+    }
+
+    /// The streams `query` selects, by stream id, with their version and
+    /// when they last changed. The default reads the whole log; stores
+    /// should ask their index.
+    async fn streams(&self, query: &StreamQuery) -> Result<Vec<StreamSummary>, StoreError> {
+        let mut filter = EventFilter::all();
+        if let Some(aggregate_type) = &query.aggregate_type {
+            filter = filter.with_aggregate_types([aggregate_type.as_str()]);
+        }
+        let mut events = self.read_all(1, filter);
+        let mut streams: BTreeMap<String, StreamSummary> = BTreeMap::new();
+        while let Some(event) = events.try_next().await? {
+            if !query.matches(&event.stream_id, &event.aggregate_type) {
+                continue;
+            }
+            let summary = StreamSummary {
+                stream_id: event.stream_id.to_string(),
+                aggregate_type: event.aggregate_type.to_string(),
+                version: event.stream_version,
+                last_position: event.global_position,
+                last_recorded_at: event.recorded_at,
+            };
+            streams.insert(summary.stream_id.clone(), summary);
+        }
+        Ok(streams.into_values().take(query.limit).collect())
+    }
+
+    /// Every distinct event name and schema version stored, by name and
+    /// version, with counts: what a reader of the whole log must be able to
+    /// decode. The default reads the whole log; stores should aggregate
+    /// natively.
+    async fn event_types(&self) -> Result<Vec<StoredEventType>, StoreError> {
+        let mut events = self.read_all(1, EventFilter::all());
+        let mut types: BTreeMap<(String, u32), StoredEventType> = BTreeMap::new();
+        while let Some(event) = events.try_next().await? {
+            let key = (event.event_name.to_string(), event.schema_version);
+            types
+                .entry(key)
+                .and_modify(|t| {
+                    t.count += 1;
+                    t.last_position = event.global_position;
+                })
+                .or_insert_with(|| StoredEventType {
+                    event_name: event.event_name.to_string(),
+                    schema_version: event.schema_version,
+                    count: 1,
+                    first_position: event.global_position,
+                    last_position: event.global_position,
+                });
+        }
+        Ok(types.into_values().collect())
     }
 }

@@ -3,6 +3,7 @@
 //! reserves inventory, takes payment and approves the order, compensating
 //! when payment fails; served over HTTP by [`http`].
 
+pub mod admin;
 pub mod app;
 pub mod http;
 pub mod inventory;

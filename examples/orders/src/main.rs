@@ -11,6 +11,11 @@
 //! run uses new order ids, so it can run again on the same schema. For a
 //! server that requires TLS, put `?sslmode=verify-full&sslrootcert=<CA file>`
 //! in `DATABASE_URL`.
+//!
+//! `cargo run -p orders -- admin <command>` runs the operations CLI of
+//! `eventsource-admin` on the same store (`admin --help` lists the
+//! commands); `cargo run -p orders --bin orders-worker` runs the order
+//! summary and the fulfilment saga until stopped, for the CLI to control.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +34,12 @@ const USAGE: &str = "usage: orders [serve [--port PORT] [--host ADDRESS]]";
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // `orders admin <command>`: the operations CLI (see `orders::admin`).
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("admin") {
+        let exit = eventsource_admin::run(orders::admin::operations().await?, args).await;
+        std::process::exit(exit.code());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::control::{ControlStore, InMemoryControlStore};
 use super::{DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, RunnerError};
 use crate::clock::Clock;
 use crate::error::Error;
@@ -27,6 +28,7 @@ use crate::store::{EventFilter, EventStore, IntoEventStore};
 pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
 pub use status::{ProjectionState, ProjectionStatus, RebuildProgress};
+pub use versions::slot;
 
 use status::Published;
 use worker::{Control, Worker};
@@ -77,6 +79,7 @@ use worker::{Control, Worker};
 pub struct ProjectionRunner {
     store: Arc<dyn EventStore>,
     dead_letters: Arc<dyn DeadLetterStore>,
+    requests: Arc<dyn ControlStore>,
     options: RunnerOptions,
     owner: Uuid,
     clock: Clock,
@@ -117,6 +120,7 @@ impl ProjectionRunner {
         Ok(Self {
             store: store.into_event_store(),
             dead_letters: Arc::new(InMemoryDeadLetterStore::new()),
+            requests: Arc::new(InMemoryControlStore::new()),
             options: RunnerOptions::default(),
             owner: clock.uuid_v7(),
             clock,
@@ -128,6 +132,28 @@ impl ProjectionRunner {
     pub fn with_dead_letters(mut self, dead_letters: impl DeadLetterStore) -> Self {
         self.dead_letters = Arc::new(dead_letters);
         self
+    }
+
+    /// Watches `store` for control requests (pause, resume, rebuild, reset,
+    /// retry of parked events) for the projections started afterwards: the
+    /// instance holding a projection's lease carries them out. By default
+    /// the runner has an [`InMemoryControlStore`] of its own
+    /// ([`ProjectionRunner::control`]); give it a shared one (on PostgreSQL,
+    /// the store's) to be controlled from other processes.
+    pub fn with_control(mut self, store: impl ControlStore) -> Self {
+        self.requests = Arc::new(store);
+        self
+    }
+
+    /// Like [`ProjectionRunner::with_control`], with a shared store.
+    pub fn with_shared_control(mut self, store: Arc<dyn ControlStore>) -> Self {
+        self.requests = store;
+        self
+    }
+
+    /// The store this runner takes control requests from.
+    pub fn control(&self) -> &Arc<dyn ControlStore> {
+        &self.requests
     }
 
     /// Sets batching, retry and lease options for projections started
@@ -225,6 +251,9 @@ impl ProjectionRunner {
             clock: self.clock.clone(),
             slot: slot.clone(),
             active: Some(active),
+            requests: self.requests.clone(),
+            requests_changed: self.requests.watch(),
+            paused: false,
         };
         let span = tracing::info_span!(
             "eventsource.projection",

@@ -29,6 +29,7 @@ pub struct RunnerOptions {
     pub(super) lease_ttl: Duration,
     pub(super) standby_poll: Duration,
     pub(super) reconnect_delay: Duration,
+    pub(super) control_poll: Duration,
 }
 
 impl Default for RunnerOptions {
@@ -40,6 +41,7 @@ impl Default for RunnerOptions {
             lease_ttl: Duration::from_secs(15),
             standby_poll: Duration::from_secs(1),
             reconnect_delay: Duration::from_millis(500),
+            control_poll: Duration::from_secs(2),
         }
     }
 }
@@ -61,6 +63,9 @@ pub enum InvalidOptions {
     /// `standby_poll` is zero: a standby would poll the lease without pause.
     #[error("`standby_poll` is 0; a standby would try to take the lease in a busy loop")]
     ZeroStandbyPoll,
+    /// `control_poll` is zero: the owner would read control requests without pause.
+    #[error("`control_poll` is 0; the owner would read control requests in a busy loop")]
+    ZeroControlPoll,
     /// `reconnect_delay` is zero: a failing store would be retried without pause.
     #[error("`reconnect_delay` is 0; a failing store would be retried in a busy loop")]
     ZeroReconnectDelay,
@@ -119,6 +124,20 @@ impl RunnerOptions {
         self
     }
 
+    /// How often a projection's owner reads its control requests (not
+    /// zero; default 2 s). Stores that can wake runners (PostgreSQL through
+    /// `NOTIFY`, the in-memory store) deliver requests at once; the poll
+    /// covers wake-ups lost on the way.
+    pub fn with_control_poll(mut self, every: Duration) -> Self {
+        self.control_poll = every;
+        self
+    }
+
+    /// How often a projection's owner reads its control requests.
+    pub fn control_poll(&self) -> Duration {
+        self.control_poll
+    }
+
     /// Most events handled in one unit of work.
     pub fn batch_size(&self) -> usize {
         self.batch_size
@@ -162,6 +181,9 @@ impl RunnerOptions {
         }
         if self.reconnect_delay.is_zero() {
             return Err(InvalidOptions::ZeroReconnectDelay);
+        }
+        if self.control_poll.is_zero() {
+            return Err(InvalidOptions::ZeroControlPoll);
         }
         if self.retry.base() > self.retry.max() {
             return Err(InvalidOptions::RetryDelaysInverted {
@@ -254,6 +276,10 @@ mod tests {
             (
                 base.with_reconnect_delay(Duration::ZERO),
                 InvalidOptions::ZeroReconnectDelay,
+            ),
+            (
+                base.with_control_poll(Duration::ZERO),
+                InvalidOptions::ZeroControlPoll,
             ),
             (
                 delays(20, 10),

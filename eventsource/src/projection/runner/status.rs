@@ -16,6 +16,9 @@ pub enum ProjectionState {
     Live,
     /// Resetting and replaying from the start.
     Rebuilding,
+    /// Paused by an operator (a control request): holding the lease but
+    /// handling no events until resumed.
+    Paused,
     /// Waiting to recover from a store failure (the error is kept).
     Failed(String),
     /// Stopped for good.

@@ -4,7 +4,12 @@
 /// Where `version` of projection `name` keeps its checkpoint, lease and
 /// parked events: the name itself for version 1 (as before versions
 /// existed, so upgrading keeps them), `name@vN` for the others.
-pub(crate) fn slot(name: &str, version: u32) -> String {
+///
+/// ```
+/// assert_eq!(eventsource::projection::slot("orders.summary", 1), "orders.summary");
+/// assert_eq!(eventsource::projection::slot("orders.summary", 2), "orders.summary@v2");
+/// ```
+pub fn slot(name: &str, version: u32) -> String {
     if version == 1 {
         name.to_owned()
     } else {

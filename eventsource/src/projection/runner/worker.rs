@@ -11,10 +11,11 @@ use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
-use super::rebuild::{PendingRebuild, ProgressFn};
+use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
 use crate::event::RecordedEvent;
+use crate::projection::control::{ControlCommand, ControlRequest, ControlStatus, ControlStore};
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
@@ -86,6 +87,12 @@ pub(super) struct Worker<P: Projection> {
     pub(super) slot: Arc<str>,
     /// The version the store says queries read (`None`: none yet).
     pub(super) active: Option<u32>,
+    /// Where operators record requests for this projection's owner.
+    pub(super) requests: Arc<dyn ControlStore>,
+    /// Wakes the owner when requests may have been recorded, if the store can.
+    pub(super) requests_changed: Option<watch::Receiver<u64>>,
+    /// Whether an operator paused the projection.
+    pub(super) paused: bool,
 }
 
 impl<P: Projection> Worker<P> {
@@ -137,7 +144,8 @@ impl<P: Projection> Worker<P> {
             } else {
                 RunnerError::Stopped(P::NAME.to_owned())
             };
-            rebuild.fail(error);
+            let ended = rebuild.fail(error);
+            self.record(ended).await;
         }
         if let Err(error) = self.backend.release(&self.slot, self.owner).await {
             tracing::warn!(projection = P::NAME, %error, "cannot release the lease");
@@ -275,8 +283,14 @@ impl<P: Projection> Worker<P> {
             Ok(position) => position,
             Err(error) => return self.pause(&error).await,
         };
+        self.paused = match self.requests.paused(&self.slot).await {
+            Ok(paused) => paused,
+            Err(error) => return self.pause(&error).await,
+        };
         let state = if self.rebuild.is_some() {
             ProjectionState::Rebuilding
+        } else if self.paused {
+            ProjectionState::Paused
         } else {
             ProjectionState::CatchingUp
         };
@@ -294,6 +308,10 @@ impl<P: Projection> Worker<P> {
         let mut versions = self
             .clock
             .interval_at(self.clock.instant() + period, period);
+        // Requests recorded while no instance held the lease come first.
+        let mut requests = self
+            .clock
+            .interval_at(self.clock.instant(), self.options.control_poll);
         loop {
             tokio::select! {
                 biased;
@@ -304,9 +322,14 @@ impl<P: Projection> Worker<P> {
                             let _ = reply.send(Err(RunnerError::Rebuilding(P::NAME.to_owned())));
                             continue;
                         }
+                        if self.paused {
+                            let _ = reply.send(Err(RunnerError::Paused(P::NAME.to_owned())));
+                            continue;
+                        }
                         match self.reset().await {
                             Ok(total) => {
-                                self.rebuild = Some(PendingRebuild::new(progress, reply, total, self.clock.instant()));
+                                let requester = Requester::Caller { progress, reply };
+                                self.rebuild = Some(PendingRebuild::new(requester, total, self.clock.instant()));
                             }
                             Err(error) => {
                                 // It goes on from the checkpoint it kept: say
@@ -321,13 +344,23 @@ impl<P: Projection> Worker<P> {
                         let _ = reply.send(self.retry_parked(position).await);
                     }
                 },
-                () = lease_lost(&mut self.lease) => return self.lost_lease(),
+                () = lease_lost(&mut self.lease) => return self.lost_lease().await,
                 _ = versions.tick() => {
                     if self.superseded().await {
                         return Flow::Retire;
                     }
                 }
-                chunk = items.next() => match chunk {
+                () = changed(&mut self.requests_changed) => {
+                    if let Some(flow) = self.obey().await {
+                        return flow;
+                    }
+                }
+                _ = requests.tick() => {
+                    if let Some(flow) = self.obey().await {
+                        return flow;
+                    }
+                }
+                chunk = items.next(), if !self.paused => match chunk {
                     None => {
                         let error = StoreError::invalid("the subscription ended");
                         return self.pause(&error).await;
@@ -347,9 +380,9 @@ impl<P: Projection> Worker<P> {
                                     }
                                     self.activate().await;
                                 }
-                                self.rebuild_progress(replayed, live);
+                                self.rebuild_progress(replayed, live).await;
                             }
-                            Err(Interrupt::LeaseLost) => return self.lost_lease(),
+                            Err(Interrupt::LeaseLost) => return self.lost_lease().await,
                             // A rebuild in progress goes on after the pause,
                             // from the checkpoint its replay reached.
                             Err(Interrupt::Store(error)) => return self.pause(&error).await,
@@ -361,21 +394,213 @@ impl<P: Projection> Worker<P> {
     }
 
     /// Another instance took the lease: a rebuild in progress is its now.
-    fn lost_lease(&mut self) -> Flow {
+    async fn lost_lease(&mut self) -> Flow {
         if let Some(rebuild) = self.rebuild.take() {
-            rebuild.fail(RunnerError::NotOwner(P::NAME.to_owned()));
+            let ended = rebuild.fail(RunnerError::NotOwner(P::NAME.to_owned()));
+            self.record(ended).await;
         }
         Flow::Restart
     }
 
     /// Reports a rebuild's progress after `replayed` more items, and answers
     /// it once the replay is `live`.
-    fn rebuild_progress(&mut self, replayed: u64, live: bool) {
+    async fn rebuild_progress(&mut self, replayed: u64, live: bool) {
         if let Some(rebuild) = &mut self.rebuild {
             rebuild.advanced(P::NAME, replayed, self.clock.instant());
         }
         if live && let Some(rebuild) = self.rebuild.take() {
-            rebuild.finish(P::NAME);
+            let ended = rebuild.finish(P::NAME);
+            self.record(ended).await;
+        }
+    }
+
+    /// Records how a rebuild requested through the store ended.
+    async fn record(&mut self, ended: Option<Ended>) {
+        if let Some(ended) = ended {
+            let (status, outcome) = match ended.outcome {
+                Ok(outcome) => (ControlStatus::Done, outcome),
+                Err(outcome) => (ControlStatus::Failed, outcome),
+            };
+            self.answer(ended.request, status, &outcome).await;
+        }
+    }
+
+    /// Records the outcome of request `id`. A failure to record it is
+    /// logged: the request stays as it was, and the operator's wait says so.
+    async fn answer(&mut self, id: Uuid, status: ControlStatus, outcome: &str) {
+        if let Err(error) = self
+            .requests
+            .finish(id, status, self.owner, Some(outcome))
+            .await
+        {
+            tracing::warn!(projection = P::NAME, %error, request = %id, "cannot record the outcome of a control request");
+        }
+    }
+
+    /// Carries out the pending control requests, oldest first; returns how
+    /// to go on when one needs the subscription restarted (a rebuild, a
+    /// reset).
+    async fn obey(&mut self) -> Option<Flow> {
+        let pending = match self.requests.pending(&self.slot).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                // Polled again at the next tick.
+                tracing::debug!(projection = P::NAME, %error, "cannot read control requests");
+                return None;
+            }
+        };
+        for request in pending {
+            if let Some(flow) = self.carry_out(request).await {
+                return Some(flow);
+            }
+        }
+        None
+    }
+
+    async fn carry_out(&mut self, request: ControlRequest) -> Option<Flow> {
+        tracing::info!(
+            projection = P::NAME,
+            version = P::VERSION,
+            request = %request.id,
+            command = %request.command,
+            "carrying out a control request"
+        );
+        let id = request.id;
+        match request.command {
+            ControlCommand::Pause => {
+                self.paused = true;
+                self.publish(|s| s.state = ProjectionState::Paused);
+                let at = self
+                    .committed
+                    .map_or_else(|| "the start".to_owned(), |p| format!("position {p}"));
+                self.answer(id, ControlStatus::Done, &format!("paused at {at}"))
+                    .await;
+                None
+            }
+            ControlCommand::Resume => {
+                let was = std::mem::replace(&mut self.paused, false);
+                self.publish(|s| {
+                    if s.state == ProjectionState::Paused {
+                        s.state = ProjectionState::CatchingUp;
+                    }
+                });
+                let outcome = if was { "resumed" } else { "was not paused" };
+                self.answer(id, ControlStatus::Done, outcome).await;
+                None
+            }
+            ControlCommand::Rebuild => self.rebuild_requested(id).await,
+            ControlCommand::Reset { position } => self.reset_requested(id, position).await,
+            ControlCommand::Retry { position } => {
+                let (status, outcome) = self.retry_requested(position).await;
+                self.answer(id, status, &outcome).await;
+                None
+            }
+        }
+    }
+
+    async fn rebuild_requested(&mut self, id: Uuid) -> Option<Flow> {
+        let refused = if !P::RESETS {
+            Some(RunnerError::NoReset(P::NAME.to_owned()))
+        } else if self.paused {
+            Some(RunnerError::Paused(P::NAME.to_owned()))
+        } else if self.rebuild.is_some() {
+            Some(RunnerError::Rebuilding(P::NAME.to_owned()))
+        } else {
+            None
+        };
+        if let Some(error) = refused {
+            self.answer(id, ControlStatus::Failed, &error.to_string())
+                .await;
+            return None;
+        }
+        match self.reset().await {
+            Ok(total) => {
+                self.rebuild = Some(PendingRebuild::new(
+                    Requester::Request(id),
+                    total,
+                    self.clock.instant(),
+                ));
+                self.answer(
+                    id,
+                    ControlStatus::Running,
+                    &format!("replaying {total} events"),
+                )
+                .await;
+            }
+            Err(error) => {
+                self.publish(|s| s.state = ProjectionState::CatchingUp);
+                self.answer(id, ControlStatus::Failed, &error.to_string())
+                    .await;
+            }
+        }
+        Some(Flow::Restart)
+    }
+
+    /// Moves the checkpoint to `position` (back or forward), leaving the
+    /// read model as it is.
+    async fn reset_requested(&mut self, id: Uuid, position: u64) -> Option<Flow> {
+        let from = self.committed;
+        let moved = async {
+            let mut tx = self.backend.begin(self.options.lease_ttl).await?;
+            tx.reset_checkpoint(&self.slot).await?;
+            let to = (position > 0).then_some(position);
+            tx.commit(&self.slot, self.owner, to)
+                .await
+                .map_err(|e| Interrupt::from(e).into_runner_error(P::NAME))
+        }
+        .await;
+        match moved {
+            Ok(()) => {
+                self.committed = (position > 0).then_some(position);
+                let committed = self.committed;
+                self.publish(|s| s.position = committed);
+                let from = from.map_or_else(|| "the start".to_owned(), |p| p.to_string());
+                self.answer(
+                    id,
+                    ControlStatus::Done,
+                    &format!("checkpoint moved from {from} to {position}"),
+                )
+                .await;
+                Some(Flow::Restart)
+            }
+            Err(error) => {
+                self.answer(id, ControlStatus::Failed, &error.to_string())
+                    .await;
+                None
+            }
+        }
+    }
+
+    /// Runs parked events again: the one at `position`, or all of them.
+    async fn retry_requested(&mut self, position: Option<u64>) -> (ControlStatus, String) {
+        let positions = match position {
+            Some(position) => vec![position],
+            None => match self.dead_letters.list(&self.slot).await {
+                Ok(parked) => parked.iter().map(|p| p.global_position).collect(),
+                Err(error) => return (ControlStatus::Failed, error.to_string()),
+            },
+        };
+        let mut failed = Vec::new();
+        for position in &positions {
+            if let Err(error) = self.retry_parked(*position).await {
+                failed.push(format!("{position}: {error}"));
+            }
+        }
+        if failed.is_empty() {
+            (
+                ControlStatus::Done,
+                format!("{} parked event(s) handled", positions.len()),
+            )
+        } else {
+            (
+                ControlStatus::Failed,
+                format!(
+                    "{} of {} failed again: {}",
+                    failed.len(),
+                    positions.len(),
+                    failed.join("; ")
+                ),
+            )
         }
     }
 
@@ -699,6 +924,18 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Resolves when `watch` changes; never without one (or once its sender is
+/// gone, when the poll alone finds requests).
+async fn changed(watch: &mut Option<watch::Receiver<u64>>) {
+    if let Some(receiver) = watch {
+        if receiver.changed().await.is_ok() {
+            return;
+        }
+        *watch = None;
+    }
+    std::future::pending().await
 }
 
 /// Resolves when the lease held is lost; never without one.

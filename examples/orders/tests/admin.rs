@@ -233,7 +233,6 @@ fn every_command_on_the_orders_data_in_postgres() {
         "3",
     ]));
     assert_eq!(followed.len(), 3);
-    tail_ends_when_its_reader_goes(&schema);
 
     let projections = schema.json(&["projections"], 0);
     for name in ["orders.summary.postgres", "orders.fulfilment"] {
@@ -344,6 +343,8 @@ fn every_command_on_the_orders_data_in_postgres() {
 
     schema.json(&["pause", "no.such.projection"], 4);
     schema.admin(&["no-such-command"]).assert().code(2);
+    // Last: it appends, and the checks above expect the walkthrough's data.
+    tail_ends_when_its_reader_goes(&schema);
 }
 
 #[test]

@@ -102,6 +102,10 @@
 //!   [`ProjectionRunner`](projection::ProjectionRunner).
 //! - [`query`](mod@query): queries answered by read models through the
 //!   [`QueryBus`](query::QueryBus), once, at a position, or live.
+//! - [`telemetry`] (feature `opentelemetry`): the W3C trace context events
+//!   carry, so that projections and sagas join the trace of the command
+//!   behind each event; [`metrics`](mod@metrics) (feature `metrics`): the
+//!   runtime's metrics, their names, units and labels.
 //! - [`clock`]: time and randomness behind one seam (the system's, or one a
 //!   seed fixes); [`backoff`]: the one backoff.
 //! - [`error`]: the runtime's own [`Error`] and [`CommandError`].
@@ -123,6 +127,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod memory;
+pub mod metrics;
 pub mod ops;
 pub mod prelude;
 pub mod projection;
@@ -131,6 +136,7 @@ pub mod registry;
 pub mod repository;
 pub mod saga;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod upcast;

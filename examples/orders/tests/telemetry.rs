@@ -243,6 +243,41 @@ async fn checkout_shares_one_trace(app: App, tracing: &Tracing, db: bool) {
             event.event_name
         );
     }
+
+    // A rebuild replays the log in traces of its own, linked to the ones
+    // that wrote the events.
+    let summary_name = app
+        .runner
+        .names()
+        .into_iter()
+        .find(|name| name.starts_with("orders.summary"))
+        .expect("the summary runs");
+    let before = spans.len();
+    app.runner
+        .rebuild(summary_name, |_| {})
+        .await
+        .expect("the summary rebuilds");
+    let spans = tracing.spans();
+    let replayed: Vec<&SpanData> = spans[before..]
+        .iter()
+        .filter(|s| text(s, "messaging.consumer.group.name") == summary_name)
+        .collect();
+    assert!(!replayed.is_empty(), "the replay left no processing span");
+    for span in &replayed {
+        assert_ne!(
+            span.span_context.trace_id(),
+            trace,
+            "a replayed event joined the checkout's trace"
+        );
+    }
+    assert!(
+        replayed.iter().any(|s| s
+            .links
+            .links
+            .iter()
+            .any(|l| l.span_context.trace_id() == trace)),
+        "no replayed event is linked to the checkout's trace"
+    );
     app.runner.shutdown().await;
 }
 

@@ -42,6 +42,28 @@
 //! Without the feature nothing here runs: no header is written, no span
 //! opened, and [`client_span`] is [`Span::none`](tracing::Span::none).
 //!
+//! What a command writes, with a tracer installed as an application would
+//! (here one that exports nowhere):
+//!
+//! ```
+//! # #[cfg(feature = "opentelemetry")] {
+//! use eventsource::telemetry::{TRACEPARENT, inject_current};
+//! use opentelemetry::trace::TracerProvider as _;
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+//! let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("shop"));
+//! tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+//!     let _request = tracing::info_span!("request").entered();
+//!     let mut headers = std::collections::BTreeMap::new();
+//!     inject_current(&mut headers);
+//!     // version 00, a 32-digit trace id, a 16-digit span id, the flags
+//!     let parts: Vec<&str> = headers[TRACEPARENT].split('-').collect();
+//!     assert_eq!((parts[0], parts[1].len(), parts[2].len()), ("00", 32, 16));
+//! });
+//! # }
+//! ```
+//!
 //! [`tracing-opentelemetry`]: https://docs.rs/tracing-opentelemetry
 
 #[cfg(feature = "opentelemetry")]

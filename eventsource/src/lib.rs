@@ -106,6 +106,10 @@
 //!   carry, so that projections and sagas join the trace of the command
 //!   behind each event; [`metrics`](mod@metrics) (feature `metrics`): the
 //!   runtime's metrics, their names, units and labels.
+//! - [`ops`]: the operations API ([`ops::Operations`]) behind the admin
+//!   CLI and console of `eventsource-admin`: streams, the log, projection
+//!   control across processes, dead letters, sagas, the registry and
+//!   `check`.
 //! - [`clock`]: time and randomness behind one seam (the system's, or one a
 //!   seed fixes); [`backoff`]: the one backoff.
 //! - [`error`]: the runtime's own [`Error`] and [`CommandError`].

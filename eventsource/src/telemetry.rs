@@ -32,8 +32,11 @@
 //! Replaying the log for a rebuild is a new trace per event **linked** to
 //! the original one: a replay is not part of the transaction that wrote the
 //! event, may run months later, and would otherwise add thousands of spans
-//! to traces long closed. Sagas are never rebuilt, so their processing is
-//! always a child.
+//! to traces long closed. An operator's retry of a parked event is linked
+//! for the same reason. Sagas are never rebuilt, so a saga step is a child
+//! but when an operator retries it. Catching up after downtime is live
+//! processing, late: a child, whose distance from its parent shows the
+//! delay.
 //!
 //! Stores report their own calls as client spans through [`client_span`]
 //! (`db.system.name`, `db.operation.name`, `db.collection.name`,

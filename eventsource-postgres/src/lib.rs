@@ -324,6 +324,18 @@
 //! backend — the error is [`StoreError::Connection`](eventsource::StoreError::Connection)
 //! holding a [`TlsError`], whose message begins `TLS handshake failed:`.
 //!
+//! # Traces and metrics
+//!
+//! The features `opentelemetry` and `metrics` turn on those of the runtime
+//! (`eventsource::telemetry`, `eventsource::metrics`). With the first, the
+//! store's statements on the events table (appends, versions, counts, the
+//! head) run in client spans named `INSERT events` or `SELECT events`, with
+//! `db.system.name = "postgresql"`, `db.operation.name`,
+//! `db.collection.name` and `db.namespace` (the schema). With the second,
+//! a subscription's query retried after a lost connection, and its
+//! `LISTEN` connection opened again, count in
+//! `eventsource_subscription_reconnects_total{source="postgresql"}`.
+//!
 //! # Errors
 //!
 //! Lost connections map to [`StoreError::Connection`](eventsource::StoreError::Connection),

@@ -222,9 +222,13 @@ async fn listener(
                     Ok(Some(_)) => bump(),
                     // The connection dropped; the next call reconnects and
                     // re-listens, but what was sent meanwhile is lost.
-                    Ok(None) => bump(),
+                    Ok(None) => {
+                        eventsource::metrics::subscription_reconnected("postgresql");
+                        bump();
+                    }
                     Err(err) => {
                         tracing::warn!(%channel, error = %err, "LISTEN connection failed; reconnecting");
+                        eventsource::metrics::subscription_reconnected("postgresql");
                         bump();
                         break;
                     }

@@ -13,6 +13,7 @@ use eventsource::store::{
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 
 use crate::append::{Appends, XidGuard};
 use crate::checkpoints::Checkpoints;
@@ -338,6 +339,15 @@ impl fmt::Debug for PgEventStore {
     }
 }
 
+impl PgEventStore {
+    /// The span of one statement on the events table, with the
+    /// OpenTelemetry database attributes (feature `opentelemetry` of
+    /// `eventsource`; a disabled span without it).
+    fn db_span(&self, operation: &'static str) -> tracing::Span {
+        eventsource::telemetry::client_span("postgresql", operation, "events", self.schema())
+    }
+}
+
 #[async_trait]
 impl EventStore for PgEventStore {
     async fn append(
@@ -349,6 +359,7 @@ impl EventStore for PgEventStore {
     ) -> Result<AppendResult, StoreError> {
         self.appends
             .append(stream_id, aggregate_type, expected, &events)
+            .instrument(self.db_span("INSERT"))
             .await
     }
 
@@ -365,7 +376,10 @@ impl EventStore for PgEventStore {
     }
 
     async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
-        self.appends.stream_version(stream_id).await
+        self.appends
+            .stream_version(stream_id)
+            .instrument(self.db_span("SELECT"))
+            .await
     }
 
     /// Counted by the server (`count(*)` with the filter's conditions), up
@@ -376,13 +390,18 @@ impl EventStore for PgEventStore {
         from_position: u64,
         filter: EventFilter,
     ) -> Result<u64, StoreError> {
-        read::count(&self.reads, from_position, &filter).await
+        read::count(&self.reads, from_position, &filter)
+            .instrument(self.db_span("SELECT"))
+            .await
     }
 
     /// The highest committed position. Events below it may still be
     /// committing (see the crate docs); `read_all` waits for them.
     async fn head_position(&self) -> Result<u64, StoreError> {
-        self.reads.head_position().await
+        self.reads
+            .head_position()
+            .instrument(self.db_span("SELECT"))
+            .await
     }
 
     /// One query: the last event of each stream (`DISTINCT ON`), ids

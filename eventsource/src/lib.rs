@@ -102,6 +102,10 @@
 //!   [`ProjectionRunner`](projection::ProjectionRunner).
 //! - [`query`](mod@query): queries answered by read models through the
 //!   [`QueryBus`](query::QueryBus), once, at a position, or live.
+//! - [`telemetry`] (feature `opentelemetry`): the W3C trace context events
+//!   carry, so that projections and sagas join the trace of the command
+//!   behind each event; [`metrics`](mod@metrics) (feature `metrics`): the
+//!   runtime's metrics, their names, units and labels.
 //! - [`ops`]: the operations API ([`ops::Operations`]) behind the admin
 //!   CLI and console of `eventsource-admin`: streams, the log, projection
 //!   control across processes, dead letters, sagas, the registry and
@@ -127,6 +131,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod memory;
+pub mod metrics;
 pub mod ops;
 pub mod prelude;
 pub mod projection;
@@ -135,6 +140,7 @@ pub mod registry;
 pub mod repository;
 pub mod saga;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod upcast;

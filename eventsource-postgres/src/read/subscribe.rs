@@ -62,6 +62,7 @@ impl Retries {
             return Failure::GiveUp(err);
         }
         let delay = self.backoff.next_delay();
+        eventsource::metrics::subscription_reconnected("postgresql");
         tracing::warn!(
             error = %err,
             attempt = self.failures,

@@ -13,6 +13,7 @@ use crate::command::{Command, CreationPolicy, Handles};
 use crate::error::{CommandError, Error};
 use crate::event::EventSet;
 use crate::event::{Metadata, NewEvent};
+use crate::metrics::{self, Outcome};
 use crate::store::{ExpectedVersion, Snapshot, StoreError};
 
 impl<A: Aggregate> Repository<A> {
@@ -84,6 +85,7 @@ impl<A: Aggregate> Repository<A> {
                             && expected == ExpectedVersion::Any
                             && attempt < self.retry.max_attempts =>
                     {
+                        metrics::conflict(A::NAME, true);
                         tracing::debug!(attempt, "version conflict; reloading and retrying");
                         self.clock
                             .sleep(self.retry.delay_on(attempt, &self.clock))
@@ -93,6 +95,10 @@ impl<A: Aggregate> Repository<A> {
                     // The last conflict, when the retries ran out, is
                     // returned as the store reported it.
                     other => {
+                        metrics::command_ended(A::NAME, C::NAME, outcome_of(&other));
+                        if matches!(&other, Err(CommandError::Failed(Error::Store(e))) if e.is_conflict()) {
+                            metrics::conflict(A::NAME, false);
+                        }
                         let span = tracing::Span::current();
                         span.record("attempts", attempt);
                         if let Ok(done) = &other {
@@ -207,12 +213,19 @@ impl<A: Aggregate> Repository<A> {
             version = tracing::field::Empty,
             position = tracing::field::Empty,
         );
+        let started = self.clock.instant();
         let appended = self
             .store
             .append(stream_id, A::NAME, expected, batch)
             .instrument(span.clone())
-            .await
-            .map_err(Error::from)?;
+            .await;
+        metrics::appended(
+            A::NAME,
+            events.len(),
+            self.clock.instant().saturating_duration_since(started),
+            appended.is_ok(),
+        );
+        let appended = appended.map_err(Error::from)?;
         span.record("version", appended.last_version);
         span.record("position", appended.last_position);
         if let Some(cache) = &self.cache {
@@ -309,12 +322,17 @@ fn encode<E: EventSet>(
     stream_id: &Arc<str>,
     clock: &Clock,
 ) -> Result<Vec<NewEvent>, Error> {
-    let event_metadata = Metadata {
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+    let mut event_metadata = Metadata {
         correlation_id: Some(metadata.correlation_id.unwrap_or(command_id)),
         causation_id: Some(metadata.causation_id.unwrap_or(command_id)),
         actor: metadata.actor.clone(),
         headers: metadata.headers.clone(),
     };
+    // The events carry the context of the span running the command, so
+    // that whoever processes them joins its trace.
+    #[cfg(feature = "opentelemetry")]
+    crate::telemetry::inject_current(&mut event_metadata.headers);
     events
         .iter()
         .map(|event| {
@@ -332,4 +350,14 @@ fn encode<E: EventSet>(
             })
         })
         .collect()
+}
+
+/// How a command ended, for the commands metric.
+fn outcome_of<A: Aggregate, E>(result: &Result<Executed<A>, CommandError<E>>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Ok,
+        Err(CommandError::Rejected(_)) => Outcome::Rejected,
+        Err(CommandError::Failed(Error::Store(e))) if e.is_conflict() => Outcome::Conflict,
+        Err(_) => Outcome::Error,
+    }
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod app;
 pub mod http;
 pub mod inventory;
+pub mod metrics;
 pub mod order;
 pub mod payment;
 pub mod queries;

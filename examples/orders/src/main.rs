@@ -13,6 +13,10 @@
 //! server that requires TLS, put `?sslmode=verify-full&sslrootcert=<CA file>`
 //! in `DATABASE_URL`.
 //!
+//! With `ORDERS_METRICS_ADDR=127.0.0.1:9100`, `serve` also serves the
+//! runtime's metrics for Prometheus at `/metrics` on that address (see
+//! `orders::metrics`).
+//!
 //! `cargo run -p orders -- admin <command>` runs the operations CLI of
 //! `eventsource-admin` on the same store (`admin --help` lists the
 //! commands); `cargo run -p orders --bin orders-worker` runs the order
@@ -148,6 +152,7 @@ async fn serve(mut args: impl Iterator<Item = String>) -> Result<(), BoxError> {
     let address: SocketAddr = format!("{host}:{port}")
         .parse()
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    orders::metrics::serve_from_env().await?;
     let app = App::from_env().await?;
     let listener = tokio::net::TcpListener::bind(address).await?;
     // The line tests read the port from (with `--port 0`).

@@ -175,7 +175,7 @@ pub enum Status {
 }
 
 /// An order.
-#[derive(Aggregate, Default, Debug, Serialize, Deserialize)]
+#[derive(Aggregate, Clone, Default, Debug, Serialize, Deserialize)]
 #[aggregate(name = "orders.Order", snapshot_every = 50)]
 pub struct Order {
     /// Its id.

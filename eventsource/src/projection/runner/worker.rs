@@ -15,6 +15,7 @@ use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
 use crate::event::RecordedEvent;
+use crate::metrics::{self, LeaseChange};
 use crate::projection::control::{ControlCommand, ControlRequest, ControlStatus, ControlStore};
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
@@ -98,11 +99,16 @@ pub(super) struct Worker<P: Projection> {
 impl<P: Projection> Worker<P> {
     pub(super) async fn run(mut self) {
         let mut retire = false;
+        // Whether this instance held the lease when the loop ended.
+        let mut held;
         loop {
+            held = false;
             match self.hold_lease().await {
                 Held::Lease => {}
                 Held::Stop => break,
                 Held::Retire => {
+                    held = true;
+                    metrics::lease_changed(P::NAME, LeaseChange::Acquired);
                     self.retire().await;
                     retire = true;
                     break;
@@ -114,6 +120,8 @@ impl<P: Projection> Worker<P> {
                     break;
                 }
             }
+            held = true;
+            metrics::lease_changed(P::NAME, LeaseChange::Acquired);
             self.lease = Some(LeaseKeeper::start(Lease {
                 backend: self.backend.clone(),
                 name: self.slot.clone(),
@@ -147,8 +155,10 @@ impl<P: Projection> Worker<P> {
             let ended = rebuild.fail(error);
             self.record(ended).await;
         }
-        if let Err(error) = self.backend.release(&self.slot, self.owner).await {
-            tracing::warn!(projection = P::NAME, %error, "cannot release the lease");
+        match self.backend.release(&self.slot, self.owner).await {
+            Ok(()) if held => metrics::lease_changed(P::NAME, LeaseChange::Released),
+            Ok(()) => {}
+            Err(error) => tracing::warn!(projection = P::NAME, %error, "cannot release the lease"),
         }
         self.publish(|s| {
             if s.state != ProjectionState::Retired {
@@ -395,6 +405,7 @@ impl<P: Projection> Worker<P> {
 
     /// Another instance took the lease: a rebuild in progress is its now.
     async fn lost_lease(&mut self) -> Flow {
+        metrics::lease_changed(P::NAME, LeaseChange::Lost);
         if let Some(rebuild) = self.rebuild.take() {
             let ended = rebuild.fail(RunnerError::NotOwner(P::NAME.to_owned()));
             self.record(ended).await;
@@ -606,6 +617,8 @@ impl<P: Projection> Worker<P> {
 
     async fn pause(&mut self, error: &StoreError) -> Flow {
         self.failed(error);
+        // The subscription is opened again from the checkpoint.
+        metrics::subscription_reconnected(P::NAME);
         self.clock.sleep(self.options.reconnect_delay).await;
         Flow::Restart
     }
@@ -626,11 +639,17 @@ impl<P: Projection> Worker<P> {
     ) -> Result<bool, Interrupt> {
         let mut events = Vec::with_capacity(chunk.len());
         let mut live = false;
+        #[cfg(feature = "metrics")]
+        let mut newest = None;
         for item in chunk {
             // An `Err` item is a failure of the store itself (a lost
             // connection): the caller pauses and resumes from the checkpoint.
             match item? {
                 SubscriptionItem::Event(event) => {
+                    #[cfg(feature = "metrics")]
+                    {
+                        newest = Some(event.recorded_at);
+                    }
                     events.push(event);
                     live = false;
                 }
@@ -652,7 +671,31 @@ impl<P: Projection> Worker<P> {
             }
         }
         self.process(&events).await?;
+        #[cfg(feature = "metrics")]
+        self.report_lag(newest, live).await;
         Ok(live)
+    }
+
+    /// Reports how far behind the store's head the projection is, after a
+    /// batch whose newest event was recorded at `newest`.
+    #[cfg(feature = "metrics")]
+    async fn report_lag(&mut self, newest: Option<chrono::DateTime<chrono::Utc>>, live: bool) {
+        let seconds = match newest {
+            Some(recorded) if !live => (self.clock.now() - recorded)
+                .to_std()
+                .map_or(0.0, |age| age.as_secs_f64()),
+            _ => 0.0,
+        };
+        match self.store.head_position().await {
+            Ok(head) => {
+                let behind = head.saturating_sub(self.committed.unwrap_or(0));
+                metrics::projection_lag(P::NAME, behind, seconds);
+            }
+            // Reported again after the next batch.
+            Err(error) => {
+                tracing::debug!(projection = P::NAME, %error, "cannot read the head position")
+            }
+        }
     }
 
     /// Parks a record the store could not read as an event, and moves the
@@ -665,6 +708,7 @@ impl<P: Projection> Worker<P> {
             reason = %record.reason,
             "parking a stored record that cannot be read as an event"
         );
+        metrics::parked(P::NAME, "corrupt");
         let parked = ParkedEvent::corrupt(&self.slot, record);
         let message = parked.error.clone();
         self.publish(|s| s.last_error = Some(message));
@@ -720,9 +764,10 @@ impl<P: Projection> Worker<P> {
         let Some(last) = window.last() else {
             return Ok(Ok(()));
         };
+        let replay = self.rebuild.is_some();
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
-            if let Err(error) = handle(&mut self.projection, event, tx.as_mut()).await {
+            if let Err(error) = handle(&mut self.projection, event, tx.as_mut(), replay).await {
                 rollback(tx, P::NAME).await;
                 return Ok(Err((index, error)));
             }
@@ -749,7 +794,8 @@ impl<P: Projection> Worker<P> {
             }
             attempts += 1;
             let mut tx = self.backend.begin(self.options.lease_ttl).await?;
-            match handle(&mut self.projection, event, tx.as_mut()).await {
+            let replay = self.rebuild.is_some();
+            match handle(&mut self.projection, event, tx.as_mut(), replay).await {
                 Ok(()) => {
                     tx.commit(&self.slot, self.owner, Some(event.global_position))
                         .await?;
@@ -771,6 +817,7 @@ impl<P: Projection> Worker<P> {
             %error,
             "parking an event the projection keeps failing on"
         );
+        metrics::parked(P::NAME, "failed");
         let message = error.to_string();
         self.publish(|s| s.last_error = Some(message.clone()));
         self.dead_letters
@@ -856,7 +903,8 @@ impl<P: Projection> Worker<P> {
         };
         drop(events);
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
-        match handle(&mut self.projection, &event, tx.as_mut()).await {
+        // An operator's retry is not part of the event's transaction.
+        match handle(&mut self.projection, &event, tx.as_mut(), true).await {
             Ok(()) => {
                 // The checkpoint is already past this event; committing at
                 // its position keeps it where it is.
@@ -902,16 +950,25 @@ enum Held {
     Superseded,
 }
 
-/// Runs the projection's handler, turning a panic into an error.
+/// Runs the projection's handler, turning a panic into an error. With the
+/// feature `opentelemetry` it runs in a span joining the event's trace: as
+/// a child, or linked when `replay` (see [`crate::telemetry`]).
 async fn handle<P: Projection>(
     projection: &mut P,
     event: &RecordedEvent,
     tx: &mut (dyn ProjectionTx<P::Context> + 'static),
+    replay: bool,
 ) -> Result<(), ProjectionError> {
-    match AssertUnwindSafe(projection.handle(event, tx.context()))
-        .catch_unwind()
-        .await
-    {
+    let run = projection.handle(event, tx.context());
+    #[cfg(feature = "opentelemetry")]
+    let run = {
+        use crate::telemetry::{Join, processing_span};
+        let join = if replay { Join::Link } else { Join::Child };
+        tracing::Instrument::instrument(run, processing_span(P::NAME, event, join))
+    };
+    #[cfg(not(feature = "opentelemetry"))]
+    let _ = replay;
+    match AssertUnwindSafe(run).catch_unwind().await {
         Ok(result) => result.map(|_| ()),
         Err(panic) => Err(ProjectionError::Panicked(panic_message(&*panic))),
     }

@@ -5,6 +5,8 @@
 //!
 //! Needs `DATABASE_URL` (and `ORDERS_SCHEMA` for another schema than
 //! `orders_example`). Prints `owner <runner id>` once its projections run.
+//! With `ORDERS_METRICS_ADDR` it serves metrics for Prometheus (see
+//! `orders::metrics`).
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -23,6 +25,7 @@ async fn main() -> Result<(), BoxError> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    orders::metrics::serve_from_env().await?;
     let store = orders::admin::postgres()
         .await?
         .ok_or("orders-worker needs DATABASE_URL")?;

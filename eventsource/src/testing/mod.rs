@@ -2,12 +2,16 @@
 //!
 //! - [`AggregateFixture`]: given events, when a command, then expect events or an error.
 //! - [`assert_registry_valid`]: one line to check events, upcasters and handlers.
+//! - [`TestStore`]: a real store whose next appends can be held at a rendezvous,
+//!   refused with a version conflict, or failed.
 //! - [`conformance`]: the behavioural test suite every store implementation runs.
 
 pub mod conformance;
 mod fixture;
+mod test_store;
 
 pub use fixture::{AggregateFixture, FixtureOutcome};
+pub use test_store::{TestStore, TestStoreCounts};
 
 use crate::registry::Registry;
 

@@ -378,6 +378,7 @@ mod options;
 mod positions;
 mod processing;
 mod read;
+mod read_model;
 mod row;
 mod schema;
 mod snapshots;
@@ -390,5 +391,6 @@ pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore,
 };
+pub use read_model::{PgReadModel, ReadModelStep};
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;

@@ -129,6 +129,7 @@ pub mod control;
 mod dead_letter;
 mod error;
 pub(crate) mod handler;
+mod interceptor;
 mod runner;
 
 use async_trait::async_trait;
@@ -142,6 +143,7 @@ pub use control::{
 };
 pub use dead_letter::{DeadLetterStore, ParkedEvent, SkippedEvent};
 pub use error::{ProjectionError, RunnerError};
+pub use interceptor::{EventDecision, EventInfo, EventInterceptor};
 pub use runner::{
     CommittedPosition, InvalidOptions, ProjectionRunner, ProjectionState, ProjectionStatus,
     RebuildProgress, RunnerOptions, slot,

@@ -53,6 +53,7 @@ struct Script {
     conflicts: usize,
     failures: usize,
     appends: usize,
+    stream_reads: usize,
     injected_conflicts: usize,
     injected_failures: usize,
 }
@@ -70,6 +71,9 @@ struct Hold {
 pub struct TestStoreCounts {
     /// Appends asked of the store (held, refused or passed on).
     pub appends: usize,
+    /// Reads of one stream (`read_stream`, `visit_stream`, `stream_version`):
+    /// what loading an aggregate does.
+    pub stream_reads: usize,
     /// Appends answered with an injected [`StoreError::Conflict`].
     pub injected_conflicts: usize,
     /// Calls answered with an injected [`StoreError::Connection`].
@@ -149,6 +153,7 @@ impl TestStore {
         let script = self.script();
         TestStoreCounts {
             appends: script.appends,
+            stream_reads: script.stream_reads,
             injected_conflicts: script.injected_conflicts,
             injected_failures: script.injected_failures,
         }
@@ -240,6 +245,7 @@ impl EventStore for TestStore {
     }
 
     fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        self.script().stream_reads += 1;
         match self.failure("read_stream") {
             Some(error) => Self::failed_stream(error),
             None => self.inner.read_stream(stream_id, from_version),
@@ -252,6 +258,7 @@ impl EventStore for TestStore {
         from_version: u64,
         visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> Result<(), StoreError> {
+        self.script().stream_reads += 1;
         if let Some(error) = self.failure("visit_stream") {
             return Err(error);
         }
@@ -275,6 +282,7 @@ impl EventStore for TestStore {
     }
 
     async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
+        self.script().stream_reads += 1;
         if let Some(error) = self.failure("stream_version") {
             return Err(error);
         }

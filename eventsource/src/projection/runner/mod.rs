@@ -22,6 +22,7 @@ use super::{DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, RunnerE
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::memory::InMemoryDeadLetterStore;
+use crate::projection::interceptor::EventInterceptors;
 use crate::registry::Registry;
 use crate::store::{EventFilter, EventStore, IntoEventStore};
 
@@ -86,6 +87,8 @@ pub struct ProjectionRunner {
     /// By name and version; ordered, so that stopping them all goes in the
     /// same order every run.
     workers: Mutex<BTreeMap<(&'static str, u32), Handle>>,
+    /// Run around each event of every projection started afterwards.
+    interceptors: EventInterceptors,
 }
 
 struct Handle {
@@ -125,6 +128,7 @@ impl ProjectionRunner {
             owner: clock.uuid_v7(),
             clock,
             workers: Mutex::default(),
+            interceptors: Arc::default(),
         })
     }
 
@@ -154,6 +158,17 @@ impl ProjectionRunner {
     /// The store this runner takes control requests from.
     pub fn control(&self) -> &Arc<dyn ControlStore> {
         &self.requests
+    }
+
+    /// Runs `interceptor` around each event of the projections and sagas
+    /// started afterwards, after those added before it: see
+    /// [`EventInterceptor`](crate::projection::EventInterceptor).
+    pub fn with_event_interceptor(
+        mut self,
+        interceptor: impl crate::projection::EventInterceptor,
+    ) -> Self {
+        Arc::make_mut(&mut self.interceptors).push(Arc::new(interceptor));
+        self
     }
 
     /// Sets batching, retry and lease options for projections started
@@ -254,6 +269,7 @@ impl ProjectionRunner {
             requests: self.requests.clone(),
             requests_changed: self.requests.watch(),
             paused: false,
+            interceptors: self.interceptors.clone(),
         };
         let span = tracing::info_span!(
             "eventsource.projection",

@@ -16,6 +16,7 @@ use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
 use crate::event::RecordedEvent;
 use crate::projection::control::{ControlCommand, ControlRequest, ControlStatus, ControlStore};
+use crate::projection::interceptor::{EventDecision, EventInfo, EventInterceptors};
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
@@ -93,6 +94,8 @@ pub(super) struct Worker<P: Projection> {
     pub(super) requests_changed: Option<watch::Receiver<u64>>,
     /// Whether an operator paused the projection.
     pub(super) paused: bool,
+    /// Run around each event, in order.
+    pub(super) interceptors: EventInterceptors,
 }
 
 impl<P: Projection> Worker<P> {
@@ -722,7 +725,9 @@ impl<P: Projection> Worker<P> {
         };
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
-            if let Err(error) = handle(&mut self.projection, event, tx.as_mut()).await {
+            if let Err(error) =
+                handle(&self.interceptors, &mut self.projection, event, tx.as_mut()).await
+            {
                 rollback(tx, P::NAME).await;
                 return Ok(Err((index, error)));
             }
@@ -749,7 +754,7 @@ impl<P: Projection> Worker<P> {
             }
             attempts += 1;
             let mut tx = self.backend.begin(self.options.lease_ttl).await?;
-            match handle(&mut self.projection, event, tx.as_mut()).await {
+            match handle(&self.interceptors, &mut self.projection, event, tx.as_mut()).await {
                 Ok(()) => {
                     tx.commit(&self.slot, self.owner, Some(event.global_position))
                         .await?;
@@ -856,7 +861,14 @@ impl<P: Projection> Worker<P> {
         };
         drop(events);
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
-        match handle(&mut self.projection, &event, tx.as_mut()).await {
+        match handle(
+            &self.interceptors,
+            &mut self.projection,
+            &event,
+            tx.as_mut(),
+        )
+        .await
+        {
             Ok(()) => {
                 // The checkpoint is already past this event; committing at
                 // its position keeps it where it is.
@@ -902,19 +914,57 @@ enum Held {
     Superseded,
 }
 
-/// Runs the projection's handler, turning a panic into an error.
+/// Runs the projection's handler between the interceptors, turning a
+/// panic into an error.
 async fn handle<P: Projection>(
+    interceptors: &EventInterceptors,
     projection: &mut P,
     event: &RecordedEvent,
     tx: &mut (dyn ProjectionTx<P::Context> + 'static),
 ) -> Result<(), ProjectionError> {
-    match AssertUnwindSafe(projection.handle(event, tx.context()))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result.map(|_| ()),
-        Err(panic) => Err(ProjectionError::Panicked(panic_message(&*panic))),
+    let info = EventInfo {
+        processor: P::NAME,
+        version: P::VERSION,
+        record: event,
+    };
+    let mut decision = EventDecision::Handle;
+    for interceptor in interceptors.iter() {
+        match interceptor.before(&info).await {
+            Ok(EventDecision::Handle) => {}
+            Ok(EventDecision::Skip) => {
+                decision = EventDecision::Skip;
+                break;
+            }
+            Err(error) => {
+                return Err(ProjectionError::Handler(
+                    format!(
+                        "interceptor `{}` failed the event: {error}",
+                        interceptor.name()
+                    )
+                    .into(),
+                ));
+            }
+        }
     }
+    let result = match decision {
+        EventDecision::Skip => Ok(()),
+        EventDecision::Handle => {
+            match AssertUnwindSafe(projection.handle(event, tx.context()))
+                .catch_unwind()
+                .await
+            {
+                Ok(result) => result.map(|_| ()),
+                Err(panic) => Err(ProjectionError::Panicked(panic_message(&*panic))),
+            }
+        }
+    };
+    let handled = decision == EventDecision::Handle;
+    for interceptor in interceptors.iter().rev() {
+        interceptor
+            .after(&info, handled, result.as_ref().map(|_| ()))
+            .await;
+    }
+    result
 }
 
 /// The message a panic was raised with.

@@ -2,8 +2,10 @@
 
 use uuid::Uuid;
 
+use super::recorded::{RecordedCommand, Recorder};
 use crate::command::{Command, CommandBus, Dispatched, Handles};
 use crate::event::{Metadata, RecordedEvent};
+use crate::repository::Executed;
 
 /// Given to saga handlers with the event they handle.
 #[derive(Debug)]
@@ -12,6 +14,8 @@ pub struct SagaContext<'a> {
     cause: &'a RecordedEvent,
     completed: bool,
     dispatched: u32,
+    /// When set, commands are recorded here instead of dispatched.
+    recorder: Option<&'a Recorder>,
 }
 
 impl<'a> SagaContext<'a> {
@@ -21,6 +25,19 @@ impl<'a> SagaContext<'a> {
             cause,
             completed: false,
             dispatched: 0,
+            recorder: None,
+        }
+    }
+
+    /// A context that records the commands instead of dispatching them.
+    pub(crate) fn recording(
+        bus: &'a CommandBus,
+        cause: &'a RecordedEvent,
+        recorder: &'a Recorder,
+    ) -> Self {
+        Self {
+            recorder: Some(recorder),
+            ..Self::new(bus, cause)
         }
     }
 
@@ -53,6 +70,13 @@ impl<'a> SagaContext<'a> {
         E: Send,
     {
         self.dispatched += 1;
+        if let Some(recorder) = self.recorder {
+            // Recorded, not run: the handler sees a command that changed
+            // nothing (version 0, no events, the aggregate's default state).
+            let stream_id = command.aggregate_id().into();
+            recorder.push(RecordedCommand::new(command, metadata));
+            return recorded::<C>(stream_id);
+        }
         self.bus.dispatch_with(command, metadata)
     }
 
@@ -93,4 +117,27 @@ impl<'a> SagaContext<'a> {
 /// The saga instance an event belongs to.
 pub(crate) fn correlation_of(event: &RecordedEvent) -> Uuid {
     event.metadata.correlation_id.unwrap_or(event.event_id)
+}
+
+/// What a recorded dispatch answers. Named through the handler's error
+/// type, which (unlike a bare `E`) is known to outlive any borrow.
+fn recorded<'a, C>(
+    stream_id: std::sync::Arc<str>,
+) -> Dispatched<'a, C::Aggregate, <C::Aggregate as Handles<C>>::Error>
+where
+    C: Command,
+    C::Aggregate: Handles<C>,
+    <C::Aggregate as Handles<C>>::Error: Send,
+{
+    let executed = Executed {
+        command_id: Uuid::nil(),
+        stream_id,
+        version: 0,
+        events: Vec::new(),
+        appended: None,
+        state: Default::default(),
+        attempts: 0,
+        snapshot_saved: false,
+    };
+    Box::pin(std::future::ready(Ok(executed)))
 }

@@ -4,6 +4,7 @@ mod committed;
 mod lease;
 mod options;
 mod rebuild;
+mod settle;
 mod status;
 mod versions;
 mod worker;
@@ -28,6 +29,7 @@ use crate::store::{EventFilter, EventStore, IntoEventStore};
 
 pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
+pub use settle::{Pending, SettleError, Settled};
 pub use status::{ProjectionState, ProjectionStatus, RebuildProgress};
 pub use versions::slot;
 
@@ -432,6 +434,26 @@ impl ProjectionRunner {
                 reached: status.borrow().position,
             }),
         }
+    }
+
+    /// Waits until every projection and saga started in this runner has
+    /// processed the log up to `position` and, after it, up to the head as
+    /// it then stands, round after round until the head stops moving: the
+    /// events of commands sagas dispatched because of events up to
+    /// `position` are processed too (other writes made meanwhile are waited
+    /// for as well). Retired versions are not waited for.
+    ///
+    /// After `timeout`, fails with [`SettleError::Timeout`] naming each
+    /// projection still behind, where it was and in what state (paused,
+    /// on standby, failing).
+    pub async fn settle(&self, position: u64, timeout: Duration) -> Result<Settled, SettleError> {
+        let watched = || -> settle::Watched {
+            self.workers()
+                .iter()
+                .map(|((name, version), handle)| (*name, *version, handle.status.clone()))
+                .collect()
+        };
+        settle::settle(watched, &*self.store, &self.clock, position, timeout).await
     }
 
     /// Follows the committed position of projection `name`: what a read

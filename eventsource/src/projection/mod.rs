@@ -110,6 +110,16 @@
 //! every process through `NOTIFY` and is polled as well. See
 //! [`control`] for the rules.
 //!
+//! # Interceptors and settling
+//!
+//! [`ProjectionRunner::with_event_interceptor`] adds an [`EventInterceptor`]
+//! that runs around each event of the projections and sagas started
+//! afterwards: it may skip the event, fail it (retried, then parked, like a
+//! handler's failure) or observe the result. [`ProjectionRunner::settle`]
+//! waits until every projection and saga of the runner has processed a
+//! position and the events the sagas' commands added because of it, and
+//! says who is behind when it times out ([`SettleError`]).
+//!
 //! # Frozen instances
 //!
 //! The runner asks its backend to bound each unit of work by the lease TTL

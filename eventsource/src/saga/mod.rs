@@ -12,6 +12,11 @@
 //! Delivery is at least once: a crash after a command was dispatched but
 //! before the instance's state was saved replays the event, so handlers
 //! should keep in their state which steps they already took.
+//!
+//! Commands a saga dispatches go through the bus, so its interceptors run
+//! for them too, and carry the cause's correlation id, actor and headers.
+//! In tests, `testing::SagaFixture` (feature `testing`) runs a saga's
+//! handlers and records the commands they dispatch ([`RecordedCommand`]).
 
 mod context;
 mod processor;

@@ -245,7 +245,6 @@ impl CommandBus {
             for interceptor in self.interceptors.iter().rev() {
                 interceptor.after(&info, &metadata, &outcome).await;
             }
-            drop(outcome);
             result
         })
     }

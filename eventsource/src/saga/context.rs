@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::deadline::{DeadlineRequest, Due};
 use super::recorded::{RecordedCommand, Recorder};
 use crate::command::{Command, CommandBus, Dispatched, Handles};
 use crate::event::{Metadata, RecordedEvent};
@@ -16,6 +17,8 @@ pub struct SagaContext<'a> {
     dispatched: u32,
     /// When set, commands are recorded here instead of dispatched.
     recorder: Option<&'a Recorder>,
+    /// Deadlines scheduled and cancelled, applied once the handler succeeded.
+    deadlines: Vec<DeadlineRequest>,
 }
 
 impl<'a> SagaContext<'a> {
@@ -26,6 +29,7 @@ impl<'a> SagaContext<'a> {
             completed: false,
             dispatched: 0,
             recorder: None,
+            deadlines: Vec::new(),
         }
     }
 
@@ -85,6 +89,53 @@ impl<'a> SagaContext<'a> {
     /// headers ([`Metadata::caused_by`]).
     pub fn metadata(&self) -> Metadata {
         Metadata::caused_by(self.cause)
+    }
+
+    /// Asks to be called back at `at` with a [`DeadlineReached`] event named
+    /// `name` (replacing a deadline of that name), unless cancelled first.
+    ///
+    /// [`DeadlineReached`]: super::DeadlineReached
+    pub fn schedule_at(
+        &mut self,
+        name: impl Into<String>,
+        at: chrono::DateTime<chrono::Utc>,
+        payload: serde_json::Value,
+    ) {
+        self.deadlines.push(DeadlineRequest::Schedule {
+            name: name.into(),
+            due: Due::At(at),
+            payload,
+        });
+    }
+
+    /// Asks to be called back `after` this event is processed (see
+    /// [`SagaContext::schedule_at`]).
+    pub fn schedule_after(
+        &mut self,
+        name: impl Into<String>,
+        after: std::time::Duration,
+        payload: serde_json::Value,
+    ) {
+        self.deadlines.push(DeadlineRequest::Schedule {
+            name: name.into(),
+            due: Due::After(after),
+            payload,
+        });
+    }
+
+    /// Cancels deadline `name` of this instance, if it has not fired.
+    pub fn cancel_deadline(&mut self, name: impl Into<String>) {
+        self.deadlines
+            .push(DeadlineRequest::Cancel { name: name.into() });
+    }
+
+    /// The deadline requests made so far by this handler.
+    pub fn deadline_requests(&self) -> &[DeadlineRequest] {
+        &self.deadlines
+    }
+
+    pub(crate) fn take_deadline_requests(&mut self) -> Vec<DeadlineRequest> {
+        std::mem::take(&mut self.deadlines)
     }
 
     /// Ends this saga instance once the handler returns; later events with

@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::command::{Command, CommandBus};
 use crate::event::{Event, Metadata, NewEvent, RecordedEvent};
 use crate::memory::InMemoryStore;
-use crate::saga::{RecordedCommand, Recorder, Saga, SagaContext};
+use crate::saga::{DeadlineRequest, RecordedCommand, Recorder, Saga, SagaContext};
 
 /// Given events, when an event, then expect commands: one saga instance.
 ///
@@ -73,6 +73,7 @@ pub struct SagaFixture<S: Saga> {
 pub struct SagaOutcome<S: Saga> {
     handled: bool,
     commands: Vec<RecordedCommand>,
+    deadlines: Vec<DeadlineRequest>,
     completed: bool,
     state: Option<S>,
 }
@@ -121,26 +122,30 @@ impl<S: Saga> SagaFixture<S> {
     /// Delivers `event` and records what the saga did.
     #[track_caller]
     pub fn when<E: Event>(mut self, event: E) -> SagaOutcome<S> {
-        let (handled, commands) = self.deliver(&event);
+        let (handled, commands, deadlines) = self.deliver(&event);
         SagaOutcome {
             handled,
             commands,
+            deadlines,
             completed: self.completed,
             state: self.state,
         }
     }
 
     #[track_caller]
-    fn deliver<E: Event>(&mut self, event: &E) -> (bool, Vec<RecordedCommand>) {
+    fn deliver<E: Event>(
+        &mut self,
+        event: &E,
+    ) -> (bool, Vec<RecordedCommand>, Vec<DeadlineRequest>) {
         self.position += 1;
         let record = self.record(event);
         if self.completed {
-            return (false, Vec::new());
+            return (false, Vec::new(), Vec::new());
         }
         let mut state = match self.state.take() {
             Some(state) => state,
             None if S::starts(&record) => S::default(),
-            None => return (false, Vec::new()),
+            None => return (false, Vec::new(), Vec::new()),
         };
         let recorder = Recorder::default();
         let mut context = SagaContext::recording(&self.bus, &record, &recorder);
@@ -150,9 +155,9 @@ impl<S: Saga> SagaFixture<S> {
             Err(e) => panic!("saga `{}` failed on `{}`: {e}", S::NAME, E::NAME),
         };
         self.completed = context.is_completed();
-        drop(context);
+        let deadlines = context.take_deadline_requests();
         self.state = Some(state);
-        (handled, recorder.take())
+        (handled, recorder.take(), deadlines)
     }
 
     #[track_caller]
@@ -195,6 +200,45 @@ impl<S: Saga> SagaOutcome<S> {
     /// The commands dispatched, in order.
     pub fn commands(&self) -> &[RecordedCommand] {
         &self.commands
+    }
+
+    /// The deadlines scheduled and cancelled, in order.
+    pub fn deadlines(&self) -> &[DeadlineRequest] {
+        &self.deadlines
+    }
+
+    /// Fails unless the saga scheduled a deadline named `name`.
+    #[track_caller]
+    pub fn then_expect_deadline(self, name: &str) -> Self {
+        let scheduled = self
+            .deadlines
+            .iter()
+            .any(|d| matches!(d, DeadlineRequest::Schedule { name: n, .. } if n == name));
+        if !scheduled {
+            panic!(
+                "saga `{}`: expected deadline `{name}` scheduled, got {:?}",
+                S::NAME,
+                self.deadlines
+            );
+        }
+        self
+    }
+
+    /// Fails unless the saga cancelled deadline `name`.
+    #[track_caller]
+    pub fn then_expect_deadline_cancelled(self, name: &str) -> Self {
+        let cancelled = self
+            .deadlines
+            .iter()
+            .any(|d| matches!(d, DeadlineRequest::Cancel { name: n } if n == name));
+        if !cancelled {
+            panic!(
+                "saga `{}`: expected deadline `{name}` cancelled, got {:?}",
+                S::NAME,
+                self.deadlines
+            );
+        }
+        self
     }
 
     /// Whether the saga handled the event (an instance existed or started).

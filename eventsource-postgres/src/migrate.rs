@@ -61,8 +61,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
-        name: "read models",
-        sql: include_str!("../migrations/0009_read_models.sql"),
+        name: "read models and saga deadlines",
+        sql: include_str!("../migrations/0009_read_models_and_deadlines.sql"),
     },
 ];
 

@@ -34,6 +34,7 @@ impl<'a> SagaContext<'a> {
     }
 
     /// A context that records the commands instead of dispatching them.
+    #[cfg(feature = "testing")]
     pub(crate) fn recording(
         bus: &'a CommandBus,
         cause: &'a RecordedEvent,

@@ -36,6 +36,7 @@ pub use context::SagaContext;
 pub use deadline::{Deadline, DeadlineReached, DeadlineRequest, DeadlineStore, Due};
 pub use processor::SagaProcessor;
 pub use recorded::RecordedCommand;
+#[cfg(feature = "testing")]
 pub(crate) use recorded::Recorder;
 pub use scheduler::DeadlineScheduler;
 pub use store::{SagaInstance, SagaStore};

@@ -47,6 +47,7 @@ impl Recorder {
             .push(command);
     }
 
+    #[cfg(feature = "testing")]
     pub(crate) fn take(&self) -> Vec<RecordedCommand> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }

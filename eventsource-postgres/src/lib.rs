@@ -384,6 +384,7 @@ mod schema;
 mod snapshots;
 mod sql;
 mod store;
+mod tenants;
 
 pub use append::TransactionIdsBehind;
 pub use error::{TlsError, store_error};
@@ -394,3 +395,7 @@ pub use processing::{
 pub use read_model::{PgReadModel, ReadModelStep};
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;
+pub use tenants::{
+    HeaderTenantResolver, PgTenants, TENANT_HEADER, TenantError, TenantGuard, TenantId,
+    TenantResolver,
+};

@@ -49,7 +49,7 @@ pub(crate) fn derives(model: &Model) -> TokenStream {
         {
             #[allow(unreachable_patterns)]
             #[inline]
-            fn eq(&self, other: &Self) -> bool {
+            fn eq(&self, other: &Self) -> ::core::primitive::bool {
                 match (self, other) {
                     #((Self::#variants(left), Self::#variants(right)) => {
                         ::core::cmp::PartialEq::eq(left, right)

@@ -17,6 +17,9 @@
 //! for them too, and carry the cause's correlation id, actor and headers.
 //! In tests, `testing::SagaFixture` (feature `testing`) runs a saga's
 //! handlers and records the commands they dispatch ([`RecordedCommand`]).
+//!
+//! A handler may ask to be called back later: see [`DeadlineReached`] for
+//! deadlines, which a [`DeadlineScheduler`] fires into the log.
 
 mod context;
 mod deadline;

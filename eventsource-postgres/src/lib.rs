@@ -60,7 +60,13 @@
 //!   higher version);
 //! - `checkpoints`: the last position per named consumer (never moves back
 //!   except through a reset);
-//! - `schema_migrations`: what has been applied.
+//! - `schema_migrations`: what has been applied;
+//! - `read_model_migrations`: the steps each [`PgReadModel`] applied;
+//! - `saga_deadlines`: saga deadlines waiting to fire (see
+//!   `eventsource::saga::DeadlineStore`, implemented by [`PgSagaStore`]).
+//!
+//! Read models name their own tables through [`PgReadModel`]; tenants each
+//! get a schema of their own through [`PgTenants`].
 //!
 //! Migrations run in one transaction under an advisory lock, so several
 //! processes may call `migrate` at start-up. Payloads are JSONB: they read

@@ -285,9 +285,12 @@ async fn interceptors_run_in_order_and_observe_in_reverse() {
     );
 }
 
+/// What an event interceptor saw: processor, event name, request id.
+type Sighting = (String, String, Option<String>);
+
 /// Records, per processor, the events it was about to handle.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(String, String, Option<String>)>>>);
+struct Seen(Arc<Mutex<Vec<Sighting>>>);
 
 #[eventsource::async_trait]
 impl EventInterceptor for Seen {

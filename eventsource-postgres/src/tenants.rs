@@ -175,7 +175,9 @@ pub struct PgTenants {
 impl PgTenants {
     /// Tenants in schemas named `<prefix><tenant>` on `pool`. The prefix is
     /// lower-case letters, digits and `_`, starting with a letter, at most
-    /// 20 bytes (so every schema name fits PostgreSQL's 63).
+    /// 20 bytes (so every schema name fits PostgreSQL's 63). Choose one no
+    /// other schema of the database starts with (`tenant_`, say):
+    /// [`PgTenants::existing`] takes every schema it begins as a tenant's.
     pub fn new(pool: PgPool, prefix: &str) -> Result<Self, TenantError> {
         let valid = prefix.len() <= 20
             && prefix.starts_with(|c: char| c.is_ascii_lowercase())

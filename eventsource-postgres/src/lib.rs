@@ -60,7 +60,13 @@
 //!   higher version);
 //! - `checkpoints`: the last position per named consumer (never moves back
 //!   except through a reset);
-//! - `schema_migrations`: what has been applied.
+//! - `schema_migrations`: what has been applied;
+//! - `read_model_migrations`: the steps each [`PgReadModel`] applied;
+//! - `saga_deadlines`: saga deadlines waiting to fire (see
+//!   `eventsource::saga::DeadlineStore`, implemented by [`PgSagaStore`]).
+//!
+//! Read models name their own tables through [`PgReadModel`]; tenants each
+//! get a schema of their own through [`PgTenants`].
 //!
 //! Migrations run in one transaction under an advisory lock, so several
 //! processes may call `migrate` at start-up. Payloads are JSONB: they read
@@ -390,11 +396,13 @@ mod options;
 mod positions;
 mod processing;
 mod read;
+mod read_model;
 mod row;
 mod schema;
 mod snapshots;
 mod sql;
 mod store;
+mod tenants;
 
 pub use append::TransactionIdsBehind;
 pub use error::{TlsError, store_error};
@@ -402,5 +410,10 @@ pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore,
 };
+pub use read_model::{PgReadModel, ReadModelStep};
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;
+pub use tenants::{
+    HeaderTenantResolver, PgTenants, TENANT_HEADER, TenantError, TenantGuard, TenantId,
+    TenantResolver,
+};

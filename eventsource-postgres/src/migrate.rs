@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "operations",
         sql: include_str!("../migrations/0007_operations.sql"),
     },
+    Migration {
+        version: 9,
+        name: "read models and saga deadlines",
+        sql: include_str!("../migrations/0009_read_models_and_deadlines.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in

@@ -32,6 +32,16 @@ impl Sql {
         Self::spliced(template, schema, filter)
     }
 
+    /// A read model's `template` (a `'static` text, so nothing known only
+    /// at run time can reach it): its tables under `schema`, and the
+    /// projection's version where it says `{version}`.
+    pub(crate) fn read_model(template: &'static str, schema: &Identifier, version: u32) -> Self {
+        let text = template
+            .replace("{schema}", &schema.quoted())
+            .replace("{version}", &version.to_string());
+        Self(text.into())
+    }
+
     fn spliced(template: &str, schema: &Identifier, filter: &str) -> Self {
         let text = template
             .replace("{schema}", &schema.quoted())

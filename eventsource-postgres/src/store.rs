@@ -515,6 +515,9 @@ mod tests {
         for (name, sql) in store.summaries.statements() {
             add(name, sql);
         }
+        for (name, sql) in crate::read_model::statements(&schema) {
+            add(name, &sql);
+        }
         all
     }
 
@@ -532,7 +535,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 60, "every statement is listed");
+        assert_eq!(all.len(), 67, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");
@@ -550,6 +553,8 @@ mod tests {
                 "projection_leases",
                 "projection_versions",
                 "projection_controls",
+                "read_model_migrations",
+                "saga_deadlines",
             ] {
                 assert!(
                     !text.contains(&format!(" {table} ")),

@@ -46,3 +46,24 @@ async fn postgres_store_passes_the_conformance_suite() {
         "the suite held {held} connections, more than its pool of {POOL_SIZE}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_saga_store_keeps_deadlines_by_the_rules() {
+    let pool = common::pool(POOL_SIZE, "eventsource-conformance-deadlines").await;
+    let created = Arc::new(Mutex::new(Vec::new()));
+    let report = conformance::run_deadlines(|| {
+        let created = created.clone();
+        let pool = pool.clone();
+        async move {
+            let store = common::store_on(pool, |o| o).await;
+            created.lock().unwrap().push(store.clone());
+            store.saga_store()
+        }
+    })
+    .await;
+    let stores: Vec<_> = created.lock().unwrap().drain(..).collect();
+    for store in &stores {
+        common::drop_schema(store).await;
+    }
+    report.assert_passed();
+}

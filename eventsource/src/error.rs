@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::command::Refused;
 use crate::event::DecodeError;
 use crate::registry::RegistryReport;
 use crate::store::StoreError;
@@ -56,6 +57,10 @@ pub enum Error {
     /// The registry of events, upcasters and handlers is inconsistent.
     #[error(transparent)]
     Registry(#[from] Box<RegistryReport>),
+    /// A command interceptor refused the command before it was loaded (see
+    /// [`CommandInterceptor`](crate::command::CommandInterceptor)).
+    #[error(transparent)]
+    Refused(Box<Refused>),
 }
 
 /// The result of running a command: the domain may reject it, or the runtime may fail.

@@ -129,3 +129,10 @@ fn clone(item: &Result<SubscriptionItem, StoreError>) -> Result<SubscriptionItem
         Err(e) => Err(StoreError::invalid(e.to_string())),
     }
 }
+
+#[tokio::test]
+async fn the_in_memory_saga_store_keeps_deadlines_by_the_rules() {
+    conformance::run_deadlines(|| async { eventsource::memory::InMemorySagaStore::new() })
+        .await
+        .assert_passed();
+}

@@ -95,3 +95,18 @@ fn an_unexpected_success_fails_an_error_expectation() {
             wanted: 2,
         });
 }
+
+#[test]
+fn event_enums_clone_and_compare_when_their_events_do() {
+    let history = vec![
+        LedgerEvent::from(opened()),
+        LedgerEvent::from(Credited { amount: 10 }),
+    ];
+    let again = history.clone();
+    assert_eq!(history, again);
+    assert_ne!(history[1], LedgerEvent::from(Credited { amount: 11 }));
+    assert_ne!(history[0], history[1]);
+    AggregateFixture::<Ledger>::given(again)
+        .when(debit("f", 4))
+        .then_expect_events([Debited { amount: 4 }]);
+}

@@ -13,6 +13,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::Ident;
 
+use super::derives::derives;
 use super::model::{CommandHandler, EventHandler, Model, Policy};
 use crate::diagnostics::{first_last_spans, render, respan, spanned_range};
 use crate::paths::rust_path;
@@ -22,12 +23,14 @@ pub(crate) fn expand(model: &Model, self_ident: &Ident, register: bool) -> Token
     let item = &model.item;
     let event_enum = event_enum(model, self_ident);
     let event_set = event_set(model, self_ident);
+    let derived = derives(model);
     let handlers = model.commands.iter().map(|h| handles(model, self_ident, h));
     let registration = register.then(|| registration(model, self_ident));
     quote! {
         #item
         #event_enum
         #event_set
+        #derived
         #(#handlers)*
         #registration
     }

@@ -2,6 +2,7 @@
 //! handlers and generates its event enum, apply dispatch and command routing.
 
 mod check;
+mod derives;
 mod expand;
 mod model;
 mod read;

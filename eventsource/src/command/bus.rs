@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use super::interceptor::{CommandInfo, CommandInterceptor, CommandOutcome, Interceptors, Refused};
 use super::{Command, Handles};
 use crate::aggregate::Aggregate;
 use crate::clock::Clock;
 use crate::error::{CommandError, Error};
+use crate::event::EventSet;
 use crate::event::Metadata;
 use crate::registry::Registry;
 use crate::repository::{Executed, Repository, RetryPolicy, StateCache};
@@ -71,6 +73,7 @@ pub struct CommandBus {
     /// A `StateCache<A>` per aggregate type that has one.
     caches: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     clock: Clock,
+    interceptors: Interceptors,
 }
 
 impl std::fmt::Debug for CommandBus {
@@ -80,6 +83,14 @@ impl std::fmt::Debug for CommandBus {
             .field("retry", &self.retry)
             .field("cached_aggregates", &self.caches.len())
             .field("clock", &self.clock)
+            .field(
+                "interceptors",
+                &self
+                    .interceptors
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -94,6 +105,7 @@ impl CommandBus {
             retry: RetryPolicy::default(),
             caches: Arc::default(),
             clock: Clock::current(),
+            interceptors: Arc::default(),
         })
     }
 
@@ -123,6 +135,14 @@ impl CommandBus {
     /// [`Clock::current`]).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Runs `interceptor` around every command, after those added before
+    /// it (and, once the command ran, before them): see
+    /// [`CommandInterceptor`].
+    pub fn with_interceptor(mut self, interceptor: impl CommandInterceptor) -> Self {
+        Arc::make_mut(&mut self.interceptors).push(Arc::new(interceptor));
         self
     }
 
@@ -187,9 +207,45 @@ impl CommandBus {
         // has no handler for it is reported once, at the argument, where an
         // `async fn` would report it again at the call and at `.await`.
         Box::pin(async move {
-            self.repository::<C::Aggregate>()
-                .execute_expecting(command, metadata, expected)
-                .await
+            let repository = self.repository::<C::Aggregate>();
+            if self.interceptors.is_empty() {
+                return repository
+                    .execute_borrowed(&command, metadata, expected)
+                    .await;
+            }
+            let aggregate_id = command.aggregate_id();
+            let info = CommandInfo::new(&command, &aggregate_id);
+            let mut metadata = metadata;
+            for interceptor in self.interceptors.iter() {
+                if let Err(reason) = interceptor.before(&info, &mut metadata).await {
+                    return Err(CommandError::Failed(Error::Refused(Box::new(Refused {
+                        command: C::NAME,
+                        interceptor: interceptor.name(),
+                        reason,
+                    }))));
+                }
+            }
+            let result = repository
+                .execute_borrowed(&command, metadata.clone(), expected)
+                .await;
+            let names: Vec<&'static str> = match &result {
+                Ok(done) => done.events.iter().map(EventSet::name).collect(),
+                Err(_) => Vec::new(),
+            };
+            let outcome = match &result {
+                Ok(done) => CommandOutcome::Done {
+                    stream_id: &done.stream_id,
+                    version: done.version,
+                    events: &names,
+                    appended: done.appended,
+                },
+                Err(CommandError::Rejected(_)) => CommandOutcome::Rejected,
+                Err(CommandError::Failed(error)) => CommandOutcome::Failed(error),
+            };
+            for interceptor in self.interceptors.iter().rev() {
+                interceptor.after(&info, &metadata, &outcome).await;
+            }
+            result
         })
     }
 }

@@ -6,6 +6,7 @@
 
 mod checkpoints;
 mod dead_letters;
+mod deadlines;
 mod events;
 mod projections;
 mod sagas;

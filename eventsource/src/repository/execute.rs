@@ -59,6 +59,21 @@ impl<A: Aggregate> Repository<A> {
         C: Command<Aggregate = A>,
         A: Handles<C>,
     {
+        self.execute_borrowed(&command, metadata, expected).await
+    }
+
+    /// [`Repository::execute_expecting`] on a borrowed command, so the bus
+    /// can show the command to its interceptors afterwards.
+    pub(crate) async fn execute_borrowed<C>(
+        &self,
+        command: &C,
+        metadata: Metadata,
+        expected: ExpectedVersion,
+    ) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        C: Command<Aggregate = A>,
+        A: Handles<C>,
+    {
         let command_id = self.clock.uuid_v7();
         let stream_id: Arc<str> = Self::checked_stream_id(&command.aggregate_id())?.into();
         let span = tracing::info_span!(
@@ -76,7 +91,7 @@ impl<A: Aggregate> Repository<A> {
             loop {
                 let outcome = self
                     .attempt(
-                        &command, &metadata, command_id, &stream_id, attempt, expected,
+                        command, &metadata, command_id, &stream_id, attempt, expected,
                     )
                     .await;
                 match outcome {

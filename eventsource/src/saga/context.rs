@@ -2,8 +2,11 @@
 
 use uuid::Uuid;
 
+use super::deadline::{DeadlineRequest, Due};
+use super::recorded::{RecordedCommand, Recorder};
 use crate::command::{Command, CommandBus, Dispatched, Handles};
 use crate::event::{Metadata, RecordedEvent};
+use crate::repository::Executed;
 
 /// Given to saga handlers with the event they handle.
 #[derive(Debug)]
@@ -12,6 +15,10 @@ pub struct SagaContext<'a> {
     cause: &'a RecordedEvent,
     completed: bool,
     dispatched: u32,
+    /// When set, commands are recorded here instead of dispatched.
+    recorder: Option<&'a Recorder>,
+    /// Deadlines scheduled and cancelled, applied once the handler succeeded.
+    deadlines: Vec<DeadlineRequest>,
 }
 
 impl<'a> SagaContext<'a> {
@@ -21,6 +28,21 @@ impl<'a> SagaContext<'a> {
             cause,
             completed: false,
             dispatched: 0,
+            recorder: None,
+            deadlines: Vec::new(),
+        }
+    }
+
+    /// A context that records the commands instead of dispatching them.
+    #[cfg(feature = "testing")]
+    pub(crate) fn recording(
+        bus: &'a CommandBus,
+        cause: &'a RecordedEvent,
+        recorder: &'a Recorder,
+    ) -> Self {
+        Self {
+            recorder: Some(recorder),
+            ..Self::new(bus, cause)
         }
     }
 
@@ -53,6 +75,13 @@ impl<'a> SagaContext<'a> {
         E: Send,
     {
         self.dispatched += 1;
+        if let Some(recorder) = self.recorder {
+            // Recorded, not run: the handler sees a command that changed
+            // nothing (version 0, no events, the aggregate's default state).
+            let stream_id = command.aggregate_id().into();
+            recorder.push(RecordedCommand::new(command, metadata));
+            return recorded::<C>(stream_id);
+        }
         self.bus.dispatch_with(command, metadata)
     }
 
@@ -61,6 +90,53 @@ impl<'a> SagaContext<'a> {
     /// headers ([`Metadata::caused_by`]).
     pub fn metadata(&self) -> Metadata {
         Metadata::caused_by(self.cause)
+    }
+
+    /// Asks to be called back at `at` with a [`DeadlineReached`] event named
+    /// `name` (replacing a deadline of that name), unless cancelled first.
+    ///
+    /// [`DeadlineReached`]: super::DeadlineReached
+    pub fn schedule_at(
+        &mut self,
+        name: impl Into<String>,
+        at: chrono::DateTime<chrono::Utc>,
+        payload: serde_json::Value,
+    ) {
+        self.deadlines.push(DeadlineRequest::Schedule {
+            name: name.into(),
+            due: Due::At(at),
+            payload,
+        });
+    }
+
+    /// Asks to be called back `after` this event is processed (see
+    /// [`SagaContext::schedule_at`]).
+    pub fn schedule_after(
+        &mut self,
+        name: impl Into<String>,
+        after: std::time::Duration,
+        payload: serde_json::Value,
+    ) {
+        self.deadlines.push(DeadlineRequest::Schedule {
+            name: name.into(),
+            due: Due::After(after),
+            payload,
+        });
+    }
+
+    /// Cancels deadline `name` of this instance, if it has not fired.
+    pub fn cancel_deadline(&mut self, name: impl Into<String>) {
+        self.deadlines
+            .push(DeadlineRequest::Cancel { name: name.into() });
+    }
+
+    /// The deadline requests made so far by this handler.
+    pub fn deadline_requests(&self) -> &[DeadlineRequest] {
+        &self.deadlines
+    }
+
+    pub(crate) fn take_deadline_requests(&mut self) -> Vec<DeadlineRequest> {
+        std::mem::take(&mut self.deadlines)
     }
 
     /// Ends this saga instance once the handler returns; later events with
@@ -93,4 +169,27 @@ impl<'a> SagaContext<'a> {
 /// The saga instance an event belongs to.
 pub(crate) fn correlation_of(event: &RecordedEvent) -> Uuid {
     event.metadata.correlation_id.unwrap_or(event.event_id)
+}
+
+/// What a recorded dispatch answers. Named through the handler's error
+/// type, which (unlike a bare `E`) is known to outlive any borrow.
+fn recorded<'a, C>(
+    stream_id: std::sync::Arc<str>,
+) -> Dispatched<'a, C::Aggregate, <C::Aggregate as Handles<C>>::Error>
+where
+    C: Command,
+    C::Aggregate: Handles<C>,
+    <C::Aggregate as Handles<C>>::Error: Send,
+{
+    let executed = Executed {
+        command_id: Uuid::nil(),
+        stream_id,
+        version: 0,
+        events: Vec::new(),
+        appended: None,
+        state: Default::default(),
+        attempts: 0,
+        snapshot_saved: false,
+    };
+    Box::pin(std::future::ready(Ok(executed)))
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::context::{SagaContext, correlation_of};
+use super::deadline::{Deadline, DeadlineRequest, DeadlineStore, Due};
 use super::{Saga, SagaInstance, SagaStore};
 use crate::clock::Clock;
 use crate::command::CommandBus;
@@ -20,6 +21,7 @@ use crate::projection::{Projection, ProjectionError};
 pub struct SagaProcessor<S: Saga> {
     bus: CommandBus,
     store: Arc<dyn SagaStore>,
+    deadlines: Option<Arc<dyn DeadlineStore>>,
     clock: Clock,
     _saga: PhantomData<fn() -> S>,
 }
@@ -35,6 +37,7 @@ impl<S: Saga> SagaProcessor<S> {
         Self {
             bus,
             store,
+            deadlines: None,
             clock: Clock::current(),
             _saga: PhantomData,
         }
@@ -92,6 +95,8 @@ impl<S: Saga> Projection for SagaProcessor<S> {
         };
         let mut context = SagaContext::new(&self.bus, record);
         let handled = state.handle(record, &mut context).await?;
+        let requests = context.take_deadline_requests();
+        self.apply_deadlines(correlation, requests).await?;
         let encoded = serde_json::to_string(&state).map_err(ProjectionError::handler)?;
         self.store
             .save(
@@ -113,5 +118,70 @@ impl<S: Saga> Projection for SagaProcessor<S> {
             "saga `{}` cannot be rebuilt: replaying it would dispatch its commands again",
             S::NAME
         )))
+    }
+}
+
+impl<S: Saga> SagaProcessor<S> {
+    /// Keeps the deadlines the saga schedules in `deadlines` (the saga
+    /// store's backend: `InMemorySagaStore`, `PgSagaStore`). Without one, a
+    /// handler that schedules a deadline fails.
+    pub fn with_deadlines(mut self, deadlines: impl DeadlineStore) -> Self {
+        self.deadlines = Some(Arc::new(deadlines));
+        self
+    }
+
+    /// Stores what a handler asked about deadlines, in order.
+    async fn apply_deadlines(
+        &self,
+        correlation: uuid::Uuid,
+        requests: Vec<DeadlineRequest>,
+    ) -> Result<(), ProjectionError> {
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let Some(deadlines) = &self.deadlines else {
+            return Err(ProjectionError::handler(format!(
+                "saga `{}` scheduled or cancelled a deadline, but its processor has no \
+                 deadline store: add one with `SagaProcessor::with_deadlines`",
+                S::NAME
+            )));
+        };
+        for request in requests {
+            match request {
+                DeadlineRequest::Schedule { name, due, payload } => {
+                    let due_at = match due {
+                        Due::At(at) => at,
+                        Due::After(after) => {
+                            let after = chrono::Duration::from_std(after).map_err(|_| {
+                                ProjectionError::handler(format!(
+                                    "deadline `{name}` of saga `{}` is too far away",
+                                    S::NAME
+                                ))
+                            })?;
+                            self.clock.now() + after
+                        }
+                    };
+                    let deadline = Deadline {
+                        id: self.clock.uuid_v7(),
+                        saga: S::NAME.to_owned(),
+                        correlation_id: correlation,
+                        name,
+                        due_at,
+                        payload: payload.to_string(),
+                    };
+                    deadlines
+                        .schedule(deadline)
+                        .await
+                        .map_err(ProjectionError::handler)?;
+                }
+                DeadlineRequest::Cancel { name } => {
+                    deadlines
+                        .cancel(S::NAME, correlation, &name)
+                        .await
+                        .map_err(ProjectionError::handler)?;
+                }
+            }
+        }
+        Ok(())
     }
 }

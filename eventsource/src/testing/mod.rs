@@ -2,12 +2,19 @@
 //!
 //! - [`AggregateFixture`]: given events, when a command, then expect events or an error.
 //! - [`assert_registry_valid`]: one line to check events, upcasters and handlers.
+//! - [`SagaFixture`]: given events, when an event, then expect the commands a saga dispatches.
+//! - [`TestStore`]: a real store whose next appends can be held at a rendezvous,
+//!   refused with a version conflict, or failed.
 //! - [`conformance`]: the behavioural test suite every store implementation runs.
 
 pub mod conformance;
 mod fixture;
+mod saga_fixture;
+mod test_store;
 
 pub use fixture::{AggregateFixture, FixtureOutcome};
+pub use saga_fixture::{SagaFixture, SagaOutcome};
+pub use test_store::{TestStore, TestStoreCounts};
 
 use crate::registry::Registry;
 

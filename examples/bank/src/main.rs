@@ -12,18 +12,18 @@
 //! `DATABASE_URL='postgres://app@db.example.com/app?sslmode=verify-full&sslrootcert=/etc/ssl/certs/db-ca.pem'`.
 
 mod domain;
-mod rendezvous;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use eventsource::memory::InMemoryStore;
 use eventsource::prelude::*;
 use eventsource::store::IntoEventStore;
+use eventsource::testing::TestStore;
 use eventsource::{CommandError, Registry};
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
 
 use domain::{Account, BankError, CloseAccount, Deposit, OpenAccount, Withdraw};
-use rendezvous::Rendezvous;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -112,10 +112,12 @@ async fn walkthrough(
     }
 
     println!("\n4. Two withdrawals at the same moment");
-    // Both commands load version 3 and decide before either appends; one
-    // append wins, the other meets a version conflict, reloads and retries.
-    let racing =
-        CommandBus::new(Rendezvous::new(events.clone(), 2))?.with_snapshots(snapshots.clone());
+    // Both commands load version 3 and decide before either appends (the
+    // test store holds both appends until they meet); one append wins, the
+    // other meets a version conflict, reloads and retries.
+    let racing_store = TestStore::wrapping(events.clone());
+    racing_store.hold_appends(2, Duration::from_secs(30));
+    let racing = CommandBus::new(racing_store)?.with_snapshots(snapshots.clone());
     let (a, b) = tokio::join!(
         racing.dispatch(withdraw(&id, 20)),
         racing.dispatch(withdraw(&id, 25)),

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use eventsource::prelude::*;
-use eventsource_postgres::PgEventStore;
+use eventsource_postgres::{PgEventStore, PgReadModel, ReadModelStep};
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::PgConnection;
 
 use crate::order::{
     LineAdded, OrderApproved, OrderCancelled, OrderPlaced, OrderShipped, OrderSubmitted,
@@ -109,29 +109,31 @@ type SummaryRow = (String, String, i32, i64, String, Option<String>, i64);
 /// projection's checkpoint always agree.
 #[derive(Clone, Debug)]
 pub struct PgSummaries {
-    table: String,
+    model: PgReadModel,
 }
 
+/// The read model's migration, a step per projection version that changed
+/// its tables. Step 1 is idempotent because schemas made before the read
+/// model recorded its steps already have the table.
+const STEPS: &[ReadModelStep] = &[ReadModelStep::new(
+    1,
+    "CREATE TABLE IF NOT EXISTS {schema}.order_summaries ( \
+         order_id text PRIMARY KEY, \
+         customer text NOT NULL DEFAULT '', \
+         lines integer NOT NULL DEFAULT 0, \
+         total bigint NOT NULL DEFAULT 0, \
+         status text NOT NULL DEFAULT 'open', \
+         cancel_reason text); \
+     ALTER TABLE {schema}.order_summaries ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
+)];
+
 impl PgSummaries {
-    /// Creates the table if needed (the read model's own migration).
-    pub async fn create(store: &PgEventStore) -> Result<Self, sqlx::Error> {
-        let summaries = Self {
-            table: format!("\"{}\".order_summaries", store.schema()),
-        };
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE TABLE IF NOT EXISTS {} ( \
-                 order_id text PRIMARY KEY, \
-                 customer text NOT NULL DEFAULT '', \
-                 lines integer NOT NULL DEFAULT 0, \
-                 total bigint NOT NULL DEFAULT 0, \
-                 status text NOT NULL DEFAULT 'open', \
-                 cancel_reason text); \
-             ALTER TABLE {} ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
-            summaries.table, summaries.table
-        )))
-        .execute(store.pool())
-        .await?;
-        Ok(summaries)
+    /// Brings the table to the projection's version (the read model's own
+    /// migration, run once per step whichever process starts first).
+    pub async fn create(store: &PgEventStore) -> Result<Self, eventsource::StoreError> {
+        let model = PgReadModel::of::<Self>(store);
+        model.migrate(STEPS).await?;
+        Ok(Self { model })
     }
 
     /// The summary of `order_id`.
@@ -140,11 +142,10 @@ impl PgSummaries {
         pool: &sqlx::PgPool,
         order_id: &str,
     ) -> Result<Option<OrderSummary>, sqlx::Error> {
-        let row: Option<SummaryRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let row: Option<SummaryRow> = sqlx::query_as(self.model.sql(
             "SELECT order_id, customer, lines, total, status, cancel_reason, version \
-                 FROM {} WHERE order_id = $1",
-            self.table
-        )))
+                 FROM {schema}.order_summaries WHERE order_id = $1",
+        ))
         .bind(order_id)
         .fetch_optional(pool)
         .await?;
@@ -169,11 +170,10 @@ impl PgSummaries {
         status: &str,
         reason: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET status = $2, cancel_reason = coalesce($3, cancel_reason), version = $4 \
+        sqlx::query(self.model.sql(
+            "UPDATE {schema}.order_summaries SET status = $2, cancel_reason = coalesce($3, cancel_reason), version = $4 \
              WHERE order_id = $1",
-            self.table
-        )))
+        ))
         .bind(order_id)
         .bind(status)
         .bind(reason)
@@ -192,11 +192,10 @@ impl PgSummaries {
         meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {} (order_id, customer, version) VALUES ($1, $2, $3) \
+        sqlx::query(self.model.sql(
+            "INSERT INTO {schema}.order_summaries (order_id, customer, version) VALUES ($1, $2, $3) \
              ON CONFLICT (order_id) DO NOTHING",
-            self.table
-        )))
+        ))
         .bind(&e.order_id)
         .bind(&e.customer)
         .bind(version(meta))
@@ -211,10 +210,9 @@ impl PgSummaries {
         meta: &RecordedEvent,
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET lines = lines + 1, total = total + $2, version = $3 WHERE order_id = $1",
-            self.table
-        )))
+        sqlx::query(self.model.sql(
+            "UPDATE {schema}.order_summaries SET lines = lines + 1, total = total + $2, version = $3 WHERE order_id = $1",
+        ))
         .bind(&e.order_id)
         .bind(i64::from(e.line.quantity) * e.line.unit_price)
         .bind(version(meta))
@@ -265,7 +263,7 @@ impl PgSummaries {
 
     #[reset]
     async fn clear(&mut self, ctx: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", self.table)))
+        sqlx::raw_sql(self.model.sql("TRUNCATE {schema}.order_summaries"))
             .execute(ctx)
             .await?;
         Ok(())

@@ -4,6 +4,7 @@ mod committed;
 mod lease;
 mod options;
 mod rebuild;
+mod settle;
 mod status;
 mod versions;
 mod worker;
@@ -22,11 +23,13 @@ use super::{DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, RunnerE
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::memory::InMemoryDeadLetterStore;
+use crate::projection::interceptor::EventInterceptors;
 use crate::registry::Registry;
 use crate::store::{EventFilter, EventStore, IntoEventStore};
 
 pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
+pub use settle::{Pending, SettleError, Settled};
 pub use status::{ProjectionState, ProjectionStatus, RebuildProgress};
 pub use versions::slot;
 
@@ -86,6 +89,8 @@ pub struct ProjectionRunner {
     /// By name and version; ordered, so that stopping them all goes in the
     /// same order every run.
     workers: Mutex<BTreeMap<(&'static str, u32), Handle>>,
+    /// Run around each event of every projection started afterwards.
+    interceptors: EventInterceptors,
 }
 
 struct Handle {
@@ -125,6 +130,7 @@ impl ProjectionRunner {
             owner: clock.uuid_v7(),
             clock,
             workers: Mutex::default(),
+            interceptors: Arc::default(),
         })
     }
 
@@ -154,6 +160,17 @@ impl ProjectionRunner {
     /// The store this runner takes control requests from.
     pub fn control(&self) -> &Arc<dyn ControlStore> {
         &self.requests
+    }
+
+    /// Runs `interceptor` around each event of the projections and sagas
+    /// started afterwards, after those added before it: see
+    /// [`EventInterceptor`](crate::projection::EventInterceptor).
+    pub fn with_event_interceptor(
+        mut self,
+        interceptor: impl crate::projection::EventInterceptor,
+    ) -> Self {
+        Arc::make_mut(&mut self.interceptors).push(Arc::new(interceptor));
+        self
     }
 
     /// Sets batching, retry and lease options for projections started
@@ -254,6 +271,7 @@ impl ProjectionRunner {
             requests: self.requests.clone(),
             requests_changed: self.requests.watch(),
             paused: false,
+            interceptors: self.interceptors.clone(),
         };
         let span = tracing::info_span!(
             "eventsource.projection",
@@ -416,6 +434,26 @@ impl ProjectionRunner {
                 reached: status.borrow().position,
             }),
         }
+    }
+
+    /// Waits until every projection and saga started in this runner has
+    /// processed the log up to `position` and, after it, up to the head as
+    /// it then stands, round after round until the head stops moving: the
+    /// events of commands sagas dispatched because of events up to
+    /// `position` are processed too (other writes made meanwhile are waited
+    /// for as well). Retired versions are not waited for.
+    ///
+    /// After `timeout`, fails with [`SettleError::Timeout`] naming each
+    /// projection still behind, where it was and in what state (paused,
+    /// on standby, failing).
+    pub async fn settle(&self, position: u64, timeout: Duration) -> Result<Settled, SettleError> {
+        let watched = || -> settle::Watched {
+            self.workers()
+                .iter()
+                .map(|((name, version), handle)| (*name, *version, handle.status.clone()))
+                .collect()
+        };
+        settle::settle(watched, &*self.store, &self.clock, position, timeout).await
     }
 
     /// Follows the committed position of projection `name`: what a read

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::event::RecordedEvent;
 use crate::metrics::{self, LeaseChange};
 use crate::projection::control::{ControlCommand, ControlRequest, ControlStatus, ControlStore};
+use crate::projection::interceptor::{EventDecision, EventInfo, EventInterceptors};
 use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
@@ -94,6 +95,8 @@ pub(super) struct Worker<P: Projection> {
     pub(super) requests_changed: Option<watch::Receiver<u64>>,
     /// Whether an operator paused the projection.
     pub(super) paused: bool,
+    /// Run around each event, in order.
+    pub(super) interceptors: EventInterceptors,
 }
 
 impl<P: Projection> Worker<P> {
@@ -767,7 +770,15 @@ impl<P: Projection> Worker<P> {
         let replay = self.rebuild.is_some();
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
-            if let Err(error) = handle(&mut self.projection, event, tx.as_mut(), replay).await {
+            if let Err(error) = handle(
+                &self.interceptors,
+                &mut self.projection,
+                event,
+                tx.as_mut(),
+                replay,
+            )
+            .await
+            {
                 rollback(tx, P::NAME).await;
                 return Ok(Err((index, error)));
             }
@@ -795,7 +806,15 @@ impl<P: Projection> Worker<P> {
             attempts += 1;
             let mut tx = self.backend.begin(self.options.lease_ttl).await?;
             let replay = self.rebuild.is_some();
-            match handle(&mut self.projection, event, tx.as_mut(), replay).await {
+            match handle(
+                &self.interceptors,
+                &mut self.projection,
+                event,
+                tx.as_mut(),
+                replay,
+            )
+            .await
+            {
                 Ok(()) => {
                     tx.commit(&self.slot, self.owner, Some(event.global_position))
                         .await?;
@@ -904,7 +923,15 @@ impl<P: Projection> Worker<P> {
         drop(events);
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         // An operator's retry is not part of the event's transaction.
-        match handle(&mut self.projection, &event, tx.as_mut(), true).await {
+        match handle(
+            &self.interceptors,
+            &mut self.projection,
+            &event,
+            tx.as_mut(),
+            true,
+        )
+        .await
+        {
             Ok(()) => {
                 // The checkpoint is already past this event; committing at
                 // its position keeps it where it is.
@@ -950,28 +977,66 @@ enum Held {
     Superseded,
 }
 
-/// Runs the projection's handler, turning a panic into an error. With the
-/// feature `opentelemetry` it runs in a span joining the event's trace: as
-/// a child, or linked when `replay` (see [`crate::telemetry`]).
+/// Runs the projection's handler between the interceptors, turning a
+/// panic into an error. With the feature `opentelemetry` the handler runs in
+/// a span joining the event's trace: as a child, or linked when `replay`
+/// (see [`crate::telemetry`]).
 async fn handle<P: Projection>(
+    interceptors: &EventInterceptors,
     projection: &mut P,
     event: &RecordedEvent,
     tx: &mut (dyn ProjectionTx<P::Context> + 'static),
     replay: bool,
 ) -> Result<(), ProjectionError> {
-    let run = projection.handle(event, tx.context());
-    #[cfg(feature = "opentelemetry")]
-    let run = {
-        use crate::telemetry::{Join, processing_span};
-        let join = if replay { Join::Link } else { Join::Child };
-        tracing::Instrument::instrument(run, processing_span(P::NAME, event, join))
+    let info = EventInfo {
+        processor: P::NAME,
+        version: P::VERSION,
+        record: event,
     };
     #[cfg(not(feature = "opentelemetry"))]
     let _ = replay;
-    match AssertUnwindSafe(run).catch_unwind().await {
-        Ok(result) => result.map(|_| ()),
-        Err(panic) => Err(ProjectionError::Panicked(panic_message(&*panic))),
+    let mut decision = EventDecision::Handle;
+    for interceptor in interceptors.iter() {
+        match interceptor.before(&info).await {
+            Ok(EventDecision::Handle) => {}
+            Ok(EventDecision::Skip) => {
+                decision = EventDecision::Skip;
+                break;
+            }
+            Err(error) => {
+                return Err(ProjectionError::Handler(
+                    format!(
+                        "interceptor `{}` failed the event: {error}",
+                        interceptor.name()
+                    )
+                    .into(),
+                ));
+            }
+        }
     }
+    let result = match decision {
+        EventDecision::Skip => Ok(()),
+        EventDecision::Handle => {
+            let run = projection.handle(event, tx.context());
+            #[cfg(feature = "opentelemetry")]
+            let run = {
+                use crate::telemetry::{Join, processing_span};
+                let join = if replay { Join::Link } else { Join::Child };
+                tracing::Instrument::instrument(run, processing_span(P::NAME, event, join))
+            };
+            match AssertUnwindSafe(run).catch_unwind().await {
+                Ok(result) => result.map(|_| ()),
+                Err(panic) => Err(ProjectionError::Panicked(panic_message(&*panic))),
+            }
+        }
+    };
+    let handled = decision == EventDecision::Handle;
+    for interceptor in interceptors.iter().rev() {
+        interceptor
+            .after(&info, handled, result.as_ref().map(|_| ()))
+            .await;
+    }
+    result
 }
 
 /// The message a panic was raised with.

@@ -11,6 +11,8 @@
 //! payloads byte for byte (a store may normalise them; they are compared as
 //! JSON values), or that timestamps keep more than microsecond precision.
 //!
+//! Saga deadline stores have a suite of their own, [`run_deadlines`].
+//!
 //! ```
 //! use eventsource::memory::{InMemoryCheckpointStore, InMemoryStore};
 //! use eventsource::testing::conformance::{self, Subject};
@@ -28,6 +30,7 @@
 mod appends;
 mod catalog;
 mod checkpoints;
+mod deadlines;
 mod input;
 mod reads;
 mod report;
@@ -44,6 +47,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use crate::clock::Clock;
+use crate::saga::DeadlineStore;
 use crate::store::{CheckpointStore, EventStore, SnapshotStore};
 
 pub use report::{CheckResult, ConformanceReport};
@@ -170,6 +174,70 @@ where
         let attempt = AssertUnwindSafe(async {
             let subject = new_subject().await;
             clock.timeout(CHECK_TIMEOUT, (check.run)(subject)).await
+        })
+        .catch_unwind()
+        .await;
+        let outcome = match attempt {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_elapsed)) => Err(format!("timed out after {CHECK_TIMEOUT:?}")),
+            Err(panic) => Err(format!("panicked: {}", support::panic_message(&*panic))),
+        };
+        results.push(CheckResult {
+            name: check.name,
+            outcome,
+            elapsed: started.elapsed(),
+        });
+    }
+    ConformanceReport::new(results)
+}
+
+struct DeadlineCheck {
+    name: &'static str,
+    run: fn(deadlines::Deadlines) -> BoxFuture<'static, Outcome>,
+}
+
+macro_rules! deadline_checks {
+    ($($name:ident),* $(,)?) => {
+        &[$(DeadlineCheck {
+            name: concat!("deadlines::", stringify!($name)),
+            run: |store| Box::pin(deadlines::$name(store)),
+        }),*]
+    };
+}
+
+const DEADLINE_CHECKS: &[DeadlineCheck] = deadline_checks![
+    due_deadlines_are_claimed_once_earliest_first,
+    a_claim_takes_at_most_the_limit,
+    scheduling_again_replaces_and_cancel_removes,
+    fired_deadlines_are_gone,
+];
+
+/// Runs every check of a saga [`DeadlineStore`], each against a fresh,
+/// empty store from `new_store`.
+///
+/// ```
+/// use eventsource::memory::InMemorySagaStore;
+/// use eventsource::testing::conformance;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// conformance::run_deadlines(|| async { InMemorySagaStore::new() })
+///     .await
+///     .assert_passed();
+/// # });
+/// ```
+pub async fn run_deadlines<F, Fut, D>(mut new_store: F) -> ConformanceReport
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = D>,
+    D: DeadlineStore,
+{
+    let mut results = Vec::new();
+    for check in DEADLINE_CHECKS {
+        let clock = Clock::current();
+        let started = clock.instant();
+        let attempt = AssertUnwindSafe(async {
+            let store: deadlines::Deadlines = Arc::new(new_store().await);
+            clock.timeout(CHECK_TIMEOUT, (check.run)(store)).await
         })
         .catch_unwind()
         .await;

@@ -123,6 +123,8 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod memory;
+#[doc(hidden)]
+pub mod mutation;
 pub mod ops;
 pub mod prelude;
 pub mod projection;

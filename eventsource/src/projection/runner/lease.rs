@@ -75,7 +75,10 @@ async fn renew<C: ?Sized + Send + 'static>(
         .interval_at(lease.clock.instant() + lease.period, lease.period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        // Biased: Tokio's random choice would make a seeded run depend on
+        // the process's seed.
         tokio::select! {
+            biased;
             _ = &mut stop => return,
             _ = ticks.tick() => {}
         }

@@ -261,7 +261,10 @@ impl<P: Projection> Worker<P> {
                 }
                 Err(error) => self.failed(&error),
             }
+            // Biased, like every select of the runtime: Tokio's random
+            // choice would make a seeded run depend on the process's seed.
             tokio::select! {
+                biased;
                 message = self.control.recv() => match message {
                     None | Some(Control::Stop) => return Held::Stop,
                     Some(Control::Rebuild { reply, .. }) => {
@@ -720,6 +723,9 @@ impl<P: Projection> Worker<P> {
         let Some(last) = window.last() else {
             return Ok(Ok(()));
         };
+        if crate::mutation::enabled(crate::mutation::Mutation::CheckpointBeforeReadModel) {
+            self.commit_position(last.global_position).await?;
+        }
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
             if let Err(error) = handle(&mut self.projection, event, tx.as_mut()).await {

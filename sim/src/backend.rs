@@ -106,12 +106,24 @@ where
         if taken {
             self.fencing.acquired(name, owner);
         }
+        self.faults
+            .record(format_args!("acquire {name} {owner} {taken}"));
         self.faults.after("acquire").await?;
         Ok(taken)
     }
 
+    async fn renew(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+        self.faults.before("renew").await?;
+        let renewed = self.inner.renew(name, owner, ttl).await?;
+        self.faults
+            .record(format_args!("renew {name} {owner} {renewed}"));
+        self.faults.after("renew").await?;
+        Ok(renewed)
+    }
+
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         self.faults.before("release").await?;
+        self.faults.record(format_args!("release {name} {owner}"));
         self.inner.release(name, owner).await
     }
 
@@ -171,7 +183,7 @@ impl<C: ?Sized + Send + 'static> ProjectionTx<C> for FaultyTx<C> {
         }
         inner.commit(name, owner, position).await?;
         fencing.committed(name, owner, position);
-        faults.record(format_args!("commit {name} {position:?}"));
+        faults.record(format_args!("commit {name} {position:?} {owner}"));
         faults.after("commit").await?;
         Ok(())
     }

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use eventsource::BoxError;
-use eventsource::CommandError;
 use eventsource::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +72,28 @@ pub struct Refunded {
     pub transfer: u64,
     /// How much.
     pub amount: i64,
+    /// The stream version decided on, plus one.
+    pub at: u64,
+}
+
+/// A transfer's debit was refused for want of money: the decision is
+/// recorded, so a debit sent again (a saga replaying its event, or two
+/// instances of it at once) finds it rather than decide anew.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "sim.DebitRefused")]
+pub struct DebitRefused {
+    /// The transfer.
+    pub transfer: u64,
+    /// The stream version decided on, plus one.
+    pub at: u64,
+}
+
+/// A transfer's credit was refused (the account is frozen), recorded once.
+#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[event(name = "sim.CreditRefused")]
+pub struct CreditRefused {
+    /// The transfer.
+    pub transfer: u64,
     /// The stream version decided on, plus one.
     pub at: u64,
 }
@@ -151,9 +172,6 @@ pub enum AccountError {
         /// What was asked.
         wanted: i64,
     },
-    /// The account takes no credit.
-    #[error("the account is frozen")]
-    Frozen,
 }
 
 /// An account.
@@ -168,6 +186,8 @@ pub struct Account {
     pub ops: BTreeSet<u64>,
     /// Transfers debited, with their amounts.
     pub debited: BTreeMap<u64, i64>,
+    /// Transfers whose debit or credit was refused.
+    pub refused: BTreeSet<u64>,
     /// Transfers credited.
     pub credited: BTreeSet<u64>,
     /// Transfers refunded.
@@ -204,33 +224,47 @@ impl Account {
     }
 
     #[command_handler(create_if_missing)]
-    fn debit(&self, cmd: &Debit) -> Result<Option<Debited>, AccountError> {
-        if self.debited.contains_key(&cmd.transfer) {
-            return Ok(None);
+    fn debit(&self, cmd: &Debit) -> Option<AccountEvent> {
+        if self.debited.contains_key(&cmd.transfer) || self.refused.contains(&cmd.transfer) {
+            return None;
         }
-        if self.balance < cmd.amount {
-            return Err(AccountError::Insufficient {
-                balance: self.balance,
-                wanted: cmd.amount,
-            });
-        }
-        Ok(Some(Debited {
-            transfer: cmd.transfer,
-            amount: cmd.amount,
-            at: self.version + 1,
-        }))
+        let at = self.version + 1;
+        Some(if self.balance < cmd.amount {
+            DebitRefused {
+                transfer: cmd.transfer,
+                at,
+            }
+            .into()
+        } else {
+            Debited {
+                transfer: cmd.transfer,
+                amount: cmd.amount,
+                at,
+            }
+            .into()
+        })
     }
 
     #[command_handler(create_if_missing)]
-    fn credit(&self, cmd: &Credit) -> Result<Option<Credited>, AccountError> {
-        if cmd.account == FROZEN {
-            return Err(AccountError::Frozen);
+    fn credit(&self, cmd: &Credit) -> Option<AccountEvent> {
+        if self.credited.contains(&cmd.transfer) || self.refused.contains(&cmd.transfer) {
+            return None;
         }
-        Ok((!self.credited.contains(&cmd.transfer)).then(|| Credited {
-            transfer: cmd.transfer,
-            amount: cmd.amount,
-            at: self.version + 1,
-        }))
+        let at = self.version + 1;
+        Some(if cmd.account == FROZEN {
+            CreditRefused {
+                transfer: cmd.transfer,
+                at,
+            }
+            .into()
+        } else {
+            Credited {
+                transfer: cmd.transfer,
+                amount: cmd.amount,
+                at,
+            }
+            .into()
+        })
     }
 
     #[command_handler(create_if_missing)]
@@ -263,6 +297,18 @@ impl Account {
     fn on_debited(&mut self, e: &Debited) {
         self.balance -= e.amount;
         self.debited.insert(e.transfer, e.amount);
+        self.version += 1;
+    }
+
+    #[event_sourcing_handler]
+    fn on_debit_refused(&mut self, e: &DebitRefused) {
+        self.refused.insert(e.transfer);
+        self.version += 1;
+    }
+
+    #[event_sourcing_handler]
+    fn on_credit_refused(&mut self, e: &CreditRefused) {
+        self.refused.insert(e.transfer);
         self.version += 1;
     }
 
@@ -407,26 +453,13 @@ pub fn transfer_stream(transfer: u64) -> String {
     format!("transfer-{transfer}")
 }
 
-/// Where a transfer's saga stands.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Step {
-    /// Not started.
-    #[default]
-    Idle,
-    /// Waiting for the debit.
-    Debiting,
-    /// Waiting for the credit.
-    Crediting,
-    /// Waiting for the refund.
-    Refunding,
-    /// Waiting for the transfer to end.
-    Ending,
-    /// Ended.
-    Done,
-}
-
 /// One transfer carried out: debit, credit, end; or, when the credit is
-/// refused, refund and fail.
+/// refused, refund and fail; or, when the debit is refused, fail.
+///
+/// Each handler sends the next command whatever it finds: the aggregates
+/// record every decision once (a refusal is an event too), so a command
+/// sent again, by a replay or by two instances at once, changes nothing.
+/// The state keeps only what later steps need.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct TransferSaga {
     /// The transfer.
@@ -437,8 +470,6 @@ pub struct TransferSaga {
     pub to: String,
     /// How much.
     pub amount: i64,
-    /// Where it stands.
-    pub step: Step,
 }
 
 #[saga(name = "sim.transfer")]
@@ -449,9 +480,6 @@ impl TransferSaga {
         e: &TransferStarted,
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
-        if self.step != Step::Idle {
-            return Ok(());
-        }
         self.transfer = e.transfer;
         self.from = e.from.clone();
         self.to = e.to.clone();
@@ -461,38 +489,26 @@ impl TransferSaga {
             transfer: e.transfer,
             amount: e.amount,
         };
-        match ctx.dispatch(debit).await {
-            Ok(_) => self.step = Step::Debiting,
-            Err(CommandError::Rejected(_)) => {
-                self.fail(ctx).await?;
-            }
-            Err(failure) => return Err(failure.into()),
-        }
+        ctx.dispatch(debit).await?;
         Ok(())
     }
 
     async fn on_debited(&mut self, _e: &Debited, ctx: &mut SagaContext<'_>) -> Result<(), BoxError> {
-        if self.step != Step::Debiting {
-            return Ok(());
-        }
         let credit = Credit {
             account: self.to.clone(),
             transfer: self.transfer,
             amount: self.amount,
         };
-        match ctx.dispatch(credit).await {
-            Ok(_) => self.step = Step::Crediting,
-            Err(CommandError::Rejected(_)) => {
-                let refund = Refund {
-                    account: self.from.clone(),
-                    transfer: self.transfer,
-                };
-                ctx.dispatch(refund).await?;
-                self.step = Step::Refunding;
-            }
-            Err(failure) => return Err(failure.into()),
-        }
+        ctx.dispatch(credit).await?;
         Ok(())
+    }
+
+    async fn on_debit_refused(
+        &mut self,
+        _e: &DebitRefused,
+        ctx: &mut SagaContext<'_>,
+    ) -> Result<(), BoxError> {
+        self.fail(ctx).await
     }
 
     async fn on_credited(
@@ -500,15 +516,24 @@ impl TransferSaga {
         _e: &Credited,
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
-        if self.step != Step::Crediting {
-            return Ok(());
-        }
         let complete = CompleteTransfer {
             id: transfer_stream(self.transfer),
             transfer: self.transfer,
         };
         ctx.dispatch(complete).await?;
-        self.step = Step::Ending;
+        Ok(())
+    }
+
+    async fn on_credit_refused(
+        &mut self,
+        _e: &CreditRefused,
+        ctx: &mut SagaContext<'_>,
+    ) -> Result<(), BoxError> {
+        let refund = Refund {
+            account: self.from.clone(),
+            transfer: self.transfer,
+        };
+        ctx.dispatch(refund).await?;
         Ok(())
     }
 
@@ -517,9 +542,6 @@ impl TransferSaga {
         _e: &Refunded,
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
-        if self.step != Step::Refunding {
-            return Ok(());
-        }
         self.fail(ctx).await
     }
 
@@ -528,7 +550,6 @@ impl TransferSaga {
         _e: &TransferCompleted,
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
-        self.step = Step::Done;
         ctx.complete();
         Ok(())
     }
@@ -538,7 +559,6 @@ impl TransferSaga {
         _e: &TransferFailed,
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
-        self.step = Step::Done;
         ctx.complete();
         Ok(())
     }
@@ -551,7 +571,6 @@ impl TransferSaga {
             transfer: self.transfer,
         };
         ctx.dispatch(fail).await?;
-        self.step = Step::Ending;
         Ok(())
     }
 }

@@ -146,6 +146,10 @@ impl ProjectionBackend<Staged> for BalancesBackend {
         self.leases.acquire(name, owner, ttl).await
     }
 
+    async fn renew(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+        self.leases.renew(name, owner, ttl).await
+    }
+
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         self.leases.release(name, owner).await
     }
@@ -249,6 +253,8 @@ impl Projection for AuditProjection {
         "sim.Debited",
         "sim.Credited",
         "sim.Refunded",
+        "sim.DebitRefused",
+        "sim.CreditRefused",
         "sim.TransferStarted",
         "sim.TransferCompleted",
         "sim.TransferFailed",

@@ -99,8 +99,8 @@ impl<P: Projection> Worker<P> {
     pub(super) async fn run(mut self) {
         let mut retire = false;
         loop {
-            match self.hold_lease().await {
-                Held::Lease => {}
+            let asked = match self.hold_lease().await {
+                Held::Lease(asked) => asked,
                 Held::Stop => break,
                 Held::Retire => {
                     self.retire().await;
@@ -113,15 +113,18 @@ impl<P: Projection> Worker<P> {
                     retire = true;
                     break;
                 }
-            }
-            self.lease = Some(LeaseKeeper::start(Lease {
+            };
+            self.lease = Some(LeaseKeeper::start(
+                Lease {
                 backend: self.backend.clone(),
                 name: self.slot.clone(),
                 owner: self.owner,
                 ttl: self.options.lease_ttl,
                 period: self.options.renew_every(),
                 clock: self.clock.clone(),
-            }));
+                },
+                asked,
+            ));
             let flow = self.follow().await;
             if flow == Flow::Retire {
                 self.retire().await;
@@ -240,13 +243,14 @@ impl<P: Projection> Worker<P> {
     /// stop, or a newer version took over.
     async fn hold_lease(&mut self) -> Held {
         loop {
+            let asked = self.clock.instant();
             match self
                 .backend
                 .acquire(&self.slot, self.owner, self.options.lease_ttl)
                 .await
             {
                 Ok(true) if self.superseded().await => return Held::Retire,
-                Ok(true) => return Held::Lease,
+                Ok(true) => return Held::Lease(asked),
                 Ok(false) if self.superseded().await => return Held::Superseded,
                 Ok(false) => {
                     // Another instance processes the projection; report its
@@ -728,6 +732,11 @@ impl<P: Projection> Worker<P> {
         }
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
+            if self.lease.as_ref().is_some_and(LeaseKeeper::is_lost) {
+                // Another instance may handle these events now.
+                rollback(tx, P::NAME).await;
+                return Err(Interrupt::LeaseLost);
+            }
             if let Err(error) = handle(&mut self.projection, event, tx.as_mut()).await {
                 rollback(tx, P::NAME).await;
                 return Ok(Err((index, error)));
@@ -899,7 +908,8 @@ enum Flow {
 
 /// How a wait for the lease ended.
 enum Held {
-    Lease,
+    /// Taken, by a request made at this instant.
+    Lease(tokio::time::Instant),
     Stop,
     /// A newer version took over, and this instance holds the lease: it
     /// retires the version.

@@ -493,7 +493,11 @@ impl TransferSaga {
         Ok(())
     }
 
-    async fn on_debited(&mut self, _e: &Debited, ctx: &mut SagaContext<'_>) -> Result<(), BoxError> {
+    async fn on_debited(
+        &mut self,
+        _e: &Debited,
+        ctx: &mut SagaContext<'_>,
+    ) -> Result<(), BoxError> {
         let credit = Credit {
             account: self.to.clone(),
             transfer: self.transfer,

@@ -116,12 +116,8 @@ impl Faults {
         self.lock().injected
     }
 
-    /// A draw in `[0, 1)` from the run's generator, for the scheduler.
-    pub fn fraction(&self) -> f64 {
-        self.lock().random.f64()
-    }
-
-    /// A draw in `range` from the run's generator, for the scheduler.
+    /// A draw in `0..bound` from the run's generator, for the scheduler
+    /// and the scripts.
     pub fn below(&self, bound: u64) -> u64 {
         self.lock().random.u64(0..bound.max(1))
     }

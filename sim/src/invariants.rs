@@ -16,15 +16,25 @@ use eventsource::projection::Projection;
 /// Checks every invariant; returns the violations (empty: the run passed).
 pub async fn check(ended: &Ended) -> Vec<String> {
     let mut violations = Vec::new();
-    let log: Vec<RecordedEvent> = match ended.store.read_all(1, EventFilter::all()).try_collect().await {
+    let log: Vec<RecordedEvent> = match ended
+        .store
+        .read_all(1, EventFilter::all())
+        .try_collect()
+        .await
+    {
         Ok(log) => log,
         Err(error) => return vec![format!("the log cannot be read: {error}")],
     };
     if !ended.settled {
-        violations.push("the healed system did not settle: a projection or saga never caught up".to_owned());
+        violations.push(
+            "the healed system did not settle: a projection or saga never caught up".to_owned(),
+        );
     }
     if ended.leaked_tasks > 0 {
-        violations.push(format!("{} task(s) still alive after shutdown", ended.leaked_tasks));
+        violations.push(format!(
+            "{} task(s) still alive after shutdown",
+            ended.leaked_tasks
+        ));
     }
     violations.extend(ended.fencing.violations());
     log_is_ordered(&log, &mut violations);
@@ -172,12 +182,14 @@ fn balances_fold_the_log(ended: &Ended, log: &[RecordedEvent], violations: &mut 
             continue;
         }
         positions.push(event.global_position);
-        *expected.entry(event.stream_id.to_string()).or_insert(0) += money_change(event).unwrap_or(0);
+        *expected.entry(event.stream_id.to_string()).or_insert(0) +=
+            money_change(event).unwrap_or(0);
     }
     if model.applied != positions {
-        let twice = model.applied.len().saturating_sub(
-            model.applied.iter().collect::<BTreeSet<_>>().len(),
-        );
+        let twice = model
+            .applied
+            .len()
+            .saturating_sub(model.applied.iter().collect::<BTreeSet<_>>().len());
         let missing = positions
             .iter()
             .filter(|p| !model.applied.contains(p))
@@ -207,7 +219,10 @@ fn audit_saw_everything(ended: &Ended, log: &[RecordedEvent], violations: &mut V
         .filter(|p| !seen.contains(p))
         .collect();
     if !skipped.is_empty() {
-        violations.push(format!("audit: {} event(s) never delivered: {skipped:?}", skipped.len()));
+        violations.push(format!(
+            "audit: {} event(s) never delivered: {skipped:?}",
+            skipped.len()
+        ));
     }
 }
 
@@ -232,7 +247,10 @@ async fn sagas_ended(ended: &Ended, log: &[RecordedEvent], violations: &mut Vec<
             steps.entry(transfer).or_default().push(&event.event_name);
         }
     }
-    for event in log.iter().filter(|e| &*e.event_name == "sim.TransferStarted") {
+    for event in log
+        .iter()
+        .filter(|e| &*e.event_name == "sim.TransferStarted")
+    {
         let transfer = fields(event).and_then(|f| f.transfer).unwrap_or(0);
         let correlation = event.metadata.correlation_id.unwrap_or(event.event_id);
         if !completed.contains(&correlation) {

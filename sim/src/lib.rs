@@ -43,6 +43,10 @@ use eventsource::clock::Clock;
 pub use eventsource::mutation::Mutation;
 pub use world::Shape;
 
+/// How many seeds a run of the command checks unless told otherwise, and
+/// within how many the tests require each known bug to be found.
+pub const DEFAULT_SEEDS: u64 = 5000;
+
 /// What one seed's run found.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -125,11 +129,11 @@ pub fn run_seed(seed: u64, shape: Shape, mutation: Option<Mutation>) -> Report {
         let _ambient = clock.enter();
         std::panic::catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(async {
-                let ended = world::run(seed, clock.clone(), shape).await;
+                let ended = world::run(seed, clock.clone(), shape).await?;
                 let violations = invariants::check(&ended).await;
                 record_log(&ended).await;
                 let events = ended.store.len() as u64;
-                (ended, violations, events)
+                Ok::<_, eventsource::Error>((ended, violations, events))
             })
         }))
     };
@@ -138,7 +142,10 @@ pub fn run_seed(seed: u64, shape: Shape, mutation: Option<Mutation>) -> Report {
     #[cfg(feature = "mutations")]
     eventsource::mutation::enable(None);
     match outcome {
-        Ok((ended, violations, events)) => {
+        Ok(Err(error)) => report
+            .violations
+            .push(format!("the simulated application is invalid: {error}")),
+        Ok(Ok((ended, violations, events))) => {
             report.trace_hash = ended.faults.trace().hash();
             report.violations = violations;
             report.events = events;
@@ -148,7 +155,9 @@ pub fn run_seed(seed: u64, shape: Shape, mutation: Option<Mutation>) -> Report {
         Err(_) => report.violations.push("the run panicked".to_owned()),
     }
     if panics > 0 {
-        report.violations.push(format!("{panics} panic(s) during the run"));
+        report
+            .violations
+            .push(format!("{panics} panic(s) during the run"));
     }
     report
 }

@@ -14,7 +14,7 @@ use eventsource_sim::{Mutation, Report, Shape, run_seed};
 #[command(name = "eventsource-sim")]
 struct Args {
     /// How many seeds to run (from --first).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = eventsource_sim::DEFAULT_SEEDS)]
     seeds: u64,
     /// The first seed of the range.
     #[arg(long, default_value_t = 0)]

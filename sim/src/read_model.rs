@@ -130,7 +130,10 @@ fn lock(model: &Mutex<Balances>) -> MutexGuard<'_, Balances> {
 
 #[async_trait]
 impl ProjectionBackend<Staged> for BalancesBackend {
-    async fn begin(&self, time_limit: Duration) -> Result<Box<dyn ProjectionTx<Staged>>, StoreError> {
+    async fn begin(
+        &self,
+        time_limit: Duration,
+    ) -> Result<Box<dyn ProjectionTx<Staged>>, StoreError> {
         Ok(Box::new(BalancesTx {
             inner: self.leases.begin(time_limit).await?,
             staged: Staged::default(),
@@ -264,7 +267,11 @@ impl Projection for AuditProjection {
     const RESETS: bool = false;
     type Context = ();
 
-    async fn handle(&mut self, record: &RecordedEvent, _: &mut ()) -> Result<bool, ProjectionError> {
+    async fn handle(
+        &mut self,
+        record: &RecordedEvent,
+        _: &mut (),
+    ) -> Result<bool, ProjectionError> {
         self.deliveries
             .positions
             .lock()

@@ -76,7 +76,9 @@ impl<S: EventStore + Clone> EventStore for FaultyStore<S> {
         visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> Result<(), StoreError> {
         self.faults.before("visit_stream").await?;
-        self.inner.visit_stream(stream_id, from_version, visit).await
+        self.inner
+            .visit_stream(stream_id, from_version, visit)
+            .await
     }
 
     fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
@@ -110,7 +112,11 @@ impl<S: EventStore + Clone> EventStore for FaultyStore<S> {
         self.inner.head_position().await
     }
 
-    async fn count_events(&self, from_position: u64, filter: EventFilter) -> Result<u64, StoreError> {
+    async fn count_events(
+        &self,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Result<u64, StoreError> {
         self.faults.before("count_events").await?;
         self.inner.count_events(from_position, filter).await
     }

@@ -111,7 +111,8 @@ impl World {
         match started {
             Ok(()) => Some(runner),
             Err(error) => {
-                self.faults.record(format_args!("node start failed: {error}"));
+                self.faults
+                    .record(format_args!("node start failed: {error}"));
                 runner.abort();
                 None
             }
@@ -130,19 +131,19 @@ impl World {
 }
 
 /// Runs seed `seed` to its end. Must run on a current-thread Tokio runtime
-/// with paused time, with `clock` entered.
-pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Ended {
+/// with paused time, with `clock` entered. Fails only if the simulated
+/// application's registry is invalid.
+pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Result<Ended, eventsource::Error> {
     let intensity = 0.5 + (seed % 7) as f64 * 0.25;
     let faults = Faults::new(seed, Rates::scaled(intensity), clock.clone());
     let fencing = Fencing::default();
     let memory = InMemoryStore::new().with_clock(clock.clone());
     let store: Arc<dyn EventStore> = Arc::new(FaultyStore::new(memory.clone(), faults.clone()));
-    let bus = match CommandBus::new(store.clone()) {
-        Ok(bus) => bus
-            .with_clock(clock.clone())
-            .with_retry(RetryPolicy::attempts(5).with_backoff(Duration::from_millis(2), Duration::from_millis(50))),
-        Err(error) => panic!("the simulation's registry is invalid: {error}"),
-    };
+    let retry =
+        RetryPolicy::attempts(5).with_backoff(Duration::from_millis(2), Duration::from_millis(50));
+    let bus = CommandBus::new(store.clone())?
+        .with_clock(clock.clone())
+        .with_retry(retry);
     let leases = InMemoryProjectionBackend::new().with_clock(clock.clone());
     let balances_backend = BalancesBackend::new(leases);
     let backend = InMemoryProjectionBackend::new().with_clock(clock.clone());
@@ -173,8 +174,10 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Ended {
     let scripts: Vec<Arc<Script>> = (0..shape.senders)
         .map(|id| Script::draw(id as u64 + 1, shape.operations, &faults, &clock))
         .collect();
-    let mut senders: Vec<Option<JoinHandle<()>>> =
-        scripts.iter().map(|s| Some(world.start_sender(s))).collect();
+    let mut senders: Vec<Option<JoinHandle<()>>> = scripts
+        .iter()
+        .map(|s| Some(world.start_sender(s)))
+        .collect();
 
     // The workload: crashes and restarts while the senders work.
     let started = clock.instant();
@@ -221,7 +224,15 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Ended {
             *sender = Some(world.start_sender(&scripts[index]));
         }
     }
-    let settled = settle(&world, &memory, &balances_backend, &backend, &scripts, shape).await;
+    let settled = settle(
+        &world,
+        &memory,
+        &balances_backend,
+        &backend,
+        &scripts,
+        shape,
+    )
+    .await;
 
     // Shutdown: every node stops cleanly, every sender ends.
     for runner in nodes.iter_mut().filter_map(Option::take) {
@@ -238,7 +249,7 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Ended {
         .num_alive_tasks();
     faults.record(format_args!("end leaked={leaked_tasks}"));
 
-    Ended {
+    Ok(Ended {
         store: memory,
         balances: balances_backend,
         backend,
@@ -250,7 +261,7 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Ended {
         settled,
         leaked_tasks,
         crashes,
-    }
+    })
 }
 
 /// Waits until the senders are done and every projection has reached the
@@ -277,9 +288,9 @@ async fn settle(
         checkpoints.push(balances.leases().checkpoint("sim.balances").await);
         checkpoints.push(backend.checkpoint("sim.audit").await);
         checkpoints.push(backend.checkpoint("sim.transfer").await);
-        let caught_up = checkpoints
-            .iter()
-            .all(|c| matches!(c, Ok(Some(p)) if *p == head) || (head == 0 && matches!(c, Ok(None))));
+        let caught_up = checkpoints.iter().all(|c| {
+            matches!(c, Ok(Some(p)) if *p == head) || (head == 0 && matches!(c, Ok(None)))
+        });
         if caught_up && last_head == Some(head) {
             return true;
         }

@@ -248,7 +248,12 @@ impl PgProjectionBackend {
         Ok(row.is_some())
     }
 
-    async fn renew_lease(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+    async fn renew_lease(
+        &self,
+        name: &str,
+        owner: Uuid,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let renewed = sqlx::query(self.sql.renew_lease.get())
             .bind(name)

@@ -62,7 +62,10 @@ impl LeaseKeeper {
     /// backend's fencing (a saga's commands) stops then, rather than run
     /// alongside the instance that took over.
     pub(super) fn is_lost(&self) -> bool {
-        let valid_until = *self.valid_until.lock().unwrap_or_else(PoisonError::into_inner);
+        let valid_until = *self
+            .valid_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *self.lost.borrow() || self.clock.instant() >= valid_until
     }
 

@@ -116,12 +116,12 @@ impl<P: Projection> Worker<P> {
             };
             self.lease = Some(LeaseKeeper::start(
                 Lease {
-                backend: self.backend.clone(),
-                name: self.slot.clone(),
-                owner: self.owner,
-                ttl: self.options.lease_ttl,
-                period: self.options.renew_every(),
-                clock: self.clock.clone(),
+                    backend: self.backend.clone(),
+                    name: self.slot.clone(),
+                    owner: self.owner,
+                    ttl: self.options.lease_ttl,
+                    period: self.options.renew_every(),
+                    clock: self.clock.clone(),
                 },
                 asked,
             ));

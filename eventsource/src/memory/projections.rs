@@ -245,7 +245,7 @@ impl ProjectionTx<()> for MemoryTx {
         // PostgreSQL: a lease released (or taken and released by another)
         // since this instance held it fences it out too.
         let fenced = !crate::mutation::enabled(crate::mutation::Mutation::UnfencedLease);
-        if fenced && !entry.lease.is_some_and(|(holder, _)| holder == owner) {
+        if fenced && entry.lease.is_none_or(|(holder, _)| holder != owner) {
             return Err(CommitError::LeaseLost);
         }
         if self.reset.as_deref() == Some(name) {

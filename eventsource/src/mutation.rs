@@ -2,7 +2,7 @@
 //! simulation (`sim/`) finds them.
 //!
 //! Each [`Mutation`] names a real mistake the runtime once could make. With
-//! the `sim-mutations` feature, [`enable`] turns one on for the current
+//! the `sim-mutations` feature, `enable` turns one on for the current
 //! thread (the simulation runs each seed on one thread); without it, no
 //! mutation can be enabled and every check below is a constant `false`.
 //! Never enable the feature in a program.

@@ -8,7 +8,7 @@
 //! errors, lost replies, broken subscriptions. A scheduler crashes runner
 //! instances and senders at random moments and restarts them from what the
 //! stores hold. Every source of time and randomness is the seed's
-//! [`Clock`](eventsource::clock::Clock) or a generator seeded from it, so a
+//! [`Clock`] or a generator seeded from it, so a
 //! seed replays exactly: same decisions, same trace hash.
 //!
 //! After the faults stop and the system settles, [`invariants::check`]

@@ -73,7 +73,7 @@ impl Problem {
     /// 500 for `error`, which is logged (with an id the response carries)
     /// and not shown: a client learns nothing of the server's internals.
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
-        let id = uuid::Uuid::now_v7();
+        let id = eventsource::clock::Clock::current().uuid_v7();
         tracing::error!(error_id = %id, %error, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR)
             .with_detail(format!("the server failed; it logged the error as {id}"))

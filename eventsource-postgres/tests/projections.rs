@@ -846,3 +846,55 @@ async fn two_runners_on_one_database_never_both_apply_an_event() {
     standby.shutdown().await;
     common::drop_schema(&store).await;
 }
+
+/// What a renewal answers, and who may commit, around a release and a
+/// takeover: as the in-memory backend (`eventsource/tests/projection_leases.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_or_commit_after_a_release_or_takeover_is_refused() {
+    let store = common::store().await;
+    read_model(&store).await;
+    let backend = store.projection_backend();
+    type B = dyn ProjectionBackend<PgConnection>;
+    let backend: &B = &backend;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let ttl = Duration::from_millis(100);
+    assert!(backend.acquire(NAME, a, ttl).await.unwrap());
+    assert!(
+        backend.renew(NAME, a, ttl).await.unwrap(),
+        "the holder renews"
+    );
+    assert!(
+        !backend.renew(NAME, b, ttl).await.unwrap(),
+        "another cannot"
+    );
+
+    backend.release(NAME, a).await.unwrap();
+    assert!(
+        !backend.renew(NAME, a, ttl).await.unwrap(),
+        "a released lease is not renewed, free as it is"
+    );
+    let tx = backend.begin(Duration::from_secs(30)).await.unwrap();
+    assert!(
+        matches!(
+            tx.commit(NAME, a, Some(1)).await,
+            Err(CommitError::LeaseLost)
+        ),
+        "nor committed on"
+    );
+
+    assert!(backend.acquire(NAME, a, ttl).await.unwrap());
+    tokio::time::sleep(ttl * 2).await;
+    assert!(
+        backend.renew(NAME, a, ttl).await.unwrap(),
+        "lapsed but taken by no one: still the holder's"
+    );
+    tokio::time::sleep(ttl * 2).await;
+    assert!(backend.acquire(NAME, b, ttl).await.unwrap());
+    backend.release(NAME, b).await.unwrap();
+    assert!(
+        !backend.renew(NAME, a, ttl).await.unwrap(),
+        "taken over and released meanwhile: not renewed"
+    );
+    assert_eq!(backend.checkpoint(NAME).await.unwrap(), None);
+    common::drop_schema(&store).await;
+}

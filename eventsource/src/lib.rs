@@ -132,6 +132,8 @@ pub mod error;
 pub mod event;
 pub mod memory;
 pub mod metrics;
+#[doc(hidden)]
+pub mod mutation;
 pub mod ops;
 pub mod prelude;
 pub mod projection;

@@ -319,3 +319,51 @@ async fn a_commit_by_an_owner_whose_lease_was_taken_over_is_refused() {
         Some(7)
     );
 }
+
+/// What a renewal answers, and who may commit, around a release and a
+/// takeover. The PostgreSQL backend answers the same (its
+/// `tests/projections.rs`).
+#[tokio::test(start_paused = true)]
+async fn a_renewal_or_commit_after_a_release_or_takeover_is_refused() {
+    let backend = InMemoryProjectionBackend::new();
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let ttl = Duration::from_secs(1);
+    assert!(backend.acquire(NAME, a, ttl).await.unwrap());
+    assert!(
+        backend.renew(NAME, a, ttl).await.unwrap(),
+        "the holder renews"
+    );
+    assert!(
+        !backend.renew(NAME, b, ttl).await.unwrap(),
+        "another cannot"
+    );
+
+    backend.release(NAME, a).await.unwrap();
+    assert!(
+        !backend.renew(NAME, a, ttl).await.unwrap(),
+        "a released lease is not renewed, free as it is"
+    );
+    let tx = backend.begin(ttl).await.unwrap();
+    assert!(
+        matches!(
+            tx.commit(NAME, a, Some(1)).await,
+            Err(CommitError::LeaseLost)
+        ),
+        "nor committed on"
+    );
+
+    assert!(backend.acquire(NAME, a, ttl).await.unwrap());
+    tokio::time::sleep(ttl * 2).await;
+    assert!(
+        backend.renew(NAME, a, ttl).await.unwrap(),
+        "lapsed but taken by no one: still the holder's"
+    );
+    tokio::time::sleep(ttl * 2).await;
+    assert!(backend.acquire(NAME, b, ttl).await.unwrap());
+    backend.release(NAME, b).await.unwrap();
+    assert!(
+        !backend.renew(NAME, a, ttl).await.unwrap(),
+        "taken over and released meanwhile: not renewed"
+    );
+    assert_eq!(backend.checkpoint(NAME).await.unwrap(), None);
+}

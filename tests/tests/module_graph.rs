@@ -454,6 +454,11 @@ fn the_postgres_store_has_no_import_circles() {
 }
 
 #[test]
+fn the_simulation_has_no_import_circles() {
+    assert_no_circles("sim");
+}
+
+#[test]
 fn a_circle_is_found() {
     let file = |name: &str| PathBuf::from(name);
     let graph: BTreeMap<PathBuf, BTreeSet<PathBuf>> = [

@@ -39,6 +39,14 @@ SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
 WHERE l.owner = EXCLUDED.owner OR l.expires_at < clock_timestamp()
 RETURNING owner";
 
+/// Extends the lease `$1` of owner `$2` by `$3` milliseconds, if the row is
+/// still the owner's: one released or taken by another since is not renewed.
+const RENEW_LEASE: &str = "\
+UPDATE {schema}.projection_leases
+SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+WHERE name = $1 AND owner = $2
+RETURNING owner";
+
 const RELEASE_LEASE: &str = "DELETE FROM {schema}.projection_leases WHERE name = $1 AND owner = $2";
 
 /// Locks the lease row until the commit, so no takeover can slip in between
@@ -97,6 +105,7 @@ ORDER BY v.name, v.version";
 #[derive(Debug)]
 pub(crate) struct Statements {
     acquire_lease: Sql,
+    renew_lease: Sql,
     release_lease: Sql,
     fence_lease: Sql,
     register_version: Sql,
@@ -110,6 +119,7 @@ impl Statements {
     pub(crate) fn new(schema: &Identifier) -> Self {
         Self {
             acquire_lease: Sql::new(ACQUIRE_LEASE, schema),
+            renew_lease: Sql::new(RENEW_LEASE, schema),
             release_lease: Sql::new(RELEASE_LEASE, schema),
             fence_lease: Sql::new(FENCE_LEASE, schema),
             register_version: Sql::new(REGISTER_VERSION, schema),
@@ -125,6 +135,7 @@ impl Statements {
     pub(crate) fn all(&self) -> Vec<(&'static str, &Sql)> {
         vec![
             ("acquire_lease", &self.acquire_lease),
+            ("renew_lease", &self.renew_lease),
             ("release_lease", &self.release_lease),
             ("fence_lease", &self.fence_lease),
             ("register_version", &self.register_version),
@@ -235,6 +246,23 @@ impl PgProjectionBackend {
             .await
             .map_err(store_error)?;
         Ok(row.is_some())
+    }
+
+    async fn renew_lease(
+        &self,
+        name: &str,
+        owner: Uuid,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let renewed = sqlx::query(self.sql.renew_lease.get())
+            .bind(name)
+            .bind(owner)
+            .bind(millis as f64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(renewed.is_some())
     }
 
     async fn release_lease(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
@@ -423,6 +451,15 @@ macro_rules! backend_for {
                 ttl: Duration,
             ) -> Result<bool, StoreError> {
                 self.acquire_lease(name, owner, ttl).await
+            }
+
+            async fn renew(
+                &self,
+                name: &str,
+                owner: Uuid,
+                ttl: Duration,
+            ) -> Result<bool, StoreError> {
+                self.renew_lease(name, owner, ttl).await
             }
 
             async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {

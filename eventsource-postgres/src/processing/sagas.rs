@@ -22,7 +22,8 @@ INSERT INTO {schema}.saga_instances AS i (saga, correlation_id, state, completed
 VALUES ($1, $2, $3::jsonb, $4, $5)
 ON CONFLICT (saga, correlation_id) DO UPDATE
 SET state = EXCLUDED.state, completed = EXCLUDED.completed,
-    updated_at = EXCLUDED.updated_at";
+    updated_at = EXCLUDED.updated_at
+WHERE NOT i.completed";
 
 const LIST: &str = "\
 SELECT correlation_id, state::text, completed, updated_at

@@ -25,16 +25,13 @@ impl EventStore for InMemoryStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
+        let appending = !events.is_empty();
         let result =
             self.shared
                 .write()
                 .append(stream_id, aggregate_type, expected, events, &self.clock)?;
-        if !result.replayed {
-            self.shared.head.send_if_modified(|head| {
-                let moved = result.last_position > *head;
-                *head = (*head).max(result.last_position);
-                moved
-            });
+        if appending && !result.replayed {
+            self.shared.appended.notify_waiters();
         }
         Ok(result)
     }
@@ -95,12 +92,14 @@ impl EventStore for InMemoryStore {
     fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
         let shared = self.shared.clone();
         Box::pin(async_stream::stream! {
-            let mut head = shared.head.subscribe();
             let mut next = from_position.max(1);
             loop {
-                // Mark the current head as seen before reading, so an append
-                // racing with the read below still wakes the wait.
-                let until = *head.borrow_and_update();
+                // Wait for appends from before reading the head, so an
+                // append racing with the read below still wakes the wait.
+                let appended = shared.appended.notified();
+                let mut appended = std::pin::pin!(appended);
+                appended.as_mut().enable();
+                let until = shared.read().log.len() as u64;
                 while next <= until {
                     let (chunk, scanned) = scan(&shared, next, until, &filter);
                     next = scanned + 1;
@@ -109,9 +108,7 @@ impl EventStore for InMemoryStore {
                     }
                 }
                 yield Ok(SubscriptionItem::CaughtUp { position: next - 1 });
-                if head.changed().await.is_err() {
-                    break;
-                }
+                appended.await;
             }
         })
     }

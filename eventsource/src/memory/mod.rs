@@ -15,7 +15,7 @@ mod state;
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::clock::Clock;
 
@@ -70,15 +70,17 @@ impl Default for InMemoryStore {
 #[derive(Debug)]
 struct Shared {
     state: RwLock<State>,
-    /// The global position of the last committed event; subscribers wait on it.
-    head: watch::Sender<u64>,
+    /// Wakes subscribers when events commit. A `Notify` wakes its waiters
+    /// in the order they began waiting; a `watch` channel spreads them over
+    /// several lists by Tokio's random draw, which a seeded run cannot fix.
+    appended: Notify,
 }
 
 impl Default for Shared {
     fn default() -> Self {
         Self {
             state: RwLock::default(),
-            head: watch::Sender::new(0),
+            appended: Notify::new(),
         }
     }
 }

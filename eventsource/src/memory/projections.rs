@@ -110,6 +110,18 @@ impl ProjectionBackend<()> for InMemoryProjectionBackend {
         Ok(free)
     }
 
+    async fn renew(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+        let mut entries = self.entries();
+        let Some(entry) = entries.get_mut(name) else {
+            return Ok(false);
+        };
+        let held = entry.lease.is_some_and(|(holder, _)| holder == owner);
+        if held {
+            entry.lease = Some((owner, self.clock.instant() + ttl));
+        }
+        Ok(held)
+    }
+
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
         if let Some(entry) = self.entries().get_mut(name) {
             if entry.lease.is_some_and(|(holder, _)| holder == owner) {
@@ -229,7 +241,11 @@ impl ProjectionTx<()> for MemoryTx {
     ) -> Result<(), CommitError> {
         let mut entries = self.backend.entries();
         let entry = entries.entry(name.to_owned()).or_default();
-        if entry.lease.is_some_and(|(holder, _)| holder != owner) {
+        // Only the instance the lease was last granted to commits, as on
+        // PostgreSQL: a lease released (or taken and released by another)
+        // since this instance held it fences it out too.
+        let fenced = !crate::mutation::enabled(crate::mutation::Mutation::UnfencedLease);
+        if fenced && entry.lease.is_none_or(|(holder, _)| holder != owner) {
             return Err(CommitError::LeaseLost);
         }
         if self.reset.as_deref() == Some(name) {

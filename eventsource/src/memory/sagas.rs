@@ -53,10 +53,12 @@ impl SagaStore for InMemorySagaStore {
         correlation_id: Uuid,
         instance: SagaInstance,
     ) -> Result<(), StoreError> {
-        self.instances()
-            .entry(saga.to_owned())
-            .or_default()
-            .insert(correlation_id, instance);
+        let mut instances = self.instances();
+        let saved = instances.entry(saga.to_owned()).or_default();
+        // Completion is final (see `SagaStore::save`).
+        if !saved.get(&correlation_id).is_some_and(|i| i.completed) {
+            saved.insert(correlation_id, instance);
+        }
         Ok(())
     }
 

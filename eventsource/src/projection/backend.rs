@@ -35,6 +35,21 @@ pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
     /// when another owner holds an unexpired lease.
     async fn acquire(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError>;
 
+    /// Extends the lease on `name` that `owner` holds, for `ttl`: `false`
+    /// when it was released, or taken by another owner, since `owner` last
+    /// took or renewed it, even if it is free now. The runner's renewals
+    /// call this: another instance may have committed in such a gap, so
+    /// the runner takes the lease again with
+    /// [`ProjectionBackend::acquire`] and resumes from the stored
+    /// checkpoint rather than from where it was. (Re-taking a free lease
+    /// instead would let it commit again what the other instance had.)
+    ///
+    /// The default calls `acquire`, which cannot see such a gap; backends
+    /// should override it.
+    async fn renew(&self, name: &str, owner: Uuid, ttl: Duration) -> Result<bool, StoreError> {
+        self.acquire(name, owner, ttl).await
+    }
+
     /// Gives the lease up, if `owner` holds it.
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError>;
 

@@ -218,7 +218,12 @@ impl<A: Aggregate> Repository<A> {
             state.apply(event);
         }
         let batch = encode(&events, metadata, command_id, stream_id, &self.clock)?;
-        let expected = ExpectedVersion::from_current(version);
+        let expected =
+            if attempt > 1 && crate::mutation::enabled(crate::mutation::Mutation::StaleRetry) {
+                ExpectedVersion::Any
+            } else {
+                ExpectedVersion::from_current(version)
+            };
         let span = tracing::debug_span!(
             "eventsource.append",
             aggregate = A::NAME,

@@ -28,7 +28,11 @@ pub trait SagaStore: Send + Sync + 'static {
         correlation_id: Uuid,
     ) -> Result<Option<SagaInstance>, StoreError>;
 
-    /// Stores the instance, replacing the previous state.
+    /// Stores the instance, replacing the previous state, unless that one
+    /// is completed: completion is final. A processor that lost its lease
+    /// in the middle of an event (stalled past the lease, while another
+    /// instance took over and ended the saga) may still save the state it
+    /// had; that late save must not reopen the saga.
     async fn save(
         &self,
         saga: &str,

@@ -6,12 +6,12 @@
 //! the worker. Commits stay fenced by the backend, so a lease lost anyway (a
 //! paused process, a partition) cannot let two instances both commit.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -19,6 +19,10 @@ use crate::projection::ProjectionBackend;
 
 /// Renews one lease every `period` until stopped or lost.
 pub(super) struct LeaseKeeper {
+    /// Until when the lease surely runs: the moment the last successful
+    /// renewal was asked for, plus the TTL.
+    valid_until: Arc<Mutex<Instant>>,
+    clock: Clock,
     lost: watch::Receiver<bool>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
@@ -36,16 +40,33 @@ pub(super) struct Lease<C: ?Sized + Send> {
 
 impl LeaseKeeper {
     /// Starts renewing a lease the caller has just taken.
-    pub(super) fn start<C: ?Sized + Send + 'static>(lease: Lease<C>) -> Self {
+    /// `asked` is when the caller asked for it.
+    pub(super) fn start<C: ?Sized + Send + 'static>(lease: Lease<C>, asked: Instant) -> Self {
         let (lost_tx, lost) = watch::channel(false);
         let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(renew(lease, lost_tx, stop_rx));
-        Self { lost, stop, task }
+        let valid_until = Arc::new(Mutex::new(asked + lease.ttl));
+        let clock = lease.clock.clone();
+        let task = tokio::spawn(renew(lease, valid_until.clone(), lost_tx, stop_rx));
+        Self {
+            valid_until,
+            clock,
+            lost,
+            stop,
+            task,
+        }
     }
 
-    /// Whether another instance took the lease.
+    /// Whether another instance took the lease, or may have: no renewal
+    /// got through for a TTL (a renewal stuck on a slow store, say), so
+    /// another instance may hold it now. Work with effects outside the
+    /// backend's fencing (a saga's commands) stops then, rather than run
+    /// alongside the instance that took over.
     pub(super) fn is_lost(&self) -> bool {
-        *self.lost.borrow()
+        let valid_until = *self
+            .valid_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.lost.borrow() || self.clock.instant() >= valid_until
     }
 
     /// Resolves once another instance took the lease (or the renewal task
@@ -66,6 +87,7 @@ impl LeaseKeeper {
 
 async fn renew<C: ?Sized + Send + 'static>(
     lease: Lease<C>,
+    valid_until: Arc<Mutex<Instant>>,
     lost: watch::Sender<bool>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -75,20 +97,26 @@ async fn renew<C: ?Sized + Send + 'static>(
         .interval_at(lease.clock.instant() + lease.period, lease.period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        // Biased: Tokio's random choice would make a seeded run depend on
+        // the process's seed.
         tokio::select! {
+            biased;
             _ = &mut stop => return,
             _ = ticks.tick() => {}
         }
+        let asked = lease.clock.instant();
         match lease
             .backend
-            .acquire(&lease.name, lease.owner, lease.ttl)
+            .renew(&lease.name, lease.owner, lease.ttl)
             .await
         {
-            Ok(true) => {}
+            Ok(true) => {
+                *valid_until.lock().unwrap_or_else(PoisonError::into_inner) = asked + lease.ttl;
+            }
             Ok(false) => {
                 tracing::warn!(
                     projection = &*lease.name,
-                    "lease taken over by another instance"
+                    "lease lost: taken over or released since the last renewal"
                 );
                 lost.send_replace(true);
                 return;

@@ -537,6 +537,19 @@ impl ProjectionRunner {
         Ok(())
     }
 
+    /// Ends every projection at once, wherever each one is waiting, as a
+    /// killed process would: no batch is finished, nothing is rolled back
+    /// by the runner and no lease is released (each lapses after its TTL,
+    /// and another instance takes over from the checkpoint). For crash
+    /// tests and the simulation; [`ProjectionRunner::shutdown`] stops
+    /// cleanly.
+    pub fn abort(&self) {
+        let handles: Vec<Handle> = std::mem::take(&mut *self.workers()).into_values().collect();
+        for handle in handles {
+            handle.task.abort();
+        }
+    }
+
     /// Stops every projection and releases their leases.
     pub async fn shutdown(&self) {
         let handles: Vec<Handle> = std::mem::take(&mut *self.workers()).into_values().collect();

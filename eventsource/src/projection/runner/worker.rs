@@ -106,8 +106,8 @@ impl<P: Projection> Worker<P> {
         let mut held;
         loop {
             held = false;
-            match self.hold_lease().await {
-                Held::Lease => {}
+            let asked = match self.hold_lease().await {
+                Held::Lease(asked) => asked,
                 Held::Stop => break,
                 Held::Retire => {
                     held = true;
@@ -122,17 +122,20 @@ impl<P: Projection> Worker<P> {
                     retire = true;
                     break;
                 }
-            }
+            };
             held = true;
             metrics::lease_changed(P::NAME, LeaseChange::Acquired);
-            self.lease = Some(LeaseKeeper::start(Lease {
-                backend: self.backend.clone(),
-                name: self.slot.clone(),
-                owner: self.owner,
-                ttl: self.options.lease_ttl,
-                period: self.options.renew_every(),
-                clock: self.clock.clone(),
-            }));
+            self.lease = Some(LeaseKeeper::start(
+                Lease {
+                    backend: self.backend.clone(),
+                    name: self.slot.clone(),
+                    owner: self.owner,
+                    ttl: self.options.lease_ttl,
+                    period: self.options.renew_every(),
+                    clock: self.clock.clone(),
+                },
+                asked,
+            ));
             let flow = self.follow().await;
             if flow == Flow::Retire {
                 self.retire().await;
@@ -253,13 +256,14 @@ impl<P: Projection> Worker<P> {
     /// stop, or a newer version took over.
     async fn hold_lease(&mut self) -> Held {
         loop {
+            let asked = self.clock.instant();
             match self
                 .backend
                 .acquire(&self.slot, self.owner, self.options.lease_ttl)
                 .await
             {
                 Ok(true) if self.superseded().await => return Held::Retire,
-                Ok(true) => return Held::Lease,
+                Ok(true) => return Held::Lease(asked),
                 Ok(false) if self.superseded().await => return Held::Superseded,
                 Ok(false) => {
                     // Another instance processes the projection; report its
@@ -274,7 +278,10 @@ impl<P: Projection> Worker<P> {
                 }
                 Err(error) => self.failed(&error),
             }
+            // Biased, like every select of the runtime: Tokio's random
+            // choice would make a seeded run depend on the process's seed.
             tokio::select! {
+                biased;
                 message = self.control.recv() => match message {
                     None | Some(Control::Stop) => return Held::Stop,
                     Some(Control::Rebuild { reply, .. }) => {
@@ -767,9 +774,17 @@ impl<P: Projection> Worker<P> {
         let Some(last) = window.last() else {
             return Ok(Ok(()));
         };
+        if crate::mutation::enabled(crate::mutation::Mutation::CheckpointBeforeReadModel) {
+            self.commit_position(last.global_position).await?;
+        }
         let replay = self.rebuild.is_some();
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
+            if self.lease.as_ref().is_some_and(LeaseKeeper::is_lost) {
+                // Another instance may handle these events now.
+                rollback(tx, P::NAME).await;
+                return Err(Interrupt::LeaseLost);
+            }
             if let Err(error) = handle(
                 &self.interceptors,
                 &mut self.projection,
@@ -968,7 +983,8 @@ enum Flow {
 
 /// How a wait for the lease ended.
 enum Held {
-    Lease,
+    /// Taken, by a request made at this instant.
+    Lease(tokio::time::Instant),
     Stop,
     /// A newer version took over, and this instance holds the lease: it
     /// retires the version.

@@ -7,6 +7,7 @@
 mod checkpoints;
 mod dead_letters;
 mod events;
+mod lifecycle;
 mod projections;
 mod sagas;
 mod snapshots;
@@ -110,7 +111,8 @@ impl InMemoryStore {
 
     /// How many events the store holds.
     pub fn len(&self) -> usize {
-        self.shared.read().log.len()
+        let state = self.shared.read();
+        state.log.len() - state.removed.len()
     }
 
     /// Whether the store holds no events.

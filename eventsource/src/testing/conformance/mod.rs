@@ -28,6 +28,7 @@
 mod appends;
 mod checkpoints;
 mod input;
+mod lifecycle;
 mod reads;
 mod report;
 mod snapshots;
@@ -133,6 +134,12 @@ const CHECKS: &[Check] = checks![
     snapshots::save_and_load,
     snapshots::keeps_the_higher_version,
     snapshots::delete_forgets,
+    lifecycle::soft_delete_keeps_events_and_refuses_appends,
+    lifecycle::hard_delete_removes_events_and_tells_subscribers,
+    lifecycle::hard_delete_after_soft_removes_the_rest,
+    lifecycle::missing_streams_are_typed_errors,
+    lifecycle::recreate_starts_the_stream_again,
+    lifecycle::truncate_keeps_the_tail,
     checkpoints::load_save_and_reset,
     checkpoints::positions_only_move_forward,
 ];

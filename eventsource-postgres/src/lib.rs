@@ -372,6 +372,7 @@
 mod append;
 mod checkpoints;
 mod error;
+mod lifecycle;
 pub mod migrate;
 mod notify;
 mod options;

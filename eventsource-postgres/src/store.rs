@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use eventsource::store::{
-    AppendResult, CheckpointStore, EventFilter, EventStream, Snapshot, SnapshotStore,
-    StoredEventType, StreamQuery, StreamSummary, Subscription,
+    AppendResult, CheckpointStore, DeleteMode, Deletion, EventFilter, EventStream, Snapshot,
+    SnapshotStore, StoredEventType, StreamQuery, StreamSummary, Subscription, Truncation,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
@@ -17,6 +17,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::append::{Appends, XidGuard};
 use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
+use crate::lifecycle::Lifecycle;
 use crate::migrate;
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
@@ -63,6 +64,7 @@ pub struct PgEventStore {
     /// Wake-ups of runners and operators when control requests change.
     controls: Arc<Notifications>,
     summaries: Arc<Summaries>,
+    lifecycle: Arc<Lifecycle>,
     /// Whether the transaction-id guard passed (see `append::xid_guard`).
     xid: Arc<XidGuard>,
 }
@@ -91,13 +93,21 @@ impl PgEventStore {
             options.notify_channel().map(|c| c.prefixed("ctl_")),
             options.clock().clone(),
         ));
+        let appends = Arc::new(Appends::new(
+            pool.clone(),
+            &options,
+            xid.clone(),
+            notifications.clone(),
+        ));
         Self {
-            appends: Arc::new(Appends::new(
+            lifecycle: Arc::new(Lifecycle::new(
                 pool.clone(),
-                &options,
-                xid.clone(),
+                schema,
+                appends.clone(),
                 notifications.clone(),
+                options.clock().clone(),
             )),
+            appends,
             reads: Arc::new(Reads::new(
                 pool.clone(),
                 options.clone(),
@@ -385,6 +395,30 @@ impl EventStore for PgEventStore {
         self.reads.head_position().await
     }
 
+    /// In one transaction: the tombstone through the append, then (hard)
+    /// the stream's earlier rows and its snapshot removed.
+    async fn delete_stream(
+        &self,
+        stream_id: &str,
+        mode: DeleteMode,
+    ) -> Result<Deletion, StoreError> {
+        self.lifecycle.delete_stream(stream_id, mode).await
+    }
+
+    async fn recreate_stream(&self, stream_id: &str) -> Result<u64, StoreError> {
+        self.lifecycle.recreate_stream(stream_id).await
+    }
+
+    async fn truncate_before(
+        &self,
+        stream_id: &str,
+        before_version: u64,
+    ) -> Result<Truncation, StoreError> {
+        self.lifecycle
+            .truncate_before(stream_id, before_version)
+            .await
+    }
+
     /// One query: the last event of each stream (`DISTINCT ON`), ids
     /// compared byte by byte.
     async fn streams(&self, query: &StreamQuery) -> Result<Vec<StreamSummary>, StoreError> {
@@ -496,6 +530,9 @@ mod tests {
         for (name, sql) in store.summaries.statements() {
             add(name, sql);
         }
+        for (name, sql) in store.lifecycle.statements().all() {
+            add(name, sql);
+        }
         all
     }
 
@@ -513,7 +550,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 60, "every statement is listed");
+        assert_eq!(all.len(), 63, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");

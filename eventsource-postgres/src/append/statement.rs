@@ -220,9 +220,11 @@ FROM unnest($1::uuid[]) WITH ORDINALITY AS b(event_id, ord)
 JOIN {schema}.events e ON e.event_id = b.event_id
 ORDER BY b.ord";
 
-/// The version and position of the last event of stream `$1`.
+/// The version and position of the last event of stream `$1`, and whether
+/// it is a tombstone.
 const STREAM_HEAD: &str = "\
-SELECT stream_version, global_position FROM {schema}.events
+SELECT stream_version, global_position, event_name = 'eventsource.StreamDeleted'
+FROM {schema}.events
 WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1";
 
 /// The statements of one store.
@@ -328,19 +330,26 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The version and position of the last event of `stream_id`.
+/// The last event of `stream_id`: its version and position, and whether
+/// it is a tombstone.
 pub(super) async fn stream_head(
     q: &Statements,
     conn: &mut PgConnection,
     stream_id: &str,
-) -> Result<Option<(u64, u64)>, StoreError> {
+) -> Result<Option<(u64, u64, bool)>, StoreError> {
     let row = sqlx::query(q.stream_head.get())
         .bind(stream_id)
         .fetch_optional(conn)
         .await
         .map_err(store_error)?;
-    row.map(|row| Ok((unsigned(&row, 0)?, unsigned(&row, 1)?)))
-        .transpose()
+    row.map(|row| {
+        Ok((
+            unsigned(&row, 0)?,
+            unsigned(&row, 1)?,
+            row.try_get(2).map_err(store_error)?,
+        ))
+    })
+    .transpose()
 }
 
 /// What one run of the statement did.

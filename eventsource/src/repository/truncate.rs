@@ -3,6 +3,7 @@
 use std::fmt::Display;
 
 use super::Repository;
+use super::load::Until;
 use crate::aggregate::Aggregate;
 use crate::error::Error;
 use crate::store::{Snapshot, StoreError, Truncation};
@@ -46,7 +47,7 @@ impl<A: Aggregate> Repository<A> {
         let baseline = before_version.saturating_sub(1);
         if baseline > 0 {
             let loaded = self
-                .load_at_version(&stream_id, baseline)
+                .rebuild(&stream_id, Until::Version(baseline))
                 .await?
                 .ok_or_else(|| StoreError::StreamNotFound {
                     stream_id: stream_id.as_str().into(),

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
 use crate::event::{Event, Metadata, NewEvent};
+use crate::registry::EventRegistration;
 
 /// The name of the tombstone event ([`StreamDeleted::NAME`]).
 pub const TOMBSTONE: &str = "eventsource.StreamDeleted";
@@ -78,6 +79,12 @@ impl Event for StreamDeleted {
     const NAME: &'static str = TOMBSTONE;
     const VERSION: u32 = 1;
     const ALIASES: &'static [&'static str] = &[];
+}
+
+// Registered like a derived event, so the registry's checks accept
+// projections and sagas that handle it.
+inventory::submit! {
+    EventRegistration::new(TOMBSTONE, 1, &[], "eventsource::store::StreamDeleted")
 }
 
 impl StreamDeleted {

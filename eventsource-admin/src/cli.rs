@@ -127,6 +127,31 @@ pub enum StreamCommand {
         #[arg(long)]
         as_of_time: Option<DateTime<Utc>>,
     },
+    /// Delete a stream: a tombstone ends it (projections are told), and
+    /// with `--hard` its earlier events and snapshot are removed.
+    Delete {
+        /// The stream id.
+        id: String,
+        /// Remove the events too (by default they stay readable).
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Make a deleted stream writable again: every record of it, tombstone
+    /// included, is removed, and it starts over at version 1.
+    Recreate {
+        /// The stream id.
+        id: String,
+    },
+    /// Remove a stream's events before a version (the rest stay). Load
+    /// aggregates through the application's truncation, which saves the
+    /// snapshot they need first.
+    Truncate {
+        /// The stream id.
+        id: String,
+        /// The first version kept.
+        #[arg(long)]
+        before: u64,
+    },
 }
 
 /// `events` commands.

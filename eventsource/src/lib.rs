@@ -130,6 +130,7 @@ pub mod query;
 pub mod registry;
 pub mod repository;
 pub mod saga;
+pub mod shredding;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

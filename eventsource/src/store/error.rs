@@ -124,6 +124,13 @@ pub enum StoreError {
         /// The stream's last version.
         head: u64,
     },
+    /// A personal event for a subject whose key was destroyed
+    /// (`shredding::ShreddingStore::forget_subject`): nothing was written.
+    #[error("subject `{subject}` was forgotten: no personal data of it can be stored again")]
+    SubjectForgotten {
+        /// The subject.
+        subject: Arc<str>,
+    },
     /// The store does not implement this operation.
     #[error("this store does not support {operation}")]
     Unsupported {

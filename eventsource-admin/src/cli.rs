@@ -41,6 +41,12 @@ pub enum Command {
         #[command(subcommand)]
         command: StreamCommand,
     },
+    /// Subjects of personal data (crypto-shredding).
+    Subject {
+        /// What to do.
+        #[command(subcommand)]
+        command: SubjectCommand,
+    },
     /// The global log.
     Events {
         /// What to show.
@@ -151,6 +157,18 @@ pub enum StreamCommand {
         /// The first version kept.
         #[arg(long)]
         before: u64,
+    },
+}
+
+/// `subject` commands.
+#[derive(Debug, Subcommand)]
+pub enum SubjectCommand {
+    /// Destroy a subject's key: its personal data reads as the declared
+    /// replacements from then on, and it can have no new personal events.
+    /// Rebuild the projections that hold its personal data afterwards.
+    Forget {
+        /// The subject, as its events' subject field names it.
+        subject: String,
     },
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::cli::{
     Cli, Command, DeadLettersCommand, EventsCommand, MigrateAction, ResetArgs, SagaState,
-    SagasCommand, StreamCommand, StreamsArgs, TailArgs,
+    SagasCommand, StreamCommand, StreamsArgs, SubjectCommand, TailArgs,
 };
 use crate::exit::{Exit, exit_for};
 
@@ -110,6 +110,21 @@ pub(crate) async fn execute(ops: &Operations, cli: Cli) -> Exit {
             };
             lifecycle(&out, ops.delete_stream(&id, mode).await)
         }
+        Command::Subject {
+            command: SubjectCommand::Forget { subject },
+        } => match ops.forget_subject(&subject).await {
+            Ok(had_key) => {
+                if out.json {
+                    out.print_json(&serde_json::json!({ "subject": subject, "had_key": had_key }));
+                } else if had_key {
+                    println!("forgot subject `{subject}`: its key is destroyed");
+                } else {
+                    println!("subject `{subject}` had no key; it is recorded as forgotten");
+                }
+                Ok(Exit::Ok)
+            }
+            Err(error) => Err(error),
+        },
         Command::Stream {
             command: StreamCommand::Recreate { id },
         } => lifecycle(&out, ops.recreate_stream(&id).await),

@@ -76,3 +76,26 @@ async fn stream_lifecycle_commands() {
     assert_eq!(store.stream_version("a").await.unwrap(), None);
     assert_eq!(store.stream_version("b").await.unwrap(), Some(3));
 }
+
+#[tokio::test]
+async fn subject_forget_command() {
+    use eventsource::shredding::{InMemoryKeyStore, KeyStore, new_key};
+    use std::sync::Arc;
+
+    let keys = InMemoryKeyStore::new();
+    keys.key_for_append("c-1", new_key()).await.unwrap();
+    let store = InMemoryStore::new();
+    let ops = || Operations::new(store.clone()).with_keys(Arc::new(keys.clone()));
+    assert_eq!(run(ops(), ["subject", "forget", "c-1"]).await, Exit::Ok);
+    assert!(keys.key("c-1").await.unwrap().is_none());
+    assert!(matches!(
+        keys.key_for_append("c-1", new_key()).await,
+        Err(StoreError::SubjectForgotten { .. })
+    ));
+    assert_eq!(run(ops(), ["subject", "forget", ""]).await, Exit::Usage);
+    assert_eq!(
+        run(Operations::new(store.clone()), ["subject", "forget", "c-1"]).await,
+        Exit::Unavailable,
+        "without a key store the command says so"
+    );
+}

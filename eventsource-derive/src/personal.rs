@@ -51,14 +51,22 @@ pub(crate) fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Personal
         marked.push(Marked {
             field,
             ident: field.ident.as_ref(),
-            subject: args.flag(errors, Key::Subject),
-            personal: args.flag(errors, Key::Personal),
+            // A key written with a value is reported by `flag`, and still
+            // counts as written: the other checks do not cascade from it.
+            subject: args
+                .flag(errors, Key::Subject)
+                .or_else(|| args.get(Key::Subject).map(|a| a.span())),
+            personal: args
+                .flag(errors, Key::Personal)
+                .or_else(|| args.get(Key::Personal).map(|a| a.span())),
             replacement: args.string(errors, Key::Replacement),
             replacement_span: args.get(Key::Replacement).map(|a| a.span()),
         });
     }
     let personal = Personal { marked };
-    check_named_struct(errors, input, &personal);
+    if !check_named_struct(errors, input, &personal) {
+        return personal;
+    }
     check_one_subject(errors, &personal);
     check_subject_is_not_personal(errors, &personal);
     check_replacement_is_for_personal(errors, &personal);
@@ -67,18 +75,25 @@ pub(crate) fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Personal
 }
 
 /// Personal data lives in the named fields of a struct: an enum's variants
-/// or a tuple struct have no field names to find in the payload.
-fn check_named_struct(errors: &mut Errors, input: &DeriveInput, personal: &Personal<'_>) {
+/// or a tuple struct have no field names to find in the payload. Whether
+/// the other checks apply.
+fn check_named_struct(errors: &mut Errors, input: &DeriveInput, personal: &Personal<'_>) -> bool {
     let named = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Named(_)));
     if named {
-        return;
+        return true;
     }
-    if let Some(first) = personal.marked.first() {
+    for marked in &personal.marked {
+        let span = marked
+            .subject
+            .or(marked.personal)
+            .or(marked.replacement_span)
+            .unwrap_or_else(|| marked.field.span());
         errors.at_span(
-            first.field.span(),
+            span,
             "#[event(subject)] and #[event(personal)] apply to the named fields of a struct",
         );
     }
+    false
 }
 
 fn check_one_subject(errors: &mut Errors, personal: &Personal<'_>) {

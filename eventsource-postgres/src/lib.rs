@@ -372,6 +372,7 @@
 mod append;
 mod checkpoints;
 mod error;
+mod keys;
 mod lifecycle;
 pub mod migrate;
 mod notify;
@@ -387,6 +388,7 @@ mod store;
 
 pub use append::TransactionIdsBehind;
 pub use error::{TlsError, store_error};
+pub use keys::PgKeyStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore,

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "operations",
         sql: include_str!("../migrations/0007_operations.sql"),
     },
+    Migration {
+        version: 8,
+        name: "lifecycle",
+        sql: include_str!("../migrations/0008_lifecycle.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in

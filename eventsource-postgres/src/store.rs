@@ -17,6 +17,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::append::{Appends, XidGuard};
 use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
+use crate::keys::PgKeyStore;
 use crate::lifecycle::Lifecycle;
 use crate::migrate;
 use crate::notify::Notifications;
@@ -327,7 +328,14 @@ impl PgEventStore {
             .with_dead_letters(Arc::new(self.dead_letters()))
             .with_sagas(self.saga_store())
             .with_migrations(self.clone())
+            .with_keys(Arc::new(self.key_store()))
             .with_clock(self.options.clock().clone())
+    }
+
+    /// The key store of crypto-shredding in this store's schema (the
+    /// `subject_keys` table), for `eventsource::shredding::ShreddingStore`.
+    pub fn key_store(&self) -> PgKeyStore {
+        PgKeyStore::new(self.pool.clone(), self.options.schema())
     }
 
     /// The saga store of this store's schema.
@@ -533,6 +541,9 @@ mod tests {
         for (name, sql) in store.lifecycle.statements().all() {
             add(name, sql);
         }
+        for (name, sql) in store.key_store().statements() {
+            add(name, sql);
+        }
         all
     }
 
@@ -550,7 +561,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 63, "every statement is listed");
+        assert_eq!(all.len(), 66, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");
@@ -568,6 +579,7 @@ mod tests {
                 "projection_leases",
                 "projection_versions",
                 "projection_controls",
+                "subject_keys",
             ] {
                 assert!(
                     !text.contains(&format!(" {table} ")),

@@ -41,6 +41,22 @@ fn refusal(error: StoreError) -> OpsError {
 }
 
 impl Operations {
+    /// Destroys the key of crypto-shredding subject `subject` (see
+    /// `shredding`): its personal data reads as the declared replacements
+    /// from then on. `true` if it had a key. Rebuild the projections that
+    /// hold its personal data afterwards.
+    pub async fn forget_subject(&self, subject: &str) -> Result<bool, OpsError> {
+        let Some(keys) = &self.keys else {
+            return Err(OpsError::Unavailable(
+                "this application keeps no keys of personal data".to_owned(),
+            ));
+        };
+        if subject.is_empty() {
+            return Err(OpsError::Invalid("the subject is empty".to_owned()));
+        }
+        Ok(keys.forget(subject).await?)
+    }
+
     /// Deletes stream `stream_id` (see
     /// [`EventStore::delete_stream`](crate::store::EventStore::delete_stream)).
     pub async fn delete_stream(

@@ -41,6 +41,7 @@ use crate::projection::{
 };
 use crate::registry::Registry;
 use crate::saga::SagaStore;
+use crate::shredding::KeyStore;
 use crate::store::{EventStore, IntoEventStore};
 
 pub use check::{CheckProblem, CheckReport};
@@ -68,6 +69,7 @@ pub struct Operations {
     dead_letters: Arc<dyn DeadLetterStore>,
     sagas: Option<Arc<dyn crate::saga::SagaStore>>,
     migrations: Option<Arc<dyn Migrations>>,
+    keys: Option<Arc<dyn KeyStore>>,
     registry: &'static Registry,
     clock: Clock,
 }
@@ -94,6 +96,7 @@ impl Operations {
             dead_letters: Arc::new(InMemoryDeadLetterStore::new()),
             sagas: None,
             migrations: None,
+            keys: None,
             registry: Registry::global(),
             clock: Clock::current(),
         }
@@ -135,6 +138,13 @@ impl Operations {
     /// Shows and applies the store's schema migrations through `migrations`.
     pub fn with_migrations(mut self, migrations: impl Migrations) -> Self {
         self.migrations = Some(Arc::new(migrations));
+        self
+    }
+
+    /// Forgets subjects of crypto-shredding in `keys` (see
+    /// [`Operations::forget_subject`]).
+    pub fn with_keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
+        self.keys = Some(keys);
         self
     }
 

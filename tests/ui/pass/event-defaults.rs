@@ -44,5 +44,6 @@ fn main() {
     assert_ne!(Flagged::Red, flagged);
 
     eventsource::testing::assert_registry_valid();
-    assert_eq!(Registry::global().events().count(), 3);
+    // The three above and the runtime's own tombstone, `StreamDeleted`.
+    assert_eq!(Registry::global().events().count(), 4);
 }

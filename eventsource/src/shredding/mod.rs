@@ -16,8 +16,16 @@
 //! destroys the key: from then on reads give the declared replacements and
 //! mark the record redacted ([`is_redacted`]), a rebuilt projection holds no
 //! personal data of the subject, and an append of a personal event for the
-//! subject is refused ([`StoreError::SubjectForgotten`]). Events of other
-//! subjects read as before.
+//! subject is refused
+//! ([`StoreError::SubjectForgotten`](crate::StoreError::SubjectForgotten)).
+//! Events of other subjects read as before.
+//!
+//! What was read before the key went keeps whatever it copied: rebuild the
+//! projections that hold personal data, and delete the snapshots of the
+//! subject's aggregates (`SnapshotStore::delete`), which hold decrypted
+//! state. Only the fields marked personal are encrypted; the subject field
+//! itself, the stream id and the metadata are stored as given, so they
+//! should not carry personal data.
 //!
 //! ```
 //! use eventsource::memory::InMemoryStore;

@@ -194,3 +194,25 @@ async fn a_forgotten_subject_leaves_no_plain_value_in_the_database() {
     );
     common::drop_schema(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_key_store_passes_the_key_checks() {
+    let stores = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = eventsource::testing::conformance::run_key_store(|| {
+        let stores = stores.clone();
+        async move {
+            let store = common::store().await;
+            let keys = store.key_store();
+            stores.lock().unwrap().push(store);
+            std::sync::Arc::new(keys) as std::sync::Arc<dyn KeyStore>
+        }
+    })
+    .await;
+    println!("{report}");
+    let created: Vec<_> = stores.lock().unwrap().drain(..).collect();
+    for store in &created {
+        common::drop_schema(store).await;
+    }
+    report.assert_passed();
+    assert_eq!(report.results().len(), 3);
+}

@@ -106,3 +106,14 @@ fn clone(item: &Result<SubscriptionItem, StoreError>) -> Result<SubscriptionItem
         Err(e) => Err(StoreError::invalid(e.to_string())),
     }
 }
+
+#[tokio::test]
+async fn the_in_memory_key_store_passes_the_key_checks() {
+    let report = conformance::run_key_store(|| async {
+        std::sync::Arc::new(eventsource::shredding::InMemoryKeyStore::new())
+            as std::sync::Arc<dyn eventsource::shredding::KeyStore>
+    })
+    .await;
+    report.assert_passed();
+    assert_eq!(report.results().len(), 3);
+}

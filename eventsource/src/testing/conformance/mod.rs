@@ -26,6 +26,7 @@
 //! ```
 
 mod appends;
+mod catalog;
 mod checkpoints;
 mod input;
 mod keys;
@@ -142,6 +143,8 @@ const CHECKS: &[Check] = checks![
     lifecycle::missing_streams_are_typed_errors,
     lifecycle::recreate_starts_the_stream_again,
     lifecycle::truncate_keeps_the_tail,
+    catalog::streams_are_listed_with_their_heads,
+    catalog::event_types_count_names_and_versions,
     checkpoints::load_save_and_reset,
     checkpoints::positions_only_move_forward,
 ];

@@ -41,6 +41,12 @@ pub enum Command {
         #[command(subcommand)]
         command: StreamCommand,
     },
+    /// Subjects of personal data (crypto-shredding).
+    Subject {
+        /// What to do.
+        #[command(subcommand)]
+        command: SubjectCommand,
+    },
     /// The global log.
     Events {
         /// What to show.
@@ -126,6 +132,43 @@ pub enum StreamCommand {
         /// Only events recorded up to this time (RFC 3339).
         #[arg(long)]
         as_of_time: Option<DateTime<Utc>>,
+    },
+    /// Delete a stream: a tombstone ends it (projections are told), and
+    /// with `--hard` its earlier events and snapshot are removed.
+    Delete {
+        /// The stream id.
+        id: String,
+        /// Remove the events too (by default they stay readable).
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Make a deleted stream writable again: every record of it, tombstone
+    /// included, is removed, and it starts over at version 1.
+    Recreate {
+        /// The stream id.
+        id: String,
+    },
+    /// Remove a stream's events before a version (the rest stay). Load
+    /// aggregates through the application's truncation, which saves the
+    /// snapshot they need first.
+    Truncate {
+        /// The stream id.
+        id: String,
+        /// The first version kept.
+        #[arg(long)]
+        before: u64,
+    },
+}
+
+/// `subject` commands.
+#[derive(Debug, Subcommand)]
+pub enum SubjectCommand {
+    /// Destroy a subject's key: its personal data reads as the declared
+    /// replacements from then on, and it can have no new personal events.
+    /// Rebuild the projections that hold its personal data afterwards.
+    Forget {
+        /// The subject, as its events' subject field names it.
+        subject: String,
     },
 }
 

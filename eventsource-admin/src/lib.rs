@@ -28,7 +28,9 @@
 //!
 //! `myapp admin --help` lists the commands: `migrate`, `streams`, `stream
 //! show`, `events tail`, `projections`, `pause`, `resume`, `rebuild`,
-//! `reset`, `dead-letters`, `sagas`, `registry` and `check`. Each prints a
+//! `reset`, `dead-letters`, `sagas`, `registry`, `check`, and for the event
+//! lifecycle `stream delete [--hard]`, `stream recreate`, `stream truncate
+//! --before N` and `subject forget`. Each prints a
 //! table (coloured on a terminal, plain otherwise or with `NO_COLOR`), or
 //! JSON with `--json`. `rebuild` shows a progress bar (done, total, rate,
 //! ETA) on a terminal.

@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use eventsource::ops::{
-    CheckReport, EventView, Operations, OpsError, ProjectionPhase, TailFrom, Until, registry_view,
+    CheckReport, EventView, LifecycleReport, Operations, OpsError, ProjectionPhase, TailFrom,
+    Until, registry_view,
 };
 use eventsource::projection::{ControlCommand, ControlRequest, ControlStatus};
-use eventsource::store::{EventFilter, StreamQuery};
+use eventsource::store::{DeleteMode, EventFilter, StreamQuery};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::{
     Cli, Command, DeadLettersCommand, EventsCommand, MigrateAction, ResetArgs, SagaState,
-    SagasCommand, StreamCommand, StreamsArgs, TailArgs,
+    SagasCommand, StreamCommand, StreamsArgs, SubjectCommand, TailArgs,
 };
 use crate::exit::{Exit, exit_for};
 
@@ -120,6 +121,37 @@ pub(crate) async fn execute(ops: &Operations, cli: Cli) -> Exit {
             }
             Err(error) => Err(error),
         },
+        Command::Stream {
+            command: StreamCommand::Delete { id, hard },
+        } => {
+            let mode = if hard {
+                DeleteMode::Hard
+            } else {
+                DeleteMode::Soft
+            };
+            lifecycle(&out, ops.delete_stream(&id, mode).await)
+        }
+        Command::Subject {
+            command: SubjectCommand::Forget { subject },
+        } => match ops.forget_subject(&subject).await {
+            Ok(had_key) => {
+                if out.json {
+                    out.print_json(&serde_json::json!({ "subject": subject, "had_key": had_key }));
+                } else if had_key {
+                    println!("forgot subject `{subject}`: its key is destroyed");
+                } else {
+                    println!("subject `{subject}` had no key; it is recorded as forgotten");
+                }
+                Ok(Exit::Ok)
+            }
+            Err(error) => Err(error),
+        },
+        Command::Stream {
+            command: StreamCommand::Recreate { id },
+        } => lifecycle(&out, ops.recreate_stream(&id).await),
+        Command::Stream {
+            command: StreamCommand::Truncate { id, before },
+        } => lifecycle(&out, ops.truncate_stream(&id, before).await),
         Command::Events {
             command: EventsCommand::Tail(args),
         } => tail(ops, &out, args).await,
@@ -195,6 +227,28 @@ async fn migrate(ops: &Operations, out: &Out, action: MigrateAction) -> Result<E
             }
         }
     }
+    Ok(Exit::Ok)
+}
+
+fn lifecycle(out: &Out, done: Result<LifecycleReport, OpsError>) -> Result<Exit, OpsError> {
+    let report = done?;
+    if out.json {
+        out.print_json(&report);
+        return Ok(Exit::Ok);
+    }
+    let what = match (report.operation, report.mode, report.tombstone) {
+        ("delete", Some(mode), Some((version, position))) => format!(
+            "deleted stream `{}` ({mode}): tombstone at version {version}, position {position}",
+            report.stream_id
+        ),
+        ("truncate", _, _) => format!(
+            "truncated stream `{}`: kept from version {}",
+            report.stream_id,
+            or_dash(report.first_kept_version)
+        ),
+        (operation, _, _) => format!("{operation}d stream `{}`", report.stream_id),
+    };
+    println!("{what}; {} events removed", report.removed);
     Ok(Exit::Ok)
 }
 

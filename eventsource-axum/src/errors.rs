@@ -83,6 +83,17 @@ impl From<StoreError> for Problem {
                 }
             }
             StoreError::Connection(_) => Problem::unavailable(&error),
+            // A deleted stream, or a forgotten subject, is gone for good:
+            // retrying the same request cannot succeed.
+            StoreError::StreamDeleted { .. } => {
+                Problem::typed(StatusCode::GONE, "stream-deleted", "Deleted")
+                    .with_detail(error.to_string())
+            }
+            StoreError::SubjectForgotten { .. } => {
+                Problem::typed(StatusCode::GONE, "subject-forgotten", "Subject forgotten")
+                    .with_detail(error.to_string())
+            }
+            StoreError::StreamNotFound { .. } => Problem::not_found(error.to_string()),
             _ => Problem::internal(&error),
         }
     }
@@ -156,6 +167,16 @@ mod tests {
             (problem.status, &problem.extensions["current_version"]),
             (409, &2.into())
         );
+        let deleted = StoreError::StreamDeleted {
+            stream_id: "a.A-1".into(),
+        };
+        let problem: Problem = CommandError::<NoRejection>::from(deleted).into();
+        assert_eq!(problem.status, 410);
+        let forgotten = StoreError::SubjectForgotten {
+            subject: "c-1".into(),
+        };
+        let problem: Problem = CommandError::<NoRejection>::from(forgotten).into();
+        assert_eq!(problem.status, 410);
         let gone = StoreError::Connection("reset by peer".into());
         let problem: Problem = CommandError::<NoRejection>::from(gone).into();
         assert_eq!(problem.status, 503);

@@ -8,11 +8,13 @@ use crate::attr::{self, Key};
 use crate::checks::{check_name, reject_generics};
 use crate::diagnostics::Errors;
 use crate::paths::{runtime_path, rust_path};
+use crate::personal::{self, Personal};
 
 const KEYS: &[Key] = &[Key::Name, Key::Version, Key::Aliases, Key::Crate];
 
 struct Model<'a> {
     input: &'a DeriveInput,
+    personal: Personal<'a>,
     krate: Path,
     name: Option<LitStr>,
     version: u32,
@@ -73,8 +75,10 @@ fn parse<'a>(errors: &mut Errors, input: &'a DeriveInput) -> Model<'a> {
             errors.at(alias, format!("duplicate alias `{}`", alias.value()));
         }
     }
+    let personal = personal::parse(errors, input);
     Model {
         input,
+        personal,
         krate,
         name,
         version,
@@ -92,6 +96,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
     let ident = &model.input.ident;
     let name = &model.name;
     let rust_type = rust_path(ident);
+    let with_personal = personal::expand(&model.personal, krate);
     quote! {
         #[automatically_derived]
         impl #krate::Event for #ident {
@@ -111,6 +116,7 @@ fn expand(model: &Model<'_>) -> TokenStream {
 
         #krate::__private::inventory::submit! {
             #krate::__private::EventRegistration::new(#name, #version, &[#(#aliases),*], #rust_type)
+                #with_personal
         }
     }
 }

@@ -21,6 +21,7 @@ mod fingerprint;
 mod handled;
 mod handler_block;
 mod paths;
+mod personal;
 mod projection;
 mod query;
 mod read_model;

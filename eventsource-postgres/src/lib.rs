@@ -390,6 +390,8 @@
 mod append;
 mod checkpoints;
 mod error;
+mod keys;
+mod lifecycle;
 pub mod migrate;
 mod notify;
 mod options;
@@ -406,6 +408,7 @@ mod tenants;
 
 pub use append::TransactionIdsBehind;
 pub use error::{TlsError, store_error};
+pub use keys::PgKeyStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
 pub use processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore,

@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_operations.sql"),
     },
     Migration {
+        version: 8,
+        name: "lifecycle",
+        sql: include_str!("../migrations/0008_lifecycle.sql"),
+    },
+    Migration {
         version: 9,
         name: "read models and saga deadlines",
         sql: include_str!("../migrations/0009_read_models_and_deadlines.sql"),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use eventsource::store::{
-    AppendResult, CheckpointStore, EventFilter, EventStream, Snapshot, SnapshotStore,
-    StoredEventType, StreamQuery, StreamSummary, Subscription,
+    AppendResult, CheckpointStore, DeleteMode, Deletion, EventFilter, EventStream, Snapshot,
+    SnapshotStore, StoredEventType, StreamQuery, StreamSummary, Subscription, Truncation,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
@@ -18,6 +18,8 @@ use tracing::Instrument;
 use crate::append::{Appends, XidGuard};
 use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
+use crate::keys::PgKeyStore;
+use crate::lifecycle::Lifecycle;
 use crate::migrate;
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
@@ -64,6 +66,7 @@ pub struct PgEventStore {
     /// Wake-ups of runners and operators when control requests change.
     controls: Arc<Notifications>,
     summaries: Arc<Summaries>,
+    lifecycle: Arc<Lifecycle>,
     /// Whether the transaction-id guard passed (see `append::xid_guard`).
     xid: Arc<XidGuard>,
 }
@@ -92,13 +95,21 @@ impl PgEventStore {
             options.notify_channel().map(|c| c.prefixed("ctl_")),
             options.clock().clone(),
         ));
+        let appends = Arc::new(Appends::new(
+            pool.clone(),
+            &options,
+            xid.clone(),
+            notifications.clone(),
+        ));
         Self {
-            appends: Arc::new(Appends::new(
+            lifecycle: Arc::new(Lifecycle::new(
                 pool.clone(),
-                &options,
-                xid.clone(),
+                schema,
+                appends.clone(),
                 notifications.clone(),
+                options.clock().clone(),
             )),
+            appends,
             reads: Arc::new(Reads::new(
                 pool.clone(),
                 options.clone(),
@@ -318,7 +329,14 @@ impl PgEventStore {
             .with_dead_letters(Arc::new(self.dead_letters()))
             .with_sagas(self.saga_store())
             .with_migrations(self.clone())
+            .with_keys(Arc::new(self.key_store()))
             .with_clock(self.options.clock().clone())
+    }
+
+    /// The key store of crypto-shredding in this store's schema (the
+    /// `subject_keys` table), for `eventsource::shredding::ShreddingStore`.
+    pub fn key_store(&self) -> PgKeyStore {
+        PgKeyStore::new(self.pool.clone(), self.options.schema())
     }
 
     /// The saga store of this store's schema.
@@ -401,6 +419,30 @@ impl EventStore for PgEventStore {
         self.reads
             .head_position()
             .instrument(self.db_span("SELECT"))
+            .await
+    }
+
+    /// In one transaction: the tombstone through the append, then (hard)
+    /// the stream's earlier rows and its snapshot removed.
+    async fn delete_stream(
+        &self,
+        stream_id: &str,
+        mode: DeleteMode,
+    ) -> Result<Deletion, StoreError> {
+        self.lifecycle.delete_stream(stream_id, mode).await
+    }
+
+    async fn recreate_stream(&self, stream_id: &str) -> Result<u64, StoreError> {
+        self.lifecycle.recreate_stream(stream_id).await
+    }
+
+    async fn truncate_before(
+        &self,
+        stream_id: &str,
+        before_version: u64,
+    ) -> Result<Truncation, StoreError> {
+        self.lifecycle
+            .truncate_before(stream_id, before_version)
             .await
     }
 
@@ -518,6 +560,12 @@ mod tests {
         for (name, sql) in crate::read_model::statements(&schema) {
             add(name, &sql);
         }
+        for (name, sql) in store.lifecycle.statements().all() {
+            add(name, sql);
+        }
+        for (name, sql) in store.key_store().statements() {
+            add(name, sql);
+        }
         all
     }
 
@@ -535,7 +583,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 68, "every statement is listed");
+        assert_eq!(all.len(), 74, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");
@@ -555,6 +603,7 @@ mod tests {
                 "projection_controls",
                 "read_model_migrations",
                 "saga_deadlines",
+                "subject_keys",
             ] {
                 assert!(
                     !text.contains(&format!(" {table} ")),

@@ -141,6 +141,7 @@ pub mod query;
 pub mod registry;
 pub mod repository;
 pub mod saga;
+pub mod shredding;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testing")]

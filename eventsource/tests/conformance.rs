@@ -120,7 +120,7 @@ async fn a_filter_matching_no_check_does_not_pass() {
     })
     .await;
     assert!(!report.passed());
-    assert_eq!(conformance::check_names().count(), 37);
+    assert_eq!(conformance::check_names().count(), 43);
 }
 
 fn clone(item: &Result<SubscriptionItem, StoreError>) -> Result<SubscriptionItem, StoreError> {
@@ -135,4 +135,15 @@ async fn the_in_memory_saga_store_keeps_deadlines_by_the_rules() {
     conformance::run_deadlines(|| async { eventsource::memory::InMemorySagaStore::new() })
         .await
         .assert_passed();
+}
+
+#[tokio::test]
+async fn the_in_memory_key_store_passes_the_key_checks() {
+    let report = conformance::run_key_store(|| async {
+        std::sync::Arc::new(eventsource::shredding::InMemoryKeyStore::new())
+            as std::sync::Arc<dyn eventsource::shredding::KeyStore>
+    })
+    .await;
+    report.assert_passed();
+    assert_eq!(report.results().len(), 3);
 }

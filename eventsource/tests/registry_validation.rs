@@ -17,6 +17,7 @@ fn event(name: &'static str, version: u32, rust_type: &'static str) -> EventRegi
         version,
         aliases: &[],
         rust_type,
+        personal: None,
     }
 }
 
@@ -151,6 +152,7 @@ fn an_upcaster_registered_under_an_alias_counts_for_the_event() {
             version: 2,
             aliases: &["a.Old"],
             rust_type: "x::New",
+            personal: None,
         }],
         upcasters: vec![upcaster("a.Old", 1, "x::up")],
         ..RegistryParts::default()
@@ -169,6 +171,7 @@ fn alias_collisions() {
                 version: 1,
                 aliases: &["a.Second", "a.Shared"],
                 rust_type: "x::First",
+                personal: None,
             },
             event("a.Second", 1, "x::Second"),
             EventRegistration {
@@ -176,6 +179,7 @@ fn alias_collisions() {
                 version: 1,
                 aliases: &["a.Shared"],
                 rust_type: "x::Third",
+                personal: None,
             },
         ],
         ..RegistryParts::default()

@@ -324,6 +324,7 @@ fn a_broken_chain_is_a_missing_upcaster_error() {
             version: 3,
             aliases: &[],
             rust_type: "upcasting::Priced",
+            personal: None,
         }],
         ..RegistryParts::default()
     });

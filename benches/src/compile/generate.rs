@@ -227,6 +227,7 @@ fn event_impls(out: &mut String, ty: &str, name: &str, version: u32) {
             version: {version},
             aliases: &[],
             rust_type: concat!(module_path!(), "::{ty}"),
+            personal: None,
         }}
     }}
 "#

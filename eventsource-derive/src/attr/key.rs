@@ -22,14 +22,20 @@ pub(crate) enum Key {
     From,
     /// `name = "..."`.
     Name,
+    /// `personal` (a field's `#[event]`).
+    Personal,
     /// `projection = Type` or `projection = "name"` (`#[read_model]`).
     Projection,
+    /// `replacement = "..."` (a personal field's `#[event]`).
+    Replacement,
     /// `result = Type` (`#[query]`).
     Result,
     /// `snapshot_every = N` (`#[aggregate]`).
     SnapshotEvery,
     /// `snapshot_revision = N` (`#[aggregate]`).
     SnapshotRevision,
+    /// `subject` (a field's `#[event]`).
+    Subject,
     /// `version = N` (`#[event]`).
     Version,
     /// `vis = pub(crate)` (`#[aggregate_impl]`).
@@ -49,10 +55,13 @@ impl Key {
             Self::EventEnum => "event_enum",
             Self::From => "from",
             Self::Name => "name",
+            Self::Personal => "personal",
             Self::Projection => "projection",
+            Self::Replacement => "replacement",
             Self::Result => "result",
             Self::SnapshotEvery => "snapshot_every",
             Self::SnapshotRevision => "snapshot_revision",
+            Self::Subject => "subject",
             Self::Version => "version",
             Self::Vis => "vis",
         }

@@ -67,12 +67,13 @@ WITH tx AS MATERIALIZED (
             WHEN 1 THEN h.stream_version IS NULL
             ELSE h.stream_version IS NOT DISTINCT FROM a.expected END
         AND (h.aggregate_type IS NULL OR h.aggregate_type = a.aggregate_type)
-        AND (h.global_position IS NULL OR h.global_position <= t.low) AS ok
+        AND (h.global_position IS NULL OR h.global_position <= t.low)
+        AND (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted') AS ok
     FROM tx t
     CROSS JOIN unnest($1::text[], $2::text[], $3::int4[], $4::int8[])
         WITH ORDINALITY AS a(stream_id, aggregate_type, kind, expected, ord)
     LEFT JOIN LATERAL (
-        SELECT e.stream_version, e.aggregate_type, e.global_position
+        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
         FROM {schema}.events e WHERE e.stream_id = a.stream_id
         ORDER BY e.stream_version DESC LIMIT 1
     ) h ON true

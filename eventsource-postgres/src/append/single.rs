@@ -221,7 +221,7 @@ impl Appender {
                     if !retry {
                         let actual =
                             statement::stream_head(q, follow_up, request.stream_id).await?;
-                        return Err(request.conflict(actual.map(|(v, _)| v)));
+                        return Err(request.conflict(actual.map(|(v, _, _)| v)));
                     }
                     attempt += 1;
                 }
@@ -233,7 +233,7 @@ impl Appender {
     pub(super) async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let head = statement::stream_head(&self.statements, &mut conn, stream_id).await?;
-        Ok(head.map(|(version, _)| version))
+        Ok(head.map(|(version, _, _)| version))
     }
 }
 
@@ -244,11 +244,16 @@ async fn empty(
     request: &Request<'_>,
 ) -> Result<AppendResult, StoreError> {
     let head = statement::stream_head(q, conn, request.stream_id).await?;
-    let version = head.map(|(v, _)| v);
+    if head.is_some_and(|(_, _, deleted)| deleted) {
+        return Err(StoreError::StreamDeleted {
+            stream_id: request.stream_id.into(),
+        });
+    }
+    let version = head.map(|(v, _, _)| v);
     if !request.expected.is_satisfied_by(version) {
         return Err(request.conflict(version));
     }
-    let (version, position) = head.unwrap_or((0, 0));
+    let (version, position, _) = head.unwrap_or((0, 0, false));
     Ok(AppendResult {
         first_version: version,
         last_version: version,

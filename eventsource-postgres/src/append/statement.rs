@@ -54,11 +54,12 @@ WITH tx AS MATERIALIZED (
         (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
         (n.base - t.low + cardinality($5::uuid[]) <= {max_events}) AS room_ok,
         (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
-        true AS ids_free
+        true AS ids_free,
+        (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted') AS open_ok
     FROM tx t
     CROSS JOIN LATERAL (SELECT t.low AS base) n
     LEFT JOIN LATERAL (
-        SELECT e.stream_version, e.aggregate_type, e.global_position
+        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
         FROM {schema}.events e WHERE e.stream_id = $1
         ORDER BY e.stream_version DESC LIMIT 1
     ) h ON true
@@ -69,11 +70,12 @@ WITH tx AS MATERIALIZED (
         u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
     FROM checked c, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
         WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)
-    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
     RETURNING global_position
 )
 SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
-    i.first_position, i.last_position, i.inserted, c.ids_free
+    i.first_position, i.last_position, i.inserted, c.ids_free,
+    c.open_ok
 FROM checked c,
     (SELECT min(global_position) AS first_position,
         max(global_position) AS last_position, count(*) AS inserted FROM ins) i";
@@ -103,14 +105,15 @@ WITH tx AS MATERIALIZED (
         (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
         (n.base - t.low + cardinality($5::uuid[]) <= {max_events}) AS room_ok,
         (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
-        NOT EXISTS (SELECT 1 FROM {schema}.events d WHERE d.event_id = ANY($5::uuid[])) AS ids_free
+        NOT EXISTS (SELECT 1 FROM {schema}.events d WHERE d.event_id = ANY($5::uuid[])) AS ids_free,
+        (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted') AS open_ok
     FROM tx t
     CROSS JOIN LATERAL (SELECT COALESCE(
         (SELECT max(e.global_position) FROM {schema}.events e
           WHERE e.global_position >= t.low AND e.global_position < t.low + {slots}),
         t.low) AS base) n
     LEFT JOIN LATERAL (
-        SELECT e.stream_version, e.aggregate_type, e.global_position
+        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
         FROM {schema}.events e WHERE e.stream_id = $1
         ORDER BY e.stream_version DESC LIMIT 1
     ) h ON true
@@ -121,11 +124,12 @@ WITH tx AS MATERIALIZED (
         u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
     FROM checked c, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
         WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)
-    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
     RETURNING global_position
 )
 SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
-    i.first_position, i.last_position, i.inserted, c.ids_free
+    i.first_position, i.last_position, i.inserted, c.ids_free,
+    c.open_ok
 FROM checked c,
     (SELECT min(global_position) AS first_position,
         max(global_position) AS last_position, count(*) AS inserted FROM ins) i";
@@ -145,11 +149,12 @@ WITH tx AS MATERIALIZED (
         (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
         (n.base - t.low + 1 <= {max_events}) AS room_ok,
         (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
-        true AS ids_free
+        true AS ids_free,
+        (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted') AS open_ok
     FROM tx t
     CROSS JOIN LATERAL (SELECT t.low AS base) n
     LEFT JOIN LATERAL (
-        SELECT e.stream_version, e.aggregate_type, e.global_position
+        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
         FROM {schema}.events e WHERE e.stream_id = $1
         ORDER BY e.stream_version DESC LIMIT 1
     ) h ON true
@@ -159,11 +164,12 @@ WITH tx AS MATERIALIZED (
     SELECT c.base + 1, c.xid8, $1, $2, COALESCE(c.version, 0) + 1,
         $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
     FROM checked c
-    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
     RETURNING global_position
 )
 SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
-    i.global_position, i.global_position, (i.global_position IS NOT NULL)::int4::int8, c.ids_free
+    i.global_position, i.global_position, (i.global_position IS NOT NULL)::int4::int8, c.ids_free,
+    c.open_ok
 FROM checked c LEFT JOIN ins i ON true";
 
 /// [`APPEND_ONE`] inside a caller's transaction (see [`APPEND_IN`]).
@@ -179,14 +185,15 @@ WITH tx AS MATERIALIZED (
         (h.aggregate_type IS NULL OR h.aggregate_type = $2::text) AS type_ok,
         (n.base - t.low + 1 <= {max_events}) AS room_ok,
         (h.global_position IS NULL OR h.global_position <= n.base) AS order_ok,
-        NOT EXISTS (SELECT 1 FROM {schema}.events d WHERE d.event_id = $5::uuid) AS ids_free
+        NOT EXISTS (SELECT 1 FROM {schema}.events d WHERE d.event_id = $5::uuid) AS ids_free,
+        (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted') AS open_ok
     FROM tx t
     CROSS JOIN LATERAL (SELECT COALESCE(
         (SELECT max(e.global_position) FROM {schema}.events e
           WHERE e.global_position >= t.low AND e.global_position < t.low + {slots}),
         t.low) AS base) n
     LEFT JOIN LATERAL (
-        SELECT e.stream_version, e.aggregate_type, e.global_position
+        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
         FROM {schema}.events e WHERE e.stream_id = $1
         ORDER BY e.stream_version DESC LIMIT 1
     ) h ON true
@@ -196,11 +203,12 @@ WITH tx AS MATERIALIZED (
     SELECT c.base + 1, c.xid8, $1, $2, COALESCE(c.version, 0) + 1,
         $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
     FROM checked c
-    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free
+    WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
     RETURNING global_position
 )
 SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_ok,
-    i.global_position, i.global_position, (i.global_position IS NOT NULL)::int4::int8, c.ids_free
+    i.global_position, i.global_position, (i.global_position IS NOT NULL)::int4::int8, c.ids_free,
+    c.open_ok
 FROM checked c LEFT JOIN ins i ON true";
 
 /// Where the batch's ids (`$1`) are stored, by their place in the batch;
@@ -212,9 +220,11 @@ FROM unnest($1::uuid[]) WITH ORDINALITY AS b(event_id, ord)
 JOIN {schema}.events e ON e.event_id = b.event_id
 ORDER BY b.ord";
 
-/// The version and position of the last event of stream `$1`.
+/// The version and position of the last event of stream `$1`, and whether
+/// it is a tombstone.
 const STREAM_HEAD: &str = "\
-SELECT stream_version, global_position FROM {schema}.events
+SELECT stream_version, global_position, event_name = 'eventsource.StreamDeleted'
+FROM {schema}.events
 WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1";
 
 /// The statements of one store.
@@ -320,19 +330,26 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The version and position of the last event of `stream_id`.
+/// The last event of `stream_id`: its version and position, and whether
+/// it is a tombstone.
 pub(super) async fn stream_head(
     q: &Statements,
     conn: &mut PgConnection,
     stream_id: &str,
-) -> Result<Option<(u64, u64)>, StoreError> {
+) -> Result<Option<(u64, u64, bool)>, StoreError> {
     let row = sqlx::query(q.stream_head.get())
         .bind(stream_id)
         .fetch_optional(conn)
         .await
         .map_err(store_error)?;
-    row.map(|row| Ok((unsigned(&row, 0)?, unsigned(&row, 1)?)))
-        .transpose()
+    row.map(|row| {
+        Ok((
+            unsigned(&row, 0)?,
+            unsigned(&row, 1)?,
+            row.try_get(2).map_err(store_error)?,
+        ))
+    })
+    .transpose()
 }
 
 /// What one run of the statement did.
@@ -362,6 +379,8 @@ pub(super) enum Refusal {
     /// Some of the batch's ids are already stored (checked before inserting
     /// in a caller's transaction only, so that the collision cannot abort it).
     Stored,
+    /// The stream's last event is a tombstone.
+    Deleted,
 }
 
 impl Refusal {
@@ -369,6 +388,9 @@ impl Refusal {
         let stream = request.stream_id;
         match self {
             Self::Version => request.conflict(actual),
+            Self::Deleted => StoreError::StreamDeleted {
+                stream_id: stream.into(),
+            },
             Self::AggregateType(owner) => StoreError::invalid(format!(
                 "stream `{stream}` belongs to aggregate type `{owner}`, not `{}`",
                 request.aggregate_type
@@ -477,6 +499,8 @@ pub(super) async fn insert(
     if inserted == 0 {
         let why = if !get(9)? {
             Refusal::Stored
+        } else if !get(10)? {
+            Refusal::Deleted
         } else if !get(2)? {
             Refusal::Version
         } else if !get(3)? {

@@ -12,6 +12,7 @@ mod event;
 mod handler;
 mod query;
 mod registry;
+mod shredding;
 mod upcast;
 
 pub use self::aggregate::*;
@@ -21,4 +22,5 @@ pub use self::event::*;
 pub use self::handler::*;
 pub use self::query::*;
 pub use self::registry::*;
+pub use self::shredding::*;
 pub use self::upcast::*;

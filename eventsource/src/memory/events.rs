@@ -8,8 +8,8 @@ use super::{InMemoryStore, Shared};
 use crate::event::{NewEvent, RecordedEvent};
 use crate::store::StoreError;
 use crate::store::{
-    AppendResult, EventFilter, EventStore, EventStream, ExpectedVersion, Subscription,
-    SubscriptionItem,
+    AppendResult, DeleteMode, Deletion, EventFilter, EventStore, EventStream, ExpectedVersion,
+    Subscription, SubscriptionItem, Truncation,
 };
 
 /// Events copied out per lock acquisition, so readers never hold the lock
@@ -46,7 +46,9 @@ impl EventStore for InMemoryStore {
                 if chunk.is_empty() {
                     break;
                 }
-                next += chunk.len() as u64;
+                if let Some(last) = chunk.last() {
+                    next = last.stream_version + 1;
+                }
                 for event in chunk {
                     yield Ok(event);
                 }
@@ -63,14 +65,14 @@ impl EventStore for InMemoryStore {
         let mut next = from_version.max(1);
         loop {
             // The lock is held for one chunk at a time, never across an await.
-            let (lent, stopped) = self
+            let (after, stopped) = self
                 .shared
                 .read()
                 .visit_stream_chunk(stream_id, next, CHUNK, visit);
-            if lent == 0 || stopped {
-                return Ok(());
+            match after {
+                Some(after) if !stopped => next = after,
+                _ => return Ok(()),
             }
-            next += lent as u64;
         }
     }
 
@@ -118,7 +120,35 @@ impl EventStore for InMemoryStore {
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
-        Ok(self.shared.read().log.len() as u64)
+        Ok(self.shared.read().head())
+    }
+
+    async fn delete_stream(
+        &self,
+        stream_id: &str,
+        mode: DeleteMode,
+    ) -> Result<Deletion, StoreError> {
+        let deletion = self
+            .shared
+            .write()
+            .delete_stream(stream_id, mode, &self.clock)?;
+        // The tombstone is an append: wake the subscribers.
+        self.shared.appended.notify_waiters();
+        Ok(deletion)
+    }
+
+    async fn recreate_stream(&self, stream_id: &str) -> Result<u64, StoreError> {
+        self.shared.write().recreate_stream(stream_id)
+    }
+
+    async fn truncate_before(
+        &self,
+        stream_id: &str,
+        before_version: u64,
+    ) -> Result<Truncation, StoreError> {
+        self.shared
+            .write()
+            .truncate_before(stream_id, before_version)
     }
 }
 

@@ -8,6 +8,7 @@ mod checkpoints;
 mod dead_letters;
 mod deadlines;
 mod events;
+mod lifecycle;
 mod projections;
 mod sagas;
 mod snapshots;
@@ -113,7 +114,8 @@ impl InMemoryStore {
 
     /// How many events the store holds.
     pub fn len(&self) -> usize {
-        self.shared.read().log.len()
+        let state = self.shared.read();
+        state.log.len() - state.removed.len()
     }
 
     /// Whether the store holds no events.

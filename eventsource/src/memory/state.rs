@@ -1,6 +1,6 @@
 //! The in-memory store's data and its append rules.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -15,7 +15,10 @@ pub(super) struct State {
     /// The global log; the event at index `i` has global position `i + 1`.
     pub(super) log: Vec<RecordedEvent>,
     pub(super) streams: HashMap<Arc<str>, Stream>,
-    ids: HashMap<Uuid, usize>,
+    pub(super) ids: HashMap<Uuid, usize>,
+    /// Indexes into `log` of removed events (hard deletes, truncations):
+    /// their places stay, so positions keep meaning the same; reads skip them.
+    pub(super) removed: BTreeSet<usize>,
     pub(super) snapshots: HashMap<Arc<str>, Snapshot>,
     /// One shared copy of each event name, so a log of millions of events
     /// holds a handful of names, and reading it compares names in cache.
@@ -24,7 +27,7 @@ pub(super) struct State {
 
 #[derive(Debug)]
 pub(super) struct Stream {
-    aggregate_type: Arc<str>,
+    pub(super) aggregate_type: Arc<str>,
     /// Indexes into `log`, in stream-version order.
     pub(super) entries: Vec<usize>,
 }
@@ -39,8 +42,27 @@ fn intern(names: &mut HashSet<Arc<str>>, name: Arc<str>) -> Arc<str> {
 }
 
 impl State {
+    /// The version of the stream's last event (truncation leaves versions
+    /// as they were, so it is not the count of entries).
     pub(super) fn version(&self, stream_id: &str) -> Option<u64> {
-        self.streams.get(stream_id).map(|s| s.entries.len() as u64)
+        let stream = self.streams.get(stream_id)?;
+        stream.entries.last().map(|&i| self.log[i].stream_version)
+    }
+
+    /// The highest position of an event still stored (0 when none).
+    pub(super) fn head(&self) -> u64 {
+        let mut head = self.log.len();
+        while head > 0 && self.removed.contains(&(head - 1)) {
+            head -= 1;
+        }
+        head as u64
+    }
+
+    /// Where in `stream.entries` the event at `version` or the next after it sits.
+    fn first_entry(&self, stream: &Stream, version: u64) -> usize {
+        stream
+            .entries
+            .partition_point(|&i| self.log[i].stream_version < version)
     }
 
     pub(super) fn append(
@@ -58,6 +80,11 @@ impl State {
             if let Some(replay) = self.replayed(stream_id, &events)? {
                 return Ok(replay);
             }
+        }
+        if self.is_deleted(stream_id) {
+            return Err(StoreError::StreamDeleted {
+                stream_id: stream_id.into(),
+            });
         }
         let actual = self.version(stream_id);
         if !expected.is_satisfied_by(actual) {
@@ -147,7 +174,10 @@ impl State {
             return Ok(None);
         };
         for (offset, event) in events.iter().enumerate() {
-            let stored = self.log.get(start + offset);
+            let stored = self
+                .log
+                .get(start + offset)
+                .filter(|_| !self.removed.contains(&(start + offset)));
             let same = stored.is_some_and(|s| {
                 s.event_id == event.event_id
                     && &*s.stream_id == stream_id
@@ -188,7 +218,7 @@ impl State {
         let Some(stream) = self.streams.get(stream_id) else {
             return Vec::new();
         };
-        let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
+        let skip = self.first_entry(stream, from_version.max(1));
         stream
             .entries
             .iter()
@@ -199,22 +229,23 @@ impl State {
     }
 
     /// Lends up to `limit` events of `stream_id` from `from_version` to
-    /// `visit`, each run of neighbours in the log as one slice; returns how
-    /// many it lent and whether `visit` asked to stop.
+    /// `visit`, each run of neighbours in the log as one slice; returns the
+    /// version after the last it lent (`None`: none lent) and whether
+    /// `visit` asked to stop.
     pub(super) fn visit_stream_chunk(
         &self,
         stream_id: &str,
         from_version: u64,
         limit: usize,
         visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
-    ) -> (usize, bool) {
+    ) -> (Option<u64>, bool) {
         let Some(stream) = self.streams.get(stream_id) else {
-            return (0, false);
+            return (None, false);
         };
-        let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
+        let skip = self.first_entry(stream, from_version.max(1));
         let entries = stream.entries.get(skip..).unwrap_or_default();
         let mut rest = &entries[..entries.len().min(limit)];
-        let mut lent = 0;
+        let mut lent = None;
         while let Some(&first) = rest.first() {
             // A stream's events sit next to each other in the log wherever
             // no other stream appended in between: at least one batch.
@@ -226,7 +257,7 @@ impl State {
             let Some(records) = self.log.get(first..first + run) else {
                 break;
             };
-            lent += run;
+            lent = records.last().map(|r| r.stream_version + 1);
             if !visit(records) {
                 return (lent, true);
             }
@@ -250,10 +281,14 @@ impl State {
             return (Vec::new(), start - 1);
         }
         let last = end.min(start + limit as u64 - 1);
-        let matches = self.log[(start - 1) as usize..last as usize]
+        let range = (start - 1) as usize..last as usize;
+        // Most chunks hold no removed event: then no index is looked up.
+        let any_removed = self.removed.range(range.clone()).next().is_some();
+        let matches = self.log[range.clone()]
             .iter()
-            .filter(|e| filter.matches(e))
-            .cloned()
+            .zip(range)
+            .filter(|(e, i)| !(any_removed && self.removed.contains(i)) && filter.matches(e))
+            .map(|(e, _)| e.clone())
             .collect();
         (matches, last)
     }

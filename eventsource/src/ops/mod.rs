@@ -26,6 +26,7 @@ mod check;
 mod dead_letters;
 mod error;
 mod events;
+mod lifecycle;
 mod migrations;
 mod projections;
 mod registry;
@@ -40,12 +41,14 @@ use crate::projection::{
 };
 use crate::registry::Registry;
 use crate::saga::SagaStore;
+use crate::shredding::KeyStore;
 use crate::store::{EventStore, IntoEventStore};
 
 pub use check::{CheckProblem, CheckReport};
 pub use dead_letters::DeadLetter;
 pub use error::OpsError;
 pub use events::{EventView, TailFrom};
+pub use lifecycle::LifecycleReport;
 pub use migrations::{MigrationState, Migrations};
 pub use projections::Until;
 pub use projections::{ProjectionInfo, ProjectionKind, ProjectionPhase, RebuildState};
@@ -66,6 +69,7 @@ pub struct Operations {
     dead_letters: Arc<dyn DeadLetterStore>,
     sagas: Option<Arc<dyn crate::saga::SagaStore>>,
     migrations: Option<Arc<dyn Migrations>>,
+    keys: Option<Arc<dyn KeyStore>>,
     registry: &'static Registry,
     clock: Clock,
 }
@@ -92,6 +96,7 @@ impl Operations {
             dead_letters: Arc::new(InMemoryDeadLetterStore::new()),
             sagas: None,
             migrations: None,
+            keys: None,
             registry: Registry::global(),
             clock: Clock::current(),
         }
@@ -133,6 +138,13 @@ impl Operations {
     /// Shows and applies the store's schema migrations through `migrations`.
     pub fn with_migrations(mut self, migrations: impl Migrations) -> Self {
         self.migrations = Some(Arc::new(migrations));
+        self
+    }
+
+    /// Forgets subjects of crypto-shredding in `keys` (see
+    /// [`Operations::forget_subject`]).
+    pub fn with_keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
+        self.keys = Some(keys);
         self
     }
 

@@ -1,5 +1,6 @@
 //! The entries the macros submit to the registry through `inventory`.
 
+use crate::shredding::PersonalData;
 use crate::upcast::UpcastFn;
 use crate::upcast::typed::TypedUpcast;
 
@@ -14,6 +15,8 @@ pub struct EventRegistration {
     pub aliases: &'static [&'static str],
     /// The Rust type, with its module path.
     pub rust_type: &'static str,
+    /// Its personal data, if it has any (`#[event(subject)]`, `#[event(personal)]`).
+    pub personal: Option<&'static PersonalData>,
 }
 
 impl EventRegistration {
@@ -29,7 +32,14 @@ impl EventRegistration {
             version,
             aliases,
             rust_type,
+            personal: None,
         }
+    }
+
+    /// The same entry, with the event's personal data.
+    pub const fn with_personal(mut self, personal: &'static PersonalData) -> Self {
+        self.personal = Some(personal);
+        self
     }
 }
 

@@ -11,7 +11,7 @@ use crate::aggregate::Aggregate;
 use crate::error::Error;
 use crate::event::EventSet;
 use crate::event::RecordedEvent;
-use crate::store::StoreError;
+use crate::store::{StoreError, TOMBSTONE};
 
 /// Where a load stops.
 #[derive(Clone, Copy, Debug)]
@@ -86,12 +86,22 @@ impl<A: Aggregate> Repository<A> {
                     if past_end {
                         return false;
                     }
+                    if &*record.event_name == TOMBSTONE {
+                        failure = Some(
+                            StoreError::StreamDeleted {
+                                stream_id: stream_id.into(),
+                            }
+                            .into(),
+                        );
+                        return false;
+                    }
                     if record.stream_version != version + 1 {
                         failure = Some(
                             StoreError::Corrupt {
                                 global_position: record.global_position,
                                 reason: format!(
-                                    "stream `{stream_id}` jumps from version {version} to {}",
+                                    "stream `{stream_id}` jumps from version {version} to {} \
+                                     (a truncated stream needs a snapshot at the version before its first event)",
                                     record.stream_version
                                 ),
                             }

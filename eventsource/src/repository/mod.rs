@@ -4,6 +4,7 @@ mod cache;
 mod execute;
 mod load;
 mod retry;
+mod truncate;
 
 use std::marker::PhantomData;
 use std::sync::Arc;

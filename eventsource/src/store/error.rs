@@ -89,6 +89,54 @@ pub enum StoreError {
     /// not JSON): nothing was done. Says which field, and of which event.
     #[error("invalid request: {0}")]
     Invalid(InvalidRequest),
+    /// The stream was deleted (its last event is a
+    /// [`StreamDeleted`](crate::store::StreamDeleted) tombstone): it takes no
+    /// appends until it is recreated.
+    #[error(
+        "stream `{stream_id}` is deleted; recreate it (`recreate_stream`) before writing to it again"
+    )]
+    StreamDeleted {
+        /// The deleted stream.
+        stream_id: Arc<str>,
+    },
+    /// The stream has no events, so there is nothing to delete or truncate.
+    #[error("stream `{stream_id}` does not exist")]
+    StreamNotFound {
+        /// The stream asked for.
+        stream_id: Arc<str>,
+    },
+    /// A recreate of a stream that is not deleted.
+    #[error("stream `{stream_id}` is not deleted, so it cannot be recreated")]
+    StreamNotDeleted {
+        /// The stream asked for.
+        stream_id: Arc<str>,
+    },
+    /// A truncation before a version past the stream's last event: it
+    /// would remove every event, and the head with them.
+    #[error(
+        "cannot truncate stream `{stream_id}` before version {before}: its last event is version {head}"
+    )]
+    TruncateBeyondHead {
+        /// The stream asked for.
+        stream_id: Arc<str>,
+        /// The version asked for.
+        before: u64,
+        /// The stream's last version.
+        head: u64,
+    },
+    /// A personal event for a subject whose key was destroyed
+    /// (`shredding::ShreddingStore::forget_subject`): nothing was written.
+    #[error("subject `{subject}` was forgotten: no personal data of it can be stored again")]
+    SubjectForgotten {
+        /// The subject.
+        subject: Arc<str>,
+    },
+    /// The store does not implement this operation.
+    #[error("this store does not support {operation}")]
+    Unsupported {
+        /// What was asked.
+        operation: &'static str,
+    },
     /// The connection to the store failed or was dropped.
     #[error("connection to the store failed: {0}")]
     Connection(#[source] BoxError),

@@ -8,6 +8,7 @@ mod error;
 mod filter;
 mod into_store;
 mod invalid;
+pub mod lifecycle;
 pub mod rules;
 mod snapshot;
 
@@ -27,6 +28,7 @@ pub use error::{CurrentVersion, StoreError};
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use invalid::{InvalidRequest, RequestField};
+pub use lifecycle::{DeleteMode, Deletion, StreamDeleted, TOMBSTONE, Truncation};
 pub use snapshot::{Snapshot, SnapshotStore};
 
 /// A stream of stored events, read lazily in store order.
@@ -147,6 +149,55 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The version of the last event in `stream_id`, `None` if it has none.
     async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Deletes `stream_id`: appends a [`StreamDeleted`] tombstone after its
+    /// last event and, for [`DeleteMode::Hard`], removes every earlier event
+    /// of the stream and its snapshot (see [`lifecycle`]).
+    ///
+    /// A hard delete of a stream deleted softly removes what the soft delete
+    /// kept, under the existing tombstone. Errors: [`StoreError::StreamNotFound`]
+    /// for a stream without events, [`StoreError::StreamDeleted`] for a
+    /// second soft delete or a hard delete of a hard-deleted stream. The
+    /// default refuses with [`StoreError::Unsupported`].
+    async fn delete_stream(
+        &self,
+        stream_id: &str,
+        mode: DeleteMode,
+    ) -> Result<Deletion, StoreError> {
+        let _ = (stream_id, mode);
+        Err(StoreError::Unsupported {
+            operation: "deleting streams",
+        })
+    }
+
+    /// Makes a deleted stream writable again by removing every record of it,
+    /// tombstone included: its next append starts at version 1
+    /// ([`ExpectedVersion::NoStream`]). Returns how many records were
+    /// removed. Errors: [`StoreError::StreamNotFound`],
+    /// [`StoreError::StreamNotDeleted`]. The default refuses with
+    /// [`StoreError::Unsupported`].
+    async fn recreate_stream(&self, stream_id: &str) -> Result<u64, StoreError> {
+        let _ = stream_id;
+        Err(StoreError::Unsupported {
+            operation: "recreating streams",
+        })
+    }
+
+    /// Removes the events of `stream_id` before `before_version` (exclusive)
+    /// and keeps the rest; the stream's version does not change. Errors:
+    /// [`StoreError::StreamNotFound`], [`StoreError::StreamDeleted`],
+    /// [`StoreError::TruncateBeyondHead`] when `before_version` is past the
+    /// last event. The default refuses with [`StoreError::Unsupported`].
+    async fn truncate_before(
+        &self,
+        stream_id: &str,
+        before_version: u64,
+    ) -> Result<Truncation, StoreError> {
+        let _ = (stream_id, before_version);
+        Err(StoreError::Unsupported {
+            operation: "truncating streams",
+        })
+    }
 
     /// The global position of the last event a reader can see (0 when empty).
     async fn head_position(&self) -> Result<u64, StoreError>;

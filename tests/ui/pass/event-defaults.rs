@@ -44,6 +44,7 @@ fn main() {
     assert_ne!(Flagged::Red, flagged);
 
     eventsource::testing::assert_registry_valid();
-    // The three above, and the runtime's own `eventsource.DeadlineReached`.
-    assert_eq!(Registry::global().events().count(), 4);
+    // The three above, and the runtime's own `eventsource.DeadlineReached`
+    // and tombstone, `StreamDeleted`.
+    assert_eq!(Registry::global().events().count(), 5);
 }

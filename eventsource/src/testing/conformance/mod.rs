@@ -32,6 +32,8 @@ mod catalog;
 mod checkpoints;
 mod deadlines;
 mod input;
+mod keys;
+mod lifecycle;
 mod reads;
 mod report;
 mod snapshots;
@@ -48,6 +50,7 @@ use futures::future::BoxFuture;
 
 use crate::clock::Clock;
 use crate::saga::DeadlineStore;
+use crate::shredding::KeyStore;
 use crate::store::{CheckpointStore, EventStore, SnapshotStore};
 
 pub use report::{CheckResult, ConformanceReport};
@@ -138,11 +141,84 @@ const CHECKS: &[Check] = checks![
     snapshots::save_and_load,
     snapshots::keeps_the_higher_version,
     snapshots::delete_forgets,
+    lifecycle::soft_delete_keeps_events_and_refuses_appends,
+    lifecycle::hard_delete_removes_events_and_tells_subscribers,
+    lifecycle::hard_delete_after_soft_removes_the_rest,
+    lifecycle::missing_streams_are_typed_errors,
+    lifecycle::recreate_starts_the_stream_again,
+    lifecycle::truncate_keeps_the_tail,
     catalog::streams_are_listed_with_their_heads,
     catalog::event_types_count_names_and_versions,
     checkpoints::load_save_and_reset,
     checkpoints::positions_only_move_forward,
 ];
+
+struct KeyCheck {
+    name: &'static str,
+    run: fn(Arc<dyn KeyStore>) -> BoxFuture<'static, Outcome>,
+}
+
+const KEY_CHECKS: &[KeyCheck] = &[
+    KeyCheck {
+        name: "keys::a_subject_keeps_its_first_key",
+        run: |keys| Box::pin(keys::a_subject_keeps_its_first_key(keys)),
+    },
+    KeyCheck {
+        name: "keys::a_forgotten_subject_is_refused_for_good",
+        run: |keys| Box::pin(keys::a_forgotten_subject_is_refused_for_good(keys)),
+    },
+    KeyCheck {
+        name: "keys::a_subject_forgotten_before_its_first_event_stays_forgotten",
+        run: |keys| {
+            Box::pin(keys::a_subject_forgotten_before_its_first_event_stays_forgotten(keys))
+        },
+    },
+];
+
+/// Runs the checks of a crypto-shredding [`KeyStore`], each against a fresh,
+/// empty key store from `new_keys`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use eventsource::shredding::InMemoryKeyStore;
+/// use eventsource::testing::conformance;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let report = conformance::run_key_store(|| async {
+///     Arc::new(InMemoryKeyStore::new()) as Arc<dyn eventsource::shredding::KeyStore>
+/// })
+/// .await;
+/// report.assert_passed();
+/// # });
+/// ```
+pub async fn run_key_store<F, Fut>(mut new_keys: F) -> ConformanceReport
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Arc<dyn KeyStore>>,
+{
+    let mut results = Vec::new();
+    for check in KEY_CHECKS {
+        let clock = Clock::current();
+        let started = clock.instant();
+        let attempt = AssertUnwindSafe(async {
+            let keys = new_keys().await;
+            clock.timeout(CHECK_TIMEOUT, (check.run)(keys)).await
+        })
+        .catch_unwind()
+        .await;
+        let outcome = match attempt {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_elapsed)) => Err(format!("timed out after {CHECK_TIMEOUT:?}")),
+            Err(panic) => Err(format!("panicked: {}", support::panic_message(&*panic))),
+        };
+        results.push(CheckResult {
+            name: check.name,
+            outcome,
+            elapsed: started.elapsed(),
+        });
+    }
+    ConformanceReport::new(results)
+}
 
 /// The names of every check, in the order [`run`] executes them.
 pub fn check_names() -> impl Iterator<Item = &'static str> {

@@ -1,0 +1,3 @@
+//! For `#[derive(Event)]`'s personal fields.
+
+pub use crate::shredding::{PersonalData, PersonalField};

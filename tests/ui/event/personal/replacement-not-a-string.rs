@@ -1,0 +1,13 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "shop.Registered")]
+struct Registered {
+    #[event(subject)]
+    customer: String,
+    #[event(personal, replacement = 0)]
+    age: u32,
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use eventsource::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "shop.Registered")]
+struct Registered {
+    #[event(subject)]
+    customer: String,
+    #[event(subject)]
+    account: String,
+    #[event(personal)]
+    email: String,
+}
+
+fn main() {}

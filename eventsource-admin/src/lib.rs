@@ -63,6 +63,7 @@
 mod cli;
 mod console;
 mod exit;
+mod registry;
 mod run;
 
 use std::ffi::OsString;

@@ -479,6 +479,61 @@ impl Args {
         out
     }
 
+    /// `key = [Type, ...]`: a list of types, each listed once. `example`
+    /// is shown in the errors: `[ReserveInventory, TakePayment]`.
+    pub(crate) fn types(&self, errors: &mut Errors, key: Key, example: &str) -> Option<Vec<syn::Type>> {
+        let arg = self.get(key)?;
+        let tokens = self.assigned(errors, arg, example)?;
+        let attr = self.attr;
+        let Some(TokenTree::Group(group)) = tokens.clone().into_iter().next().filter(|_| {
+            tokens.clone().into_iter().count() == 1
+        }) else {
+            errors.at(
+                tokens,
+                format!("expected a list of types for `{key}` in {attr}: `{key} = {example}`"),
+            );
+            return None;
+        };
+        if group.delimiter() != proc_macro2::Delimiter::Bracket {
+            errors.at(
+                tokens,
+                format!("expected a list of types in `[...]` for `{key}` in {attr}: `{key} = {example}`"),
+            );
+            return None;
+        }
+        let mut out: Vec<syn::Type> = Vec::new();
+        let mut valid = true;
+        for (chunk, _) in split_commas(group.stream()) {
+            if chunk.is_empty() {
+                continue;
+            }
+            if let Ok(text) = <LitStr as Parse>::parse.parse2(chunk.clone()) {
+                errors.at(
+                    text,
+                    format!("`{key}` in {attr} lists types, not names: write the type, without quotes: `{key} = {example}`"),
+                );
+                valid = false;
+                continue;
+            }
+            let Ok(ty) = syn::Type::parse.parse2(chunk.clone()) else {
+                errors.at(
+                    chunk,
+                    format!("expected a type in `{key}` of {attr}: `{key} = {example}`"),
+                );
+                valid = false;
+                continue;
+            };
+            let shown = crate::diagnostics::render(&ty);
+            if out.iter().any(|t| crate::diagnostics::render(t) == shown) {
+                errors.at(&ty, format!("`{shown}` is listed twice in `{key}` of {attr}"));
+                valid = false;
+                continue;
+            }
+            out.push(ty);
+        }
+        valid.then_some(out)
+    }
+
     /// A bare `key` flag.
     pub(crate) fn flag(&self, errors: &mut Errors, key: Key) -> Option<Span> {
         let arg = self.get(key)?;

@@ -4,3 +4,5 @@ pub use crate::event::codec::{decode_event, encode_event};
 pub use crate::event::dispatch::{DebugWith, EventFns, event_fns, unknown_event};
 pub use crate::event::{DecodeError, DecodeErrorKind, EncodedEvent, EventOf, IntoEvents};
 pub use crate::event::{Event, EventSet, RecordedEvent};
+pub use crate::event::schema::{HasJsonSchema, LacksJsonSchema, SchemaProbe};
+pub use crate::event::EventSchema;

@@ -1,7 +1,14 @@
 //! The entries the macros submit to the registry through `inventory`.
 
+use serde_json::Value;
+
 use crate::upcast::UpcastFn;
 use crate::upcast::typed::TypedUpcast;
+
+/// A schema function of an entry that has none.
+fn no_schema() -> Option<Value> {
+    None
+}
 
 /// An event type, submitted by `#[derive(Event)]`.
 #[derive(Clone, Copy, Debug)]
@@ -14,6 +21,9 @@ pub struct EventRegistration {
     pub aliases: &'static [&'static str],
     /// The Rust type, with its module path.
     pub rust_type: &'static str,
+    /// The JSON Schema of the current version's payload, when the type
+    /// has one ([`EventSchema`](crate::event::EventSchema)).
+    pub schema: fn() -> Option<Value>,
 }
 
 impl EventRegistration {
@@ -29,7 +39,14 @@ impl EventRegistration {
             version,
             aliases,
             rust_type,
+            schema: no_schema,
         }
+    }
+
+    /// The same entry, its payload's JSON Schema given by `schema`.
+    pub const fn with_schema(mut self, schema: fn() -> Option<Value>) -> Self {
+        self.schema = schema;
+        self
     }
 }
 
@@ -48,6 +65,9 @@ pub struct UpcasterRegistration {
     pub typed: Option<TypedUpcast>,
     /// The Rust function, with its module path.
     pub function: &'static str,
+    /// The JSON Schema of the payload it takes (version `from`), when its
+    /// input is a typed struct with one.
+    pub input_schema: fn() -> Option<Value>,
 }
 
 impl UpcasterRegistration {
@@ -65,7 +85,14 @@ impl UpcasterRegistration {
             upcast,
             typed: None,
             function,
+            input_schema: no_schema,
         }
+    }
+
+    /// The same upcaster, the schema of its input given by `schema`.
+    pub const fn with_input_schema(mut self, schema: fn() -> Option<Value>) -> Self {
+        self.input_schema = schema;
+        self
     }
 
     /// The same upcaster, handing its typed output over as `typed` says.
@@ -172,6 +199,8 @@ pub struct SagaRegistration {
     pub rust_type: &'static str,
     /// The names of the events it reacts to.
     pub events: &'static [&'static str],
+    /// The names of the commands it declares it dispatches, if it declares them.
+    pub dispatches: Option<&'static [&'static str]>,
 }
 
 impl SagaRegistration {
@@ -185,7 +214,14 @@ impl SagaRegistration {
             name,
             rust_type,
             events,
+            dispatches: None,
         }
+    }
+
+    /// The same entry, declaring the commands it dispatches.
+    pub const fn dispatching(mut self, commands: Option<&'static [&'static str]>) -> Self {
+        self.dispatches = commands;
+        self
     }
 }
 

@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use crate::command::{Command, CommandBus, Dispatched, Handles};
+use crate::error::{CommandError, Error};
 use crate::event::{Metadata, RecordedEvent};
 
 /// Given to saga handlers with the event they handle.
@@ -12,15 +13,25 @@ pub struct SagaContext<'a> {
     cause: &'a RecordedEvent,
     completed: bool,
     dispatched: u32,
+    saga: &'static str,
+    /// The commands the saga declares, when it declares them.
+    declared: Option<&'static [&'static str]>,
 }
 
 impl<'a> SagaContext<'a> {
-    pub(crate) fn new(bus: &'a CommandBus, cause: &'a RecordedEvent) -> Self {
+    pub(crate) fn new(
+        bus: &'a CommandBus,
+        cause: &'a RecordedEvent,
+        saga: &'static str,
+        declared: Option<&'static [&'static str]>,
+    ) -> Self {
         Self {
             bus,
             cause,
             completed: false,
             dispatched: 0,
+            saga,
+            declared,
         }
     }
 
@@ -52,6 +63,18 @@ impl<'a> SagaContext<'a> {
         C::Aggregate: Handles<C, Error = E>,
         E: Send,
     {
+        // A declaring saga keeps to its declaration, so the event-flow graph
+        // drawn from it is the truth: anything else is refused, not run.
+        if let Some(declared) = self.declared {
+            if !declared.contains(&C::NAME) {
+                let error = Error::UndeclaredDispatch {
+                    saga: self.saga,
+                    command: C::NAME,
+                    declared,
+                };
+                return Box::pin(async move { Err(CommandError::Failed(error)) });
+            }
+        }
         self.dispatched += 1;
         self.bus.dispatch_with(command, metadata)
     }

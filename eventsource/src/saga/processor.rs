@@ -90,7 +90,7 @@ impl<S: Saga> Projection for SagaProcessor<S> {
             None if S::starts(record) => S::default(),
             None => return Ok(false),
         };
-        let mut context = SagaContext::new(&self.bus, record);
+        let mut context = SagaContext::new(&self.bus, record, S::NAME, S::DISPATCHES);
         let handled = state.handle(record, &mut context).await?;
         let encoded = serde_json::to_string(&state).map_err(ProjectionError::handler)?;
         self.store

@@ -3,9 +3,7 @@
 //! its tables, and the two schema drift checks.
 
 use eventsource::ops::{Operations, OpsError};
-use eventsource::registry::{
-    Catalogue, FlowGraph, LockError, PayloadCheck, Sampling, SchemaLock,
-};
+use eventsource::registry::{Catalogue, FlowGraph, LockError, PayloadCheck, Sampling, SchemaLock};
 
 use crate::cli::{GraphFormat, RegistryArgs};
 use crate::exit::Exit;

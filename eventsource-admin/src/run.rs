@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::{
-    Cli, Command, DeadLettersCommand, EventsCommand, MigrateAction, RegistryArgs, ResetArgs, SagaState,
-    SagasCommand, StreamCommand, StreamsArgs, TailArgs,
+    Cli, Command, DeadLettersCommand, EventsCommand, MigrateAction, RegistryArgs, ResetArgs,
+    SagaState, SagasCommand, StreamCommand, StreamsArgs, TailArgs,
 };
 use crate::exit::{Exit, exit_for};
 

@@ -481,13 +481,21 @@ impl Args {
 
     /// `key = [Type, ...]`: a list of types, each listed once. `example`
     /// is shown in the errors: `[ReserveInventory, TakePayment]`.
-    pub(crate) fn types(&self, errors: &mut Errors, key: Key, example: &str) -> Option<Vec<syn::Type>> {
+    pub(crate) fn types(
+        &self,
+        errors: &mut Errors,
+        key: Key,
+        example: &str,
+    ) -> Option<Vec<syn::Type>> {
         let arg = self.get(key)?;
         let tokens = self.assigned(errors, arg, example)?;
         let attr = self.attr;
-        let Some(TokenTree::Group(group)) = tokens.clone().into_iter().next().filter(|_| {
-            tokens.clone().into_iter().count() == 1
-        }) else {
+        let Some(TokenTree::Group(group)) = tokens
+            .clone()
+            .into_iter()
+            .next()
+            .filter(|_| tokens.clone().into_iter().count() == 1)
+        else {
             errors.at(
                 tokens,
                 format!("expected a list of types for `{key}` in {attr}: `{key} = {example}`"),
@@ -497,7 +505,9 @@ impl Args {
         if group.delimiter() != proc_macro2::Delimiter::Bracket {
             errors.at(
                 tokens,
-                format!("expected a list of types in `[...]` for `{key}` in {attr}: `{key} = {example}`"),
+                format!(
+                    "expected a list of types in `[...]` for `{key}` in {attr}: `{key} = {example}`"
+                ),
             );
             return None;
         }
@@ -525,7 +535,10 @@ impl Args {
             };
             let shown = crate::diagnostics::render(&ty);
             if out.iter().any(|t| crate::diagnostics::render(t) == shown) {
-                errors.at(&ty, format!("`{shown}` is listed twice in `{key}` of {attr}"));
+                errors.at(
+                    &ty,
+                    format!("`{shown}` is listed twice in `{key}` of {attr}"),
+                );
                 valid = false;
                 continue;
             }

@@ -122,13 +122,7 @@ pub(crate) fn parse(
     let dispatches = kind
         .keys
         .contains(&Key::Dispatches)
-        .then(|| {
-            args.types(
-                errors,
-                Key::Dispatches,
-                "[ReserveInventory, TakePayment]",
-            )
-        })
+        .then(|| args.types(errors, Key::Dispatches, "[ReserveInventory, TakePayment]"))
         .flatten();
     let (self_ty, collect) = self_type(errors, kind, &item);
 

@@ -56,7 +56,13 @@ fn look(kind: NodeKind) -> StyleAttr {
         NodeKind::Projection => (0xdcfce7ff, 0x166534ff, 0),
         NodeKind::Saga => (0xf3e8ffff, 0x6b21a8ff, 6),
     };
-    StyleAttr::new(Color::new(line), 2, Some(Color::new(fill)), rounded, FONT_SIZE)
+    StyleAttr::new(
+        Color::new(line),
+        2,
+        Some(Color::new(fill)),
+        rounded,
+        FONT_SIZE,
+    )
 }
 
 #[cfg(test)]
@@ -93,7 +99,11 @@ mod tests {
             .filter(|n| n.has_tag_name("text"))
             .map(|n| n.descendants().filter_map(|t| t.text()).collect())
             .collect();
-        for label in ["command: Place<&>", "aggregate: Order", "event: order.placed"] {
+        for label in [
+            "command: Place<&>",
+            "aggregate: Order",
+            "event: order.placed",
+        ] {
             assert!(texts.iter().any(|t| t == label), "{label} in {texts:?}");
         }
         assert!(roxmltree::Document::parse(&render(&FlowGraph::default())).is_ok());

@@ -93,6 +93,15 @@ impl fmt::Display for LockChange {
                 version,
                 current,
                 change,
+            } if version < current => write!(
+                f,
+                "breaking: event `{event}` version {version}: {change}; this older version's schema comes from the input type of the upcaster from version {version} (`#[upcaster(event = \"{event}\", from = {version})]`), which must keep reading the payloads stored at version {version}: restore its shape"
+            ),
+            Self::Breaking {
+                event,
+                version,
+                current,
+                change,
             } => write!(
                 f,
                 "breaking: event `{event}` version {version}: {change}; stored payloads of version {version} may no longer decode: bump the version (`#[event(name = \"{event}\", version = {next})]`) and add an upcaster from version {current} (`#[upcaster(event = \"{event}\", from = {current})]`)",
@@ -115,7 +124,10 @@ impl fmt::Display for LockChange {
                 "compatible: event `{event}` version {version}: the schema changed without breaking stored payloads"
             ),
             Self::Added { event, version } => {
-                write!(f, "new: event `{event}` version {version} is not in the lock yet")
+                write!(
+                    f,
+                    "new: event `{event}` version {version} is not in the lock yet"
+                )
             }
             Self::Renamed { from, to } => write!(
                 f,

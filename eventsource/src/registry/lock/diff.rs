@@ -150,9 +150,8 @@ fn compare(old: Node<'_>, new: Node<'_>, path: &str, found: &mut Vec<String>, de
 
     let (old_types, new_types) = (old.types(), new.types());
     if !old_types.is_empty() && !new_types.is_empty() {
-        let kept = |t: &&str| {
-            new_types.contains(t) || (*t == "integer" && new_types.contains(&"number"))
-        };
+        let kept =
+            |t: &&str| new_types.contains(t) || (*t == "integer" && new_types.contains(&"number"));
         if !old_types.iter().all(kept) {
             found.push(format!(
                 "{at} changed type from {} to {}",
@@ -238,10 +237,18 @@ fn compare(old: Node<'_>, new: Node<'_>, path: &str, found: &mut Vec<String>, de
         compare(old_items, new_items, &format!("{path}[]"), found, depth + 1);
     }
     if let (Some(old_values), Some(new_values)) = (
-        old.get("additionalProperties").filter(|v| v.value.is_object()),
-        new.get("additionalProperties").filter(|v| v.value.is_object()),
+        old.get("additionalProperties")
+            .filter(|v| v.value.is_object()),
+        new.get("additionalProperties")
+            .filter(|v| v.value.is_object()),
     ) {
-        compare(old_values, new_values, &format!("{path}{{}}"), found, depth + 1);
+        compare(
+            old_values,
+            new_values,
+            &format!("{path}{{}}"),
+            found,
+            depth + 1,
+        );
     }
 }
 
@@ -258,7 +265,8 @@ fn accepts(old: Node<'_>, new: Node<'_>, depth: usize) -> bool {
     // required key).
     let (old, new) = (old.resolved(), new.resolved());
     let old_required = old.required();
-    old_required.is_empty() || old_required.iter().all(|f| new.required().contains(f))
+    old_required.is_empty()
+        || old_required.iter().all(|f| new.required().contains(f))
         || new.object("properties").is_none()
 }
 
@@ -282,12 +290,16 @@ mod tests {
 
     #[test]
     fn widening_is_not_breaking_and_narrowing_is() {
-        let old = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+        let old =
+            json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
         let wider = json!({"type": "object", "properties": {"n": {"type": "number"}, "m": {"type": ["string", "null"]}}, "required": ["n"]});
         assert!(breaking(&old, &wider).is_empty());
         assert_eq!(
             breaking(&wider, &old),
-            ["field `n` changed type from number to integer", "field `m` was removed or renamed"]
+            [
+                "field `n` changed type from number to integer",
+                "field `m` was removed or renamed"
+            ]
         );
     }
 
@@ -299,7 +311,10 @@ mod tests {
             "$defs": {"A": {"type": "object", "properties": {"town": {"type": "string"}}, "required": ["town"]}}});
         assert_eq!(
             breaking(&old, &new),
-            ["field `a.city` was removed or renamed", "required field `a.town` was added without a default"]
+            [
+                "field `a.city` was removed or renamed",
+                "required field `a.town` was added without a default"
+            ]
         );
     }
 
@@ -309,7 +324,9 @@ mod tests {
         let new = json!({"oneOf": [{"type": "string", "const": "Cash"}]});
         assert_eq!(
             breaking(&old, &new),
-            ["the payload no longer accepts 1 of its earlier variants (a variant was removed, renamed or changed)"]
+            [
+                "the payload no longer accepts 1 of its earlier variants (a variant was removed, renamed or changed)"
+            ]
         );
         assert!(breaking(&new, &old).is_empty());
     }

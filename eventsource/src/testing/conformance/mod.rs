@@ -28,6 +28,7 @@
 mod appends;
 mod checkpoints;
 mod input;
+mod payloads;
 mod reads;
 mod report;
 mod snapshots;
@@ -135,6 +136,7 @@ const CHECKS: &[Check] = checks![
     snapshots::delete_forgets,
     checkpoints::load_save_and_reset,
     checkpoints::positions_only_move_forward,
+    payloads::payloads_are_validated_against_their_version,
 ];
 
 /// The names of every check, in the order [`run`] executes them.

@@ -650,6 +650,49 @@ mod tests {
     }
 
     #[test]
+    fn reads_lists_of_types() {
+        let read = |src: &str| {
+            let mut errors = Errors::new();
+            let args = parse(
+                &mut errors,
+                "#[saga]",
+                src.parse().unwrap(),
+                &[Key::Dispatches],
+            );
+            let types = args.types(&mut errors, Key::Dispatches, "[A, B]");
+            let shown = types.map(|t| t.iter().map(crate::diagnostics::render).collect::<Vec<_>>());
+            (shown, errors.messages())
+        };
+        assert_eq!(
+            read("dispatches = [A, crate::b::B<u8>,]"),
+            (Some(vec!["A".into(), "crate::b::B<u8>".into()]), vec![])
+        );
+        assert_eq!(read("dispatches = []"), (Some(vec![]), vec![]));
+        for (src, message) in [
+            (
+                "dispatches = A",
+                "expected a list of types for `dispatches` in #[saga]: `dispatches = [A, B]`",
+            ),
+            (
+                "dispatches = (A, B)",
+                "expected a list of types in `[...]` for `dispatches` in #[saga]: `dispatches = [A, B]`",
+            ),
+            (
+                "dispatches = [\"A\"]",
+                "`dispatches` in #[saga] lists types, not names: write the type, without quotes: `dispatches = [A, B]`",
+            ),
+            (
+                "dispatches = [A, A]",
+                "`A` is listed twice in `dispatches` of #[saga]",
+            ),
+        ] {
+            let (types, errors) = read(src);
+            assert_eq!(types, None, "{src}");
+            assert_eq!(errors, [message], "{src}");
+        }
+    }
+
+    #[test]
     fn checks_integer_values() {
         for (src, message) in [
             ("version = 0", "`version` in #[event] must be at least 1"),

@@ -97,7 +97,12 @@ mod tests {
         let texts: Vec<String> = doc
             .descendants()
             .filter(|n| n.has_tag_name("text"))
-            .map(|n| n.descendants().filter_map(|t| t.text()).collect())
+            .map(|n| {
+                n.descendants()
+                    .filter(|t| t.is_text())
+                    .filter_map(|t| t.text())
+                    .collect()
+            })
             .collect();
         for label in [
             "command: Place<&>",

@@ -2,11 +2,17 @@
 
 use std::fmt::Write as _;
 
-use super::{Catalogue, SchemaSource};
+use super::entries::{Catalogue, SchemaSource};
 
-/// One section per event: a summary list, then each version's schema in a
-/// fenced JSON block.
-pub(super) fn render(catalogue: &Catalogue) -> String {
+impl Catalogue {
+    /// The catalogue as a Markdown document: a section per event, its
+    /// summary as a list, then each version's schema in a fenced JSON block.
+    pub fn to_markdown(&self) -> String {
+        render(self)
+    }
+}
+
+fn render(catalogue: &Catalogue) -> String {
     let mut out = String::from("# Event catalogue\n\n");
     if catalogue.events.is_empty() {
         out.push_str("No events are registered.\n");

@@ -3,12 +3,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{FlowGraph, NodeKind};
+use super::graph::{FlowGraph, NodeKind};
 
-/// The flowchart text of `graph`: one subgraph-free chart, each node
-/// shaped by its kind and given a short generated id (names may hold
-/// characters Mermaid ids cannot).
-pub(super) fn render(graph: &FlowGraph) -> String {
+impl FlowGraph {
+    /// The graph as a Mermaid flowchart, left to right: each node shaped by
+    /// its kind and given a short generated id (names may hold characters
+    /// Mermaid ids cannot).
+    pub fn to_mermaid(&self) -> String {
+        render(self)
+    }
+}
+
+fn render(graph: &FlowGraph) -> String {
     let mut out = String::from("flowchart LR\n");
     let mut ids: BTreeMap<&str, String> = BTreeMap::new();
     for (i, node) in graph.nodes.iter().enumerate() {

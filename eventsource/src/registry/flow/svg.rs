@@ -8,13 +8,20 @@ use layout::core::style::StyleAttr;
 use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
-use super::{FlowGraph, NodeKind};
+use super::graph::{FlowGraph, NodeKind};
 
 const FONT_SIZE: usize = 14;
 
-/// The SVG document of `graph`, left to right. Each node is a box (an
-/// event a rounded one) labelled with its kind and name.
-pub(super) fn render(graph: &FlowGraph) -> String {
+impl FlowGraph {
+    /// The graph laid out and drawn as an SVG document, left to right: each
+    /// node a box (rounded for events and sagas) labelled with its kind and
+    /// name.
+    pub fn to_svg(&self) -> String {
+        render(self)
+    }
+}
+
+fn render(graph: &FlowGraph) -> String {
     if graph.nodes.is_empty() {
         // The layout engine needs at least one node.
         return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"0\" height=\"0\"></svg>\n"
@@ -67,7 +74,7 @@ fn look(kind: NodeKind) -> StyleAttr {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FlowEdge, FlowNode};
+    use super::super::graph::{FlowEdge, FlowNode};
     use super::*;
 
     #[test]

@@ -1,192 +1,78 @@
-//! The comparison of the code's schemas with the lock's.
+//! The comparison of the code's schemas with the lock's, and the updates
+//! it allows.
 
-use std::fmt;
+use std::collections::BTreeMap;
+use std::path::Path;
 
-use serde::Serialize;
-
-use super::SchemaLock;
 use super::diff::breaking;
+use super::file::{FORMAT, LockError, LockedEvent, SchemaLock};
+use super::report::{LockChange, LockReport};
 use crate::registry::catalogue::{Catalogue, CatalogueEntry};
 
-/// One difference between the code and the lock.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum LockChange {
-    /// A recorded version's schema changed in a way stored payloads may
-    /// not survive.
-    Breaking {
-        /// The event.
-        event: String,
-        /// The version.
-        version: u32,
-        /// The current version, to tell the next one.
-        current: u32,
-        /// What changed.
-        change: String,
-    },
-    /// An event in the lock is no longer registered.
-    Removed {
-        /// The event.
-        event: String,
-    },
-    /// The current version is lower than the one recorded.
-    VersionLowered {
-        /// The event.
-        event: String,
-        /// The version recorded.
-        recorded: u32,
-        /// The version in the code.
-        current: u32,
-    },
-    /// A recorded version's schema changed compatibly.
-    Compatible {
-        /// The event.
-        event: String,
-        /// The version.
-        version: u32,
-    },
-    /// A version (or a whole event) the lock does not record yet.
-    Added {
-        /// The event.
-        event: String,
-        /// The version.
-        version: u32,
-    },
-    /// An event recorded under an earlier name, now one of its aliases.
-    Renamed {
-        /// The name in the lock.
-        from: String,
-        /// The current name.
-        to: String,
-    },
-    /// An event whose current version has no schema: it is not checked.
-    NoSchema {
-        /// The event.
-        event: String,
-    },
-}
-
-impl LockChange {
-    /// Whether the change breaks payloads already stored.
-    pub fn is_breaking(&self) -> bool {
-        matches!(
-            self,
-            Self::Breaking { .. } | Self::Removed { .. } | Self::VersionLowered { .. }
-        )
+impl SchemaLock {
+    /// Compares `catalogue` (the code) with this lock.
+    pub fn check(&self, catalogue: &Catalogue) -> LockReport {
+        check(self, catalogue)
     }
 
-    /// Whether updating the lock would record it.
-    fn updates_lock(&self) -> bool {
-        matches!(
-            self,
-            Self::Compatible { .. } | Self::Added { .. } | Self::Renamed { .. }
-        )
-    }
-}
-
-impl fmt::Display for LockChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Breaking {
-                event,
-                version,
-                current,
-                change,
-            } if version < current => write!(
-                f,
-                "breaking: event `{event}` version {version}: {change}; this older version's schema comes from the input type of the upcaster from version {version} (`#[upcaster(event = \"{event}\", from = {version})]`), which must keep reading the payloads stored at version {version}: restore its shape"
-            ),
-            Self::Breaking {
-                event,
-                version,
-                current,
-                change,
-            } => write!(
-                f,
-                "breaking: event `{event}` version {version}: {change}; stored payloads of version {version} may no longer decode: bump the version (`#[event(name = \"{event}\", version = {next})]`) and add an upcaster from version {current} (`#[upcaster(event = \"{event}\", from = {current})]`)",
-                next = current + 1,
-            ),
-            Self::Removed { event } => write!(
-                f,
-                "breaking: event `{event}` is in the lock but no longer registered; its stored payloads will not decode: keep the type, or list `{event}` in the `aliases` of the event that replaces it"
-            ),
-            Self::VersionLowered {
-                event,
-                recorded,
-                current,
-            } => write!(
-                f,
-                "breaking: event `{event}` is at version {current} but the lock records version {recorded}; payloads of version {recorded} may be stored: versions only go up"
-            ),
-            Self::Compatible { event, version } => write!(
-                f,
-                "compatible: event `{event}` version {version}: the schema changed without breaking stored payloads"
-            ),
-            Self::Added { event, version } => {
-                write!(
-                    f,
-                    "new: event `{event}` version {version} is not in the lock yet"
-                )
+    /// This lock with the compatible changes of `catalogue` recorded;
+    /// [`LockError::Breaking`] (and nothing recorded) if any change is
+    /// breaking. Versions the code no longer describes keep their
+    /// recorded schema: the lock is the history.
+    pub fn updated(&self, catalogue: &Catalogue) -> Result<Self, LockError> {
+        let report = self.check(catalogue);
+        if report.is_breaking() {
+            return Err(LockError::Breaking(report));
+        }
+        let mut events = BTreeMap::new();
+        for event in &catalogue.events {
+            let recorded = std::iter::once(event.name.as_str())
+                .chain(event.aliases.iter().map(String::as_str))
+                .find_map(|name| self.events.get(name));
+            let mut versions = recorded.map(|r| r.versions.clone()).unwrap_or_default();
+            for version in &event.versions {
+                if let Some(schema) = &version.schema {
+                    versions.insert(version.version, schema.clone());
+                }
             }
-            Self::Renamed { from, to } => write!(
-                f,
-                "renamed: event `{to}` is recorded under its earlier name `{from}`"
-            ),
-            Self::NoSchema { event } => write!(
-                f,
-                "unchecked: event `{event}` has no JSON Schema: derive `schemars::JsonSchema` on its type to check it"
-            ),
+            events.insert(
+                event.name.clone(),
+                LockedEvent {
+                    version: event.version,
+                    versions,
+                },
+            );
         }
+        Ok(Self {
+            format: FORMAT,
+            events,
+        })
+    }
+
+    /// Checks the lock file at `path` against `catalogue`.
+    pub fn check_file(path: &Path, catalogue: &Catalogue) -> Result<LockReport, LockError> {
+        Ok(Self::read(path)?.check(catalogue))
+    }
+
+    /// Records the compatible changes of `catalogue` in the lock file at
+    /// `path` (created if missing); returns what changed.
+    pub fn write_updated(path: &Path, catalogue: &Catalogue) -> Result<LockReport, LockError> {
+        let lock = match Self::read(path) {
+            Ok(lock) => lock,
+            Err(LockError::Missing { .. }) => Self::default(),
+            Err(e) => return Err(e),
+        };
+        let report = lock.check(catalogue);
+        let updated = lock.updated(catalogue)?;
+        std::fs::write(path, updated.to_json()).map_err(|source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(report)
     }
 }
 
-/// What the comparison of the code with the lock found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct LockReport {
-    /// Every difference, breaking ones first.
-    pub changes: Vec<LockChange>,
-}
-
-impl LockReport {
-    /// Whether any change breaks stored payloads.
-    pub fn is_breaking(&self) -> bool {
-        self.changes.iter().any(LockChange::is_breaking)
-    }
-
-    /// Whether the lock records exactly what the code has (events without
-    /// a schema aside).
-    pub fn is_up_to_date(&self) -> bool {
-        !self
-            .changes
-            .iter()
-            .any(|c| c.is_breaking() || c.updates_lock())
-    }
-}
-
-impl fmt::Display for LockReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for change in &self.changes {
-            writeln!(f, "{change}")?;
-        }
-        if self.is_breaking() {
-            writeln!(
-                f,
-                "the schema lock was not updated: fix the breaking changes first"
-            )?;
-        } else if !self.is_up_to_date() {
-            writeln!(
-                f,
-                "the schema lock is out of date: record these changes with `registry --update-lock`"
-            )?;
-        } else {
-            writeln!(f, "the schema lock is up to date")?;
-        }
-        Ok(())
-    }
-}
-
-pub(super) fn check(lock: &SchemaLock, catalogue: &Catalogue) -> LockReport {
+fn check(lock: &SchemaLock, catalogue: &Catalogue) -> LockReport {
     let mut changes = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for event in &catalogue.events {

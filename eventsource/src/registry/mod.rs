@@ -5,6 +5,16 @@
 //! linked into the program are found. [`Registry::global`] builds the registry
 //! on first use; [`Registry::validate`] reports every inconsistency at once.
 //!
+//! From it the module draws what a team would otherwise maintain by hand:
+//! - [`FlowGraph`]: commands → aggregates → events → projections and sagas
+//!   → the commands sagas dispatch, as Mermaid, SVG or JSON;
+//! - [`Catalogue`]: every event with its versions, aliases, upcasters,
+//!   emitters, handlers and a JSON Schema per version (Markdown or JSON);
+//! - [`SchemaLock`]: the committed `events.lock.json` and the drift check
+//!   that fails on a breaking change to a recorded version;
+//! - [`PayloadCheck`]: stored payloads validated against the schema of the
+//!   version they were recorded at.
+//!
 //! ```
 //! use eventsource::registry::Registry;
 //!

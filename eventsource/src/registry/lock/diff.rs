@@ -297,8 +297,8 @@ mod tests {
         assert_eq!(
             breaking(&wider, &old),
             [
+                "field `m` was removed or renamed",
                 "field `n` changed type from number to integer",
-                "field `m` was removed or renamed"
             ]
         );
     }

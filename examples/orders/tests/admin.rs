@@ -988,6 +988,57 @@ async fn the_console_in_a_headless_browser() {
         "{verdict}"
     );
 
+    // The registry page draws the event flow; the catalogue lists events.
+    client
+        .goto(&format!("http://{address}/admin/registry"))
+        .await
+        .unwrap();
+    let drawn = client
+        .execute(
+            "return Array.from(document.querySelectorAll('.flow svg text')).map(t => t.textContent.trim());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        drawn
+            .as_array()
+            .is_some_and(|t| t.contains(&Value::from("event: console_test.Ticked"))
+                && t.contains(&Value::from("projection: console_test.ticks"))),
+        "{drawn:#}"
+    );
+    client
+        .goto(&format!("http://{address}/admin/catalogue"))
+        .await
+        .unwrap();
+    let heading = client
+        .find(fantoccini::Locator::Id("console_test.Ticked"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "console_test.Ticked");
+    let svg = reqwest::get(format!("http://{address}/admin/registry/graph.svg"))
+        .await
+        .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    roxmltree::Document::parse(&svg.text().await.unwrap()).expect("well-formed SVG");
+    let catalogue: Value = reqwest::get(format!("http://{address}/admin/api/catalogue"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    entry(&catalogue["events"], "name", "console_test.Ticked");
+    let graph: Value = reqwest::get(format!("http://{address}/admin/api/registry/graph"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    entry(&graph["nodes"], "id", "event:console_test.Ticked");
+
     client.close().await.unwrap();
     drop(driver);
     let _ = std::fs::remove_dir_all(&profile);

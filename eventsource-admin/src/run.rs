@@ -20,6 +20,24 @@ use crate::cli::{
 };
 use crate::exit::{Exit, exit_for};
 
+/// `println!` that cannot panic: when standard output is a pipe whose reader
+/// has gone (`myapp admin events tail | head`), the line is dropped instead.
+/// A tail checks what [`write_line`] answers to stop early.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Writes one line and flushes it; false once the reader has gone, so a
+/// following tail ends instead of writing into a closed pipe for ever.
+fn write_line(text: &str) -> bool {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}")
+        .and_then(|()| stdout.flush())
+        .is_ok()
+}
+
 /// Where output goes, and in which form.
 pub(crate) struct Out {
     json: bool,
@@ -48,16 +66,19 @@ impl Out {
 
     fn print_json<T: Serialize>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say!("{text}"),
             Err(error) => eprintln!("error: cannot print JSON: {error}"),
         }
     }
 
-    fn line<T: Serialize>(&self, value: &T) {
-        if let Ok(text) = serde_json::to_string(value) {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{text}");
-            let _ = stdout.flush();
+    /// One JSON value on a line; false once the reader has gone.
+    fn line<T: Serialize>(&self, value: &T) -> bool {
+        match serde_json::to_string(value) {
+            Ok(text) => write_line(&text),
+            Err(error) => {
+                eprintln!("error: cannot print JSON: {error}");
+                true
+            }
         }
     }
 
@@ -153,7 +174,7 @@ async fn migrate(ops: &Operations, out: &Out, action: MigrateAction) -> Result<E
                     };
                     table.add_row(vec![Cell::new(m.version), Cell::new(&m.name), applied]);
                 }
-                println!("{table}");
+                say!("{table}");
             }
         }
         MigrateAction::Apply => {
@@ -161,9 +182,9 @@ async fn migrate(ops: &Operations, out: &Out, action: MigrateAction) -> Result<E
             if out.json {
                 out.print_json(&serde_json::json!({ "applied": applied }));
             } else if applied.is_empty() {
-                println!("nothing to apply: the schema is up to date");
+                say!("nothing to apply: the schema is up to date");
             } else {
-                println!("applied migrations {applied:?}");
+                say!("applied migrations {applied:?}");
             }
         }
         MigrateAction::Sql => {
@@ -171,9 +192,9 @@ async fn migrate(ops: &Operations, out: &Out, action: MigrateAction) -> Result<E
             if out.json {
                 out.print_json(&serde_json::json!({ "sql": sql }));
             } else if sql.is_empty() {
-                println!("-- nothing pending");
+                say!("-- nothing pending");
             } else {
-                println!("{sql}");
+                say!("{sql}");
             }
         }
     }
@@ -201,7 +222,7 @@ async fn streams(ops: &Operations, out: &Out, args: StreamsArgs) -> Result<Exit,
                 Cell::new(s.last_recorded_at.to_rfc3339()),
             ]);
         }
-        println!("{table}");
+        say!("{table}");
     }
     Ok(Exit::Ok)
 }
@@ -235,7 +256,7 @@ fn show_events(out: &Out, events: &[EventView]) {
             payload,
         ]);
     }
-    println!("{table}");
+    say!("{table}");
 }
 
 async fn tail(ops: &Operations, out: &Out, args: TailArgs) -> Result<Exit, OpsError> {
@@ -259,17 +280,15 @@ async fn tail(ops: &Operations, out: &Out, args: TailArgs) -> Result<Exit, OpsEr
         };
         let event = event?;
         shown += 1;
-        if out.json {
-            out.line(&event);
+        let open = if out.json {
+            out.line(&event)
         } else {
-            let mut stdout = std::io::stdout().lock();
             let problem = event
                 .decode_error
                 .as_ref()
                 .map(|e| format!("  [cannot decode: {e}]"))
                 .unwrap_or_default();
-            let _ = writeln!(
-                stdout,
+            write_line(&format!(
                 "{:>12}  {}  {}@{}  {} v{}  {}{problem}",
                 event.global_position,
                 or_dash(event.recorded_at.map(|t| t.to_rfc3339())),
@@ -278,8 +297,10 @@ async fn tail(ops: &Operations, out: &Out, args: TailArgs) -> Result<Exit, OpsEr
                 event.event_name,
                 event.schema_version,
                 event.payload
-            );
-            let _ = stdout.flush();
+            ))
+        };
+        if !open {
+            break;
         }
     }
     Ok(Exit::Ok)
@@ -338,7 +359,7 @@ async fn projections(ops: &Operations, out: &Out, requests: bool) -> Result<Exit
             },
         ]);
     }
-    println!("{table}");
+    say!("{table}");
     Ok(Exit::Ok)
 }
 
@@ -363,7 +384,7 @@ fn print_requests(out: &Out, requests: &[ControlRequest]) {
             Cell::new(or_dash(r.outcome.as_ref())),
         ]);
     }
-    println!("{table}");
+    say!("{table}");
 }
 
 /// Records `command` and waits for its owner to carry it out.
@@ -379,7 +400,8 @@ async fn control(
     if !out.json {
         eprintln!(
             "requested `{command}` of `{}` (request {}); waiting for its owner",
-            request.projection, request.id
+            request.projection,
+            request.id
         );
     }
     let done = ops.await_request(request.id, Until::Final, timeout).await?;
@@ -391,7 +413,7 @@ fn report_request(out: &Out, request: &ControlRequest) {
     if out.json {
         out.print_json(request);
     } else {
-        println!(
+        say!(
             "{}: `{}` {} by owner {}{}",
             request.projection,
             request.command,
@@ -519,7 +541,7 @@ async fn dead_letters(
                         Cell::new(&p.error).fg(Color::Red),
                     ]);
                 }
-                println!("{table}");
+                say!("{table}");
             }
         }
         DeadLettersCommand::Show {
@@ -531,29 +553,31 @@ async fn dead_letters(
                 out.print_json(&letter);
             } else {
                 let p = &letter.parked;
-                println!(
+                say!(
                     "projection:     {} (version {})",
-                    p.projection, letter.version
+                    p.projection,
+                    letter.version
                 );
-                println!("position:       {}", p.global_position);
-                println!("event id:       {}", p.event_id);
-                println!(
+                say!("position:       {}", p.global_position);
+                say!("event id:       {}", p.event_id);
+                say!(
                     "stream:         {} at version {}",
-                    p.stream_id, p.stream_version
+                    p.stream_id,
+                    p.stream_version
                 );
-                println!("event:          {} v{}", p.event_name, p.schema_version);
-                println!(
+                say!("event:          {} v{}", p.event_name, p.schema_version);
+                say!(
                     "recorded at:    {}",
                     or_dash(p.recorded_at.map(|t| t.to_rfc3339()))
                 );
-                println!(
+                say!(
                     "parked at:      {} after {} attempt(s)",
                     p.parked_at.to_rfc3339(),
                     p.attempts
                 );
-                println!("reason:         {}", p.error);
-                println!("metadata:       {}", p.metadata);
-                println!("payload:        {}", p.payload);
+                say!("reason:         {}", p.error);
+                say!("metadata:       {}", p.metadata);
+                say!("payload:        {}", p.payload);
             }
         }
         DeadLettersCommand::Retry {
@@ -577,7 +601,7 @@ async fn dead_letters(
                     "reason": reason,
                 }));
             } else {
-                println!(
+                say!(
                     "skipped the event at position {position} of `{}`: {reason}",
                     letter.parked.projection
                 );
@@ -600,7 +624,7 @@ async fn dead_letters(
                         Cell::new(&s.parked.error),
                     ]);
                 }
-                println!("{table}");
+                say!("{table}");
             }
         }
     }
@@ -636,7 +660,7 @@ async fn sagas(
                         Cell::new(i.updated_at.to_rfc3339()),
                     ]);
                 }
-                println!("{table}");
+                say!("{table}");
             }
         }
         SagasCommand::Show {
@@ -647,9 +671,9 @@ async fn sagas(
             if out.json {
                 out.print_json(&instance);
             } else {
-                println!("saga:           {}", instance.saga);
-                println!("correlation id: {}", instance.correlation_id);
-                println!(
+                say!("saga:           {}", instance.saga);
+                say!("correlation id: {}", instance.correlation_id);
+                say!(
                     "state:          {}",
                     if instance.completed {
                         "completed"
@@ -657,8 +681,8 @@ async fn sagas(
                         "running"
                     }
                 );
-                println!("updated at:     {}", instance.updated_at.to_rfc3339());
-                println!(
+                say!("updated at:     {}", instance.updated_at.to_rfc3339());
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&instance.state).unwrap_or_default()
                 );
@@ -701,7 +725,7 @@ fn registry(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {
                 e.rust_type.clone(),
             ]);
         }
-        println!("events\n{events}");
+        say!("events\n{events}");
         let mut aggregates = out.table(&["aggregate", "events", "snapshot every", "type"]);
         for a in &view.aggregates {
             aggregates.add_row(vec![
@@ -711,7 +735,7 @@ fn registry(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {
                 a.rust_type.clone(),
             ]);
         }
-        println!("aggregates\n{aggregates}");
+        say!("aggregates\n{aggregates}");
         let mut commands = out.table(&["command", "aggregate", "type"]);
         for c in &view.commands {
             commands.add_row(vec![
@@ -720,7 +744,7 @@ fn registry(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {
                 c.rust_type.clone(),
             ]);
         }
-        println!("commands\n{commands}");
+        say!("commands\n{commands}");
         for (title, handlers) in [("projections", &view.projections), ("sagas", &view.sagas)] {
             let mut table = out.table(&["name", "version", "events", "type"]);
             for h in handlers {
@@ -731,14 +755,14 @@ fn registry(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {
                     h.rust_type.clone(),
                 ]);
             }
-            println!("{title}\n{table}");
+            say!("{title}\n{table}");
         }
         if view.problems.is_empty() {
-            println!("validation: no problems");
+            say!("validation: no problems");
         } else {
-            println!("validation: {} problem(s)", view.problems.len());
+            say!("validation: {} problem(s)", view.problems.len());
             for problem in &view.problems {
-                println!("  - {problem}");
+                say!("  - {problem}");
             }
         }
     }
@@ -754,9 +778,10 @@ async fn check(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {
     if out.json {
         out.print_json(&report);
     } else if report.passed() {
-        println!(
+        say!(
             "ok: this program decodes every event in the store ({} events, {} names and versions)",
-            report.events, report.scanned
+            report.events,
+            report.scanned
         );
     } else {
         let mut table = out.table(&[
@@ -784,8 +809,8 @@ async fn check(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {
                 }),
             ]);
         }
-        println!("{table}");
-        println!(
+        say!("{table}");
+        say!(
             "{} of {} stored names and versions cannot be decoded by this program",
             report.problems.len(),
             report.scanned

@@ -102,6 +102,10 @@
 //!   [`ProjectionRunner`](projection::ProjectionRunner).
 //! - [`query`](mod@query): queries answered by read models through the
 //!   [`QueryBus`](query::QueryBus), once, at a position, or live.
+//! - [`ops`]: the operations API ([`ops::Operations`]) behind the admin
+//!   CLI and console of `eventsource-admin`: streams, the log, projection
+//!   control across processes, dead letters, sagas, the registry and
+//!   `check`.
 //! - [`clock`]: time and randomness behind one seam (the system's, or one a
 //!   seed fixes); [`backoff`]: the one backoff.
 //! - [`error`]: the runtime's own [`Error`] and [`CommandError`].

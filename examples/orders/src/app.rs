@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
+use eventsource::ops::Operations;
 use eventsource::prelude::*;
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
 
@@ -35,6 +36,8 @@ pub struct App {
     /// How often an idle SSE stream sends a keep-alive (which also finds
     /// clients that went away).
     pub keep_alive: std::time::Duration,
+    /// The operations API over the same stores, for the console.
+    pub ops: Operations,
 }
 
 impl App {
@@ -63,21 +66,26 @@ impl App {
         let bus = CommandBus::new(store.clone())?.with_snapshots(store.clone());
         let runner = Arc::new(ProjectionRunner::new(store.clone())?);
         let summaries = InMemorySummaries::default();
-        runner
-            .start(summaries.clone(), InMemoryProjectionBackend::new())
-            .await?;
+        // One backend and saga store, shared with the console's view of them.
+        let backend = InMemoryProjectionBackend::new();
+        let sagas = InMemorySagaStore::new();
+        runner.start(summaries.clone(), backend.clone()).await?;
         runner
             .start(
-                SagaProcessor::<Fulfilment>::new(bus.clone(), InMemorySagaStore::new()),
-                InMemoryProjectionBackend::new(),
+                SagaProcessor::<Fulfilment>::new(bus.clone(), sagas.clone()),
+                backend.clone(),
             )
             .await?;
+        let ops = Operations::new(store.clone())
+            .with_catalog(backend)
+            .with_sagas(sagas);
         Self::assemble(
             "in memory".to_owned(),
             Arc::new(store),
             bus,
             runner,
             OrderSummaries::Memory(summaries),
+            ops,
         )
     }
 
@@ -103,6 +111,7 @@ impl App {
             bus,
             runner,
             OrderSummaries::Postgres(summaries, store.pool().clone()),
+            store.operations(),
         )
     }
 
@@ -112,6 +121,7 @@ impl App {
         bus: CommandBus,
         runner: Arc<ProjectionRunner>,
         summaries: OrderSummaries,
+        ops: Operations,
     ) -> Result<Self, BoxError> {
         let queries = QueryBus::new()?
             .with_runner(runner.clone())
@@ -124,6 +134,7 @@ impl App {
             summaries,
             queries,
             keep_alive: eventsource_axum::KEEP_ALIVE,
+            ops,
         })
     }
 }

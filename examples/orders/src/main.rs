@@ -3,7 +3,8 @@
 //! HTTP service.
 //!
 //! Run it with `cargo run -p orders`; `cargo run -p orders -- serve --port
-//! 8080` serves it over HTTP instead (see `orders::http`). With `DATABASE_URL` set, events, the
+//! 8080` serves it over HTTP instead (see `orders::http`), with the
+//! operations console, read-only, under `/admin`. With `DATABASE_URL` set, events, the
 //! order summary (a PostgreSQL table written in the projection's
 //! transaction), checkpoints and saga state live in PostgreSQL, in the
 //! schema `orders_example` or the one named by `ORDERS_SCHEMA` (the smoke
@@ -156,7 +157,12 @@ async fn serve(mut args: impl Iterator<Item = String>) -> Result<(), BoxError> {
         app.kind
     );
     let runner = app.runner.clone();
-    axum::serve(listener, orders::http::router(app))
+    // The operations console, read-only, beside the service's routes.
+    let console = eventsource_admin::Console::new(app.ops.clone())
+        .at("/admin")
+        .router();
+    let routes = orders::http::router(app).nest("/admin", console);
+    axum::serve(listener, routes)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -343,6 +343,8 @@ fn every_command_on_the_orders_data_in_postgres() {
 
     schema.json(&["pause", "no.such.projection"], 4);
     schema.admin(&["no-such-command"]).assert().code(2);
+    // Last: it appends, and the checks above expect the walkthrough's data.
+    tail_ends_when_its_reader_goes(&schema);
 }
 
 #[test]
@@ -519,6 +521,41 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `orders admin events tail --follow | head -1`: once the reader has gone,
+/// the next event ends the tail quietly (no panic on the closed pipe).
+fn tail_ends_when_its_reader_goes(schema: &Schema) {
+    let mut tail = schema
+        .admin(&["events", "tail", "--json", "--last", "1", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(tail.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("global_position"), "{first}");
+    // The reader is dropped here: the pipe is closed.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(schema.store());
+    let start = Instant::now();
+    let status = loop {
+        runtime.block_on(place_orders(&store, 1));
+        if let Some(status) = tail.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = tail.kill();
+            panic!("the tail still runs 30 s after its reader went");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut tail.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 async fn place_orders(store: &PgEventStore, count: usize) {

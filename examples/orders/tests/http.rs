@@ -709,5 +709,30 @@ async fn the_serve_command_serves() {
         .await
         .unwrap();
     assert_eq!(doc["info"]["title"], "orders");
+    // The operations console is mounted under /admin, over the same stores,
+    // and read-only: its actions are refused.
+    let projections: Value = Client::new()
+        .get(format!("{base}/admin/api/projections"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = projections
+        .as_array()
+        .unwrap_or_else(|| panic!("a list of projections: {projections}"))
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"orders.fulfilment"), "{projections}");
+    let pause = Client::new()
+        .post(format!(
+            "{base}/admin/api/projections/orders.fulfilment/pause"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(pause.status().is_client_error(), "{:?}", pause.status());
     child.kill().await.unwrap();
 }

@@ -26,6 +26,7 @@
 //! ```
 
 mod appends;
+mod catalog;
 mod checkpoints;
 mod input;
 mod payloads;
@@ -134,6 +135,8 @@ const CHECKS: &[Check] = checks![
     snapshots::save_and_load,
     snapshots::keeps_the_higher_version,
     snapshots::delete_forgets,
+    catalog::streams_are_listed_with_their_heads,
+    catalog::event_types_count_names_and_versions,
     checkpoints::load_save_and_reset,
     checkpoints::positions_only_move_forward,
     payloads::payloads_are_validated_against_their_version,

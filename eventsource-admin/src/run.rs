@@ -400,8 +400,7 @@ async fn control(
     if !out.json {
         eprintln!(
             "requested `{command}` of `{}` (request {}); waiting for its owner",
-            request.projection,
-            request.id
+            request.projection, request.id
         );
     }
     let done = ops.await_request(request.id, Until::Final, timeout).await?;

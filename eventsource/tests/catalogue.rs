@@ -188,3 +188,35 @@ fn the_flow_graph_of_a_small_program_renders_in_every_format() {
         Some(graph.nodes.len())
     );
 }
+
+#[test]
+fn the_test_helper_fails_on_a_breaking_change_with_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("es-lock-helper-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let path = dir.join("events.lock.json");
+    let catalogue = Catalogue::of(Registry::global());
+    let mut lock = SchemaLock::default()
+        .updated(&catalogue)
+        .expect("no breaking change");
+    std::fs::write(&path, lock.to_json()).expect("writable");
+    eventsource::testing::assert_schema_lock(&path);
+
+    // The lock recorded `cents` as text: the code's integer breaks it.
+    let recorded = lock
+        .events
+        .get_mut("cat.Priced")
+        .and_then(|e| e.versions.get_mut(&2))
+        .expect("version 2 recorded");
+    recorded["properties"]["cents"]["type"] = "string".into();
+    std::fs::write(&path, lock.to_json()).expect("writable");
+    let panic = std::panic::catch_unwind(|| eventsource::testing::assert_schema_lock(&path))
+        .expect_err("a breaking change fails the helper");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "breaking: event `cat.Priced` version 2: field `cents` changed type from string to integer; stored payloads of version 2 may no longer decode: bump the version (`#[event(name = \"cat.Priced\", version = 3)]`) and add an upcaster from version 2 (`#[upcaster(event = \"cat.Priced\", from = 2)]`)\n"
+        ),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

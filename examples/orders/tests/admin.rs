@@ -412,6 +412,12 @@ fn registry_views_and_checks_in_memory() {
         json["edges"].as_array().map(Vec::len),
         Some(chart.matches(" --> ").count())
     );
+    let registry = run_json(&mut admin(&["registry", "--json"]), 0);
+    let fulfilment = entry(&registry["sagas"], "name", "orders.fulfilment");
+    assert_eq!(fulfilment["dispatches"].as_array().map(Vec::len), Some(5));
+    assert!(
+        entry(&registry["projections"], "name", "orders.summary.memory")["dispatches"].is_null()
+    );
     let catalogue = text(&mut admin(&["registry", "--catalogue"]), 0);
     assert!(catalogue.contains("## `orders.OrderPlaced`"), "{catalogue}");
     let catalogue = run_json(&mut admin(&["registry", "--catalogue", "--json"]), 0);

@@ -1,7 +1,9 @@
 //! The command line: what `myapp admin ...` accepts.
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, Utc};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES;
 
@@ -81,11 +83,62 @@ pub enum Command {
         command: Option<SagasCommand>,
     },
     /// Events, aggregates, commands, projections and sagas of this program,
-    /// and the validation report.
-    Registry,
+    /// and the validation report; with a flag, the event-flow graph, the
+    /// event catalogue, the schema lock or the stored payloads' check.
+    Registry(RegistryArgs),
     /// Report every event name and schema version in the store this program
     /// cannot decode.
     Check,
+}
+
+/// What `registry` shows or checks (default: its tables).
+#[derive(Debug, Default, Args)]
+#[command(group(
+    ArgGroup::new("action")
+        .multiple(false)
+        .args(["graph", "catalogue", "check_lock", "update_lock", "check_payloads"])
+))]
+pub struct RegistryArgs {
+    /// The event flow: commands → aggregates → events → projections and
+    /// sagas → the commands sagas dispatch.
+    #[arg(long)]
+    pub graph: bool,
+    /// The graph's format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+    /// The event catalogue, as Markdown (as JSON with --json).
+    #[arg(long)]
+    pub catalogue: bool,
+    /// Compare the events' schemas with the lock file; exit 3 on a
+    /// breaking change or a lock out of date.
+    #[arg(long)]
+    pub check_lock: bool,
+    /// Record the compatible schema changes in the lock file (created if
+    /// missing); refuse, exit 3, on a breaking one.
+    #[arg(long)]
+    pub update_lock: bool,
+    /// The lock file.
+    #[arg(long, default_value = "events.lock.json")]
+    pub lock: PathBuf,
+    /// Validate stored payloads against the schema of their recorded
+    /// version (from the code, else from the lock file if present).
+    #[arg(long)]
+    pub check_payloads: bool,
+    /// With --check-payloads: validate one stored event in this many.
+    #[arg(long, default_value_t = 1)]
+    pub sample: u64,
+}
+
+/// The formats of `registry --graph`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid flowchart.
+    #[default]
+    Mermaid,
+    /// An SVG drawing.
+    Svg,
+    /// JSON: nodes and edges.
+    Json,
 }
 
 /// What `migrate` does.

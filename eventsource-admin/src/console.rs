@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use eventsource::ops::{Operations, OpsError, Until, registry_view};
 use eventsource::projection::ControlCommand;
+use eventsource::registry::{Catalogue, FlowGraph};
 use eventsource::store::StreamQuery;
 use futures::Stream;
 use serde::Deserialize;
@@ -74,7 +75,8 @@ impl Console {
     }
 
     /// The router: pages at `/`, `/dead-letters`, `/streams`,
-    /// `/streams/{id}`, `/registry` and `/check`; JSON under `/api`.
+    /// `/streams/{id}`, `/registry` (with the event-flow graph, also at
+    /// `/registry/graph.svg`), `/catalogue` and `/check`; JSON under `/api`.
     pub fn router(self) -> Router {
         Router::new()
             .route("/", get(projections_page))
@@ -82,6 +84,8 @@ impl Console {
             .route("/streams", get(streams_page))
             .route("/streams/{id}", get(stream_page))
             .route("/registry", get(registry_page))
+            .route("/registry/graph.svg", get(graph_svg))
+            .route("/catalogue", get(catalogue_page))
             .route("/check", get(check_page))
             .route("/api/projections", get(projections_json))
             .route("/api/projections/live", get(projections_live))
@@ -95,6 +99,8 @@ impl Console {
             .route("/api/streams", get(streams_json))
             .route("/api/streams/{id}", get(stream_json))
             .route("/api/registry", get(registry_json))
+            .route("/api/registry/graph", get(graph_json))
+            .route("/api/catalogue", get(catalogue_json))
             .route("/api/check", get(check_json))
             .with_state(Arc::new(self))
     }
@@ -180,7 +186,7 @@ fn page(console: &Console, title: &str, body: &str) -> Html<String> {
          <style>{STYLE}</style></head><body data-base=\"{base}\" data-actions=\"{actions}\">\
          <nav><a href=\"{home}\">projections</a><a href=\"{base}/dead-letters\">dead letters</a>\
          <a href=\"{base}/streams\">streams</a><a href=\"{base}/registry\">registry</a>\
-         <a href=\"{base}/check\">check</a></nav><h1>{title}</h1>{body}</body></html>",
+         <a href=\"{base}/catalogue\">catalogue</a><a href=\"{base}/check\">check</a></nav><h1>{title}</h1>{body}</body></html>",
         title = escape(title),
         actions = console.actions,
     ))
@@ -592,7 +598,81 @@ async fn registry_page(State(console): Shared) -> Html<String> {
         }
         body.push_str("</ul>");
     }
+    // Drawn by the framework from names it escapes; links to the catalogue.
+    body.push_str(&format!(
+        "<h2>Event flow</h2><p><a href=\"{base}/catalogue\">event catalogue</a></p><div class=\"flow\">{}</div>",
+        FlowGraph::of(console.ops.registry()).to_svg(),
+        base = escape(&console.base)
+    ));
     page(&console, "Registry", &body)
+}
+
+async fn graph_svg(State(console): Shared) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "image/svg+xml")],
+        FlowGraph::of(console.ops.registry()).to_svg(),
+    )
+        .into_response()
+}
+
+async fn graph_json(State(console): Shared) -> Response {
+    Json(FlowGraph::of(console.ops.registry())).into_response()
+}
+
+async fn catalogue_json(State(console): Shared) -> Response {
+    Json(Catalogue::of(console.ops.registry())).into_response()
+}
+
+async fn catalogue_page(State(console): Shared) -> Html<String> {
+    let catalogue = Catalogue::of(console.ops.registry());
+    let mut body = String::new();
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            escape(&items.join(", "))
+        }
+    };
+    for event in &catalogue.events {
+        let chain: Vec<String> = event
+            .upcasters
+            .iter()
+            .map(|(from, function)| format!("{from}→{} {}", from + 1, escape(function)))
+            .collect();
+        body.push_str(&format!(
+            "<h2 id=\"{name}\">{name}</h2><table><tbody>\
+             <tr><th>version</th><td>{}</td></tr><tr><th>aliases</th><td>{}</td></tr>\
+             <tr><th>upcasters</th><td>{}</td></tr><tr><th>emitted by</th><td>{}</td></tr>\
+             <tr><th>projections</th><td>{}</td></tr><tr><th>sagas</th><td>{}</td></tr>\
+             <tr><th>type</th><td>{}</td></tr></tbody></table>",
+            event.version,
+            list(&event.aliases),
+            if chain.is_empty() {
+                "none".to_owned()
+            } else {
+                chain.join("<br>")
+            },
+            list(&event.emitted_by),
+            list(&event.projections),
+            list(&event.sagas),
+            escape(&event.rust_type),
+            name = escape(&event.name),
+        ));
+        for version in event.versions.iter().rev() {
+            let schema = match &version.schema {
+                Some(schema) => escape(&serde_json::to_string_pretty(schema).unwrap_or_default()),
+                None => "no schema: the type does not derive schemars::JsonSchema".to_owned(),
+            };
+            body.push_str(&format!(
+                "<h3>version {}</h3><pre>{schema}</pre>",
+                version.version
+            ));
+        }
+    }
+    if catalogue.events.is_empty() {
+        body.push_str("<p>No events are registered.</p>");
+    }
+    page(&console, "Event catalogue", &body)
 }
 
 async fn registry_json(State(console): Shared) -> Response {

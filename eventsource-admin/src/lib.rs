@@ -35,6 +35,14 @@
 //! JSON with `--json`. `rebuild` shows a progress bar (done, total, rate,
 //! ETA) on a terminal.
 //!
+//! `registry` also draws and checks: `--graph [--format mermaid|svg|json]`
+//! prints the event flow, `--catalogue` the event catalogue (Markdown, or
+//! JSON), `--check-lock` compares the events' JSON Schemas with the
+//! committed lock file (`--lock PATH`, `events.lock.json` by default) and
+//! exits 3 on a breaking change, `--update-lock` records compatible changes,
+//! and `--check-payloads [--sample N]` validates stored payloads against the
+//! schema of their recorded version.
+//!
 //! `pause`, `resume`, `rebuild`, `reset` and `dead-letters retry` act on the
 //! instance that holds the projection's lease, in whichever process it
 //! runs: the command records a control request in the store, the owner
@@ -58,13 +66,15 @@
 //! [`Console`] is an axum [`Router`](axum::Router): projections with their
 //! state and lag (refreshed live through server-sent events), dead letters
 //! with retry and skip buttons, a stream browser showing decoded events,
-//! the registry and `check`, each page backed by JSON endpoints under
+//! the registry with the event-flow graph, the event catalogue and `check`,
+//! each page backed by JSON endpoints under
 //! `api/`. It is read-only unless the application enables the actions
 //! ([`Console::with_actions`]).
 
 mod cli;
 mod console;
 mod exit;
+mod registry;
 mod run;
 
 use std::ffi::OsString;

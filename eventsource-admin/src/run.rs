@@ -16,8 +16,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::{
-    Cli, Command, DeadLettersCommand, EventsCommand, MigrateAction, ResetArgs, SagaState,
-    SagasCommand, StreamCommand, StreamsArgs, SubjectCommand, TailArgs,
+    Cli, Command, DeadLettersCommand, EventsCommand, MigrateAction, RegistryArgs, ResetArgs,
+    SagaState, SagasCommand, StreamCommand, StreamsArgs, SubjectCommand, TailArgs,
 };
 use crate::exit::{Exit, exit_for};
 
@@ -166,7 +166,10 @@ pub(crate) async fn execute(ops: &Operations, cli: Cli) -> Exit {
         Command::Reset(args) => reset(ops, &out, args, by, timeout).await,
         Command::DeadLetters { command } => dead_letters(ops, &out, command, by, timeout).await,
         Command::Sagas { command } => sagas(ops, &out, command).await,
-        Command::Registry => registry(ops, &out),
+        Command::Registry(args) => match registry_action(&args) {
+            Some(action) => crate::registry::run(ops, out.json, &args, action).await,
+            None => registry(ops, &out),
+        },
         Command::Check => check(ops, &out).await,
     };
     match result {
@@ -740,6 +743,20 @@ async fn sagas(
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The flag of `registry` that asks for more than its tables.
+fn registry_action(args: &RegistryArgs) -> Option<crate::registry::Action> {
+    use crate::registry::Action;
+    [
+        (args.graph, Action::Graph),
+        (args.catalogue, Action::Catalogue),
+        (args.check_lock, Action::CheckLock),
+        (args.update_lock, Action::UpdateLock),
+        (args.check_payloads, Action::CheckPayloads),
+    ]
+    .into_iter()
+    .find_map(|(on, action)| on.then_some(action))
 }
 
 fn registry(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {

@@ -114,9 +114,21 @@ fn expand(model: &Model<'_>) -> TokenStream {
             }
         }
 
+        #[automatically_derived]
+        impl #krate::__private::EventSchema for #ident {
+            fn event_schema() -> #krate::__private::Option<#krate::__private::serde_json::Value> {
+                // Resolves to the schema when the type derives
+                // `schemars::JsonSchema`, to `None` otherwise.
+                #[allow(unused_imports)]
+                use #krate::__private::{HasJsonSchema as _, LacksJsonSchema as _};
+                (&#krate::__private::SchemaProbe::<#ident>::new()).probe_schema()
+            }
+        }
+
         #krate::__private::inventory::submit! {
             #krate::__private::EventRegistration::new(#name, #version, &[#(#aliases),*], #rust_type)
                 #with_personal
+                .with_schema(<#ident as #krate::__private::EventSchema>::event_schema)
         }
     }
 }
@@ -135,6 +147,13 @@ fn fallback(model: &Model<'_>) -> TokenStream {
             const NAME: &'static ::core::primitive::str = "";
             const VERSION: ::core::primitive::u32 = 1;
             const ALIASES: &'static [&'static ::core::primitive::str] = &[];
+        }
+
+        #[automatically_derived]
+        impl #krate::__private::EventSchema for #ident {
+            fn event_schema() -> #krate::__private::Option<#krate::__private::serde_json::Value> {
+                #krate::__private::Option::None
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::attr::Key;
+use crate::diagnostics::{first_last_spans, spanned_range};
 use crate::handler_block::expand::{Generated, async_method};
 use crate::handler_block::kind::{BlockKind, Context, Marker};
 use crate::handler_block::model::HandlerArg;
@@ -23,7 +24,7 @@ pub(crate) const SAGA: BlockKind = BlockKind {
     extras: "`meta: &RecordedEvent` and the context `ctx: &mut SagaContext<'_>`",
     context_argument: "the context `ctx: &mut SagaContext<'_>`",
     context: Context::Given,
-    keys: &[Key::Name, Key::Crate],
+    keys: &[Key::Name, Key::Crate, Key::Dispatches],
     reset: Marker::Rejected(
         "a saga has no #[reset] method: it is never rebuilt, as replaying it would dispatch its commands again",
     ),
@@ -65,6 +66,22 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
     } else {
         quote!(_)
     };
+    // One constant per declared command, spanned on the user's type: a
+    // type that is not a command is reported there.
+    let dispatches = model.dispatches.as_ref().map(|types| {
+        let names = types.iter().map(|ty| {
+            let (first, last) = first_last_spans(ty);
+            spanned_range(
+                quote!(#krate::__private::command_name::<#ty>()),
+                first,
+                last,
+            )
+        });
+        quote! {
+            const DISPATCHES: #krate::__private::Option<&'static [&'static ::core::primitive::str]> =
+                #krate::__private::Option::Some(&[#(#names),*]);
+        }
+    });
     let handle = async_method(
         krate,
         quote!(handle),
@@ -83,6 +100,7 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
         impl #krate::saga::Saga for #self_ty {
             const NAME: &'static ::core::primitive::str = #name;
             const EVENTS: &'static [&'static ::core::primitive::str] = #names;
+            #dispatches
 
             fn starts(record: &#krate::RecordedEvent) -> ::core::primitive::bool {
                 #krate::__private::is_any_of(record, &[#(#starts.is_named),*])

@@ -183,8 +183,27 @@ fn registration(
         None => (TokenStream::new(), json_body(krate, ident, sig), None),
     };
     let typed = typed.map(|typed| quote!(.with_typed(#typed)));
+    // A typed input documents the older version: its schema, when it has
+    // one, is that version's in the event catalogue and the schema lock.
+    let (schema_fn, input_schema) = if is_value(sig.input) {
+        (TokenStream::new(), TokenStream::new())
+    } else {
+        let input = sig.input;
+        let p = quote!(#krate::__private);
+        (
+            quote! {
+                fn __es_input_schema() -> #p::Option<#p::serde_json::Value> {
+                    #[allow(unused_imports)]
+                    use #p::{HasJsonSchema as _, LacksJsonSchema as _};
+                    (&#p::SchemaProbe::<#input>::new()).probe_schema()
+                }
+            },
+            quote!(.with_input_schema(__es_input_schema)),
+        )
+    };
     quote! {
         #items
+        #schema_fn
 
         fn __es_json(
             payload: #krate::__private::serde_json::Value,
@@ -195,6 +214,7 @@ fn registration(
         #krate::__private::inventory::submit! {
             #krate::__private::UpcasterRegistration::new(#event, #from, __es_json, #rust_fn)
                 #typed
+                #input_schema
         }
     }
 }

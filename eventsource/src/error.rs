@@ -54,6 +54,20 @@ pub enum Error {
     /// concurrent writers kept winning and its retries ran out.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A saga that declares the commands it dispatches
+    /// (`#[saga(dispatches = [...])]`) dispatched another one; it was not run.
+    #[error(
+        "saga `{saga}` dispatched command `{command}`, which it does not declare: add it to `#[saga(dispatches = [...])]` (declared: {})",
+        declared.join(", ")
+    )]
+    UndeclaredDispatch {
+        /// The saga.
+        saga: &'static str,
+        /// The command it tried to dispatch.
+        command: &'static str,
+        /// The commands it declares.
+        declared: &'static [&'static str],
+    },
     /// The registry of events, upcasters and handlers is inconsistent.
     #[error(transparent)]
     Registry(#[from] Box<RegistryReport>),

@@ -12,13 +12,7 @@ fn identity(v: Value) -> Result<Value, UpcastError> {
 }
 
 fn event(name: &'static str, version: u32, rust_type: &'static str) -> EventRegistration {
-    EventRegistration {
-        name,
-        version,
-        aliases: &[],
-        rust_type,
-        personal: None,
-    }
+    EventRegistration::new(name, version, &[], rust_type)
 }
 
 fn upcaster(event: &'static str, from: u32, function: &'static str) -> UpcasterRegistration {
@@ -147,13 +141,7 @@ fn two_upcasters_for_one_step() {
 #[test]
 fn an_upcaster_registered_under_an_alias_counts_for_the_event() {
     let parts = RegistryParts {
-        events: vec![EventRegistration {
-            name: "a.New",
-            version: 2,
-            aliases: &["a.Old"],
-            rust_type: "x::New",
-            personal: None,
-        }],
+        events: vec![EventRegistration::new("a.New", 2, &["a.Old"], "x::New")],
         upcasters: vec![upcaster("a.Old", 1, "x::up")],
         ..RegistryParts::default()
     };
@@ -166,21 +154,9 @@ fn an_upcaster_registered_under_an_alias_counts_for_the_event() {
 fn alias_collisions() {
     let parts = RegistryParts {
         events: vec![
-            EventRegistration {
-                name: "a.First",
-                version: 1,
-                aliases: &["a.Second", "a.Shared"],
-                rust_type: "x::First",
-                personal: None,
-            },
+            EventRegistration::new("a.First", 1, &["a.Second", "a.Shared"], "x::First"),
             event("a.Second", 1, "x::Second"),
-            EventRegistration {
-                name: "a.Third",
-                version: 1,
-                aliases: &["a.Shared"],
-                rust_type: "x::Third",
-                personal: None,
-            },
+            EventRegistration::new("a.Third", 1, &["a.Shared"], "x::Third"),
         ],
         ..RegistryParts::default()
     };
@@ -239,16 +215,8 @@ fn unknown_names_and_duplicate_handlers() {
             version: 1,
         }],
         sagas: vec![
-            SagaRegistration {
-                name: "flow",
-                rust_type: "x::Flow",
-                events: &["a.Known"],
-            },
-            SagaRegistration {
-                name: "flow",
-                rust_type: "y::Flow",
-                events: &["a.Known"],
-            },
+            SagaRegistration::new("flow", "x::Flow", &["a.Known"]),
+            SagaRegistration::new("flow", "y::Flow", &["a.Known"]),
         ],
         queries: Vec::new(),
         query_handlers: Vec::new(),
@@ -337,16 +305,8 @@ fn a_projection_and_a_saga_sharing_a_name() {
             },
         ],
         sagas: vec![
-            SagaRegistration {
-                name: "shared",
-                rust_type: "y::Fulfilment",
-                events: handles,
-            },
-            SagaRegistration {
-                name: "only.saga",
-                rust_type: "y::Welcome",
-                events: handles,
-            },
+            SagaRegistration::new("shared", "y::Fulfilment", handles),
+            SagaRegistration::new("only.saga", "y::Welcome", handles),
         ],
         ..RegistryParts::default()
     };
@@ -379,11 +339,7 @@ fn a_name_shared_by_several_projections_and_sagas_is_reported_with_every_type() 
         events: handles,
         version: 1,
     };
-    let saga = |rust_type| SagaRegistration {
-        name: "shared",
-        rust_type,
-        events: handles,
-    };
+    let saga = |rust_type| SagaRegistration::new("shared", rust_type, handles);
     let parts = RegistryParts {
         events: vec![event("a.Known", 1, "x::Known")],
         projections: vec![projection("x::Two"), projection("x::One")],

@@ -319,13 +319,12 @@ fn decoding_failures_are_typed_and_name_the_record() {
 fn a_broken_chain_is_a_missing_upcaster_error() {
     // A registry that knows the event but none of its upcasters.
     let registry = Registry::build(RegistryParts {
-        events: vec![EventRegistration {
-            name: "test.Priced",
-            version: 3,
-            aliases: &[],
-            rust_type: "upcasting::Priced",
-            personal: None,
-        }],
+        events: vec![EventRegistration::new(
+            "test.Priced",
+            3,
+            &[],
+            "upcasting::Priced",
+        )],
         ..RegistryParts::default()
     });
     let err = decode_with::<Priced>(&record("test.Priced", 1, json!({ "amount": 1 })), &registry)

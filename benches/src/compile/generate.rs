@@ -144,13 +144,12 @@ pub(crate) fn by_hand() -> String {
     }}
 
     inventory::submit! {{
-        eventsource::registry::UpcasterRegistration {{
-            event: "{created}",
-            from: 1,
-            upcast: created_v1,
-            typed: None,
-            function: concat!(module_path!(), "::created_v1"),
-        }}
+        eventsource::registry::UpcasterRegistration::new(
+            "{created}",
+            1,
+            created_v1,
+            concat!(module_path!(), "::created_v1"),
+        )
     }}
 
     #[derive(Clone, Debug)]
@@ -222,13 +221,12 @@ fn event_impls(out: &mut String, ty: &str, name: &str, version: u32) {
     }}
 
     inventory::submit! {{
-        eventsource::registry::EventRegistration {{
-            name: "{name}",
-            version: {version},
-            aliases: &[],
-            rust_type: concat!(module_path!(), "::{ty}"),
-            personal: None,
-        }}
+        eventsource::registry::EventRegistration::new(
+            "{name}",
+            {version},
+            &[],
+            concat!(module_path!(), "::{ty}"),
+        )
     }}
 "#
     );

@@ -14,6 +14,8 @@ pub(crate) enum Key {
     CreateIfMissing,
     /// `crate = path`, the runtime's path (every attribute but the handlers').
     Crate,
+    /// `dispatches = [Type, ...]` (`#[saga]`).
+    Dispatches,
     /// `event = "..."` (`#[upcaster]`).
     Event,
     /// `event_enum = Name` (`#[aggregate_impl]`).
@@ -51,6 +53,7 @@ impl Key {
             Self::Create => "create",
             Self::CreateIfMissing => "create_if_missing",
             Self::Crate => "crate",
+            Self::Dispatches => "dispatches",
             Self::Event => "event",
             Self::EventEnum => "event_enum",
             Self::From => "from",

@@ -479,6 +479,74 @@ impl Args {
         out
     }
 
+    /// `key = [Type, ...]`: a list of types, each listed once. `example`
+    /// is shown in the errors: `[ReserveInventory, TakePayment]`.
+    pub(crate) fn types(
+        &self,
+        errors: &mut Errors,
+        key: Key,
+        example: &str,
+    ) -> Option<Vec<syn::Type>> {
+        let arg = self.get(key)?;
+        let tokens = self.assigned(errors, arg, example)?;
+        let attr = self.attr;
+        let Some(TokenTree::Group(group)) = tokens
+            .clone()
+            .into_iter()
+            .next()
+            .filter(|_| tokens.clone().into_iter().count() == 1)
+        else {
+            errors.at(
+                tokens,
+                format!("expected a list of types for `{key}` in {attr}: `{key} = {example}`"),
+            );
+            return None;
+        };
+        if group.delimiter() != proc_macro2::Delimiter::Bracket {
+            errors.at(
+                tokens,
+                format!(
+                    "expected a list of types in `[...]` for `{key}` in {attr}: `{key} = {example}`"
+                ),
+            );
+            return None;
+        }
+        let mut out: Vec<syn::Type> = Vec::new();
+        let mut valid = true;
+        for (chunk, _) in split_commas(group.stream()) {
+            if chunk.is_empty() {
+                continue;
+            }
+            if let Ok(text) = <LitStr as Parse>::parse.parse2(chunk.clone()) {
+                errors.at(
+                    text,
+                    format!("`{key}` in {attr} lists types, not names: write the type, without quotes: `{key} = {example}`"),
+                );
+                valid = false;
+                continue;
+            }
+            let Ok(ty) = syn::Type::parse.parse2(chunk.clone()) else {
+                errors.at(
+                    chunk,
+                    format!("expected a type in `{key}` of {attr}: `{key} = {example}`"),
+                );
+                valid = false;
+                continue;
+            };
+            let shown = crate::diagnostics::render(&ty);
+            if out.iter().any(|t| crate::diagnostics::render(t) == shown) {
+                errors.at(
+                    &ty,
+                    format!("`{shown}` is listed twice in `{key}` of {attr}"),
+                );
+                valid = false;
+                continue;
+            }
+            out.push(ty);
+        }
+        valid.then_some(out)
+    }
+
     /// A bare `key` flag.
     pub(crate) fn flag(&self, errors: &mut Errors, key: Key) -> Option<Span> {
         let arg = self.get(key)?;
@@ -579,6 +647,49 @@ mod tests {
             more.messages(),
             ["expected `,` after the value of `name` in #[event]"]
         );
+    }
+
+    #[test]
+    fn reads_lists_of_types() {
+        let read = |src: &str| {
+            let mut errors = Errors::new();
+            let args = parse(
+                &mut errors,
+                "#[saga]",
+                src.parse().unwrap(),
+                &[Key::Dispatches],
+            );
+            let types = args.types(&mut errors, Key::Dispatches, "[A, B]");
+            let shown = types.map(|t| t.iter().map(crate::diagnostics::render).collect::<Vec<_>>());
+            (shown, errors.messages())
+        };
+        assert_eq!(
+            read("dispatches = [A, crate::b::B<u8>,]"),
+            (Some(vec!["A".into(), "crate::b::B<u8>".into()]), vec![])
+        );
+        assert_eq!(read("dispatches = []"), (Some(vec![]), vec![]));
+        for (src, message) in [
+            (
+                "dispatches = A",
+                "expected a list of types for `dispatches` in #[saga]: `dispatches = [A, B]`",
+            ),
+            (
+                "dispatches = (A, B)",
+                "expected a list of types in `[...]` for `dispatches` in #[saga]: `dispatches = [A, B]`",
+            ),
+            (
+                "dispatches = [\"A\"]",
+                "`dispatches` in #[saga] lists types, not names: write the type, without quotes: `dispatches = [A, B]`",
+            ),
+            (
+                "dispatches = [A, A]",
+                "`A` is listed twice in `dispatches` of #[saga]",
+            ),
+        ] {
+            let (types, errors) = read(src);
+            assert_eq!(types, None, "{src}");
+            assert_eq!(errors, [message], "{src}");
+        }
     }
 
     #[test]

@@ -93,9 +93,12 @@ pub(crate) fn expand(model: &Model, valid: bool, trait_impl: TraitImpl) -> Token
         let registration = format_ident!("{}", model.kind.registration);
         let rust_type = rust_type(self_ty);
         let version = model.version.map(|v| quote!(.versioned(#v)));
+        let dispatches = model.dispatches.as_ref().map(|_| {
+            quote!(.dispatching(<#self_ty as #krate::saga::Saga>::DISPATCHES))
+        });
         quote! {
             #krate::__private::inventory::submit! {
-                #krate::__private::#registration::new(#name, #rust_type, #names) #version
+                #krate::__private::#registration::new(#name, #rust_type, #names) #version #dispatches
             }
         }
     });

@@ -83,6 +83,8 @@ pub(crate) struct Model {
     pub(crate) retire: Option<Hook>,
     /// A projection's context type `C`, as the first method taking it declares it.
     pub(crate) context: Option<Type>,
+    /// A saga's `dispatches = [...]`: the command types it declares.
+    pub(crate) dispatches: Option<Vec<Type>>,
 }
 
 /// The first context type declared, and by which method.
@@ -116,6 +118,11 @@ pub(crate) fn parse(
         .keys
         .contains(&Key::Version)
         .then(|| args.positive_u32(errors, Key::Version).map(|(v, _)| v))
+        .flatten();
+    let dispatches = kind
+        .keys
+        .contains(&Key::Dispatches)
+        .then(|| args.types(errors, Key::Dispatches, "[ReserveInventory, TakePayment]"))
         .flatten();
     let (self_ty, collect) = self_type(errors, kind, &item);
 
@@ -249,6 +256,7 @@ pub(crate) fn parse(
         reset,
         retire,
         context,
+        dispatches,
     }
 }
 

@@ -1,7 +1,7 @@
 //! For the registry entries every macro submits.
 
 pub use crate::registry::from_types::{
-    aggregate_name, aggregate_snapshot_every, command_aggregate_name, event_set_names,
+    aggregate_name, aggregate_snapshot_every, command_aggregate_name, command_name, event_set_names,
 };
 pub use crate::registry::{
     AggregateRegistration, CommandRegistration, EventRegistration, ProjectionRegistration,

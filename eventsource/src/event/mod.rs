@@ -4,6 +4,7 @@ pub mod codec;
 pub(crate) mod dispatch;
 mod envelope;
 mod error;
+pub(crate) mod schema;
 
 use std::fmt::Debug;
 
@@ -15,6 +16,7 @@ use crate::upcast::UpcasterChain;
 
 pub use envelope::{Metadata, NewEvent, RecordedEvent};
 pub use error::{DecodeError, DecodeErrorKind};
+pub use schema::EventSchema;
 
 /// A domain event: a plain struct with a stable name and a schema version.
 ///

@@ -82,6 +82,10 @@ pub struct HandlerEntry {
     pub rust_type: String,
     /// The events it handles.
     pub events: Vec<String>,
+    /// A saga's declared commands (`#[saga(dispatches = [...])]`), when it
+    /// declares them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatches: Option<Vec<String>>,
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -137,6 +141,7 @@ pub fn registry_view(registry: &Registry) -> RegistryView {
                 version: p.version,
                 rust_type: p.rust_type.to_owned(),
                 events: strings(p.events),
+                dispatches: None,
             })
             .collect(),
         sagas: parts
@@ -147,6 +152,7 @@ pub fn registry_view(registry: &Registry) -> RegistryView {
                 version: 1,
                 rust_type: s.rust_type.to_owned(),
                 events: strings(s.events),
+                dispatches: s.dispatches.map(strings),
             })
             .collect(),
         problems: registry

@@ -1,8 +1,15 @@
 //! The entries the macros submit to the registry through `inventory`.
 
+use serde_json::Value;
+
 use crate::shredding::PersonalData;
 use crate::upcast::UpcastFn;
 use crate::upcast::typed::TypedUpcast;
+
+/// A schema function of an entry that has none.
+fn no_schema() -> Option<Value> {
+    None
+}
 
 /// An event type, submitted by `#[derive(Event)]`.
 #[derive(Clone, Copy, Debug)]
@@ -17,6 +24,9 @@ pub struct EventRegistration {
     pub rust_type: &'static str,
     /// Its personal data, if it has any (`#[event(subject)]`, `#[event(personal)]`).
     pub personal: Option<&'static PersonalData>,
+    /// The JSON Schema of the current version's payload, when the type
+    /// has one ([`EventSchema`](crate::event::EventSchema)).
+    pub schema: fn() -> Option<Value>,
 }
 
 impl EventRegistration {
@@ -33,12 +43,19 @@ impl EventRegistration {
             aliases,
             rust_type,
             personal: None,
+            schema: no_schema,
         }
     }
 
     /// The same entry, with the event's personal data.
     pub const fn with_personal(mut self, personal: &'static PersonalData) -> Self {
         self.personal = Some(personal);
+        self
+    }
+
+    /// The same entry, its payload's JSON Schema given by `schema`.
+    pub const fn with_schema(mut self, schema: fn() -> Option<Value>) -> Self {
+        self.schema = schema;
         self
     }
 }
@@ -58,6 +75,9 @@ pub struct UpcasterRegistration {
     pub typed: Option<TypedUpcast>,
     /// The Rust function, with its module path.
     pub function: &'static str,
+    /// The JSON Schema of the payload it takes (version `from`), when its
+    /// input is a typed struct with one.
+    pub input_schema: fn() -> Option<Value>,
 }
 
 impl UpcasterRegistration {
@@ -75,7 +95,14 @@ impl UpcasterRegistration {
             upcast,
             typed: None,
             function,
+            input_schema: no_schema,
         }
+    }
+
+    /// The same upcaster, the schema of its input given by `schema`.
+    pub const fn with_input_schema(mut self, schema: fn() -> Option<Value>) -> Self {
+        self.input_schema = schema;
+        self
     }
 
     /// The same upcaster, handing its typed output over as `typed` says.
@@ -182,6 +209,8 @@ pub struct SagaRegistration {
     pub rust_type: &'static str,
     /// The names of the events it reacts to.
     pub events: &'static [&'static str],
+    /// The names of the commands it declares it dispatches, if it declares them.
+    pub dispatches: Option<&'static [&'static str]>,
 }
 
 impl SagaRegistration {
@@ -195,7 +224,14 @@ impl SagaRegistration {
             name,
             rust_type,
             events,
+            dispatches: None,
         }
+    }
+
+    /// The same entry, declaring the commands it dispatches.
+    pub const fn dispatching(mut self, commands: Option<&'static [&'static str]>) -> Self {
+        self.dispatches = commands;
+        self
     }
 }
 

@@ -28,3 +28,10 @@ pub const fn command_aggregate_name<C: crate::command::Command>() -> &'static st
 pub const fn event_set_names<E: crate::event::EventSet>() -> &'static [&'static str] {
     E::NAMES
 }
+
+/// The name of command `C`, for a saga's declared commands
+/// (`#[saga(dispatches = [...])]`): a type that is not a command is
+/// reported once, on the type as the user wrote it.
+pub const fn command_name<C: crate::command::Command>() -> &'static str {
+    C::NAME
+}

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::deadline::{DeadlineRequest, Due};
 use super::recorded::{RecordedCommand, Recorder};
 use crate::command::{Command, CommandBus, Dispatched, Handles};
+use crate::error::{CommandError, Error};
 use crate::event::{Metadata, RecordedEvent};
 use crate::repository::Executed;
 
@@ -19,10 +20,18 @@ pub struct SagaContext<'a> {
     recorder: Option<&'a Recorder>,
     /// Deadlines scheduled and cancelled, applied once the handler succeeded.
     deadlines: Vec<DeadlineRequest>,
+    saga: &'static str,
+    /// The commands the saga declares, when it declares them.
+    declared: Option<&'static [&'static str]>,
 }
 
 impl<'a> SagaContext<'a> {
-    pub(crate) fn new(bus: &'a CommandBus, cause: &'a RecordedEvent) -> Self {
+    pub(crate) fn new(
+        bus: &'a CommandBus,
+        cause: &'a RecordedEvent,
+        saga: &'static str,
+        declared: Option<&'static [&'static str]>,
+    ) -> Self {
         Self {
             bus,
             cause,
@@ -30,6 +39,8 @@ impl<'a> SagaContext<'a> {
             dispatched: 0,
             recorder: None,
             deadlines: Vec::new(),
+            saga,
+            declared,
         }
     }
 
@@ -38,11 +49,13 @@ impl<'a> SagaContext<'a> {
     pub(crate) fn recording(
         bus: &'a CommandBus,
         cause: &'a RecordedEvent,
+        saga: &'static str,
+        declared: Option<&'static [&'static str]>,
         recorder: &'a Recorder,
     ) -> Self {
         Self {
             recorder: Some(recorder),
-            ..Self::new(bus, cause)
+            ..Self::new(bus, cause, saga, declared)
         }
     }
 
@@ -74,6 +87,18 @@ impl<'a> SagaContext<'a> {
         C::Aggregate: Handles<C, Error = E>,
         E: Send,
     {
+        // A declaring saga keeps to its declaration, so the event-flow graph
+        // drawn from it is the truth: anything else is refused, not run.
+        if let Some(declared) = self.declared {
+            if !declared.contains(&C::NAME) {
+                let error = Error::UndeclaredDispatch {
+                    saga: self.saga,
+                    command: C::NAME,
+                    declared,
+                };
+                return Box::pin(async move { Err(CommandError::Failed(error)) });
+            }
+        }
         self.dispatched += 1;
         if let Some(recorder) = self.recorder {
             // Recorded, not run: the handler sees a command that changed

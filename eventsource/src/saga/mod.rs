@@ -55,6 +55,11 @@ pub trait Saga: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
     const NAME: &'static str;
     /// The names of the events it reacts to.
     const EVENTS: &'static [&'static str];
+    /// The names of the commands it declares it dispatches
+    /// (`#[saga(dispatches = [...])]`), or `None` when it declares none.
+    /// A declaring saga that dispatches another command gets
+    /// [`Error::UndeclaredDispatch`](crate::Error::UndeclaredDispatch).
+    const DISPATCHES: Option<&'static [&'static str]> = None;
 
     /// Whether `record` may start a new instance (a `#[start]` handler's event).
     fn starts(record: &RecordedEvent) -> bool;

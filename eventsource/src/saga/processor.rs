@@ -93,7 +93,7 @@ impl<S: Saga> Projection for SagaProcessor<S> {
             None if S::starts(record) => S::default(),
             None => return Ok(false),
         };
-        let mut context = SagaContext::new(&self.bus, record);
+        let mut context = SagaContext::new(&self.bus, record, S::NAME, S::DISPATCHES);
         let handled = state.handle(record, &mut context).await?;
         let requests = context.take_deadline_requests();
         self.apply_deadlines(correlation, requests).await?;

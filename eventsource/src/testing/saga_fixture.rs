@@ -148,7 +148,8 @@ impl<S: Saga> SagaFixture<S> {
             None => return (false, Vec::new(), Vec::new()),
         };
         let recorder = Recorder::default();
-        let mut context = SagaContext::recording(&self.bus, &record, &recorder);
+        let mut context =
+            SagaContext::recording(&self.bus, &record, S::NAME, S::DISPATCHES, &recorder);
         let outcome = run(state.handle(&record, &mut context));
         let handled = match outcome {
             Ok(handled) => handled,

@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use eventsource::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::order::Line;
 
 /// Stock arrived.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.Restocked")]
 pub struct Restocked {
     /// The product.
@@ -18,7 +19,7 @@ pub struct Restocked {
 }
 
 /// Stock was set aside for an order.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.InventoryReserved")]
 pub struct InventoryReserved {
     /// The order.
@@ -28,7 +29,7 @@ pub struct InventoryReserved {
 }
 
 /// A reservation was given back.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.InventoryReleased")]
 pub struct InventoryReleased {
     /// The order.

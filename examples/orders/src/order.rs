@@ -2,10 +2,11 @@
 //! and shipped, or cancelled.
 
 use eventsource::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One line of an order.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 pub struct Line {
     /// The product.
     pub sku: String,
@@ -16,7 +17,7 @@ pub struct Line {
 }
 
 /// An order was placed by a customer.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.OrderPlaced")]
 pub struct OrderPlaced {
     /// The order.
@@ -26,7 +27,7 @@ pub struct OrderPlaced {
 }
 
 /// A line was added.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.LineAdded")]
 pub struct LineAdded {
     /// The order.
@@ -36,7 +37,7 @@ pub struct LineAdded {
 }
 
 /// The customer submitted the order for fulfilment.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.OrderSubmitted")]
 pub struct OrderSubmitted {
     /// The order.
@@ -50,7 +51,7 @@ pub struct OrderSubmitted {
 }
 
 /// Inventory is reserved and payment taken: the order will be shipped.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.OrderApproved")]
 pub struct OrderApproved {
     /// The order.
@@ -58,7 +59,7 @@ pub struct OrderApproved {
 }
 
 /// The order left the warehouse.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.OrderShipped")]
 pub struct OrderShipped {
     /// The order.
@@ -66,7 +67,7 @@ pub struct OrderShipped {
 }
 
 /// The order was cancelled.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.OrderCancelled")]
 pub struct OrderCancelled {
     /// The order.

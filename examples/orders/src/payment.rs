@@ -1,13 +1,14 @@
 //! Payments: one per order, taken or declined.
 
 use eventsource::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The amount above which the (simulated) card processor declines.
 pub const CARD_LIMIT: i64 = 100_000;
 
 /// The payment went through.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.PaymentTaken")]
 pub struct PaymentTaken {
     /// The order paid for.
@@ -17,7 +18,7 @@ pub struct PaymentTaken {
 }
 
 /// The payment was declined: a fact, recorded like any other.
-#[derive(Event, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "orders.PaymentFailed")]
 pub struct PaymentFailed {
     /// The order.

@@ -42,7 +42,10 @@ pub struct Fulfilment {
     pub step: Step,
 }
 
-#[saga(name = "orders.fulfilment")]
+#[saga(
+    name = "orders.fulfilment",
+    dispatches = [ReserveInventory, TakePayment, ApproveOrder, ReleaseInventory, CancelOrder]
+)]
 impl Fulfilment {
     #[start]
     async fn on_submitted(

@@ -376,6 +376,113 @@ fn commands_in_memory() {
     run_json(&mut admin(&["migrate"]), 6);
 }
 
+/// `registry --graph`, `--catalogue`, `--check-lock`, `--update-lock` and
+/// `--check-payloads` through the orders binary, in memory.
+#[test]
+fn registry_views_and_checks_in_memory() {
+    let admin = |args: &[&str]| {
+        let mut command = Command::new(EXAMPLE.exe);
+        command.arg("admin").args(args).env_remove("DATABASE_URL");
+        command
+    };
+    let text = |command: &mut Command, code: i32| {
+        let output = command.output().expect("the orders binary runs");
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{command:?}\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // The binary's chart is the one the README shows (this test's own
+    // registry holds its test types too).
+    let readme = include_str!("../../../README.md");
+    let chart = readme
+        .split("<!-- orders-flow:start -->\n```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n<!-- orders-flow:end -->").next())
+        .expect("the README's chart");
+    assert_eq!(text(&mut admin(&["registry", "--graph"]), 0), chart);
+    let svg = text(&mut admin(&["registry", "--graph", "--format", "svg"]), 0);
+    roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let json = run_json(&mut admin(&["registry", "--graph", "--format", "json"]), 0);
+    assert_eq!(
+        json["edges"].as_array().map(Vec::len),
+        Some(chart.matches(" --> ").count())
+    );
+    let registry = run_json(&mut admin(&["registry", "--json"]), 0);
+    let fulfilment = entry(&registry["sagas"], "name", "orders.fulfilment");
+    assert_eq!(fulfilment["dispatches"].as_array().map(Vec::len), Some(5));
+    assert!(
+        entry(&registry["projections"], "name", "orders.summary.memory")["dispatches"].is_null()
+    );
+    let catalogue = text(&mut admin(&["registry", "--catalogue"]), 0);
+    assert!(catalogue.contains("## `orders.OrderPlaced`"), "{catalogue}");
+    let catalogue = run_json(&mut admin(&["registry", "--catalogue", "--json"]), 0);
+    entry(&catalogue["events"], "name", "orders.PaymentTaken");
+
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/events.lock.json");
+    let up_to_date = text(
+        &mut admin(&["registry", "--check-lock", "--lock", committed]),
+        0,
+    );
+    assert!(
+        up_to_date.ends_with("the schema lock is up to date\n"),
+        "{up_to_date}"
+    );
+
+    // The committed lock with `total` of OrderSubmitted's version 1 gone
+    // from the code's point of view: recorded as a string instead.
+    let dir = std::env::temp_dir().join(format!("orders-lock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(committed).unwrap()).unwrap();
+    lock["events"]["orders.OrderSubmitted"]["versions"]["1"]["properties"]["total"]["type"] =
+        Value::from("string");
+    let changed = dir.join("events.lock.json");
+    std::fs::write(&changed, serde_json::to_string_pretty(&lock).unwrap()).unwrap();
+    let changed = changed.to_str().unwrap();
+    let breaking = text(
+        &mut admin(&["registry", "--check-lock", "--lock", changed]),
+        3,
+    );
+    assert!(
+        breaking.starts_with("breaking: event `orders.OrderSubmitted` version 1: field `total` changed type from string to integer; stored payloads of version 1 may no longer decode: bump the version (`#[event(name = \"orders.OrderSubmitted\", version = 2)]`) and add an upcaster from version 1 (`#[upcaster(event = \"orders.OrderSubmitted\", from = 1)]`)\n"),
+        "{breaking}"
+    );
+    text(
+        &mut admin(&["registry", "--update-lock", "--lock", changed]),
+        3,
+    );
+    // A fresh lock is written, then checks clean.
+    let fresh = dir.join("fresh.lock.json");
+    let fresh = fresh.to_str().unwrap();
+    text(
+        &mut admin(&["registry", "--check-lock", "--lock", fresh]),
+        3,
+    );
+    text(
+        &mut admin(&["registry", "--update-lock", "--lock", fresh]),
+        0,
+    );
+    text(
+        &mut admin(&["registry", "--check-lock", "--lock", fresh]),
+        0,
+    );
+
+    let payloads = run_json(
+        &mut admin(&["registry", "--check-payloads", "--sample", "2", "--json"]),
+        0,
+    );
+    assert_eq!(payloads["checked"], 0);
+    admin(&["registry", "--graph", "--catalogue"])
+        .assert()
+        .code(2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The worker process owning the projections of a schema.
 struct Worker {
     child: Child,
@@ -923,6 +1030,57 @@ async fn the_console_in_a_headless_browser() {
         verdict.starts_with("This program decodes every event"),
         "{verdict}"
     );
+
+    // The registry page draws the event flow; the catalogue lists events.
+    client
+        .goto(&format!("http://{address}/admin/registry"))
+        .await
+        .unwrap();
+    let drawn = client
+        .execute(
+            "return Array.from(document.querySelectorAll('.flow svg text')).map(t => t.textContent.trim());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        drawn
+            .as_array()
+            .is_some_and(|t| t.contains(&Value::from("event: console_test.Ticked"))
+                && t.contains(&Value::from("projection: console_test.ticks"))),
+        "{drawn:#}"
+    );
+    client
+        .goto(&format!("http://{address}/admin/catalogue"))
+        .await
+        .unwrap();
+    let heading = client
+        .find(fantoccini::Locator::Id("console_test.Ticked"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "console_test.Ticked");
+    let svg = reqwest::get(format!("http://{address}/admin/registry/graph.svg"))
+        .await
+        .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    roxmltree::Document::parse(&svg.text().await.unwrap()).expect("well-formed SVG");
+    let catalogue: Value = reqwest::get(format!("http://{address}/admin/api/catalogue"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    entry(&catalogue["events"], "name", "console_test.Ticked");
+    let graph: Value = reqwest::get(format!("http://{address}/admin/api/registry/graph"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    entry(&graph["nodes"], "id", "event:console_test.Ticked");
 
     client.close().await.unwrap();
     drop(driver);

@@ -130,7 +130,7 @@ pub struct Recount {
     pub reason: String,
 }
 
-#[saga(name = "renamed.recount", crate = es_renamed)]
+#[saga(name = "renamed.recount", dispatches = [Count], crate = es_renamed)]
 impl Recount {
     #[start]
     async fn on_reset(&mut self, e: &Reset, ctx: &mut SagaContext<'_>) -> Result<(), String> {

@@ -34,6 +34,7 @@ mod deadlines;
 mod input;
 mod keys;
 mod lifecycle;
+mod payloads;
 mod reads;
 mod report;
 mod snapshots;
@@ -151,6 +152,7 @@ const CHECKS: &[Check] = checks![
     catalog::event_types_count_names_and_versions,
     checkpoints::load_save_and_reset,
     checkpoints::positions_only_move_forward,
+    payloads::payloads_are_validated_against_their_version,
 ];
 
 struct KeyCheck {

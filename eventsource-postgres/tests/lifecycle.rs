@@ -116,14 +116,17 @@ async fn delete_and_truncate_under_a_subscriber_and_a_projection() {
     .execute(store.pool())
     .await
     .unwrap();
+    let mut noted = 0;
     for account in ["a", "b", "c"] {
-        note(&store, account, 4).await;
+        noted = note(&store, account, 4).await;
     }
     let runner = ProjectionRunner::new(store.clone()).unwrap();
     runner
         .start(Notes { schema: s.clone() }, store.projection_backend())
         .await
         .unwrap();
+    // Live before the deletes: the projection has seen every first note.
+    runner.wait_until(NAME, noted, WAIT).await.unwrap();
     let mut sub = store.subscribe(0, EventFilter::all());
 
     let hard = store.delete_stream("a", DeleteMode::Hard).await.unwrap();

@@ -65,6 +65,9 @@ pub struct FlowEdge {
     pub to: String,
 }
 
+/// The prefix of the names of the events the runtime itself registers.
+const RUNTIME_EVENTS: &str = "eventsource.";
+
 /// The event flow of an application.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct FlowGraph {
@@ -89,8 +92,13 @@ impl FlowGraph {
                 to: to.id.clone(),
             });
         };
+        // Every event of the application, even one nothing emits or
+        // handles; the runtime's own (the tombstone, `DeadlineReached`) only
+        // where something handles them, since every program registers them.
         for event in registry.events() {
-            nodes.insert(FlowNode::new(NodeKind::Event, event.name));
+            if !event.name.starts_with(RUNTIME_EVENTS) {
+                nodes.insert(FlowNode::new(NodeKind::Event, event.name));
+            }
         }
         // Handlers name events by their current names; an alias still maps
         // to the event it stands for.

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod backend;
+pub mod deadlines;
 pub mod domain;
 pub mod faults;
 pub mod invariants;

@@ -144,14 +144,16 @@ impl DeadlineOracle {
             };
             if events.len() > 1 {
                 violations.push(format!(
-                    "deadline {id} fired {} times: stored twice",
+                    "deadline {id} fired {} times: stored more than once",
                     events.len()
                 ));
             }
             for event in events {
-                let reached: Option<DeadlineReached> =
-                    serde_json::from_str(&event.payload).ok();
-                if reached.as_ref().is_none_or(|r| r.due_at != seen.deadline.due_at) {
+                let reached: Option<DeadlineReached> = serde_json::from_str(&event.payload).ok();
+                if reached
+                    .as_ref()
+                    .is_none_or(|r| r.due_at != seen.deadline.due_at)
+                {
                     violations.push(format!(
                         "deadline {id} fired with another due time: {:?}",
                         reached.map(|r| r.due_at)
@@ -165,9 +167,9 @@ impl DeadlineOracle {
                 }
             }
             match (seen.removed, seen.claimed) {
-                (Some(removed), Some(claimed)) if removed < claimed => violations.push(format!(
-                    "deadline {id} fired after it was cancelled"
-                )),
+                (Some(removed), Some(claimed)) if removed < claimed => {
+                    violations.push(format!("deadline {id} fired after it was cancelled"))
+                }
                 (_, None) => violations.push(format!("deadline {id} fired but was never claimed")),
                 _ => {}
             }

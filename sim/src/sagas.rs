@@ -3,8 +3,8 @@
 //! each answer of the inner store noted by the [`DeadlineOracle`].
 
 use async_trait::async_trait;
-use eventsource::StoreError;
 use chrono::{DateTime, Utc};
+use eventsource::StoreError;
 use eventsource::saga::{Deadline, DeadlineStore, SagaInstance, SagaStore};
 use uuid::Uuid;
 
@@ -85,8 +85,9 @@ impl<S: DeadlineStore> DeadlineStore for FaultySagaStore<S> {
         let removed = self.inner.cancel(saga, correlation_id, name).await?;
         if removed {
             self.oracle.cancelled(saga, correlation_id, name);
-            self.faults
-                .record(format_args!("deadline {name} of {correlation_id} cancelled"));
+            self.faults.record(format_args!(
+                "deadline {name} of {correlation_id} cancelled"
+            ));
         }
         self.faults.after("deadline_cancel").await?;
         Ok(removed)

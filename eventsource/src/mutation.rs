@@ -25,15 +25,20 @@ pub enum Mutation {
     /// The in-memory store forgets that a batch of event ids is already
     /// stored: a writer retrying after a lost reply stores it twice.
     ReplayedAppendStoredAgain,
+    /// The deadline scheduler gives each firing a fresh event id instead of
+    /// the deadline's: a deadline fired again after a lost reply, a stall
+    /// past its claim or a crash before its removal is stored twice.
+    DeadlineFiredTwice,
 }
 
 impl Mutation {
     /// Every mutation, in a fixed order.
-    pub const ALL: [Mutation; 4] = [
+    pub const ALL: [Mutation; 5] = [
         Mutation::CheckpointBeforeReadModel,
         Mutation::UnfencedLease,
         Mutation::StaleRetry,
         Mutation::ReplayedAppendStoredAgain,
+        Mutation::DeadlineFiredTwice,
     ];
 
     /// A short name, for command lines.
@@ -43,6 +48,7 @@ impl Mutation {
             Mutation::UnfencedLease => "unfenced-lease",
             Mutation::StaleRetry => "stale-retry",
             Mutation::ReplayedAppendStoredAgain => "replayed-append-stored-again",
+            Mutation::DeadlineFiredTwice => "deadline-fired-twice",
         }
     }
 

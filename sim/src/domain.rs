@@ -11,7 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use eventsource::BoxError;
 use eventsource::prelude::*;
+use eventsource::saga::DeadlineReached;
 use serde::{Deserialize, Serialize};
+
+/// How long a transfer may take before its saga's deadline falls due; a
+/// transfer that ends first cancels it. Short enough that, under faults,
+/// some transfers time out and others end in time.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The name of the transfer saga's deadline.
+pub const TIMEOUT_NAME: &str = "timeout";
 
 /// The account that refuses every credit: transfers to it are undone.
 pub const FROZEN: &str = "acct-3";
@@ -460,8 +469,15 @@ pub fn transfer_stream(transfer: u64) -> String {
 /// record every decision once (a refusal is an event too), so a command
 /// sent again, by a replay or by two instances at once, changes nothing.
 /// The state keeps only what later steps need.
+///
+/// The saga also asks for a deadline when the transfer starts and cancels
+/// it when the transfer ends; a transfer slower than [`TIMEOUT`] is only
+/// marked late (the deadline checks the scheduler, not the money).
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct TransferSaga {
+    /// Whether the deadline fell due before the transfer ended.
+    #[serde(default)]
+    pub late: bool,
     /// The transfer.
     pub transfer: u64,
     /// The account paying.
@@ -484,6 +500,11 @@ impl TransferSaga {
         self.from = e.from.clone();
         self.to = e.to.clone();
         self.amount = e.amount;
+        ctx.schedule_after(
+            TIMEOUT_NAME,
+            TIMEOUT,
+            serde_json::json!({ "transfer": e.transfer }),
+        );
         let debit = Debit {
             account: e.from.clone(),
             transfer: e.transfer,
@@ -554,6 +575,7 @@ impl TransferSaga {
         _e: &TransferCompleted,
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
+        ctx.cancel_deadline(TIMEOUT_NAME);
         ctx.complete();
         Ok(())
     }
@@ -563,7 +585,17 @@ impl TransferSaga {
         _e: &TransferFailed,
         ctx: &mut SagaContext<'_>,
     ) -> Result<(), BoxError> {
+        ctx.cancel_deadline(TIMEOUT_NAME);
         ctx.complete();
+        Ok(())
+    }
+
+    async fn on_deadline(
+        &mut self,
+        _e: &DeadlineReached,
+        _ctx: &mut SagaContext<'_>,
+    ) -> Result<(), BoxError> {
+        self.late = true;
         Ok(())
     }
 }

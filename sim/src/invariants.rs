@@ -43,6 +43,7 @@ pub async fn check(ended: &Ended) -> Vec<String> {
     balances_fold_the_log(ended, &log, &mut violations);
     audit_saw_everything(ended, &log, &mut violations);
     sagas_ended(ended, &log, &mut violations).await;
+    violations.extend(ended.deadlines.check(&log, ended.ended_at));
     violations
 }
 

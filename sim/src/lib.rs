@@ -3,10 +3,10 @@
 //! One seed fixes a whole run: a single-threaded Tokio runtime on paused
 //! time drives command senders, several instances of one projection runner
 //! (a transactional read model, an at-least-once audit trail and a saga,
-//! each behind a lease) against the in-memory stores, every one of them
-//! wrapped to inject faults: delays, stalls longer than a lease, transient
-//! errors, lost replies, broken subscriptions. A scheduler crashes runner
-//! instances and senders at random moments and restarts them from what the
+//! each behind a lease, and a deadline scheduler beside each) against the
+//! in-memory stores, every one of them wrapped to inject faults: delays,
+//! stalls longer than a lease, transient errors, lost replies, broken
+//! subscriptions. A scheduler crashes runner instances and senders at random moments and restarts them from what the
 //! stores hold. Every source of time and randomness is the seed's
 //! [`Clock`] or a generator seeded from it, so a
 //! seed replays exactly: same decisions, same trace hash.
@@ -15,7 +15,8 @@
 //! looks for what must never happen: an acknowledged append lost,
 //! duplicated or misplaced; a decision made on a stale state; a read model
 //! that is not the fold of the log; an event never delivered; a commit
-//! without the lease; a saga left half done; a task leaked; a panic.
+//! without the lease; a saga left half done; a deadline fired twice, early,
+//! after its cancellation or never; a task leaked; a panic.
 //!
 //! ```
 //! let first = eventsource_sim::run_seed(7, eventsource_sim::Shape::default(), None);
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod backend;
+pub mod deadlines;
 pub mod domain;
 pub mod faults;
 pub mod invariants;

@@ -30,7 +30,7 @@ struct Args {
     jobs: Option<usize>,
     /// Switch on a known bug of the runtime (needs the `mutations` feature):
     /// checkpoint-before-read-model, unfenced-lease, stale-retry,
-    /// replayed-append-stored-again.
+    /// replayed-append-stored-again, deadline-fired-twice.
     #[arg(long)]
     mutation: Option<String>,
 }

@@ -1,6 +1,6 @@
-//! One simulated run: the stores, runner instances ("nodes"), senders and
-//! the scheduler that crashes and restarts them, then the healing phase
-//! and the shutdown.
+//! One simulated run: the stores, runner instances ("nodes", each with a
+//! deadline scheduler), senders and the scheduler that crashes and restarts
+//! them, then the healing phase and the shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,12 +8,13 @@ use std::time::Duration;
 use eventsource::clock::Clock;
 use eventsource::memory::{InMemoryProjectionBackend, InMemorySagaStore, InMemoryStore};
 use eventsource::projection::{ProjectionBackend, ProjectionRunner, RunnerOptions};
-use eventsource::saga::{SagaProcessor, SagaStore};
+use eventsource::saga::{DeadlineScheduler, DeadlineStore, SagaProcessor, SagaStore};
 use eventsource::store::EventStore;
 use eventsource::{CommandBus, RetryPolicy};
 use tokio::task::JoinHandle;
 
 use crate::backend::{FaultyBackend, Fencing};
+use crate::deadlines::DeadlineOracle;
 use crate::domain::TransferSaga;
 use crate::faults::{Faults, Rates};
 use crate::read_model::{AuditProjection, BalancesBackend, BalancesProjection, Deliveries};
@@ -24,7 +25,8 @@ use crate::store::FaultyStore;
 /// The shape of a run.
 #[derive(Clone, Copy, Debug)]
 pub struct Shape {
-    /// Runner instances, each running every projection and the saga.
+    /// Runner instances, each running every projection and the saga, and
+    /// a deadline scheduler.
     pub nodes: usize,
     /// Command senders.
     pub senders: usize,
@@ -58,8 +60,12 @@ pub struct Ended {
     pub backend: InMemoryProjectionBackend,
     /// The audit projection's deliveries.
     pub deliveries: Deliveries,
-    /// Saga instances.
+    /// Saga instances and their deadlines.
     pub sagas: InMemorySagaStore,
+    /// What the saga store did with each deadline.
+    pub deadlines: DeadlineOracle,
+    /// When the system had settled (deadlines due by then must have fired).
+    pub ended_at: chrono::DateTime<chrono::Utc>,
     /// The fencing oracle.
     pub fencing: Fencing,
     /// The senders' scripts and answers.
@@ -81,14 +87,34 @@ struct World {
     bus: CommandBus,
     balances: FaultyBackend<BalancesBackend>,
     backend: FaultyBackend<InMemoryProjectionBackend>,
-    sagas: Arc<dyn SagaStore>,
+    sagas: FaultySagaStore<InMemorySagaStore>,
     deliveries: Deliveries,
     options: RunnerOptions,
 }
 
+/// A runner instance and the deadline scheduler beside it.
+struct Node {
+    runner: ProjectionRunner,
+    deadlines: JoinHandle<()>,
+}
+
+impl Node {
+    fn abort(self) {
+        self.runner.abort();
+        self.deadlines.abort();
+    }
+
+    async fn shutdown(self) {
+        self.runner.shutdown().await;
+        self.deadlines.abort();
+        let _ = self.deadlines.await;
+    }
+}
+
 impl World {
-    /// Starts a node: a runner with the balances, the audit trail and the saga.
-    async fn start_node(&self) -> Option<ProjectionRunner> {
+    /// Starts a node: a runner with the balances, the audit trail and the
+    /// saga, and a deadline scheduler.
+    async fn start_node(&self) -> Option<Node> {
         let runner = ProjectionRunner::new(self.store.clone())
             .ok()?
             .with_clock(self.clock.clone())
@@ -98,8 +124,10 @@ impl World {
         let audit = AuditProjection {
             deliveries: self.deliveries.clone(),
         };
-        let saga = SagaProcessor::<TransferSaga>::shared(self.bus.clone(), self.sagas.clone())
-            .with_clock(self.clock.clone());
+        let sagas: Arc<dyn SagaStore> = Arc::new(self.sagas.clone());
+        let saga = SagaProcessor::<TransferSaga>::shared(self.bus.clone(), sagas)
+            .with_clock(self.clock.clone())
+            .with_deadlines(self.sagas.clone());
         let started = async {
             runner
                 .start(BalancesProjection, self.balances.clone())
@@ -109,7 +137,18 @@ impl World {
         }
         .await;
         match started {
-            Ok(()) => Some(runner),
+            Ok(()) => {
+                let deadlines = DeadlineScheduler::new(self.store.clone(), self.sagas.clone())
+                    .with_clock(self.clock.clone())
+                    .with_poll(DEADLINE_POLL)
+                    .with_lease(DEADLINE_LEASE);
+                self.faults
+                    .record(format_args!("deadlines {deadlines:?} start"));
+                Some(Node {
+                    runner,
+                    deadlines: deadlines.spawn(),
+                })
+            }
             Err(error) => {
                 self.faults
                     .record(format_args!("node start failed: {error}"));
@@ -130,6 +169,13 @@ impl World {
     }
 }
 
+/// How often a deadline scheduler looks for due deadlines.
+const DEADLINE_POLL: Duration = Duration::from_millis(250);
+
+/// How long a deadline scheduler holds what it claimed: shorter than a
+/// stall, so that a stalled scheduler's deadlines are claimed again.
+const DEADLINE_LEASE: Duration = Duration::from_secs(1);
+
 /// Runs seed `seed` to its end. Must run on a current-thread Tokio runtime
 /// with paused time, with `clock` entered. Fails only if the simulated
 /// application's registry is invalid.
@@ -148,6 +194,7 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Result<Ended, eventso
     let balances_backend = BalancesBackend::new(leases);
     let backend = InMemoryProjectionBackend::new().with_clock(clock.clone());
     let saga_store = InMemorySagaStore::new();
+    let oracle = DeadlineOracle::default();
     let world = World {
         clock: clock.clone(),
         faults: faults.clone(),
@@ -155,7 +202,7 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Result<Ended, eventso
         bus,
         balances: FaultyBackend::new(balances_backend.clone(), faults.clone(), fencing.clone()),
         backend: FaultyBackend::new(backend.clone(), faults.clone(), fencing.clone()),
-        sagas: Arc::new(FaultySagaStore::new(saga_store.clone(), faults.clone())),
+        sagas: FaultySagaStore::new(saga_store.clone(), faults.clone(), oracle.clone()),
         deliveries: Deliveries::default(),
         options: RunnerOptions::default()
             .with_batch_size(8)
@@ -167,7 +214,7 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Result<Ended, eventso
             .with_control_poll(Duration::from_secs(30)),
     };
 
-    let mut nodes: Vec<Option<ProjectionRunner>> = Vec::new();
+    let mut nodes: Vec<Option<Node>> = Vec::new();
     for _ in 0..shape.nodes {
         nodes.push(world.start_node().await);
     }
@@ -190,9 +237,9 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Result<Ended, eventso
         if draw < 12 {
             let node = faults.below(nodes.len() as u64) as usize;
             match nodes[node].take() {
-                Some(runner) => {
-                    faults.record(format_args!("crash node {}", runner.owner()));
-                    runner.abort();
+                Some(node) => {
+                    faults.record(format_args!("crash node {}", node.runner.owner()));
+                    node.abort();
                     crashes += 1;
                 }
                 None => nodes[node] = world.start_node().await,
@@ -233,10 +280,11 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Result<Ended, eventso
         shape,
     )
     .await;
+    let ended_at = clock.now();
 
     // Shutdown: every node stops cleanly, every sender ends.
-    for runner in nodes.iter_mut().filter_map(Option::take) {
-        runner.shutdown().await;
+    for node in nodes.iter_mut().filter_map(Option::take) {
+        node.shutdown().await;
     }
     for task in senders.iter_mut().filter_map(Option::take) {
         task.abort();
@@ -255,6 +303,8 @@ pub async fn run(seed: u64, clock: Clock, shape: Shape) -> Result<Ended, eventso
         backend,
         deliveries: world.deliveries.clone(),
         sagas: saga_store,
+        deadlines: oracle,
+        ended_at,
         fencing,
         scripts,
         faults,
@@ -291,7 +341,13 @@ async fn settle(
         let caught_up = checkpoints.iter().all(|c| {
             matches!(c, Ok(Some(p)) if *p == head) || (head == 0 && matches!(c, Ok(None)))
         });
-        if caught_up && last_head == Some(head) {
+        // Deadlines that fell due must have fired (their removal follows).
+        let now = clock.now();
+        let owed = match world.sagas.inner().pending("sim.transfer").await {
+            Ok(pending) => pending.iter().any(|d| d.due_at <= now),
+            Err(_) => true,
+        };
+        if caught_up && !owed && last_head == Some(head) {
             return true;
         }
         last_head = Some(head);

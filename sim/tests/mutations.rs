@@ -61,3 +61,8 @@ fn a_retry_deciding_on_a_stale_version_is_found() {
 fn an_append_retried_after_a_lost_reply_stored_twice_is_found() {
     found(Mutation::ReplayedAppendStoredAgain, "stored twice");
 }
+
+#[test]
+fn a_deadline_fired_again_under_a_fresh_event_id_is_found() {
+    found(Mutation::DeadlineFiredTwice, "more than once");
+}

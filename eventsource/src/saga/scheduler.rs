@@ -111,7 +111,9 @@ impl DeadlineScheduler {
             .with_causation_id(deadline.id);
         let mut new =
             NewEvent::from_event(&event, metadata).map_err(|e| StoreError::Backend(Box::new(e)))?;
-        new.event_id = deadline.id;
+        if !crate::mutation::enabled(crate::mutation::Mutation::DeadlineFiredTwice) {
+            new.event_id = deadline.id;
+        }
         let stream = format!("deadline-{}-{}", deadline.saga, deadline.correlation_id);
         match self
             .events

@@ -94,9 +94,45 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Outcome = Result<(), String>;
 
-struct Check {
+/// One named check of a subject `S` (the stores, a key store, a deadline store).
+struct Check<S> {
     name: &'static str,
-    run: fn(Subject) -> BoxFuture<'static, Outcome>,
+    run: fn(S) -> BoxFuture<'static, Outcome>,
+}
+
+/// Runs `checks`, each against a fresh subject from `new_subject`.
+async fn run_checks<'c, S, F, Fut>(
+    checks: impl IntoIterator<Item = &'c Check<S>>,
+    mut new_subject: F,
+) -> ConformanceReport
+where
+    S: 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let mut results = Vec::new();
+    for check in checks {
+        let clock = Clock::current();
+        let started = clock.instant();
+        // A panicking factory or store fails its check, not the whole suite.
+        let attempt = AssertUnwindSafe(async {
+            let subject = new_subject().await;
+            clock.timeout(CHECK_TIMEOUT, (check.run)(subject)).await
+        })
+        .catch_unwind()
+        .await;
+        let outcome = match attempt {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_elapsed)) => Err(format!("timed out after {CHECK_TIMEOUT:?}")),
+            Err(panic) => Err(format!("panicked: {}", support::panic_message(&*panic))),
+        };
+        results.push(CheckResult {
+            name: check.name,
+            outcome,
+            elapsed: started.elapsed(),
+        });
+    }
+    ConformanceReport::new(results)
 }
 
 macro_rules! checks {
@@ -108,7 +144,7 @@ macro_rules! checks {
     };
 }
 
-const CHECKS: &[Check] = checks![
+const CHECKS: &[Check<Subject>] = checks![
     appends::no_stream_creates_the_stream,
     appends::no_stream_conflicts_when_the_stream_exists,
     appends::exact_appends_at_the_matching_version,
@@ -155,21 +191,16 @@ const CHECKS: &[Check] = checks![
     payloads::payloads_are_validated_against_their_version,
 ];
 
-struct KeyCheck {
-    name: &'static str,
-    run: fn(Arc<dyn KeyStore>) -> BoxFuture<'static, Outcome>,
-}
-
-const KEY_CHECKS: &[KeyCheck] = &[
-    KeyCheck {
+const KEY_CHECKS: &[Check<Arc<dyn KeyStore>>] = &[
+    Check {
         name: "keys::a_subject_keeps_its_first_key",
         run: |keys| Box::pin(keys::a_subject_keeps_its_first_key(keys)),
     },
-    KeyCheck {
+    Check {
         name: "keys::a_forgotten_subject_is_refused_for_good",
         run: |keys| Box::pin(keys::a_forgotten_subject_is_refused_for_good(keys)),
     },
-    KeyCheck {
+    Check {
         name: "keys::a_subject_forgotten_before_its_first_event_stays_forgotten",
         run: |keys| {
             Box::pin(keys::a_subject_forgotten_before_its_first_event_stays_forgotten(keys))
@@ -193,33 +224,12 @@ const KEY_CHECKS: &[KeyCheck] = &[
 /// report.assert_passed();
 /// # });
 /// ```
-pub async fn run_key_store<F, Fut>(mut new_keys: F) -> ConformanceReport
+pub async fn run_key_store<F, Fut>(new_keys: F) -> ConformanceReport
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Arc<dyn KeyStore>>,
 {
-    let mut results = Vec::new();
-    for check in KEY_CHECKS {
-        let clock = Clock::current();
-        let started = clock.instant();
-        let attempt = AssertUnwindSafe(async {
-            let keys = new_keys().await;
-            clock.timeout(CHECK_TIMEOUT, (check.run)(keys)).await
-        })
-        .catch_unwind()
-        .await;
-        let outcome = match attempt {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_elapsed)) => Err(format!("timed out after {CHECK_TIMEOUT:?}")),
-            Err(panic) => Err(format!("panicked: {}", support::panic_message(&*panic))),
-        };
-        results.push(CheckResult {
-            name: check.name,
-            outcome,
-            elapsed: started.elapsed(),
-        });
-    }
-    ConformanceReport::new(results)
+    run_checks(KEY_CHECKS, new_keys).await
 }
 
 /// The names of every check, in the order [`run`] executes them.
@@ -239,51 +249,28 @@ where
 /// Runs the checks whose name contains `pattern` (all of them for `""`).
 ///
 /// Handy while fixing one failure: `run_matching("subscriptions::", ..)`.
-pub async fn run_matching<F, Fut>(pattern: &str, mut new_subject: F) -> ConformanceReport
+pub async fn run_matching<F, Fut>(pattern: &str, new_subject: F) -> ConformanceReport
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Subject>,
 {
-    let mut results = Vec::new();
-    for check in CHECKS.iter().filter(|c| c.name.contains(pattern)) {
-        let clock = Clock::current();
-        let started = clock.instant();
-        // A panicking factory or store fails its check, not the whole suite.
-        let attempt = AssertUnwindSafe(async {
-            let subject = new_subject().await;
-            clock.timeout(CHECK_TIMEOUT, (check.run)(subject)).await
-        })
-        .catch_unwind()
-        .await;
-        let outcome = match attempt {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_elapsed)) => Err(format!("timed out after {CHECK_TIMEOUT:?}")),
-            Err(panic) => Err(format!("panicked: {}", support::panic_message(&*panic))),
-        };
-        results.push(CheckResult {
-            name: check.name,
-            outcome,
-            elapsed: started.elapsed(),
-        });
-    }
-    ConformanceReport::new(results)
-}
-
-struct DeadlineCheck {
-    name: &'static str,
-    run: fn(deadlines::Deadlines) -> BoxFuture<'static, Outcome>,
+    run_checks(
+        CHECKS.iter().filter(|c| c.name.contains(pattern)),
+        new_subject,
+    )
+    .await
 }
 
 macro_rules! deadline_checks {
     ($($name:ident),* $(,)?) => {
-        &[$(DeadlineCheck {
+        &[$(Check {
             name: concat!("deadlines::", stringify!($name)),
             run: |store| Box::pin(deadlines::$name(store)),
         }),*]
     };
 }
 
-const DEADLINE_CHECKS: &[DeadlineCheck] = deadline_checks![
+const DEADLINE_CHECKS: &[Check<deadlines::Deadlines>] = deadline_checks![
     due_deadlines_are_claimed_once_earliest_first,
     a_claim_takes_at_most_the_limit,
     scheduling_again_replaces_and_cancel_removes,
@@ -309,26 +296,9 @@ where
     Fut: Future<Output = D>,
     D: DeadlineStore,
 {
-    let mut results = Vec::new();
-    for check in DEADLINE_CHECKS {
-        let clock = Clock::current();
-        let started = clock.instant();
-        let attempt = AssertUnwindSafe(async {
-            let store: deadlines::Deadlines = Arc::new(new_store().await);
-            clock.timeout(CHECK_TIMEOUT, (check.run)(store)).await
-        })
-        .catch_unwind()
-        .await;
-        let outcome = match attempt {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_elapsed)) => Err(format!("timed out after {CHECK_TIMEOUT:?}")),
-            Err(panic) => Err(format!("panicked: {}", support::panic_message(&*panic))),
-        };
-        results.push(CheckResult {
-            name: check.name,
-            outcome,
-            elapsed: started.elapsed(),
-        });
-    }
-    ConformanceReport::new(results)
+    run_checks(DEADLINE_CHECKS, || {
+        let store = new_store();
+        async move { Arc::new(store.await) as deadlines::Deadlines }
+    })
+    .await
 }

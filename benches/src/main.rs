@@ -8,7 +8,7 @@
 //!   publishing);
 //! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
 //!   `append`, `load`, `catchup`, `peers`, `compile`, `disintegrate`,
-//!   `growth`, `payload`) and print the report instead of writing it;
+//!   `growth`, `payload`, `memory`) and print the report instead of writing it;
 //! - `--out FILE`: write the report to `FILE`;
 //! - `--no-callgrind`: skip the instruction counts under valgrind.
 //!
@@ -48,9 +48,10 @@ use measure::Settings;
 use report::Section;
 
 const COMMAND: &str = "cargo bench -p eventsource-benches";
-const WORKLOADS: [&str; 10] = [
+const WORKLOADS: [&str; 11] = [
     "rehydration",
     "commands",
+    "memory",
     "append",
     "load",
     "catchup",
@@ -85,6 +86,14 @@ fn main() -> ExitCode {
     if let Some(i) = args.iter().position(|a| a == "--callgrind-child") {
         let (mode, schema) = (args.get(i + 1), args.get(i + 2));
         let known = matches!((mode, schema), (Some(m), Some(s)) if callgrind::child(m, s));
+        return if known {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    if let Some(i) = args.iter().position(|a| a == "--memory-child") {
+        let known = workloads::memory::child(args.get(i + 1), args.get(i + 2));
         return if known {
             ExitCode::SUCCESS
         } else {
@@ -151,6 +160,10 @@ fn main() -> ExitCode {
     if wanted("commands") {
         eprintln!("workload 2: command throughput");
         sections.push(workloads::commands::run(&rt, &settings));
+    }
+    if wanted("memory") {
+        eprintln!("workload 12: memory per event");
+        sections.push(workloads::memory::run(&settings));
     }
     match &db {
         Ok(db) => {

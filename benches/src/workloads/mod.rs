@@ -1,6 +1,7 @@
 //! The workloads, one module each, and what they share.
 
 pub(crate) mod commands;
+pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod rehydration;
 pub(crate) mod stream;

@@ -109,7 +109,7 @@ impl State {
     fn last_entry(&self, stream_id: &str) -> Result<(Arc<str>, usize), StoreError> {
         self.streams
             .get(stream_id)
-            .and_then(|s| Some((s.aggregate_type.clone(), *s.entries.last()?)))
+            .and_then(|s| Some((s.aggregate_type.clone(), *s.entries.last()? as usize)))
             .ok_or_else(|| StoreError::StreamNotFound {
                 stream_id: stream_id.into(),
             })
@@ -124,10 +124,11 @@ impl State {
         let cut = stream
             .entries
             .partition_point(|&i| log[i].stream_version < version);
-        let gone: Vec<usize> = stream.entries.drain(..cut).collect();
+        let gone: Vec<usize> = stream.entries.drain(..cut).map(|i| i as usize).collect();
         for &index in &gone {
+            let id = self.log[index].event_id;
+            self.ids.remove(&id, &self.log);
             let record = &mut self.log[index];
-            self.ids.remove(&record.event_id);
             // The place stays, the content goes: nothing removed is kept.
             record.payload = Arc::from("");
             record.metadata = Arc::default();

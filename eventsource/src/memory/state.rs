@@ -3,19 +3,19 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use uuid::Uuid;
-
+use super::ids::{self, EventIds};
+use super::log::Log;
 use crate::clock::Clock;
-use crate::event::{NewEvent, RecordedEvent};
+use crate::event::{Metadata, NewEvent, RecordedEvent};
 use crate::store::{AppendResult, EventFilter, ExpectedVersion, Snapshot};
 use crate::store::{StoreError, rules};
 
 #[derive(Debug, Default)]
 pub(super) struct State {
     /// The global log; the event at index `i` has global position `i + 1`.
-    pub(super) log: Vec<RecordedEvent>,
+    pub(super) log: Log,
     pub(super) streams: HashMap<Arc<str>, Stream>,
-    pub(super) ids: HashMap<Uuid, usize>,
+    pub(super) ids: EventIds,
     /// Indexes into `log` of removed events (hard deletes, truncations):
     /// their places stay, so positions keep meaning the same; reads skip them.
     pub(super) removed: BTreeSet<usize>,
@@ -28,8 +28,10 @@ pub(super) struct State {
 #[derive(Debug)]
 pub(super) struct Stream {
     pub(super) aggregate_type: Arc<str>,
-    /// Indexes into `log`, in stream-version order.
-    pub(super) entries: Vec<usize>,
+    /// Indexes into `log`, in stream-version order (`u32`, as in the
+    /// event-id index: half the memory of `usize`, and the append refuses
+    /// to grow the log past what they can hold).
+    pub(super) entries: Vec<u32>,
 }
 
 /// The shared copy of `name`.
@@ -121,15 +123,30 @@ impl State {
             .streams
             .get(stream_id)
             .map_or_else(|| aggregate_type.into(), |s| s.aggregate_type.clone());
+        if self.log.len().saturating_add(events.len()) > ids::CAPACITY {
+            return Err(StoreError::invalid(format!(
+                "the in-memory store holds at most {} events",
+                ids::CAPACITY
+            )));
+        }
         let recorded_at = clock.now();
         let count = events.len() as u64;
         let mut entries = Vec::with_capacity(events.len());
+        // The events of one command carry the same metadata: they share
+        // one copy, as they share their stream id and names.
+        let mut previous: Option<Arc<Metadata>> = None;
         for (offset, event) in events.into_iter().enumerate() {
+            let metadata = match previous.take() {
+                Some(shared) if *shared == event.metadata => shared,
+                _ => Arc::new(event.metadata),
+            };
+            previous = Some(metadata.clone());
             let index = self.log.len();
-            self.ids.insert(event.event_id, index);
-            entries.push(index);
+            // Below `ids::CAPACITY`, checked before the loop.
+            entries.push(index as u32);
+            let event_id = event.event_id;
             self.log.push(RecordedEvent {
-                event_id: event.event_id,
+                event_id,
                 stream_id: stream.clone(),
                 aggregate_type: aggregate_type.clone(),
                 stream_version: current + offset as u64 + 1,
@@ -137,9 +154,10 @@ impl State {
                 event_name: intern(&mut self.names, event.event_name),
                 schema_version: event.schema_version,
                 payload: event.payload,
-                metadata: Arc::new(event.metadata),
+                metadata,
                 recorded_at,
             });
+            self.ids.insert(event_id, index, &self.log);
         }
         self.streams
             .entry(stream)
@@ -167,9 +185,12 @@ impl State {
         let Some(first) = events.first() else {
             return Ok(None);
         };
-        let Some(&start) = self.ids.get(&first.event_id) else {
-            if let Some(stored) = events.iter().find_map(|e| self.ids.get(&e.event_id)) {
-                return Err(self.duplicate(stream_id, *stored));
+        let Some(start) = self.ids.get(&first.event_id, &self.log) else {
+            if let Some(stored) = events
+                .iter()
+                .find_map(|e| self.ids.get(&e.event_id, &self.log))
+            {
+                return Err(self.duplicate(stream_id, stored));
             }
             return Ok(None);
         };
@@ -254,9 +275,12 @@ impl State {
                 .zip(first..)
                 .take_while(|&(&index, expected)| index == expected)
                 .count();
-            let Some(records) = self.log.get(first..first + run) else {
+            // A run may also end where a chunk of the log does.
+            let records = self.log.run(first as usize, run);
+            let run = records.len();
+            if run == 0 {
                 break;
-            };
+            }
             lent = records.last().map(|r| r.stream_version + 1);
             if !visit(records) {
                 return (lent, true);
@@ -284,11 +308,11 @@ impl State {
         let range = (start - 1) as usize..last as usize;
         // Most chunks hold no removed event: then no index is looked up.
         let any_removed = self.removed.range(range.clone()).next().is_some();
-        let matches = self.log[range.clone()]
-            .iter()
-            .zip(range)
-            .filter(|(e, i)| !(any_removed && self.removed.contains(i)) && filter.matches(e))
-            .map(|(e, _)| e.clone())
+        let matches = self
+            .log
+            .range(range)
+            .filter(|(i, e)| !(any_removed && self.removed.contains(i)) && filter.matches(e))
+            .map(|(_, e)| e.clone())
             .collect();
         (matches, last)
     }
@@ -327,8 +351,13 @@ mod tests {
                 )
                 .unwrap();
         }
-        let first = &state.log[0].event_name;
-        assert!(state.log.iter().all(|r| Arc::ptr_eq(&r.event_name, first)));
+        let first = &state.log[0_usize].event_name;
+        assert!(
+            state
+                .log
+                .iter()
+                .all(|(_, r)| Arc::ptr_eq(&r.event_name, first))
+        );
         assert_eq!(state.names.len(), 1);
     }
 }

@@ -20,7 +20,7 @@
 //! | [`CORRUPT`] `Es-Corrupt` | only on a record the store could not read: why |
 //!
 //! Values that are free text (names, ids, JSON) are escaped with
-//! [`escape_value`]: `%`, control characters and non-ASCII bytes as `%XX`,
+//! [`escape_value`]: `%`, spaces, control characters and non-ASCII bytes as `%XX`,
 //! since a header value cannot hold a line break and NATS tools show
 //! ASCII best.
 
@@ -85,12 +85,13 @@ pub enum HeaderError {
     Payload,
 }
 
-/// Escapes free text for a header value: `%`, control characters and
-/// non-ASCII bytes become `%XX`.
+/// Escapes free text for a header value: `%`, spaces, control characters
+/// and non-ASCII bytes become `%XX`.
 pub fn escape_value(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for byte in text.bytes() {
-        if byte == b'%' || !(0x20..0x7F).contains(&byte) {
+        // Spaces too: header values lose their leading and trailing ones.
+        if byte == b'%' || !(0x21..0x7F).contains(&byte) {
             escaped.push_str(&format!("%{byte:02X}"));
         } else {
             escaped.push(char::from(byte));
@@ -379,7 +380,7 @@ mod tests {
     fn values_escape_line_breaks() {
         let text = "a\r\nb%c ü";
         let escaped = escape_value(text);
-        assert!(escaped.bytes().all(|b| (0x20..0x7F).contains(&b)));
+        assert!(escaped.bytes().all(|b| (0x21..0x7F).contains(&b)));
         assert_eq!(unescape_value(&escaped).as_deref(), Some(text));
         assert_eq!(unescape_value("%G1"), None);
     }

@@ -158,8 +158,8 @@ pub(crate) async fn message_at(
     }
 }
 
-/// The first message at or after `sequence` and before `end`, with its
-/// position, stepping over up to [`PROBE`] missing ones.
+/// The first message at or after `sequence` and before `end` that carries
+/// a position, with it, stepping over up to [`PROBE`] others.
 async fn existing_from(
     stream: &Stream,
     name: &str,
@@ -168,10 +168,11 @@ async fn existing_from(
 ) -> Result<Option<(u64, u64)>, NatsError> {
     let last = end.min(sequence.saturating_add(PROBE));
     for sequence in sequence..last {
-        if let Some(message) = message_at(stream, name, sequence).await? {
-            // A message without a position is taken to sort before every
-            // event: it cannot be delivered as one anyway.
-            let position = headers::position(Some(&message.headers)).unwrap_or(0);
+        // A message without a readable position says nothing about where
+        // the log stands: it is stepped over like a missing one.
+        if let Some(message) = message_at(stream, name, sequence).await?
+            && let Some(position) = headers::position(Some(&message.headers))
+        {
             return Ok(Some((sequence, position)));
         }
     }

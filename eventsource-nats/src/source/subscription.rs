@@ -122,7 +122,11 @@ pub(super) fn subscribe(
                 }
                 Decoded::Event(_) => {}
                 Decoded::Corrupt(record) => {
-                    if passes(&filter, &record.event_name, &record.aggregate_type) {
+                    // Without a name to filter on, every consumer parks it:
+                    // nobody can tell whether it was theirs.
+                    if record.event_name.is_empty()
+                        || passes(&filter, &record.event_name, &record.aggregate_type)
+                    {
                         yield Ok(SubscriptionItem::Corrupt(record));
                     }
                 }

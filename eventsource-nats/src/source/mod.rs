@@ -94,7 +94,7 @@ impl SourceOptions {
 /// use eventsource_nats::source::{JetStreamSource, SourceOptions};
 /// use std::time::Duration;
 /// # use eventsource::prelude::*;
-/// # #[derive(Event, serde::Serialize, serde::Deserialize)]
+/// # #[derive(Event, Debug, serde::Serialize, serde::Deserialize)]
 /// # #[event(name = "docs.nats.Visited")]
 /// # struct Visited;
 /// # #[derive(Default)]

@@ -34,12 +34,12 @@
 //! None of them stops the projection.
 
 mod acks;
+mod inner;
+mod options;
 mod subscription;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_nats::jetstream;
 use async_trait::async_trait;
 use eventsource::NewEvent;
 use eventsource::store::{
@@ -49,42 +49,9 @@ use eventsource::store::{
 use crate::error::NatsError;
 use crate::headers::{self, Decoded};
 use crate::stream;
+use inner::Inner;
 
-/// Where a source reads, and as whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceOptions {
-    /// The JetStream stream the relay writes.
-    pub stream: String,
-    /// The service reading: the prefix of its durable consumers' names, so
-    /// two services running a projection of the same name keep apart.
-    pub service: String,
-    /// How long JetStream waits for an acknowledgement before it would
-    /// deliver a message again (the source passes over such redeliveries).
-    pub ack_wait: Duration,
-    /// At most how many messages are delivered and not acknowledged.
-    pub max_ack_pending: i64,
-}
-
-impl SourceOptions {
-    /// Reading `stream` as `service` (letters, digits, `-`, `_`), with a
-    /// five-minute ack wait.
-    pub fn new(stream: &str, service: &str) -> Result<Self, NatsError> {
-        stream::check_name("stream name", stream)?;
-        stream::check_name("service name", service)?;
-        Ok(Self {
-            stream: stream.to_owned(),
-            service: service.to_owned(),
-            ack_wait: Duration::from_secs(300),
-            max_ack_pending: 10_000,
-        })
-    }
-
-    /// Sets the ack wait.
-    pub fn with_ack_wait(mut self, ack_wait: Duration) -> Self {
-        self.ack_wait = ack_wait;
-        self
-    }
-}
+pub use options::SourceOptions;
 
 /// An event store read from a JetStream stream (see the module docs).
 ///
@@ -92,8 +59,7 @@ impl SourceOptions {
 /// use eventsource::memory::InMemoryProjectionBackend;
 /// use eventsource::projection::ProjectionRunner;
 /// use eventsource_nats::source::{JetStreamSource, SourceOptions};
-/// use std::time::Duration;
-/// # use eventsource::prelude::*;
+/// /// # use eventsource::prelude::*;
 /// # #[derive(Event, Debug, serde::Serialize, serde::Deserialize)]
 /// # #[event(name = "docs.nats.Visited")]
 /// # struct Visited;
@@ -117,21 +83,6 @@ pub struct JetStreamSource {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    jetstream: jetstream::Context,
-    options: SourceOptions,
-    acks: Arc<acks::Registry>,
-}
-
-impl Inner {
-    async fn stream(&self) -> Result<jetstream::stream::Stream, NatsError> {
-        self.jetstream
-            .get_stream(&self.options.stream)
-            .await
-            .map_err(|e| NatsError::jetstream("find the stream", &self.options.stream, e))
-    }
-}
-
 impl std::fmt::Debug for JetStreamSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JetStreamSource")
@@ -144,11 +95,7 @@ impl JetStreamSource {
     /// A source reading through `client`.
     pub fn new(client: async_nats::Client, options: SourceOptions) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                jetstream: jetstream::new(client),
-                options,
-                acks: Arc::default(),
-            }),
+            inner: Arc::new(Inner::new(client, options)),
         }
     }
 

@@ -8,7 +8,7 @@ use eventsource::RecordedEvent;
 use eventsource::store::{EventFilter, StoreError, Subscription, SubscriptionItem};
 use futures::StreamExt;
 
-use super::Inner;
+use super::inner::Inner;
 use crate::error::NatsError;
 use crate::headers::{self, Decoded};
 use crate::stream;

@@ -45,6 +45,8 @@ fn not_measured(why: String) -> Section {
 }
 
 pub(crate) fn run(rt: &Runtime, settings: &Settings) -> Section {
+    // The JetStream context starts a task of its own when it is made.
+    let _entered = rt.enter();
     let url = eventsource_nats::url_from_env();
     let client = match rt.block_on(eventsource_nats::connect(&url, Duration::from_secs(5))) {
         Ok(client) => client,

@@ -139,7 +139,8 @@ enum Turn {
 
 impl Relay {
     /// A relay reading `store`, keeping its checkpoint and lease in
-    /// `backend`, publishing through `client`.
+    /// `backend`, publishing through `client`. Must be called inside a
+    /// Tokio runtime (the JetStream context starts a task).
     pub fn new(
         store: impl IntoEventStore,
         backend: impl ProjectionBackend<()>,

@@ -92,7 +92,8 @@ impl std::fmt::Debug for JetStreamSource {
 }
 
 impl JetStreamSource {
-    /// A source reading through `client`.
+    /// A source reading through `client`. Must be called inside a Tokio
+    /// runtime (the JetStream context starts a task).
     pub fn new(client: async_nats::Client, options: SourceOptions) -> Self {
         Self {
             inner: Arc::new(Inner::new(client, options)),

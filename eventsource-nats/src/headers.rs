@@ -296,7 +296,9 @@ fn corrupt(
     };
     let number = |name: &'static str| get(name).parse::<i64>().unwrap_or(0);
     let reason = match headers.and_then(|h| h.get(CORRUPT)) {
-        Some(stored) => unescape_value(stored.as_str()).unwrap_or_else(|| stored.as_str().to_owned()),
+        Some(stored) => {
+            unescape_value(stored.as_str()).unwrap_or_else(|| stored.as_str().to_owned())
+        }
         None => format!("the JetStream message does not decode: {reason}"),
     };
     CorruptRecord {

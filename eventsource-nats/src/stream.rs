@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::stream::{Config, LastRawMessageErrorKind, Stream};
 use async_nats::jetstream;
 use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::stream::{Config, LastRawMessageErrorKind, Stream};
 
 use crate::error::NatsError;
 use crate::headers;

@@ -45,7 +45,9 @@ pub enum SubjectError {
         found: String,
     },
     /// The subject is longer than [`MAX_SUBJECT_LEN`].
-    #[error("subject of {len} bytes is longer than the {max} the relay publishes to: `{prefix}...`")]
+    #[error(
+        "subject of {len} bytes is longer than the {max} the relay publishes to: `{prefix}...`"
+    )]
     TooLong {
         /// Its length in bytes.
         len: usize,
@@ -324,8 +326,25 @@ mod tests {
     #[test]
     fn hostile_names_become_valid_distinct_tokens() {
         let names = [
-            "", ".", "..", "a.b", "a b", "*", ">", "a*b>", "\t", "\r\n", "%", "%25", "Zürich",
-            "日本", "emoji 🎉", "_", "-", "a_b-c", "a%2Eb",
+            "",
+            ".",
+            "..",
+            "a.b",
+            "a b",
+            "*",
+            ">",
+            "a*b>",
+            "\t",
+            "\r\n",
+            "%",
+            "%25",
+            "Zürich",
+            "日本",
+            "emoji 🎉",
+            "_",
+            "-",
+            "a_b-c",
+            "a%2Eb",
         ];
         let mut seen = std::collections::HashSet::new();
         for name in names {

@@ -40,8 +40,19 @@ impl Totals {
 }
 
 const HOSTILE: &[&str] = &[
-    "a.b", "a b", "*", ">", "a.*.>", "Zürich 日本", "%2E", "tab\tid", "new\nline", "..", " ",
-    "emoji 🎉", "plain",
+    "a.b",
+    "a b",
+    "*",
+    ">",
+    "a.*.>",
+    "Zürich 日本",
+    "%2E",
+    "tab\tid",
+    "new\nline",
+    "..",
+    " ",
+    "emoji 🎉",
+    "plain",
 ];
 
 fn settings(stream: &str) -> StreamSettings {
@@ -63,9 +74,18 @@ async fn hostile_stream_names_get_valid_distinct_subjects() {
     let options = RelayOptions::new("hostile", settings(&stream))
         .unwrap()
         .with_subjects(SubjectScheme::prefixed(&stream).unwrap());
-    let relay = Relay::new(store.clone(), InMemoryProjectionBackend::new(), client.clone(), options).spawn();
+    let relay = Relay::new(
+        store.clone(),
+        InMemoryProjectionBackend::new(),
+        client.clone(),
+        options,
+    )
+    .spawn();
     let head = store.head_position().await.unwrap();
-    relay.wait_until(head, Duration::from_secs(30)).await.expect("published");
+    relay
+        .wait_until(head, Duration::from_secs(30))
+        .await
+        .expect("published");
     relay.stop().await.expect("stops cleanly");
 
     let stored = common::read_stream(&client, &stream).await;
@@ -100,12 +120,20 @@ async fn a_custom_scheme_giving_an_invalid_subject_stops_the_relay_with_a_typed_
     let options = RelayOptions::new("bad-subject", settings(&stream))
         .unwrap()
         .with_subjects(raw);
-    let relay = Relay::new(store, InMemoryProjectionBackend::new(), client.clone(), options);
+    let relay = Relay::new(
+        store,
+        InMemoryProjectionBackend::new(),
+        client.clone(),
+        options,
+    );
     let outcome = tokio::time::timeout(Duration::from_secs(30), relay.run(std::future::pending()))
         .await
         .expect("the relay stops by itself");
     match outcome {
-        Err(NatsError::Subject { position: 1, source }) => {
+        Err(NatsError::Subject {
+            position: 1,
+            source,
+        }) => {
             assert!(source.to_string().contains("a space"), "{source}");
         }
         other => panic!("expected a subject error, got {other:?}"),
@@ -118,7 +146,9 @@ async fn a_stream_someone_else_writes_to_is_refused() {
     let client = common::nats().await;
     let stream = common::unique("NATS_FOREIGN");
     let js = jetstream::new(client.clone());
-    stream::ensure(&js, &settings(&stream)).await.expect("a stream");
+    stream::ensure(&js, &settings(&stream))
+        .await
+        .expect("a stream");
     js.publish(format!("{stream}.x"), Bytes::from_static(b"hello"))
         .await
         .expect("publish")
@@ -128,7 +158,12 @@ async fn a_stream_someone_else_writes_to_is_refused() {
     let options = RelayOptions::new("foreign", settings(&stream))
         .unwrap()
         .with_subjects(SubjectScheme::prefixed(&stream).unwrap());
-    let relay = Relay::new(store, InMemoryProjectionBackend::new(), client.clone(), options);
+    let relay = Relay::new(
+        store,
+        InMemoryProjectionBackend::new(),
+        client.clone(),
+        options,
+    );
     let outcome = tokio::time::timeout(Duration::from_secs(30), relay.run(std::future::pending()))
         .await
         .expect("the relay stops by itself");
@@ -159,21 +194,30 @@ async fn messages_the_source_cannot_use_are_parked_or_passed_over_never_wedging(
     let client = common::nats().await;
     let stream = common::unique("NATS_BADMSG");
     let js = jetstream::new(client.clone());
-    stream::ensure(&js, &settings(&stream)).await.expect("a stream");
+    stream::ensure(&js, &settings(&stream))
+        .await
+        .expect("a stream");
     let subject = format!("{stream}.natsbad.s-1");
     let publish = |headers: Option<async_nats::HeaderMap>, payload: String| {
         let js = js.clone();
         let subject = subject.clone();
         async move {
             let ack = match headers {
-                Some(headers) => js.publish_with_headers(subject, headers, payload.into()).await,
+                Some(headers) => {
+                    js.publish_with_headers(subject, headers, payload.into())
+                        .await
+                }
                 None => js.publish(subject, payload.into()).await,
             };
             ack.expect("publish").await.expect("stored");
         }
     };
     let good = |position: u64, amount: i64| {
-        let e = event(position, "natsbad.Known", &format!(r#"{{"amount":{amount}}}"#));
+        let e = event(
+            position,
+            "natsbad.Known",
+            &format!(r#"{{"amount":{amount}}}"#),
+        );
         (Some(headers::for_event(&e)), e.payload.to_string())
     };
     let (h, p) = good(10, 1);
@@ -185,7 +229,11 @@ async fn messages_the_source_cannot_use_are_parked_or_passed_over_never_wedging(
     publish(None, "garbage".into()).await;
     // A known name whose payload does not decode: parked by the runner.
     let undecodable = event(30, "natsbad.Known", r#"{"amount":"many"}"#);
-    publish(Some(headers::for_event(&undecodable)), undecodable.payload.to_string()).await;
+    publish(
+        Some(headers::for_event(&undecodable)),
+        undecodable.payload.to_string(),
+    )
+    .await;
     let (h, p) = good(40, 4);
     publish(h, p).await;
     // A record the store itself could not read, relayed as it was.
@@ -212,11 +260,19 @@ async fn messages_the_source_cannot_use_are_parked_or_passed_over_never_wedging(
     let (h, p) = good(70, 7);
     publish(h, p).await;
 
-    let source = JetStreamSource::new(client.clone(), SourceOptions::new(&stream, "badmsg").unwrap());
+    let source = JetStreamSource::new(
+        client.clone(),
+        SourceOptions::new(&stream, "badmsg").unwrap(),
+    );
     let amounts = Arc::new(Mutex::new(Vec::new()));
     let runner = ProjectionRunner::new(source).expect("a runner");
     runner
-        .start(Totals { amounts: amounts.clone() }, InMemoryProjectionBackend::new())
+        .start(
+            Totals {
+                amounts: amounts.clone(),
+            },
+            InMemoryProjectionBackend::new(),
+        )
         .await
         .expect("start");
     runner

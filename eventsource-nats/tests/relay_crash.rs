@@ -83,12 +83,19 @@ async fn a_relay_killed_again_and_again_loses_nothing_and_keeps_order() {
                             "natstest.Deposited",
                             1,
                             format!(r#"{{"writer":{writer},"n":{written},"i":{i}}}"#),
-                            Metadata::new().with_header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+                            Metadata::new().with_header(
+                                "traceparent",
+                                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                            ),
                         )
                     })
                     .collect();
                 // Each stream keeps one aggregate type, hostile or not.
-                let aggregate = if index % 2 == 0 { "natstest.Account" } else { "natstest Odd*" };
+                let aggregate = if index % 2 == 0 {
+                    "natstest.Account"
+                } else {
+                    "natstest Odd*"
+                };
                 match store
                     .append(&stream_id, aggregate, ExpectedVersion::Any, events)
                     .await
@@ -159,14 +166,14 @@ async fn a_relay_killed_again_and_again_loses_nothing_and_keeps_order() {
             wrong_subject += 1;
         }
     }
-    let lost = log.iter().filter(|e| !seen.contains_key(&e.event_id)).count();
+    let lost = log
+        .iter()
+        .filter(|e| !seen.contains_key(&e.event_id))
+        .count();
     let duplicated: usize = seen.values().map(|n| n - 1).sum();
     let foreign = seen.len() + lost - log.len();
-    let matches_log = stored.len() == log.len()
-        && stored
-            .iter()
-            .zip(&log)
-            .all(|(s, e)| s.event() == e);
+    let matches_log =
+        stored.len() == log.len() && stored.iter().zip(&log).all(|(s, e)| s.event() == e);
     println!(
         "{KILLS} kills, {} events written, {} messages stored, {} subjects: lost {lost}, \
          duplicated {duplicated}, out of order per subject {out_of_order}, out of global \
@@ -175,7 +182,10 @@ async fn a_relay_killed_again_and_again_loses_nothing_and_keeps_order() {
         stored.len(),
         last_by_subject.len(),
     );
-    assert!(log.len() > 100, "too few events were written to test anything");
+    assert!(
+        log.len() > 100,
+        "too few events were written to test anything"
+    );
     assert_eq!(lost, 0, "events lost");
     assert_eq!(duplicated, 0, "events duplicated");
     assert_eq!(out_of_order, 0, "events out of order within a subject");

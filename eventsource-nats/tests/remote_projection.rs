@@ -67,11 +67,21 @@ async fn write(store: &impl EventStore, round: usize, count: usize) {
         let event = if i % 3 == 0 {
             NewEvent::from_event(&Withdrawn { amount: i as i64 }, Metadata::new())
         } else {
-            NewEvent::from_event(&Deposited { amount: (round * 1000 + i) as i64 }, Metadata::new())
+            NewEvent::from_event(
+                &Deposited {
+                    amount: (round * 1000 + i) as i64,
+                },
+                Metadata::new(),
+            )
         }
         .expect("encode");
         store
-            .append(stream_id, "natsremote.Account", ExpectedVersion::Any, vec![event])
+            .append(
+                stream_id,
+                "natsremote.Account",
+                ExpectedVersion::Any,
+                vec![event],
+            )
             .await
             .expect("append");
     }
@@ -85,7 +95,9 @@ async fn a_projection_fed_from_jetstream_equals_one_fed_from_postgres() {
     let settings = StreamSettings::new(&stream, vec![format!("{stream}.>")]).expect("settings");
     let options = RelayOptions::new("remote-relay", settings)
         .expect("options")
-        .with_subjects(eventsource_nats::subject::SubjectScheme::prefixed(&stream).expect("prefix"));
+        .with_subjects(
+            eventsource_nats::subject::SubjectScheme::prefixed(&stream).expect("prefix"),
+        );
     let relay = Relay::new(
         store.clone(),
         store.projection_backend(),
@@ -97,7 +109,12 @@ async fn a_projection_fed_from_jetstream_equals_one_fed_from_postgres() {
     let local_seen = Seen::default();
     let local = ProjectionRunner::new(store.clone()).expect("a runner");
     local
-        .start(Ledger { seen: local_seen.clone() }, InMemoryProjectionBackend::new())
+        .start(
+            Ledger {
+                seen: local_seen.clone(),
+            },
+            InMemoryProjectionBackend::new(),
+        )
         .await
         .expect("start locally");
 
@@ -109,14 +126,22 @@ async fn a_projection_fed_from_jetstream_equals_one_fed_from_postgres() {
     let remote_backend = InMemoryProjectionBackend::new();
     let remote = ProjectionRunner::new(source.clone()).expect("a runner");
     remote
-        .start(Ledger { seen: remote_seen.clone() }, remote_backend.clone())
+        .start(
+            Ledger {
+                seen: remote_seen.clone(),
+            },
+            remote_backend.clone(),
+        )
         .await
         .expect("start remotely");
 
     write(&store, 0, 120).await;
     let head = store.head_position().await.expect("head");
     let wait = Duration::from_secs(60);
-    relay.wait_until(head, wait).await.expect("the relay publishes");
+    relay
+        .wait_until(head, wait)
+        .await
+        .expect("the relay publishes");
     remote
         .wait_until("natsremote.ledger", head, wait)
         .await
@@ -127,13 +152,21 @@ async fn a_projection_fed_from_jetstream_equals_one_fed_from_postgres() {
     write(&store, 1, 80).await;
     let remote = ProjectionRunner::new(source.clone()).expect("a runner");
     remote
-        .start(Ledger { seen: remote_seen.clone() }, remote_backend.clone())
+        .start(
+            Ledger {
+                seen: remote_seen.clone(),
+            },
+            remote_backend.clone(),
+        )
         .await
         .expect("restart remotely");
     write(&store, 2, 40).await;
 
     let head = store.head_position().await.expect("head");
-    relay.wait_until(head, wait).await.expect("the relay publishes");
+    relay
+        .wait_until(head, wait)
+        .await
+        .expect("the relay publishes");
     local
         .wait_until("natsremote.ledger", head, wait)
         .await
@@ -158,7 +191,13 @@ async fn a_projection_fed_from_jetstream_equals_one_fed_from_postgres() {
         let expected: Vec<u64> = (1..=events.len() as u64).collect();
         assert_eq!(versions, expected, "stream {stream_id} out of order");
     }
-    assert!(remote.parked("natsremote.ledger").await.expect("parked").is_empty());
+    assert!(
+        remote
+            .parked("natsremote.ledger")
+            .await
+            .expect("parked")
+            .is_empty()
+    );
 
     // Acknowledged up to the last message, once committed.
     let js = jetstream::new(client.clone());

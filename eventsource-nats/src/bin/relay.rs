@@ -23,7 +23,9 @@ fn main() -> ExitCode {
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [url, schema, name, stream, rest @ ..] = args.as_slice() else {
-        eprintln!("usage: eventsource-nats-relay <database-url> <schema> <relay-name> <stream> [batch-size]");
+        eprintln!(
+            "usage: eventsource-nats-relay <database-url> <schema> <relay-name> <stream> [batch-size]"
+        );
         return ExitCode::from(2);
     };
     let batch_size = match rest.first().map(|s| s.parse::<usize>()) {

@@ -365,7 +365,9 @@ impl Relay {
 fn fatal(error: &NatsError) -> bool {
     matches!(
         error,
-        NatsError::Subject { .. } | NatsError::ForeignMessage { .. } | NatsError::InvalidName { .. }
+        NatsError::Subject { .. }
+            | NatsError::ForeignMessage { .. }
+            | NatsError::InvalidName { .. }
     )
 }
 

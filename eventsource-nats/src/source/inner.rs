@@ -30,4 +30,3 @@ impl Inner {
             .map_err(|e| NatsError::jetstream("find the stream", &self.options.stream, e))
     }
 }
-

@@ -180,8 +180,18 @@ impl EventStore for JetStreamSource {
         self.subscribe_as("anonymous", from_position, filter)
     }
 
-    fn subscribe_as(&self, consumer: &str, from_position: u64, filter: EventFilter) -> Subscription {
-        subscription::subscribe(self.inner.clone(), consumer.to_owned(), from_position, filter)
+    fn subscribe_as(
+        &self,
+        consumer: &str,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Subscription {
+        subscription::subscribe(
+            self.inner.clone(),
+            consumer.to_owned(),
+            from_position,
+            filter,
+        )
     }
 
     fn committed(&self, consumer: &str, position: u64) {
@@ -194,7 +204,11 @@ impl EventStore for JetStreamSource {
 
     async fn head_position(&self) -> Result<u64, StoreError> {
         let name = &self.inner.options.stream;
-        let stream = self.inner.stream().await.map_err(NatsError::into_store_error)?;
+        let stream = self
+            .inner
+            .stream()
+            .await
+            .map_err(NatsError::into_store_error)?;
         let tail = stream::tail(&stream, name)
             .await
             .map_err(NatsError::into_store_error)?;

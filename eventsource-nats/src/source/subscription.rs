@@ -165,6 +165,9 @@ mod tests {
         let a = durable_name("svc", "orders.summary@v2");
         let b = durable_name("svc", "orders_summary@v2");
         assert_ne!(a, b);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
     }
 }

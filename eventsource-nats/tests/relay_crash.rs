@@ -1,6 +1,7 @@
-//! The relay as a real process, killed with SIGKILL again and again while
-//! writers append to PostgreSQL: afterwards the JetStream stream holds
-//! every event exactly once, in global order as a whole and per subject.
+//! The relay as a real process, killed with SIGKILL again and again (and
+//! now and then frozen with SIGSTOP past its lease) while writers append
+//! to PostgreSQL: afterwards the JetStream stream holds every event
+//! exactly once, in global order as a whole and per subject.
 
 mod common;
 
@@ -34,6 +35,13 @@ fn relay(database_url: &str, schema: &str, name: &str, stream: &str) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("start the relay process")
+}
+
+fn signal(child: &Child, signal: Signal) {
+    if let Some(pid) = child.id() {
+        let pid = Pid::from_raw(i32::try_from(pid).expect("a pid"));
+        kill(pid, signal).expect("signal the relay");
+    }
 }
 
 async fn sigkill(child: &mut Child) {
@@ -114,12 +122,23 @@ async fn a_relay_killed_again_and_again_loses_nothing_and_keeps_order() {
         relay(&database_url, store.schema(), name, &stream),
         relay(&database_url, store.schema(), name, &stream),
     ];
-    let mut kills = 0;
+    let (mut kills, mut freezes) = (0, 0);
     for round in 0.. {
         if kills >= KILLS {
             break;
         }
         tokio::time::sleep(Duration::from_millis(fastrand::u64(300..1500))).await;
+        if round % 4 == 3 {
+            // Frozen past its lease: if it was publishing, the other takes
+            // over, and when it wakes its expectations no longer hold.
+            let frozen = fastrand::usize(..relays.len());
+            signal(&relays[frozen], Signal::SIGSTOP);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            signal(&relays[frozen], Signal::SIGCONT);
+            freezes += 1;
+            println!("round {round}: froze relay {frozen} for 3 s");
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(300..1000))).await;
+        }
         // Every third round both die, so the one publishing surely does.
         let victims: Vec<usize> = if round % 3 == 2 {
             vec![0, 1]
@@ -187,7 +206,7 @@ async fn a_relay_killed_again_and_again_loses_nothing_and_keeps_order() {
     let matches_log =
         stored.len() == log.len() && stored.iter().zip(&log).all(|(s, e)| s.event() == e);
     println!(
-        "{kills} kills, {} events written, {} messages stored, {} subjects: lost {lost}, \
+        "{kills} kills, {freezes} freezes, {} events written, {} messages stored, {} subjects: lost {lost}, \
          duplicated {duplicated}, out of order per subject {out_of_order}, out of global \
          order {out_of_global_order}, not in the log {foreign}, wrong subject {wrong_subject}",
         log.len(),

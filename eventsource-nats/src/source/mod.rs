@@ -28,7 +28,7 @@
 //!
 //! A message that cannot be read back as an event (missing or malformed
 //! headers, a record the store could not read) is handed to the runner as
-//! [`SubscriptionItem::Corrupt`] and parked; an event whose payload does not
+//! [`SubscriptionItem::Corrupt`](eventsource::store::SubscriptionItem::Corrupt) and parked; an event whose payload does not
 //! decode is parked by the runner as on PostgreSQL; events the projection
 //! does not handle (names it does not know among them) are passed over.
 //! None of them stops the projection.

@@ -16,13 +16,16 @@ pub struct SourceOptions {
     /// How long JetStream waits for an acknowledgement before it would
     /// deliver a message again (the source passes over such redeliveries).
     pub ack_wait: Duration,
-    /// At most how many messages are delivered and not acknowledged.
+    /// At most how many messages are delivered and not acknowledged (-1:
+    /// no limit, the default). Messages a projection passes over are
+    /// acknowledged with the next one it commits, so a limit smaller than
+    /// the longest run of events it does not handle would stall it.
     pub max_ack_pending: i64,
 }
 
 impl SourceOptions {
     /// Reading `stream` as `service` (letters, digits, `-`, `_`), with a
-    /// five-minute ack wait.
+    /// five-minute ack wait and no limit on unacknowledged messages.
     pub fn new(stream: &str, service: &str) -> Result<Self, NatsError> {
         stream::check_name("stream name", stream)?;
         stream::check_name("service name", service)?;
@@ -30,8 +33,14 @@ impl SourceOptions {
             stream: stream.to_owned(),
             service: service.to_owned(),
             ack_wait: Duration::from_secs(300),
-            max_ack_pending: 10_000,
+            max_ack_pending: -1,
         })
+    }
+
+    /// Sets the limit of messages delivered and not acknowledged.
+    pub fn with_max_ack_pending(mut self, max: i64) -> Self {
+        self.max_ack_pending = max;
+        self
     }
 
     /// Sets the ack wait.

@@ -8,7 +8,7 @@
 //!   publishing);
 //! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
 //!   `append`, `load`, `catchup`, `peers`, `compile`, `disintegrate`,
-//!   `growth`, `payload`, `memory`) and print the report instead of writing it;
+//!   `growth`, `payload`, `relay`, `memory`) and print the report instead of writing it;
 //! - `--out FILE`: write the report to `FILE`;
 //! - `--no-callgrind`: skip the instruction counts under valgrind.
 //!
@@ -48,7 +48,7 @@ use measure::Settings;
 use report::Section;
 
 const COMMAND: &str = "cargo bench -p eventsource-benches";
-const WORKLOADS: [&str; 11] = [
+const WORKLOADS: [&str; 12] = [
     "rehydration",
     "commands",
     "memory",
@@ -60,6 +60,7 @@ const WORKLOADS: [&str; 11] = [
     "disintegrate",
     "growth",
     "payload",
+    "relay",
 ];
 
 /// The workloads that need a PostgreSQL server.
@@ -162,7 +163,7 @@ fn main() -> ExitCode {
         sections.push(workloads::commands::run(&rt, &settings));
     }
     if wanted("memory") {
-        eprintln!("workload 12: memory per event");
+        eprintln!("workload 13: memory per event");
         sections.push(workloads::memory::run(&settings));
     }
     match &db {
@@ -233,6 +234,13 @@ fn main() -> ExitCode {
                 body: report::Body::NotMeasured(format!("No PostgreSQL server: {why}.")),
             }),
         }
+    }
+
+    if wanted("relay") {
+        // Needs a NATS server with JetStream (`NATS_URL`, default
+        // 127.0.0.1:4222); without one the section says so.
+        eprintln!("workload 12: JetStream relay");
+        sections.push(workloads::relay::run(&rt, &settings));
     }
 
     machine.finish();

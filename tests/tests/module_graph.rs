@@ -459,6 +459,11 @@ fn the_simulation_has_no_import_circles() {
 }
 
 #[test]
+fn the_nats_bus_has_no_import_circles() {
+    assert_no_circles("eventsource-nats");
+}
+
+#[test]
 fn a_circle_is_found() {
     let file = |name: &str| PathBuf::from(name);
     let graph: BTreeMap<PathBuf, BTreeSet<PathBuf>> = [

@@ -4,6 +4,7 @@ pub(crate) mod commands;
 pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod rehydration;
+pub(crate) mod relay;
 pub(crate) mod stream;
 
 use tokio::runtime::{Builder, Runtime};

@@ -165,6 +165,23 @@ impl ShreddingStore {
             async move { open_record(&*keys, &personal, item?).await }
         }))
     }
+
+    fn opened_items(&self, items: Subscription) -> Subscription {
+        let keys = self.keys.clone();
+        let personal = self.personal.clone();
+        Box::pin(items.then(move |item| {
+            let keys = keys.clone();
+            let personal = personal.clone();
+            async move {
+                match item? {
+                    SubscriptionItem::Event(record) => Ok(SubscriptionItem::Event(
+                        open_record(&*keys, &personal, record).await?,
+                    )),
+                    other => Ok(other),
+                }
+            }
+        }))
+    }
 }
 
 #[async_trait]
@@ -194,24 +211,22 @@ impl EventStore for ShreddingStore {
     }
 
     fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
-        let keys = self.keys.clone();
-        let personal = self.personal.clone();
-        Box::pin(
-            self.inner
-                .subscribe(from_position, filter)
-                .then(move |item| {
-                    let keys = keys.clone();
-                    let personal = personal.clone();
-                    async move {
-                        match item? {
-                            SubscriptionItem::Event(record) => Ok(SubscriptionItem::Event(
-                                open_record(&*keys, &personal, record).await?,
-                            )),
-                            other => Ok(other),
-                        }
-                    }
-                }),
-        )
+        self.opened_items(self.inner.subscribe(from_position, filter))
+    }
+
+    // A source keeping state per consumer (JetStream) sees the runner's
+    // names and commits through the wrapper.
+    fn subscribe_as(
+        &self,
+        consumer: &str,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Subscription {
+        self.opened_items(self.inner.subscribe_as(consumer, from_position, filter))
+    }
+
+    fn committed(&self, consumer: &str, position: u64) {
+        self.inner.committed(consumer, position);
     }
 
     async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {

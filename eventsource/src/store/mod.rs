@@ -147,6 +147,30 @@ pub trait EventStore: Send + Sync + 'static {
     /// Never skips an event, even one committed after a later-numbered one.
     fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription;
 
+    /// Like [`EventStore::subscribe`], for the consumer named `consumer` (a
+    /// projection's or saga's slot: its name and version): the projection
+    /// runner subscribes through this. A source that keeps state per
+    /// consumer (a durable JetStream consumer, in `eventsource-nats`) uses
+    /// the name; the default ignores it.
+    fn subscribe_as(
+        &self,
+        consumer: &str,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Subscription {
+        let _ = consumer;
+        self.subscribe(from_position, filter)
+    }
+
+    /// Told by the projection runner that `consumer` has committed every
+    /// event of its subscription up to `position` (its checkpoint moved
+    /// there). A source that acknowledges deliveries (JetStream) does so
+    /// now, never before the read model committed; the default does
+    /// nothing. Called from inside the runner's task: it must not block.
+    fn committed(&self, consumer: &str, position: u64) {
+        let _ = (consumer, position);
+    }
+
     /// The version of the last event in `stream_id`, `None` if it has none.
     async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError>;
 

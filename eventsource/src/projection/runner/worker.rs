@@ -321,7 +321,7 @@ impl<P: Projection> Worker<P> {
         let from = self.committed.map_or(1, |p| p + 1);
         let mut items = self
             .store
-            .subscribe(from, self.filter.clone())
+            .subscribe_as(&self.slot, from, self.filter.clone())
             .ready_chunks(self.options.batch_size);
         // Another process may activate a newer version at any time.
         let period = self.options.renew_every();
@@ -873,6 +873,8 @@ impl<P: Projection> Worker<P> {
 
     fn advance(&mut self, position: u64, handled: u64) {
         self.committed = Some(self.committed.map_or(position, |c| c.max(position)));
+        // A source acknowledging deliveries (JetStream) may do so now.
+        self.store.committed(&self.slot, position);
         let committed = self.committed;
         self.publish(|s| {
             s.position = committed;

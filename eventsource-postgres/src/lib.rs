@@ -399,6 +399,7 @@ mod positions;
 mod processing;
 mod read;
 mod read_model;
+mod replica;
 mod row;
 mod schema;
 mod snapshots;
@@ -414,6 +415,7 @@ pub use processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore,
 };
 pub use read_model::{PgReadModel, ReadModelStep};
+pub use replica::ReplicaReads;
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;
 pub use tenants::{

@@ -355,7 +355,7 @@ impl<'f> Bound<'f> {
 /// The rows below the horizon must then be read on the same connection:
 /// they are final on the server that computed it, in its state then or
 /// later. Another server (a standby further behind) or the same standby
-/// after a restart (which reopens at an earlier point of its replay) may
+/// after a crash (which may reopen at an earlier point of its replay) may
 /// not show them yet, and a reader that moved past them would skip them.
 pub(crate) async fn horizon(
     reads: &Reads,

@@ -7,6 +7,8 @@
 //! under that script when they are unset; in a run of every workload the
 //! section says how to get them instead.
 
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -64,6 +66,34 @@ pub(crate) fn not_measured() -> Section {
              cargo bench -p eventsource-benches -- --only replica` (or with `--only replica` \
              alone, which does that itself)."
         )),
+    }
+}
+
+/// Runs this harness again, with the same arguments, under
+/// `scripts/with-replica-postgres`, which starts a primary and a standby.
+pub(crate) fn rerun(root: &Path, args: &[String]) -> ExitCode {
+    let script = root.join("scripts").join("with-replica-postgres");
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => {
+            eprintln!("cannot find the harness executable: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "{PRIMARY_VAR} and {STANDBY_VAR} are not set: running again under {}",
+        script.display()
+    );
+    match Command::new(&script).arg(exe).args(args).status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("{} ended with {status}", script.display());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("cannot run {}: {error}", script.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

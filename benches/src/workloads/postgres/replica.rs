@@ -165,9 +165,63 @@ async fn write(store: PgEventStore, w: usize, stop: Arc<AtomicBool>, appended: A
     }
 }
 
-/// Loads per second through `repo` by [`LOADERS`] tasks for `time`, and the
-/// events per second the writers appended meanwhile.
-async fn side(repo: &Repository<Account>, time: Duration, appended: &AtomicU64) -> (f64, f64) {
+/// Linux's clock ticks per second in `/proc` (`USER_HZ`, 100 on every
+/// mainstream build).
+const TICKS: f64 = 100.0;
+
+/// The CPU seconds used so far by the server behind `pool`: its postmaster,
+/// its live children, and the children that ended (from `/proc`, Linux
+/// only; the role must read `data_directory`, as a superuser can).
+async fn server_cpu(pool: &PgPool) -> Option<f64> {
+    let dir: String = sqlx::query_scalar("SELECT current_setting('data_directory')")
+        .fetch_one(pool)
+        .await
+        .ok()?;
+    let pid_file = std::fs::read_to_string(Path::new(&dir).join("postmaster.pid")).ok()?;
+    let postmaster: u32 = pid_file.lines().next()?.trim().parse().ok()?;
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The fields after the command name, which is in parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let parent = field(1);
+        if pid == postmaster {
+            // Its own time and that of its children that have ended.
+            ticks += field(11) + field(12) + field(13) + field(14);
+        } else if parent == u64::from(postmaster) {
+            ticks += field(11) + field(12);
+        }
+    }
+    Some(ticks as f64 / TICKS)
+}
+
+/// One side of a round.
+struct Sample {
+    loads: f64,
+    writes: f64,
+    /// Cores busy on each server, when `/proc` tells.
+    primary_cpu: Option<f64>,
+    standby_cpu: Option<f64>,
+}
+
+/// Loads per second through `repo` by [`LOADERS`] tasks for `time`, the
+/// events per second the writers appended meanwhile, and each server's CPU.
+async fn side(
+    repo: &Repository<Account>,
+    time: Duration,
+    appended: &AtomicU64,
+    servers: (&PgPool, &PgPool),
+) -> Sample {
+    let cpu_before = (server_cpu(servers.0).await, server_cpu(servers.1).await);
     let before = appended.load(Ordering::Relaxed);
     let started = Instant::now();
     let loaders = (0..LOADERS).map(|l| {
@@ -192,7 +246,14 @@ async fn side(repo: &Repository<Account>, time: Duration, appended: &AtomicU64) 
     }
     let elapsed = started.elapsed().as_secs_f64();
     let wrote = appended.load(Ordering::Relaxed) - before;
-    (loads as f64 / elapsed, wrote as f64 / elapsed)
+    let cpu_after = (server_cpu(servers.0).await, server_cpu(servers.1).await);
+    let busy = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / elapsed);
+    Sample {
+        loads: loads as f64 / elapsed,
+        writes: wrote as f64 / elapsed,
+        primary_cpu: busy(cpu_before.0, cpu_after.0),
+        standby_cpu: busy(cpu_before.1, cpu_after.1),
+    }
 }
 
 /// The standby's replay lag as the primary reports it, in milliseconds.
@@ -230,23 +291,29 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, urls: &(String, String)) ->
         .collect();
     // Longer rounds than the other workloads: each side is a mix of tasks.
     let time = settings.round_time * 3;
-    let (mut loads, mut writes) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    // Per side (0: loads on the standby, 1: on the primary): loads/s,
+    // writers' events/s, primary cores, standby cores.
+    let mut figures: [[Vec<f64>; 4]; 2] = Default::default();
     let mut lags = Vec::new();
     let mut measure = |which: usize| {
         let repo = if which == 0 { &on_standby } else { &on_primary };
-        let (l, w) = rt.block_on(side(repo, time, &appended));
-        loads[which].push(l);
-        writes[which].push(w);
+        let sample = rt.block_on(side(repo, time, &appended, (&primary, &standby)));
+        let kept = &mut figures[which];
+        kept[0].push(sample.loads);
+        kept[1].push(sample.writes);
+        if let (Some(p), Some(s)) = (sample.primary_cpu, sample.standby_cpu) {
+            kept[2].push(p);
+            kept[3].push(s);
+        }
         if let Some(lag) = rt.block_on(replay_lag_ms(&primary)) {
             lags.push(lag);
         }
     };
+    // Warm-up, once each, not kept.
     measure(0);
     measure(1);
-    for side in [&mut loads, &mut writes] {
-        for samples in side.iter_mut() {
-            samples.clear();
-        }
+    for kept in figures.iter_mut().flatten() {
+        kept.clear();
     }
     for round in 0..settings.rounds.max(1) {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -259,10 +326,16 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, urls: &(String, String)) ->
         rt.block_on(writer).expect("a writer task");
     }
     rt.block_on(pg::drop_schema(&primary, store.schema()));
-    let load = Comparison::of(&loads[0], &loads[1]);
-    let write = Comparison::of(&writes[0], &writes[1]);
-    crate::measure::progress(&load);
-    crate::measure::progress(&write);
+    let compared: Vec<Comparison> = (0..4)
+        .map(|i| Comparison::of(&figures[0][i], &figures[1][i]))
+        .collect();
+    for comparison in &compared {
+        crate::measure::progress(comparison);
+    }
+    let mut compared = compared.into_iter();
+    let mut next = || compared.next().expect("four comparisons");
+    let (load, write, primary_cpu, standby_cpu) = (next(), next(), next(), next());
+    let cpu_known = !figures[0][2].is_empty();
     lags.sort_by(f64::total_cmp);
     let lag = |q: f64| crate::measure::quantile(&mut lags.clone(), q);
     Section {
@@ -272,18 +345,27 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, urls: &(String, String)) ->
         body: Body::Measured {
             ours: "standby",
             baseline: "primary".to_owned(),
-            rows: vec![
-                Row::new(
-                    format!("`Repository::load` of a {PER_ACCOUNT}-event account, {LOADERS} loaders"),
-                    "loads/s",
-                    load,
-                ),
-                Row::new(
-                    format!("the {WRITERS} writers on the primary meanwhile"),
-                    "events/s",
-                    write,
-                ),
-            ],
+            rows: {
+                let mut rows = vec![
+                    Row::new(
+                        format!(
+                            "`Repository::load` of a {PER_ACCOUNT}-event account, {LOADERS} loaders"
+                        ),
+                        "loads/s",
+                        load,
+                    ),
+                    Row::new(
+                        format!("the {WRITERS} writers on the primary meanwhile"),
+                        "events/s",
+                        write,
+                    ),
+                ];
+                if cpu_known {
+                    rows.push(Row::new("the primary's CPU meanwhile", "cores", primary_cpu));
+                    rows.push(Row::new("the standby's CPU meanwhile", "cores", standby_cpu));
+                }
+                rows
+            },
             notes: vec![
                 format!(
                     "The standby's replay lag (`pg_stat_replication.replay_lag`, sampled after \

@@ -295,9 +295,12 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, urls: &(String, String)) ->
     // writers' events/s, primary cores, standby cores.
     let mut figures: [[Vec<f64>; 4]; 2] = Default::default();
     let mut lags = Vec::new();
-    let mut measure = |which: usize| {
+    let mut measure = |which: usize, keep: bool| {
         let repo = if which == 0 { &on_standby } else { &on_primary };
         let sample = rt.block_on(side(repo, time, &appended, (&primary, &standby)));
+        if !keep {
+            return;
+        }
         let kept = &mut figures[which];
         kept[0].push(sample.loads);
         kept[1].push(sample.writes);
@@ -310,15 +313,12 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, urls: &(String, String)) ->
         }
     };
     // Warm-up, once each, not kept.
-    measure(0);
-    measure(1);
-    for kept in figures.iter_mut().flatten() {
-        kept.clear();
-    }
+    measure(0, false);
+    measure(1, false);
     for round in 0..settings.rounds.max(1) {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
-            measure(which);
+            measure(which, true);
         }
     }
     stop.store(true, Ordering::Relaxed);

@@ -58,7 +58,9 @@ fn tail(store: &PgEventStore) -> mpsc::UnboundedReceiver<SubscriptionItem> {
         while let Some(item) = sub.next().await {
             // A failure ends the channel, which the receiving test reports;
             // after a test it is its schema dropped under the subscription.
-            let Ok(item) = item.inspect_err(|e| eprintln!("the subscription on the standby failed: {e}")) else {
+            let Ok(item) =
+                item.inspect_err(|e| eprintln!("the subscription on the standby failed: {e}"))
+            else {
                 return;
             };
             if tx.send(item).is_err() {
@@ -78,7 +80,11 @@ struct Trace {
 }
 
 /// Items until a `CaughtUp` at or past `last` (bounded: two minutes).
-async fn receive_until(rx: &mut mpsc::UnboundedReceiver<SubscriptionItem>, trace: &mut Trace, last: u64) {
+async fn receive_until(
+    rx: &mut mpsc::UnboundedReceiver<SubscriptionItem>,
+    trace: &mut Trace,
+    last: u64,
+) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -117,7 +123,12 @@ fn check_trace(trace: &Trace, log: &[RecordedEvent]) {
     let got: Vec<u64> = trace.events.iter().map(|e| e.global_position).collect();
     let want: Vec<u64> = log.iter().map(|e| e.global_position).collect();
     for pair in got.windows(2) {
-        assert!(pair[0] < pair[1], "positions went {} then {}", pair[0], pair[1]);
+        assert!(
+            pair[0] < pair[1],
+            "positions went {} then {}",
+            pair[0],
+            pair[1]
+        );
     }
     let missing: Vec<&u64> = want.iter().filter(|p| !got.contains(p)).take(5).collect();
     assert_eq!(
@@ -127,7 +138,10 @@ fn check_trace(trace: &Trace, log: &[RecordedEvent]) {
         got.len(),
         want.len()
     );
-    assert_eq!(got, want, "the standby delivered another order than the primary's");
+    assert_eq!(
+        got, want,
+        "the standby delivered another order than the primary's"
+    );
     let ids: HashSet<_> = trace.events.iter().map(|e| e.event_id).collect();
     assert_eq!(ids.len(), trace.events.len(), "an event arrived twice");
     for &(position, before) in &trace.caught_up {
@@ -183,7 +197,10 @@ async fn writer(store: PgEventStore, seed: u64, transactions: usize) -> usize {
         let stream = format!("w{seed}-{}", rng.usize(0..4));
         let batch = events(&format!("{seed}-{t}"), rng.usize(1..=3));
         let n = batch.len();
-        match store.append_in(&mut tx, &stream, AGG, ExpectedVersion::Any, batch).await {
+        match store
+            .append_in(&mut tx, &stream, AGG, ExpectedVersion::Any, batch)
+            .await
+        {
             Ok(_) => {}
             Err(StoreError::Conflict { .. } | StoreError::Invalid(_)) => {
                 tx.rollback().await.expect("roll back");
@@ -231,7 +248,11 @@ async fn the_standby_delivers_every_commit_once_in_order_under_concurrent_writer
         committed += w.await.expect("a writer task");
     }
     let log = primary_log(&store).await;
-    assert_eq!(log.len(), committed, "the primary holds what the writers committed");
+    assert_eq!(
+        log.len(),
+        committed,
+        "the primary holds what the writers committed"
+    );
     let last = log.last().map_or(0, |e| e.global_position);
     for (name, rx) in [("early", &mut early), ("late", &mut late)] {
         let mut trace = Trace::default();
@@ -271,7 +292,12 @@ async fn an_id_the_standby_has_not_seen_written_still_holds_its_horizon() {
         .expect("take an id");
     // The younger one commits, and the standby applies it.
     let younger = store
-        .append("younger", AGG, ExpectedVersion::NoStream, events("younger", 2))
+        .append(
+            "younger",
+            AGG,
+            ExpectedVersion::NoStream,
+            events("younger", 2),
+        )
         .await
         .expect("append");
     assert!(younger.first_position > u64::try_from(xid).unwrap() * 65_536);
@@ -282,7 +308,10 @@ async fn an_id_the_standby_has_not_seen_written_still_holds_its_horizon() {
         "the standby's horizon {on_standby} passed transaction {xid}, which may still commit"
     );
     let on_primary = replica_servers::horizon(store.pool()).await;
-    assert!(on_primary <= xid * 65_536, "the primary's horizon passed a running transaction");
+    assert!(
+        on_primary <= xid * 65_536,
+        "the primary's horizon passed a running transaction"
+    );
     // Nothing may arrive while the older transaction is open: the
     // subscriber must wait for it, not deliver the younger events first.
     let early = tokio::time::timeout(Duration::from_millis(500), async {
@@ -300,7 +329,13 @@ async fn an_id_the_standby_has_not_seen_written_still_holds_its_horizon() {
     }
     // Now the older one writes, below the younger's positions, and commits.
     let stored = store
-        .append_in(&mut older, "older", AGG, ExpectedVersion::NoStream, events("older", 2))
+        .append_in(
+            &mut older,
+            "older",
+            AGG,
+            ExpectedVersion::NoStream,
+            events("older", 2),
+        )
         .await
         .expect("append_in");
     older.commit().await.expect("commit");
@@ -342,7 +377,10 @@ async fn a_horizon_from_a_server_ahead_is_not_final_on_a_standby_behind() {
     pause_replay(&standby, false).await;
     let stored = stored.expect("append");
     let position = i64::try_from(stored.first_position).unwrap();
-    assert!(position < ahead, "the primary's horizon covers the new event");
+    assert!(
+        position < ahead,
+        "the primary's horizon covers the new event"
+    );
     assert_eq!(
         below_ahead, 0,
         "the standby, paused, does not have the event below the primary's horizon: a reader \
@@ -375,7 +413,12 @@ async fn a_lagging_standby_makes_subscribers_wait_never_skip() {
     for i in 0..20 {
         let sent = Instant::now();
         let done = store
-            .append("timed", AGG, ExpectedVersion::Any, events(&format!("t{i}"), 1))
+            .append(
+                "timed",
+                AGG,
+                ExpectedVersion::Any,
+                events(&format!("t{i}"), 1),
+            )
             .await
             .expect("append");
         receive_until(&mut rx, &mut trace, done.last_position).await;
@@ -393,7 +436,12 @@ async fn a_lagging_standby_makes_subscribers_wait_never_skip() {
     let mut last = 0;
     for i in 0..10 {
         last = store
-            .append("lagged", AGG, ExpectedVersion::Any, events(&format!("l{i}"), 3))
+            .append(
+                "lagged",
+                AGG,
+                ExpectedVersion::Any,
+                events(&format!("l{i}"), 3),
+            )
             .await
             .expect("append")
             .last_position;
@@ -407,13 +455,19 @@ async fn a_lagging_standby_makes_subscribers_wait_never_skip() {
         }
         n
     };
-    assert_eq!(standby_head, before_pause, "a paused standby shows nothing new");
+    assert_eq!(
+        standby_head, before_pause,
+        "a paused standby shows nothing new"
+    );
     let held = tokio::time::timeout(Duration::from_secs(2), async {
         loop {
             match rx.recv().await {
                 Some(SubscriptionItem::Event(e)) => return e,
                 Some(SubscriptionItem::CaughtUp { position }) => {
-                    assert!(position < last, "CaughtUp past events the standby does not have")
+                    assert!(
+                        position < last,
+                        "CaughtUp past events the standby does not have"
+                    )
                 }
                 Some(other) => panic!("unexpected item {other:?}"),
                 None => panic!("the subscription ended while the standby lagged"),
@@ -421,7 +475,10 @@ async fn a_lagging_standby_makes_subscribers_wait_never_skip() {
         }
     })
     .await;
-    assert!(held.is_err(), "an event arrived from a paused standby: {held:?}");
+    assert!(
+        held.is_err(),
+        "an event arrived from a paused standby: {held:?}"
+    );
     let resumed = Instant::now();
     pause_replay(&standby, false).await;
     receive_until(&mut rx, &mut trace, last).await;
@@ -441,9 +498,13 @@ async fn loads_go_where_replica_reads_says() {
     let _one = one_at_a_time().await;
     let primary = replica_servers::primary_pool(6, Commits::Asynchronous).await;
     let standby = replica_servers::standby_pool(4).await;
-    let log_only =
-        replica_servers::store(primary.clone(), standby.clone(), ReplicaReads::GlobalLog, |o| o)
-            .await;
+    let log_only = replica_servers::store(
+        primary.clone(),
+        standby.clone(),
+        ReplicaReads::GlobalLog,
+        |o| o,
+    )
+    .await;
     let everything = PgEventStore::with_options(primary, log_only.options().clone())
         .with_replica(standby.clone(), ReplicaReads::Everything);
     assert_eq!(
@@ -469,7 +530,10 @@ async fn loads_go_where_replica_reads_says() {
     pause_replay(&standby, false).await;
     appended.expect("append");
     assert_eq!(on_primary, 2, "GlobalLog loads streams from the primary");
-    assert_eq!(on_standby, 0, "Everything loads streams from the (paused) standby");
+    assert_eq!(
+        on_standby, 0,
+        "Everything loads streams from the (paused) standby"
+    );
     assert_eq!(
         head_log_only.expect("head"),
         0,

@@ -99,7 +99,9 @@ fn too_small_for_listen(reads: &Reads) -> Option<StoreError> {
 }
 
 /// A connection for one round, and the horizon and head found on it.
-async fn open_round(reads: &Reads) -> Result<(PoolConnection<Postgres>, i64, Option<i64>), StoreError> {
+async fn open_round(
+    reads: &Reads,
+) -> Result<(PoolConnection<Postgres>, i64, Option<i64>), StoreError> {
     let mut conn = reads.pool.acquire().await.map_err(store_error)?;
     let (before, head) = horizon(reads, &mut conn).await?;
     Ok((conn, before, head))

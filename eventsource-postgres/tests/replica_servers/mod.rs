@@ -44,7 +44,10 @@ fn servers() -> &'static Servers {
 }
 
 fn start_script() -> Servers {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/with-replica-postgres");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/with-replica-postgres"
+    );
     let mut child = Command::new(script)
         .args([
             "sh",
@@ -148,7 +151,10 @@ pub async fn store(
 ) -> PgEventStore {
     let options = configure(PgStoreOptions::new(&unique_schema()).expect("a valid schema name"));
     let store = PgEventStore::with_options(primary, options);
-    store.migrate().await.expect("migrations apply on the primary");
+    store
+        .migrate()
+        .await
+        .expect("migrations apply on the primary");
     wait_for_standby(store.pool(), &standby).await;
     store.with_replica(standby, reads)
 }

@@ -51,7 +51,11 @@ const WRITERS: usize = 4;
 
 /// The two servers' URLs, when the environment names them.
 pub(crate) fn servers() -> Option<(String, String)> {
-    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    let var = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
     Some((var(PRIMARY_VAR)?, var(STANDBY_VAR)?))
 }
 
@@ -181,7 +185,11 @@ async fn server_cpu(pool: &PgPool) -> Option<f64> {
     let postmaster: u32 = pid_file.lines().next()?.trim().parse().ok()?;
     let mut ticks = 0u64;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -192,7 +200,12 @@ async fn server_cpu(pool: &PgPool) -> Option<f64> {
             continue;
         };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         let parent = field(1);
         if pid == postmaster {
             // Its own time and that of its children that have ended.
@@ -269,12 +282,7 @@ async fn replay_lag_ms(primary: &PgPool) -> Option<f64> {
 
 pub(crate) fn run(rt: &Runtime, settings: &Settings, urls: &(String, String)) -> Section {
     let (primary_url, standby_url) = urls;
-    let pools = rt.block_on(async {
-        (
-            pool(primary_url, 12).await,
-            pool(standby_url, 6).await,
-        )
-    });
+    let pools = rt.block_on(async { (pool(primary_url, 12).await, pool(standby_url, 6).await) });
     let (primary, standby) = pools;
     let store = rt.block_on(prepare(&primary, &standby));
     let on_standby = Repository::<Account>::new(
@@ -361,8 +369,16 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, urls: &(String, String)) ->
                     ),
                 ];
                 if cpu_known {
-                    rows.push(Row::new("the primary's CPU meanwhile", "cores", primary_cpu));
-                    rows.push(Row::new("the standby's CPU meanwhile", "cores", standby_cpu));
+                    rows.push(Row::new(
+                        "the primary's CPU meanwhile",
+                        "cores",
+                        primary_cpu,
+                    ));
+                    rows.push(Row::new(
+                        "the standby's CPU meanwhile",
+                        "cores",
+                        standby_cpu,
+                    ));
                 }
                 rows
             },

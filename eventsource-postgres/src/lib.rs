@@ -309,9 +309,9 @@
 //!
 //! **Read-your-writes.** Replication is asynchronous unless the primary is
 //! told otherwise: a standby applies a commit a few milliseconds later (on
-//! one machine, a median of about 4 ms from append to delivery on the
-//! standby, in `tests/replica.rs`), and much later under load or after a
-//! network hiccup. A command whose aggregate was loaded from a standby that
+//! one machine, a median of about 6 ms from an append to its delivery by
+//! a subscription on the standby, in `tests/replica.rs`), and much later
+//! under load or after a network hiccup. A command whose aggregate was loaded from a standby that
 //! has not applied the stream's last commit decides on an old state, and its
 //! append conflicts; the repository retries it, loading again, which works
 //! once the standby catches up and exhausts the retry policy when it lags
@@ -368,11 +368,13 @@
 //! applied what it announces, so after each one a subscription re-checks
 //! the standby quickly (1 ms, doubling up to
 //! [`PgStoreOptions::with_recheck_max`], for about a second), then falls
-//! back to the polling interval. While the standby lags, a subscriber simply
+//! back to the polling interval (without the re-checks, a delivery that
+//! missed its notification waited the full interval, 1 s by default). While
+//! the standby lags, a subscriber simply
 //! waits: it never sees positions the standby lacks, reports `CaughtUp`
 //! only for what the standby has applied, and delivers the rest, in order,
 //! once replay resumes (a standby whose replay was paused for 2 s delivered
-//! the 30 events appended meanwhile within about 80 ms of resuming, in the
+//! the 30 events appended meanwhile about 0.1 s after resuming, in the
 //! test). A statement the standby cancels because replay needed what it read
 //! (`max_standby_streaming_delay`, SQLSTATE `40001`) is retried from the last
 //! position like a lost connection. The stall warning names the blocking

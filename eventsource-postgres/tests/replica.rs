@@ -180,6 +180,47 @@ async fn conformance_suite_passes_reading_everything_from_the_standby() {
     report.assert_passed();
 }
 
+/// The conformance suite's subscription checks with asynchronous
+/// replication: the standby lags behind every append. Each check waits for
+/// `CaughtUp` past what it appended, so lag only delays it. Left out:
+/// `resumes_from_a_position`, which reads its own appends back with
+/// `read_all` first (read-your-writes, which the remote-apply run above
+/// covers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_subscription_checks_pass_on_a_lagging_standby() {
+    let _one = one_at_a_time().await;
+    let primary = replica_servers::primary_pool(6, Commits::Asynchronous).await;
+    let standby = replica_servers::standby_pool(6).await;
+    let stores = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut failed = Vec::new();
+    for check in [
+        "subscriptions::caught_up_on_an_empty_store",
+        "subscriptions::history_then_live",
+        "subscriptions::filter_is_respected",
+        "subscriptions::concurrent_appends_arrive_once_in_order",
+    ] {
+        let report = conformance::run_matching(check, || {
+            let (primary, standby, stores) = (primary.clone(), standby.clone(), stores.clone());
+            async move {
+                let store =
+                    replica_servers::store(primary, standby, ReplicaReads::GlobalLog, |o| o).await;
+                stores.lock().unwrap().push(store.clone());
+                Subject::new(store.clone(), store.clone(), store)
+            }
+        })
+        .await;
+        println!("{report}");
+        if !report.passed() {
+            failed.push(report.to_string());
+        }
+    }
+    let made: Vec<PgEventStore> = stores.lock().unwrap().drain(..).collect();
+    for store in &made {
+        replica_servers::drop_schema(store).await;
+    }
+    assert!(failed.is_empty(), "on a lagging standby: {failed:#?}");
+}
+
 /// One writer: transactions that sometimes take their id long before they
 /// write, sleep inside, and sometimes roll back.
 async fn writer(store: PgEventStore, seed: u64, transactions: usize) -> usize {

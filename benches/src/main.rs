@@ -8,7 +8,8 @@
 //!   publishing);
 //! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
 //!   `append`, `load`, `catchup`, `peers`, `compile`, `disintegrate`,
-//!   `growth`, `payload`, `relay`, `memory`) and print the report instead of writing it;
+//!   `growth`, `payload`, `relay`, `replica`, `memory`) and print the report
+//!   instead of writing it;
 //! - `--out FILE`: write the report to `FILE`;
 //! - `--no-callgrind`: skip the instruction counts under valgrind.
 //!
@@ -23,6 +24,12 @@
 //! its cases (`copy-tcp`, binary `COPY` over TCP, runs only when named), and
 //! `EVENTSOURCE_BENCH_CATCHUP=500:5000,5000:20000` sets workload 5's
 //! (batch size, page size) pairs.
+//!
+//! Workload 13 (`replica`) needs a primary and a hot standby, named by
+//! `REPLICA_PRIMARY_URL` and `REPLICA_STANDBY_URL` (as
+//! `scripts/with-replica-postgres` exports them); `--only replica` without
+//! them runs the harness again under that script, and a run of everything
+//! without them reports the workload as not measured, saying how to run it.
 //!
 //! It is a bench target without the test harness. `cargo bench` passes it
 //! `--bench`; without that flag (as under `cargo test --all-targets`) it
@@ -48,7 +55,7 @@ use measure::Settings;
 use report::Section;
 
 const COMMAND: &str = "cargo bench -p eventsource-benches";
-const WORKLOADS: [&str; 12] = [
+const WORKLOADS: [&str; 13] = [
     "rehydration",
     "commands",
     "memory",
@@ -61,6 +68,7 @@ const WORKLOADS: [&str; 12] = [
     "growth",
     "payload",
     "relay",
+    "replica",
 ];
 
 /// The workloads that need a PostgreSQL server.
@@ -126,6 +134,11 @@ fn main() -> ExitCode {
             .as_ref()
             .is_none_or(|o| o.iter().any(|w| w == name))
     };
+    let replica_servers = workloads::postgres::replica::servers();
+    let only_replica = options.only.as_deref() == Some(&["replica".to_owned()][..]);
+    if only_replica && replica_servers.is_none() {
+        return workloads::postgres::replica::rerun(&compile::workspace_root(), &args);
+    }
     let rt = workloads::runtime();
     let mut machine = machine::Machine::detect();
     let callgrind = options.callgrind && callgrind::available();
@@ -163,7 +176,7 @@ fn main() -> ExitCode {
         sections.push(workloads::commands::run(&rt, &settings));
     }
     if wanted("memory") {
-        eprintln!("workload 13: memory per event");
+        eprintln!("workload 14: memory per event");
         sections.push(workloads::memory::run(&settings));
     }
     match &db {
@@ -241,6 +254,15 @@ fn main() -> ExitCode {
         // 127.0.0.1:4222); without one the section says so.
         eprintln!("workload 12: JetStream relay");
         sections.push(workloads::relay::run(&rt, &settings));
+    }
+    if wanted("replica") {
+        match &replica_servers {
+            Some(urls) => {
+                eprintln!("workload 13: loads from a hot standby");
+                sections.push(workloads::postgres::replica::run(&pg_rt, &settings, urls));
+            }
+            None => sections.push(workloads::postgres::replica::not_measured()),
+        }
     }
 
     machine.finish();

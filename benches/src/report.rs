@@ -145,7 +145,7 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
          It builds the harness in release mode (the `bench` profile), runs every \
          workload and rewrites this file. `cargo bench -p eventsource-benches -- --quick` \
          is a short smoke run (few, short rounds; its figures are not for publishing); \
-         `-- --only rehydration,commands,memory,append,load,catchup,peers,compile,disintegrate,growth,payload,relay` \
+         `-- --only rehydration,commands,memory,append,load,catchup,peers,compile,disintegrate,growth,payload,relay,replica` \
          runs a subset and prints the report instead of writing it (add `--out FILE` to write \
          it); `EVENTSOURCE_BENCH_CASES` narrows workload 3 to some of its cases (see the \
          harness's crate documentation). A full run takes about half an hour on two cores, \
@@ -158,7 +158,10 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
          unreachable, a throwaway one that `scripts/with-postgres` starts from the \
          local PostgreSQL binaries (fsync off, so its append figures are not \
          comparable with a durable server's); each workload creates fresh schemas \
-         and drops them afterwards. Before the workloads the harness measures the disk and \
+         and drops them afterwards. Workload 13 needs a primary and a hot standby, \
+         `REPLICA_PRIMARY_URL` and `REPLICA_STANDBY_URL`, which `scripts/with-replica-postgres` \
+         starts and exports (`--only replica` runs the harness under it by itself). \
+         Before the workloads the harness measures the disk and \
          the server alone: `pg_test_fsync` (one second per test, in the system temporary \
          directory) and a single-row `INSERT` with `pgbench` from 1 and 16 clients; both come \
          from the PostgreSQL binaries on `PATH` or under `/usr/lib/postgresql/*/bin`."

@@ -295,6 +295,91 @@
 //! with [`StoreError::Connection`](eventsource::StoreError::Connection)
 //! after that many failures in a row. Other errors end it with the error.
 //!
+//! # Reading from a standby
+//!
+//! [`PgEventStore::with_replica`] (or [`PgEventStore::connect_with_replica`])
+//! gives a store a pool on a hot standby of its primary (streaming
+//! replication, `hot_standby = on`). Writes stay on the primary: appends,
+//! snapshots saved, checkpoints, leases, projection read models, dead
+//! letters, sagas, control requests and `NOTIFY`. [`ReplicaReads`] says
+//! which reads move: [`ReplicaReads::GlobalLog`] sends the global log's
+//! (subscriptions, `read_all`, counts, the head, the stream catalog) and
+//! keeps aggregate loads and snapshot loads on the primary;
+//! [`ReplicaReads::Everything`] sends those too.
+//!
+//! **Read-your-writes.** Replication is asynchronous unless the primary is
+//! told otherwise: a standby applies a commit a few milliseconds later (on
+//! one machine, a median of about 6 ms from an append to its delivery by
+//! a subscription on the standby, in `tests/replica.rs`), and much later
+//! under load or after a network hiccup. A command whose aggregate was loaded from a standby that
+//! has not applied the stream's last commit decides on an old state, and its
+//! append conflicts; the repository retries it, loading again, which works
+//! once the standby catches up and exhausts the retry policy when it lags
+//! longer than the retries last. Hence `GlobalLog` for processes that run
+//! commands. `Everything` suits readers, or a primary whose writers commit
+//! with `synchronous_commit = remote_apply` (each commit then returns once
+//! the standby has applied it, at the cost of that wait on every append).
+//! A `read_all` or a count on a standby likewise reflects what it has
+//! applied.
+//!
+//! **The gap-free order holds on a standby.** A standby's snapshot is built
+//! from the transaction ids it learnt from the primary's WAL
+//! (`KnownAssignedXids`): every id it has seen in a WAL record, *and every
+//! id below the highest it has seen*, counts as running until the commit or
+//! abort record of that transaction is applied (or a running-transactions
+//! record from the primary says it has ended, which the primary writes
+//! after the commit record of any transaction it lists as ended). The argument of
+//! [A global order without gaps](#a-global-order-without-gaps) carries over
+//! with "can still commit" read as "whose commit the standby has not applied
+//! yet", for each transaction `x` of that kind:
+//! - if the standby has seen an id at or above `x` (in a record of `x`
+//!   itself or of any younger transaction), `x` is among its running ids,
+//!   so its snapshot's `xmin` is at most `x`;
+//! - if not, `x` lies above every id the standby knows, and `xmin` is at
+//!   most the next id after those.
+//!
+//! Either way the horizon `xmin · 65536` stays at or below `x`'s positions,
+//! so the rows below it are final *on that standby*: it shows every one
+//! that will ever be visible there, and it only moves forward. A
+//! transaction the primary numbered before a younger one commits, but which
+//! wrote nothing yet, is the case to worry about; the younger one's WAL
+//! records already put the older id among the standby's running ids
+//! (`tests/replica.rs` takes such an id, commits a younger append, and
+//! checks that the standby's horizon and its subscriber wait for the older).
+//!
+//! Final on that standby, not on another: a horizon from a server further
+//! ahead (the primary, a standby ahead of this one) can lie above rows this
+//! one has not applied, and a reader that moved past them there would skip
+//! them (the test shows it with the primary's horizon and a paused
+//! standby). The same goes for one standby restarted after a crash: it
+//! reopens for reads once consistent, which can be at an earlier point of
+//! the WAL than it had shown before.
+//! So every reader takes the horizon and the rows below it on one
+//! connection, hence from one server in one run of it, and moves only
+//! forward from what it delivered: a reader served by a standby behind the
+//! one before (a pool reconnected elsewhere, a restart) waits for it to
+//! catch up and skips nothing. Point the standby pool at one server, not
+//! at a balancer over several: that stays correct but delivers at the pace
+//! of the slowest.
+//!
+//! **Waking up, and lag.** A standby cannot `LISTEN`, so a subscription
+//! listens on the primary (one connection of the primary's pool) and reads
+//! on the standby. A notification usually arrives before the standby has
+//! applied what it announces, so after each one a subscription re-checks
+//! the standby quickly (1 ms, doubling up to
+//! [`PgStoreOptions::with_recheck_max`], for about a second), then falls
+//! back to the polling interval (without the re-checks, a delivery that
+//! missed its notification waited the full interval, 1 s by default). While
+//! the standby lags, a subscriber simply
+//! waits: it never sees positions the standby lacks, reports `CaughtUp`
+//! only for what the standby has applied, and delivers the rest, in order,
+//! once replay resumes (a standby whose replay was paused for 2 s delivered
+//! the 30 events appended meanwhile about 0.1 s after resuming, in the
+//! test). A statement the standby cancels because replay needed what it read
+//! (`max_standby_streaming_delay`, SQLSTATE `40001`) is retried from the last
+//! position like a lost connection. The stall warning names the blocking
+//! transaction by asking the primary.
+//!
 //! # TLS
 //!
 //! Managed PostgreSQL services require TLS. The connection URL says how
@@ -358,8 +443,8 @@
 //! `single.rs`, group commit in `group.rs`, kept connections in
 //! `writers.rs` and the transaction-id guard in `xid_guard.rs`), `read/`
 //! (reads, subscriptions and the stall warning), `snapshots.rs`,
-//! `checkpoints.rs` and `processing/` (projection backend, dead letters,
-//! sagas). Each writes its SQL statements whole next to the code that binds
+//! `checkpoints.rs`, `processing/` (projection backend, dead letters,
+//! sagas) and `replica.rs` (what a standby serves, [`ReplicaReads`]). Each writes its SQL statements whole next to the code that binds
 //! them; `sql.rs` is the one place the schema enters SQL, and
 //! `positions.rs` defines the position constants.
 //!
@@ -399,6 +484,7 @@ mod positions;
 mod processing;
 mod read;
 mod read_model;
+mod replica;
 mod row;
 mod schema;
 mod snapshots;
@@ -414,6 +500,7 @@ pub use processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgProjectionTx, PgSagaStore,
 };
 pub use read_model::{PgReadModel, ReadModelStep};
+pub use replica::ReplicaReads;
 pub use schema::{Identifier, InvalidIdentifier};
 pub use store::PgEventStore;
 pub use tenants::{

@@ -29,6 +29,7 @@ use crate::processing::{
 };
 use crate::read::summary::Summaries;
 use crate::read::{self, Reads, subscribe};
+use crate::replica::ReplicaReads;
 use crate::snapshots::Snapshots;
 
 /// An event store, snapshot store and checkpoint store on PostgreSQL.
@@ -59,8 +60,15 @@ pub struct PgEventStore {
     pool: PgPool,
     options: Arc<PgStoreOptions>,
     appends: Arc<Appends>,
+    /// The global log's reads: on the standby when there is one.
     reads: Arc<Reads>,
+    /// Stream reads (aggregate loads): where [`ReplicaReads`] says.
+    loads: Arc<Reads>,
     snapshots: Arc<Snapshots>,
+    /// Snapshot loads: where [`ReplicaReads`] says.
+    snapshot_loads: Arc<Snapshots>,
+    /// The standby's pool and what reads it serves, if there is one.
+    replica: Option<(PgPool, ReplicaReads)>,
     checkpoints: Arc<Checkpoints>,
     notifications: Arc<Notifications>,
     /// Wake-ups of runners and operators when control requests change.
@@ -101,6 +109,15 @@ impl PgEventStore {
             xid.clone(),
             notifications.clone(),
         ));
+        let reads = Arc::new(Reads::new(
+            pool.clone(),
+            pool.clone(),
+            false,
+            options.clone(),
+            notifications.clone(),
+            xid.clone(),
+        ));
+        let snapshots = Arc::new(Snapshots::new(pool.clone(), schema));
         Self {
             lifecycle: Arc::new(Lifecycle::new(
                 pool.clone(),
@@ -110,13 +127,11 @@ impl PgEventStore {
                 options.clock().clone(),
             )),
             appends,
-            reads: Arc::new(Reads::new(
-                pool.clone(),
-                options.clone(),
-                notifications.clone(),
-                xid.clone(),
-            )),
-            snapshots: Arc::new(Snapshots::new(pool.clone(), schema)),
+            reads: reads.clone(),
+            loads: reads,
+            snapshots: snapshots.clone(),
+            snapshot_loads: snapshots,
+            replica: None,
             checkpoints: Arc::new(Checkpoints::new(pool.clone(), schema)),
             summaries: Arc::new(Summaries::new(pool.clone(), schema)),
             controls,
@@ -125,6 +140,86 @@ impl PgEventStore {
             pool,
             options: Arc::new(options),
         }
+    }
+
+    /// This store, reading from a hot standby of its primary what `reads`
+    /// names; every write stays on the primary (see [`ReplicaReads`]).
+    ///
+    /// `standby` must reach *one* standby server (not a balancer over
+    /// several): a reader takes the gap-free horizon and the rows below it
+    /// on one connection, which is safe on any one server, and moves on
+    /// only from what it delivered, so readers survive a standby that
+    /// restarts or a pool that reconnects elsewhere; but a standby further
+    /// behind than the one a subscription last read from makes it wait
+    /// until that one catches up. Subscriptions `LISTEN` on the primary
+    /// (a standby cannot), and re-check the standby for a moment after each
+    /// notification, since it applies the announced commits a little later.
+    ///
+    /// ```no_run
+    /// use eventsource_postgres::{PgEventStore, PgStoreOptions, ReplicaReads};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let primary = sqlx::PgPool::connect("postgres://app@primary/app").await?;
+    /// let standby = sqlx::PgPool::connect("postgres://app@standby/app").await?;
+    /// let store = PgEventStore::with_options(primary, PgStoreOptions::new("shop")?)
+    ///     .with_replica(standby, ReplicaReads::GlobalLog);
+    /// assert!(store.replica().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_replica(mut self, standby: PgPool, reads: ReplicaReads) -> Self {
+        let log = Arc::new(Reads::new(
+            standby.clone(),
+            self.pool.clone(),
+            true,
+            (*self.options).clone(),
+            self.notifications.clone(),
+            self.xid.clone(),
+        ));
+        if reads.loads_on_replica() {
+            self.loads = log.clone();
+            self.snapshot_loads = Arc::new(Snapshots::new(standby.clone(), self.options.schema()));
+        } else {
+            // Built again, not taken from `self.reads`: that may already be
+            // an earlier standby's.
+            self.loads = Arc::new(Reads::new(
+                self.pool.clone(),
+                self.pool.clone(),
+                false,
+                (*self.options).clone(),
+                self.notifications.clone(),
+                self.xid.clone(),
+            ));
+            self.snapshot_loads = self.snapshots.clone();
+        }
+        self.reads = log;
+        self.summaries = Arc::new(Summaries::new(standby.clone(), self.options.schema()));
+        self.replica = Some((standby, reads));
+        self
+    }
+
+    /// The standby's pool and what it serves, when reads go to one.
+    pub fn replica(&self) -> Option<(&PgPool, ReplicaReads)> {
+        self.replica.as_ref().map(|(pool, reads)| (pool, *reads))
+    }
+
+    /// Connects to a primary and one of its hot standbys (pools of up to 10
+    /// connections each, as [`PgEventStore::connect_with`]), reading from
+    /// the standby what `reads` names.
+    pub async fn connect_with_replica(
+        primary_url: &str,
+        standby_url: &str,
+        options: PgStoreOptions,
+        reads: ReplicaReads,
+    ) -> Result<Self, StoreError> {
+        let primary = Self::connect_with(primary_url, options).await?;
+        let standby = PgPoolOptions::new()
+            .max_connections(10)
+            .test_before_acquire(false)
+            .connect(standby_url)
+            .await
+            .map_err(store_error)?;
+        Ok(primary.with_replica(standby, reads))
     }
 
     /// Connects a pool of up to 10 connections to `url`, with default options.
@@ -353,6 +448,7 @@ impl fmt::Debug for PgEventStore {
         f.debug_struct("PgEventStore")
             .field("schema", &self.schema())
             .field("options", &self.options)
+            .field("replica", &self.replica.as_ref().map(|(_, reads)| reads))
             .finish_non_exhaustive()
     }
 }
@@ -382,7 +478,7 @@ impl EventStore for PgEventStore {
     }
 
     fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
-        read::read_stream(self.reads.clone(), stream_id, from_version)
+        read::read_stream(self.loads.clone(), stream_id, from_version)
     }
 
     fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
@@ -496,7 +592,7 @@ impl SnapshotStore for PgEventStore {
     }
 
     async fn load(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
-        self.snapshots.load(stream_id).await
+        self.snapshot_loads.load(stream_id).await
     }
 
     async fn delete(&self, stream_id: &str) -> Result<(), StoreError> {

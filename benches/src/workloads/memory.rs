@@ -1,4 +1,4 @@
-//! Workload 13: the memory the in-memory store holds per event beyond the
+//! Workload 14: the memory the in-memory store holds per event beyond the
 //! text of its payload and metadata.
 //!
 //! Each case runs in a fresh process (the harness runs itself with
@@ -58,7 +58,7 @@ pub(crate) fn run(settings: &Settings) -> Section {
             .to_owned(),
     );
     Section {
-        number: "13",
+        number: "14",
         title: "Memory per event (in-memory store)",
         method: format!(
             "{events} events of the account mix, spread over {STREAMS} streams, appended \

@@ -19,7 +19,7 @@ use eventsource::{RecordedEvent, StoreError};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use crate::append::XidGuard;
 use crate::error::store_error;
@@ -153,7 +153,14 @@ impl Statements {
 /// The reads and subscriptions of one store (and its clones).
 #[derive(Debug)]
 pub(crate) struct Reads {
+    /// Where the rows are read: the primary, or a hot standby.
     pool: PgPool,
+    /// The primary, for what a standby cannot do: `LISTEN`, and naming the
+    /// transaction that holds the horizon (it runs on the primary).
+    primary: PgPool,
+    /// Whether `pool` is a standby's: its rows trail the primary's
+    /// notifications, so a woken subscription re-checks for a while.
+    on_replica: bool,
     options: PgStoreOptions,
     statements: Statements,
     notifications: Arc<Notifications>,
@@ -162,8 +169,12 @@ pub(crate) struct Reads {
 }
 
 impl Reads {
+    /// Reads on `pool`; `primary` is the same pool unless `pool` is a
+    /// standby's (`on_replica`).
     pub(crate) fn new(
         pool: PgPool,
+        primary: PgPool,
+        on_replica: bool,
         options: PgStoreOptions,
         notifications: Arc<Notifications>,
         xid: Arc<XidGuard>,
@@ -171,6 +182,8 @@ impl Reads {
         Self {
             statements: Statements::new(options.schema()),
             pool,
+            primary,
+            on_replica,
             options,
             notifications,
             xid,
@@ -180,7 +193,7 @@ impl Reads {
     /// What a stalled reader needs to name the blocker.
     fn probe(&self) -> Probe<'_> {
         Probe {
-            pool: &self.pool,
+            pool: &self.primary,
             schema: self.options.schema(),
             xid: &self.xid,
             clock: self.options.clock(),
@@ -311,10 +324,12 @@ impl<'f> Bound<'f> {
         ))
     }
 
-    /// Up to a page of rows with `after < position < before`, in order.
+    /// Up to a page of rows with `after < position < before`, in order, on
+    /// the connection `before` was found on (see [`horizon`]).
     pub(crate) fn page<'a>(
         &'a self,
         reads: &'a Reads,
+        conn: &'a mut PgConnection,
         after: i64,
         before: i64,
     ) -> BoxStream<'a, Result<PgRow, sqlx::Error>> {
@@ -331,14 +346,23 @@ impl<'f> Bound<'f> {
         if let Some(since) = self.since {
             query = query.bind(since);
         }
-        query.fetch(&reads.pool)
+        query.fetch(conn)
     }
 }
 
 /// The gap-free horizon and the highest committed position (see the crate docs).
-pub(crate) async fn horizon(reads: &Reads) -> Result<(i64, Option<i64>), StoreError> {
+///
+/// The rows below the horizon must then be read on the same connection:
+/// they are final on the server that computed it, in its state then or
+/// later. Another server (a standby further behind) or the same standby
+/// after a crash (which may reopen at an earlier point of its replay) may
+/// not show them yet, and a reader that moved past them would skip them.
+pub(crate) async fn horizon(
+    reads: &Reads,
+    conn: &mut PgConnection,
+) -> Result<(i64, Option<i64>), StoreError> {
     let row = sqlx::query(reads.statements.horizon.get())
-        .fetch_one(&reads.pool)
+        .fetch_one(conn)
         .await
         .map_err(store_error)?;
     Ok((
@@ -415,7 +439,14 @@ pub(crate) fn read_all(reads: Arc<Reads>, from_position: u64, filter: EventFilte
         let mut names = Names::default();
         let mut recheck = Backoff::new(Duration::from_millis(1), reads.options.recheck_max()).delays();
         let mut stall = Stall::new("read_all", reads.options.stall_warning());
-        let (mut horizon_now, head) = match horizon(&reads).await {
+        let mut conn = match reads.pool.acquire().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                yield Err(store_error(err));
+                return;
+            }
+        };
+        let (mut horizon_now, head) = match horizon(&reads, &mut conn).await {
             Ok(found) => found,
             Err(err) => {
                 yield Err(err);
@@ -429,7 +460,7 @@ pub(crate) fn read_all(reads: Arc<Reads>, from_position: u64, filter: EventFilte
             let before = horizon_now.min(target.saturating_add(1));
             if before > after.saturating_add(1) {
                 loop {
-                    let mut rows = bound.page(&reads, after, before);
+                    let mut rows = bound.page(&reads, &mut conn, after, before);
                     let mut seen = 0;
                     while let Some(row) = rows.next().await {
                         seen += 1;
@@ -458,8 +489,18 @@ pub(crate) fn read_all(reads: Arc<Reads>, from_position: u64, filter: EventFilte
                 return;
             }
             stall.observe(&reads.probe(), horizon_now, Some(target)).await;
+            // No connection held while waiting; the next horizon and the
+            // pages below it share the next one.
+            drop(conn);
             reads.options.clock().sleep(recheck.next_delay()).await;
-            horizon_now = match horizon(&reads).await {
+            conn = match reads.pool.acquire().await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    yield Err(store_error(err));
+                    return;
+                }
+            };
+            horizon_now = match horizon(&reads, &mut conn).await {
                 Ok((h, _)) => h,
                 Err(err) => {
                     yield Err(err);

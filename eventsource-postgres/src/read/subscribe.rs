@@ -26,9 +26,12 @@ use std::time::Duration;
 use eventsource::StoreError;
 use eventsource::store::{EventFilter, Subscription, SubscriptionItem};
 use futures::StreamExt;
+use sqlx::Postgres;
+use sqlx::pool::PoolConnection;
 
 use super::horizon_stall::Stall;
 use super::{Bound, Reads, decode_global, horizon, start_after};
+use crate::error::store_error;
 use crate::row::{Names, Unreadable};
 use eventsource::backoff::{Backoff, Delays};
 
@@ -54,7 +57,7 @@ impl Retries {
     }
 
     fn failed(&mut self, err: StoreError) -> Failure {
-        if !matches!(err, StoreError::Connection(_)) {
+        if !matches!(err, StoreError::Connection(_)) && !crate::replica::recovery_conflict(&err) {
             return Failure::GiveUp(err);
         }
         self.failures += 1;
@@ -83,7 +86,8 @@ impl Retries {
 /// every append of the process, would wait for a connection forever. Such
 /// a subscription is refused at once rather than hang in silence.
 fn too_small_for_listen(reads: &Reads) -> Option<StoreError> {
-    let size = reads.pool.options().get_max_connections();
+    // LISTEN runs on the primary, also when the rows come from a standby.
+    let size = reads.primary.options().get_max_connections();
     (reads.options.notify_channel().is_some() && size < 2).then(|| {
         StoreError::invalid(format!(
             "a live subscription keeps one connection of the pool for LISTEN, and this \
@@ -92,6 +96,15 @@ fn too_small_for_listen(reads: &Reads) -> Option<StoreError> {
              `PgStoreOptions::with_notify_channel(None)`"
         ))
     })
+}
+
+/// A connection for one round, and the horizon and head found on it.
+async fn open_round(
+    reads: &Reads,
+) -> Result<(PoolConnection<Postgres>, i64, Option<i64>), StoreError> {
+    let mut conn = reads.pool.acquire().await.map_err(store_error)?;
+    let (before, head) = horizon(reads, &mut conn).await?;
+    Ok((conn, before, head))
 }
 
 pub(crate) fn subscribe(
@@ -106,7 +119,7 @@ pub(crate) fn subscribe(
         }
         // Nothing can be stored beyond bigint: the subscription stays idle.
         let mut after = start_after(from_position).unwrap_or(i64::MAX);
-        let mut wake = reads.notifications.subscribe(&reads.pool);
+        let mut wake = reads.notifications.subscribe(&reads.primary);
         let bound = Bound::new(&filter);
         let page_size = i64::from(reads.options.page_size());
         let mut names = Names::default();
@@ -114,18 +127,22 @@ pub(crate) fn subscribe(
         let mut retries = Retries::new(reads.options.reconnect_limit());
         let mut reported = None;
         let mut stall = Stall::new("subscription", reads.options.stall_warning());
+        // Re-checks left after a wake-up, on a standby (see `replica`).
+        let mut chase = 0u32;
         loop {
             // Marked seen before reading: an append that commits during the
             // read bumps the counter again and triggers another round.
             wake.borrow_and_update();
             let mut failed = None;
             let mut pending = false;
-            match horizon(&reads).await {
+            // The horizon and the rows below it on one connection, so on one
+            // server in one state or later (see `horizon`).
+            match open_round(&reads).await {
                 Err(err) => failed = Some(err),
-                Ok((before, head)) => {
+                Ok((mut conn, before, head)) => {
                     if before > after.saturating_add(1) {
                         'pages: loop {
-                            let mut rows = bound.page(&reads, after, before);
+                            let mut rows = bound.page(&reads, &mut conn, after, before);
                             let mut seen = 0;
                             while let Some(row) = rows.next().await {
                                 seen += 1;
@@ -155,6 +172,8 @@ pub(crate) fn subscribe(
                         }
                     }
                     pending = head.is_some_and(|h| h >= before);
+                    // The diagnosis may need a connection of its own.
+                    drop(conn);
                     stall.observe(&reads.probe(), before, head).await;
                 }
             }
@@ -176,16 +195,23 @@ pub(crate) fn subscribe(
                 let position = u64::try_from(after).unwrap_or(0);
                 yield Ok(SubscriptionItem::CaughtUp { position });
             }
-            let wait = if pending {
+            let wait = if pending || chase > 0 {
+                chase = chase.saturating_sub(1);
                 recheck.next_delay()
             } else {
                 recheck.reset();
                 reads.options.poll_interval()
             };
-            tokio::select! {
+            let woken = tokio::select! {
                 // The sender lives in `reads`, which this stream holds.
-                _ = wake.changed() => {}
-                () = reads.options.clock().sleep(wait) => {}
+                _ = wake.changed() => true,
+                () = reads.options.clock().sleep(wait) => false,
+            };
+            if woken && reads.on_replica {
+                // The primary announced commits the standby may not have
+                // applied yet: look again soon, for about a second.
+                chase = crate::replica::CHASE_ROUNDS;
+                recheck.reset();
             }
         }
     })

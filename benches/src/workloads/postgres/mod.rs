@@ -8,6 +8,7 @@ pub(crate) mod group;
 pub(crate) mod growth;
 pub(crate) mod load;
 pub(crate) mod payload;
+pub(crate) mod replica;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -389,6 +389,7 @@
 
 mod append;
 mod checkpoints;
+mod conjoined;
 mod error;
 mod keys;
 mod lifecycle;
@@ -407,6 +408,7 @@ mod store;
 mod tenants;
 
 pub use append::TransactionIdsBehind;
+pub use conjoined::{ConjoinedError, DEFAULT_TENANT, PgAcrossTenants, PgConjoined};
 pub use error::{TlsError, store_error};
 pub use keys::PgKeyStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};

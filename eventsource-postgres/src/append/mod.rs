@@ -22,6 +22,7 @@ use eventsource::store::AppendResult;
 use eventsource::{ExpectedVersion, NewEvent, StoreError};
 use sqlx::{PgConnection, PgPool};
 
+use crate::conjoined::Scope;
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
 use group::{Answer, GroupCommit};
@@ -38,6 +39,8 @@ pub(crate) struct Appends {
     appender: Arc<Appender>,
     /// The queue of appends waiting to share a statement.
     group: Arc<GroupCommit>,
+    /// The tenant every appended event is stamped with.
+    scope: Scope,
 }
 
 impl Appends {
@@ -57,6 +60,7 @@ impl Appends {
                 notifications,
             )),
             group: Arc::new(GroupCommit::new(options.group_commit(), schema)),
+            scope: options.scope().clone(),
         }
     }
 
@@ -69,6 +73,8 @@ impl Appends {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult, StoreError> {
+        let stamped = self.scope.stamp(events)?;
+        let events = &*stamped;
         let request = Request::new(stream_id, aggregate_type, expected, events)?;
         let attempted = match group::submit(&self.appender, &self.group, &request, events).await {
             Some(Answer::Done(result)) => return result,
@@ -88,6 +94,9 @@ impl Appends {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult, StoreError> {
+        let stamped = self.scope.stamp(events)?;
+        let events = &*stamped;
+        self.scope.enter(conn).await?;
         let request = Request::new(stream_id, aggregate_type, expected, events)?;
         self.appender.in_callers_transaction(conn, &request).await
     }

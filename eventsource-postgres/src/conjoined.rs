@@ -1,0 +1,396 @@
+//! Conjoined multi-tenancy: every tenant in one schema, each row naming its
+//! tenant, PostgreSQL's row-level security confining each connection to
+//! one tenant.
+//!
+//! Migration 12 gives every tenant-owned table (events, snapshots,
+//! checkpoints, leases, projection versions and controls, dead letters,
+//! saga instances and deadlines, subject keys) a `tenant_id` column whose
+//! default is the session's setting `eventsource.tenant`, puts the tenant
+//! into every unique key, and adds policies (forced, so they bind the
+//! tables' owner too) that let a session see and touch only its tenant's
+//! rows. [`PgConjoined`] hands out one [`PgEventStore`] per tenant whose
+//! connections all start with that setting, so every statement of the
+//! store — reads, subscriptions, appends, snapshots, checkpoints, dead
+//! letters, sagas, deadlines, keys, operations, deletes — is confined by
+//! the database itself, without a tenant predicate in the store's SQL.
+//! The store adds its own checks in front: appends stamp the tenant on
+//! each event's metadata (header [`TENANT_HEADER`]) and refuse a batch that
+//! names another.
+//!
+//! Reading across tenants is a separate capability, [`PgAcrossTenants`]:
+//! its connections also set `eventsource.all_tenants`, which the events
+//! table's read policy honours (and no other table's, nor any write).
+//!
+//! Row-level security does not bind superusers nor roles with `BYPASSRLS`,
+//! so [`PgConjoined::new`] refuses to run as one.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventsource::store::{
+    AppendResult, CheckpointStore, EventFilter, EventStream, InvalidRequest, RequestField,
+    Subscription,
+};
+use eventsource::{EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError};
+use futures::StreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool};
+use thiserror::Error;
+
+use crate::error::store_error;
+use crate::options::PgStoreOptions;
+use crate::processing::{PgControlStore, PgDeadLetterStore, PgProjectionBackend};
+use crate::store::PgEventStore;
+use crate::tenants::{TENANT_HEADER, TenantError, TenantId};
+
+/// The session setting naming the tenant (read by the column defaults and
+/// the policies of migration 12).
+const TENANT_SETTING: &str = "eventsource.tenant";
+
+/// The session setting that lets a session read every tenant's events.
+const ALL_TENANTS_SETTING: &str = "eventsource.all_tenants";
+
+/// The tenant of rows written without one: everything stored before
+/// migration 12, and whatever a store outside [`PgConjoined`] writes.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// The tenant a cross-tenant session writes its own rows under (its
+/// checkpoints, leases, dead letters): not a valid [`TenantId`], so no
+/// tenant can claim it, and refused on events by the table's check.
+const ACROSS_TENANTS: &str = "_all";
+
+/// Whose rows a store sees and writes.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Scope {
+    /// A store that knows nothing of tenants: the default tenant.
+    #[default]
+    Default,
+    /// One tenant of a [`PgConjoined`].
+    Tenant(TenantId),
+    /// Every tenant's events, read only ([`PgAcrossTenants`]).
+    AllTenants,
+}
+
+impl Scope {
+    /// `events` with the tenant stamped on their metadata; refuses a batch
+    /// that names another tenant, and any batch of the cross-tenant scope.
+    pub(crate) fn stamp<'e>(&self, events: &'e [NewEvent]) -> Result<Cow<'e, [NewEvent]>, StoreError> {
+        let tenant = match self {
+            Self::Default => return Ok(Cow::Borrowed(events)),
+            Self::AllTenants => {
+                return Err(StoreError::invalid(
+                    "the cross-tenant store reads only: append through the store of the event's tenant",
+                ));
+            }
+            Self::Tenant(tenant) => tenant.as_str(),
+        };
+        let mut stamped = events.to_vec();
+        for (index, event) in stamped.iter_mut().enumerate() {
+            match event.metadata.headers.get(TENANT_HEADER) {
+                Some(claimed) if claimed != tenant => {
+                    let refused = TenantError::OtherTenant {
+                        claimed: claimed.clone(),
+                        serves: tenant.to_owned(),
+                    };
+                    return Err(StoreError::Invalid(
+                        InvalidRequest::of(RequestField::Metadata, refused.to_string())
+                            .at_event(index),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    event
+                        .metadata
+                        .headers
+                        .insert(TENANT_HEADER.to_owned(), tenant.to_owned());
+                }
+            }
+        }
+        Ok(Cow::Owned(stamped))
+    }
+
+    /// Puts the caller's transaction `conn` in this scope's tenant (the
+    /// connection may come from anywhere); local to the transaction.
+    pub(crate) async fn enter(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let tenant = match self {
+            Self::Default => return Ok(()),
+            Self::AllTenants => ACROSS_TENANTS,
+            Self::Tenant(tenant) => tenant.as_str(),
+        };
+        sqlx::query(
+            "SELECT set_config('eventsource.tenant', $1, true), \
+                    set_config('eventsource.all_tenants', 'off', true)",
+        )
+        .bind(tenant)
+        .execute(conn)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+/// Why [`PgConjoined`] refused to start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConjoinedError {
+    /// The pool's role is exempt from row-level security, which is what
+    /// keeps tenants apart.
+    #[error(
+        "role `{role}` bypasses row-level security (a superuser or a BYPASSRLS role): \
+         conjoined tenants need a role the policies bind, such as the tables' owner"
+    )]
+    BypassesRowSecurity {
+        /// The role the pool connects as.
+        role: String,
+    },
+    /// The database could not be asked.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Every tenant in one schema: a [`PgEventStore`] per tenant, confined to
+/// its tenant's rows by row-level security, and a separate cross-tenant
+/// reader.
+///
+/// Each tenant's store has a small pool of its own (built from the given
+/// pool's connection settings), whose connections set the tenant when they
+/// connect: a connection never changes tenant, so no statement can run
+/// under the wrong one. Pools are made on first use and kept; idle
+/// connections close after a minute.
+///
+/// ```no_run
+/// use eventsource::prelude::*;
+/// use eventsource_postgres::{PgConjoined, PgStoreOptions, TenantId};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// // A role the policies bind: not a superuser, not BYPASSRLS.
+/// let pool = sqlx::PgPool::connect("postgres://app@localhost/app").await?;
+/// let tenants = PgConjoined::new(pool, PgStoreOptions::new("shop")?).await?;
+/// tenants.migrate().await?;
+///
+/// let acme = tenants.tenant(&TenantId::parse("acme")?)?;
+/// let placed = NewEvent::new("shop.OrderPlaced", 1, r#"{"total":42}"#, Metadata::new());
+/// acme.append("order-1", "shop.Order", ExpectedVersion::NoStream, vec![placed]).await?;
+///
+/// let globex = tenants.tenant(&TenantId::parse("globex")?)?;
+/// assert_eq!(globex.stream_version("order-1").await?, None);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PgConjoined {
+    pool: PgPool,
+    options: PgStoreOptions,
+    pool_size: u32,
+    stores: Arc<Mutex<BTreeMap<TenantId, PgEventStore>>>,
+    across: Arc<Mutex<Option<PgAcrossTenants>>>,
+}
+
+impl PgConjoined {
+    /// Tenants in the schema of `options`, connecting like `pool` (which
+    /// also serves [`PgConjoined::migrate`]). Refuses a pool whose role row-level
+    /// security does not bind.
+    pub async fn new(pool: PgPool, options: PgStoreOptions) -> Result<Self, ConjoinedError> {
+        let (role, exempt): (String, bool) = sqlx::query_as(
+            "SELECT current_user::text, rolsuper OR rolbypassrls \
+             FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(store_error)?;
+        if exempt {
+            return Err(ConjoinedError::BypassesRowSecurity { role });
+        }
+        Ok(Self {
+            pool,
+            options,
+            pool_size: 4,
+            stores: Arc::default(),
+            across: Arc::default(),
+        })
+    }
+
+    /// The most connections each tenant's pool opens (default 4).
+    #[must_use]
+    pub fn with_pool_size(mut self, connections: u32) -> Self {
+        self.pool_size = connections.max(1);
+        self
+    }
+
+    /// Creates the schema and applies the missing migrations (see
+    /// [`PgEventStore::migrate`]); rows already stored belong to the
+    /// default tenant.
+    pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
+        PgEventStore::with_options(self.pool.clone(), self.options.clone())
+            .migrate()
+            .await
+    }
+
+    /// The store of `tenant`: everything it reads, subscribes to, appends,
+    /// projects, deletes or lists is that tenant's.
+    pub fn tenant(&self, tenant: &TenantId) -> Result<PgEventStore, StoreError> {
+        let mut stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = stores.get(tenant) {
+            return Ok(store.clone());
+        }
+        let pool = self.scoped_pool(tenant.as_str(), false);
+        let options = self.options.clone().with_scope(Scope::Tenant(tenant.clone()));
+        let store = PgEventStore::with_options(pool, options);
+        stores.insert(tenant.clone(), store.clone());
+        Ok(store)
+    }
+
+    /// The reader of every tenant's events, for projections across
+    /// tenants: see [`PgAcrossTenants`].
+    pub fn across_tenants(&self) -> PgAcrossTenants {
+        let mut across = self.across.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = &*across {
+            return store.clone();
+        }
+        let pool = self.scoped_pool(ACROSS_TENANTS, true);
+        let options = self.options.clone().with_scope(Scope::AllTenants);
+        let store = PgAcrossTenants {
+            store: PgEventStore::with_options(pool, options),
+        };
+        *across = Some(store.clone());
+        store
+    }
+
+    /// A pool whose connections start in `tenant` (and, when `all`, may
+    /// read every tenant's events). The settings travel in the startup
+    /// packet, so a connection is never out of its tenant, not even for
+    /// its first statement.
+    fn scoped_pool(&self, tenant: &str, all: bool) -> PgPool {
+        let connect: PgConnectOptions = (*self.pool.connect_options())
+            .clone()
+            .options([
+                (TENANT_SETTING, tenant),
+                (ALL_TENANTS_SETTING, if all { "on" } else { "off" }),
+            ]);
+        PgPoolOptions::new()
+            .max_connections(self.pool_size)
+            .min_connections(0)
+            .idle_timeout(Some(Duration::from_secs(60)))
+            .test_before_acquire(false)
+            .connect_lazy_with(connect)
+    }
+}
+
+/// Every tenant's events, in the one global order, for projections across
+/// tenants.
+///
+/// Reads only: `read_all`, `subscribe`, `count_events` and `head_position`
+/// see every tenant's events; everything that names a stream (whose id
+/// only means something within a tenant) and every append is refused with
+/// [`StoreError::Unsupported`] or [`StoreError::Invalid`]. Its own rows —
+/// checkpoints, leases, dead letters of the projections it runs — belong
+/// to none of the tenants. Each event names its tenant in its metadata;
+/// [`PgAcrossTenants::tenant_of`] reads it.
+#[derive(Clone, Debug)]
+pub struct PgAcrossTenants {
+    store: PgEventStore,
+}
+
+impl PgAcrossTenants {
+    /// The tenant `event` belongs to: the tenant header its store stamped
+    /// (and the events table's policy checked), or the default tenant for
+    /// events written by stores that know nothing of tenants.
+    pub fn tenant_of(event: &RecordedEvent) -> Result<TenantId, TenantError> {
+        match event.metadata.headers.get(TENANT_HEADER) {
+            Some(tenant) => TenantId::parse(tenant),
+            None => TenantId::parse(DEFAULT_TENANT),
+        }
+    }
+
+    /// The projection backend (checkpoints, leases, versions) of
+    /// cross-tenant projections.
+    pub fn projection_backend(&self) -> PgProjectionBackend {
+        self.store.projection_backend()
+    }
+
+    /// The dead letters of cross-tenant projections.
+    pub fn dead_letters(&self) -> PgDeadLetterStore {
+        self.store.dead_letters()
+    }
+
+    /// The control store of cross-tenant projections.
+    pub fn control_store(&self) -> PgControlStore {
+        self.store.control_store()
+    }
+
+    /// The schema holding the tables.
+    pub fn schema(&self) -> &str {
+        self.store.schema()
+    }
+}
+
+fn per_tenant(operation: &'static str) -> StoreError {
+    StoreError::Unsupported { operation }
+}
+
+#[async_trait]
+impl EventStore for PgAcrossTenants {
+    async fn append(
+        &self,
+        _stream_id: &str,
+        _aggregate_type: &str,
+        _expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        Scope::AllTenants.stamp(&events)?;
+        Err(per_tenant("appends across tenants"))
+    }
+
+    fn read_stream(&self, _stream_id: &str, _from_version: u64) -> EventStream {
+        futures::stream::once(async { Err(per_tenant("stream reads across tenants")) }).boxed()
+    }
+
+    fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
+        self.store.read_all(from_position, filter)
+    }
+
+    fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
+        self.store.subscribe(from_position, filter)
+    }
+
+    async fn stream_version(&self, _stream_id: &str) -> Result<Option<u64>, StoreError> {
+        Err(per_tenant("stream versions across tenants"))
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        self.store.head_position().await
+    }
+
+    async fn streams(
+        &self,
+        _query: &eventsource::store::StreamQuery,
+    ) -> Result<Vec<eventsource::store::StreamSummary>, StoreError> {
+        Err(per_tenant("stream listings across tenants"))
+    }
+
+    async fn count_events(
+        &self,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Result<u64, StoreError> {
+        self.store.count_events(from_position, filter).await
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for PgAcrossTenants {
+    async fn load(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        CheckpointStore::load(&self.store, name).await
+    }
+
+    async fn save(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        CheckpointStore::save(&self.store, name, position).await
+    }
+
+    async fn reset(&self, name: &str) -> Result<(), StoreError> {
+        CheckpointStore::reset(&self.store, name).await
+    }
+}

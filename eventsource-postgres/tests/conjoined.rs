@@ -1,0 +1,954 @@
+//! Conjoined multi-tenancy: every tenant in one schema, kept apart by
+//! row-level security. Tenant `b` tries to read, subscribe to, append to,
+//! project, delete and list tenant `a`'s data through every public API, and
+//! through plain SQL on its own connections, and reaches nothing; the
+//! tenant flows through metadata, the bus's guard and saga commands; the
+//! cross-tenant reader sees every tenant's events in the one gap-free order
+//! and knows each event's tenant; stores from before tenancy migrate and
+//! keep working as the default tenant.
+//!
+//! Row-level security does not bind superusers, so these tests run as a
+//! role of their own (`eventsource_conjoined_app`, created on first use)
+//! that owns its throwaway schema.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use eventsource::memory::InMemoryProjectionBackend;
+use eventsource::prelude::*;
+use eventsource::projection::{DeadLetterStore, ParkedEvent};
+use eventsource::saga::{Deadline, DeadlineStore, SagaInstance, SagaStore};
+use eventsource::shredding::{KeyStore, new_key};
+use eventsource::store::{
+    CheckpointStore, DeleteMode, EventFilter, EventStore, Snapshot, SnapshotStore, StreamQuery,
+    SubscriptionItem,
+};
+use eventsource::{BoxError, CommandError, Error, StoreError};
+use eventsource_postgres::{
+    ConjoinedError, PgAcrossTenants, PgConjoined, PgEventStore, PgStoreOptions, TENANT_HEADER,
+    TenantError, TenantGuard, TenantId,
+};
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The role the tests connect as: not a superuser, not BYPASSRLS.
+const APP_ROLE: &str = "eventsource_conjoined_app";
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "conjoined.Opened")]
+struct Opened {
+    account: String,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "conjoined.Welcomed")]
+struct Welcomed {
+    account: String,
+}
+
+#[derive(Command, Debug)]
+#[command(aggregate = Account)]
+struct Open {
+    #[aggregate_id]
+    account: String,
+}
+
+#[derive(Command, Debug)]
+#[command(aggregate = Account)]
+struct Welcome {
+    #[aggregate_id]
+    account: String,
+}
+
+#[derive(Aggregate, Default, Serialize, Deserialize)]
+#[aggregate(name = "conjoined.Account")]
+struct Account {
+    open: bool,
+}
+
+#[aggregate_impl]
+impl Account {
+    #[command_handler(create)]
+    fn open(&self, cmd: &Open) -> Opened {
+        Opened {
+            account: cmd.account.clone(),
+        }
+    }
+
+    #[command_handler]
+    fn welcome(&self, cmd: &Welcome) -> Welcomed {
+        Welcomed {
+            account: cmd.account.clone(),
+        }
+    }
+
+    #[event_sourcing_handler]
+    fn on_opened(&mut self, _: &Opened) {
+        self.open = true;
+    }
+
+    #[event_sourcing_handler]
+    fn on_welcomed(&mut self, _: &Welcomed) {}
+}
+
+/// Welcomes every account opened.
+#[derive(Default, Serialize, Deserialize)]
+struct Welcoming;
+
+#[saga(name = "conjoined.welcoming")]
+impl Welcoming {
+    #[start]
+    async fn on_opened(&mut self, e: &Opened, ctx: &mut SagaContext<'_>) -> Result<(), BoxError> {
+        ctx.dispatch(Welcome {
+            account: e.account.clone(),
+        })
+        .await?;
+        ctx.complete();
+        Ok(())
+    }
+}
+
+/// The accounts a projection saw opened.
+#[derive(Default, Clone)]
+struct Seen(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[projection(name = "conjoined.seen")]
+impl Seen {
+    fn on_opened(&mut self, e: &Opened) {
+        self.0.lock().unwrap().push(e.account.clone());
+    }
+}
+
+/// The accounts a cross-tenant projection saw opened, with their tenant.
+#[derive(Default, Clone)]
+struct SeenAcross(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+#[projection(name = "conjoined.seen_across")]
+impl SeenAcross {
+    fn on_opened(&mut self, e: &Opened, meta: &RecordedEvent) {
+        let tenant = meta
+            .metadata
+            .headers
+            .get(TENANT_HEADER)
+            .cloned()
+            .unwrap_or_default();
+        self.0.lock().unwrap().push((tenant, e.account.clone()));
+    }
+}
+
+fn tenant(id: &str) -> TenantId {
+    TenantId::parse(id).unwrap()
+}
+
+/// One test's schema, owned by the application role, with the admin pool
+/// that made it (and drops it).
+struct Fixture {
+    admin: PgPool,
+    app: PgPool,
+    schema: String,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let admin = common::pool(2, "eventsource-tests-conjoined-admin").await;
+        // Tests of this file run at once: a concurrent creation of the
+        // role fails on the catalog's unique index, which is as good.
+        sqlx::raw_sql(
+            "DO $$ BEGIN
+                 CREATE ROLE eventsource_conjoined_app LOGIN NOSUPERUSER NOBYPASSRLS;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+             END $$",
+        )
+        .execute(&admin)
+        .await
+        .expect("create the application role (the test user needs CREATEROLE)");
+        let schema = common::unique_schema();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA \"{schema}\" AUTHORIZATION {APP_ROLE}"
+        )))
+        .execute(&admin)
+        .await
+        .expect("create the test schema");
+        let url = common::database_url();
+        let connect = PgConnectOptions::from_str(&url)
+            .expect("DATABASE_URL is a PostgreSQL URL")
+            .username(APP_ROLE)
+            .application_name("eventsource-tests-conjoined");
+        let app = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(connect)
+            .await
+            .expect("connect as the application role (trust or password-less auth)");
+        Self { admin, app, schema }
+    }
+
+    fn options(&self) -> PgStoreOptions {
+        PgStoreOptions::new(&self.schema)
+            .unwrap()
+            .with_poll_interval(Duration::from_millis(200))
+    }
+
+    async fn conjoined(&self) -> PgConjoined {
+        let tenants = PgConjoined::new(self.app.clone(), self.options())
+            .await
+            .unwrap();
+        tenants.migrate().await.unwrap();
+        tenants
+    }
+
+    async fn drop(self) {
+        self.app.close().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            self.schema
+        )))
+        .execute(&self.admin)
+        .await
+        .expect("drop the test schema");
+    }
+}
+
+/// The next event of a subscription, skipping progress markers; `None`
+/// when nothing but markers came within `within`.
+async fn next_event(
+    sub: &mut eventsource::store::Subscription,
+    within: Duration,
+) -> Option<RecordedEvent> {
+    tokio::time::timeout(within, async {
+        loop {
+            match sub.next().await {
+                Some(Ok(SubscriptionItem::Event(e))) => return Some(e),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("subscription failed: {e}"),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_that_bypass_row_security_are_refused() {
+    let admin = common::pool(1, "eventsource-tests-conjoined-admin").await;
+    let exempt: bool = sqlx::query_scalar(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let result = PgConjoined::new(admin, PgStoreOptions::new("es_unused").unwrap()).await;
+    if exempt {
+        assert!(
+            matches!(result, Err(ConjoinedError::BypassesRowSecurity { .. })),
+            "{result:?}"
+        );
+    } else {
+        assert!(result.is_ok(), "{result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_cannot_reach_another_through_any_public_api() {
+    let fixture = Fixture::new().await;
+    let tenants = fixture.conjoined().await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let (store_a, store_b) = (tenants.tenant(&a).unwrap(), tenants.tenant(&b).unwrap());
+    assert_eq!(store_a.schema(), store_b.schema());
+
+    // Tenant a: an account, its snapshot, a checkpoint, a dead letter, a
+    // saga instance, a deadline and a subject key.
+    let bus_a = CommandBus::new(store_a.clone())
+        .unwrap()
+        .with_snapshots(store_a.clone())
+        .with_interceptor(TenantGuard::new(a.clone()));
+    let opened = bus_a
+        .dispatch(Open {
+            account: "x".into(),
+        })
+        .await
+        .unwrap();
+    let stream = opened.stream_id.to_string();
+    let snapshot = Snapshot {
+        stream_id: stream.as_str().into(),
+        aggregate_type: "conjoined.Account".into(),
+        version: 1,
+        revision: 0,
+        state: r#"{"open":true}"#.into(),
+        taken_at: eventsource::clock::Clock::system().now(),
+    };
+    SnapshotStore::save(&store_a, snapshot.clone()).await.unwrap();
+    CheckpointStore::save(&store_a, "conjoined.seen", 7)
+        .await
+        .unwrap();
+    let a_events: Vec<RecordedEvent> = store_a
+        .read_all(1, EventFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(a_events.len(), 1);
+    assert_eq!(
+        a_events[0].metadata.headers.get(TENANT_HEADER).unwrap(),
+        "a"
+    );
+    store_a
+        .dead_letters()
+        .park(ParkedEvent::new("conjoined.seen", &a_events[0], "boom".into(), 3))
+        .await
+        .unwrap();
+    let correlation = uuid::Uuid::now_v7();
+    let now = eventsource::clock::Clock::system().now();
+    store_a
+        .saga_store()
+        .save(
+            "conjoined.welcoming",
+            correlation,
+            SagaInstance {
+                state: "{}".into(),
+                completed: false,
+                updated_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    store_a
+        .saga_store()
+        .schedule(Deadline {
+            id: uuid::Uuid::now_v7(),
+            saga: "conjoined.welcoming".into(),
+            correlation_id: correlation,
+            name: "remind".into(),
+            due_at: now - chrono::Duration::seconds(60),
+            payload: "{}".into(),
+        })
+        .await
+        .unwrap();
+    store_a
+        .key_store()
+        .key_for_append("subject-1", new_key())
+        .await
+        .unwrap();
+    let head_a = store_a.head_position().await.unwrap();
+    assert!(head_a > 0);
+
+    // Reads.
+    assert_eq!(store_b.stream_version(&stream).await.unwrap(), None);
+    let read: Vec<_> = store_b.read_stream(&stream, 1).try_collect().await.unwrap();
+    assert!(read.is_empty());
+    let mut visited = 0;
+    store_b
+        .visit_stream(&stream, 1, &mut |events| {
+            visited += events.len();
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(visited, 0);
+    let all: Vec<_> = store_b
+        .read_all(1, EventFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(all.is_empty());
+    assert_eq!(store_b.head_position().await.unwrap(), 0);
+    assert_eq!(store_b.count_events(1, EventFilter::all()).await.unwrap(), 0);
+    assert!(store_b.streams(&StreamQuery::new(100)).await.unwrap().is_empty());
+    assert!(store_b.event_types().await.unwrap().is_empty());
+
+    // Snapshots, checkpoints, dead letters, sagas, deadlines, keys.
+    assert!(SnapshotStore::load(&store_b, &stream).await.unwrap().is_none());
+    SnapshotStore::delete(&store_b, &stream).await.unwrap();
+    assert!(SnapshotStore::load(&store_a, &stream).await.unwrap().is_some());
+    assert_eq!(
+        CheckpointStore::load(&store_b, "conjoined.seen").await.unwrap(),
+        None
+    );
+    CheckpointStore::reset(&store_b, "conjoined.seen").await.unwrap();
+    assert_eq!(
+        CheckpointStore::load(&store_a, "conjoined.seen").await.unwrap(),
+        Some(7)
+    );
+    let dead_b = store_b.dead_letters();
+    assert!(dead_b.list("conjoined.seen").await.unwrap().is_empty());
+    assert_eq!(dead_b.count("conjoined.seen").await.unwrap(), 0);
+    assert!(
+        !dead_b
+            .remove("conjoined.seen", a_events[0].global_position)
+            .await
+            .unwrap()
+    );
+    dead_b.clear("conjoined.seen").await.unwrap();
+    assert_eq!(store_a.dead_letters().count("conjoined.seen").await.unwrap(), 1);
+    let sagas_b = store_b.saga_store();
+    assert!(sagas_b.list("conjoined.welcoming").await.unwrap().is_empty());
+    assert!(
+        sagas_b
+            .load("conjoined.welcoming", correlation)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(sagas_b.pending("conjoined.welcoming").await.unwrap().is_empty());
+    let claimed = sagas_b
+        .claim_due(
+            now + chrono::Duration::seconds(60),
+            uuid::Uuid::now_v7(),
+            now + chrono::Duration::seconds(120),
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(claimed.is_empty(), "b claimed a's deadline: {claimed:?}");
+    assert!(
+        !sagas_b
+            .cancel("conjoined.welcoming", correlation, "remind")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store_a
+            .saga_store()
+            .pending("conjoined.welcoming")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store_b.key_store().key("subject-1").await.unwrap().is_none());
+    assert!(!store_b.key_store().forget("subject-1").await.unwrap());
+    assert!(store_a.key_store().key("subject-1").await.unwrap().is_some());
+
+    // The operations API.
+    let ops_b = store_b.operations();
+    assert!(ops_b.streams(&StreamQuery::new(100)).await.unwrap().is_empty());
+    assert!(ops_b.stream(&stream, false, None, None).await.is_err());
+    assert!(ops_b.dead_letters(None).await.unwrap().is_empty());
+    assert!(ops_b.saga_instances(None, None).await.unwrap().is_empty());
+    assert!(ops_b.delete_stream(&stream, DeleteMode::Hard).await.is_err());
+    assert!(ops_b.truncate_stream(&stream, 1).await.is_err());
+    assert!(!ops_b.forget_subject("subject-1").await.unwrap_or(false));
+
+    // Lifecycle: b cannot delete or truncate a's stream.
+    assert!(matches!(
+        store_b.delete_stream(&stream, DeleteMode::Hard).await,
+        Err(StoreError::StreamNotFound { .. })
+    ));
+    assert!(matches!(
+        store_b.truncate_before(&stream, 1).await,
+        Err(StoreError::StreamNotFound { .. })
+    ));
+    assert_eq!(store_a.stream_version(&stream).await.unwrap(), Some(1));
+
+    // Subscriptions: b's catches up on nothing, and then a's new events
+    // never reach it.
+    let mut sub = store_b.subscribe(1, EventFilter::all());
+    bus_a
+        .dispatch(Open {
+            account: "y".into(),
+        })
+        .await
+        .unwrap();
+    assert!(next_event(&mut sub, Duration::from_secs(1)).await.is_none());
+
+    // Appends: a batch naming tenant a in its metadata is refused by b's
+    // store; b's bus refuses a command claiming tenant a; b's own stream of
+    // the same id is b's, and a's is untouched.
+    let mut forged = Metadata::new();
+    forged.headers.insert(TENANT_HEADER.into(), "a".into());
+    let refused = store_b
+        .append(
+            &stream,
+            "conjoined.Account",
+            ExpectedVersion::Any,
+            vec![NewEvent::new("conjoined.Opened", 1, r#"{"account":"x"}"#, forged.clone())],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Invalid(invalid) if invalid.problem().contains("tenant `a`")),
+        "{refused:?}"
+    );
+    let bus_b = CommandBus::new(store_b.clone())
+        .unwrap()
+        .with_interceptor(TenantGuard::new(b.clone()));
+    let err = bus_b
+        .dispatch_with(
+            Welcome {
+                account: "x".into(),
+            },
+            forged,
+        )
+        .await
+        .unwrap_err();
+    match err {
+        CommandError::Failed(Error::Refused(refused)) => assert_eq!(
+            refused.reason_as::<TenantError>(),
+            Some(&TenantError::OtherTenant {
+                claimed: "a".into(),
+                serves: "b".into()
+            })
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let missing = bus_b
+        .dispatch(Welcome {
+            account: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, CommandError::Failed(Error::NotFound { .. })),
+        "{missing:?}"
+    );
+    // The same event id as a's event, in b: a different event of b's.
+    let mut reused = NewEvent::new("conjoined.Opened", 1, r#"{"account":"x"}"#, Metadata::new());
+    reused.event_id = a_events[0].event_id;
+    let appended = store_b
+        .append(&stream, "conjoined.Account", ExpectedVersion::NoStream, vec![reused])
+        .await
+        .unwrap();
+    assert!(!appended.replayed);
+    assert_eq!(appended.last_version, 1);
+    assert_eq!(store_a.stream_version(&stream).await.unwrap(), Some(1));
+    let from_b = next_event(&mut sub, WAIT).await.expect("b's own event");
+    assert_eq!(from_b.metadata.headers.get(TENANT_HEADER).unwrap(), "b");
+    assert_eq!(from_b.payload.as_ref(), r#"{"account": "x"}"#);
+
+    // Plain SQL on b's own connections: the policies hold even there.
+    let mut conn = store_b.pool().acquire().await.unwrap();
+    let quoted = format!("\"{}\"", store_b.schema());
+    let visible: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {quoted}.events"
+    )))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(visible, 1, "b's connection sees only b's event");
+    let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {quoted}.events SET payload = '{{}}' WHERE tenant_id = 'a'"
+    )))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(updated.rows_affected(), 0);
+    let deleted = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {quoted}.checkpoints WHERE tenant_id = 'a'"
+    )))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(deleted.rows_affected(), 0);
+    for insert in [
+        // Into a's tenant.
+        format!(
+            "INSERT INTO {quoted}.checkpoints (tenant_id, name, position) VALUES ('a', 'x', 1)"
+        ),
+        // As b, but naming a in the metadata.
+        format!(
+            "INSERT INTO {quoted}.events (global_position, transaction_id, stream_id, \
+             aggregate_type, stream_version, event_id, event_name, schema_version, payload, \
+             metadata) VALUES (1, '1', 's', 't', 1, gen_random_uuid(), 'n', 1, '{{}}', \
+             '{{\"headers\":{{\"tenant\":\"a\"}}}}')"
+        ),
+    ] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(insert))
+            .execute(&mut *conn)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("row-level security"),
+            "not refused by a policy: {err}"
+        );
+    }
+    // Switching tenant needs the setting: a's rows stay a's anyway for
+    // writes the store makes, since every store connection starts in its
+    // tenant; checked here is that the setting is what confines.
+    drop(conn);
+
+    // Projections: a runner on b projects b's events only.
+    let seen = Seen::default();
+    let runner = ProjectionRunner::new(store_b.clone()).unwrap();
+    runner
+        .start(seen.clone(), store_b.projection_backend())
+        .await
+        .unwrap();
+    runner
+        .settle(store_b.head_position().await.unwrap(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(*seen.0.lock().unwrap(), ["x"]);
+    runner.shutdown().await;
+
+    // a's data is all still there.
+    assert_eq!(store_a.stream_version(&stream).await.unwrap(), Some(1));
+    assert!(SnapshotStore::load(&store_a, &stream).await.unwrap().is_some());
+    let a_all: Vec<_> = store_a
+        .read_all(1, EventFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(a_all.len(), 2);
+    fixture.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cross_tenant_reader_sees_every_tenant_and_writes_nothing() {
+    let fixture = Fixture::new().await;
+    let tenants = fixture.conjoined().await;
+    for (id, account) in [("a", "x"), ("b", "x"), ("c", "z")] {
+        let store = tenants.tenant(&tenant(id)).unwrap();
+        CommandBus::new(store.clone())
+            .unwrap()
+            .with_interceptor(TenantGuard::new(tenant(id)))
+            .dispatch(Open {
+                account: account.into(),
+            })
+            .await
+            .unwrap();
+    }
+    let across = tenants.across_tenants();
+    let all: Vec<RecordedEvent> = across
+        .read_all(1, EventFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    let owners: Vec<String> = all
+        .iter()
+        .map(|e| PgAcrossTenants::tenant_of(e).unwrap().to_string())
+        .collect();
+    assert_eq!(owners, ["a", "b", "c"]);
+    assert_eq!(across.count_events(1, EventFilter::all()).await.unwrap(), 3);
+
+    // Stream ids only mean something within a tenant, and nothing is
+    // written across tenants.
+    let stream = all[0].stream_id.to_string();
+    assert!(matches!(
+        across.stream_version(&stream).await,
+        Err(StoreError::Unsupported { .. })
+    ));
+    let read: Result<Vec<_>, _> = across.read_stream(&stream, 1).try_collect().await;
+    assert!(matches!(read, Err(StoreError::Unsupported { .. })));
+    let appended = across
+        .append(
+            "order-1",
+            "conjoined.Account",
+            ExpectedVersion::Any,
+            vec![NewEvent::new("conjoined.Opened", 1, "{}", Metadata::new())],
+        )
+        .await;
+    assert!(matches!(appended, Err(StoreError::Invalid(_))), "{appended:?}");
+    assert!(matches!(
+        across.delete_stream(&stream, DeleteMode::Hard).await,
+        Err(StoreError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        across.streams(&StreamQuery::new(10)).await,
+        Err(StoreError::Unsupported { .. })
+    ));
+
+    // A cross-tenant projection sees each event with its tenant; its
+    // checkpoint is its own, not any tenant's.
+    let seen = SeenAcross::default();
+    let runner = ProjectionRunner::new(across.clone()).unwrap();
+    runner
+        .start(seen.clone(), across.projection_backend())
+        .await
+        .unwrap();
+    runner
+        .settle(across.head_position().await.unwrap(), WAIT)
+        .await
+        .unwrap();
+    runner.shutdown().await;
+    let mut got = seen.0.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("a".to_owned(), "x".to_owned()),
+            ("b".to_owned(), "x".to_owned()),
+            ("c".to_owned(), "z".to_owned())
+        ]
+    );
+    let a = tenants.tenant(&tenant("a")).unwrap();
+    assert_eq!(
+        CheckpointStore::load(&a, "conjoined.seen_across").await.unwrap(),
+        None
+    );
+    fixture.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_flows_through_events_and_saga_commands() {
+    let fixture = Fixture::new().await;
+    let tenants = fixture.conjoined().await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let store = tenants.tenant(&a).unwrap();
+    let bus = CommandBus::new(store.clone())
+        .unwrap()
+        .with_interceptor(TenantGuard::new(a.clone()));
+    let runner = ProjectionRunner::new(store.clone()).unwrap();
+    runner
+        .start(
+            SagaProcessor::<Welcoming>::new(bus.clone(), store.saga_store()),
+            store.projection_backend(),
+        )
+        .await
+        .unwrap();
+    let opened = bus
+        .dispatch(Open {
+            account: "z".into(),
+        })
+        .await
+        .unwrap();
+    runner
+        .settle(opened.appended.unwrap().last_position, WAIT)
+        .await
+        .unwrap();
+    runner.shutdown().await;
+    let events: Vec<RecordedEvent> = store
+        .read_all(1, EventFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    let names: Vec<&str> = events.iter().map(|e| &*e.event_name).collect();
+    assert_eq!(names, ["conjoined.Opened", "conjoined.Welcomed"]);
+    for event in &events {
+        assert_eq!(event.metadata.headers.get(TENANT_HEADER).unwrap(), "a");
+    }
+    // The saga's state and command stayed in a.
+    assert_eq!(
+        store.saga_store().list("conjoined.welcoming").await.unwrap().len(),
+        1
+    );
+    let other = tenants.tenant(&b).unwrap();
+    assert_eq!(other.head_position().await.unwrap(), 0);
+    assert!(
+        other
+            .saga_store()
+            .list("conjoined.welcoming")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    fixture.drop().await;
+}
+
+/// Several tenants' writers at once; a subscriber per tenant and one across
+/// tenants, all started before the first write. Each delivers exactly its
+/// events, in increasing position order, none skipped or twice: a tenant's
+/// subscription is a filtered view of the one gap-free order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_order_holds_with_writers_of_several_tenants() {
+    const TENANTS: [&str; 3] = ["t1", "t2", "t3"];
+    const WRITERS_PER_TENANT: usize = 2;
+    const APPENDS_PER_WRITER: usize = 25;
+    const PER_TENANT: usize = WRITERS_PER_TENANT * APPENDS_PER_WRITER * 2;
+    let fixture = Fixture::new().await;
+    let tenants = fixture.conjoined().await;
+    let stores: BTreeMap<&str, PgEventStore> = TENANTS
+        .iter()
+        .map(|id| (*id, tenants.tenant(&tenant(id)).unwrap()))
+        .collect();
+    let collect = |mut sub: eventsource::store::Subscription, want: usize| {
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            while got.len() < want {
+                match next_event(&mut sub, WAIT).await {
+                    Some(e) => got.push(e),
+                    None => break,
+                }
+            }
+            got
+        })
+    };
+    let mut subscribers = Vec::new();
+    for (id, store) in &stores {
+        subscribers.push((
+            Some(*id),
+            collect(store.subscribe(1, EventFilter::all()), PER_TENANT),
+        ));
+    }
+    let across = tenants.across_tenants();
+    subscribers.push((
+        None,
+        collect(
+            across.subscribe(1, EventFilter::all()),
+            PER_TENANT * TENANTS.len(),
+        ),
+    ));
+
+    let mut writers = Vec::new();
+    for (id, store) in &stores {
+        for writer in 0..WRITERS_PER_TENANT {
+            let store = store.clone();
+            let id = id.to_string();
+            writers.push(tokio::spawn(async move {
+                for n in 0..APPENDS_PER_WRITER {
+                    let batch = (0..2)
+                        .map(|i| {
+                            NewEvent::new(
+                                "conjoined.Tick",
+                                1,
+                                format!(r#"{{"tenant":"{id}","writer":{writer},"n":{n},"i":{i}}}"#),
+                                Metadata::new(),
+                            )
+                        })
+                        .collect();
+                    store
+                        .append(
+                            &format!("ticks-{writer}"),
+                            "conjoined.Ticks",
+                            ExpectedVersion::Any,
+                            batch,
+                        )
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    for (id, subscriber) in subscribers {
+        let got = subscriber.await.unwrap();
+        let expected: Vec<RecordedEvent> = match id {
+            Some(id) => stores[id]
+                .read_all(1, EventFilter::all())
+                .try_collect()
+                .await
+                .unwrap(),
+            None => across
+                .read_all(1, EventFilter::all())
+                .try_collect()
+                .await
+                .unwrap(),
+        };
+        let want = PER_TENANT * if id.is_some() { 1 } else { TENANTS.len() };
+        assert_eq!(expected.len(), want, "{id:?}: stored");
+        let positions: Vec<u64> = got.iter().map(|e| e.global_position).collect();
+        let stored: Vec<u64> = expected.iter().map(|e| e.global_position).collect();
+        assert_eq!(positions, stored, "{id:?}: delivered = stored, in order");
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{id:?}: increasing");
+        for event in &got {
+            let owner = PgAcrossTenants::tenant_of(event).unwrap();
+            if let Some(id) = id {
+                assert_eq!(owner.as_str(), id);
+            }
+            assert!(
+                event
+                    .payload
+                    .contains(&format!(r#""tenant": "{owner}""#)),
+                "{}",
+                event.payload
+            );
+        }
+        // Per stream, versions come in order within each tenant.
+        let mut last: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for event in &got {
+            let key = (
+                PgAcrossTenants::tenant_of(event).unwrap().to_string(),
+                event.stream_id.to_string(),
+            );
+            let previous = last.insert(key, event.stream_version).unwrap_or(0);
+            assert_eq!(event.stream_version, previous + 1, "{id:?}");
+        }
+    }
+    fixture.drop().await;
+}
+
+/// A store made before tenancy migrates: its rows become the default
+/// tenant's, a store that knows nothing of tenants keeps working on them
+/// (as the tables' owner, whom the forced policies bind), and no tenant
+/// sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_stores_migrate_and_keep_working_as_the_default_tenant() {
+    let fixture = Fixture::new().await;
+    let quoted = format!("\"{}\"", fixture.schema);
+    let mut tx = fixture.app.begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {quoted}.schema_migrations (version integer PRIMARY KEY, \
+         name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+    )))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    for migration in eventsource_postgres::migrate::MIGRATIONS
+        .iter()
+        .filter(|m| m.version < 12)
+    {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(migration.sql.replace("{schema}", &quoted)))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {quoted}.schema_migrations (version, name) VALUES ($1, $2)"
+        )))
+        .bind(migration.version)
+        .bind(migration.name)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let plain = PgEventStore::with_options(fixture.app.clone(), fixture.options());
+    let before = NewEvent::new("conjoined.Opened", 1, r#"{"account":"old"}"#, Metadata::new());
+    plain
+        .append("account-old", "conjoined.Account", ExpectedVersion::NoStream, vec![before])
+        .await
+        .unwrap();
+    CheckpointStore::save(&plain, "legacy", 1).await.unwrap();
+
+    let tenants = fixture.conjoined().await;
+    let applied = tenants.migrate().await.unwrap();
+    assert!(applied.is_empty(), "migrated once already: {applied:?}");
+    assert_eq!(plain.stream_version("account-old").await.unwrap(), Some(1));
+    assert_eq!(CheckpointStore::load(&plain, "legacy").await.unwrap(), Some(1));
+    let after = NewEvent::new("conjoined.Opened", 1, r#"{"account":"old"}"#, Metadata::new());
+    plain
+        .append("account-old", "conjoined.Account", ExpectedVersion::Exact(1), vec![after])
+        .await
+        .unwrap();
+
+    let a = tenants.tenant(&tenant("a")).unwrap();
+    assert_eq!(a.stream_version("account-old").await.unwrap(), None);
+    assert_eq!(CheckpointStore::load(&a, "legacy").await.unwrap(), None);
+    let default = tenants.tenant(&tenant("default")).unwrap();
+    assert_eq!(default.stream_version("account-old").await.unwrap(), Some(2));
+    let across: Vec<RecordedEvent> = tenants
+        .across_tenants()
+        .read_all(1, EventFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(across.len(), 2);
+    assert!(
+        across
+            .iter()
+            .all(|e| PgAcrossTenants::tenant_of(e).unwrap().as_str() == "default")
+    );
+    // Read models run by the default tenant's store see only its events.
+    let seen = Seen::default();
+    let runner = ProjectionRunner::new(plain.clone()).unwrap();
+    runner
+        .start(seen.clone(), InMemoryProjectionBackend::new())
+        .await
+        .unwrap();
+    runner
+        .settle(plain.head_position().await.unwrap(), WAIT)
+        .await
+        .unwrap();
+    runner.shutdown().await;
+    assert_eq!(*seen.0.lock().unwrap(), ["old", "old"]);
+    fixture.drop().await;
+}

@@ -77,7 +77,10 @@ pub(crate) enum Scope {
 impl Scope {
     /// `events` with the tenant stamped on their metadata; refuses a batch
     /// that names another tenant, and any batch of the cross-tenant scope.
-    pub(crate) fn stamp<'e>(&self, events: &'e [NewEvent]) -> Result<Cow<'e, [NewEvent]>, StoreError> {
+    pub(crate) fn stamp<'e>(
+        &self,
+        events: &'e [NewEvent],
+    ) -> Result<Cow<'e, [NewEvent]>, StoreError> {
         let tenant = match self {
             Self::Default => return Ok(Cow::Borrowed(events)),
             Self::AllTenants => {
@@ -237,7 +240,10 @@ impl PgConjoined {
             return Ok(store.clone());
         }
         let pool = self.scoped_pool(tenant.as_str(), false);
-        let options = self.options.clone().with_scope(Scope::Tenant(tenant.clone()));
+        let options = self
+            .options
+            .clone()
+            .with_scope(Scope::Tenant(tenant.clone()));
         let store = PgEventStore::with_options(pool, options);
         stores.insert(tenant.clone(), store.clone());
         Ok(store)
@@ -264,12 +270,10 @@ impl PgConjoined {
     /// packet, so a connection is never out of its tenant, not even for
     /// its first statement.
     fn scoped_pool(&self, tenant: &str, all: bool) -> PgPool {
-        let connect: PgConnectOptions = (*self.pool.connect_options())
-            .clone()
-            .options([
-                (TENANT_SETTING, tenant),
-                (ALL_TENANTS_SETTING, if all { "on" } else { "off" }),
-            ]);
+        let connect: PgConnectOptions = (*self.pool.connect_options()).clone().options([
+            (TENANT_SETTING, tenant),
+            (ALL_TENANTS_SETTING, if all { "on" } else { "off" }),
+        ]);
         PgPoolOptions::new()
             .max_connections(self.pool_size)
             .min_connections(0)

@@ -77,9 +77,12 @@ pub(crate) enum Scope {
 impl Scope {
     /// `events` with the tenant stamped on their metadata; refuses a batch
     /// that names another tenant, and any batch of the cross-tenant scope.
+    /// `validate` checks the batch as given first, so malformed input gets
+    /// its own precise error rather than a tenant refusal.
     pub(crate) fn stamp<'e>(
         &self,
         events: &'e [NewEvent],
+        validate: impl FnOnce(&[NewEvent]) -> Result<(), StoreError>,
     ) -> Result<Cow<'e, [NewEvent]>, StoreError> {
         let tenant = match self {
             Self::Default => return Ok(Cow::Borrowed(events)),
@@ -90,6 +93,7 @@ impl Scope {
             }
             Self::Tenant(tenant) => tenant.as_str(),
         };
+        validate(events)?;
         let mut stamped = events.to_vec();
         for (index, event) in stamped.iter_mut().enumerate() {
             match event.metadata.headers.get(TENANT_HEADER) {
@@ -249,6 +253,25 @@ impl PgConjoined {
         Ok(store)
     }
 
+    /// Forgets the store of `tenant` and closes its pool (waiting for its
+    /// connections to be handed back): for a tenant that went quiet, to
+    /// bound the connections kept. Its data stays; a later
+    /// [`PgConjoined::tenant`] makes a new pool. Whether there was one.
+    pub async fn release(&self, tenant: &TenantId) -> bool {
+        let released = self
+            .stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(tenant);
+        match released {
+            Some(store) => {
+                store.pool().close().await;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The reader of every tenant's events, for projections across
     /// tenants: see [`PgAcrossTenants`].
     pub fn across_tenants(&self) -> PgAcrossTenants {
@@ -344,7 +367,7 @@ impl EventStore for PgAcrossTenants {
         _expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        Scope::AllTenants.stamp(&events)?;
+        Scope::AllTenants.stamp(&events, |_| Ok(()))?;
         Err(per_tenant("appends across tenants"))
     }
 

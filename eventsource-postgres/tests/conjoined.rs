@@ -15,6 +15,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventsource::memory::InMemoryProjectionBackend;
@@ -26,6 +27,7 @@ use eventsource::store::{
     CheckpointStore, DeleteMode, EventFilter, EventStore, Snapshot, SnapshotStore, StreamQuery,
     SubscriptionItem,
 };
+use eventsource::testing::conformance::{self, Subject};
 use eventsource::{BoxError, CommandError, Error, StoreError};
 use eventsource_postgres::{
     ConjoinedError, PgAcrossTenants, PgConjoined, PgEventStore, PgStoreOptions, TENANT_HEADER,
@@ -1087,5 +1089,51 @@ async fn existing_stores_migrate_and_keep_working_as_the_default_tenant() {
         .unwrap();
     runner.shutdown().await;
     assert_eq!(*seen.0.lock().unwrap(), ["old", "old"]);
+    fixture.drop().await;
+}
+
+/// The store conformance suite against tenant stores of one schema, a new
+/// tenant per check: to each check, a tenant's store is a store of its own,
+/// policies and all, but for the tenant header on metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_stores_pass_the_conformance_suite() {
+    let fixture = Fixture::new().await;
+    let tenants = fixture.conjoined().await.with_pool_size(3);
+    let previous: Arc<Mutex<Option<TenantId>>> = Arc::default();
+    let report = conformance::run(|| {
+        let tenants = tenants.clone();
+        let previous = previous.clone();
+        async move {
+            // Checks run one after another: the last check's pool can go.
+            let last = previous.lock().unwrap().take();
+            if let Some(last) = last {
+                tenants.release(&last).await;
+            }
+            let id = tenant(&format!("t{:08x}", fastrand::u32(..)));
+            let store = tenants.tenant(&id).unwrap();
+            *previous.lock().unwrap() = Some(id);
+            Subject::new(store.clone(), store.clone(), store)
+        }
+    })
+    .await;
+    println!("{report}");
+    let last = previous.lock().unwrap().take();
+    if let Some(last) = last {
+        tenants.release(&last).await;
+    }
+    // The one difference: a tenant's store stamps its tenant on each
+    // event's metadata, so metadata reads back with that header added.
+    let failures: Vec<(&str, &str)> = report
+        .failures()
+        .map(|f| (f.name, f.outcome.as_ref().err().map_or("", String::as_str)))
+        .collect();
+    assert_eq!(failures.len(), 1, "{report}");
+    let (name, why) = failures[0];
+    assert_eq!(
+        name,
+        "appends::versions_are_contiguous_and_fields_round_trip"
+    );
+    assert!(why.contains(r#""tenant": "t"#), "{why}");
+    assert_eq!(report.results().len(), conformance::check_names().count());
     fixture.drop().await;
 }

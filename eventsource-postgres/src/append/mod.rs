@@ -73,7 +73,9 @@ impl Appends {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult, StoreError> {
-        let stamped = self.scope.stamp(events)?;
+        let stamped = self.scope.stamp(events, |events| {
+            Request::new(stream_id, aggregate_type, expected, events).map(drop)
+        })?;
         let events = &*stamped;
         let request = Request::new(stream_id, aggregate_type, expected, events)?;
         let attempted = match group::submit(&self.appender, &self.group, &request, events).await {
@@ -94,7 +96,9 @@ impl Appends {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult, StoreError> {
-        let stamped = self.scope.stamp(events)?;
+        let stamped = self.scope.stamp(events, |events| {
+            Request::new(stream_id, aggregate_type, expected, events).map(drop)
+        })?;
         let events = &*stamped;
         self.scope.enter(conn).await?;
         let request = Request::new(stream_id, aggregate_type, expected, events)?;

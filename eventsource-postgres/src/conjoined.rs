@@ -24,120 +24,24 @@
 //! Row-level security does not bind superusers nor roles with `BYPASSRLS`,
 //! so [`PgConjoined::new`] refuses to run as one.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventsource::store::{
-    AppendResult, CheckpointStore, EventFilter, EventStream, InvalidRequest, RequestField,
-    Subscription,
-};
+use eventsource::store::{AppendResult, CheckpointStore, EventFilter, EventStream, Subscription};
 use eventsource::{EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError};
 use futures::StreamExt;
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool};
 use thiserror::Error;
 
 use crate::error::store_error;
 use crate::options::PgStoreOptions;
 use crate::processing::{PgControlStore, PgDeadLetterStore, PgProjectionBackend};
+use crate::scope::{ACROSS_TENANTS, ALL_TENANTS_SETTING, DEFAULT_TENANT, Scope, TENANT_SETTING};
 use crate::store::PgEventStore;
-use crate::tenants::{TENANT_HEADER, TenantError, TenantId};
-
-/// The session setting naming the tenant (read by the column defaults and
-/// the policies of migration 12).
-const TENANT_SETTING: &str = "eventsource.tenant";
-
-/// The session setting that lets a session read every tenant's events.
-const ALL_TENANTS_SETTING: &str = "eventsource.all_tenants";
-
-/// The tenant of rows written without one: everything stored before
-/// migration 12, and whatever a store outside [`PgConjoined`] writes.
-pub const DEFAULT_TENANT: &str = "default";
-
-/// The tenant a cross-tenant session writes its own rows under (its
-/// checkpoints, leases, dead letters): not a valid [`TenantId`], so no
-/// tenant can claim it, and refused on events by the table's check.
-const ACROSS_TENANTS: &str = "_all";
-
-/// Whose rows a store sees and writes.
-#[derive(Clone, Debug, Default)]
-pub(crate) enum Scope {
-    /// A store that knows nothing of tenants: the default tenant.
-    #[default]
-    Default,
-    /// One tenant of a [`PgConjoined`].
-    Tenant(TenantId),
-    /// Every tenant's events, read only ([`PgAcrossTenants`]).
-    AllTenants,
-}
-
-impl Scope {
-    /// `events` with the tenant stamped on their metadata; refuses a batch
-    /// that names another tenant, and any batch of the cross-tenant scope.
-    /// `validate` checks the batch as given first, so malformed input gets
-    /// its own precise error rather than a tenant refusal.
-    pub(crate) fn stamp<'e>(
-        &self,
-        events: &'e [NewEvent],
-        validate: impl FnOnce(&[NewEvent]) -> Result<(), StoreError>,
-    ) -> Result<Cow<'e, [NewEvent]>, StoreError> {
-        let tenant = match self {
-            Self::Default => return Ok(Cow::Borrowed(events)),
-            Self::AllTenants => {
-                return Err(StoreError::invalid(
-                    "the cross-tenant store reads only: append through the store of the event's tenant",
-                ));
-            }
-            Self::Tenant(tenant) => tenant.as_str(),
-        };
-        validate(events)?;
-        let mut stamped = events.to_vec();
-        for (index, event) in stamped.iter_mut().enumerate() {
-            match event.metadata.headers.get(TENANT_HEADER) {
-                Some(claimed) if claimed != tenant => {
-                    let refused = TenantError::OtherTenant {
-                        claimed: claimed.clone(),
-                        serves: tenant.to_owned(),
-                    };
-                    return Err(StoreError::Invalid(
-                        InvalidRequest::of(RequestField::Metadata, refused.to_string())
-                            .at_event(index),
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    event
-                        .metadata
-                        .headers
-                        .insert(TENANT_HEADER.to_owned(), tenant.to_owned());
-                }
-            }
-        }
-        Ok(Cow::Owned(stamped))
-    }
-
-    /// Puts the caller's transaction `conn` in this scope's tenant (the
-    /// connection may come from anywhere); local to the transaction.
-    pub(crate) async fn enter(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
-        let tenant = match self {
-            Self::Default => return Ok(()),
-            Self::AllTenants => ACROSS_TENANTS,
-            Self::Tenant(tenant) => tenant.as_str(),
-        };
-        sqlx::query(
-            "SELECT set_config('eventsource.tenant', $1, true), \
-                    set_config('eventsource.all_tenants', 'off', true)",
-        )
-        .bind(tenant)
-        .execute(conn)
-        .await
-        .map_err(store_error)?;
-        Ok(())
-    }
-}
+use crate::tenant_id::{TENANT_HEADER, TenantError, TenantId};
 
 /// Why [`PgConjoined`] refused to start.
 #[derive(Debug, Error)]

@@ -402,13 +402,15 @@ mod read;
 mod read_model;
 mod row;
 mod schema;
+mod scope;
 mod snapshots;
 mod sql;
 mod store;
+mod tenant_id;
 mod tenants;
 
 pub use append::TransactionIdsBehind;
-pub use conjoined::{ConjoinedError, DEFAULT_TENANT, PgAcrossTenants, PgConjoined};
+pub use conjoined::{ConjoinedError, PgAcrossTenants, PgConjoined};
 pub use error::{TlsError, store_error};
 pub use keys::PgKeyStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
@@ -417,8 +419,7 @@ pub use processing::{
 };
 pub use read_model::{PgReadModel, ReadModelStep};
 pub use schema::{Identifier, InvalidIdentifier};
+pub use scope::DEFAULT_TENANT;
 pub use store::PgEventStore;
-pub use tenants::{
-    HeaderTenantResolver, PgTenants, TENANT_HEADER, TenantError, TenantGuard, TenantId,
-    TenantResolver,
-};
+pub use tenant_id::{TENANT_HEADER, TenantError, TenantId};
+pub use tenants::{HeaderTenantResolver, PgTenants, TenantGuard, TenantResolver};

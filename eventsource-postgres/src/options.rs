@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use eventsource::clock::Clock;
 
-use crate::conjoined::Scope;
 use crate::schema::{Identifier, InvalidIdentifier};
+use crate::scope::Scope;
 
 /// Settings of a [`PgEventStore`](crate::PgEventStore).
 ///

@@ -22,9 +22,9 @@ use eventsource::store::AppendResult;
 use eventsource::{ExpectedVersion, NewEvent, StoreError};
 use sqlx::{PgConnection, PgPool};
 
-use crate::conjoined::Scope;
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
+use crate::scope::Scope;
 use group::{Answer, GroupCommit};
 use single::Appender;
 use statement::{Request, Statements};

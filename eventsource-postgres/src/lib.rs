@@ -66,7 +66,12 @@
 //!   `eventsource::saga::DeadlineStore`, implemented by [`PgSagaStore`]).
 //!
 //! Read models name their own tables through [`PgReadModel`]; tenants each
-//! get a schema of their own through [`PgTenants`].
+//! get a schema of their own through [`PgTenants`], or share one through
+//! [`PgConjoined`]: every tenant-owned table has a `tenant_id` column (part
+//! of its unique keys) and forced row-level security policies that confine
+//! a session to the tenant of its setting `eventsource.tenant` (rows
+//! written without one, and all rows from before, are the `default`
+//! tenant's).
 //!
 //! Migrations run in one transaction under an advisory lock, so several
 //! processes may call `migrate` at start-up. Payloads are JSONB: they read

@@ -85,7 +85,10 @@ impl Scope {
     }
 
     /// Puts the caller's transaction `conn` in this scope's tenant (the
-    /// connection may come from anywhere); local to the transaction.
+    /// connection may come from anywhere); local to the transaction. Then
+    /// checks that the tenant holds for the statements that follow: outside
+    /// a transaction the local setting ends with its statement, and the
+    /// connection's own tenant would take the rows.
     pub(crate) async fn enter(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
         let tenant = match self {
             Self::Default => return Ok(()),
@@ -97,9 +100,22 @@ impl Scope {
                     set_config('eventsource.all_tenants', 'off', true)",
         )
         .bind(tenant)
-        .execute(conn)
+        .execute(&mut *conn)
         .await
         .map_err(store_error)?;
+        let in_effect: Option<String> =
+            sqlx::query_scalar("SELECT current_setting('eventsource.tenant', true)")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(store_error)?;
+        if in_effect.as_deref() != Some(tenant) {
+            return Err(StoreError::invalid(format!(
+                "appending inside a caller's transaction for tenant `{tenant}` needs an open \
+                 transaction (or a connection of that tenant's pool); this connection is in \
+                 tenant `{}`",
+                in_effect.as_deref().unwrap_or(DEFAULT_TENANT)
+            )));
+        }
         Ok(())
     }
 }

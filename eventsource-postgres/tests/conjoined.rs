@@ -1137,3 +1137,79 @@ async fn tenant_stores_pass_the_conformance_suite() {
     assert_eq!(report.results().len(), conformance::check_names().count());
     fixture.drop().await;
 }
+
+/// `append_in` takes the caller's connection, which may come from any pool:
+/// inside a transaction the rows are the store's tenant's whatever the
+/// connection's own tenant; outside one the append is refused. Deleting and
+/// truncating (which append a tombstone inside the store's transaction)
+/// work for the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_inside_a_callers_transaction_stay_in_the_stores_tenant() {
+    let fixture = Fixture::new().await;
+    let tenants = fixture.conjoined().await;
+    let (a, b) = (
+        tenants.tenant(&tenant("a")).unwrap(),
+        tenants.tenant(&tenant("b")).unwrap(),
+    );
+    let event = || NewEvent::new("conjoined.Opened", 1, r#"{"account":"t"}"#, Metadata::new());
+
+    // A transaction on b's own pool, handed to a's store.
+    let mut tx = b.pool().begin().await.unwrap();
+    a.append_in(
+        &mut tx,
+        "acct-1",
+        "conjoined.Account",
+        ExpectedVersion::NoStream,
+        vec![event()],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.stream_version("acct-1").await.unwrap(), Some(1));
+    assert_eq!(b.stream_version("acct-1").await.unwrap(), None);
+
+    // A transaction on the plain pool (the default tenant).
+    let mut tx = fixture.app.begin().await.unwrap();
+    a.append_in(
+        &mut tx,
+        "acct-1",
+        "conjoined.Account",
+        ExpectedVersion::Exact(1),
+        vec![event()],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.stream_version("acct-1").await.unwrap(), Some(2));
+    let plain = PgEventStore::with_options(fixture.app.clone(), fixture.options());
+    assert_eq!(plain.stream_version("acct-1").await.unwrap(), None);
+
+    // No transaction, on a connection of another tenant: refused.
+    let mut conn = b.pool().acquire().await.unwrap();
+    let refused = a
+        .append_in(
+            &mut conn,
+            "acct-1",
+            "conjoined.Account",
+            ExpectedVersion::Any,
+            vec![event()],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Invalid(_)), "{refused:?}");
+    drop(conn);
+    assert_eq!(b.stream_version("acct-1").await.unwrap(), None);
+    assert_eq!(a.stream_version("acct-1").await.unwrap(), Some(2));
+
+    // The owner truncates and deletes.
+    let truncated = a.truncate_before("acct-1", 2).await.unwrap();
+    assert_eq!(truncated.first_kept_version, 2);
+    a.delete_stream("acct-1", DeleteMode::Soft).await.unwrap();
+    let tombstone: Vec<RecordedEvent> = a.read_stream("acct-1", 3).try_collect().await.unwrap();
+    assert_eq!(tombstone.len(), 1);
+    assert_eq!(
+        tombstone[0].metadata.headers.get(TENANT_HEADER).unwrap(),
+        "a"
+    );
+    fixture.drop().await;
+}

@@ -18,6 +18,11 @@ pub(crate) const TENANT_SETTING: &str = "eventsource.tenant";
 /// The session setting that lets a session read every tenant's events.
 pub(crate) const ALL_TENANTS_SETTING: &str = "eventsource.all_tenants";
 
+/// The session's tenant as SQL, as the column defaults and policies of
+/// migration 12 spell it (and read-model templates, as `{tenant}`).
+pub(crate) const SESSION_TENANT: &str =
+    "coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default')";
+
 /// The tenant of rows written without one: everything stored before
 /// migration 12, and whatever a store outside [`PgConjoined`](crate::PgConjoined) writes.
 pub const DEFAULT_TENANT: &str = "default";

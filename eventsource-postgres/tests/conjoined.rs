@@ -1213,3 +1213,72 @@ async fn appends_inside_a_callers_transaction_stay_in_the_stores_tenant() {
     );
     fixture.drop().await;
 }
+
+/// The query side: a read model whose table carries the tenant (`{tenant}`
+/// in its templates) and a policy, written and queried through each
+/// tenant's store, answers each tenant with its own rows only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_models_with_the_tenant_policy_answer_each_tenant_alone() {
+    const STEPS: &[eventsource_postgres::ReadModelStep] =
+        &[eventsource_postgres::ReadModelStep::new(
+            1,
+            "CREATE TABLE {schema}.totals (
+                 tenant_id text NOT NULL DEFAULT {tenant},
+                 id text NOT NULL,
+                 total bigint NOT NULL,
+                 PRIMARY KEY (tenant_id, id));
+             ALTER TABLE {schema}.totals ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+             CREATE POLICY tenant_rows ON {schema}.totals
+                 USING (tenant_id = {tenant}) WITH CHECK (tenant_id = {tenant})",
+        )];
+    let fixture = Fixture::new().await;
+    let tenants = fixture.conjoined().await;
+    let (a, b) = (
+        tenants.tenant(&tenant("a")).unwrap(),
+        tenants.tenant(&tenant("b")).unwrap(),
+    );
+    let model_a = eventsource_postgres::PgReadModel::new(&a, "conjoined.totals", 1).unwrap();
+    let model_b = eventsource_postgres::PgReadModel::new(&b, "conjoined.totals", 1).unwrap();
+    assert_eq!(model_a.migrate(STEPS).await.unwrap(), [1]);
+    assert!(
+        model_b.migrate(STEPS).await.unwrap().is_empty(),
+        "one table for all"
+    );
+
+    for (model, store, total) in [(&model_a, &a, 10_i64), (&model_b, &b, 20)] {
+        sqlx::query(model.sql("INSERT INTO {schema}.totals (id, total) VALUES ($1, $2)"))
+            .bind("order-1")
+            .bind(total)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let query = "SELECT id, total FROM {schema}.totals ORDER BY id";
+    let seen_b: Vec<(String, i64)> = sqlx::query_as(model_b.sql(query))
+        .fetch_all(b.pool())
+        .await
+        .unwrap();
+    assert_eq!(seen_b, [("order-1".to_owned(), 20)]);
+    let updated = sqlx::query(model_b.sql("UPDATE {schema}.totals SET total = 0"))
+        .execute(b.pool())
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected(), 1);
+    let forged = sqlx::query(
+        model_b
+            .sql("INSERT INTO {schema}.totals (tenant_id, id, total) VALUES ('a', 'order-2', 1)"),
+    )
+    .execute(b.pool())
+    .await
+    .unwrap_err();
+    assert!(
+        forged.to_string().contains("row-level security"),
+        "{forged}"
+    );
+    let seen_a: Vec<(String, i64)> = sqlx::query_as(model_a.sql(query))
+        .fetch_all(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(seen_a, [("order-1".to_owned(), 10)]);
+    fixture.drop().await;
+}

@@ -850,12 +850,27 @@ async fn the_tenant_flows_through_events_and_saga_commands() {
 /// subscription is a filtered view of the one gap-free order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_global_order_holds_with_writers_of_several_tenants() {
+    global_order_across_tenants(|options| options).await;
+}
+
+/// The same with shared append statements on kept writer connections, which
+/// the store detaches from the tenant's pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_order_holds_with_group_commit_across_tenants() {
+    global_order_across_tenants(|options| options.with_group_commit(1).with_writer_connections(2))
+        .await;
+}
+
+async fn global_order_across_tenants(configure: fn(PgStoreOptions) -> PgStoreOptions) {
     const TENANTS: [&str; 3] = ["t1", "t2", "t3"];
     const WRITERS_PER_TENANT: usize = 2;
     const APPENDS_PER_WRITER: usize = 25;
     const PER_TENANT: usize = WRITERS_PER_TENANT * APPENDS_PER_WRITER * 2;
     let fixture = Fixture::new().await;
-    let tenants = fixture.conjoined().await;
+    let tenants = PgConjoined::new(fixture.app.clone(), configure(fixture.options()))
+        .await
+        .unwrap();
+    tenants.migrate().await.unwrap();
     let stores: BTreeMap<&str, PgEventStore> = TENANTS
         .iter()
         .map(|id| (*id, tenants.tenant(&tenant(id)).unwrap()))

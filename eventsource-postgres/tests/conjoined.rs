@@ -368,6 +368,19 @@ async fn one_tenant_cannot_reach_another_through_any_public_api() {
         .unwrap();
     assert!(all.is_empty());
     assert_eq!(store_b.head_position().await.unwrap(), 0);
+    // Filtered reads take other indexes; the policy holds on each.
+    for filter in [
+        EventFilter::all().with_aggregate_types(["conjoined.Account"]),
+        EventFilter::all().with_event_names(["conjoined.Opened"]),
+    ] {
+        let filtered: Vec<_> = store_b
+            .read_all(1, filter.clone())
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(filtered.is_empty());
+        assert_eq!(store_b.count_events(1, filter).await.unwrap(), 0);
+    }
     assert_eq!(
         store_b.count_events(1, EventFilter::all()).await.unwrap(),
         0
@@ -528,6 +541,10 @@ async fn one_tenant_cannot_reach_another_through_any_public_api() {
     // Subscriptions: b's catches up on nothing, and then a's new events
     // never reach it.
     let mut sub = store_b.subscribe(1, EventFilter::all());
+    let mut filtered_sub = store_b.subscribe(
+        1,
+        EventFilter::all().with_aggregate_types(["conjoined.Account"]),
+    );
     bus_a
         .dispatch(Open {
             account: "y".into(),
@@ -535,6 +552,11 @@ async fn one_tenant_cannot_reach_another_through_any_public_api() {
         .await
         .unwrap();
     assert!(next_event(&mut sub, Duration::from_secs(1)).await.is_none());
+    assert!(
+        next_event(&mut filtered_sub, Duration::from_secs(1))
+            .await
+            .is_none()
+    );
 
     // Appends: a batch naming tenant a in its metadata is refused by b's
     // store; b's bus refuses a command claiming tenant a; b's own stream of

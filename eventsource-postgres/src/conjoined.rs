@@ -5,10 +5,12 @@
 //! Migration 12 gives every tenant-owned table (events, snapshots,
 //! checkpoints, leases, projection versions and controls, dead letters,
 //! saga instances and deadlines, subject keys) a `tenant_id` column whose
-//! default is the session's setting `eventsource.tenant`, puts the tenant
-//! into every unique key, and adds policies (forced, so they bind the
+//! default is the session's setting `eventsource.tenant`, and puts the
+//! tenant into every unique key (last, so lookups by the old key keep their
+//! index). A schema becomes conjoined only by the explicit step
+//! [`PgConjoined::install`], which adds policies (forced, so they bind the
 //! tables' owner too) that let a session see and touch only its tenant's
-//! rows. [`PgConjoined`] hands out one [`PgEventStore`] per tenant whose
+//! rows; [`PgConjoined::new`] refuses a schema without them. [`PgConjoined`] hands out one [`PgEventStore`] per tenant whose
 //! connections all start with that setting, so every statement of the
 //! store — reads, subscriptions, appends, snapshots, checkpoints, dead
 //! letters, sagas, deadlines, keys, operations, deletes — is confined by
@@ -36,6 +38,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use thiserror::Error;
 
+use crate::conjoin;
 use crate::error::store_error;
 use crate::options::PgStoreOptions;
 use crate::processing::{PgControlStore, PgDeadLetterStore, PgProjectionBackend};
@@ -56,6 +59,19 @@ pub enum ConjoinedError {
     BypassesRowSecurity {
         /// The role the pool connects as.
         role: String,
+    },
+    /// The schema has not been made conjoined ([`PgConjoined::install`]):
+    /// without its policies, nothing would keep tenants apart.
+    #[error(
+        "schema `{schema}` is not conjoined: row-level security policies missing ({}); \
+         run PgConjoined::install on it first",
+        missing.join(", ")
+    )]
+    NotConjoined {
+        /// The schema.
+        schema: String,
+        /// The missing policies, as `table.policy`.
+        missing: Vec<String>,
     },
     /// The database could not be asked.
     #[error(transparent)]
@@ -79,8 +95,10 @@ pub enum ConjoinedError {
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// // A role the policies bind: not a superuser, not BYPASSRLS.
 /// let pool = sqlx::PgPool::connect("postgres://app@localhost/app").await?;
-/// let tenants = PgConjoined::new(pool, PgStoreOptions::new("shop")?).await?;
-/// tenants.migrate().await?;
+/// let options = PgStoreOptions::new("shop")?;
+/// // Once per schema (idempotent): migrations, then the policies.
+/// PgConjoined::install(&pool, &options).await?;
+/// let tenants = PgConjoined::new(pool, options).await?;
 ///
 /// let acme = tenants.tenant(&TenantId::parse("acme")?)?;
 /// let placed = NewEvent::new("shop.OrderPlaced", 1, r#"{"total":42}"#, Metadata::new());
@@ -101,9 +119,30 @@ pub struct PgConjoined {
 }
 
 impl PgConjoined {
+    /// Makes the schema of `options` conjoined: applies the missing
+    /// migrations, then enables and forces row-level security on every
+    /// tenant-owned table with the policies that confine a session to its
+    /// tenant, and adds the index of tenant-scoped subscriptions
+    /// (`events (tenant_id, global_position)`). Idempotent: a second run
+    /// replaces the policies with the same ones in one transaction. Run it
+    /// as the tables' owner (or a superuser). Returns the migrations
+    /// applied.
+    ///
+    /// From then on every statement of every role the policies bind pays
+    /// for them, tenant stores or not; rows written without a tenant stay
+    /// the `default` tenant's.
+    pub async fn install(pool: &PgPool, options: &PgStoreOptions) -> Result<Vec<i32>, StoreError> {
+        let applied = PgEventStore::with_options(pool.clone(), options.clone())
+            .migrate()
+            .await?;
+        conjoin::install(pool, options.schema()).await?;
+        Ok(applied)
+    }
+
     /// Tenants in the schema of `options`, connecting like `pool` (which
-    /// also serves [`PgConjoined::migrate`]). Refuses a pool whose role row-level
-    /// security does not bind.
+    /// also serves [`PgConjoined::migrate`]). Refuses a pool whose role
+    /// row-level security does not bind, and a schema that
+    /// [`PgConjoined::install`] has not made conjoined.
     pub async fn new(pool: PgPool, options: PgStoreOptions) -> Result<Self, ConjoinedError> {
         let (role, exempt): (String, bool) = sqlx::query_as(
             "SELECT current_user::text, rolsuper OR rolbypassrls \
@@ -114,6 +153,13 @@ impl PgConjoined {
         .map_err(store_error)?;
         if exempt {
             return Err(ConjoinedError::BypassesRowSecurity { role });
+        }
+        let missing = conjoin::missing(&pool, options.schema()).await?;
+        if !missing.is_empty() {
+            return Err(ConjoinedError::NotConjoined {
+                schema: options.schema().as_str().to_owned(),
+                missing,
+            });
         }
         Ok(Self {
             pool,
@@ -131,9 +177,9 @@ impl PgConjoined {
         self
     }
 
-    /// Creates the schema and applies the missing migrations (see
-    /// [`PgEventStore::migrate`]); rows already stored belong to the
-    /// default tenant.
+    /// Applies the missing migrations (see [`PgEventStore::migrate`]);
+    /// rows already stored belong to the default tenant. (The schema is
+    /// conjoined already: [`PgConjoined::new`] checked.)
     pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
         PgEventStore::with_options(self.pool.clone(), self.options.clone())
             .migrate()

@@ -67,11 +67,12 @@
 //!
 //! Read models name their own tables through [`PgReadModel`]; tenants each
 //! get a schema of their own through [`PgTenants`], or share one through
-//! [`PgConjoined`]: every tenant-owned table has a `tenant_id` column (part
-//! of its unique keys) and forced row-level security policies that confine
-//! a session to the tenant of its setting `eventsource.tenant` (rows
-//! written without one, and all rows from before, are the `default`
-//! tenant's).
+//! [`PgConjoined`]: every tenant-owned table has a `tenant_id` column (the
+//! last part of its unique keys), and a schema made conjoined by
+//! [`PgConjoined::install`] has forced row-level security policies that
+//! confine a session to the tenant of its setting `eventsource.tenant`
+//! (rows written without one, and all rows from before, are the `default`
+//! tenant's). Schemas that never run that step have no policies to pay for.
 //!
 //! Migrations run in one transaction under an advisory lock, so several
 //! processes may call `migrate` at start-up. Payloads are JSONB: they read
@@ -394,6 +395,7 @@
 
 mod append;
 mod checkpoints;
+mod conjoin;
 mod conjoined;
 mod error;
 mod keys;

@@ -122,8 +122,7 @@ impl PgConjoined {
     /// Makes the schema of `options` conjoined: applies the missing
     /// migrations, then enables and forces row-level security on every
     /// tenant-owned table with the policies that confine a session to its
-    /// tenant, and adds the index of tenant-scoped subscriptions
-    /// (`events (tenant_id, global_position)`). Idempotent: a second run
+    /// tenant. Idempotent: a second run
     /// replaces the policies with the same ones in one transaction. Run it
     /// as the tables' owner (or a superuser). Returns the migrations
     /// applied.

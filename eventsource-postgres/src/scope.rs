@@ -11,15 +11,16 @@ use sqlx::PgConnection;
 use crate::error::store_error;
 use crate::tenant_id::{TENANT_HEADER, TenantError, TenantId};
 
-/// The session setting naming the tenant (read by the column defaults and
-/// the policies of migration 12).
+/// The session setting naming the tenant (read by the column defaults of
+/// migration 12 and the policies of `PgConjoined::install`).
 pub(crate) const TENANT_SETTING: &str = "eventsource.tenant";
 
 /// The session setting that lets a session read every tenant's events.
 pub(crate) const ALL_TENANTS_SETTING: &str = "eventsource.all_tenants";
 
-/// The session's tenant as SQL, as the column defaults and policies of
-/// migration 12 spell it (and read-model templates, as `{tenant}`).
+/// The session's tenant as SQL, as the column defaults of migration 12 and
+/// the policies of `PgConjoined::install` spell it (and read-model
+/// templates, as `{tenant}`).
 pub(crate) const SESSION_TENANT: &str =
     "coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default')";
 

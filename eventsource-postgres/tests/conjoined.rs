@@ -5,7 +5,9 @@
 //! tenant flows through metadata, the bus's guard and saga commands; the
 //! cross-tenant reader sees every tenant's events in the one gap-free order
 //! and knows each event's tenant; stores from before tenancy migrate and
-//! keep working as the default tenant.
+//! keep working as the default tenant. A schema is conjoined only once
+//! `PgConjoined::install` ran (tenant stores refuse it before), and lookups
+//! by stream id keep their index with the tenant in the keys.
 //!
 //! Row-level security does not bind superusers, so these tests run as a
 //! role of their own (`eventsource_conjoined_app`, created on first use)

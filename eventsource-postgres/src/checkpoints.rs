@@ -12,7 +12,7 @@ const LOAD: &str = "SELECT position FROM {schema}.checkpoints WHERE name = $1";
 
 const SAVE: &str = "\
 INSERT INTO {schema}.checkpoints AS kept (name, position) VALUES ($1, $2)
-ON CONFLICT (name) DO UPDATE SET
+ON CONFLICT (name, tenant_id) DO UPDATE SET
     position = GREATEST(kept.position, EXCLUDED.position), updated_at = now()";
 
 const RESET: &str = "DELETE FROM {schema}.checkpoints WHERE name = $1";

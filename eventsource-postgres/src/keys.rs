@@ -16,7 +16,7 @@ use crate::sql::Sql;
 const KEY_FOR_APPEND: &str = "\
 WITH ins AS (
     INSERT INTO {schema}.subject_keys (subject, key) VALUES ($1, $2)
-    ON CONFLICT (subject) DO NOTHING
+    ON CONFLICT (subject, tenant_id) DO NOTHING
     RETURNING key
 )
 SELECT key FROM ins
@@ -34,7 +34,7 @@ WITH old AS (
 ), upsert AS (
     INSERT INTO {schema}.subject_keys AS k (subject, key, forgotten_at)
     VALUES ($1, NULL, clock_timestamp())
-    ON CONFLICT (subject) DO UPDATE
+    ON CONFLICT (subject, tenant_id) DO UPDATE
         SET key = NULL, forgotten_at = COALESCE(k.forgotten_at, clock_timestamp())
     RETURNING 1
 )

@@ -66,7 +66,13 @@
 //!   `eventsource::saga::DeadlineStore`, implemented by [`PgSagaStore`]).
 //!
 //! Read models name their own tables through [`PgReadModel`]; tenants each
-//! get a schema of their own through [`PgTenants`].
+//! get a schema of their own through [`PgTenants`], or share one through
+//! [`PgConjoined`]: every tenant-owned table has a `tenant_id` column (the
+//! last part of its unique keys), and a schema made conjoined by
+//! [`PgConjoined::install`] has forced row-level security policies that
+//! confine a session to the tenant of its setting `eventsource.tenant`
+//! (rows written without one, and all rows from before, are the `default`
+//! tenant's). Schemas that never run that step have no policies to pay for.
 //!
 //! Migrations run in one transaction under an advisory lock, so several
 //! processes may call `migrate` at start-up. Payloads are JSONB: they read
@@ -474,6 +480,8 @@
 
 mod append;
 mod checkpoints;
+mod conjoin;
+mod conjoined;
 mod error;
 mod keys;
 mod lifecycle;
@@ -487,12 +495,15 @@ mod read_model;
 mod replica;
 mod row;
 mod schema;
+mod scope;
 mod snapshots;
 mod sql;
 mod store;
+mod tenant_id;
 mod tenants;
 
 pub use append::TransactionIdsBehind;
+pub use conjoined::{ConjoinedError, PgAcrossTenants, PgConjoined};
 pub use error::{TlsError, store_error};
 pub use keys::PgKeyStore;
 pub use options::{DEFAULT_SCHEMA, PgStoreOptions};
@@ -502,8 +513,7 @@ pub use processing::{
 pub use read_model::{PgReadModel, ReadModelStep};
 pub use replica::ReplicaReads;
 pub use schema::{Identifier, InvalidIdentifier};
+pub use scope::DEFAULT_TENANT;
 pub use store::PgEventStore;
-pub use tenants::{
-    HeaderTenantResolver, PgTenants, TENANT_HEADER, TenantError, TenantGuard, TenantId,
-    TenantResolver,
-};
+pub use tenant_id::{TENANT_HEADER, TenantError, TenantId};
+pub use tenants::{HeaderTenantResolver, PgTenants, TenantGuard, TenantResolver};

@@ -5,6 +5,7 @@ use std::time::Duration;
 use eventsource::clock::Clock;
 
 use crate::schema::{Identifier, InvalidIdentifier};
+use crate::scope::Scope;
 
 /// Settings of a [`PgEventStore`](crate::PgEventStore).
 ///
@@ -32,6 +33,8 @@ pub struct PgStoreOptions {
     writer_connections: u32,
     group_commit: u32,
     clock: Clock,
+    /// Whose rows the store's sessions see (set by `PgConjoined` only).
+    scope: Scope,
 }
 
 /// The schema used by [`PgStoreOptions::default`].
@@ -57,6 +60,7 @@ impl PgStoreOptions {
             writer_connections: 0,
             group_commit: 0,
             clock: Clock::current(),
+            scope: Scope::Default,
         }
     }
 
@@ -190,6 +194,18 @@ impl PgStoreOptions {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Scopes the store to a tenant, or to every tenant's events (only
+    /// `PgConjoined`, which gives it connections that set the same tenant).
+    pub(crate) fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Whose rows the store sees.
+    pub(crate) fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// The schema holding the tables.

@@ -7,6 +7,13 @@
 //! projection's version, so versioned tables can be named after it.
 //! Because templates are `'static`, nothing a user or a database sends at
 //! run time can be spliced into SQL; values travel as bind parameters.
+//!
+//! `{tenant}` stands for the session's tenant (an SQL expression): in a
+//! conjoined schema (`PgConjoined`), a read model's tables can carry a
+//! `tenant_id text NOT NULL DEFAULT {tenant}` column and a forced
+//! row-level security policy `USING (tenant_id = {tenant}) WITH CHECK
+//! (tenant_id = {tenant})`, and then each tenant's store (whose pool the
+//! read model uses) reads and writes only its tenant's rows.
 
 use std::sync::Arc;
 
@@ -122,7 +129,7 @@ impl PgReadModel {
     }
 
     /// `template` as a statement for sqlx: `{schema}` becomes the quoted
-    /// schema and `{version}` the version.
+    /// schema, `{version}` the version and `{tenant}` the session's tenant.
     pub fn sql(&self, template: &'static str) -> AssertSqlSafe<Arc<str>> {
         Sql::read_model(template, &self.schema, self.version).get()
     }

@@ -16,7 +16,7 @@ const SAVE: &str = "\
 INSERT INTO {schema}.snapshots AS kept
     (stream_id, aggregate_type, version, revision, state, taken_at)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-ON CONFLICT (stream_id) DO UPDATE SET
+ON CONFLICT (stream_id, tenant_id) DO UPDATE SET
     aggregate_type = EXCLUDED.aggregate_type, version = EXCLUDED.version,
     revision = EXCLUDED.revision, state = EXCLUDED.state,
     taken_at = EXCLUDED.taken_at

@@ -15,6 +15,7 @@ use sqlx::AssertSqlSafe;
 
 use crate::positions::{MAX_EVENTS_PER_TRANSACTION, SLOTS};
 use crate::schema::Identifier;
+use crate::scope::SESSION_TENANT;
 
 /// A statement of one store.
 #[derive(Clone, Debug)]
@@ -33,12 +34,14 @@ impl Sql {
     }
 
     /// A read model's `template` (a `'static` text, so nothing known only
-    /// at run time can reach it): its tables under `schema`, and the
-    /// projection's version where it says `{version}`.
+    /// at run time can reach it): its tables under `schema`, the
+    /// projection's version where it says `{version}`, and the session's
+    /// tenant (an SQL expression) where it says `{tenant}`.
     pub(crate) fn read_model(template: &'static str, schema: &Identifier, version: u32) -> Self {
         let text = template
             .replace("{schema}", &schema.quoted())
-            .replace("{version}", &version.to_string());
+            .replace("{version}", &version.to_string())
+            .replace("{tenant}", SESSION_TENANT);
         Self(text.into())
     }
 

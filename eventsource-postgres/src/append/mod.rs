@@ -24,6 +24,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
+use crate::scope::Scope;
 use group::{Answer, GroupCommit};
 use single::Appender;
 use statement::{Request, Statements};
@@ -38,6 +39,8 @@ pub(crate) struct Appends {
     appender: Arc<Appender>,
     /// The queue of appends waiting to share a statement.
     group: Arc<GroupCommit>,
+    /// The tenant every appended event is stamped with.
+    scope: Scope,
 }
 
 impl Appends {
@@ -57,6 +60,7 @@ impl Appends {
                 notifications,
             )),
             group: Arc::new(GroupCommit::new(options.group_commit(), schema)),
+            scope: options.scope().clone(),
         }
     }
 
@@ -69,6 +73,10 @@ impl Appends {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult, StoreError> {
+        let stamped = self.scope.stamp(events, |events| {
+            Request::new(stream_id, aggregate_type, expected, events).map(drop)
+        })?;
+        let events = &*stamped;
         let request = Request::new(stream_id, aggregate_type, expected, events)?;
         let attempted = match group::submit(&self.appender, &self.group, &request, events).await {
             Some(Answer::Done(result)) => return result,
@@ -88,6 +96,11 @@ impl Appends {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult, StoreError> {
+        let stamped = self.scope.stamp(events, |events| {
+            Request::new(stream_id, aggregate_type, expected, events).map(drop)
+        })?;
+        let events = &*stamped;
+        self.scope.enter(conn).await?;
         let request = Request::new(stream_id, aggregate_type, expected, events)?;
         self.appender.in_callers_transaction(conn, &request).await
     }

@@ -20,7 +20,7 @@ INSERT INTO {schema}.dead_letters AS d (projection, global_position, event_id,
     stream_id, stream_version, event_name, error, attempts, parked_at,
     schema_version, payload, metadata, recorded_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (projection, global_position) DO UPDATE
+ON CONFLICT (projection, global_position, tenant_id) DO UPDATE
 SET error = EXCLUDED.error, attempts = EXCLUDED.attempts,
     parked_at = EXCLUDED.parked_at,
     skipped_at = NULL, skip_reason = NULL, skipped_by = NULL";

@@ -34,7 +34,7 @@ use crate::sql::Sql;
 const ACQUIRE_LEASE: &str = "\
 INSERT INTO {schema}.projection_leases AS l (name, owner, expires_at)
 VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
-ON CONFLICT (name) DO UPDATE
+ON CONFLICT (name, tenant_id) DO UPDATE
 SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
 WHERE l.owner = EXCLUDED.owner OR l.expires_at < clock_timestamp()
 RETURNING owner";
@@ -61,7 +61,7 @@ const REGISTER_VERSION: &str = "\
 WITH recorded AS (
     INSERT INTO {schema}.projection_versions (name, version, event_names)
     VALUES ($1, $2, $3)
-    ON CONFLICT (name, version) DO NOTHING
+    ON CONFLICT (name, version, tenant_id) DO NOTHING
     RETURNING event_names)
 SELECT coalesce((SELECT event_names FROM recorded),
         (SELECT event_names FROM {schema}.projection_versions WHERE name = $1 AND version = $2)),

@@ -20,7 +20,7 @@ WHERE saga = $1 AND correlation_id = $2";
 const SAVE: &str = "\
 INSERT INTO {schema}.saga_instances AS i (saga, correlation_id, state, completed, updated_at)
 VALUES ($1, $2, $3::jsonb, $4, $5)
-ON CONFLICT (saga, correlation_id) DO UPDATE
+ON CONFLICT (saga, correlation_id, tenant_id) DO UPDATE
 SET state = EXCLUDED.state, completed = EXCLUDED.completed,
     updated_at = EXCLUDED.updated_at
 WHERE NOT i.completed";
@@ -33,7 +33,7 @@ FROM {schema}.saga_instances WHERE saga = $1 ORDER BY updated_at, correlation_id
 const SCHEDULE: &str = "\
 INSERT INTO {schema}.saga_deadlines (id, saga, correlation_id, name, due_at, payload)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-ON CONFLICT (saga, correlation_id, name) DO UPDATE
+ON CONFLICT (saga, correlation_id, name, tenant_id) DO UPDATE
 SET id = EXCLUDED.id, due_at = EXCLUDED.due_at, payload = EXCLUDED.payload,
     claimed_by = NULL, claimed_until = NULL";
 

@@ -388,6 +388,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod append;
+mod archive;
 mod checkpoints;
 mod error;
 mod keys;

@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "read models and saga deadlines",
         sql: include_str!("../migrations/0009_read_models_and_deadlines.sql"),
     },
+    Migration {
+        version: 11,
+        name: "archive",
+        sql: include_str!("../migrations/0011_archive.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in

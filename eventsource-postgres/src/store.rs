@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use eventsource::store::{
-    AppendResult, CheckpointStore, DeleteMode, Deletion, EventFilter, EventStream, Snapshot,
+    AppendResult, ArchiveStatus, ArchivedStream, CheckpointStore, DeleteMode, Deletion, EventFilter, EventStream, Snapshot,
     SnapshotStore, StoredEventType, StreamQuery, StreamSummary, Subscription, Truncation,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use tracing::Instrument;
 
 use crate::append::{Appends, XidGuard};
+use crate::archive::Archiver;
 use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
 use crate::keys::PgKeyStore;
@@ -27,6 +28,7 @@ use crate::processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgSagaStore, controls, dead_letters,
     projections, sagas,
 };
+use crate::read::archive::{self as archive_reads, ArchiveReads};
 use crate::read::summary::Summaries;
 use crate::read::{self, Reads, subscribe};
 use crate::snapshots::Snapshots;
@@ -67,6 +69,8 @@ pub struct PgEventStore {
     controls: Arc<Notifications>,
     summaries: Arc<Summaries>,
     lifecycle: Arc<Lifecycle>,
+    archiver: Arc<Archiver>,
+    archive_reads: Arc<ArchiveReads>,
     /// Whether the transaction-id guard passed (see `append::xid_guard`).
     xid: Arc<XidGuard>,
 }
@@ -115,6 +119,12 @@ impl PgEventStore {
                 options.clone(),
                 notifications.clone(),
                 xid.clone(),
+            )),
+            archiver: Arc::new(Archiver::new(pool.clone(), schema)),
+            archive_reads: Arc::new(ArchiveReads::new(
+                pool.clone(),
+                schema,
+                options.page_size(),
             )),
             snapshots: Arc::new(Snapshots::new(pool.clone(), schema)),
             checkpoints: Arc::new(Checkpoints::new(pool.clone(), schema)),
@@ -446,6 +456,28 @@ impl EventStore for PgEventStore {
             .await
     }
 
+    /// One short transaction per call: the streams' last events locked,
+    /// the archive's partitions made, the earlier events moved (see
+    /// `archive.rs`).
+    async fn archive_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<ArchivedStream>, StoreError> {
+        self.archiver.archive_streams(stream_ids).await
+    }
+
+    fn read_archived_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        archive_reads::read_stream(self.archive_reads.clone(), stream_id, from_version)
+    }
+
+    fn read_archive(&self, from_position: u64, to_position: u64) -> EventStream {
+        archive_reads::read_range(self.archive_reads.clone(), from_position, to_position)
+    }
+
+    async fn archive_status(&self) -> Result<ArchiveStatus, StoreError> {
+        self.archive_reads.status().await
+    }
+
     /// One query: the last event of each stream (`DISTINCT ON`), ids
     /// compared byte by byte.
     async fn streams(&self, query: &StreamQuery) -> Result<Vec<StreamSummary>, StoreError> {
@@ -566,6 +598,12 @@ mod tests {
         for (name, sql) in store.key_store().statements() {
             add(name, sql);
         }
+        for (name, sql) in store.archiver.statements() {
+            add(name, sql);
+        }
+        for (name, sql) in store.archive_reads.statements() {
+            add(name, sql);
+        }
         all
     }
 
@@ -583,7 +621,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 74, "every statement is listed");
+        assert_eq!(all.len(), 82, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");
@@ -604,6 +642,7 @@ mod tests {
                 "read_model_migrations",
                 "saga_deadlines",
                 "subject_keys",
+                "events_archive",
             ] {
                 assert!(
                     !text.contains(&format!(" {table} ")),

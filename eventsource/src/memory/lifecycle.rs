@@ -124,7 +124,14 @@ impl State {
         let cut = stream
             .entries
             .partition_point(|&i| log[i].stream_version < version);
-        let gone: Vec<usize> = stream.entries.drain(..cut).collect();
+        let mut gone: Vec<usize> = stream.entries.drain(..cut).collect();
+        let archived_cut = stream
+            .archived
+            .partition_point(|&i| log[i].stream_version < version);
+        for index in stream.archived.drain(..archived_cut) {
+            self.archived.remove(&index);
+            gone.push(index);
+        }
         for &index in &gone {
             let record = &mut self.log[index];
             self.ids.remove(&record.event_id);

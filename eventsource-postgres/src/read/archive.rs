@@ -86,11 +86,11 @@ FROM {schema}.events_archive";
 
 /// Each partition of the archive with its bounds and how many events it holds.
 const RANGES: &str = "\
-SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid), COALESCE(n.events, 0)
+SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid), COALESCE(n.n_events, 0)
 FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid
 LEFT JOIN (
-    SELECT tableoid, count(*) AS events FROM {schema}.events_archive GROUP BY tableoid
+    SELECT tableoid, count(*) AS n_events FROM {schema}.events_archive GROUP BY tableoid
 ) AS n ON n.tableoid = c.oid
 WHERE i.inhparent = '{schema}.events_archive'::regclass
 ORDER BY c.relname";

@@ -340,6 +340,7 @@ impl PgEventStore {
             .with_sagas(self.saga_store())
             .with_migrations(self.clone())
             .with_keys(Arc::new(self.key_store()))
+            .with_snapshots(Arc::new(self.clone()))
             .with_clock(self.options.clock().clone())
     }
 

@@ -189,6 +189,9 @@ impl ArchiveJob {
             at.streams_done += batch.len() as u64;
             at.events_moved = report.events_moved;
             progress(&at);
+            if !policy.pause.is_zero() {
+                self.clock.sleep(policy.pause).await;
+            }
         }
         at.phase = ArchivePhase::Done;
         progress(&at);

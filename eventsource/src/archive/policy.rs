@@ -77,6 +77,7 @@ pub struct ArchivePolicy {
     pub(super) older_than: Duration,
     pub(super) closed: Option<Arc<dyn ClosedCheck>>,
     pub(super) batch_streams: usize,
+    pub(super) pause: Duration,
 }
 
 impl ArchivePolicy {
@@ -87,6 +88,7 @@ impl ArchivePolicy {
             older_than,
             closed: None,
             batch_streams: 8,
+            pause: Duration::ZERO,
         }
     }
 
@@ -116,6 +118,13 @@ impl ArchivePolicy {
         self
     }
 
+    /// Waits `pause` after each batch (default none): spreads the job's
+    /// load on a busy database.
+    pub fn with_pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
+    }
+
     /// The aggregate type.
     pub fn aggregate_type(&self) -> &str {
         &self.aggregate_type
@@ -139,6 +148,7 @@ impl fmt::Debug for ArchivePolicy {
             .field("older_than", &self.older_than)
             .field("closed_only", &self.closed.is_some())
             .field("batch_streams", &self.batch_streams)
+            .field("pause", &self.pause)
             .finish()
     }
 }

@@ -174,11 +174,23 @@ async fn an_export_reads_back_as_the_archived_events() {
     assert_eq!(read, manifest);
     assert_eq!(events, archived);
 
-    // A file that does not match its manifest is refused.
-    std::fs::write(dir.join(&manifest.files[1].name), b"").unwrap();
+    // A manifest that does not match its files is refused, and so is a
+    // damaged file.
+    let mut tampered = manifest.clone();
+    tampered.files[1].events += 1;
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&tampered).unwrap(),
+    )
+    .unwrap();
     assert!(matches!(
         read_export(&dir),
         Err(ArchiveError::InvalidExport { .. })
+    ));
+    std::fs::write(dir.join(&manifest.files[1].name), b"not gzip").unwrap();
+    assert!(matches!(
+        read_export(&dir),
+        Err(ArchiveError::Io { .. } | ArchiveError::InvalidExport { .. })
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -100,8 +100,12 @@ async fn status(ops: &Operations, out: &Out) -> Result<Exit, OpsError> {
         "{} archived events of {} streams, positions {} to {}",
         status.events,
         status.streams,
-        status.first_position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-        status.last_position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+        status
+            .first_position
+            .map_or_else(|| "-".to_owned(), |p| p.to_string()),
+        status
+            .last_position
+            .map_or_else(|| "-".to_owned(), |p| p.to_string()),
     );
     let mut table = out.table(&["range", "from position", "to position", "events"]);
     for range in &status.ranges {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use eventsource::store::{
-    AppendResult, ArchiveStatus, ArchivedStream, CheckpointStore, DeleteMode, Deletion, EventFilter, EventStream, Snapshot,
-    SnapshotStore, StoredEventType, StreamQuery, StreamSummary, Subscription, Truncation,
+    AppendResult, ArchiveStatus, ArchivedStream, CheckpointStore, DeleteMode, Deletion,
+    EventFilter, EventStream, Snapshot, SnapshotStore, StoredEventType, StreamQuery, StreamSummary,
+    Subscription, Truncation,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
@@ -121,11 +122,7 @@ impl PgEventStore {
                 xid.clone(),
             )),
             archiver: Arc::new(Archiver::new(pool.clone(), schema)),
-            archive_reads: Arc::new(ArchiveReads::new(
-                pool.clone(),
-                schema,
-                options.page_size(),
-            )),
+            archive_reads: Arc::new(ArchiveReads::new(pool.clone(), schema, options.page_size())),
             snapshots: Arc::new(Snapshots::new(pool.clone(), schema)),
             checkpoints: Arc::new(Checkpoints::new(pool.clone(), schema)),
             summaries: Arc::new(Summaries::new(pool.clone(), schema)),

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eventsource::StoreError;
 use eventsource::archive::{ArchiveError, ArchiveJob, ArchivePolicy, Closable};
+use eventsource::memory::InMemoryProjectionBackend;
 use eventsource::prelude::*;
 use eventsource::store::{DeleteMode, Snapshot, SnapshotStore, SubscriptionItem};
-use eventsource::StoreError;
-use eventsource::memory::InMemoryProjectionBackend;
 use eventsource_postgres::PgEventStore;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -187,10 +187,12 @@ async fn seed(store: &PgEventStore) -> Vec<(u64, uuid::Uuid)> {
 
 async fn count(store: &PgEventStore, table: &str) -> i64 {
     let s = store.schema();
-    sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM \"{s}\".{table}")))
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT count(*) FROM \"{s}\".{table}"
+    )))
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
 }
 
 async fn hot_size(store: &PgEventStore) -> i64 {
@@ -238,7 +240,10 @@ async fn a_million_events_of_closed_streams_move_to_the_archive() {
         started.elapsed()
     );
     let step = Instant::now();
-    runner.wait_until("pgarch.totals", head, WAIT).await.unwrap();
+    runner
+        .wait_until("pgarch.totals", head, WAIT)
+        .await
+        .unwrap();
     let before = totals.lock().unwrap().clone();
     assert_eq!(before.len() as u64, CLOSED_STREAMS + OPEN_STREAMS);
     println!("projection caught up {:.1?} after the seed", step.elapsed());
@@ -289,12 +294,18 @@ async fn a_million_events_of_closed_streams_move_to_the_archive() {
     assert_eq!(report.streams_matched, CLOSED_STREAMS + OPEN_STREAMS);
     assert_eq!(report.streams_open, OPEN_STREAMS);
     assert_eq!(report.streams_archived, CLOSED_STREAMS);
-    assert_eq!(report.events_moved, CLOSED_STREAMS * (EVENTS_PER_STREAM - 1));
+    assert_eq!(
+        report.events_moved,
+        CLOSED_STREAMS * (EVENTS_PER_STREAM - 1)
+    );
     assert!(updates > CLOSED_STREAMS / 10, "{updates} progress calls");
 
     let step = Instant::now();
     let seen = reader.await.unwrap();
-    println!("subscriber from 0 done {:.1?} after the job", step.elapsed());
+    println!(
+        "subscriber from 0 done {:.1?} after the job",
+        step.elapsed()
+    );
     assert!(
         seen == logged,
         "the subscriber running during the archive delivered {} events; {} are stored \
@@ -339,14 +350,21 @@ async fn a_million_events_of_closed_streams_move_to_the_archive() {
             assert_eq!(loaded.archived_events, 0);
         }
     }
-    let open = repository.load_stream("ticket-01005").await.unwrap().unwrap();
+    let open = repository
+        .load_stream("ticket-01005")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((open.version, open.archived_events), (50, 0));
     println!("loads of archived streams: {:.1?}", step.elapsed());
 
     // The projection rebuilt from 0 reads the archive and the hot log.
     let step = Instant::now();
     runner.rebuild("pgarch.totals", |_| {}).await.unwrap();
-    runner.wait_until("pgarch.totals", head, WAIT).await.unwrap();
+    runner
+        .wait_until("pgarch.totals", head, WAIT)
+        .await
+        .unwrap();
     let rebuilt = totals.lock().unwrap().clone();
     assert!(rebuilt == before, "the rebuilt read model differs");
     println!("projection rebuilt from 0: {:.1?}", step.elapsed());
@@ -364,7 +382,10 @@ async fn a_million_events_of_closed_streams_move_to_the_archive() {
     let status = store.archive_status().await.unwrap();
     assert_eq!(status.events, archived as u64 + OPEN_STREAMS * 49);
     assert!(!status.ranges.is_empty());
-    assert_eq!(status.ranges.iter().map(|r| r.events).sum::<u64>(), status.events);
+    assert_eq!(
+        status.ranges.iter().map(|r| r.events).sum::<u64>(),
+        status.events
+    );
     println!("total: {:.1?}", started.elapsed());
     common::drop_schema(&store).await;
 }
@@ -373,7 +394,12 @@ async fn a_million_events_of_closed_streams_move_to_the_archive() {
 async fn bad_requests_are_typed_errors_and_lose_nothing() {
     let store = common::store().await;
     store
-        .append("ticket-1", TYPE, ExpectedVersion::NoStream, ticket_events(1, 5, true))
+        .append(
+            "ticket-1",
+            TYPE,
+            ExpectedVersion::NoStream,
+            ticket_events(1, 5, true),
+        )
         .await
         .unwrap();
 
@@ -404,19 +430,29 @@ async fn bad_requests_are_typed_errors_and_lose_nothing() {
     ));
 
     // Archive, then the lifecycle's refusals on the archived stream.
-    let moved = store.archive_streams(&["ticket-1".to_owned()]).await.unwrap();
+    let moved = store
+        .archive_streams(&["ticket-1".to_owned()])
+        .await
+        .unwrap();
     assert_eq!(moved[0].moved, 4);
     assert!(matches!(
         store.truncate_before("ticket-1", 6).await,
         Err(StoreError::TruncateBeyondHead { head: 5, .. })
     ));
     assert!(matches!(
-        store.delete_stream("ticket-missing", DeleteMode::Hard).await,
+        store
+            .delete_stream("ticket-missing", DeleteMode::Hard)
+            .await,
         Err(StoreError::StreamNotFound { .. })
     ));
     assert!(matches!(
         store
-            .append("ticket-1", TYPE, ExpectedVersion::NoStream, ticket_events(1, 1, false))
+            .append(
+                "ticket-1",
+                TYPE,
+                ExpectedVersion::NoStream,
+                ticket_events(1, 1, false)
+            )
             .await,
         Err(StoreError::Conflict {
             actual: Some(5),

@@ -76,14 +76,19 @@ async fn closed_tabs_move_and_load_from_the_archive_or_a_snapshot() {
     let repository = Repository::<Tab>::new(store.clone())
         .unwrap()
         .with_snapshots(store.clone());
-    let policy = ArchivePolicy::for_aggregate::<Tab>(Duration::ZERO).closed_only(repository.clone());
+    let policy =
+        ArchivePolicy::for_aggregate::<Tab>(Duration::ZERO).closed_only(repository.clone());
     let mut phases = Vec::new();
     let report = ArchiveJob::new(store.clone(), policy)
         .run(|at| phases.push(at.phase))
         .await
         .unwrap();
     assert_eq!(
-        (report.streams_matched, report.streams_open, report.streams_archived),
+        (
+            report.streams_matched,
+            report.streams_open,
+            report.streams_archived
+        ),
         (3, 1, 2)
     );
     assert_eq!(report.events_moved, 8);
@@ -128,7 +133,10 @@ async fn closed_tabs_move_and_load_from_the_archive_or_a_snapshot() {
         .await
         .unwrap();
     let loaded = repository.load_stream("tab-1").await.unwrap().unwrap();
-    assert_eq!((loaded.version, loaded.state.total, loaded.archived_events), (6, 110, 4));
+    assert_eq!(
+        (loaded.version, loaded.state.total, loaded.archived_events),
+        (6, 110, 4)
+    );
 
     // A policy that matches nothing.
     let young = ArchivePolicy::for_aggregate::<Tab>(Duration::from_secs(3_600));
@@ -146,11 +154,7 @@ async fn an_export_reads_back_as_the_archived_events() {
     }
     let ids: Vec<String> = (0..5).map(|i| format!("tab-{i}")).collect();
     store.archive_streams(&ids).await.unwrap();
-    let archived: Vec<RecordedEvent> = store
-        .read_archive(1, u64::MAX)
-        .try_collect()
-        .await
-        .unwrap();
+    let archived: Vec<RecordedEvent> = store.read_archive(1, u64::MAX).try_collect().await.unwrap();
     assert_eq!(archived.len(), 45);
 
     let dir = std::env::temp_dir().join(format!(
@@ -236,7 +240,11 @@ async fn truncation_by_policy_keeps_the_last_versions_behind_snapshots() {
         .await
         .unwrap();
     assert_eq!(
-        (report.streams_truncated, report.streams_without_baseline, report.events_removed),
+        (
+            report.streams_truncated,
+            report.streams_without_baseline,
+            report.events_removed
+        ),
         (1, 1, 7)
     );
     let loaded = repository.load_stream("tab-1").await.unwrap().unwrap();

@@ -186,13 +186,14 @@ pub async fn export(
     let mut part: Option<Part> = None;
     let mut events = store.read_archive(options.from_position, options.to_position);
     while let Some(record) = events.try_next().await? {
-        let line = ExportedEvent::from_record(&record).map_err(|e| ArchiveError::InvalidExport {
-            path: dir.to_owned(),
-            reason: format!(
-                "the payload of the event at position {} is not JSON: {e}",
-                record.global_position
-            ),
-        })?;
+        let line =
+            ExportedEvent::from_record(&record).map_err(|e| ArchiveError::InvalidExport {
+                path: dir.to_owned(),
+                reason: format!(
+                    "the payload of the event at position {} is not JSON: {e}",
+                    record.global_position
+                ),
+            })?;
         let open = match part.take() {
             Some(open) => open,
             None => {

@@ -172,7 +172,8 @@ impl ArchiveJob {
         at.streams_done = 0;
         progress(&at);
         // A stream of one event has nothing but its last: no transaction for it.
-        let (single, movable): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|(_, v)| *v <= 1);
+        let (single, movable): (Vec<_>, Vec<_>) =
+            candidates.into_iter().partition(|(_, v)| *v <= 1);
         report.streams_unchanged += single.len() as u64;
         at.streams_done += single.len() as u64;
         for batch in movable.chunks(policy.batch_streams) {
@@ -214,7 +215,8 @@ impl ArchiveJob {
         progress: &mut (impl FnMut(&ArchiveProgress) + Send),
     ) -> Result<Vec<(String, u64)>, ArchiveError> {
         let mut found = Vec::new();
-        let mut query = StreamQuery::new(LIST_PAGE).with_aggregate_type(&self.policy.aggregate_type);
+        let mut query =
+            StreamQuery::new(LIST_PAGE).with_aggregate_type(&self.policy.aggregate_type);
         loop {
             let page = self.store.streams(&query).await?;
             let full = page.len() == LIST_PAGE;

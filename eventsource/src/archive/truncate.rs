@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::error::ArchiveError;
-use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore, StoreError};
 use crate::store::StreamQuery;
+use crate::store::{EventStore, IntoEventStore, IntoSnapshotStore, SnapshotStore, StoreError};
 
 /// Streams listed per query.
 const LIST_PAGE: usize = 1000;

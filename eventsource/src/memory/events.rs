@@ -8,8 +8,8 @@ use super::{InMemoryStore, Shared};
 use crate::event::{NewEvent, RecordedEvent};
 use crate::store::StoreError;
 use crate::store::{
-    AppendResult, ArchiveStatus, ArchivedStream, DeleteMode, Deletion, EventFilter, EventStore, EventStream, ExpectedVersion,
-    Subscription, SubscriptionItem, Truncation,
+    AppendResult, ArchiveStatus, ArchivedStream, DeleteMode, Deletion, EventFilter, EventStore,
+    EventStream, ExpectedVersion, Subscription, SubscriptionItem, Truncation,
 };
 
 /// Events copied out per lock acquisition, so readers never hold the lock

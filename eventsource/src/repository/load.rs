@@ -95,7 +95,9 @@ impl<A: Aggregate> Repository<A> {
             // in place, with no allocation beyond the payload's own decode.
             let from = replay.version + 1;
             self.store
-                .visit_stream(stream_id, from, &mut |records: &[RecordedEvent]| replay.take_all(records, true))
+                .visit_stream(stream_id, from, &mut |records: &[RecordedEvent]| {
+                    replay.take_all(records, true)
+                })
                 .await?;
             // The hot log starts after the next version: the versions
             // between were archived (or truncated, which the archive
@@ -103,7 +105,9 @@ impl<A: Aggregate> Repository<A> {
             let mut archived_events = 0;
             if let Some(hot_from) = replay.gap_at.take() {
                 let before = replay.applied;
-                let mut archived = self.store.read_archived_stream(stream_id, replay.version + 1);
+                let mut archived = self
+                    .store
+                    .read_archived_stream(stream_id, replay.version + 1);
                 while let Some(record) = archived.try_next().await? {
                     if record.stream_version >= hot_from || !replay.take_all(&[record], false) {
                         break;

@@ -15,9 +15,9 @@ use super::personal::PersonalData;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::registry::EventRegistration;
 use crate::store::{
-    AppendResult, ArchiveStatus, ArchivedStream, DeleteMode, Deletion, EventFilter, EventStore, EventStream, ExpectedVersion,
-    IntoEventStore, StoreError, StoredEventType, StreamQuery, StreamSummary, Subscription,
-    SubscriptionItem, Truncation,
+    AppendResult, ArchiveStatus, ArchivedStream, DeleteMode, Deletion, EventFilter, EventStore,
+    EventStream, ExpectedVersion, IntoEventStore, StoreError, StoredEventType, StreamQuery,
+    StreamSummary, Subscription, SubscriptionItem, Truncation,
 };
 
 /// An event store whose events' personal fields are encrypted per subject

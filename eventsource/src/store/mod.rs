@@ -209,7 +209,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// events are skipped; a stream already archived moves nothing. One
     /// batch is one short transaction. The default refuses with
     /// [`StoreError::Unsupported`].
-    async fn archive_streams(&self, stream_ids: &[String]) -> Result<Vec<ArchivedStream>, StoreError> {
+    async fn archive_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<ArchivedStream>, StoreError> {
         let _ = stream_ids;
         Err(StoreError::Unsupported {
             operation: "archiving streams",

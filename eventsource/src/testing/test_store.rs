@@ -16,8 +16,9 @@ use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::memory::InMemoryStore;
 use crate::store::{
-    AppendResult, ArchiveStatus, ArchivedStream, EventFilter, EventStore, EventStream, ExpectedVersion, IntoEventStore,
-    StoreError, StoredEventType, StreamQuery, StreamSummary, Subscription,
+    AppendResult, ArchiveStatus, ArchivedStream, EventFilter, EventStore, EventStream,
+    ExpectedVersion, IntoEventStore, StoreError, StoredEventType, StreamQuery, StreamSummary,
+    Subscription,
 };
 
 /// An event store for tests, scripted call by call.

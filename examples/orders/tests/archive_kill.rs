@@ -78,7 +78,10 @@ async fn check_invariants(store: &PgEventStore, seeded: &BTreeSet<i64>) -> i64 {
     .unwrap()
     .into_iter()
     .collect();
-    assert!(&positions == seeded, "the stored positions differ from the appended ones");
+    assert!(
+        &positions == seeded,
+        "the stored positions differ from the appended ones"
+    );
     // Per stream: the archive holds versions 1..=n-1 or nothing; the hot
     // table the rest, contiguous.
     let partial = scalar(
@@ -92,7 +95,11 @@ async fn check_invariants(store: &PgEventStore, seeded: &BTreeSet<i64>) -> i64 {
     )
     .await;
     assert_eq!(partial, 0, "{partial} streams are partly archived");
-    scalar(store, "SELECT count(DISTINCT stream_id) FROM {s}.events_archive").await
+    scalar(
+        store,
+        "SELECT count(DISTINCT stream_id) FROM {s}.events_archive",
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +125,12 @@ async fn the_archive_job_killed_half_way_and_run_again_loses_nothing() {
             })
             .collect();
         let done = store
-            .append(&format!("thing-{stream:04}"), TYPE, ExpectedVersion::NoStream, events)
+            .append(
+                &format!("thing-{stream:04}"),
+                TYPE,
+                ExpectedVersion::NoStream,
+                events,
+            )
             .await
             .unwrap();
         seeded.extend(done.first_position as i64..=done.last_position as i64);
@@ -128,7 +140,15 @@ async fn the_archive_job_killed_half_way_and_run_again_loses_nothing() {
     // One stream per transaction, a pause between: the kill lands mid-way.
     let mut child = schema
         .admin(&[
-            "archive", "run", "--type", TYPE, "--older-than", "0", "--batch", "1", "--pause-ms",
+            "archive",
+            "run",
+            "--type",
+            TYPE,
+            "--older-than",
+            "0",
+            "--batch",
+            "1",
+            "--pause-ms",
             "20",
         ])
         .stdout(Stdio::null())
@@ -145,7 +165,10 @@ async fn the_archive_job_killed_half_way_and_run_again_loses_nothing() {
             child.try_wait().unwrap().is_none(),
             "the job ended before it could be killed"
         );
-        assert!(Instant::now() < deadline, "the job moved nothing for two minutes");
+        assert!(
+            Instant::now() < deadline,
+            "the job moved nothing for two minutes"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child.kill().unwrap(); // SIGKILL
@@ -157,7 +180,15 @@ async fn the_archive_job_killed_half_way_and_run_again_loses_nothing() {
 
     // Run again: it finishes the rest.
     let output = schema
-        .admin(&["archive", "run", "--type", TYPE, "--older-than", "0", "--json"])
+        .admin(&[
+            "archive",
+            "run",
+            "--type",
+            TYPE,
+            "--older-than",
+            "0",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -170,7 +201,10 @@ async fn the_archive_job_killed_half_way_and_run_again_loses_nothing() {
     assert_eq!(check_invariants(&store, &seeded).await as u64, STREAMS);
 
     // Status and export, through the CLI; the export read back.
-    let output = schema.admin(&["archive", "status", "--json"]).output().unwrap();
+    let output = schema
+        .admin(&["archive", "status", "--json"])
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{output:?}");
     let status: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(status["events"].as_u64().unwrap(), STREAMS * (EVENTS - 1));
@@ -201,12 +235,22 @@ async fn the_archive_job_killed_half_way_and_run_again_loses_nothing() {
     .unwrap()
     .into_iter()
     .collect();
-    assert!(exported == archived, "the export holds other positions than the archive");
+    assert!(
+        exported == archived,
+        "the export holds other positions than the archive"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     // A policy that matches nothing: exit code 4, saying so.
     let output = schema
-        .admin(&["archive", "run", "--type", "archkill.Nothing", "--older-than", "0"])
+        .admin(&[
+            "archive",
+            "run",
+            "--type",
+            "archkill.Nothing",
+            "--older-than",
+            "0",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(4), "{output:?}");

@@ -9,8 +9,8 @@ use crate::store::ExpectedVersion::{Exact, NoStream};
 use crate::store::{DeleteMode, EventFilter, EventStore};
 
 use super::support::{
-    Step, append, batch, ensure, expect_conflict, ids, increasing, read_all, read_stream,
-    sent_ids, until_caught_up,
+    Step, append, batch, ensure, expect_conflict, ids, increasing, read_all, read_stream, sent_ids,
+    until_caught_up,
 };
 use super::{Outcome, Subject};
 
@@ -60,7 +60,11 @@ pub(super) async fn moves_all_but_the_last_and_keeps_positions(s: Subject) -> Ou
         hot.len()
     );
     let archived = archived_stream(store, "a", 1).await?;
-    let want: Vec<&RecordedEvent> = before.iter().filter(|e| &*e.stream_id == "a").take(4).collect();
+    let want: Vec<&RecordedEvent> = before
+        .iter()
+        .filter(|e| &*e.stream_id == "a")
+        .take(4)
+        .collect();
     ensure!(
         archived.len() == 4 && archived.iter().zip(&want).all(|(a, w)| a == *w),
         "the archived events of `a` differ from the events appended: {} of 4",
@@ -68,9 +72,16 @@ pub(super) async fn moves_all_but_the_last_and_keeps_positions(s: Subject) -> Ou
     );
     let from_three = archived_stream(store, "a", 3).await?;
     ensure!(
-        from_three.iter().map(|e| e.stream_version).collect::<Vec<_>>() == vec![3, 4],
+        from_three
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>()
+            == vec![3, 4],
         "read_archived_stream(`a`, 3) gave versions {:?}",
-        from_three.iter().map(|e| e.stream_version).collect::<Vec<_>>()
+        from_three
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>()
     );
     let after = read_all(store, 0, EventFilter::all()).await?;
     ensure!(
@@ -79,19 +90,36 @@ pub(super) async fn moves_all_but_the_last_and_keeps_positions(s: Subject) -> Ou
         after.len(),
         before.len()
     );
-    let only_b = read_all(store, 0, EventFilter::all().with_aggregate_types([super::support::AGG]))
-        .await?;
-    ensure!(only_b.len() == 8, "a filtered read_all gave {} of 8", only_b.len());
+    let only_b = read_all(
+        store,
+        0,
+        EventFilter::all().with_aggregate_types([super::support::AGG]),
+    )
+    .await?;
+    ensure!(
+        only_b.len() == 8,
+        "a filtered read_all gave {} of 8",
+        only_b.len()
+    );
     let count = store
         .count_events(0, EventFilter::all())
         .await
         .step("count_events")?;
-    ensure!(count == 8, "count_events after archiving: {count}, expected 8");
+    ensure!(
+        count == 8,
+        "count_events after archiving: {count}, expected 8"
+    );
     let version = store.stream_version("a").await.step("stream_version")?;
-    ensure!(version == Some(5), "`a` reports version {version:?} after archiving");
+    ensure!(
+        version == Some(5),
+        "`a` reports version {version:?} after archiving"
+    );
     let head = store.head_position().await.step("head_position")?;
     let last = before.last().map_or(0, |e| e.global_position);
-    ensure!(head == last, "head position {head} after archiving, expected {last}");
+    ensure!(
+        head == last,
+        "head position {head} after archiving, expected {last}"
+    );
     let status = store.archive_status().await.step("archive_status")?;
     ensure!(
         status.events == 6 && status.streams == 2,
@@ -106,7 +134,10 @@ pub(super) async fn moves_all_but_the_last_and_keeps_positions(s: Subject) -> Ou
     increasing(&range)?;
     let archived_ids: Vec<uuid::Uuid> = before
         .iter()
-        .filter(|e| (&*e.stream_id == "a" && e.stream_version < 5) || (&*e.stream_id == "b" && e.stream_version < 3))
+        .filter(|e| {
+            (&*e.stream_id == "a" && e.stream_version < 5)
+                || (&*e.stream_id == "b" && e.stream_version < 3)
+        })
         .map(|e| e.event_id)
         .collect();
     ensure!(
@@ -126,7 +157,14 @@ pub(super) async fn appends_continue_after_archiving(s: Subject) -> Outcome {
     let store = &*s.events;
     two_streams(store).await?;
     archive(store, &["a"]).await?;
-    expect_conflict(store.append("a", super::support::AGG, NoStream, batch(20, 1)).await, "a", NoStream, Some(5))?;
+    expect_conflict(
+        store
+            .append("a", super::support::AGG, NoStream, batch(20, 1))
+            .await,
+        "a",
+        NoStream,
+        Some(5),
+    )?;
     let more = batch(20, 2);
     let appended = append(store, "a", Exact(5), more.clone()).await?;
     ensure!(
@@ -147,9 +185,16 @@ pub(super) async fn appends_continue_after_archiving(s: Subject) -> Outcome {
     );
     let archived = archived_stream(store, "a", 1).await?;
     ensure!(
-        archived.iter().map(|e| e.stream_version).collect::<Vec<_>>() == (1..=6).collect::<Vec<_>>(),
+        archived
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>()
+            == (1..=6).collect::<Vec<_>>(),
         "the archive of `a` holds versions {:?}",
-        archived.iter().map(|e| e.stream_version).collect::<Vec<_>>()
+        archived
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>()
     );
     Ok(())
 }
@@ -190,7 +235,10 @@ pub(super) async fn deletes_and_truncations_reach_the_archive(s: Subject) -> Out
     let store = &*s.events;
     two_streams(store).await?;
     archive(store, &["a", "b"]).await?;
-    let truncated = store.truncate_before("a", 3).await.step("truncate `a` before 3")?;
+    let truncated = store
+        .truncate_before("a", 3)
+        .await
+        .step("truncate `a` before 3")?;
     ensure!(
         truncated.removed == 2,
         "truncating archived `a` before 3 removed {}, expected 2",
@@ -226,8 +274,15 @@ pub(super) async fn deletes_and_truncations_reach_the_archive(s: Subject) -> Out
         ("a".into(), 5),
         ("b".into(), 4),
     ];
-    ensure!(versions == want, "read_all after truncation and delete gave {versions:?}, expected {want:?}");
+    ensure!(
+        versions == want,
+        "read_all after truncation and delete gave {versions:?}, expected {want:?}"
+    );
     let status = store.archive_status().await.step("archive_status")?;
-    ensure!(status.events == 2, "the archive holds {} events, expected 2", status.events);
+    ensure!(
+        status.events == 2,
+        "the archive holds {} events, expected 2",
+        status.events
+    );
     Ok(())
 }

@@ -251,11 +251,22 @@ async fn a_million_events_of_closed_streams_move_to_the_archive() {
     vacuum(&store, false).await;
     let size_before = hot_size(&store).await;
 
-    // A subscriber from 0, reading while the job moves what it reads.
+    // A subscriber from 0, reading while the job moves what it reads: it
+    // reads a thousand events, then waits for the first move before going on.
     let mut sub = store.subscribe(0, EventFilter::all());
+    let watcher = store.clone();
     let reader = tokio::spawn(async move {
         let mut seen = Vec::with_capacity(total as usize);
+        let mut waited = false;
         loop {
+            if !waited && seen.len() >= 1_000 {
+                waited = true;
+                let deadline = Instant::now() + WAIT;
+                while count(&watcher, "events_archive").await == 0 {
+                    assert!(Instant::now() < deadline, "the archive job moved nothing");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
             let item = tokio::time::timeout(WAIT, sub.next())
                 .await
                 .expect("the subscriber stalled")
@@ -263,7 +274,11 @@ async fn a_million_events_of_closed_streams_move_to_the_archive() {
                 .unwrap();
             match item {
                 SubscriptionItem::Event(e) => seen.push((e.global_position, e.event_id)),
-                SubscriptionItem::CaughtUp { position } if position >= head => return seen,
+                SubscriptionItem::CaughtUp { position } if position >= head => {
+                    let archived = count(&watcher, "events_archive").await;
+                    println!("the subscriber caught up with {archived} events archived");
+                    return seen;
+                }
                 _ => {}
             }
         }

@@ -257,6 +257,16 @@ async fn the_archive_job_killed_half_way_and_run_again_loses_nothing() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("nothing to archive"), "{stderr}");
 
+    // Truncation by policy with no snapshot to keep: exit code 4, nothing removed.
+    let output = schema
+        .admin(&["truncate", "--type", TYPE, "--keep-last", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no stream of aggregate type"), "{stderr}");
+    check_invariants(&store, &seeded).await;
+
     let drop = format!("DROP SCHEMA \"{}\" CASCADE", schema.name);
     sqlx::raw_sql(AssertSqlSafe(drop))
         .execute(store.pool())

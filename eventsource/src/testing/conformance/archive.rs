@@ -109,6 +109,12 @@ pub(super) async fn moves_all_but_the_last_and_keeps_positions(s: Subject) -> Ou
         count == 8,
         "count_events after archiving: {count}, expected 8"
     );
+    let types = store.event_types().await.step("event_types")?;
+    let counted: u64 = types.iter().map(|t| t.count).sum();
+    ensure!(
+        counted == 8,
+        "event_types after archiving counts {counted} events, expected 8 (archived ones included)"
+    );
     let version = store.stream_version("a").await.step("stream_version")?;
     ensure!(
         version == Some(5),

@@ -89,6 +89,75 @@ pub enum Command {
     /// Report every event name and schema version in the store this program
     /// cannot decode.
     Check,
+    /// The archive: move the older events of old streams out of the hot
+    /// log, see what it holds, export it to files.
+    Archive {
+        /// What to do.
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
+    /// Truncate every stream of an aggregate type to its last versions,
+    /// behind its snapshot (streams without one are left whole).
+    Truncate(TruncateArgs),
+}
+
+/// `archive` commands.
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Archive the streams of a type whose last event is older than an
+    /// age: every event but each stream's last moves to the archive, a
+    /// small batch of streams per transaction, with progress. Safe to run
+    /// again after a crash: it finishes what is left.
+    Run(ArchiveRunArgs),
+    /// What the archive holds, by range.
+    Status,
+    /// Write archived events to gzip-compressed JSON-lines files with a
+    /// manifest.
+    Export(ExportArgs),
+}
+
+/// Which streams `archive run` archives.
+#[derive(Debug, Args)]
+pub struct ArchiveRunArgs {
+    /// The aggregate type.
+    #[arg(long = "type")]
+    pub aggregate_type: String,
+    /// Only streams whose last event is older than this many seconds.
+    #[arg(long)]
+    pub older_than: u64,
+    /// Streams per transaction.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Milliseconds to wait between batches (to spread the load).
+    #[arg(long, default_value_t = 0)]
+    pub pause_ms: u64,
+}
+
+/// What `archive export` writes.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The directory (created if missing).
+    pub dir: PathBuf,
+    /// From this global position.
+    #[arg(long, default_value_t = 1)]
+    pub from_position: u64,
+    /// Up to this global position (inclusive; default: the end).
+    #[arg(long)]
+    pub to_position: Option<u64>,
+    /// Events per file.
+    #[arg(long, default_value_t = 100_000)]
+    pub events_per_file: u64,
+}
+
+/// Which streams `truncate` truncates.
+#[derive(Debug, Args)]
+pub struct TruncateArgs {
+    /// The aggregate type.
+    #[arg(long = "type")]
+    pub aggregate_type: String,
+    /// How many of each stream's latest versions to keep.
+    #[arg(long)]
+    pub keep_last: u64,
 }
 
 /// What `registry` shows or checks (default: its tables).

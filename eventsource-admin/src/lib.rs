@@ -30,7 +30,9 @@
 //! show`, `events tail`, `projections`, `pause`, `resume`, `rebuild`,
 //! `reset`, `dead-letters`, `sagas`, `registry`, `check`, and for the event
 //! lifecycle `stream delete [--hard]`, `stream recreate`, `stream truncate
-//! --before N` and `subject forget`. Each prints a
+//! --before N` and `subject forget`; `archive run --type T --older-than
+//! SECS` (with a progress bar; safe to run again after a crash), `archive
+//! status`, `archive export DIR` and `truncate --type T --keep-last K`. Each prints a
 //! table (coloured on a terminal, plain otherwise or with `NO_COLOR`), or
 //! JSON with `--json`. `rebuild` shows a progress bar (done, total, rate,
 //! ETA) on a terminal.
@@ -71,6 +73,7 @@
 //! `api/`. It is read-only unless the application enables the actions
 //! ([`Console::with_actions`]).
 
+mod archive;
 mod cli;
 mod console;
 mod exit;

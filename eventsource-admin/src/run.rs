@@ -41,7 +41,7 @@ fn write_line(text: &str) -> bool {
 
 /// Where output goes, and in which form.
 pub(crate) struct Out {
-    json: bool,
+    pub(crate) json: bool,
     colour: bool,
 }
 
@@ -51,7 +51,7 @@ impl Out {
         Self { json, colour }
     }
 
-    fn table(&self, header: &[&str]) -> Table {
+    pub(crate) fn table(&self, header: &[&str]) -> Table {
         let mut table = Table::new();
         table
             .load_preset(presets::UTF8_BORDERS_ONLY)
@@ -65,7 +65,7 @@ impl Out {
         table
     }
 
-    fn print_json<T: Serialize>(&self, value: &T) {
+    pub(crate) fn print_json<T: Serialize>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {
             Ok(text) => say!("{text}"),
             Err(error) => eprintln!("error: cannot print JSON: {error}"),
@@ -171,6 +171,8 @@ pub(crate) async fn execute(ops: &Operations, cli: Cli) -> Exit {
             None => registry(ops, &out),
         },
         Command::Check => check(ops, &out).await,
+        Command::Archive { command } => crate::archive::archive(ops, &out, command).await,
+        Command::Truncate(args) => crate::archive::truncate(ops, &out, args).await,
     };
     match result {
         Ok(exit) => exit,

@@ -90,3 +90,8 @@ ALTER TABLE {schema}.saga_deadlines
     ALTER COLUMN tenant_id SET DEFAULT coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default'),
     DROP CONSTRAINT saga_deadlines_name_key,
     ADD CONSTRAINT saga_deadlines_name_key UNIQUE (saga, correlation_id, name, tenant_id);
+
+-- The archive (migration 11) keeps each moved event's tenant.
+ALTER TABLE {schema}.events_archive ADD COLUMN tenant_id text NOT NULL DEFAULT 'default';
+ALTER TABLE {schema}.events_archive
+    ALTER COLUMN tenant_id SET DEFAULT coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default');

@@ -41,6 +41,22 @@ CREATE POLICY tenant_updates ON {schema}.events FOR UPDATE
 DROP POLICY IF EXISTS tenant_deletes ON {schema}.events;
 CREATE POLICY tenant_deletes ON {schema}.events FOR DELETE
     USING (tenant_id = coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default'));
+-- The archive (migration 11) is read with the log, so it is read the same
+-- way; the archive job moves a tenant's own rows, and a hard delete removes
+-- them.
+ALTER TABLE {schema}.events_archive ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_reads ON {schema}.events_archive;
+CREATE POLICY tenant_reads ON {schema}.events_archive FOR SELECT USING (
+    tenant_id = coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default')
+    OR current_setting('eventsource.all_tenants', true) = 'on'
+);
+DROP POLICY IF EXISTS tenant_inserts ON {schema}.events_archive;
+CREATE POLICY tenant_inserts ON {schema}.events_archive FOR INSERT WITH CHECK (
+    tenant_id = coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default')
+);
+DROP POLICY IF EXISTS tenant_deletes ON {schema}.events_archive;
+CREATE POLICY tenant_deletes ON {schema}.events_archive FOR DELETE
+    USING (tenant_id = coalesce(nullif(current_setting('eventsource.tenant', true), ''), 'default'));
 -- No index (tenant_id, global_position) for tenant-scoped subscriptions:
 -- the read policy's tenant test is ORed with the cross-tenant switch, so
 -- the planner cannot use one (it reads events_pkey in order and filters),
@@ -99,6 +115,9 @@ pub(crate) const POLICIES: &[(&str, &str)] = &[
     ("events", "tenant_inserts"),
     ("events", "tenant_updates"),
     ("events", "tenant_deletes"),
+    ("events_archive", "tenant_reads"),
+    ("events_archive", "tenant_inserts"),
+    ("events_archive", "tenant_deletes"),
     ("snapshots", "tenant_rows"),
     ("checkpoints", "tenant_rows"),
     ("projection_leases", "tenant_rows"),

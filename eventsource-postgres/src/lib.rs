@@ -63,7 +63,13 @@
 //! - `schema_migrations`: what has been applied;
 //! - `read_model_migrations`: the steps each [`PgReadModel`] applied;
 //! - `saga_deadlines`: saga deadlines waiting to fire (see
-//!   `eventsource::saga::DeadlineStore`, implemented by [`PgSagaStore`]).
+//!   `eventsource::saga::DeadlineStore`, implemented by [`PgSagaStore`]);
+//! - `events_archive`: archived events (see `eventsource::store::archive`),
+//!   the columns of `events` and `archived_at`, partitioned by ranges of
+//!   2³⁸ positions (`events_archive_<n>`, made on demand by the
+//!   `archive_partitions` function). Global reads page over both tables in
+//!   one statement; appends, stream versions and the head read `events`
+//!   alone, since a stream's last event is never archived.
 //!
 //! Read models name their own tables through [`PgReadModel`]; tenants each
 //! get a schema of their own through [`PgTenants`], or share one through
@@ -479,6 +485,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod append;
+mod archive;
 mod checkpoints;
 mod conjoin;
 mod conjoined;

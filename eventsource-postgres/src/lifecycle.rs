@@ -31,6 +31,11 @@ ORDER BY stream_version DESC LIMIT 1 FOR UPDATE";
 const REMOVE_BEFORE: &str =
     "DELETE FROM {schema}.events WHERE stream_id = $1 AND stream_version < $2";
 
+/// Removes the archived events of stream `$1` before version `$2` (a hard
+/// delete, a recreate or a truncation reaches the archive too).
+const REMOVE_ARCHIVED_BEFORE: &str =
+    "DELETE FROM {schema}.events_archive WHERE stream_id = $1 AND stream_version < $2";
+
 /// Forgets the snapshot of stream `$1` (a hard delete keeps nothing).
 const FORGET_SNAPSHOT: &str = "DELETE FROM {schema}.snapshots WHERE stream_id = $1";
 
@@ -39,6 +44,7 @@ const FORGET_SNAPSHOT: &str = "DELETE FROM {schema}.snapshots WHERE stream_id = 
 pub(crate) struct Statements {
     last_event: Sql,
     remove_before: Sql,
+    remove_archived_before: Sql,
     forget_snapshot: Sql,
 }
 
@@ -47,6 +53,7 @@ impl Statements {
         Self {
             last_event: Sql::new(LAST_EVENT, schema),
             remove_before: Sql::new(REMOVE_BEFORE, schema),
+            remove_archived_before: Sql::new(REMOVE_ARCHIVED_BEFORE, schema),
             forget_snapshot: Sql::new(FORGET_SNAPSHOT, schema),
         }
     }
@@ -57,6 +64,7 @@ impl Statements {
         vec![
             ("last_event", &self.last_event),
             ("remove_before", &self.remove_before),
+            ("remove_archived_before", &self.remove_archived_before),
             ("forget_snapshot", &self.forget_snapshot),
         ]
     }
@@ -132,13 +140,20 @@ impl Lifecycle {
         stream_id: &str,
         version: u64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(self.statements.remove_before.get())
+        let version = to_i64("version", version)?;
+        let hot = sqlx::query(self.statements.remove_before.get())
             .bind(stream_id)
-            .bind(to_i64("version", version)?)
-            .execute(conn)
+            .bind(version)
+            .execute(&mut *conn)
             .await
             .map_err(store_error)?;
-        Ok(done.rows_affected())
+        let archived = sqlx::query(self.statements.remove_archived_before.get())
+            .bind(stream_id)
+            .bind(version)
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        Ok(hot.rows_affected() + archived.rows_affected())
     }
 
     pub(crate) async fn delete_stream(

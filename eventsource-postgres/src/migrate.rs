@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0009_read_models_and_deadlines.sql"),
     },
     Migration {
+        version: 11,
+        name: "archive",
+        sql: include_str!("../migrations/0011_archive.sql"),
+    },
+    Migration {
         version: 12,
         name: "conjoined tenants",
         sql: include_str!("../migrations/0012_conjoined_tenants.sql"),

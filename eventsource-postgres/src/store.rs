@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use eventsource::store::{
-    AppendResult, CheckpointStore, DeleteMode, Deletion, EventFilter, EventStream, Snapshot,
-    SnapshotStore, StoredEventType, StreamQuery, StreamSummary, Subscription, Truncation,
+    AppendResult, ArchiveStatus, ArchivedStream, CheckpointStore, DeleteMode, Deletion,
+    EventFilter, EventStream, Snapshot, SnapshotStore, StoredEventType, StreamQuery, StreamSummary,
+    Subscription, Truncation,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
@@ -16,6 +17,7 @@ use sqlx::{PgConnection, PgPool};
 use tracing::Instrument;
 
 use crate::append::{Appends, XidGuard};
+use crate::archive::Archiver;
 use crate::checkpoints::Checkpoints;
 use crate::error::store_error;
 use crate::keys::PgKeyStore;
@@ -27,6 +29,7 @@ use crate::processing::{
     PgControlStore, PgDeadLetterStore, PgProjectionBackend, PgSagaStore, controls, dead_letters,
     projections, sagas,
 };
+use crate::read::archive::{self as archive_reads, ArchiveReads};
 use crate::read::summary::Summaries;
 use crate::read::{self, Reads, subscribe};
 use crate::replica::ReplicaReads;
@@ -75,6 +78,8 @@ pub struct PgEventStore {
     controls: Arc<Notifications>,
     summaries: Arc<Summaries>,
     lifecycle: Arc<Lifecycle>,
+    archiver: Arc<Archiver>,
+    archive_reads: Arc<ArchiveReads>,
     /// Whether the transaction-id guard passed (see `append::xid_guard`).
     xid: Arc<XidGuard>,
 }
@@ -132,6 +137,8 @@ impl PgEventStore {
             snapshots: snapshots.clone(),
             snapshot_loads: snapshots,
             replica: None,
+            archiver: Arc::new(Archiver::new(pool.clone(), schema)),
+            archive_reads: Arc::new(ArchiveReads::new(pool.clone(), schema, options.page_size())),
             checkpoints: Arc::new(Checkpoints::new(pool.clone(), schema)),
             summaries: Arc::new(Summaries::new(pool.clone(), schema)),
             controls,
@@ -425,6 +432,7 @@ impl PgEventStore {
             .with_sagas(self.saga_store())
             .with_migrations(self.clone())
             .with_keys(Arc::new(self.key_store()))
+            .with_snapshots(Arc::new(self.clone()))
             .with_clock(self.options.clock().clone())
     }
 
@@ -540,6 +548,28 @@ impl EventStore for PgEventStore {
         self.lifecycle
             .truncate_before(stream_id, before_version)
             .await
+    }
+
+    /// One short transaction per call: the streams' last events locked,
+    /// the archive's partitions made, the earlier events moved (see
+    /// `archive.rs`).
+    async fn archive_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<ArchivedStream>, StoreError> {
+        self.archiver.archive_streams(stream_ids).await
+    }
+
+    fn read_archived_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        archive_reads::read_stream(self.archive_reads.clone(), stream_id, from_version)
+    }
+
+    fn read_archive(&self, from_position: u64, to_position: u64) -> EventStream {
+        archive_reads::read_range(self.archive_reads.clone(), from_position, to_position)
+    }
+
+    async fn archive_status(&self) -> Result<ArchiveStatus, StoreError> {
+        self.archive_reads.status().await
     }
 
     /// One query: the last event of each stream (`DISTINCT ON`), ids
@@ -662,6 +692,12 @@ mod tests {
         for (name, sql) in store.key_store().statements() {
             add(name, sql);
         }
+        for (name, sql) in store.archiver.statements() {
+            add(name, sql);
+        }
+        for (name, sql) in store.archive_reads.statements() {
+            add(name, sql);
+        }
         all
     }
 
@@ -679,7 +715,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 74, "every statement is listed");
+        assert_eq!(all.len(), 82, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");
@@ -700,6 +736,7 @@ mod tests {
                 "read_model_migrations",
                 "saga_deadlines",
                 "subject_keys",
+                "events_archive",
             ] {
                 assert!(
                     !text.contains(&format!(" {table} ")),

@@ -1359,7 +1359,7 @@ async fn tenant_stores_refuse_a_schema_without_the_policies() {
     match PgConjoined::new(fixture.app.clone(), fixture.options()).await {
         Err(ConjoinedError::NotConjoined { schema, missing }) => {
             assert_eq!(schema, fixture.schema);
-            assert_eq!(missing.len(), 13, "{missing:?}");
+            assert_eq!(missing.len(), 16, "{missing:?}");
             assert!(missing.contains(&"events.tenant_reads".to_owned()));
         }
         other => panic!("a schema without policies was accepted: {other:?}"),
@@ -1371,12 +1371,12 @@ async fn tenant_stores_refuse_a_schema_without_the_policies() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(count_policies().await, 13);
+    assert_eq!(count_policies().await, 16);
     // Twice: the same policies, not more, and no error.
     PgConjoined::install(&fixture.app, &fixture.options())
         .await
         .unwrap();
-    assert_eq!(count_policies().await, 13);
+    assert_eq!(count_policies().await, 16);
     let tenants = PgConjoined::new(fixture.app.clone(), fixture.options())
         .await
         .unwrap();

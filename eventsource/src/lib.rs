@@ -125,6 +125,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aggregate;
+pub mod archive;
 pub mod backoff;
 pub mod clock;
 pub mod command;

@@ -5,6 +5,7 @@
 //! a slow consumer holds a query (and its snapshot) open for one page at a
 //! time, not for the whole read.
 
+pub(crate) mod archive;
 pub(crate) mod horizon_stall;
 pub(crate) mod subscribe;
 pub(crate) mod summary;
@@ -28,6 +29,7 @@ use crate::options::PgStoreOptions;
 use crate::row::{self, Names, Unreadable};
 use crate::schema::Identifier;
 use crate::sql::Sql;
+use archive::{COUNT_ALL, READ_ALL};
 use horizon_stall::{Probe, Stall};
 
 /// A stream's events from version `$2`, at most `$3`.
@@ -38,28 +40,8 @@ FROM {schema}.events
 WHERE stream_id = $1 AND stream_version >= $2
 ORDER BY stream_version LIMIT $3";
 
-/// A page of the global log: rows after `$1` and before `$2` (exclusive), at
-/// most `$3`, passing the filter's conditions (parameters from `$4`).
-const READ_ALL: &str = "\
-SELECT global_position, stream_id, aggregate_type, stream_version, event_id, event_name,
-    schema_version, payload::text, metadata::text, recorded_at
-FROM {schema}.events
-WHERE global_position > $1 AND global_position < $2{filter}
-ORDER BY global_position LIMIT $3";
-
-/// Counts what [`READ_ALL`] would deliver, in one snapshot: the horizon, the
-/// highest visible position, and the rows after `$1`, below `$2`
-/// (exclusive) and below the horizon that pass the filter (parameters from
-/// `$3`). The count is final when the horizon lies above `$2 - 1` or above
-/// the highest position (see the crate docs).
-const COUNT_ALL: &str = "\
-WITH h AS MATERIALIZED (
-    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * {slots} AS horizon
-)
-SELECT h.horizon, (SELECT max(global_position) FROM {schema}.events),
-    (SELECT count(*) FROM {schema}.events
-     WHERE global_position > $1 AND global_position < LEAST($2::int8, h.horizon){filter})
-FROM h";
+// The pages of the global log read the archive too: their statements,
+// `READ_ALL` and `COUNT_ALL`, are in `archive.rs`.
 
 /// The first position a transaction still able to commit could use (the
 /// oldest running transaction id of this statement's snapshot, scaled), and
@@ -297,7 +279,7 @@ impl<'f> Bound<'f> {
         }
     }
 
-    /// [`COUNT_ALL`] with this filter bound.
+    /// `COUNT_ALL` with this filter bound.
     async fn count(
         &self,
         reads: &Reads,

@@ -24,10 +24,15 @@ WHERE ($1::text IS NULL OR aggregate_type = $1)
 ORDER BY stream_id COLLATE \"C\", stream_version DESC
 LIMIT $4";
 
-/// Every distinct event name and schema version, with counts.
+/// Every distinct event name and schema version, with counts, archived
+/// events included (a reader of the whole log meets them too).
 const EVENT_TYPES: &str = "\
 SELECT event_name, schema_version, count(*), min(global_position), max(global_position)
-FROM {schema}.events
+FROM (
+    SELECT event_name, schema_version, global_position FROM {schema}.events
+    UNION ALL
+    SELECT event_name, schema_version, global_position FROM {schema}.events_archive
+) AS log
 GROUP BY event_name, schema_version
 ORDER BY event_name COLLATE \"C\", schema_version";
 

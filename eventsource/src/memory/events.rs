@@ -8,8 +8,8 @@ use super::{InMemoryStore, Shared};
 use crate::event::{NewEvent, RecordedEvent};
 use crate::store::StoreError;
 use crate::store::{
-    AppendResult, DeleteMode, Deletion, EventFilter, EventStore, EventStream, ExpectedVersion,
-    Subscription, SubscriptionItem, Truncation,
+    AppendResult, ArchiveStatus, ArchivedStream, DeleteMode, Deletion, EventFilter, EventStore,
+    EventStream, ExpectedVersion, Subscription, SubscriptionItem, Truncation,
 };
 
 /// Events copied out per lock acquisition, so readers never hold the lock
@@ -149,6 +149,53 @@ impl EventStore for InMemoryStore {
         self.shared
             .write()
             .truncate_before(stream_id, before_version)
+    }
+
+    async fn archive_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<ArchivedStream>, StoreError> {
+        let now = self.clock.now();
+        Ok(self.shared.write().archive_streams(stream_ids, now))
+    }
+
+    fn read_archived_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        let shared = self.shared.clone();
+        let stream_id: Arc<str> = stream_id.into();
+        Box::pin(async_stream::stream! {
+            let mut next = from_version.max(1);
+            loop {
+                let chunk = shared.read().archived_stream_chunk(&stream_id, next, CHUNK);
+                let Some(last) = chunk.last() else {
+                    break;
+                };
+                next = last.stream_version + 1;
+                for event in chunk {
+                    yield Ok(event);
+                }
+            }
+        })
+    }
+
+    fn read_archive(&self, from_position: u64, to_position: u64) -> EventStream {
+        let shared = self.shared.clone();
+        Box::pin(async_stream::stream! {
+            let mut next = from_position.max(1);
+            while next <= to_position {
+                let chunk = shared.read().archive_chunk(next, to_position, CHUNK);
+                let Some(last) = chunk.last() else {
+                    break;
+                };
+                next = last.global_position + 1;
+                for event in chunk {
+                    yield Ok(event);
+                }
+            }
+        })
+    }
+
+    async fn archive_status(&self) -> Result<ArchiveStatus, StoreError> {
+        Ok(self.shared.read().archive_status())
     }
 }
 

@@ -124,7 +124,14 @@ impl State {
         let cut = stream
             .entries
             .partition_point(|&i| log[i].stream_version < version);
-        let gone: Vec<usize> = stream.entries.drain(..cut).map(|i| i as usize).collect();
+        let mut gone: Vec<usize> = stream.entries.drain(..cut).map(|i| i as usize).collect();
+        let archived_cut = stream
+            .archived
+            .partition_point(|&i| log[i].stream_version < version);
+        for index in stream.archived.drain(..archived_cut) {
+            self.archived.remove(&(index as usize));
+            gone.push(index as usize);
+        }
         for &index in &gone {
             let id = self.log[index].event_id;
             self.ids.remove(&id, &self.log);

@@ -4,6 +4,7 @@
 //! conformance suite, `testing::conformance`), so code tested against
 //! it behaves the same in production. Nothing survives the process.
 
+mod archive;
 mod checkpoints;
 mod dead_letters;
 mod deadlines;

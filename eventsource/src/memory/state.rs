@@ -19,6 +19,11 @@ pub(super) struct State {
     /// Indexes into `log` of removed events (hard deletes, truncations):
     /// their places stay, so positions keep meaning the same; reads skip them.
     pub(super) removed: BTreeSet<usize>,
+    /// Indexes into `log` of archived events: still in the global log,
+    /// no longer in their stream's hot `entries`.
+    pub(super) archived: BTreeSet<usize>,
+    /// When the latest archive move happened.
+    pub(super) last_archived_at: Option<chrono::DateTime<chrono::Utc>>,
     pub(super) snapshots: HashMap<Arc<str>, Snapshot>,
     /// One shared copy of each event name, so a log of millions of events
     /// holds a handful of names, and reading it compares names in cache.
@@ -28,10 +33,13 @@ pub(super) struct State {
 #[derive(Debug)]
 pub(super) struct Stream {
     pub(super) aggregate_type: Arc<str>,
-    /// Indexes into `log`, in stream-version order (`u32`, as in the
-    /// event-id index: half the memory of `usize`, and the append refuses
-    /// to grow the log past what they can hold).
+    /// Indexes into `log` of the hot events, in stream-version order
+    /// (`u32`, as in the event-id index: half the memory of `usize`, and
+    /// the append refuses to grow the log past what they can hold).
     pub(super) entries: Vec<u32>,
+    /// Indexes into `log` of the archived events, in stream-version order
+    /// (all before the first hot one).
+    pub(super) archived: Vec<u32>,
 }
 
 /// The shared copy of `name`.
@@ -164,6 +172,7 @@ impl State {
             .or_insert_with(|| Stream {
                 aggregate_type,
                 entries: Vec::new(),
+                archived: Vec::new(),
             })
             .entries
             .extend(entries);

@@ -3,6 +3,7 @@
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::archive::ArchiveError;
 use crate::projection::ControlRequest;
 use crate::store::StoreError;
 
@@ -57,14 +58,24 @@ pub enum OpsError {
     /// An argument is not usable.
     #[error("{0}")]
     Invalid(String),
+    /// An archive job, a truncation by policy or an export failed, or
+    /// found nothing to do ([`ArchiveError::NothingMatches`]).
+    #[error(transparent)]
+    Archive(ArchiveError),
 }
 
 impl OpsError {
-    /// Whether the error says something was not found.
+    /// Whether the error says something was not found (a policy that
+    /// matches no stream among them).
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            Self::NotFound(_) | Self::UnknownProjection { .. } | Self::UnknownSaga { .. }
+            Self::NotFound(_)
+                | Self::UnknownProjection { .. }
+                | Self::UnknownSaga { .. }
+                | Self::Archive(
+                    ArchiveError::NothingMatches { .. } | ArchiveError::NoBaseline { .. }
+                )
         )
     }
 }

@@ -22,6 +22,7 @@
 //! # }).unwrap();
 //! ```
 
+mod archive;
 mod check;
 mod dead_letters;
 mod error;
@@ -70,6 +71,7 @@ pub struct Operations {
     sagas: Option<Arc<dyn crate::saga::SagaStore>>,
     migrations: Option<Arc<dyn Migrations>>,
     keys: Option<Arc<dyn KeyStore>>,
+    snapshots: Option<Arc<dyn crate::store::SnapshotStore>>,
     registry: &'static Registry,
     clock: Clock,
 }
@@ -97,6 +99,7 @@ impl Operations {
             sagas: None,
             migrations: None,
             keys: None,
+            snapshots: None,
             registry: Registry::global(),
             clock: Clock::current(),
         }
@@ -145,6 +148,13 @@ impl Operations {
     /// [`Operations::forget_subject`]).
     pub fn with_keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
         self.keys = Some(keys);
+        self
+    }
+
+    /// The snapshot store, the baseline of truncation by policy
+    /// ([`Operations::truncate_by_policy`]).
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn crate::store::SnapshotStore>) -> Self {
+        self.snapshots = Some(snapshots);
         self
     }
 

@@ -4,6 +4,7 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use tracing::Instrument;
 
 use super::{Loaded, Repository};
@@ -27,6 +28,13 @@ impl<A: Aggregate> Repository<A> {
     pub async fn load(&self, id: impl Display) -> Result<Option<Loaded<A>>, Error> {
         self.rebuild(&Self::checked_stream_id(&id.to_string())?, Until::Latest)
             .await
+    }
+
+    /// The aggregate of stream `stream_id` (a stream id, not an aggregate
+    /// id) at its latest version: what a policy that asks the aggregate
+    /// loads, from a listing of streams.
+    pub async fn load_stream(&self, stream_id: &str) -> Result<Option<Loaded<A>>, Error> {
+        self.rebuild(stream_id, Until::Latest).await
     }
 
     /// The aggregate as it was after the event at `version`.
@@ -69,78 +77,69 @@ impl<A: Aggregate> Repository<A> {
             snapshot_version = tracing::field::Empty,
             version = tracing::field::Empty,
             events = tracing::field::Empty,
+            archived_events = tracing::field::Empty,
         );
         async {
-            let (mut state, snapshot_version) = self.start_state(stream_id, until).await?;
-            let mut version = snapshot_version.unwrap_or(0);
-            let mut applied = 0u64;
-            let from = version + 1;
-            let mut failure: Option<Error> = None;
-            let mut visit = |records: &[RecordedEvent]| {
-                for record in records {
-                    let past_end = match until {
-                        Until::Latest => false,
-                        Until::Version(v) => record.stream_version > v,
-                        Until::Time(t) => record.recorded_at > t,
-                    };
-                    if past_end {
-                        return false;
-                    }
-                    if &*record.event_name == TOMBSTONE {
-                        failure = Some(
-                            StoreError::StreamDeleted {
-                                stream_id: stream_id.into(),
-                            }
-                            .into(),
-                        );
-                        return false;
-                    }
-                    if record.stream_version != version + 1 {
-                        failure = Some(
-                            StoreError::Corrupt {
-                                global_position: record.global_position,
-                                reason: format!(
-                                    "stream `{stream_id}` jumps from version {version} to {} \
-                                     (a truncated stream needs a snapshot at the version before its first event)",
-                                    record.stream_version
-                                ),
-                            }
-                            .into(),
-                        );
-                        return false;
-                    }
-                    match A::Event::decode(record) {
-                        Ok(event) => {
-                            state.apply(&event);
-                            version = record.stream_version;
-                            applied += 1;
-                        }
-                        Err(error) => {
-                            failure = Some(error.into());
-                            return false;
-                        }
-                    }
-                }
-                true
+            let (state, snapshot_version) = self.start_state(stream_id, until).await?;
+            let mut replay = Replay {
+                stream_id,
+                until,
+                state,
+                version: snapshot_version.unwrap_or(0),
+                applied: 0,
+                failure: None,
+                gap_at: None,
+                ended: false,
             };
             // The records are lent, not copied: each is decoded and applied
             // in place, with no allocation beyond the payload's own decode.
-            self.store.visit_stream(stream_id, from, &mut visit).await?;
-            if let Some(error) = failure {
+            let from = replay.version + 1;
+            self.store
+                .visit_stream(stream_id, from, &mut |records: &[RecordedEvent]| {
+                    replay.take_all(records, true)
+                })
+                .await?;
+            // The hot log starts after the next version: the versions
+            // between were archived (or truncated, which the archive
+            // cannot fill and the replay then reports).
+            let mut archived_events = 0;
+            if let Some(hot_from) = replay.gap_at.take() {
+                let before = replay.applied;
+                let mut archived = self
+                    .store
+                    .read_archived_stream(stream_id, replay.version + 1);
+                while let Some(record) = archived.try_next().await? {
+                    if record.stream_version >= hot_from || !replay.take_all(&[record], false) {
+                        break;
+                    }
+                }
+                drop(archived);
+                archived_events = replay.applied - before;
+                if replay.failure.is_none() && !replay.ended {
+                    self.store
+                        .visit_stream(stream_id, hot_from, &mut |records: &[RecordedEvent]| {
+                            replay.take_all(records, false)
+                        })
+                        .await?;
+                }
+            }
+            if let Some(error) = replay.failure {
                 return Err(error);
             }
             let span = tracing::Span::current();
-            span.record("version", version);
-            span.record("events", applied);
-            if version == 0 {
+            span.record("version", replay.version);
+            span.record("events", replay.applied);
+            span.record("archived_events", archived_events);
+            if replay.version == 0 {
                 return Ok(None);
             }
             Ok(Some(Loaded {
                 stream_id: Arc::from(stream_id),
-                version,
-                state,
+                version: replay.version,
+                state: replay.state,
                 snapshot_version,
-                events_applied: applied,
+                events_applied: replay.applied,
+                archived_events,
             }))
         }
         .instrument(span)
@@ -188,5 +187,78 @@ impl<A: Aggregate> Repository<A> {
             }
             None => Ok((A::default(), None)),
         }
+    }
+}
+
+/// A replay in progress: the state, where it is, and why it stopped.
+struct Replay<'s, A> {
+    stream_id: &'s str,
+    until: Until,
+    state: A,
+    version: u64,
+    applied: u64,
+    failure: Option<Error>,
+    /// The version of the first hot record, when it came after a gap that
+    /// the archive may fill.
+    gap_at: Option<u64>,
+    /// Whether the replay reached the end asked for (`Until`).
+    ended: bool,
+}
+
+impl<A: Aggregate> Replay<'_, A> {
+    /// Applies `records` in order; `false` to stop. With `may_gap`, a jump
+    /// in versions stops the replay at the gap (see `gap_at`) instead of
+    /// failing it.
+    fn take_all(&mut self, records: &[RecordedEvent], may_gap: bool) -> bool {
+        for record in records {
+            let past_end = match self.until {
+                Until::Latest => false,
+                Until::Version(v) => record.stream_version > v,
+                Until::Time(t) => record.recorded_at > t,
+            };
+            if past_end {
+                self.ended = true;
+                return false;
+            }
+            if &*record.event_name == TOMBSTONE {
+                self.failure = Some(
+                    StoreError::StreamDeleted {
+                        stream_id: self.stream_id.into(),
+                    }
+                    .into(),
+                );
+                return false;
+            }
+            if record.stream_version != self.version + 1 {
+                if may_gap && record.stream_version > self.version + 1 {
+                    self.gap_at = Some(record.stream_version);
+                    return false;
+                }
+                self.failure = Some(
+                    StoreError::Corrupt {
+                        global_position: record.global_position,
+                        reason: format!(
+                            "stream `{}` jumps from version {} to {} \
+                             (a truncated stream needs a snapshot at the version before its first event)",
+                            self.stream_id, self.version, record.stream_version
+                        ),
+                    }
+                    .into(),
+                );
+                return false;
+            }
+            match A::Event::decode(record) {
+                Ok(event) => {
+                    self.state.apply(&event);
+                    self.version = record.stream_version;
+                    self.applied += 1;
+                }
+                Err(error) => {
+                    self.failure = Some(error.into());
+                    return false;
+                }
+            }
+        }
+        true
     }
 }

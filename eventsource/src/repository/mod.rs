@@ -231,6 +231,9 @@ pub struct Loaded<A> {
     pub snapshot_version: Option<u64>,
     /// How many events were applied on top of the snapshot (or the default state).
     pub events_applied: u64,
+    /// How many of them were read from the archive (`store::archive`): 0
+    /// when the hot log (and the snapshot) held everything needed.
+    pub archived_events: u64,
 }
 
 /// What running a command did.

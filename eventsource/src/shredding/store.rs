@@ -15,9 +15,9 @@ use super::personal::PersonalData;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::registry::EventRegistration;
 use crate::store::{
-    AppendResult, DeleteMode, Deletion, EventFilter, EventStore, EventStream, ExpectedVersion,
-    IntoEventStore, StoreError, StoredEventType, StreamQuery, StreamSummary, Subscription,
-    SubscriptionItem, Truncation,
+    AppendResult, ArchiveStatus, ArchivedStream, DeleteMode, Deletion, EventFilter, EventStore,
+    EventStream, ExpectedVersion, IntoEventStore, StoreError, StoredEventType, StreamQuery,
+    StreamSummary, Subscription, SubscriptionItem, Truncation,
 };
 
 /// An event store whose events' personal fields are encrypted per subject
@@ -271,5 +271,24 @@ impl EventStore for ShreddingStore {
         before_version: u64,
     ) -> Result<Truncation, StoreError> {
         self.inner.truncate_before(stream_id, before_version).await
+    }
+
+    async fn archive_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<ArchivedStream>, StoreError> {
+        self.inner.archive_streams(stream_ids).await
+    }
+
+    fn read_archived_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        self.opened(self.inner.read_archived_stream(stream_id, from_version))
+    }
+
+    fn read_archive(&self, from_position: u64, to_position: u64) -> EventStream {
+        self.opened(self.inner.read_archive(from_position, to_position))
+    }
+
+    async fn archive_status(&self) -> Result<ArchiveStatus, StoreError> {
+        self.inner.archive_status().await
     }
 }

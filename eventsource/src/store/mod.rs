@@ -1,6 +1,7 @@
 //! The storage traits every backend implements, and their request types.
 
 mod append;
+pub mod archive;
 mod catalog;
 mod checkpoint;
 mod corrupt;
@@ -21,6 +22,7 @@ use futures::stream::BoxStream;
 use crate::event::{NewEvent, RecordedEvent};
 
 pub use append::{AppendResult, ExpectedVersion};
+pub use archive::{ArchiveRange, ArchiveStatus, ArchivedStream};
 pub use catalog::{StoredEventType, StreamQuery, StreamSummary};
 pub use checkpoint::CheckpointStore;
 pub use corrupt::CorruptRecord;
@@ -86,7 +88,9 @@ pub trait EventStore: Send + Sync + 'static {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError>;
 
-    /// The events of `stream_id` from `from_version` (inclusive) to its end.
+    /// The events of `stream_id` from `from_version` (inclusive) to its end,
+    /// in the hot log: archived events are read with
+    /// [`EventStore::read_archived_stream`].
     fn read_stream(&self, stream_id: &str, from_version: u64) -> EventStream;
 
     /// Lends the events of `stream_id` from `from_version` (inclusive) to
@@ -139,7 +143,8 @@ pub trait EventStore: Send + Sync + 'static {
     }
 
     /// The events of the global log from `from_position` (inclusive) that pass
-    /// `filter`, up to the head as of the call.
+    /// `filter`, up to the head as of the call: archived and hot events in
+    /// one order (see [`archive`]).
     fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream;
 
     /// Like [`EventStore::read_all`], then follows new events as they commit.
@@ -221,6 +226,41 @@ pub trait EventStore: Send + Sync + 'static {
         Err(StoreError::Unsupported {
             operation: "truncating streams",
         })
+    }
+
+    /// Moves every event but the last of each of `stream_ids` into the
+    /// archive, keeping their positions (see [`archive`]). Streams without
+    /// events are skipped; a stream already archived moves nothing. One
+    /// batch is one short transaction. The default refuses with
+    /// [`StoreError::Unsupported`].
+    async fn archive_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<ArchivedStream>, StoreError> {
+        let _ = stream_ids;
+        Err(StoreError::Unsupported {
+            operation: "archiving streams",
+        })
+    }
+
+    /// The archived events of `stream_id` from `from_version` (inclusive),
+    /// in version order. The default has none.
+    fn read_archived_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        let _ = (stream_id, from_version);
+        Box::pin(futures::stream::empty())
+    }
+
+    /// The archived events with positions from `from_position` to
+    /// `to_position` (both inclusive), in position order: what an export
+    /// writes. The default has none.
+    fn read_archive(&self, from_position: u64, to_position: u64) -> EventStream {
+        let _ = (from_position, to_position);
+        Box::pin(futures::stream::empty())
+    }
+
+    /// What the archive holds. The default: an empty archive.
+    async fn archive_status(&self) -> Result<ArchiveStatus, StoreError> {
+        Ok(ArchiveStatus::default())
     }
 
     /// The global position of the last event a reader can see (0 when empty).

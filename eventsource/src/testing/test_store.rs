@@ -16,8 +16,9 @@ use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::memory::InMemoryStore;
 use crate::store::{
-    AppendResult, EventFilter, EventStore, EventStream, ExpectedVersion, IntoEventStore,
-    StoreError, StoredEventType, StreamQuery, StreamSummary, Subscription,
+    AppendResult, ArchiveStatus, ArchivedStream, EventFilter, EventStore, EventStream,
+    ExpectedVersion, IntoEventStore, StoreError, StoredEventType, StreamQuery, StreamSummary,
+    Subscription,
 };
 
 /// An event store for tests, scripted call by call.
@@ -319,5 +320,30 @@ impl EventStore for TestStore {
             return Err(error);
         }
         self.inner.event_types().await
+    }
+
+    async fn archive_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<ArchivedStream>, StoreError> {
+        if let Some(error) = self.failure("archive_streams") {
+            return Err(error);
+        }
+        self.inner.archive_streams(stream_ids).await
+    }
+
+    fn read_archived_stream(&self, stream_id: &str, from_version: u64) -> EventStream {
+        match self.failure("read_archived_stream") {
+            Some(error) => Self::failed_stream(error),
+            None => self.inner.read_archived_stream(stream_id, from_version),
+        }
+    }
+
+    fn read_archive(&self, from_position: u64, to_position: u64) -> EventStream {
+        self.inner.read_archive(from_position, to_position)
+    }
+
+    async fn archive_status(&self) -> Result<ArchiveStatus, StoreError> {
+        self.inner.archive_status().await
     }
 }

@@ -28,6 +28,7 @@
 //! ```
 
 mod appends;
+mod archive;
 mod catalog;
 mod checkpoints;
 mod deadlines;
@@ -184,6 +185,10 @@ const CHECKS: &[Check<Subject>] = checks![
     lifecycle::missing_streams_are_typed_errors,
     lifecycle::recreate_starts_the_stream_again,
     lifecycle::truncate_keeps_the_tail,
+    archive::moves_all_but_the_last_and_keeps_positions,
+    archive::appends_continue_after_archiving,
+    archive::subscriptions_read_archive_and_hot_in_one_order,
+    archive::deletes_and_truncations_reach_the_archive,
     catalog::streams_are_listed_with_their_heads,
     catalog::event_types_count_names_and_versions,
     checkpoints::load_save_and_reset,

@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "read models and saga deadlines",
         sql: include_str!("../migrations/0009_read_models_and_deadlines.sql"),
     },
+    Migration {
+        version: 10,
+        name: "partitions",
+        sql: include_str!("../migrations/0010_partitions.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in

@@ -8,6 +8,7 @@ mod error;
 mod filter;
 mod into_store;
 mod invalid;
+mod partition;
 pub mod lifecycle;
 pub mod rules;
 mod snapshot;
@@ -28,6 +29,7 @@ pub use error::{CurrentVersion, StoreError};
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use invalid::{InvalidRequest, RequestField};
+pub use partition::{BUCKETS, InvalidPartition, PartitionFilter, partition_of, stream_bucket};
 pub use lifecycle::{DeleteMode, Deletion, StreamDeleted, TOMBSTONE, Truncation};
 pub use snapshot::{Snapshot, SnapshotStore};
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
+use super::partitions::Share;
 use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
@@ -97,6 +98,9 @@ pub(super) struct Worker<P: Projection> {
     pub(super) paused: bool,
     /// Run around each event, in order.
     pub(super) interceptors: EventInterceptors,
+    /// For the worker of one partition: its number, and the share of
+    /// partitions its runner may hold.
+    pub(super) share: Option<(u32, Arc<Share>)>,
 }
 
 impl<P: Projection> Worker<P> {
@@ -125,6 +129,8 @@ impl<P: Projection> Worker<P> {
             };
             held = true;
             metrics::lease_changed(P::NAME, LeaseChange::Acquired);
+            let owner = self.owner;
+            self.publish(|s| s.owner = Some(owner));
             self.lease = Some(LeaseKeeper::start(
                 Lease {
                     backend: self.backend.clone(),
@@ -143,6 +149,7 @@ impl<P: Projection> Worker<P> {
             if let Some(lease) = self.lease.take() {
                 lease.stop().await;
             }
+            self.publish(|s| s.owner = None);
             match flow {
                 Flow::Stop => break,
                 Flow::Retire => {
@@ -150,7 +157,20 @@ impl<P: Projection> Worker<P> {
                     break;
                 }
                 Flow::Restart => {}
+                Flow::Yield => {
+                    // Free at once for the runner whose share it is now.
+                    match self.backend.release(&self.slot, self.owner).await {
+                        Ok(()) => metrics::lease_changed(P::NAME, LeaseChange::Released),
+                        Err(error) => {
+                            tracing::warn!(projection = P::NAME, slot = &*self.slot, %error, "cannot release the lease")
+                        }
+                    }
+                    self.publish(|s| s.state = ProjectionState::Standby);
+                }
             }
+        }
+        if let Some((partition, share)) = &self.share {
+            share.unreserve(*partition);
         }
         if let Some(rebuild) = self.rebuild.take() {
             let error = if retire {
@@ -257,11 +277,21 @@ impl<P: Projection> Worker<P> {
     async fn hold_lease(&mut self) -> Held {
         loop {
             let asked = self.clock.instant();
-            match self
-                .backend
-                .acquire(&self.slot, self.owner, self.options.lease_ttl)
-                .await
+            // A partition is asked for only within the runner's fair share.
+            let acquired = match &self.share {
+                Some((partition, share)) if !share.reserve(*partition) => Ok(false),
+                _ => {
+                    self.backend
+                        .acquire(&self.slot, self.owner, self.options.lease_ttl)
+                        .await
+                }
+            };
+            if let Some((partition, share)) = &self.share
+                && !matches!(acquired, Ok(true))
             {
+                share.unreserve(*partition);
+            }
+            match acquired {
                 Ok(true) if self.superseded().await => return Held::Retire,
                 Ok(true) => return Held::Lease(asked),
                 Ok(false) if self.superseded().await => return Held::Superseded,
@@ -368,6 +398,18 @@ impl<P: Projection> Worker<P> {
                 _ = versions.tick() => {
                     if self.superseded().await {
                         return Flow::Retire;
+                    }
+                    if self.rebuild.is_none()
+                        && let Some((partition, share)) = &self.share
+                        && share.should_yield(*partition)
+                    {
+                        tracing::info!(
+                            projection = P::NAME,
+                            slot = &*self.slot,
+                            share = share.fair(),
+                            "more partitions held than the fair share; giving this one up"
+                        );
+                        return Flow::Yield;
                     }
                 }
                 () = changed(&mut self.requests_changed) => {
@@ -977,6 +1019,8 @@ impl<P: Projection> Worker<P> {
 enum Flow {
     Stop,
     Restart,
+    /// The runner holds more partitions than its share: release this one.
+    Yield,
     /// A newer version took over.
     Retire,
 }

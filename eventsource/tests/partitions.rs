@@ -231,3 +231,69 @@ async fn another_number_of_partitions_needs_a_new_version() {
     );
     a.shutdown().await;
 }
+
+/// Version 1, unpartitioned, and version 2 in three partitions, of one
+/// projection (written out: two versions of one name).
+#[derive(Clone, Default)]
+struct Versioned<const V: u32, const N: u32> {
+    applied: Arc<Mutex<Vec<u64>>>,
+}
+
+#[async_trait]
+impl<const V: u32, const N: u32> Projection for Versioned<V, N> {
+    const NAME: &'static str = "part.versioned";
+    const EVENTS: &'static [&'static str] = &["part.Noted"];
+    const TRANSACTIONAL: bool = false;
+    const RESETS: bool = false;
+    const VERSION: u32 = V;
+    const PARTITIONS: u32 = N;
+    type Context = ();
+
+    async fn handle(&mut self, record: &RecordedEvent, _: &mut ()) -> Result<bool, ProjectionError> {
+        self.applied.lock().unwrap().push(record.global_position);
+        Ok(true)
+    }
+
+    async fn reset(&mut self, _: &mut ()) -> Result<(), ProjectionError> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_partitioned_version_takes_over_once_every_partition_caught_up() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let old = runner(&store);
+    old.start(Versioned::<1, 1>::default(), backend.clone())
+        .await
+        .unwrap();
+    let last = write(&store, 6, 4).await;
+    old.wait_until("part.versioned", last, WAIT).await.unwrap();
+
+    let new = runner(&store);
+    let v2 = Versioned::<2, 3>::default();
+    new.start(v2.clone(), backend.clone()).await.unwrap();
+    new.wait_until("part.versioned", last, WAIT).await.unwrap();
+    let mut retired = false;
+    for _ in 0..3000 {
+        let status = old.status("part.versioned").await.unwrap();
+        if status.state == ProjectionState::Retired {
+            retired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(retired, "the old version retires");
+    let status = new.status("part.versioned").await.unwrap();
+    assert_eq!(status.active_version, Some(2));
+    let mut applied = v2.applied.lock().unwrap().clone();
+    applied.sort_unstable();
+    let before = applied.len();
+    applied.dedup();
+    assert_eq!((before, applied.len()), (24, 24), "every event once");
+    let parts = new.partitions("part.versioned").await.unwrap();
+    assert_eq!(parts.len(), 3);
+    assert!(parts.iter().all(|p| p.slot.starts_with("part.versioned@v2#p")));
+    new.shutdown().await;
+    old.shutdown().await;
+}

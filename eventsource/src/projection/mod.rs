@@ -118,6 +118,9 @@
 //! for any projection. Within one instance, the partitions' workers share
 //! the projection value, one handler call at a time.
 //!
+//! A new version of a partitioned projection becomes active once every
+//! one of its partitions has caught up, whichever instance holds it.
+//!
 //! [`ProjectionRunner::partitions`] shows each partition: who holds it,
 //! its checkpoint and lag; [`ProjectionRunner::status`] folds them (the
 //! lowest checkpoint, the summed lag). The number of partitions is

@@ -93,6 +93,11 @@ impl Share {
         }
     }
 
+    /// How many partitions the projection has.
+    pub(super) fn count(&self) -> u32 {
+        self.count
+    }
+
     fn state(&self) -> MutexGuard<'_, ShareState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

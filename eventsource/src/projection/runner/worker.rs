@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
-use super::partitions::Share;
+use super::partitions::{Share, partition_slot};
+use crate::store::PartitionFilter;
 use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
@@ -209,6 +210,30 @@ impl<P: Projection> Worker<P> {
                 false
             }
         }
+    }
+
+    /// Whether every partition of a partitioned version has processed the
+    /// log as far as this one (always, unpartitioned): a version becomes
+    /// active only once all its partitions, wherever they run, have caught
+    /// up. Asked again at this partition's next live point.
+    async fn partitions_reached(&mut self) -> bool {
+        let Some((_, share)) = &self.share else {
+            return true;
+        };
+        let Some(mine) = self.committed else {
+            return false;
+        };
+        let base = super::versions::slot(P::NAME, P::VERSION);
+        for index in 0..share.count() {
+            let Ok(partition) = PartitionFilter::new(index, share.count()) else {
+                return false;
+            };
+            match self.backend.checkpoint(&partition_slot(&base, partition)).await {
+                Ok(Some(position)) if position >= mine => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Makes this version the active one, once it has caught up.
@@ -440,7 +465,9 @@ impl<P: Projection> Worker<P> {
                                     if self.superseded().await {
                                         return Flow::Retire;
                                     }
-                                    self.activate().await;
+                                    if self.partitions_reached().await {
+                                        self.activate().await;
+                                    }
                                 }
                                 self.rebuild_progress(replayed, live).await;
                             }

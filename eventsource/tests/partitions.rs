@@ -63,7 +63,12 @@ async fn write(store: &InMemoryStore, streams: u64, per_stream: u64) -> u64 {
         for s in 0..streams {
             let event = NewEvent::from_event(&Noted { n: round }, Metadata::new()).unwrap();
             last = store
-                .append(&format!("note-{s}"), "part.Note", ExpectedVersion::Any, vec![event])
+                .append(
+                    &format!("note-{s}"),
+                    "part.Note",
+                    ExpectedVersion::Any,
+                    vec![event],
+                )
                 .await
                 .unwrap()
                 .last_position;
@@ -128,7 +133,11 @@ async fn runners_share_partitions_and_rebalance() {
     let mut owners: HashMap<u32, uuid::Uuid> = HashMap::new();
     for part in parts.iter().flatten() {
         if let Some(owner) = part.owner {
-            assert!(owners.insert(part.index, owner).is_none(), "two owners of {}", part.index);
+            assert!(
+                owners.insert(part.index, owner).is_none(),
+                "two owners of {}",
+                part.index
+            );
         }
     }
     assert_eq!(owners.len(), PARTITIONS as usize);
@@ -222,11 +231,17 @@ async fn another_number_of_partitions_needs_a_new_version() {
         }
         other => panic!("expected PartitionsChanged, got {other:?}"),
     }
-    assert!(refused.to_string().contains("version = 2, partitions = 8"), "{refused}");
+    assert!(
+        refused.to_string().contains("version = 2, partitions = 8"),
+        "{refused}"
+    );
     // And a rebuild in place is refused with the way to do it.
     let rebuild = a.rebuild(NAME, |_| {}).await.unwrap_err();
     assert!(
-        matches!(rebuild, RunnerError::PartitionedRebuild(_) | RunnerError::NoReset(_)),
+        matches!(
+            rebuild,
+            RunnerError::PartitionedRebuild(_) | RunnerError::NoReset(_)
+        ),
         "{rebuild:?}"
     );
     a.shutdown().await;
@@ -249,7 +264,11 @@ impl<const V: u32, const N: u32> Projection for Versioned<V, N> {
     const PARTITIONS: u32 = N;
     type Context = ();
 
-    async fn handle(&mut self, record: &RecordedEvent, _: &mut ()) -> Result<bool, ProjectionError> {
+    async fn handle(
+        &mut self,
+        record: &RecordedEvent,
+        _: &mut (),
+    ) -> Result<bool, ProjectionError> {
         self.applied.lock().unwrap().push(record.global_position);
         Ok(true)
     }
@@ -293,7 +312,11 @@ async fn a_new_partitioned_version_takes_over_once_every_partition_caught_up() {
     assert_eq!((before, applied.len()), (24, 24), "every event once");
     let parts = new.partitions("part.versioned").await.unwrap();
     assert_eq!(parts.len(), 3);
-    assert!(parts.iter().all(|p| p.slot.starts_with("part.versioned@v2#p")));
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.slot.starts_with("part.versioned@v2#p"))
+    );
     new.shutdown().await;
     old.shutdown().await;
 }

@@ -78,7 +78,10 @@ impl Agent {
             }
             Err(_) => {
                 self.kill().await?;
-                bail!("agent {} did not stop within {timeout:?} of SIGTERM", self.name)
+                bail!(
+                    "agent {} did not stop within {timeout:?} of SIGTERM",
+                    self.name
+                )
             }
         }
     }

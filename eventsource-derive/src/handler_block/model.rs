@@ -126,7 +126,10 @@ pub(crate) fn parse(
     let partitions = kind
         .keys
         .contains(&Key::Partitions)
-        .then(|| args.positive_at_most(errors, Key::Partitions, 1024).map(|(n, _)| n))
+        .then(|| {
+            args.positive_at_most(errors, Key::Partitions, 1024)
+                .map(|(n, _)| n)
+        })
         .flatten();
     let dispatches = kind
         .keys

@@ -296,7 +296,10 @@ impl<'f> Bound<'f> {
             since: filter.recorded_since,
             buckets: filter.partition.map_or_else(Vec::new, |p| {
                 // Buckets are below 1024.
-                p.buckets().into_iter().filter_map(|b| i16::try_from(b).ok()).collect()
+                p.buckets()
+                    .into_iter()
+                    .filter_map(|b| i16::try_from(b).ok())
+                    .collect()
             }),
         }
     }

@@ -8,8 +8,8 @@ mod error;
 mod filter;
 mod into_store;
 mod invalid;
-mod partition;
 pub mod lifecycle;
+mod partition;
 pub mod rules;
 mod snapshot;
 
@@ -29,8 +29,8 @@ pub use error::{CurrentVersion, StoreError};
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use invalid::{InvalidRequest, RequestField};
-pub use partition::{BUCKETS, InvalidPartition, PartitionFilter, partition_of, stream_bucket};
 pub use lifecycle::{DeleteMode, Deletion, StreamDeleted, TOMBSTONE, Truncation};
+pub use partition::{BUCKETS, InvalidPartition, PartitionFilter, partition_of, stream_bucket};
 pub use snapshot::{Snapshot, SnapshotStore};
 
 /// A stream of stored events, read lazily in store order.

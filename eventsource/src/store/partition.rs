@@ -136,7 +136,11 @@ mod tests {
     fn partitions_cover_every_bucket_once() {
         let count = 3;
         let mut all: Vec<u16> = (0..count)
-            .flat_map(|i| PartitionFilter::new(i, count).map(|p| p.buckets()).unwrap_or_default())
+            .flat_map(|i| {
+                PartitionFilter::new(i, count)
+                    .map(|p| p.buckets())
+                    .unwrap_or_default()
+            })
             .collect();
         all.sort_unstable();
         assert_eq!(all.len(), BUCKETS as usize);

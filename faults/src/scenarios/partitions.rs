@@ -118,9 +118,16 @@ async fn start(ctx: &Ctx, name: &str) -> Result<(uuid::Uuid, Agent)> {
         "--owner".to_owned(),
         name.to_owned(),
     ];
-    args.extend(["--ttl-ms".to_owned(), ttl, "--batch".to_owned(), "20".to_owned()]);
+    args.extend([
+        "--ttl-ms".to_owned(),
+        ttl,
+        "--batch".to_owned(),
+        "20".to_owned(),
+    ]);
     let mut agent = Agent::spawn(format!("partitioned {name}"), &args)?;
-    let ready = agent.wait_for_line("ready ", Duration::from_secs(30)).await?;
+    let ready = agent
+        .wait_for_line("ready ", Duration::from_secs(30))
+        .await?;
     let owner = ready.trim_start_matches("ready ").parse()?;
     Ok((owner, agent))
 }

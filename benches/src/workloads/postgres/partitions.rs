@@ -62,7 +62,10 @@ async fn prepare(pool: &PgPool, per_account: usize) -> PgEventStore {
     assert_eq!(deposits.len(), per_account, "the mix has enough deposits");
     for account in 0..ACCOUNTS {
         let command_id = Uuid::now_v7();
-        let batch = deposits.iter().map(|e| e.to_new_event(command_id)).collect();
+        let batch = deposits
+            .iter()
+            .map(|e| e.to_new_event(command_id))
+            .collect();
         store
             .append(
                 &Account::stream_id(&format!("acc-{account}")),
@@ -127,11 +130,7 @@ fn catch_up(rt: &Runtime, store: &PgEventStore, instances: usize, events: u64) -
 /// Forgets the projection's checkpoints, leases, members and versions.
 async fn clear(store: &PgEventStore) {
     let schema = store.schema();
-    for table in [
-        "checkpoints",
-        "projection_leases",
-        "projection_versions",
-    ] {
+    for table in ["checkpoints", "projection_leases", "projection_versions"] {
         pg::execute(
             store.pool(),
             format!("DELETE FROM \"{schema}\".{table} WHERE name LIKE '{NAME}%'"),
@@ -168,9 +167,7 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             baseline: "1 instance".into(),
             rows: vec![
                 Row::new(
-                    format!(
-                        "{events} events, handler waits 5 ms each, 6 partitions (events/s)"
-                    ),
+                    format!("{events} events, handler waits 5 ms each, 6 partitions (events/s)"),
                     "events/s",
                     comparison,
                 )

@@ -30,8 +30,8 @@ use crate::store::{EventFilter, EventStore, IntoEventStore};
 
 pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
-pub use settle::{Pending, SettleError, Settled};
 pub use partitions::partition_slot;
+pub use settle::{Pending, SettleError, Settled};
 pub use status::{PartitionStatus, ProjectionState, ProjectionStatus, RebuildProgress};
 pub use versions::slot;
 
@@ -458,7 +458,9 @@ impl ProjectionRunner {
 
     /// The control channels of the newest version of `name` (one per partition).
     fn controls(&self, name: &str) -> Result<Vec<mpsc::Sender<Control>>, RunnerError> {
-        self.newest(name, |h| h.parts.iter().map(|p| p.control.clone()).collect())
+        self.newest(name, |h| {
+            h.parts.iter().map(|p| p.control.clone()).collect()
+        })
     }
 
     /// `read` of the newest version of `name` started here.
@@ -688,7 +690,9 @@ impl ProjectionRunner {
                 .map_err(|_| RunnerError::Stopped(name.to_owned()))?;
             match answered {
                 Err(RunnerError::NotParked { .. }) => {}
-                Err(RunnerError::NotOwner(_)) => outcome = Err(RunnerError::NotOwner(name.to_owned())),
+                Err(RunnerError::NotOwner(_)) => {
+                    outcome = Err(RunnerError::NotOwner(name.to_owned()))
+                }
                 done => return done,
             }
         }
@@ -779,7 +783,14 @@ fn parts_of(handle: &Handle) -> Vec<PartParts> {
     handle
         .parts
         .iter()
-        .map(|p| (p.partition, p.slot.clone(), p.filter.clone(), p.status.clone()))
+        .map(|p| {
+            (
+                p.partition,
+                p.slot.clone(),
+                p.filter.clone(),
+                p.status.clone(),
+            )
+        })
         .collect()
 }
 

@@ -12,7 +12,6 @@ use uuid::Uuid;
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
 use super::partitions::{Share, partition_slot};
-use crate::store::PartitionFilter;
 use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
@@ -24,6 +23,7 @@ use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
 };
+use crate::store::PartitionFilter;
 use crate::store::StoreError;
 use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
 
@@ -228,7 +228,11 @@ impl<P: Projection> Worker<P> {
             let Ok(partition) = PartitionFilter::new(index, share.count()) else {
                 return false;
             };
-            match self.backend.checkpoint(&partition_slot(&base, partition)).await {
+            match self
+                .backend
+                .checkpoint(&partition_slot(&base, partition))
+                .await
+            {
                 Ok(Some(position)) if position >= mine => {}
                 _ => return false,
             }

@@ -6,8 +6,8 @@ use chrono::TimeDelta;
 
 use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
-use crate::store::{EventFilter, PartitionFilter, partition_of};
 use crate::store::ExpectedVersion::{Any, NoStream};
+use crate::store::{EventFilter, PartitionFilter, partition_of};
 
 use super::support::{
     AGG, Step, append, batch, ensure, event, ids, increasing, read_all, read_stream, sent_ids,

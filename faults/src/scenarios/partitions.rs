@@ -24,9 +24,9 @@ const TTL_MS: u64 = 1000;
 /// The longest a dead process's partitions may stay unowned: its leases
 /// and its heartbeat expire after a TTL, the survivors see it gone at
 /// their next heartbeat (a third of a TTL) and take the partitions at
-/// their next standby poll (a fifth of a TTL); twice that again is slack
+/// their next standby poll (a fifth of a TTL); three times that is slack
 /// for a machine under load.
-const TAKEOVER_BOUND: Duration = Duration::from_millis(2 * (TTL_MS + TTL_MS / 3 + TTL_MS / 5));
+const TAKEOVER_BOUND: Duration = Duration::from_millis(3 * (TTL_MS + TTL_MS / 3 + TTL_MS / 5));
 
 pub(super) async fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut report = Report::default();

@@ -5,7 +5,8 @@
 -- MD5 is a fixed standard, so the bucket does not depend on the server's
 -- version or byte order (PostgreSQL's own `hashtext` does). Generated, so
 -- no append statement names it. Partition i of N reads the buckets b with
--- b % N = i, through the index, in global order.
+-- b % N = i, through the index, in global order. Adding a stored
+-- generated column rewrites the table once.
 ALTER TABLE {schema}.events ADD COLUMN stream_bucket smallint NOT NULL
     GENERATED ALWAYS AS ((
         (get_byte(decode(md5(stream_id), 'hex'), 0) * 256

@@ -21,7 +21,7 @@ use crate::report::{Body, Row, Section, Target};
 pub(crate) const METHOD: &str = "Deposits spread over 60 accounts (streams), caught up from \
      PostgreSQL by a `#[projection(partitions = 6)]` whose handler sleeps 5 ms per event (a \
      read model behind a slow remote call), through the PostgreSQL projection backend \
-     (checkpoints, partition leases and member heartbeats in the database; lease TTL 600 ms). \
+     (checkpoints, partition leases and member heartbeats in the database; lease TTL 1.5 s, batches of 20). \
      Ours: three `ProjectionRunner`s started together, each an instance with its own identity, \
      heartbeat and pool connections, which divide the six partitions (two each, after the \
      first rebalance, which the time includes). Baseline: one runner holding all six. Timed \
@@ -83,9 +83,9 @@ async fn prepare(pool: &PgPool, per_account: usize) -> PgEventStore {
 /// One catch-up by `instances` runners from scratch; events per second.
 fn catch_up(rt: &Runtime, store: &PgEventStore, instances: usize, events: u64) -> f64 {
     rt.block_on(async {
-        let ttl = Duration::from_millis(600);
+        let ttl = Duration::from_millis(1500);
         let options = RunnerOptions::default()
-            .with_batch_size(50)
+            .with_batch_size(20)
             .with_lease_ttl(ttl)
             .with_standby_poll(Duration::from_millis(50));
         let handled = Arc::new(AtomicU64::new(0));
@@ -145,7 +145,7 @@ async fn clear(store: &PgEventStore) {
 }
 
 pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
-    let per_account = settings.scaled(30, 10);
+    let per_account = settings.scaled(60, 10);
     let events = (ACCOUNTS * per_account) as u64;
     let pool = rt.block_on(pg::pool(db, 16));
     let store = rt.block_on(prepare(&pool, per_account));

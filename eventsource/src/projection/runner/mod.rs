@@ -313,6 +313,7 @@ impl ProjectionRunner {
             None => parts.push(self.spawn(projection, backend, &slot, &filter, None, active)),
             Some(share) => {
                 let shared = Arc::new(tokio::sync::Mutex::new(projection));
+                let turn = Arc::new(tokio::sync::Mutex::new(()));
                 for index in 0..partitions {
                     let partition = PartitionFilter::new(index, partitions).map_err(|source| {
                         RunnerError::InvalidPartitions {
@@ -325,7 +326,7 @@ impl ProjectionRunner {
                         backend.clone(),
                         &slot,
                         &filter,
-                        Some((partition, share.clone())),
+                        Some((partition, share.clone(), turn.clone())),
                         active,
                     ));
                 }
@@ -362,11 +363,11 @@ impl ProjectionRunner {
         backend: Arc<dyn ProjectionBackend<Q::Context>>,
         slot: &Arc<str>,
         filter: &EventFilter,
-        partition: Option<(PartitionFilter, Arc<Share>)>,
+        partition: Option<(PartitionFilter, Arc<Share>, Arc<tokio::sync::Mutex<()>>)>,
         active: u32,
     ) -> Part {
         let (slot, filter) = match &partition {
-            Some((partition, _)) => (
+            Some((partition, _, _)) => (
                 Arc::from(partition_slot(slot, *partition)),
                 filter.clone().with_partition(*partition),
             ),
@@ -399,10 +400,11 @@ impl ProjectionRunner {
             interceptors: self.interceptors.clone(),
             share: partition
                 .as_ref()
-                .map(|(partition, share)| (partition.index(), share.clone())),
+                .map(|(partition, share, _)| (partition.index(), share.clone())),
+            turn: partition.as_ref().map(|(_, _, turn)| turn.clone()),
         };
         let span = match &partition {
-            Some((partition, _)) => tracing::info_span!(
+            Some((partition, _, _)) => tracing::info_span!(
                 "eventsource.projection",
                 projection = Q::NAME,
                 version = Q::VERSION,
@@ -416,7 +418,7 @@ impl ProjectionRunner {
         };
         let task = tokio::spawn(worker.run().instrument(span));
         Part {
-            partition: partition.map(|(partition, _)| partition),
+            partition: partition.map(|(partition, _, _)| partition),
             slot,
             control,
             status,

@@ -102,6 +102,11 @@ pub(super) struct Worker<P: Projection> {
     /// For the worker of one partition: its number, and the share of
     /// partitions its runner may hold.
     pub(super) share: Option<(u32, Arc<Share>)>,
+    /// Taken by the partitions' workers of one runner around each unit of
+    /// work that runs handlers: they share the projection value, and a
+    /// unit of work opened before waiting for it would sit idle, holding
+    /// its transaction, for as long as the others' units run.
+    pub(super) turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl<P: Projection> Worker<P> {
@@ -851,6 +856,8 @@ impl<P: Projection> Worker<P> {
             self.commit_position(last.global_position).await?;
         }
         let replay = self.rebuild.is_some();
+        let turn = self.turn.clone();
+        let _turn = take_turn(turn.as_deref()).await;
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
             if self.lease.as_ref().is_some_and(LeaseKeeper::is_lost) {
@@ -892,6 +899,8 @@ impl<P: Projection> Worker<P> {
                 return Err(Interrupt::LeaseLost);
             }
             attempts += 1;
+            let turn = self.turn.clone();
+            let _turn = take_turn(turn.as_deref()).await;
             let mut tx = self.backend.begin(self.options.lease_ttl).await?;
             let replay = self.rebuild.is_some();
             match handle(
@@ -1137,6 +1146,16 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Waits for `turn`, if the worker shares one.
+async fn take_turn(
+    turn: Option<&tokio::sync::Mutex<()>>,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match turn {
+        Some(turn) => Some(turn.lock().await),
+        None => None,
+    }
 }
 
 /// Resolves when `watch` changes; never without one (or once its sender is

@@ -217,6 +217,24 @@ impl<P: Projection> Worker<P> {
         }
     }
 
+    /// Whether this partition's worker should give its lease up: its runner
+    /// holds more partitions than its fair share, and this is the one to go.
+    fn yields(&self) -> bool {
+        let Some((partition, share)) = &self.share else {
+            return false;
+        };
+        if self.rebuild.is_some() || !share.should_yield(*partition) {
+            return false;
+        }
+        tracing::info!(
+            projection = P::NAME,
+            slot = &*self.slot,
+            share = share.fair(),
+            "more partitions held than the fair share; giving this one up"
+        );
+        true
+    }
+
     /// Whether every partition of a partitioned version has processed the
     /// log as far as this one (always, unpartitioned): a version becomes
     /// active only once all its partitions, wherever they run, have caught
@@ -433,16 +451,7 @@ impl<P: Projection> Worker<P> {
                     if self.superseded().await {
                         return Flow::Retire;
                     }
-                    if self.rebuild.is_none()
-                        && let Some((partition, share)) = &self.share
-                        && share.should_yield(*partition)
-                    {
-                        tracing::info!(
-                            projection = P::NAME,
-                            slot = &*self.slot,
-                            share = share.fair(),
-                            "more partitions held than the fair share; giving this one up"
-                        );
+                    if self.yields() {
                         return Flow::Yield;
                     }
                 }
@@ -479,6 +488,11 @@ impl<P: Projection> Worker<P> {
                                     }
                                 }
                                 self.rebuild_progress(replayed, live).await;
+                                // Between units of work: a runner that joined
+                                // gets its share without waiting for a tick.
+                                if self.yields() {
+                                    return Flow::Yield;
+                                }
                             }
                             Err(Interrupt::LeaseLost) => return self.lost_lease().await,
                             // A rebuild in progress goes on after the pause,

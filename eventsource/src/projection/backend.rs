@@ -57,7 +57,7 @@ pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
     /// another `ttl`, and returns how many members of `slot` are live
     /// (their last heartbeat has not expired), `member` included: the
     /// runners of a partitioned projection divide its partitions by that
-    /// number (see "Partitions" in the [module docs](crate::projection)).
+    /// number (see "Partitions" in the [module docs](mod@crate::projection)).
     ///
     /// The default counts `member` alone, so each runner would take every
     /// partition it finds free (still one holder per partition, fenced by

@@ -62,7 +62,7 @@ pub trait Saga: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
     const DISPATCHES: Option<&'static [&'static str]> = None;
     /// How many partitions its events are processed in
     /// (`#[saga(partitions = N)]`, 1 when not given), by the stream they
-    /// belong to: see "Partitions" in [`crate::projection`]. An instance's
+    /// belong to: see "Partitions" in [`projection`](mod@crate::projection). An instance's
     /// events must come from one stream for their order to hold, since
     /// two partitions may handle events of one instance at once otherwise.
     const PARTITIONS: u32 = 1;

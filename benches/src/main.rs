@@ -8,12 +8,12 @@
 //!   publishing);
 //! - `--only a,b`: run only these workloads (`rehydration`, `commands`,
 //!   `append`, `load`, `catchup`, `peers`, `compile`, `disintegrate`,
-//!   `growth`, `payload`, `relay`, `replica`, `memory`) and print the report
-//!   instead of writing it;
+//!   `growth`, `payload`, `relay`, `replica`, `memory`, `partitions`) and
+//!   print the report instead of writing it;
 //! - `--out FILE`: write the report to `FILE`;
 //! - `--no-callgrind`: skip the instruction counts under valgrind.
 //!
-//! The PostgreSQL workloads (3, 4, 5, 8 to 11 and the `postgres-es` half of 6) use
+//! The PostgreSQL workloads (3, 4, 5, 8 to 12 and the `postgres-es` half of 6) use
 //! the server at `DATABASE_URL`; when it is unset or unreachable, the
 //! harness runs itself again under `scripts/with-postgres`, which starts a
 //! throwaway server from the local PostgreSQL binaries (as `./scripts/test`
@@ -55,7 +55,7 @@ use measure::Settings;
 use report::Section;
 
 const COMMAND: &str = "cargo bench -p eventsource-benches";
-const WORKLOADS: [&str; 13] = [
+const WORKLOADS: [&str; 14] = [
     "rehydration",
     "commands",
     "memory",
@@ -69,10 +69,11 @@ const WORKLOADS: [&str; 13] = [
     "payload",
     "relay",
     "replica",
+    "partitions",
 ];
 
 /// The workloads that need a PostgreSQL server.
-const ON_POSTGRES: [&str; 7] = [
+const ON_POSTGRES: [&str; 8] = [
     "append",
     "load",
     "catchup",
@@ -80,6 +81,7 @@ const ON_POSTGRES: [&str; 7] = [
     "disintegrate",
     "growth",
     "payload",
+    "partitions",
 ];
 
 /// What the command line asked for.
@@ -220,7 +222,7 @@ fn main() -> ExitCode {
         &'static str,
         &'a dyn Fn(&pg::Db) -> Vec<Section>,
     );
-    let later: [Later<'_>; 3] = [
+    let later: [Later<'_>; 4] = [
         ("disintegrate", "8", "Peer: disintegrate-postgres", &|db| {
             vec![peers::disintegrate::run(&pg_rt, &settings, db)]
         }),
@@ -229,6 +231,9 @@ fn main() -> ExitCode {
         }),
         ("payload", "11", "Payload column type", &|db| {
             vec![workloads::postgres::payload::run(&pg_rt, &settings, db)]
+        }),
+        ("partitions", "15", "Partitioned projection", &|db| {
+            vec![workloads::postgres::partitions::run(&pg_rt, &settings, db)]
         }),
     ];
     for (key, number, title, run) in later {

@@ -145,7 +145,7 @@ pub(crate) fn render(sections: &[Section], machine: &Machine, command: &str) -> 
          It builds the harness in release mode (the `bench` profile), runs every \
          workload and rewrites this file. `cargo bench -p eventsource-benches -- --quick` \
          is a short smoke run (few, short rounds; its figures are not for publishing); \
-         `-- --only rehydration,commands,memory,append,load,catchup,peers,compile,disintegrate,growth,payload,relay,replica` \
+         `-- --only rehydration,commands,memory,append,load,catchup,peers,compile,disintegrate,growth,payload,relay,replica,partitions` \
          runs a subset and prints the report instead of writing it (add `--out FILE` to write \
          it); `EVENTSOURCE_BENCH_CASES` narrows workload 3 to some of its cases (see the \
          harness's crate documentation). A full run takes about half an hour on two cores, \

@@ -23,7 +23,7 @@ pub(crate) const PROJECTION: BlockKind = BlockKind {
     extras: "`meta: &RecordedEvent` and the context `ctx: &mut C`",
     context_argument: "the context `ctx: &mut C`",
     context: Context::Chosen,
-    keys: &[Key::Name, Key::Version, Key::Crate],
+    keys: &[Key::Name, Key::Version, Key::Partitions, Key::Crate],
     reset: Marker::Marks,
     retire: Marker::Marks,
     start: Marker::Rejected(
@@ -104,6 +104,9 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
     let version = model
         .version
         .map(|v| quote!(const VERSION: ::core::primitive::u32 = #v;));
+    let partitions = model
+        .partitions
+        .map(|n| quote!(const PARTITIONS: ::core::primitive::u32 = #n;));
     let error = quote!(#krate::projection::ProjectionError);
     let handle = async_method(
         krate,
@@ -143,6 +146,7 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
             const RESETS: ::core::primitive::bool = #resets;
             const RETIRES: ::core::primitive::bool = #retires;
             #version
+            #partitions
             type Context = #context;
 
             #handle

@@ -24,7 +24,7 @@ pub(crate) const SAGA: BlockKind = BlockKind {
     extras: "`meta: &RecordedEvent` and the context `ctx: &mut SagaContext<'_>`",
     context_argument: "the context `ctx: &mut SagaContext<'_>`",
     context: Context::Given,
-    keys: &[Key::Name, Key::Crate, Key::Dispatches],
+    keys: &[Key::Name, Key::Crate, Key::Dispatches, Key::Partitions],
     reset: Marker::Rejected(
         "a saga has no #[reset] method: it is never rebuilt, as replaying it would dispatch its commands again",
     ),
@@ -82,6 +82,9 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
                 #krate::__private::Option::Some(&[#(#names),*]);
         }
     });
+    let partitions = model
+        .partitions
+        .map(|n| quote!(const PARTITIONS: ::core::primitive::u32 = #n;));
     let handle = async_method(
         krate,
         quote!(handle),
@@ -101,6 +104,7 @@ fn trait_impl(generated: &Generated<'_>) -> TokenStream {
             const NAME: &'static ::core::primitive::str = #name;
             const EVENTS: &'static [&'static ::core::primitive::str] = #names;
             #dispatches
+            #partitions
 
             fn starts(record: &#krate::RecordedEvent) -> ::core::primitive::bool {
                 #krate::__private::is_any_of(record, &[#(#starts.is_named),*])

@@ -56,6 +56,11 @@
 //!   `event_name`, `schema_version`, `payload` (JSONB), `metadata` (JSONB),
 //!   `recorded_at` (`clock_timestamp()`); unique (`stream_id`,
 //!   `stream_version`); indexes for reads by aggregate type and by time;
+//!   `stream_bucket`, generated from the stream id (the first two bytes of
+//!   `md5(stream_id)` modulo 1024, as `eventsource::store::stream_bucket`
+//!   computes it), indexed with the position, for partitioned readers;
+//! - `projection_members`: the runners sharing a partitioned projection,
+//!   each until its heartbeat expires;
 //! - `snapshots`: the latest snapshot per stream (a save never replaces a
 //!   higher version);
 //! - `checkpoints`: the last position per named consumer (never moves back
@@ -256,7 +261,8 @@
 //!
 //! - `read_stream` reads a stream by version.
 //! - `read_all` reads the log from a position, filtered by event names,
-//!   aggregate types or recording time (as SQL conditions), up to the head
+//!   aggregate types, recording time or a partition (`stream_bucket =
+//!   ANY(the partition's buckets)`) (as SQL conditions), up to the head
 //!   as of the call. Rows below the horizon stream at once; if the head is
 //!   above it, the tail waits for the older transactions to finish, so the
 //!   result is complete and `subscribe(last + 1)` can follow on safely.
@@ -279,7 +285,10 @@
 //! [`SubscriptionItem::CaughtUp`](eventsource::store::SubscriptionItem::CaughtUp)
 //! with the last position covered (every event up to it has been delivered
 //! or filtered out, so a filtered consumer can checkpoint there; it need not
-//! be the position of an event), and waits for:
+//! be the position of an event), and waits for the events below. A
+//! partition filter is one more condition on the same pages below the same
+//! horizon, so a partition's reader has the same gap-free guarantee, and
+//! reads only its partition's rows. It waits for:
 //!
 //! - an append through this store value (or a clone), at once;
 //! - a `NOTIFY` on the store's channel, for appends by other processes;

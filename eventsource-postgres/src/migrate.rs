@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0009_read_models_and_deadlines.sql"),
     },
     Migration {
+        version: 10,
+        name: "partitions",
+        sql: include_str!("../migrations/0010_partitions.sql"),
+    },
+    Migration {
         version: 11,
         name: "archive",
         sql: include_str!("../migrations/0011_archive.sql"),

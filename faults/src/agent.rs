@@ -13,8 +13,9 @@ use eventsource::projection::RunnerOptions;
 use eventsource::store::SubscriptionItem;
 use eventsource_postgres::{PgEventStore, PgStoreOptions};
 use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
 
-use crate::domain::ReadModel;
+use crate::domain::{PartitionedModel, ReadModel};
 use crate::writers::now_ms;
 
 /// An agent and its settings.
@@ -22,6 +23,9 @@ use crate::writers::now_ms;
 pub(crate) enum AgentCommand {
     /// Runs the read-model projection until killed.
     Project(ProjectArgs),
+    /// Runs the partitioned read-model projection until killed, or until
+    /// SIGTERM, on which it stops cleanly (leaving its partitions at once).
+    ProjectPartitioned(ProjectArgs),
     /// Subscribes to the whole log from the start and prints each event.
     Subscribe(StoreArgs),
 }
@@ -60,6 +64,7 @@ pub(crate) struct ProjectArgs {
 pub(crate) async fn run(command: AgentCommand) -> Result<()> {
     match command {
         AgentCommand::Project(args) => project(args).await,
+        AgentCommand::ProjectPartitioned(args) => project_partitioned(args).await,
         AgentCommand::Subscribe(args) => subscribe(args).await,
     }
 }
@@ -70,6 +75,36 @@ async fn connect(args: &StoreArgs) -> Result<PgEventStore> {
 }
 
 async fn project(args: ProjectArgs) -> Result<()> {
+    let (store, runner) = runner(&args).await?;
+    let model = ReadModel {
+        schema: args.store.schema.clone(),
+        owner: args.owner,
+        slow: Duration::from_millis(args.slow_ms),
+    };
+    runner.start(model, store.projection_backend()).await?;
+    println!("ready {}", runner.owner());
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+async fn project_partitioned(args: ProjectArgs) -> Result<()> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let (store, runner) = runner(&args).await?;
+    let model = PartitionedModel(ReadModel {
+        schema: args.store.schema.clone(),
+        owner: args.owner,
+        slow: Duration::from_millis(args.slow_ms),
+    });
+    runner.start(model, store.projection_backend()).await?;
+    println!("ready {}", runner.owner());
+    terminate.recv().await;
+    runner.shutdown().await;
+    println!("stopped");
+    Ok(())
+}
+
+/// A runner with the agents' options on the store of `args`.
+async fn runner(args: &ProjectArgs) -> Result<(PgEventStore, ProjectionRunner)> {
     let store = connect(&args.store).await?;
     let ttl = Duration::from_millis(args.ttl_ms);
     let options = RunnerOptions::default()
@@ -80,15 +115,7 @@ async fn project(args: ProjectArgs) -> Result<()> {
     let runner = ProjectionRunner::new(store.clone())?
         .with_dead_letters(store.dead_letters())
         .with_options(options);
-    let model = ReadModel {
-        schema: args.store.schema.clone(),
-        owner: args.owner,
-        slow: Duration::from_millis(args.slow_ms),
-    };
-    runner.start(model, store.projection_backend()).await?;
-    println!("ready {}", runner.owner());
-    std::future::pending::<()>().await;
-    Ok(())
+    Ok((store, runner))
 }
 
 async fn subscribe(args: StoreArgs) -> Result<()> {

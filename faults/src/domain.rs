@@ -12,6 +12,12 @@ pub(crate) const AGGREGATE_TYPE: &str = "faults.Account";
 /// The projection's name, shared by every instance and process.
 pub(crate) const PROJECTION: &str = "faults.read_model";
 
+/// The partitioned projection's name.
+pub(crate) const PARTITIONED: &str = "faults.partitioned";
+
+/// How many partitions it has.
+pub(crate) const PARTITIONS: u32 = 6;
+
 /// The one event the writers append; `writer` and `seq` identify it
 /// logically, so a second copy under another event id shows as a duplicate.
 #[derive(Event, Serialize, Deserialize, Clone, Debug)]
@@ -67,6 +73,22 @@ impl ReadModel {
         let statement = format!("TRUNCATE \"{}\".read_model", self.schema);
         sqlx::query(AssertSqlSafe(statement)).execute(ctx).await?;
         Ok(())
+    }
+}
+
+/// The same read model, in [`PARTITIONS`] partitions shared by the
+/// processes running it.
+pub(crate) struct PartitionedModel(pub(crate) ReadModel);
+
+#[projection(name = "faults.partitioned", partitions = 6)]
+impl PartitionedModel {
+    async fn on_deposited(
+        &mut self,
+        e: &Deposited,
+        record: &RecordedEvent,
+        ctx: &mut PgConnection,
+    ) -> Result<(), ProjectionError> {
+        self.0.on_deposited(e, record, ctx).await
     }
 }
 

@@ -65,6 +65,27 @@ impl Agent {
         Ok(())
     }
 
+    /// Asks the process to stop (SIGTERM) and waits up to `timeout` for it
+    /// to exit; kills it if it does not.
+    pub(crate) async fn terminate(&mut self, timeout: Duration) -> Result<()> {
+        if let Ok(pid) = self.pid() {
+            kill(pid, Signal::SIGTERM).with_context(|| format!("cannot stop {}", self.name))?;
+        }
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => {
+                status?;
+                Ok(())
+            }
+            Err(_) => {
+                self.kill().await?;
+                bail!(
+                    "agent {} did not stop within {timeout:?} of SIGTERM",
+                    self.name
+                )
+            }
+        }
+    }
+
     /// Freezes the process (SIGSTOP).
     pub(crate) fn freeze(&self) -> Result<()> {
         kill(self.pid()?, Signal::SIGSTOP).with_context(|| format!("cannot stop {}", self.name))

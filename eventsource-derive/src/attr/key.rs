@@ -24,6 +24,8 @@ pub(crate) enum Key {
     From,
     /// `name = "..."`.
     Name,
+    /// `partitions = N` (`#[projection]`, `#[saga]`).
+    Partitions,
     /// `personal` (a field's `#[event]`).
     Personal,
     /// `projection = Type` or `projection = "name"` (`#[read_model]`).
@@ -58,6 +60,7 @@ impl Key {
             Self::EventEnum => "event_enum",
             Self::From => "from",
             Self::Name => "name",
+            Self::Partitions => "partitions",
             Self::Personal => "personal",
             Self::Projection => "projection",
             Self::Replacement => "replacement",

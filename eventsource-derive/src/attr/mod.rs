@@ -370,6 +370,17 @@ impl Args {
         u32::try_from(n).ok().map(|n| (n, lit))
     }
 
+    /// `key = N`, a `u32` from 1 to `max`.
+    pub(crate) fn positive_at_most(
+        &self,
+        errors: &mut Errors,
+        key: Key,
+        max: u32,
+    ) -> Option<(u32, LitInt)> {
+        let (n, lit) = self.bounded(errors, key, u64::from(max))?;
+        u32::try_from(n).ok().map(|n| (n, lit))
+    }
+
     /// `key = some::path`, or the path in a string: `key = "some::path"`.
     /// `example` is shown in the error: `Account`.
     pub(crate) fn path(&self, errors: &mut Errors, key: Key, example: &str) -> Option<Path> {

@@ -78,6 +78,8 @@ pub(crate) struct Model {
     pub(crate) self_ty: Option<Type>,
     /// `version = N`, when given.
     pub(crate) version: Option<u32>,
+    /// `partitions = N`, when given.
+    pub(crate) partitions: Option<u32>,
     pub(crate) handlers: Vec<Handler>,
     pub(crate) reset: Option<Hook>,
     pub(crate) retire: Option<Hook>,
@@ -118,6 +120,16 @@ pub(crate) fn parse(
         .keys
         .contains(&Key::Version)
         .then(|| args.positive_u32(errors, Key::Version).map(|(v, _)| v))
+        .flatten();
+    // The runtime's bound (`eventsource::store::BUCKETS`): a partition is a
+    // set of stream buckets, so there cannot be more partitions than buckets.
+    let partitions = kind
+        .keys
+        .contains(&Key::Partitions)
+        .then(|| {
+            args.positive_at_most(errors, Key::Partitions, 1024)
+                .map(|(n, _)| n)
+        })
         .flatten();
     let dispatches = kind
         .keys
@@ -252,6 +264,7 @@ pub(crate) fn parse(
         name,
         self_ty,
         version,
+        partitions,
         handlers,
         reset,
         retire,

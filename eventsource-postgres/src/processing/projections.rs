@@ -54,6 +54,25 @@ const RELEASE_LEASE: &str = "DELETE FROM {schema}.projection_leases WHERE name =
 const FENCE_LEASE: &str = "\
 SELECT 1 FROM {schema}.projection_leases WHERE name = $1 AND owner = $2 FOR UPDATE";
 
+/// Renews member `$2` of the partitioned slot `$1` for `$3` milliseconds,
+/// forgets members expired for a while, and counts the live ones, this one
+/// included (the statement's snapshot does not see its own insert, hence
+/// the `+ 1`).
+const HEARTBEAT: &str = "\
+WITH beat AS (
+    INSERT INTO {schema}.projection_members AS m (slot, member, expires_at)
+    VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+    ON CONFLICT (slot, member) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    RETURNING member),
+gone AS (
+    DELETE FROM {schema}.projection_members
+    WHERE slot = $1 AND member <> $2
+        AND expires_at < clock_timestamp() - interval '1 hour')
+SELECT 1 + count(*) FROM {schema}.projection_members
+WHERE slot = $1 AND member <> $2 AND expires_at > clock_timestamp()";
+
+const LEAVE: &str = "DELETE FROM {schema}.projection_members WHERE slot = $1 AND member = $2";
+
 /// Records version `$2` of projection `$1` with its events `$3`, unless it
 /// is recorded already; returns the events it was first recorded with and
 /// the active version (the highest activated).
@@ -108,6 +127,8 @@ pub(crate) struct Statements {
     renew_lease: Sql,
     release_lease: Sql,
     fence_lease: Sql,
+    heartbeat: Sql,
+    leave: Sql,
     register_version: Sql,
     forget_version: Sql,
     active_version: Sql,
@@ -122,6 +143,8 @@ impl Statements {
             renew_lease: Sql::new(RENEW_LEASE, schema),
             release_lease: Sql::new(RELEASE_LEASE, schema),
             fence_lease: Sql::new(FENCE_LEASE, schema),
+            heartbeat: Sql::new(HEARTBEAT, schema),
+            leave: Sql::new(LEAVE, schema),
             register_version: Sql::new(REGISTER_VERSION, schema),
             forget_version: Sql::new(FORGET_VERSION, schema),
             active_version: Sql::new(ACTIVE_VERSION, schema),
@@ -138,6 +161,8 @@ impl Statements {
             ("renew_lease", &self.renew_lease),
             ("release_lease", &self.release_lease),
             ("fence_lease", &self.fence_lease),
+            ("heartbeat", &self.heartbeat),
+            ("leave", &self.leave),
             ("register_version", &self.register_version),
             ("forget_version", &self.forget_version),
             ("active_version", &self.active_version),
@@ -269,6 +294,29 @@ impl PgProjectionBackend {
         sqlx::query(self.sql.release_lease.get())
             .bind(name)
             .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn beat(&self, slot: &str, member: Uuid, ttl: Duration) -> Result<u32, StoreError> {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let row = sqlx::query(self.sql.heartbeat.get())
+            .bind(slot)
+            .bind(member)
+            .bind(millis as f64)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let live: i64 = row.try_get(0).map_err(store_error)?;
+        Ok(u32::try_from(live).unwrap_or(u32::MAX).max(1))
+    }
+
+    async fn leave_slot(&self, slot: &str, member: Uuid) -> Result<(), StoreError> {
+        sqlx::query(self.sql.leave.get())
+            .bind(slot)
+            .bind(member)
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
@@ -464,6 +512,19 @@ macro_rules! backend_for {
 
             async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError> {
                 self.release_lease(name, owner).await
+            }
+
+            async fn heartbeat(
+                &self,
+                slot: &str,
+                member: Uuid,
+                ttl: Duration,
+            ) -> Result<u32, StoreError> {
+                self.beat(slot, member, ttl).await
+            }
+
+            async fn leave(&self, slot: &str, member: Uuid) -> Result<(), StoreError> {
+                self.leave_slot(slot, member).await
             }
 
             async fn register(

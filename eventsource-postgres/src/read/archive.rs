@@ -33,11 +33,11 @@ SELECT global_position, stream_id, aggregate_type, stream_version, event_id, eve
     schema_version, payload::text, metadata::text, recorded_at
 FROM (
     SELECT global_position, stream_id, aggregate_type, stream_version, event_id, event_name,
-        schema_version, payload, metadata, recorded_at
+        schema_version, payload, metadata, recorded_at, stream_bucket
     FROM {schema}.events
     UNION ALL
     SELECT global_position, stream_id, aggregate_type, stream_version, event_id, event_name,
-        schema_version, payload, metadata, recorded_at
+        schema_version, payload, metadata, recorded_at, stream_bucket
     FROM {schema}.events_archive
 ) AS log
 WHERE global_position > $1 AND global_position < $2{filter}
@@ -54,9 +54,11 @@ WITH h AS MATERIALIZED (
 )
 SELECT h.horizon, (SELECT max(global_position) FROM {schema}.events),
     (SELECT count(*) FROM (
-        SELECT global_position, aggregate_type, event_name, recorded_at FROM {schema}.events
+        SELECT global_position, aggregate_type, event_name, recorded_at, stream_bucket
+        FROM {schema}.events
         UNION ALL
-        SELECT global_position, aggregate_type, event_name, recorded_at FROM {schema}.events_archive
+        SELECT global_position, aggregate_type, event_name, recorded_at, stream_bucket
+        FROM {schema}.events_archive
      ) AS log
      WHERE global_position > $1 AND global_position < LEAST($2::int8, h.horizon){filter})
 FROM h";

@@ -59,18 +59,24 @@ pub(crate) struct FilterShape {
     pub(crate) names: bool,
     pub(crate) types: bool,
     pub(crate) since: bool,
+    /// Only the streams of some buckets (a partition of the log).
+    pub(crate) buckets: bool,
 }
 
 impl FilterShape {
     fn index(self) -> usize {
-        usize::from(self.names) | usize::from(self.types) << 1 | usize::from(self.since) << 2
+        usize::from(self.names)
+            | usize::from(self.types) << 1
+            | usize::from(self.since) << 2
+            | usize::from(self.buckets) << 3
     }
 
     fn all() -> impl Iterator<Item = Self> {
-        (0..8).map(|i| Self {
+        (0..16).map(|i| Self {
             names: i & 1 != 0,
             types: i & 2 != 0,
             since: i & 4 != 0,
+            buckets: i & 8 != 0,
         })
     }
 
@@ -91,6 +97,10 @@ impl FilterShape {
         }
         if self.since {
             clause("recorded_at >= ", "");
+        }
+        if self.buckets {
+            // The generated column of migration 0010, indexed with the position.
+            clause("stream_bucket = ANY(", ")");
         }
         sql
     }
@@ -257,6 +267,8 @@ pub(crate) struct Bound<'f> {
     names: Vec<&'f str>,
     types: Vec<&'f str>,
     since: Option<DateTime<Utc>>,
+    /// The buckets of the partition read, if one is.
+    buckets: Vec<i16>,
 }
 
 impl<'f> Bound<'f> {
@@ -272,10 +284,18 @@ impl<'f> Bound<'f> {
                 names: names.is_some(),
                 types: types.is_some(),
                 since: filter.recorded_since.is_some(),
+                buckets: filter.partition.is_some(),
             },
             names: names.unwrap_or_default(),
             types: types.unwrap_or_default(),
             since: filter.recorded_since,
+            buckets: filter.partition.map_or_else(Vec::new, |p| {
+                // Buckets are below 1024.
+                p.buckets()
+                    .into_iter()
+                    .filter_map(|b| i16::try_from(b).ok())
+                    .collect()
+            }),
         }
     }
 
@@ -297,6 +317,9 @@ impl<'f> Bound<'f> {
         }
         if let Some(since) = self.since {
             query = query.bind(since);
+        }
+        if self.shape.buckets {
+            query = query.bind(&self.buckets);
         }
         let row = query.fetch_one(&reads.pool).await.map_err(store_error)?;
         Ok((
@@ -327,6 +350,9 @@ impl<'f> Bound<'f> {
         }
         if let Some(since) = self.since {
             query = query.bind(since);
+        }
+        if self.shape.buckets {
+            query = query.bind(&self.buckets);
         }
         query.fetch(conn)
     }
@@ -503,10 +529,11 @@ mod tests {
             names: true,
             types: true,
             since: true,
+            buckets: true,
         };
         assert_eq!(
             all.conditions(4),
-            " AND event_name = ANY($4) AND aggregate_type = ANY($5) AND recorded_at >= $6"
+            " AND event_name = ANY($4) AND aggregate_type = ANY($5) AND recorded_at >= $6 AND stream_bucket = ANY($7)"
         );
         let since = FilterShape {
             since: true,
@@ -515,6 +542,6 @@ mod tests {
         assert_eq!(since.conditions(3), " AND recorded_at >= $3");
         assert_eq!(FilterShape::default().conditions(4), "");
         let indexes: Vec<usize> = FilterShape::all().map(FilterShape::index).collect();
-        assert_eq!(indexes, (0..8).collect::<Vec<_>>());
+        assert_eq!(indexes, (0..16).collect::<Vec<_>>());
     }
 }

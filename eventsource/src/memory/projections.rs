@@ -23,6 +23,8 @@ use crate::store::StoreError;
 pub struct InMemoryProjectionBackend {
     entries: Arc<Mutex<HashMap<String, Entry>>>,
     versions: Arc<Mutex<Versions>>,
+    /// By slot: each member's heartbeat expiry (partitioned projections).
+    members: Arc<Mutex<HashMap<String, HashMap<Uuid, Instant>>>>,
     clock: Clock,
 }
 
@@ -31,6 +33,7 @@ impl Default for InMemoryProjectionBackend {
         Self {
             entries: Arc::default(),
             versions: Arc::default(),
+            members: Arc::default(),
             clock: Clock::current(),
         }
     }
@@ -127,6 +130,23 @@ impl ProjectionBackend<()> for InMemoryProjectionBackend {
             if entry.lease.is_some_and(|(holder, _)| holder == owner) {
                 entry.lease = None;
             }
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(&self, slot: &str, member: Uuid, ttl: Duration) -> Result<u32, StoreError> {
+        let now = self.clock.instant();
+        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = members.entry(slot.to_owned()).or_default();
+        slot.retain(|_, until| *until > now);
+        slot.insert(member, now + ttl);
+        Ok(u32::try_from(slot.len()).unwrap_or(u32::MAX))
+    }
+
+    async fn leave(&self, slot: &str, member: Uuid) -> Result<(), StoreError> {
+        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = members.get_mut(slot) {
+            slot.remove(&member);
         }
         Ok(())
     }

@@ -53,6 +53,27 @@ pub trait ProjectionBackend<C: ?Sized + Send>: Send + Sync + 'static {
     /// Gives the lease up, if `owner` holds it.
     async fn release(&self, name: &str, owner: Uuid) -> Result<(), StoreError>;
 
+    /// Records that `member` (a runner) runs the partitions of `slot` for
+    /// another `ttl`, and returns how many members of `slot` are live
+    /// (their last heartbeat has not expired), `member` included: the
+    /// runners of a partitioned projection divide its partitions by that
+    /// number (see "Partitions" in the [module docs](mod@crate::projection)).
+    ///
+    /// The default counts `member` alone, so each runner would take every
+    /// partition it finds free (still one holder per partition, fenced by
+    /// the leases, but not a fair share); backends should override it.
+    async fn heartbeat(&self, slot: &str, member: Uuid, ttl: Duration) -> Result<u32, StoreError> {
+        let _ = (slot, member, ttl);
+        Ok(1)
+    }
+
+    /// Removes `member` from the members of `slot` at once, so the others
+    /// take its partitions without waiting for its heartbeat to expire.
+    async fn leave(&self, slot: &str, member: Uuid) -> Result<(), StoreError> {
+        let _ = (slot, member);
+        Ok(())
+    }
+
     /// Records that a program runs `version` of projection `name`, handling
     /// `events` (sorted names), unless that version is recorded already; returns
     /// the events it was first recorded with and the active version.

@@ -141,6 +141,41 @@ pub enum RunnerError {
         /// The failure.
         source: Box<ProjectionError>,
     },
+    /// The store recorded another number of partitions for this version
+    /// of the projection: each partition keeps its own checkpoint, so the
+    /// number changes only with the version.
+    #[error(
+        "projection `{name}` version {version} runs in {recorded} partition(s), and this program asks for {ours}; \
+         the number of partitions changes only with the version: bump it (`#[projection(name = \"{name}\", version = {}, partitions = {ours})]`), \
+         and the new version is built in the background and takes over once it is live",
+        .version + 1
+    )]
+    PartitionsChanged {
+        /// The projection.
+        name: String,
+        /// Its version.
+        version: u32,
+        /// The partitions the store recorded for the version (1: none).
+        recorded: u32,
+        /// The partitions this program's projection declares.
+        ours: u32,
+    },
+    /// A projection declared a number of partitions the runner cannot run.
+    #[error("projection `{name}`: {source}")]
+    InvalidPartitions {
+        /// The projection.
+        name: String,
+        /// Why.
+        source: crate::store::InvalidPartition,
+    },
+    /// A rebuild in place was asked of a partitioned projection, whose
+    /// partitions other instances may be replaying from their own
+    /// checkpoints at the same time.
+    #[error(
+        "projection `{0}` is partitioned and cannot be rebuilt in place; bump its version to rebuild it: \
+         the new version replays every partition in the background and takes over once it is live"
+    )]
+    PartitionedRebuild(String),
     /// The runner's options cannot drive a projection.
     #[error("invalid runner options: {0}")]
     InvalidOptions(#[from] InvalidOptions),

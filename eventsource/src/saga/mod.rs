@@ -60,6 +60,12 @@ pub trait Saga: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// A declaring saga that dispatches another command gets
     /// [`Error::UndeclaredDispatch`](crate::Error::UndeclaredDispatch).
     const DISPATCHES: Option<&'static [&'static str]> = None;
+    /// How many partitions its events are processed in
+    /// (`#[saga(partitions = N)]`, 1 when not given), by the stream they
+    /// belong to: see "Partitions" in [`projection`](mod@crate::projection). An instance's
+    /// events must come from one stream for their order to hold, since
+    /// two partitions may handle events of one instance at once otherwise.
+    const PARTITIONS: u32 = 1;
 
     /// Whether `record` may start a new instance (a `#[start]` handler's event).
     fn starts(record: &RecordedEvent) -> bool;

@@ -69,6 +69,7 @@ impl<S: Saga> Projection for SagaProcessor<S> {
     const TRANSACTIONAL: bool = false;
     // Replaying a saga would dispatch every command again.
     const RESETS: bool = false;
+    const PARTITIONS: u32 = S::PARTITIONS;
     type Context = ();
 
     async fn handle(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::event::RecordedEvent;
+use crate::store::PartitionFilter;
 
 /// Selects events from the global log. The default passes everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,6 +16,9 @@ pub struct EventFilter {
     pub aggregate_types: Option<Arc<[Arc<str>]>>,
     /// Only events recorded at or after this time.
     pub recorded_since: Option<DateTime<Utc>>,
+    /// Only events of the streams in this partition (see
+    /// [`PartitionFilter`]).
+    pub partition: Option<PartitionFilter>,
 }
 
 impl EventFilter {
@@ -49,11 +53,18 @@ impl EventFilter {
         self
     }
 
+    /// Restricts to the events of the streams in `partition`.
+    pub fn with_partition(mut self, partition: PartitionFilter) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
     /// Whether the filter passes everything.
     pub fn is_all(&self) -> bool {
         self.event_names.is_none()
             && self.aggregate_types.is_none()
             && self.recorded_since.is_none()
+            && self.partition.is_none()
     }
 
     /// Whether `event` passes the filter.
@@ -64,5 +75,6 @@ impl EventFilter {
         named(&self.event_names, &event.event_name)
             && named(&self.aggregate_types, &event.aggregate_type)
             && self.recorded_since.is_none_or(|t| event.recorded_at >= t)
+            && self.partition.is_none_or(|p| p.contains(&event.stream_id))
     }
 }

@@ -10,6 +10,7 @@ mod filter;
 mod into_store;
 mod invalid;
 pub mod lifecycle;
+mod partition;
 pub mod rules;
 mod snapshot;
 
@@ -31,6 +32,7 @@ pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use invalid::{InvalidRequest, RequestField};
 pub use lifecycle::{DeleteMode, Deletion, StreamDeleted, TOMBSTONE, Truncation};
+pub use partition::{BUCKETS, InvalidPartition, PartitionFilter, partition_of, stream_bucket};
 pub use snapshot::{Snapshot, SnapshotStore};
 
 /// A stream of stored events, read lazily in store order.

@@ -3,6 +3,7 @@
 mod corrupt_rows;
 mod frozen_owner;
 mod kill_projection;
+mod partitions;
 mod restart_server;
 mod rollbacks;
 
@@ -36,15 +37,19 @@ pub(crate) enum Scenario {
     CorruptRows,
     /// The lease owner frozen with SIGSTOP mid-transaction.
     FrozenOwner,
+    /// A partitioned projection in three processes, one killed with
+    /// SIGKILL, one joining, one leaving.
+    Partitions,
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Scenario; 5] = [
+    pub(crate) const ALL: [Scenario; 6] = [
         Self::KillProjection,
         Self::RestartServer,
         Self::Rollbacks,
         Self::CorruptRows,
         Self::FrozenOwner,
+        Self::Partitions,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -54,6 +59,7 @@ impl Scenario {
             Self::Rollbacks => "rollbacks",
             Self::CorruptRows => "corrupt-rows",
             Self::FrozenOwner => "frozen-owner",
+            Self::Partitions => "partitions",
         }
     }
 
@@ -64,6 +70,7 @@ impl Scenario {
             Self::Rollbacks => rollbacks::run(ctx).await,
             Self::CorruptRows => corrupt_rows::run(ctx).await,
             Self::FrozenOwner => frozen_owner::run(ctx).await,
+            Self::Partitions => partitions::run(ctx).await,
         }
     }
 }

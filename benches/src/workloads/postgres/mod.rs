@@ -7,6 +7,7 @@ pub(crate) mod catchup;
 pub(crate) mod group;
 pub(crate) mod growth;
 pub(crate) mod load;
+pub(crate) mod partitions;
 pub(crate) mod payload;
 pub(crate) mod replica;
 

@@ -3,6 +3,7 @@
 mod committed;
 mod lease;
 mod options;
+mod partitions;
 mod rebuild;
 mod settle;
 mod status;
@@ -29,10 +30,13 @@ use crate::store::{EventFilter, EventStore, IntoEventStore};
 
 pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
+pub use partitions::partition_slot;
 pub use settle::{Pending, SettleError, Settled};
-pub use status::{ProjectionState, ProjectionStatus, RebuildProgress};
+pub use status::{PartitionStatus, ProjectionState, ProjectionStatus, RebuildProgress};
 pub use versions::slot;
 
+use crate::store::PartitionFilter;
+use partitions::{Member, Membership, Share, Shared};
 use status::Published;
 use worker::{Control, Worker};
 
@@ -95,14 +99,26 @@ pub struct ProjectionRunner {
 
 struct Handle {
     version: u32,
-    /// Where the version keeps its checkpoint, lease and parked events.
+    /// The version's status: its one worker's, or the partitions' folded.
+    status: watch::Receiver<Published>,
+    /// Whether the projection has a `#[reset]` method, without which it
+    /// cannot be rebuilt.
+    resets: bool,
+    /// One worker, or one per partition.
+    parts: Vec<Part>,
+    /// The runner's heartbeat as a member of a partitioned projection.
+    member: Option<Member>,
+    /// Folds the partitions' statuses into `status`.
+    fold: Option<JoinHandle<()>>,
+}
+
+/// The worker of a projection version, or of one of its partitions.
+struct Part {
+    partition: Option<PartitionFilter>,
     slot: Arc<str>,
     control: mpsc::Sender<Control>,
     status: watch::Receiver<Published>,
     filter: EventFilter,
-    /// Whether the projection has a `#[reset]` method, without which it
-    /// cannot be rebuilt.
-    resets: bool,
     task: JoinHandle<()>,
 }
 
@@ -226,9 +242,28 @@ impl ProjectionRunner {
         if self.workers().contains_key(&(P::NAME, P::VERSION)) {
             return Err(RunnerError::AlreadyRunning(P::NAME.to_owned()));
         }
-        let ours = versions::fingerprint(P::EVENTS);
+        let partitions = P::PARTITIONS;
+        if partitions == 0 || partitions > crate::store::BUCKETS {
+            return Err(RunnerError::InvalidPartitions {
+                name: P::NAME.to_owned(),
+                source: crate::store::InvalidPartition::Count(partitions),
+            });
+        }
+        let mut ours = versions::fingerprint(P::EVENTS);
+        ours.extend(partitions::marker(partitions));
+        ours.sort_unstable();
         let registered = backend.register(P::NAME, P::VERSION, &ours).await?;
         if registered.events != ours {
+            let (recorded, recorded_events) = partitions::recorded(&registered.events);
+            let (_, our_events) = partitions::recorded(&ours);
+            if recorded != partitions && recorded_events == our_events {
+                return Err(RunnerError::PartitionsChanged {
+                    name: P::NAME.to_owned(),
+                    version: P::VERSION,
+                    recorded,
+                    ours: partitions,
+                });
+            }
             return Err(RunnerError::Fingerprint {
                 name: P::NAME.to_owned(),
                 version: P::VERSION,
@@ -241,12 +276,105 @@ impl ProjectionRunner {
             // The first version the store sees serves at once.
             None => backend.activate(P::NAME, P::VERSION).await?,
         };
-        let mut workers = self.workers();
-        if workers.contains_key(&(P::NAME, P::VERSION)) {
+        let slot: Arc<str> = versions::slot(P::NAME, P::VERSION).into();
+        let backend: Arc<dyn ProjectionBackend<P::Context>> = Arc::new(backend);
+        let (member, share) = if partitions > 1 {
+            // Known before the workers ask for leases, so a runner joining
+            // others does not grab every partition it finds free first.
+            let live = backend
+                .heartbeat(&slot, self.owner, self.options.lease_ttl)
+                .await?;
+            let share = Arc::new(Share::new(partitions, live));
+            let member = Member::start(Membership {
+                backend: backend.clone(),
+                slot: slot.clone(),
+                owner: self.owner,
+                ttl: self.options.lease_ttl,
+                // As often as a standby looks for a lease (at most a
+                // renewal period): a runner joining or leaving is seen soon.
+                period: self.options.renew_every().min(self.options.standby_poll),
+                clock: self.clock.clone(),
+                share: share.clone(),
+            });
+            (Some(member), Some(share))
+        } else {
+            (None, None)
+        };
+        let started = self.workers().contains_key(&(P::NAME, P::VERSION));
+        if started {
+            if let Some(member) = member {
+                member.stop().await;
+            }
             return Err(RunnerError::AlreadyRunning(P::NAME.to_owned()));
         }
-        let slot: Arc<str> = versions::slot(P::NAME, P::VERSION).into();
+        // No await from here on: the map stays locked until the insert.
+        let mut workers = self.workers();
         let filter = filter_for(P::EVENTS);
+        let mut parts = Vec::new();
+        match share {
+            None => parts.push(self.spawn(projection, backend, &slot, &filter, None, active)),
+            Some(share) => {
+                let shared = Arc::new(tokio::sync::Mutex::new(projection));
+                let turn = Arc::new(tokio::sync::Mutex::new(()));
+                for index in 0..partitions {
+                    let partition = PartitionFilter::new(index, partitions).map_err(|source| {
+                        RunnerError::InvalidPartitions {
+                            name: P::NAME.to_owned(),
+                            source,
+                        }
+                    })?;
+                    parts.push(self.spawn(
+                        Shared(shared.clone()),
+                        backend.clone(),
+                        &slot,
+                        &filter,
+                        Some((partition, share.clone(), turn.clone())),
+                        active,
+                    ));
+                }
+            }
+        }
+        let (status, fold) = if parts.len() == 1 {
+            (parts[0].status.clone(), None)
+        } else {
+            let statuses: Vec<_> = parts.iter().map(|p| p.status.clone()).collect();
+            let (out, status) = watch::channel(Published {
+                active: Some(active),
+                ..Published::default()
+            });
+            (status, Some(tokio::spawn(partitions::fold(statuses, out))))
+        };
+        workers.insert(
+            (P::NAME, P::VERSION),
+            Handle {
+                version: P::VERSION,
+                status,
+                resets: P::RESETS,
+                parts,
+                member,
+                fold,
+            },
+        );
+        Ok(())
+    }
+
+    /// Spawns the worker of `projection`, or of one of its partitions.
+    fn spawn<Q: Projection>(
+        &self,
+        projection: Q,
+        backend: Arc<dyn ProjectionBackend<Q::Context>>,
+        slot: &Arc<str>,
+        filter: &EventFilter,
+        partition: Option<(PartitionFilter, Arc<Share>, Arc<tokio::sync::Mutex<()>>)>,
+        active: u32,
+    ) -> Part {
+        let (slot, filter) = match &partition {
+            Some((partition, _, _)) => (
+                Arc::from(partition_slot(slot, *partition)),
+                filter.clone().with_partition(*partition),
+            ),
+            None => (slot.clone(), filter.clone()),
+        };
         let (control, control_rx) = mpsc::channel(8);
         let (status_tx, status) = watch::channel(Published {
             active: Some(active),
@@ -254,7 +382,7 @@ impl ProjectionRunner {
         });
         let worker = Worker {
             projection,
-            backend: Arc::new(backend),
+            backend,
             store: self.store.clone(),
             dead_letters: self.dead_letters.clone(),
             options: self.options,
@@ -272,26 +400,33 @@ impl ProjectionRunner {
             requests_changed: self.requests.watch(),
             paused: false,
             interceptors: self.interceptors.clone(),
+            share: partition
+                .as_ref()
+                .map(|(partition, share, _)| (partition.index(), share.clone())),
+            turn: partition.as_ref().map(|(_, _, turn)| turn.clone()),
         };
-        let span = tracing::info_span!(
-            "eventsource.projection",
-            projection = P::NAME,
-            version = P::VERSION
-        );
+        let span = match &partition {
+            Some((partition, _, _)) => tracing::info_span!(
+                "eventsource.projection",
+                projection = Q::NAME,
+                version = Q::VERSION,
+                partition = %partition
+            ),
+            None => tracing::info_span!(
+                "eventsource.projection",
+                projection = Q::NAME,
+                version = Q::VERSION
+            ),
+        };
         let task = tokio::spawn(worker.run().instrument(span));
-        workers.insert(
-            (P::NAME, P::VERSION),
-            Handle {
-                version: P::VERSION,
-                slot,
-                control,
-                status,
-                filter,
-                resets: P::RESETS,
-                task,
-            },
-        );
-        Ok(())
+        Part {
+            partition: partition.map(|(partition, _, _)| partition),
+            slot,
+            control,
+            status,
+            filter,
+            task,
+        }
     }
 
     /// Starts `projection` from scratch, rebuilding its read model in place
@@ -321,19 +456,14 @@ impl ProjectionRunner {
         self.rebuild(P::NAME, |_| {}).await
     }
 
-    fn handle_parts(
-        &self,
-        name: &str,
-    ) -> Result<
-        (
-            mpsc::Sender<Control>,
-            watch::Receiver<Published>,
-            EventFilter,
-        ),
-        RunnerError,
-    > {
+    fn handle_status(&self, name: &str) -> Result<watch::Receiver<Published>, RunnerError> {
+        self.newest(name, |h| h.status.clone())
+    }
+
+    /// The control channels of the newest version of `name` (one per partition).
+    fn controls(&self, name: &str) -> Result<Vec<mpsc::Sender<Control>>, RunnerError> {
         self.newest(name, |h| {
-            (h.control.clone(), h.status.clone(), h.filter.clone())
+            h.parts.iter().map(|p| p.control.clone()).collect()
         })
     }
 
@@ -383,17 +513,21 @@ impl ProjectionRunner {
     }
 
     async fn status_of(&self, name: &str, version: u32) -> Result<ProjectionStatus, RunnerError> {
-        let (status, filter, slot) = self
+        let (status, parts) = self
             .workers()
             .iter()
             .find(|((n, v), _)| *n == name && *v == version)
-            .map(|(_, h)| (h.status.clone(), h.filter.clone(), h.slot.clone()))
+            .map(|(_, h)| (h.status.clone(), parts_of(h)))
             .ok_or_else(|| RunnerError::UnknownProjection(name.to_owned()))?;
         let published = status.borrow().clone();
         let head = self.store.head_position().await?;
-        let from = published.position.map_or(1, |p| p + 1);
-        let lag = self.store.count_events(from, filter).await?;
-        let parked = self.dead_letters.count(&slot).await?;
+        let (mut lag, mut parked) = (0, 0);
+        // Each partition from its own checkpoint, counting its own events.
+        for (_, slot, filter, status) in parts {
+            let from = status.borrow().position.map_or(1, |p| p + 1);
+            lag += self.store.count_events(from, filter).await?;
+            parked += self.dead_letters.count(&slot).await?;
+        }
         Ok(ProjectionStatus {
             name: name.to_owned(),
             version,
@@ -408,6 +542,31 @@ impl ProjectionRunner {
         })
     }
 
+    /// The partitions of projection `name` (its newest version started
+    /// here), in order: who holds each (this runner or not), its
+    /// checkpoint, lag and parked events. One entry, partition 0 of 1, for
+    /// a projection that is not partitioned.
+    pub async fn partitions(&self, name: &str) -> Result<Vec<PartitionStatus>, RunnerError> {
+        let parts = self.newest(name, parts_of)?;
+        let mut statuses = Vec::with_capacity(parts.len());
+        for (partition, slot, filter, status) in parts {
+            let published = status.borrow().clone();
+            let from = published.position.map_or(1, |p| p + 1);
+            statuses.push(PartitionStatus {
+                index: partition.map_or(0, |p| p.index()),
+                count: partition.map_or(1, |p| p.count()),
+                lag: self.store.count_events(from, filter).await?,
+                parked: self.dead_letters.count(&slot).await?,
+                slot: slot.to_string(),
+                state: published.state,
+                owner: published.owner,
+                position: published.position,
+                processed: published.processed,
+            });
+        }
+        Ok(statuses)
+    }
+
     /// Waits until projection `name` has processed every event up to
     /// `position` (read-your-writes), or `timeout` passes.
     pub async fn wait_until(
@@ -416,7 +575,7 @@ impl ProjectionRunner {
         position: u64,
         timeout: Duration,
     ) -> Result<(), RunnerError> {
-        let (_, mut status, _) = self.handle_parts(name)?;
+        let mut status = self.handle_status(name)?;
         let reached = self
             .clock
             .timeout(
@@ -459,7 +618,7 @@ impl ProjectionRunner {
     /// Follows the committed position of projection `name`: what a read
     /// model kept by it may have changed with.
     pub fn committed(&self, name: &str) -> Result<CommittedPosition, RunnerError> {
-        let (_, status, _) = self.handle_parts(name)?;
+        let status = self.handle_status(name)?;
         Ok(CommittedPosition::new(status))
     }
 
@@ -479,10 +638,16 @@ impl ProjectionRunner {
         name: &str,
         on_progress: impl Fn(&RebuildProgress) + Send + Sync + 'static,
     ) -> Result<RebuildProgress, RunnerError> {
-        let (control, resets) = self.newest(name, |h| (h.control.clone(), h.resets))?;
+        let (controls, resets) = self.newest(name, |h| {
+            let controls: Vec<_> = h.parts.iter().map(|p| p.control.clone()).collect();
+            (controls, h.resets)
+        })?;
         if !resets {
             return Err(RunnerError::NoReset(name.to_owned()));
         }
+        let [control] = &controls[..] else {
+            return Err(RunnerError::PartitionedRebuild(name.to_owned()));
+        };
         let (reply, answer) = oneshot::channel();
         control
             .send(Control::Rebuild {
@@ -496,24 +661,46 @@ impl ProjectionRunner {
             .map_err(|_| RunnerError::Stopped(name.to_owned()))?
     }
 
-    /// The events parked for projection `name` (its newest version here).
+    /// The events parked for projection `name` (its newest version here;
+    /// of every partition of a partitioned one, by position).
     pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEvent>, RunnerError> {
-        let slot = self.newest(name, |h| h.slot.clone())?;
-        Ok(self.dead_letters.list(&slot).await?)
+        let slots: Vec<Arc<str>> =
+            self.newest(name, |h| h.parts.iter().map(|p| p.slot.clone()).collect())?;
+        let mut parked = Vec::new();
+        for slot in slots {
+            parked.extend(self.dead_letters.list(&slot).await?);
+        }
+        parked.sort_by_key(|p| p.global_position);
+        Ok(parked)
     }
 
     /// Runs projection `name` on its parked event at `position` again; on
     /// success the event leaves the dead-letter store.
     pub async fn retry_parked(&self, name: &str, position: u64) -> Result<(), RunnerError> {
-        let (control, _, _) = self.handle_parts(name)?;
-        let (reply, answer) = oneshot::channel();
-        control
-            .send(Control::RetryParked { position, reply })
-            .await
-            .map_err(|_| RunnerError::Stopped(name.to_owned()))?;
-        answer
-            .await
-            .map_err(|_| RunnerError::Stopped(name.to_owned()))?
+        // The partition the event is parked in answers; the others have
+        // no such parked event (or, on standby, are not its holder).
+        let mut outcome = Err(RunnerError::NotParked {
+            name: name.to_owned(),
+            position,
+        });
+        for control in self.controls(name)? {
+            let (reply, answer) = oneshot::channel();
+            control
+                .send(Control::RetryParked { position, reply })
+                .await
+                .map_err(|_| RunnerError::Stopped(name.to_owned()))?;
+            let answered = answer
+                .await
+                .map_err(|_| RunnerError::Stopped(name.to_owned()))?;
+            match answered {
+                Err(RunnerError::NotParked { .. }) => {}
+                Err(RunnerError::NotOwner(_)) => {
+                    outcome = Err(RunnerError::NotOwner(name.to_owned()))
+                }
+                done => return done,
+            }
+        }
+        outcome
     }
 
     /// Stops projection `name` (every version of it started here) and
@@ -546,7 +733,15 @@ impl ProjectionRunner {
     pub fn abort(&self) {
         let handles: Vec<Handle> = std::mem::take(&mut *self.workers()).into_values().collect();
         for handle in handles {
-            handle.task.abort();
+            for part in handle.parts {
+                part.task.abort();
+            }
+            if let Some(member) = handle.member {
+                member.abort();
+            }
+            if let Some(fold) = handle.fold {
+                fold.abort();
+            }
         }
     }
 
@@ -560,10 +755,47 @@ impl ProjectionRunner {
 }
 
 async fn stop(handle: Handle) {
-    let _ = handle.control.send(Control::Stop).await;
-    if let Err(error) = handle.task.await {
-        tracing::warn!(%error, "a projection task ended abnormally");
+    for part in &handle.parts {
+        let _ = part.control.send(Control::Stop).await;
     }
+    for part in handle.parts {
+        if let Err(error) = part.task.await {
+            tracing::warn!(%error, "a projection task ended abnormally");
+        }
+    }
+    // After the workers released their leases: the others take them over
+    // as soon as they see this runner gone.
+    if let Some(member) = handle.member {
+        member.stop().await;
+    }
+    if let Some(fold) = handle.fold
+        && let Err(error) = fold.await
+    {
+        tracing::warn!(%error, "a projection's status task ended abnormally");
+    }
+}
+
+/// What the status of each worker of a version needs.
+type PartParts = (
+    Option<PartitionFilter>,
+    Arc<str>,
+    EventFilter,
+    watch::Receiver<Published>,
+);
+
+fn parts_of(handle: &Handle) -> Vec<PartParts> {
+    handle
+        .parts
+        .iter()
+        .map(|p| {
+            (
+                p.partition,
+                p.slot.clone(),
+                p.filter.clone(),
+                p.status.clone(),
+            )
+        })
+        .collect()
 }
 
 /// The filter for a projection's events, their aliases included.

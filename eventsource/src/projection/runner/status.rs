@@ -77,6 +77,8 @@ pub(super) struct Published {
     pub(super) position: Option<u64>,
     pub(super) processed: u64,
     pub(super) last_error: Option<String>,
+    /// This runner, while it holds the lease.
+    pub(super) owner: Option<uuid::Uuid>,
 }
 
 impl Default for Published {
@@ -87,6 +89,33 @@ impl Default for Published {
             position: None,
             processed: 0,
             last_error: None,
+            owner: None,
         }
     }
+}
+
+/// One partition of a partitioned projection, as this runner sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionStatus {
+    /// The partition's number, from 0.
+    pub index: u32,
+    /// How many partitions the projection has.
+    pub count: u32,
+    /// Where it keeps its checkpoint, lease and parked events
+    /// (see [`partition_slot`](super::partition_slot)).
+    pub slot: String,
+    /// What this runner's worker of the partition is doing: `Standby` while
+    /// another instance holds it (or this runner holds its fair share).
+    pub state: ProjectionState,
+    /// This runner's identity while it holds the partition's lease; `None`
+    /// while another instance does, or none.
+    pub owner: Option<uuid::Uuid>,
+    /// Its committed checkpoint, as last read (a standby reads the owner's).
+    pub position: Option<u64>,
+    /// How many of its events are after its checkpoint.
+    pub lag: u64,
+    /// How many of its events are parked.
+    pub parked: u64,
+    /// Events of the partition handled by this runner since it started.
+    pub processed: u64,
 }

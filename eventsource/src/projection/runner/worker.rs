@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
 use super::options::RunnerOptions;
+use super::partitions::{Share, partition_slot};
 use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
 use super::status::{ProjectionState, Published, RebuildProgress};
 use crate::clock::Clock;
@@ -22,6 +23,7 @@ use crate::projection::{
     CommitError, DeadLetterStore, ParkedEvent, Projection, ProjectionBackend, ProjectionError,
     ProjectionTx, RunnerError,
 };
+use crate::store::PartitionFilter;
 use crate::store::StoreError;
 use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
 
@@ -97,6 +99,14 @@ pub(super) struct Worker<P: Projection> {
     pub(super) paused: bool,
     /// Run around each event, in order.
     pub(super) interceptors: EventInterceptors,
+    /// For the worker of one partition: its number, and the share of
+    /// partitions its runner may hold.
+    pub(super) share: Option<(u32, Arc<Share>)>,
+    /// Taken by the partitions' workers of one runner around each unit of
+    /// work that runs handlers: they share the projection value, and a
+    /// unit of work opened before waiting for it would sit idle, holding
+    /// its transaction, for as long as the others' units run.
+    pub(super) turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl<P: Projection> Worker<P> {
@@ -125,6 +135,8 @@ impl<P: Projection> Worker<P> {
             };
             held = true;
             metrics::lease_changed(P::NAME, LeaseChange::Acquired);
+            let owner = self.owner;
+            self.publish(|s| s.owner = Some(owner));
             self.lease = Some(LeaseKeeper::start(
                 Lease {
                     backend: self.backend.clone(),
@@ -143,6 +155,7 @@ impl<P: Projection> Worker<P> {
             if let Some(lease) = self.lease.take() {
                 lease.stop().await;
             }
+            self.publish(|s| s.owner = None);
             match flow {
                 Flow::Stop => break,
                 Flow::Retire => {
@@ -150,7 +163,20 @@ impl<P: Projection> Worker<P> {
                     break;
                 }
                 Flow::Restart => {}
+                Flow::Yield => {
+                    // Free at once for the runner whose share it is now.
+                    match self.backend.release(&self.slot, self.owner).await {
+                        Ok(()) => metrics::lease_changed(P::NAME, LeaseChange::Released),
+                        Err(error) => {
+                            tracing::warn!(projection = P::NAME, slot = &*self.slot, %error, "cannot release the lease")
+                        }
+                    }
+                    self.publish(|s| s.state = ProjectionState::Standby);
+                }
             }
+        }
+        if let Some((partition, share)) = &self.share {
+            share.unreserve(*partition);
         }
         if let Some(rebuild) = self.rebuild.take() {
             let error = if retire {
@@ -189,6 +215,52 @@ impl<P: Projection> Worker<P> {
                 false
             }
         }
+    }
+
+    /// Whether this partition's worker should give its lease up: its runner
+    /// holds more partitions than its fair share, and this is the one to go.
+    fn yields(&self) -> bool {
+        let Some((partition, share)) = &self.share else {
+            return false;
+        };
+        if self.rebuild.is_some() || !share.should_yield(*partition) {
+            return false;
+        }
+        tracing::info!(
+            projection = P::NAME,
+            slot = &*self.slot,
+            share = share.fair(),
+            "more partitions held than the fair share; giving this one up"
+        );
+        true
+    }
+
+    /// Whether every partition of a partitioned version has processed the
+    /// log as far as this one (always, unpartitioned): a version becomes
+    /// active only once all its partitions, wherever they run, have caught
+    /// up. Asked again at this partition's next live point.
+    async fn partitions_reached(&mut self) -> bool {
+        let Some((_, share)) = &self.share else {
+            return true;
+        };
+        let Some(mine) = self.committed else {
+            return false;
+        };
+        let base = super::versions::slot(P::NAME, P::VERSION);
+        for index in 0..share.count() {
+            let Ok(partition) = PartitionFilter::new(index, share.count()) else {
+                return false;
+            };
+            match self
+                .backend
+                .checkpoint(&partition_slot(&base, partition))
+                .await
+            {
+                Ok(Some(position)) if position >= mine => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Makes this version the active one, once it has caught up.
@@ -257,11 +329,21 @@ impl<P: Projection> Worker<P> {
     async fn hold_lease(&mut self) -> Held {
         loop {
             let asked = self.clock.instant();
-            match self
-                .backend
-                .acquire(&self.slot, self.owner, self.options.lease_ttl)
-                .await
+            // A partition is asked for only within the runner's fair share.
+            let acquired = match &self.share {
+                Some((partition, share)) if !share.reserve(*partition) => Ok(false),
+                _ => {
+                    self.backend
+                        .acquire(&self.slot, self.owner, self.options.lease_ttl)
+                        .await
+                }
+            };
+            if let Some((partition, share)) = &self.share
+                && !matches!(acquired, Ok(true))
             {
+                share.unreserve(*partition);
+            }
+            match acquired {
                 Ok(true) if self.superseded().await => return Held::Retire,
                 Ok(true) => return Held::Lease(asked),
                 Ok(false) if self.superseded().await => return Held::Superseded,
@@ -369,6 +451,9 @@ impl<P: Projection> Worker<P> {
                     if self.superseded().await {
                         return Flow::Retire;
                     }
+                    if self.yields() {
+                        return Flow::Yield;
+                    }
                 }
                 () = changed(&mut self.requests_changed) => {
                     if let Some(flow) = self.obey().await {
@@ -398,9 +483,16 @@ impl<P: Projection> Worker<P> {
                                     if self.superseded().await {
                                         return Flow::Retire;
                                     }
-                                    self.activate().await;
+                                    if self.partitions_reached().await {
+                                        self.activate().await;
+                                    }
                                 }
                                 self.rebuild_progress(replayed, live).await;
+                                // Between units of work: a runner that joined
+                                // gets its share without waiting for a tick.
+                                if self.yields() {
+                                    return Flow::Yield;
+                                }
                             }
                             Err(Interrupt::LeaseLost) => return self.lost_lease().await,
                             // A rebuild in progress goes on after the pause,
@@ -778,6 +870,8 @@ impl<P: Projection> Worker<P> {
             self.commit_position(last.global_position).await?;
         }
         let replay = self.rebuild.is_some();
+        let turn = self.turn.clone();
+        let _turn = take_turn(turn.as_deref()).await;
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
         for (index, event) in window.iter().enumerate() {
             if self.lease.as_ref().is_some_and(LeaseKeeper::is_lost) {
@@ -819,6 +913,8 @@ impl<P: Projection> Worker<P> {
                 return Err(Interrupt::LeaseLost);
             }
             attempts += 1;
+            let turn = self.turn.clone();
+            let _turn = take_turn(turn.as_deref()).await;
             let mut tx = self.backend.begin(self.options.lease_ttl).await?;
             let replay = self.rebuild.is_some();
             match handle(
@@ -979,6 +1075,8 @@ impl<P: Projection> Worker<P> {
 enum Flow {
     Stop,
     Restart,
+    /// The runner holds more partitions than its share: release this one.
+    Yield,
     /// A newer version took over.
     Retire,
 }
@@ -1064,6 +1162,16 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Waits for `turn`, if the worker shares one.
+async fn take_turn(
+    turn: Option<&tokio::sync::Mutex<()>>,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match turn {
+        Some(turn) => Some(turn.lock().await),
+        None => None,
+    }
 }
 
 /// Resolves when `watch` changes; never without one (or once its sender is

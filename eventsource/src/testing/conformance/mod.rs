@@ -170,6 +170,7 @@ const CHECKS: &[Check<Subject>] = checks![
     reads::read_all_filters_by_aggregate_type,
     reads::read_all_filters_by_recorded_time,
     reads::read_all_combines_filters,
+    reads::read_all_filters_by_partition,
     reads::head_position_and_stream_version,
     subscriptions::caught_up_on_an_empty_store,
     subscriptions::history_then_live,

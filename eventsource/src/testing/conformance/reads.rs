@@ -6,8 +6,8 @@ use chrono::TimeDelta;
 
 use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
-use crate::store::EventFilter;
 use crate::store::ExpectedVersion::{Any, NoStream};
+use crate::store::{EventFilter, PartitionFilter, partition_of};
 
 use super::support::{
     AGG, Step, append, batch, ensure, event, ids, increasing, read_all, read_stream, sent_ids,
@@ -261,6 +261,50 @@ pub(super) async fn read_all_combines_filters(s: Subject) -> Outcome {
     ensure!(
         ids(&tail) == want[want.len() - 1..],
         "a filtered read from a position returned the wrong events"
+    );
+    Ok(())
+}
+
+/// Partition filters split the log by stream, each event in the partition
+/// of its stream's stable hash, and count what they read.
+pub(super) async fn read_all_filters_by_partition(s: Subject) -> Outcome {
+    let store = &*s.events;
+    let count = 3;
+    let mut sent = Vec::new();
+    for n in 0..24u64 {
+        let stream = format!("part-{}", n % 8);
+        let e = event("conformance.Happened", n);
+        sent.push((stream.clone(), e.event_id));
+        append(store, &stream, Any, vec![e]).await?;
+    }
+    let mut seen = 0;
+    for index in 0..count {
+        let partition = PartitionFilter::new(index, count).map_err(|e| e.to_string())?;
+        let filter = EventFilter::all().with_partition(partition);
+        let got = filtered(&s, filter.clone()).await?;
+        let want: Vec<_> = sent
+            .iter()
+            .filter(|(stream, _)| partition_of(stream, count) == index)
+            .map(|(_, id)| *id)
+            .collect();
+        ensure!(
+            ids(&got) == want,
+            "partition {partition} returned {} events, expected {}",
+            got.len(),
+            want.len()
+        );
+        let counted = store.count_events(1, filter).await.step("count_events")?;
+        ensure!(
+            counted == want.len() as u64,
+            "partition {partition} counts {counted} events, reads {}",
+            want.len()
+        );
+        seen += got.len();
+    }
+    ensure!(
+        seen == sent.len(),
+        "the partitions read {seen} events of {}",
+        sent.len()
     );
     Ok(())
 }

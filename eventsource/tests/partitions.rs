@@ -1,0 +1,322 @@
+//! Partitioned projections on the in-memory store: runners sharing one
+//! backend divide the partitions fairly, rebalance when one joins or
+//! leaves, and every event is applied once, in stream order.
+//!
+//! On Tokio's paused clock, as the lease tests: the in-memory backend
+//! measures leases and heartbeats with it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventsource::memory::{InMemoryProjectionBackend, InMemoryStore};
+use eventsource::prelude::*;
+use eventsource::projection::{PartitionStatus, ProjectionState, RunnerError, RunnerOptions};
+use eventsource::store::partition_of;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[event(name = "part.Noted")]
+struct Noted {
+    n: u64,
+}
+
+const NAME: &str = "part.notes";
+const PARTITIONS: u32 = 4;
+
+/// What each runner applied, shared as one read model would be: by
+/// stream, the stream versions in the order they were applied.
+#[derive(Clone, Default)]
+struct Notes {
+    applied: Arc<Mutex<BTreeMap<String, Vec<u64>>>>,
+}
+
+#[projection(name = "part.notes", partitions = 4)]
+impl Notes {
+    async fn on_noted(&mut self, _e: &Noted, meta: &RecordedEvent) {
+        self.applied
+            .lock()
+            .unwrap()
+            .entry(meta.stream_id.to_string())
+            .or_default()
+            .push(meta.stream_version);
+    }
+}
+
+const TTL: Duration = Duration::from_millis(300);
+const WAIT: Duration = Duration::from_secs(60);
+
+fn runner(store: &InMemoryStore) -> ProjectionRunner {
+    ProjectionRunner::new(store.clone()).unwrap().with_options(
+        RunnerOptions::default()
+            .with_batch_size(8)
+            .with_lease_ttl(TTL)
+            .with_standby_poll(Duration::from_millis(20)),
+    )
+}
+
+/// Appends `per_stream` events to each of `streams` streams; returns the last position.
+async fn write(store: &InMemoryStore, streams: u64, per_stream: u64) -> u64 {
+    let mut last = 0;
+    for round in 0..per_stream {
+        for s in 0..streams {
+            let event = NewEvent::from_event(&Noted { n: round }, Metadata::new()).unwrap();
+            last = store
+                .append(
+                    &format!("note-{s}"),
+                    "part.Note",
+                    ExpectedVersion::Any,
+                    vec![event],
+                )
+                .await
+                .unwrap()
+                .last_position;
+        }
+    }
+    last
+}
+
+/// How many partitions each runner holds, once they hold `want` (by the
+/// order given), polling for at most a minute of (paused) time.
+async fn held(runners: &[&ProjectionRunner], want: &[usize]) -> Vec<Vec<PartitionStatus>> {
+    let mut last = Vec::new();
+    for _ in 0..3000 {
+        last.clear();
+        for runner in runners {
+            last.push(runner.partitions(NAME).await.unwrap());
+        }
+        let counts: Vec<usize> = last
+            .iter()
+            .map(|parts| parts.iter().filter(|p| p.owner.is_some()).count())
+            .collect();
+        if counts == want {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the runners never held {want:?} partitions: {last:#?}");
+}
+
+/// Every stream's versions were applied once each, in order.
+fn exactly_once(notes: &Notes, streams: u64, per_stream: u64) {
+    let applied = notes.applied.lock().unwrap();
+    assert_eq!(applied.len() as u64, streams);
+    for (stream, versions) in applied.iter() {
+        let want: Vec<u64> = (1..=per_stream).collect();
+        assert_eq!(versions, &want, "stream {stream}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn runners_share_partitions_and_rebalance() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let notes = Notes::default();
+
+    let a = runner(&store);
+    a.start(notes.clone(), backend.clone()).await.unwrap();
+    let last = write(&store, 8, 5).await;
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+    let parts = held(&[&a], &[4]).await;
+    assert_eq!(parts[0].len(), PARTITIONS as usize);
+    for (i, part) in parts[0].iter().enumerate() {
+        assert_eq!((part.index, part.count), (i as u32, PARTITIONS));
+        assert_eq!(part.slot, format!("{NAME}#p{i}/{PARTITIONS}"));
+        assert_eq!(part.owner, Some(a.owner()));
+    }
+
+    // A second runner joins: each holds two.
+    let b = runner(&store);
+    b.start(notes.clone(), backend.clone()).await.unwrap();
+    let parts = held(&[&a, &b], &[2, 2]).await;
+    let mut owners: HashMap<u32, uuid::Uuid> = HashMap::new();
+    for part in parts.iter().flatten() {
+        if let Some(owner) = part.owner {
+            assert!(
+                owners.insert(part.index, owner).is_none(),
+                "two owners of {}",
+                part.index
+            );
+        }
+    }
+    assert_eq!(owners.len(), PARTITIONS as usize);
+
+    let last = write(&store, 8, 5).await;
+    b.wait_until(NAME, last, WAIT).await.unwrap();
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+    // Each runner processed only the streams of its partitions.
+    let status = b.status(NAME).await.unwrap();
+    assert_eq!(status.lag, 0);
+    assert!(status.processed < 80, "{status:?}");
+
+    // The second leaves: the first takes every partition back.
+    b.shutdown().await;
+    held(&[&a], &[4]).await;
+    let last = write(&store, 8, 5).await;
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+    exactly_once(&notes, 8, 15);
+    a.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_runners_partitions_are_taken_over() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let notes = Notes::default();
+    let a = runner(&store);
+    let b = runner(&store);
+    a.start(notes.clone(), backend.clone()).await.unwrap();
+    b.start(notes.clone(), backend.clone()).await.unwrap();
+    held(&[&a, &b], &[2, 2]).await;
+    let last = write(&store, 8, 3).await;
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+
+    // Killed: no lease released, no heartbeat ended.
+    b.abort();
+    let last = write(&store, 8, 3).await;
+    held(&[&a], &[4]).await;
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+    assert_eq!(a.status(NAME).await.unwrap().state, ProjectionState::Live);
+    exactly_once(&notes, 8, 6);
+    a.shutdown().await;
+}
+
+#[test]
+fn every_stream_has_one_stable_partition() {
+    // Fixed by MD5, whatever the process: see `eventsource::store::stream_bucket`.
+    assert_eq!(eventsource::store::stream_bucket("order-1"), 639);
+    assert_eq!(partition_of("order-1", 4), 3);
+    assert_eq!(partition_of("order-1", 1), 0);
+}
+
+/// The same projection under another number of partitions, without a new
+/// version (written out, so the registry keeps one projection of the name).
+struct Renumbered;
+
+#[async_trait]
+impl Projection for Renumbered {
+    const NAME: &'static str = NAME;
+    const EVENTS: &'static [&'static str] = &["part.Noted"];
+    const TRANSACTIONAL: bool = false;
+    const RESETS: bool = false;
+    const PARTITIONS: u32 = 8;
+    type Context = ();
+
+    async fn handle(&mut self, _: &RecordedEvent, _: &mut ()) -> Result<bool, ProjectionError> {
+        Ok(true)
+    }
+
+    async fn reset(&mut self, _: &mut ()) -> Result<(), ProjectionError> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_number_of_partitions_needs_a_new_version() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let a = runner(&store);
+    a.start(Notes::default(), backend.clone()).await.unwrap();
+    let b = runner(&store);
+    let refused = b.start(Renumbered, backend.clone()).await.unwrap_err();
+    match &refused {
+        RunnerError::PartitionsChanged {
+            name,
+            version,
+            recorded,
+            ours,
+        } => {
+            assert_eq!((name.as_str(), *version, *recorded, *ours), (NAME, 1, 4, 8));
+        }
+        other => panic!("expected PartitionsChanged, got {other:?}"),
+    }
+    assert!(
+        refused.to_string().contains("version = 2, partitions = 8"),
+        "{refused}"
+    );
+    // And a rebuild in place is refused with the way to do it.
+    let rebuild = a.rebuild(NAME, |_| {}).await.unwrap_err();
+    assert!(
+        matches!(
+            rebuild,
+            RunnerError::PartitionedRebuild(_) | RunnerError::NoReset(_)
+        ),
+        "{rebuild:?}"
+    );
+    a.shutdown().await;
+}
+
+/// Version 1, unpartitioned, and version 2 in three partitions, of one
+/// projection (written out: two versions of one name).
+#[derive(Clone, Default)]
+struct Versioned<const V: u32, const N: u32> {
+    applied: Arc<Mutex<Vec<u64>>>,
+}
+
+#[async_trait]
+impl<const V: u32, const N: u32> Projection for Versioned<V, N> {
+    const NAME: &'static str = "part.versioned";
+    const EVENTS: &'static [&'static str] = &["part.Noted"];
+    const TRANSACTIONAL: bool = false;
+    const RESETS: bool = false;
+    const VERSION: u32 = V;
+    const PARTITIONS: u32 = N;
+    type Context = ();
+
+    async fn handle(
+        &mut self,
+        record: &RecordedEvent,
+        _: &mut (),
+    ) -> Result<bool, ProjectionError> {
+        self.applied.lock().unwrap().push(record.global_position);
+        Ok(true)
+    }
+
+    async fn reset(&mut self, _: &mut ()) -> Result<(), ProjectionError> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_partitioned_version_takes_over_once_every_partition_caught_up() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let old = runner(&store);
+    old.start(Versioned::<1, 1>::default(), backend.clone())
+        .await
+        .unwrap();
+    let last = write(&store, 6, 4).await;
+    old.wait_until("part.versioned", last, WAIT).await.unwrap();
+
+    let new = runner(&store);
+    let v2 = Versioned::<2, 3>::default();
+    new.start(v2.clone(), backend.clone()).await.unwrap();
+    new.wait_until("part.versioned", last, WAIT).await.unwrap();
+    let mut retired = false;
+    for _ in 0..3000 {
+        let status = old.status("part.versioned").await.unwrap();
+        if status.state == ProjectionState::Retired {
+            retired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(retired, "the old version retires");
+    let status = new.status("part.versioned").await.unwrap();
+    assert_eq!(status.active_version, Some(2));
+    let mut applied = v2.applied.lock().unwrap().clone();
+    applied.sort_unstable();
+    let before = applied.len();
+    applied.dedup();
+    assert_eq!((before, applied.len()), (24, 24), "every event once");
+    let parts = new.partitions("part.versioned").await.unwrap();
+    assert_eq!(parts.len(), 3);
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.slot.starts_with("part.versioned@v2#p"))
+    );
+    new.shutdown().await;
+    old.shutdown().await;
+}

@@ -3,6 +3,7 @@
 mod committed;
 mod lease;
 mod options;
+mod partition_rebuild;
 mod partitions;
 mod rebuild;
 mod settle;
@@ -638,15 +639,36 @@ impl ProjectionRunner {
         name: &str,
         on_progress: impl Fn(&RebuildProgress) + Send + Sync + 'static,
     ) -> Result<RebuildProgress, RunnerError> {
-        let (controls, resets) = self.newest(name, |h| {
+        let (controls, resets, owners) = self.newest(name, |h| {
             let controls: Vec<_> = h.parts.iter().map(|p| p.control.clone()).collect();
-            (controls, h.resets)
+            let owners: Vec<_> = h.parts.iter().map(|p| p.status.borrow().owner).collect();
+            (controls, h.resets, owners)
         })?;
         if !resets {
             return Err(RunnerError::NoReset(name.to_owned()));
         }
         let [control] = &controls[..] else {
-            return Err(RunnerError::PartitionedRebuild(name.to_owned()));
+            let held = owners.iter().filter(|o| **o == Some(self.owner)).count();
+            let count = owners.len();
+            if held < count {
+                return Err(RunnerError::PartitionsNotHeld {
+                    name: name.to_owned(),
+                    held: u32::try_from(held).unwrap_or(u32::MAX),
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                });
+            }
+            // In a task of its own: a caller giving up half-way must not
+            // leave some partitions reset and others not.
+            let owned = name.to_owned();
+            let clock = self.clock.clone();
+            let within = self.options.lease_ttl;
+            let task = tokio::spawn(async move {
+                partition_rebuild::rebuild(&owned, controls, &clock, within, Box::new(on_progress))
+                    .await
+            });
+            return task
+                .await
+                .unwrap_or_else(|_| Err(RunnerError::Stopped(name.to_owned())));
         };
         let (reply, answer) = oneshot::channel();
         control

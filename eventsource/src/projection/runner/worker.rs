@@ -36,7 +36,31 @@ pub(super) enum Control {
         position: u64,
         reply: oneshot::Sender<Result<(), RunnerError>>,
     },
+    /// One partition's part in the rebuild of a partitioned projection,
+    /// which the runner coordinates (see `ProjectionRunner::rebuild`).
+    PartitionRebuild(PartitionRebuild),
     Stop,
+}
+
+/// What a partition's worker resets when the runner says go.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum ResetScope {
+    /// The read model (once, by one partition) and this partition's checkpoint.
+    ReadModel,
+    /// This partition's checkpoint and parked events only.
+    Checkpoint,
+}
+
+/// The steps of a partition's rebuild: the worker says it is ready (between
+/// units of work, holding its lease), waits for the runner's go (dropped:
+/// the rebuild was given up, nothing changed), resets and reports how many
+/// events it will replay, then answers `reply` once its replay is live.
+pub(super) struct PartitionRebuild {
+    pub(super) ready: oneshot::Sender<Result<(), RunnerError>>,
+    pub(super) go: oneshot::Receiver<ResetScope>,
+    pub(super) reset: oneshot::Sender<Result<u64, RunnerError>>,
+    pub(super) progress: ProgressFn,
+    pub(super) reply: oneshot::Sender<Result<RebuildProgress, RunnerError>>,
 }
 
 /// Why processing stopped short of the batch's end.
@@ -372,6 +396,9 @@ impl<P: Projection> Worker<P> {
                     Some(Control::RetryParked { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
                     }
+                    Some(Control::PartitionRebuild(part)) => {
+                        let _ = part.ready.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
+                    }
                 },
                 () = self.clock.sleep(self.options.standby_poll) => {}
             }
@@ -428,7 +455,7 @@ impl<P: Projection> Worker<P> {
                             let _ = reply.send(Err(RunnerError::Paused(P::NAME.to_owned())));
                             continue;
                         }
-                        match self.reset().await {
+                        match self.reset(ResetScope::ReadModel).await {
                             Ok(total) => {
                                 let requester = Requester::Caller { progress, reply };
                                 self.rebuild = Some(PendingRebuild::new(requester, total, self.clock.instant()));
@@ -444,6 +471,11 @@ impl<P: Projection> Worker<P> {
                     }
                     Some(Control::RetryParked { position, reply }) => {
                         let _ = reply.send(self.retry_parked(position).await);
+                    }
+                    Some(Control::PartitionRebuild(part)) => {
+                        if let Some(flow) = self.partition_rebuild(part).await {
+                            return flow;
+                        }
                     }
                 },
                 () = lease_lost(&mut self.lease) => return self.lost_lease().await,
@@ -503,6 +535,53 @@ impl<P: Projection> Worker<P> {
                 },
             }
         }
+    }
+
+    /// This partition's part in a rebuild the runner coordinates: `None`
+    /// when it was refused or given up before anything changed.
+    async fn partition_rebuild(&mut self, part: PartitionRebuild) -> Option<Flow> {
+        let PartitionRebuild {
+            ready,
+            go,
+            reset,
+            progress,
+            reply,
+        } = part;
+        let refused = if self.rebuild.is_some() {
+            Some(RunnerError::Rebuilding(P::NAME.to_owned()))
+        } else if self.paused {
+            Some(RunnerError::Paused(P::NAME.to_owned()))
+        } else if self.lease.as_ref().is_none_or(LeaseKeeper::is_lost) {
+            Some(RunnerError::NotOwner(P::NAME.to_owned()))
+        } else {
+            None
+        };
+        if let Some(error) = refused {
+            let _ = ready.send(Err(error));
+            return None;
+        }
+        if ready.send(Ok(())).is_err() {
+            return None;
+        }
+        // Nothing is processed while waiting: no partition of this runner
+        // writes between the reset of the read model and its own reset.
+        // The runner bounds the wait for the others' readiness, and drops
+        // `go` when it gives up.
+        let Ok(scope) = go.await else {
+            return None;
+        };
+        match self.reset(scope).await {
+            Ok(total) => {
+                let _ = reset.send(Ok(total));
+                let requester = Requester::Caller { progress, reply };
+                self.rebuild = Some(PendingRebuild::new(requester, total, self.clock.instant()));
+            }
+            Err(error) => {
+                self.publish(|s| s.state = ProjectionState::CatchingUp);
+                let _ = reset.send(Err(error));
+            }
+        }
+        Some(Flow::Restart)
     }
 
     /// Another instance took the lease: a rebuild in progress is its now.
@@ -626,7 +705,7 @@ impl<P: Projection> Worker<P> {
                 .await;
             return None;
         }
-        match self.reset().await {
+        match self.reset(ResetScope::ReadModel).await {
             Ok(total) => {
                 self.rebuild = Some(PendingRebuild::new(
                     Requester::Request(id),
@@ -987,13 +1066,21 @@ impl<P: Projection> Worker<P> {
     /// will go through. The replay itself is the following from position 1
     /// that comes next, so it parks what it cannot decode and survives
     /// store failures like any catch-up.
-    async fn reset(&mut self) -> Result<u64, RunnerError> {
+    ///
+    /// With [`ResetScope::Checkpoint`] (the other partitions of a
+    /// partitioned projection) the read model is left alone: one
+    /// partition's reset cleared it for all.
+    async fn reset(&mut self, scope: ResetScope) -> Result<u64, RunnerError> {
         self.publish(|s| s.state = ProjectionState::Rebuilding);
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
-        let reset = AssertUnwindSafe(self.projection.reset(tx.context()))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(ProjectionError::Panicked(panic_message(&*panic))));
+        let reset = if scope == ResetScope::ReadModel {
+            AssertUnwindSafe(self.projection.reset(tx.context()))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(ProjectionError::Panicked(panic_message(&*panic))))
+        } else {
+            Ok(())
+        };
         if let Err(error) = reset {
             rollback(tx, P::NAME).await;
             tracing::warn!(projection = P::NAME, %error, "the reset failed; going on from the checkpoint");

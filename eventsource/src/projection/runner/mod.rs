@@ -39,7 +39,7 @@ pub use versions::slot;
 use crate::store::PartitionFilter;
 use partitions::{Member, Membership, Share, Shared};
 use status::Published;
-use worker::{Control, Worker};
+use worker::{Control, Siblings, Worker};
 
 /// Runs projections against an event store: catch-up from each checkpoint,
 /// then live, with retries, parking, rebuilds and status.
@@ -313,10 +313,11 @@ impl ProjectionRunner {
         let filter = filter_for(P::EVENTS);
         let mut parts = Vec::new();
         match share {
-            None => parts.push(self.spawn(projection, backend, &slot, &filter, None, active)),
+            None => parts.push(self.spawn(projection, backend, &slot, &filter, None, active, None)),
             Some(share) => {
                 let shared = Arc::new(tokio::sync::Mutex::new(projection));
                 let turn = Arc::new(tokio::sync::Mutex::new(()));
+                let siblings: Siblings = Arc::default();
                 for index in 0..partitions {
                     let partition = PartitionFilter::new(index, partitions).map_err(|source| {
                         RunnerError::InvalidPartitions {
@@ -331,8 +332,12 @@ impl ProjectionRunner {
                         &filter,
                         Some((partition, share.clone(), turn.clone())),
                         active,
+                        // Partition 0's holder carries out the rebuilds
+                        // operators request for the whole version.
+                        (index == 0).then(|| siblings.clone()),
                     ));
                 }
+                let _ = siblings.set(parts.iter().map(|p| p.control.downgrade()).collect());
             }
         }
         let (status, fold) = if parts.len() == 1 {
@@ -368,6 +373,7 @@ impl ProjectionRunner {
         filter: &EventFilter,
         partition: Option<(PartitionFilter, Arc<Share>, Arc<tokio::sync::Mutex<()>>)>,
         active: u32,
+        siblings: Option<Siblings>,
     ) -> Part {
         let (slot, filter) = match &partition {
             Some((partition, _, _)) => (
@@ -405,6 +411,7 @@ impl ProjectionRunner {
                 .as_ref()
                 .map(|(partition, share, _)| (partition.index(), share.clone())),
             turn: partition.as_ref().map(|(_, _, turn)| turn.clone()),
+            siblings,
         };
         let span = match &partition {
             Some((partition, _, _)) => tracing::info_span!(

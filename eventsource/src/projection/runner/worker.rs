@@ -131,7 +131,15 @@ pub(super) struct Worker<P: Projection> {
     /// unit of work opened before waiting for it would sit idle, holding
     /// its transaction, for as long as the others' units run.
     pub(super) turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// For the worker of partition 0: the control channels of every
+    /// partition of its version in this runner, through which it carries
+    /// out the rebuild requests recorded for the whole version.
+    pub(super) siblings: Option<Siblings>,
 }
+
+/// The control channels of a partitioned version's workers, set once they
+/// are all spawned; weak, so that they close with their workers.
+pub(super) type Siblings = Arc<std::sync::OnceLock<Vec<mpsc::WeakSender<Control>>>>;
 
 impl<P: Projection> Worker<P> {
     pub(super) async fn run(mut self) {
@@ -646,7 +654,85 @@ impl<P: Projection> Worker<P> {
                 return Some(flow);
             }
         }
+        self.obey_for_version().await;
         None
+    }
+
+    /// The rebuilds requested for the whole of a partitioned version (its
+    /// slot without a partition), carried out by partition 0's holder. The
+    /// other commands stay with each partition's own slot.
+    async fn obey_for_version(&mut self) {
+        let Some(siblings) = self.siblings.clone() else {
+            return;
+        };
+        let version = super::versions::slot(P::NAME, P::VERSION);
+        let pending = match self.requests.pending(&version).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::debug!(projection = P::NAME, %error, "cannot read control requests");
+                return;
+            }
+        };
+        for request in pending {
+            if request.command != ControlCommand::Rebuild {
+                continue;
+            }
+            tracing::info!(
+                projection = P::NAME,
+                version = P::VERSION,
+                request = %request.id,
+                "carrying out the rebuild of every partition"
+            );
+            if !P::RESETS {
+                let error = RunnerError::NoReset(P::NAME.to_owned());
+                self.answer(request.id, ControlStatus::Failed, &error.to_string())
+                    .await;
+                continue;
+            }
+            let controls: Option<Vec<mpsc::Sender<Control>>> = siblings
+                .get()
+                .map(|all| all.iter().filter_map(mpsc::WeakSender::upgrade).collect());
+            let Some(controls) = controls.filter(|c| c.len() == P::PARTITIONS as usize) else {
+                let error = RunnerError::Stopped(P::NAME.to_owned());
+                self.answer(request.id, ControlStatus::Failed, &error.to_string())
+                    .await;
+                continue;
+            };
+            self.answer(
+                request.id,
+                ControlStatus::Running,
+                &format!("rebuilding {} partitions", controls.len()),
+            )
+            .await;
+            // In a task of its own: this worker takes part in it like the
+            // others, through its control channel.
+            let requests = self.requests.clone();
+            let clock = self.clock.clone();
+            let ttl = self.options.lease_ttl;
+            let owner = self.owner;
+            let id = request.id;
+            tokio::spawn(async move {
+                let ended =
+                    super::partition_rebuild::rebuild(P::NAME, controls, &clock, ttl, Box::new(|_| {}))
+                        .await;
+                let (status, outcome) = match ended {
+                    Ok(report) => (
+                        ControlStatus::Done,
+                        format!(
+                            "replayed {} events in {:.1} s",
+                            report.done,
+                            report.elapsed.as_secs_f64()
+                        ),
+                    ),
+                    Err(error) => (ControlStatus::Failed, error.to_string()),
+                };
+                if let Err(error) = requests.finish(id, status, owner, Some(&outcome)).await {
+                    tracing::warn!(projection = P::NAME, %error, request = %id, "cannot record the outcome of a control request");
+                }
+            });
+            // One rebuild at a time; a later one is read at the next poll.
+            return;
+        }
     }
 
     async fn carry_out(&mut self, request: ControlRequest) -> Option<Flow> {

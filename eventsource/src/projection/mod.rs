@@ -184,13 +184,14 @@ use async_trait::async_trait;
 use crate::event::RecordedEvent;
 
 pub use backend::{CommitError, ProjectionBackend, ProjectionTx, Registered};
-pub use catalog::{ProjectionCatalog, StoredLease, StoredProjection};
+pub use catalog::{ProjectionCatalog, StoredLease, StoredProjection, StoredSlot};
 pub use control::{
     ControlCommand, ControlRequest, ControlStatus, ControlStore, InMemoryControlStore,
 };
 pub use dead_letter::{DeadLetterStore, ParkedEvent, SkippedEvent};
 pub use error::{ProjectionError, RunnerError};
 pub use interceptor::{EventDecision, EventInfo, EventInterceptor};
+pub(crate) use runner::recorded_partitions;
 pub use runner::{
     CommittedPosition, InvalidOptions, PartitionStatus, Pending, ProjectionRunner, ProjectionState,
     ProjectionStatus, RebuildProgress, RunnerOptions, SettleError, Settled, partition_slot, slot,

@@ -32,6 +32,7 @@ use crate::store::{EventFilter, EventStore, IntoEventStore};
 pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
 pub use partitions::partition_slot;
+pub(crate) use partitions::recorded as recorded_partitions;
 pub use settle::{Pending, SettleError, Settled};
 pub use status::{PartitionStatus, ProjectionState, ProjectionStatus, RebuildProgress};
 pub use versions::slot;

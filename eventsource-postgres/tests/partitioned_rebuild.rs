@@ -41,8 +41,9 @@ impl Notes {
         ctx: &mut PgConnection,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            self.model
-                .sql("INSERT INTO {schema}.pgpart_notes (stream_id, version, n) VALUES ($1, $2, $3)"),
+            self.model.sql(
+                "INSERT INTO {schema}.pgpart_notes (stream_id, version, n) VALUES ($1, $2, $3)",
+            ),
         )
         .bind(meta.stream_id.to_string())
         .bind(i64::try_from(meta.stream_version).unwrap_or(i64::MAX))
@@ -81,9 +82,11 @@ fn runner(store: &PgEventStore) -> ProjectionRunner {
 /// The read model's rows, in order.
 async fn rows(store: &PgEventStore) -> Vec<(String, i64, i64)> {
     let model = PgReadModel::new(store, NAME, 1).unwrap();
-    sqlx::query_as(model.sql(
-        "SELECT stream_id, version, n FROM {schema}.pgpart_notes ORDER BY stream_id, version",
-    ))
+    sqlx::query_as(
+        model.sql(
+            "SELECT stream_id, version, n FROM {schema}.pgpart_notes ORDER BY stream_id, version",
+        ),
+    )
     .fetch_all(store.pool())
     .await
     .unwrap()
@@ -113,7 +116,12 @@ async fn write(store: &PgEventStore, streams: u64, per_stream: i64) -> u64 {
 async fn holds(runner: &ProjectionRunner, want: usize) {
     for _ in 0..600 {
         let parts = runner.partitions(NAME).await.unwrap();
-        if parts.iter().filter(|p| p.owner == Some(runner.owner())).count() == want {
+        if parts
+            .iter()
+            .filter(|p| p.owner == Some(runner.owner()))
+            .count()
+            == want
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -334,7 +334,11 @@ impl Projection for Rebuilt {
     const PARTITIONS: u32 = 4;
     type Context = ();
 
-    async fn handle(&mut self, record: &RecordedEvent, _: &mut ()) -> Result<bool, ProjectionError> {
+    async fn handle(
+        &mut self,
+        record: &RecordedEvent,
+        _: &mut (),
+    ) -> Result<bool, ProjectionError> {
         self.applied
             .lock()
             .unwrap()
@@ -355,7 +359,12 @@ impl Projection for Rebuilt {
 async fn holds(runner: &ProjectionRunner, want: usize) {
     for _ in 0..3000 {
         let parts = runner.partitions(REBUILT).await.unwrap();
-        if parts.iter().filter(|p| p.owner == Some(runner.owner())).count() == want {
+        if parts
+            .iter()
+            .filter(|p| p.owner == Some(runner.owner()))
+            .count()
+            == want
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -383,7 +392,11 @@ async fn a_partitioned_projection_is_rebuilt_in_place_by_the_holder_of_every_par
         .await
         .unwrap();
     assert_eq!((done.done, done.total), (40, 40), "{done:?}");
-    assert_eq!(*model.resets.lock().unwrap(), 1, "the read model is reset once");
+    assert_eq!(
+        *model.resets.lock().unwrap(),
+        1,
+        "the read model is reset once"
+    );
     let reports = reports.lock().unwrap().clone();
     assert_eq!(reports.last(), Some(&40), "{reports:?}");
     assert_eq!(*model.applied.lock().unwrap(), before);
@@ -414,7 +427,10 @@ async fn a_partitioned_projection_is_rebuilt_in_place_by_the_holder_of_every_par
         }
         other => panic!("expected PartitionsNotHeld, got {other:?}"),
     }
-    assert!(refused.to_string().contains("holds 2 of its 4"), "{refused}");
+    assert!(
+        refused.to_string().contains("holds 2 of its 4"),
+        "{refused}"
+    );
     assert_eq!(*model.resets.lock().unwrap(), 1);
     assert_eq!(*model.applied.lock().unwrap(), applied);
 

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{Operations, OpsError};
 use crate::projection::{
-    ControlCommand, ControlRequest, ControlStatus, StoredLease, StoredProjection, StoredSlot, partition_slot,
-    recorded_partitions, slot,
+    ControlCommand, ControlRequest, ControlStatus, StoredLease, StoredProjection, StoredSlot,
+    partition_slot, recorded_partitions, slot,
 };
 use crate::store::{EventFilter, PartitionFilter};
 
@@ -446,7 +446,11 @@ impl Operations {
 
     /// Events `filter` takes after `checkpoint`, and how long the oldest
     /// has waited, in seconds.
-    async fn lag(&self, checkpoint: Option<u64>, filter: &EventFilter) -> Result<(u64, f64), OpsError> {
+    async fn lag(
+        &self,
+        checkpoint: Option<u64>,
+        filter: &EventFilter,
+    ) -> Result<(u64, f64), OpsError> {
         let from = checkpoint.map_or(1, |c| c + 1);
         let lag = self.store.count_events(from, filter.clone()).await?;
         if lag == 0 {
@@ -455,7 +459,10 @@ impl Operations {
         let mut pending = self.store.read_all(from, filter.clone());
         let seconds = match pending.try_next().await? {
             Some(oldest) => {
-                (self.clock.now() - oldest.recorded_at).num_milliseconds().max(0) as f64 / 1e3
+                (self.clock.now() - oldest.recorded_at)
+                    .num_milliseconds()
+                    .max(0) as f64
+                    / 1e3
             }
             None => 0.0,
         };
@@ -518,14 +525,15 @@ fn fold(parts: &[PartitionInfo]) -> (Option<u64>, u64, f64, Option<StoredLease>,
     let held: Vec<StoredLease> = parts
         .iter()
         .filter_map(|p| {
-            p.owner.zip(p.lease_expires_at).map(|(owner, expires_at)| StoredLease { owner, expires_at })
+            p.owner
+                .zip(p.lease_expires_at)
+                .map(|(owner, expires_at)| StoredLease { owner, expires_at })
         })
         .collect();
     let lease = match held.first() {
-        Some(first) if held.iter().all(|l| l.owner == first.owner) => held
-            .iter()
-            .min_by_key(|l| l.expires_at)
-            .cloned(),
+        Some(first) if held.iter().all(|l| l.owner == first.owner) => {
+            held.iter().min_by_key(|l| l.expires_at).cloned()
+        }
         Some(first) => Some(first.clone()),
         None => None,
     };

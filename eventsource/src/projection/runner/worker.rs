@@ -712,9 +712,14 @@ impl<P: Projection> Worker<P> {
             let owner = self.owner;
             let id = request.id;
             tokio::spawn(async move {
-                let ended =
-                    super::partition_rebuild::rebuild(P::NAME, controls, &clock, ttl, Box::new(|_| {}))
-                        .await;
+                let ended = super::partition_rebuild::rebuild(
+                    P::NAME,
+                    controls,
+                    &clock,
+                    ttl,
+                    Box::new(|_| {}),
+                )
+                .await;
                 let (status, outcome) = match ended {
                     Ok(report) => (
                         ControlStatus::Done,

@@ -314,7 +314,7 @@ impl ProjectionRunner {
         let filter = filter_for(P::EVENTS);
         let mut parts = Vec::new();
         match share {
-            None => parts.push(self.spawn(projection, backend, &slot, &filter, None, active, None)),
+            None => parts.push(self.spawn(projection, backend, &slot, &filter, None, active)),
             Some(share) => {
                 let shared = Arc::new(tokio::sync::Mutex::new(projection));
                 let turn = Arc::new(tokio::sync::Mutex::new(()));
@@ -331,11 +331,15 @@ impl ProjectionRunner {
                         backend.clone(),
                         &slot,
                         &filter,
-                        Some((partition, share.clone(), turn.clone())),
+                        Some((
+                            partition,
+                            share.clone(),
+                            turn.clone(),
+                            // Partition 0's holder carries out the rebuilds
+                            // operators request for the whole version.
+                            (index == 0).then(|| siblings.clone()),
+                        )),
                         active,
-                        // Partition 0's holder carries out the rebuilds
-                        // operators request for the whole version.
-                        (index == 0).then(|| siblings.clone()),
                     ));
                 }
                 let _ = siblings.set(parts.iter().map(|p| p.control.downgrade()).collect());
@@ -372,12 +376,11 @@ impl ProjectionRunner {
         backend: Arc<dyn ProjectionBackend<Q::Context>>,
         slot: &Arc<str>,
         filter: &EventFilter,
-        partition: Option<(PartitionFilter, Arc<Share>, Arc<tokio::sync::Mutex<()>>)>,
+        partition: Option<PartitionOf>,
         active: u32,
-        siblings: Option<Siblings>,
     ) -> Part {
         let (slot, filter) = match &partition {
-            Some((partition, _, _)) => (
+            Some((partition, _, _, _)) => (
                 Arc::from(partition_slot(slot, *partition)),
                 filter.clone().with_partition(*partition),
             ),
@@ -410,12 +413,14 @@ impl ProjectionRunner {
             interceptors: self.interceptors.clone(),
             share: partition
                 .as_ref()
-                .map(|(partition, share, _)| (partition.index(), share.clone())),
-            turn: partition.as_ref().map(|(_, _, turn)| turn.clone()),
-            siblings,
+                .map(|(partition, share, _, _)| (partition.index(), share.clone())),
+            turn: partition.as_ref().map(|(_, _, turn, _)| turn.clone()),
+            siblings: partition
+                .as_ref()
+                .and_then(|(_, _, _, siblings)| siblings.clone()),
         };
         let span = match &partition {
-            Some((partition, _, _)) => tracing::info_span!(
+            Some((partition, _, _, _)) => tracing::info_span!(
                 "eventsource.projection",
                 projection = Q::NAME,
                 version = Q::VERSION,
@@ -429,7 +434,7 @@ impl ProjectionRunner {
         };
         let task = tokio::spawn(worker.run().instrument(span));
         Part {
-            partition: partition.map(|(partition, _, _)| partition),
+            partition: partition.map(|(partition, _, _, _)| partition),
             slot,
             control,
             status,
@@ -804,6 +809,16 @@ async fn stop(handle: Handle) {
         tracing::warn!(%error, "a projection's status task ended abnormally");
     }
 }
+
+/// The partition a worker processes, the share of partitions its runner
+/// may hold, the turn its runner's workers take, and (for partition 0) its
+/// siblings' control channels.
+type PartitionOf = (
+    PartitionFilter,
+    Arc<Share>,
+    Arc<tokio::sync::Mutex<()>>,
+    Option<Siblings>,
+);
 
 /// What the status of each worker of a version needs.
 type PartParts = (

@@ -127,10 +127,13 @@
 //! recorded with the version: a program asking for another number under
 //! the same version is refused with [`RunnerError::PartitionsChanged`].
 //! A partitioned projection is rebuilt by bumping its version (the new
-//! version replays every partition in the background);
-//! [`ProjectionRunner::rebuild`] refuses it with
-//! [`RunnerError::PartitionedRebuild`], since other instances may be
-//! replaying their partitions from their checkpoints meanwhile.
+//! version replays every partition in the background), or in place with
+//! [`ProjectionRunner::rebuild`] (or a `Rebuild` control request for the
+//! version, carried out by the holder of partition 0): the read model is
+//! reset once and every partition replays from the start. That needs one
+//! runner holding every partition; while others hold some, it is refused
+//! with [`RunnerError::PartitionsNotHeld`], since they would go on writing
+//! from their old checkpoints into the cleared read model.
 //!
 //! [`PartitionFilter`]: crate::store::PartitionFilter
 //!

@@ -647,6 +647,14 @@ impl ProjectionRunner {
     /// fails ([`RunnerError::Reset`]) the checkpoint is kept and the
     /// projection goes on from it; a transactional reset was rolled back,
     /// while whatever a non-transactional one did before failing stays done.
+    ///
+    /// A partitioned projection is rebuilt likewise, its read model reset
+    /// once and every partition replayed from the start, with the progress
+    /// summed over them; only when this runner holds every partition
+    /// (otherwise [`RunnerError::PartitionsNotHeld`], with nothing reset).
+    /// Each partition's worker first stops between units of work; once the
+    /// read model is reset the others reset their checkpoints, so no event
+    /// is applied to the cleared read model before its replay.
     pub async fn rebuild(
         &self,
         name: &str,

@@ -199,6 +199,30 @@ async fn a_partitioned_read_model_is_rebuilt_in_place_equal_to_before() {
         "{refused:?}"
     );
     assert_eq!(rows(&store).await, before);
+    // And as a control request: the holder of partition 0 refuses it.
+    let request = control
+        .request(NAME, ControlCommand::Rebuild, Some("test"))
+        .await
+        .unwrap();
+    let mut finished = None;
+    for _ in 0..600 {
+        let now = control.get(request.id).await.unwrap().unwrap();
+        if matches!(now.status, ControlStatus::Done | ControlStatus::Failed) {
+            finished = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let finished = finished.expect("the rebuild request was never answered");
+    assert_eq!(finished.status, ControlStatus::Failed, "{finished:?}");
+    assert!(
+        finished
+            .outcome
+            .as_deref()
+            .is_some_and(|o| o.contains("holds 2 of its 4")),
+        "{finished:?}"
+    );
+    assert_eq!(rows(&store).await, before);
 
     // New events after all that: once each.
     let last = write(&store, 12, 1).await;

@@ -109,21 +109,34 @@ pub(super) async fn rebuild(
         replies.push(reply_rx);
     }
     // Until every worker is ready, giving up (dropping `gos`) changes nothing.
-    let held = u32::try_from(controls.len()).unwrap_or(u32::MAX);
+    let count = u32::try_from(controls.len()).unwrap_or(u32::MAX);
+    let deadline = clock.instant() + ready_within;
+    let mut not_held = 0u32;
+    let mut refused = None;
     for ready in readies {
-        match clock.timeout(ready_within, ready).await {
+        let left = deadline.saturating_duration_since(clock.instant());
+        match clock.timeout(left, ready).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(RunnerError::NotOwner(_)))) | Err(_) => {
-                // A partition lost its lease or is busy past a lease TTL.
-                return Err(RunnerError::PartitionsNotHeld {
-                    name: name.to_owned(),
-                    held: held.saturating_sub(1),
-                    count: held,
-                });
+            // On standby (another instance holds it), or busy past a
+            // lease TTL: counted as not held.
+            Ok(Ok(Err(RunnerError::NotOwner(_)))) | Err(_) => not_held += 1,
+            Ok(Ok(Err(error))) => {
+                refused.get_or_insert(error);
             }
-            Ok(Ok(Err(error))) => return Err(error),
-            Ok(Err(_)) => return Err(stopped()),
+            Ok(Err(_)) => {
+                refused.get_or_insert_with(stopped);
+            }
         }
+    }
+    if not_held > 0 {
+        return Err(RunnerError::PartitionsNotHeld {
+            name: name.to_owned(),
+            held: count.saturating_sub(not_held),
+            count,
+        });
+    }
+    if let Some(error) = refused {
+        return Err(error);
     }
     let mut gos = gos.into_iter();
     let mut resets = resets.into_iter();

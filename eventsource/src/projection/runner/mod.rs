@@ -2,6 +2,7 @@
 
 mod committed;
 mod lease;
+mod messages;
 mod options;
 mod partition_rebuild;
 mod partitions;
@@ -38,9 +39,10 @@ pub use status::{PartitionStatus, ProjectionState, ProjectionStatus, RebuildProg
 pub use versions::slot;
 
 use crate::store::PartitionFilter;
+use messages::{Control, Siblings};
 use partitions::{Member, Membership, Share, Shared};
 use status::Published;
-use worker::{Control, Siblings, Worker};
+use worker::Worker;
 
 /// Runs projections against an event store: catch-up from each checkpoint,
 /// then live, with retries, parking, rebuilds and status.

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::messages::{Control, PartitionRebuild, ResetScope};
 use super::rebuild::ProgressFn;
 use super::status::RebuildProgress;
-use super::worker::{Control, PartitionRebuild, ResetScope};
 use crate::clock::Clock;
 use crate::projection::RunnerError;
 

@@ -6,14 +6,15 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
+use super::messages::{Control, PartitionRebuild, ResetScope, Siblings};
 use super::options::RunnerOptions;
 use super::partitions::{Share, partition_slot};
-use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
-use super::status::{ProjectionState, Published, RebuildProgress};
+use super::rebuild::{Ended, PendingRebuild, Requester};
+use super::status::{ProjectionState, Published};
 use crate::clock::Clock;
 use crate::event::RecordedEvent;
 use crate::metrics::{self, LeaseChange};
@@ -26,42 +27,6 @@ use crate::projection::{
 use crate::store::PartitionFilter;
 use crate::store::StoreError;
 use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
-
-pub(super) enum Control {
-    Rebuild {
-        progress: ProgressFn,
-        reply: oneshot::Sender<Result<RebuildProgress, RunnerError>>,
-    },
-    RetryParked {
-        position: u64,
-        reply: oneshot::Sender<Result<(), RunnerError>>,
-    },
-    /// One partition's part in the rebuild of a partitioned projection,
-    /// which the runner coordinates (see `ProjectionRunner::rebuild`).
-    PartitionRebuild(PartitionRebuild),
-    Stop,
-}
-
-/// What a partition's worker resets when the runner says go.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum ResetScope {
-    /// The read model (once, by one partition) and this partition's checkpoint.
-    ReadModel,
-    /// This partition's checkpoint and parked events only.
-    Checkpoint,
-}
-
-/// The steps of a partition's rebuild: the worker says it is ready (between
-/// units of work, holding its lease), waits for the runner's go (dropped:
-/// the rebuild was given up, nothing changed), resets and reports how many
-/// events it will replay, then answers `reply` once its replay is live.
-pub(super) struct PartitionRebuild {
-    pub(super) ready: oneshot::Sender<Result<(), RunnerError>>,
-    pub(super) go: oneshot::Receiver<ResetScope>,
-    pub(super) reset: oneshot::Sender<Result<u64, RunnerError>>,
-    pub(super) progress: ProgressFn,
-    pub(super) reply: oneshot::Sender<Result<RebuildProgress, RunnerError>>,
-}
 
 /// Why processing stopped short of the batch's end.
 enum Interrupt {
@@ -136,10 +101,6 @@ pub(super) struct Worker<P: Projection> {
     /// out the rebuild requests recorded for the whole version.
     pub(super) siblings: Option<Siblings>,
 }
-
-/// The control channels of a partitioned version's workers, set once they
-/// are all spawned; weak, so that they close with their workers.
-pub(super) type Siblings = Arc<std::sync::OnceLock<Vec<mpsc::WeakSender<Control>>>>;
 
 impl<P: Projection> Worker<P> {
     pub(super) async fn run(mut self) {

@@ -55,11 +55,17 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
-    /// Projections and sagas: state, checkpoint, lag, owner, parked events.
+    /// Projections and sagas: state, checkpoint, lag, owner, parked events
+    /// (of a partitioned one, folded from its partitions: the lowest
+    /// checkpoint, the summed lag).
     Projections {
         /// List the recent control requests instead.
         #[arg(long)]
         requests: bool,
+        /// Add a row for each partition of a partitioned projection (its
+        /// owner, checkpoint and lag); `--json` always lists them.
+        #[arg(long, conflicts_with = "requests")]
+        partitions: bool,
     },
     /// Pause a projection (its owner stops after the current batch, keeping the lease).
     Pause(Target),

@@ -155,7 +155,10 @@ pub(crate) async fn execute(ops: &Operations, cli: Cli) -> Exit {
         Command::Events {
             command: EventsCommand::Tail(args),
         } => tail(ops, &out, args).await,
-        Command::Projections { requests } => projections(ops, &out, requests).await,
+        Command::Projections {
+            requests,
+            partitions,
+        } => projections(ops, &out, requests, partitions).await,
         Command::Pause(target) => {
             control(ops, &out, &target.name, ControlCommand::Pause, by, timeout).await
         }
@@ -362,7 +365,12 @@ async fn tail(ops: &Operations, out: &Out, args: TailArgs) -> Result<Exit, OpsEr
     Ok(Exit::Ok)
 }
 
-async fn projections(ops: &Operations, out: &Out, requests: bool) -> Result<Exit, OpsError> {
+async fn projections(
+    ops: &Operations,
+    out: &Out,
+    requests: bool,
+    partitions: bool,
+) -> Result<Exit, OpsError> {
     if requests {
         let requests = ops.requests(None, 50).await?;
         if out.json {
@@ -414,6 +422,27 @@ async fn projections(ops: &Operations, out: &Out, requests: bool) -> Result<Exit
                 parked
             },
         ]);
+        if !partitions {
+            continue;
+        }
+        for part in &info.partitions {
+            let parked = Cell::new(part.parked);
+            table.add_row(vec![
+                Cell::new(format!("  {}", part.slot)),
+                Cell::new("partition"),
+                Cell::new(if part.owner.is_some() { "held" } else { "free" }),
+                Cell::new(or_dash(part.checkpoint)),
+                Cell::new(part.lag),
+                Cell::new(format!("{:.1}", part.lag_seconds)),
+                Cell::new(or_dash(part.owner)),
+                Cell::new(or_dash(part.lease_expires_at.map(|t| t.to_rfc3339()))),
+                if part.parked > 0 {
+                    parked.fg(Color::Red)
+                } else {
+                    parked
+                },
+            ]);
+        }
     }
     say!("{table}");
     Ok(Exit::Ok)

@@ -235,15 +235,9 @@ async fn another_number_of_partitions_needs_a_new_version() {
         refused.to_string().contains("version = 2, partitions = 8"),
         "{refused}"
     );
-    // And a rebuild in place is refused with the way to do it.
+    // Without a `#[reset]` method, no rebuild in place.
     let rebuild = a.rebuild(NAME, |_| {}).await.unwrap_err();
-    assert!(
-        matches!(
-            rebuild,
-            RunnerError::PartitionedRebuild(_) | RunnerError::NoReset(_)
-        ),
-        "{rebuild:?}"
-    );
+    assert!(matches!(rebuild, RunnerError::NoReset(_)), "{rebuild:?}");
     a.shutdown().await;
 }
 
@@ -319,4 +313,133 @@ async fn a_new_partitioned_version_takes_over_once_every_partition_caught_up() {
     );
     new.shutdown().await;
     old.shutdown().await;
+}
+
+/// A partitioned projection with a reset: by stream, the versions applied,
+/// and how many times the read model was reset.
+#[derive(Clone, Default)]
+struct Rebuilt {
+    applied: Arc<Mutex<BTreeMap<String, Vec<u64>>>>,
+    resets: Arc<Mutex<u32>>,
+}
+
+const REBUILT: &str = "part.rebuilt";
+
+#[async_trait]
+impl Projection for Rebuilt {
+    const NAME: &'static str = REBUILT;
+    const EVENTS: &'static [&'static str] = &["part.Noted"];
+    const TRANSACTIONAL: bool = false;
+    const RESETS: bool = true;
+    const PARTITIONS: u32 = 4;
+    type Context = ();
+
+    async fn handle(
+        &mut self,
+        record: &RecordedEvent,
+        _: &mut (),
+    ) -> Result<bool, ProjectionError> {
+        self.applied
+            .lock()
+            .unwrap()
+            .entry(record.stream_id.to_string())
+            .or_default()
+            .push(record.stream_version);
+        Ok(true)
+    }
+
+    async fn reset(&mut self, _: &mut ()) -> Result<(), ProjectionError> {
+        self.applied.lock().unwrap().clear();
+        *self.resets.lock().unwrap() += 1;
+        Ok(())
+    }
+}
+
+/// Waits until `runner` holds `want` partitions of [`REBUILT`].
+async fn holds(runner: &ProjectionRunner, want: usize) {
+    for _ in 0..3000 {
+        let parts = runner.partitions(REBUILT).await.unwrap();
+        if parts
+            .iter()
+            .filter(|p| p.owner == Some(runner.owner()))
+            .count()
+            == want
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the runner never held {want} partitions of {REBUILT}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partitioned_projection_is_rebuilt_in_place_by_the_holder_of_every_partition() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let model = Rebuilt::default();
+    let a = runner(&store);
+    a.start(model.clone(), backend.clone()).await.unwrap();
+    let last = write(&store, 8, 5).await;
+    a.wait_until(REBUILT, last, WAIT).await.unwrap();
+    holds(&a, 4).await;
+    let before = model.applied.lock().unwrap().clone();
+    assert_eq!(before.values().map(Vec::len).sum::<usize>(), 40);
+
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let done = a
+        .rebuild(REBUILT, move |p| seen.lock().unwrap().push(p.done))
+        .await
+        .unwrap();
+    assert_eq!((done.done, done.total), (40, 40), "{done:?}");
+    assert_eq!(
+        *model.resets.lock().unwrap(),
+        1,
+        "the read model is reset once"
+    );
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(reports.last(), Some(&40), "{reports:?}");
+    assert_eq!(*model.applied.lock().unwrap(), before);
+    for part in a.partitions(REBUILT).await.unwrap() {
+        assert_eq!(part.state, ProjectionState::Live, "{part:?}");
+        assert_eq!(part.position, Some(last), "{part:?}");
+        assert_eq!(part.lag, 0, "{part:?}");
+    }
+
+    // Events after the rebuild go on once each.
+    let last = write(&store, 8, 2).await;
+    a.wait_until(REBUILT, last, WAIT).await.unwrap();
+    let applied = model.applied.lock().unwrap().clone();
+    for (stream, versions) in &applied {
+        assert_eq!(versions, &(1..=7).collect::<Vec<u64>>(), "stream {stream}");
+    }
+
+    // With another runner holding half the partitions, refused, and
+    // nothing is reset.
+    let b = runner(&store);
+    b.start(model.clone(), backend.clone()).await.unwrap();
+    holds(&a, 2).await;
+    holds(&b, 2).await;
+    let refused = a.rebuild(REBUILT, |_| {}).await.unwrap_err();
+    match &refused {
+        RunnerError::PartitionsNotHeld { name, held, count } => {
+            assert_eq!((name.as_str(), *held, *count), (REBUILT, 2, 4));
+        }
+        other => panic!("expected PartitionsNotHeld, got {other:?}"),
+    }
+    assert!(
+        refused.to_string().contains("holds 2 of its 4"),
+        "{refused}"
+    );
+    assert_eq!(*model.resets.lock().unwrap(), 1);
+    assert_eq!(*model.applied.lock().unwrap(), applied);
+
+    // Once the other left, the rebuild goes through again.
+    b.shutdown().await;
+    holds(&a, 4).await;
+    let done = a.rebuild(REBUILT, |_| {}).await.unwrap();
+    assert_eq!(done.done, 56, "{done:?}");
+    assert_eq!(*model.resets.lock().unwrap(), 2);
+    assert_eq!(*model.applied.lock().unwrap(), applied);
+    a.shutdown().await;
 }

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use eventsource::StoreError;
 use eventsource::projection::{
     CommitError, ProjectionBackend, ProjectionCatalog, ProjectionTx, Registered, StoredLease,
-    StoredProjection,
+    StoredProjection, StoredSlot,
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
@@ -120,6 +120,14 @@ LEFT JOIN {schema}.checkpoints c ON c.name = v.slot
 LEFT JOIN {schema}.projection_leases l ON l.name = v.slot
 ORDER BY v.name, v.version";
 
+/// The checkpoint and lease recorded under slot `$1` (one partition's, for
+/// operators): one row, with nulls for what is not recorded.
+const SLOT: &str = "\
+SELECT (SELECT position FROM {schema}.checkpoints WHERE name = $1) AS position,
+    l.owner, l.expires_at
+FROM (SELECT $1::text AS name) s
+LEFT JOIN {schema}.projection_leases l ON l.name = s.name";
+
 /// The statements of the projection backend.
 #[derive(Debug)]
 pub(crate) struct Statements {
@@ -134,6 +142,7 @@ pub(crate) struct Statements {
     active_version: Sql,
     activate_version: Sql,
     catalog: Sql,
+    slot: Sql,
 }
 
 impl Statements {
@@ -150,6 +159,7 @@ impl Statements {
             active_version: Sql::new(ACTIVE_VERSION, schema),
             activate_version: Sql::new(ACTIVATE_VERSION, schema),
             catalog: Sql::new(CATALOG, schema),
+            slot: Sql::new(SLOT, schema),
         }
     }
 
@@ -168,6 +178,7 @@ impl Statements {
             ("active_version", &self.active_version),
             ("activate_version", &self.activate_version),
             ("projection_catalog", &self.catalog),
+            ("projection_slot", &self.slot),
         ]
     }
 }
@@ -414,6 +425,24 @@ impl ProjectionCatalog for PgProjectionBackend {
                 })
             })
             .collect()
+    }
+
+    async fn slot(&self, slot: &str) -> Result<StoredSlot, StoreError> {
+        let row = sqlx::query(self.sql.slot.get())
+            .bind(slot)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let checkpoint: Option<i64> = row.try_get("position").map_err(store_error)?;
+        let owner: Option<Uuid> = row.try_get("owner").map_err(store_error)?;
+        let expires_at: Option<chrono::DateTime<chrono::Utc>> =
+            row.try_get("expires_at").map_err(store_error)?;
+        Ok(StoredSlot {
+            checkpoint: checkpoint.and_then(|c| u64::try_from(c).ok()),
+            lease: owner
+                .zip(expires_at)
+                .map(|(owner, expires_at)| StoredLease { owner, expires_at }),
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::projection::{
     CommitError, ProjectionBackend, ProjectionCatalog, ProjectionTx, Registered, StoredLease,
-    StoredProjection, slot,
+    StoredProjection, StoredSlot, slot,
 };
 use crate::store::StoreError;
 
@@ -210,18 +210,7 @@ impl ProjectionCatalog for InMemoryProjectionBackend {
                 StoredProjection {
                     lease: entry
                         .and_then(|e| e.lease)
-                        .map(|(owner, until)| StoredLease {
-                            owner,
-                            expires_at: match until.checked_duration_since(instant) {
-                                Some(left) => {
-                                    now + chrono::Duration::from_std(left).unwrap_or_default()
-                                }
-                                None => {
-                                    now - chrono::Duration::from_std(instant - until)
-                                        .unwrap_or_default()
-                                }
-                            },
-                        }),
+                        .map(|lease| stored_lease(lease, now, instant)),
                     checkpoint: entry.and_then(|e| e.position),
                     active: active == Some(version),
                     registered_at: None,
@@ -233,6 +222,33 @@ impl ProjectionCatalog for InMemoryProjectionBackend {
                 }
             })
             .collect())
+    }
+
+    async fn slot(&self, slot: &str) -> Result<StoredSlot, StoreError> {
+        let entries = self.entries();
+        let (now, instant) = (self.clock.now(), self.clock.instant());
+        Ok(entries
+            .get(slot)
+            .map(|entry| StoredSlot {
+                checkpoint: entry.position,
+                lease: entry.lease.map(|lease| stored_lease(lease, now, instant)),
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// A lease held until the instant `until`, as a wall-clock time.
+fn stored_lease(
+    (owner, until): (Uuid, Instant),
+    now: chrono::DateTime<chrono::Utc>,
+    instant: Instant,
+) -> StoredLease {
+    StoredLease {
+        owner,
+        expires_at: match until.checked_duration_since(instant) {
+            Some(left) => now + chrono::Duration::from_std(left).unwrap_or_default(),
+            None => now - chrono::Duration::from_std(instant - until).unwrap_or_default(),
+        },
     }
 }
 

@@ -52,7 +52,9 @@ pub use events::{EventView, TailFrom};
 pub use lifecycle::LifecycleReport;
 pub use migrations::{MigrationState, Migrations};
 pub use projections::Until;
-pub use projections::{ProjectionInfo, ProjectionKind, ProjectionPhase, RebuildState};
+pub use projections::{
+    PartitionInfo, ProjectionInfo, ProjectionKind, ProjectionPhase, RebuildState,
+};
 pub use registry::{
     AggregateEntry, CommandEntry, EventEntry, HandlerEntry, RegistryView, UpcasterEntry,
     registry_view,

@@ -10,8 +10,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Operations, OpsError};
-use crate::projection::{ControlCommand, ControlRequest, ControlStatus, StoredProjection, slot};
-use crate::store::EventFilter;
+use crate::projection::{
+    ControlCommand, ControlRequest, ControlStatus, StoredLease, StoredProjection, StoredSlot,
+    partition_slot, recorded_partitions, slot,
+};
+use crate::store::{EventFilter, PartitionFilter};
 
 /// A read model or a process manager.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -105,6 +108,35 @@ pub struct ProjectionInfo {
     pub events: Vec<String>,
     /// A rebuild in progress.
     pub rebuild: Option<RebuildState>,
+    /// Each partition of a partitioned version, in order (empty when it is
+    /// not partitioned). The version's own figures fold them: the lowest
+    /// checkpoint, the summed lag and parked events, the longest wait, and
+    /// the owner of a held partition (the owner of them all when one runner
+    /// holds every held one; none when none is held).
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// One partition of a partitioned version.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartitionInfo {
+    /// Its number, from 0.
+    pub index: u32,
+    /// How many partitions the version has.
+    pub count: u32,
+    /// Where it keeps its checkpoint, lease and parked events (`name#p3/8`).
+    pub slot: String,
+    /// Its committed checkpoint.
+    pub checkpoint: Option<u64>,
+    /// Events of its streams after its checkpoint.
+    pub lag: u64,
+    /// How long the oldest of those has waited, in seconds (0 when none).
+    pub lag_seconds: f64,
+    /// The runner instance holding its lease, if unexpired.
+    pub owner: Option<Uuid>,
+    /// When that lease lapses unless renewed.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Its events parked in the dead-letter store.
+    pub parked: u64,
 }
 
 /// Until when [`Operations::await_request`] waits.
@@ -331,25 +363,27 @@ impl Operations {
 
     async fn info(&self, entry: Entry, head: u64) -> Result<ProjectionInfo, OpsError> {
         let slot = slot(&entry.name, entry.version);
-        let filter = self.filter_of(&entry.events);
         let stored = entry.stored.as_ref();
-        let checkpoint = stored.and_then(|s| s.checkpoint);
-        let from = checkpoint.map_or(1, |c| c + 1);
-        let lag = self.store.count_events(from, filter.clone()).await?;
+        let (count, _) = recorded_partitions(stored.map_or(&entry.events, |s| &s.events));
+        let (_, events) = recorded_partitions(&entry.events);
+        let filter = self.filter_of(&events);
         let now = self.clock.now();
-        let lag_seconds = if lag == 0 {
-            0.0
+        let partitions = if count > 1 {
+            self.partitions(&slot, count, &filter).await?
         } else {
-            let mut pending = self.store.read_all(from, filter.clone());
-            match pending.try_next().await? {
-                Some(oldest) => (now - oldest.recorded_at).num_milliseconds().max(0) as f64 / 1e3,
-                None => 0.0,
-            }
+            Vec::new()
         };
-        let lease = stored
-            .and_then(|s| s.lease.clone())
-            .filter(|l| l.expires_at > now);
-        let parked = self.dead_letters.count(&slot).await?;
+        let (checkpoint, lag, lag_seconds, lease, parked) = if partitions.is_empty() {
+            let checkpoint = stored.and_then(|s| s.checkpoint);
+            let (lag, lag_seconds) = self.lag(checkpoint, &filter).await?;
+            let lease = stored
+                .and_then(|s| s.lease.clone())
+                .filter(|l| l.expires_at > now);
+            let parked = self.dead_letters.count(&slot).await?;
+            (checkpoint, lag, lag_seconds, lease, parked)
+        } else {
+            fold(&partitions)
+        };
         let paused = self.control.paused(&slot).await?;
         let rebuilding = self
             .control
@@ -404,8 +438,104 @@ impl Operations {
             lease_expires_at: lease.map(|l| l.expires_at),
             parked,
             in_program: entry.in_program,
-            events: entry.events,
+            events,
             rebuild,
+            partitions,
         })
     }
+
+    /// Events `filter` takes after `checkpoint`, and how long the oldest
+    /// has waited, in seconds.
+    async fn lag(
+        &self,
+        checkpoint: Option<u64>,
+        filter: &EventFilter,
+    ) -> Result<(u64, f64), OpsError> {
+        let from = checkpoint.map_or(1, |c| c + 1);
+        let lag = self.store.count_events(from, filter.clone()).await?;
+        if lag == 0 {
+            return Ok((0, 0.0));
+        }
+        let mut pending = self.store.read_all(from, filter.clone());
+        let seconds = match pending.try_next().await? {
+            Some(oldest) => {
+                (self.clock.now() - oldest.recorded_at)
+                    .num_milliseconds()
+                    .max(0) as f64
+                    / 1e3
+            }
+            None => 0.0,
+        };
+        Ok((lag, seconds))
+    }
+
+    /// Each of the `count` partitions of the version at `slot`, from the
+    /// first catalog that recorded anything of it.
+    async fn partitions(
+        &self,
+        slot: &str,
+        count: u32,
+        filter: &EventFilter,
+    ) -> Result<Vec<PartitionInfo>, OpsError> {
+        let now = self.clock.now();
+        let mut partitions = Vec::with_capacity(count as usize);
+        for index in 0..count {
+            let partition = PartitionFilter::new(index, count)
+                .map_err(|e| OpsError::Store(crate::store::StoreError::invalid(e.to_string())))?;
+            let at = partition_slot(slot, partition);
+            let mut stored = StoredSlot::default();
+            for catalog in &self.catalogs {
+                let found = catalog.slot(&at).await?;
+                if found.checkpoint.is_some() || found.lease.is_some() {
+                    stored = found;
+                    break;
+                }
+            }
+            let filter = filter.clone().with_partition(partition);
+            let (lag, lag_seconds) = self.lag(stored.checkpoint, &filter).await?;
+            let lease = stored.lease.filter(|l| l.expires_at > now);
+            partitions.push(PartitionInfo {
+                index,
+                count,
+                checkpoint: stored.checkpoint,
+                lag,
+                lag_seconds,
+                owner: lease.as_ref().map(|l| l.owner),
+                lease_expires_at: lease.map(|l| l.expires_at),
+                parked: self.dead_letters.count(&at).await?,
+                slot: at,
+            });
+        }
+        Ok(partitions)
+    }
+}
+
+/// A partitioned version's figures, folded from its partitions': the
+/// lowest checkpoint (`None` while one has none), the summed lag and
+/// parked events, the longest wait, and a lease when one runner holds
+/// every partition (the soonest to lapse) or, when several do, the first
+/// one held; none when no partition is held.
+fn fold(parts: &[PartitionInfo]) -> (Option<u64>, u64, f64, Option<StoredLease>, u64) {
+    let checkpoint = parts
+        .iter()
+        .try_fold(u64::MAX, |low, p| p.checkpoint.map(|c| low.min(c)));
+    let lag = parts.iter().map(|p| p.lag).sum();
+    let lag_seconds = parts.iter().map(|p| p.lag_seconds).fold(0.0, f64::max);
+    let parked = parts.iter().map(|p| p.parked).sum();
+    let held: Vec<StoredLease> = parts
+        .iter()
+        .filter_map(|p| {
+            p.owner
+                .zip(p.lease_expires_at)
+                .map(|(owner, expires_at)| StoredLease { owner, expires_at })
+        })
+        .collect();
+    let lease = match held.first() {
+        Some(first) if held.iter().all(|l| l.owner == first.owner) => {
+            held.iter().min_by_key(|l| l.expires_at).cloned()
+        }
+        Some(first) => Some(first.clone()),
+        None => None,
+    };
+    (checkpoint, lag, lag_seconds, lease, parked)
 }

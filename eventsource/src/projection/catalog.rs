@@ -40,9 +40,25 @@ pub struct StoredProjection {
     pub lease: Option<StoredLease>,
 }
 
+/// What a backend keeps under one slot (a version's, or one partition's
+/// of a partitioned version: see
+/// [`partition_slot`](crate::projection::partition_slot)).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StoredSlot {
+    /// Its committed checkpoint.
+    pub checkpoint: Option<u64>,
+    /// Its lease, if one is recorded (it may have expired).
+    pub lease: Option<StoredLease>,
+}
+
 /// Lists what a projection backend keeps, across every process using it.
 #[async_trait]
 pub trait ProjectionCatalog: Send + Sync + 'static {
     /// Every recorded version of every projection, by name and version.
     async fn projections(&self) -> Result<Vec<StoredProjection>, StoreError>;
+
+    /// The checkpoint and lease under `slot` (each `None` when none is
+    /// recorded): how operators see the partitions of a partitioned
+    /// version, whose own slot holds neither.
+    async fn slot(&self, slot: &str) -> Result<StoredSlot, StoreError>;
 }

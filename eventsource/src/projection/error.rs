@@ -168,14 +168,23 @@ pub enum RunnerError {
         /// Why.
         source: crate::store::InvalidPartition,
     },
-    /// A rebuild in place was asked of a partitioned projection, whose
-    /// partitions other instances may be replaying from their own
-    /// checkpoints at the same time.
+    /// A rebuild in place was asked of a partitioned projection while this
+    /// runner does not hold every one of its partitions: the reset of the
+    /// read model would wipe what other instances' partitions write, and
+    /// they would not replay it.
     #[error(
-        "projection `{0}` is partitioned and cannot be rebuilt in place; bump its version to rebuild it: \
-         the new version replays every partition in the background and takes over once it is live"
+        "projection `{name}` is partitioned and this runner holds {held} of its {count} partitions; \
+         a rebuild in place needs them all (run it where the others have stopped, or bump the version \
+         to rebuild in the background)"
     )]
-    PartitionedRebuild(String),
+    PartitionsNotHeld {
+        /// The projection.
+        name: String,
+        /// How many partitions this runner holds.
+        held: u32,
+        /// How many partitions the projection has.
+        count: u32,
+    },
     /// The runner's options cannot drive a projection.
     #[error("invalid runner options: {0}")]
     InvalidOptions(#[from] InvalidOptions),

@@ -127,10 +127,13 @@
 //! recorded with the version: a program asking for another number under
 //! the same version is refused with [`RunnerError::PartitionsChanged`].
 //! A partitioned projection is rebuilt by bumping its version (the new
-//! version replays every partition in the background);
-//! [`ProjectionRunner::rebuild`] refuses it with
-//! [`RunnerError::PartitionedRebuild`], since other instances may be
-//! replaying their partitions from their checkpoints meanwhile.
+//! version replays every partition in the background), or in place with
+//! [`ProjectionRunner::rebuild`] (or a `Rebuild` control request for the
+//! version, carried out by the holder of partition 0): the read model is
+//! reset once and every partition replays from the start. That needs one
+//! runner holding every partition; while others hold some, it is refused
+//! with [`RunnerError::PartitionsNotHeld`], since they would go on writing
+//! from their old checkpoints into the cleared read model.
 //!
 //! [`PartitionFilter`]: crate::store::PartitionFilter
 //!
@@ -184,13 +187,14 @@ use async_trait::async_trait;
 use crate::event::RecordedEvent;
 
 pub use backend::{CommitError, ProjectionBackend, ProjectionTx, Registered};
-pub use catalog::{ProjectionCatalog, StoredLease, StoredProjection};
+pub use catalog::{ProjectionCatalog, StoredLease, StoredProjection, StoredSlot};
 pub use control::{
     ControlCommand, ControlRequest, ControlStatus, ControlStore, InMemoryControlStore,
 };
 pub use dead_letter::{DeadLetterStore, ParkedEvent, SkippedEvent};
 pub use error::{ProjectionError, RunnerError};
 pub use interceptor::{EventDecision, EventInfo, EventInterceptor};
+pub(crate) use runner::recorded_partitions;
 pub use runner::{
     CommittedPosition, InvalidOptions, PartitionStatus, Pending, ProjectionRunner, ProjectionState,
     ProjectionStatus, RebuildProgress, RunnerOptions, SettleError, Settled, partition_slot, slot,

@@ -1087,3 +1087,133 @@ async fn the_console_in_a_headless_browser() {
     let _ = std::fs::remove_dir_all(&profile);
     runner.shutdown().await;
 }
+
+#[derive(Event, Serialize, Deserialize, Debug)]
+#[event(name = "admin_part.Noted")]
+struct PartNoted {
+    n: u64,
+}
+
+/// A partitioned projection run by this test's process, seen by the
+/// `orders admin` of another process through the store.
+struct PartNotes;
+
+#[projection(name = "admin_part.notes", partitions = 4)]
+impl PartNotes {
+    async fn on_noted(&mut self, _e: &PartNoted) {}
+}
+
+const PART_NOTES: &str = "admin_part.notes";
+
+async fn note(store: &PgEventStore, streams: std::ops::Range<u64>) -> u64 {
+    let mut last = 0;
+    for s in streams {
+        let event = NewEvent::from_event(&PartNoted { n: s }, Metadata::new()).unwrap();
+        last = store
+            .append(
+                &format!("part-note-{s}"),
+                "admin_part.Note",
+                ExpectedVersion::Any,
+                vec![event],
+            )
+            .await
+            .unwrap()
+            .last_position;
+    }
+    last
+}
+
+#[test]
+fn projections_fold_and_list_the_partitions_of_a_partitioned_projection() {
+    let schema = Schema::new("partitions");
+    schema.json(&["migrate", "apply"], 0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (store, runner) = runtime.block_on(async {
+        let store = schema.store().await;
+        let runner = ProjectionRunner::new(store.clone()).unwrap().with_options(
+            RunnerOptions::default()
+                .with_lease_ttl(Duration::from_secs(5))
+                .with_standby_poll(Duration::from_millis(100)),
+        );
+        runner
+            .start(PartNotes, store.projection_backend())
+            .await
+            .unwrap();
+        let last = note(&store, 0..12).await;
+        runner
+            .wait_until(PART_NOTES, last, Duration::from_secs(60))
+            .await
+            .unwrap();
+        (store, runner)
+    });
+    let owner = runner.owner().to_string();
+
+    // Held and live: every partition listed with its holder and checkpoint;
+    // the version's checkpoint is the lowest of theirs, its lag their sum.
+    let mut info = Value::Null;
+    eventually("every partition held", Duration::from_secs(60), || {
+        info = entry(&schema.json(&["projections"], 0), "name", PART_NOTES).clone();
+        info["partitions"]
+            .as_array()
+            .is_some_and(|p| p.len() == 4 && p.iter().all(|p| p["owner"] == owner.as_str()))
+    });
+    let parts = info["partitions"].as_array().unwrap().clone();
+    for (i, part) in parts.iter().enumerate() {
+        assert_eq!(part["index"], i as u64, "{part:#}");
+        assert_eq!(part["count"], 4, "{part:#}");
+        assert_eq!(part["slot"], format!("{PART_NOTES}#p{i}/4"), "{part:#}");
+        assert_eq!(part["lag"], 0, "{part:#}");
+        assert!(part["checkpoint"].as_u64().is_some(), "{part:#}");
+    }
+    let lowest = parts
+        .iter()
+        .filter_map(|p| p["checkpoint"].as_u64())
+        .min()
+        .unwrap();
+    assert_eq!(info["checkpoint"], lowest, "{info:#}");
+    assert_eq!(info["lag"], 0, "{info:#}");
+    assert_eq!(info["phase"], "live", "{info:#}");
+    assert_eq!(info["owner"], owner.as_str(), "{info:#}");
+    assert!(
+        info["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e.as_str().unwrap().starts_with('#')),
+        "{info:#}"
+    );
+
+    // Stopped, with events after: the lag is the sum of the partitions'.
+    runtime.block_on(async {
+        runner.shutdown().await;
+        note(&store, 100..105).await;
+    });
+    let info = entry(&schema.json(&["projections"], 0), "name", PART_NOTES).clone();
+    let parts = info["partitions"].as_array().unwrap();
+    let summed: u64 = parts.iter().map(|p| p["lag"].as_u64().unwrap()).sum();
+    assert_eq!(summed, 5, "{info:#}");
+    assert_eq!(info["lag"], 5, "{info:#}");
+    assert_eq!(info["phase"], "stopped", "{info:#}");
+    assert!(parts.iter().all(|p| p["owner"].is_null()), "{info:#}");
+
+    // The table: one row per partition with --partitions, none without.
+    let rows = schema
+        .admin(&["projections", "--partitions"])
+        .output()
+        .unwrap();
+    assert!(rows.status.success(), "{rows:?}");
+    let rows = String::from_utf8_lossy(&rows.stdout);
+    for i in 0..4 {
+        assert!(rows.contains(&format!("{PART_NOTES}#p{i}/4")), "{rows}");
+    }
+    let folded = schema.admin(&["projections"]).output().unwrap();
+    assert!(folded.status.success(), "{folded:?}");
+    assert!(
+        !String::from_utf8_lossy(&folded.stdout).contains("#p0/4"),
+        "{folded:?}"
+    );
+}

@@ -2,7 +2,9 @@
 
 mod committed;
 mod lease;
+mod messages;
 mod options;
+mod partition_rebuild;
 mod partitions;
 mod rebuild;
 mod settle;
@@ -31,14 +33,16 @@ use crate::store::{EventFilter, EventStore, IntoEventStore};
 pub use committed::CommittedPosition;
 pub use options::{InvalidOptions, RunnerOptions};
 pub use partitions::partition_slot;
+pub(crate) use partitions::recorded as recorded_partitions;
 pub use settle::{Pending, SettleError, Settled};
 pub use status::{PartitionStatus, ProjectionState, ProjectionStatus, RebuildProgress};
 pub use versions::slot;
 
 use crate::store::PartitionFilter;
+use messages::{Control, Siblings};
 use partitions::{Member, Membership, Share, Shared};
 use status::Published;
-use worker::{Control, Worker};
+use worker::Worker;
 
 /// Runs projections against an event store: catch-up from each checkpoint,
 /// then live, with retries, parking, rebuilds and status.
@@ -316,6 +320,7 @@ impl ProjectionRunner {
             Some(share) => {
                 let shared = Arc::new(tokio::sync::Mutex::new(projection));
                 let turn = Arc::new(tokio::sync::Mutex::new(()));
+                let siblings: Siblings = Arc::default();
                 for index in 0..partitions {
                     let partition = PartitionFilter::new(index, partitions).map_err(|source| {
                         RunnerError::InvalidPartitions {
@@ -328,10 +333,18 @@ impl ProjectionRunner {
                         backend.clone(),
                         &slot,
                         &filter,
-                        Some((partition, share.clone(), turn.clone())),
+                        Some((
+                            partition,
+                            share.clone(),
+                            turn.clone(),
+                            // Partition 0's holder carries out the rebuilds
+                            // operators request for the whole version.
+                            (index == 0).then(|| siblings.clone()),
+                        )),
                         active,
                     ));
                 }
+                let _ = siblings.set(parts.iter().map(|p| p.control.downgrade()).collect());
             }
         }
         let (status, fold) = if parts.len() == 1 {
@@ -365,11 +378,11 @@ impl ProjectionRunner {
         backend: Arc<dyn ProjectionBackend<Q::Context>>,
         slot: &Arc<str>,
         filter: &EventFilter,
-        partition: Option<(PartitionFilter, Arc<Share>, Arc<tokio::sync::Mutex<()>>)>,
+        partition: Option<PartitionOf>,
         active: u32,
     ) -> Part {
         let (slot, filter) = match &partition {
-            Some((partition, _, _)) => (
+            Some((partition, _, _, _)) => (
                 Arc::from(partition_slot(slot, *partition)),
                 filter.clone().with_partition(*partition),
             ),
@@ -402,11 +415,14 @@ impl ProjectionRunner {
             interceptors: self.interceptors.clone(),
             share: partition
                 .as_ref()
-                .map(|(partition, share, _)| (partition.index(), share.clone())),
-            turn: partition.as_ref().map(|(_, _, turn)| turn.clone()),
+                .map(|(partition, share, _, _)| (partition.index(), share.clone())),
+            turn: partition.as_ref().map(|(_, _, turn, _)| turn.clone()),
+            siblings: partition
+                .as_ref()
+                .and_then(|(_, _, _, siblings)| siblings.clone()),
         };
         let span = match &partition {
-            Some((partition, _, _)) => tracing::info_span!(
+            Some((partition, _, _, _)) => tracing::info_span!(
                 "eventsource.projection",
                 projection = Q::NAME,
                 version = Q::VERSION,
@@ -420,7 +436,7 @@ impl ProjectionRunner {
         };
         let task = tokio::spawn(worker.run().instrument(span));
         Part {
-            partition: partition.map(|(partition, _, _)| partition),
+            partition: partition.map(|(partition, _, _, _)| partition),
             slot,
             control,
             status,
@@ -633,20 +649,49 @@ impl ProjectionRunner {
     /// fails ([`RunnerError::Reset`]) the checkpoint is kept and the
     /// projection goes on from it; a transactional reset was rolled back,
     /// while whatever a non-transactional one did before failing stays done.
+    ///
+    /// A partitioned projection is rebuilt likewise, its read model reset
+    /// once and every partition replayed from the start, with the progress
+    /// summed over them; only when this runner holds every partition
+    /// (otherwise [`RunnerError::PartitionsNotHeld`], with nothing reset).
+    /// Each partition's worker first stops between units of work; once the
+    /// read model is reset the others reset their checkpoints, so no event
+    /// is applied to the cleared read model before its replay.
     pub async fn rebuild(
         &self,
         name: &str,
         on_progress: impl Fn(&RebuildProgress) + Send + Sync + 'static,
     ) -> Result<RebuildProgress, RunnerError> {
-        let (controls, resets) = self.newest(name, |h| {
+        let (controls, resets, owners) = self.newest(name, |h| {
             let controls: Vec<_> = h.parts.iter().map(|p| p.control.clone()).collect();
-            (controls, h.resets)
+            let owners: Vec<_> = h.parts.iter().map(|p| p.status.borrow().owner).collect();
+            (controls, h.resets, owners)
         })?;
         if !resets {
             return Err(RunnerError::NoReset(name.to_owned()));
         }
         let [control] = &controls[..] else {
-            return Err(RunnerError::PartitionedRebuild(name.to_owned()));
+            let held = owners.iter().filter(|o| **o == Some(self.owner)).count();
+            let count = owners.len();
+            if held < count {
+                return Err(RunnerError::PartitionsNotHeld {
+                    name: name.to_owned(),
+                    held: u32::try_from(held).unwrap_or(u32::MAX),
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                });
+            }
+            // In a task of its own: a caller giving up half-way must not
+            // leave some partitions reset and others not.
+            let owned = name.to_owned();
+            let clock = self.clock.clone();
+            let within = self.options.lease_ttl;
+            let task = tokio::spawn(async move {
+                partition_rebuild::rebuild(&owned, controls, &clock, within, Box::new(on_progress))
+                    .await
+            });
+            return task
+                .await
+                .unwrap_or_else(|_| Err(RunnerError::Stopped(name.to_owned())));
         };
         let (reply, answer) = oneshot::channel();
         control
@@ -774,6 +819,16 @@ async fn stop(handle: Handle) {
         tracing::warn!(%error, "a projection's status task ended abnormally");
     }
 }
+
+/// The partition a worker processes, the share of partitions its runner
+/// may hold, the turn its runner's workers take, and (for partition 0) its
+/// siblings' control channels.
+type PartitionOf = (
+    PartitionFilter,
+    Arc<Share>,
+    Arc<tokio::sync::Mutex<()>>,
+    Option<Siblings>,
+);
 
 /// What the status of each worker of a version needs.
 type PartParts = (

@@ -52,7 +52,7 @@ pub(super) fn marker(partitions: u32) -> Option<String> {
 
 /// The partitions a recorded list of events says (1 without a marker), and
 /// the events without it.
-pub(super) fn recorded(events: &[String]) -> (u32, Vec<String>) {
+pub(crate) fn recorded(events: &[String]) -> (u32, Vec<String>) {
     let mut partitions = 1;
     let mut names = Vec::with_capacity(events.len());
     for event in events {

@@ -6,14 +6,15 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::lease::{Lease, LeaseKeeper};
+use super::messages::{Control, PartitionRebuild, ResetScope, Siblings};
 use super::options::RunnerOptions;
 use super::partitions::{Share, partition_slot};
-use super::rebuild::{Ended, PendingRebuild, ProgressFn, Requester};
-use super::status::{ProjectionState, Published, RebuildProgress};
+use super::rebuild::{Ended, PendingRebuild, Requester};
+use super::status::{ProjectionState, Published};
 use crate::clock::Clock;
 use crate::event::RecordedEvent;
 use crate::metrics::{self, LeaseChange};
@@ -26,18 +27,6 @@ use crate::projection::{
 use crate::store::PartitionFilter;
 use crate::store::StoreError;
 use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
-
-pub(super) enum Control {
-    Rebuild {
-        progress: ProgressFn,
-        reply: oneshot::Sender<Result<RebuildProgress, RunnerError>>,
-    },
-    RetryParked {
-        position: u64,
-        reply: oneshot::Sender<Result<(), RunnerError>>,
-    },
-    Stop,
-}
 
 /// Why processing stopped short of the batch's end.
 enum Interrupt {
@@ -107,6 +96,10 @@ pub(super) struct Worker<P: Projection> {
     /// unit of work opened before waiting for it would sit idle, holding
     /// its transaction, for as long as the others' units run.
     pub(super) turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// For the worker of partition 0: the control channels of every
+    /// partition of its version in this runner, through which it carries
+    /// out the rebuild requests recorded for the whole version.
+    pub(super) siblings: Option<Siblings>,
 }
 
 impl<P: Projection> Worker<P> {
@@ -372,6 +365,9 @@ impl<P: Projection> Worker<P> {
                     Some(Control::RetryParked { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
                     }
+                    Some(Control::PartitionRebuild(part)) => {
+                        let _ = part.ready.send(Err(RunnerError::NotOwner(P::NAME.to_owned())));
+                    }
                 },
                 () = self.clock.sleep(self.options.standby_poll) => {}
             }
@@ -428,7 +424,7 @@ impl<P: Projection> Worker<P> {
                             let _ = reply.send(Err(RunnerError::Paused(P::NAME.to_owned())));
                             continue;
                         }
-                        match self.reset().await {
+                        match self.reset(ResetScope::ReadModel).await {
                             Ok(total) => {
                                 let requester = Requester::Caller { progress, reply };
                                 self.rebuild = Some(PendingRebuild::new(requester, total, self.clock.instant()));
@@ -444,6 +440,11 @@ impl<P: Projection> Worker<P> {
                     }
                     Some(Control::RetryParked { position, reply }) => {
                         let _ = reply.send(self.retry_parked(position).await);
+                    }
+                    Some(Control::PartitionRebuild(part)) => {
+                        if let Some(flow) = self.partition_rebuild(part).await {
+                            return flow;
+                        }
                     }
                 },
                 () = lease_lost(&mut self.lease) => return self.lost_lease().await,
@@ -503,6 +504,53 @@ impl<P: Projection> Worker<P> {
                 },
             }
         }
+    }
+
+    /// This partition's part in a rebuild the runner coordinates: `None`
+    /// when it was refused or given up before anything changed.
+    async fn partition_rebuild(&mut self, part: PartitionRebuild) -> Option<Flow> {
+        let PartitionRebuild {
+            ready,
+            go,
+            reset,
+            progress,
+            reply,
+        } = part;
+        let refused = if self.rebuild.is_some() {
+            Some(RunnerError::Rebuilding(P::NAME.to_owned()))
+        } else if self.paused {
+            Some(RunnerError::Paused(P::NAME.to_owned()))
+        } else if self.lease.as_ref().is_none_or(LeaseKeeper::is_lost) {
+            Some(RunnerError::NotOwner(P::NAME.to_owned()))
+        } else {
+            None
+        };
+        if let Some(error) = refused {
+            let _ = ready.send(Err(error));
+            return None;
+        }
+        if ready.send(Ok(())).is_err() {
+            return None;
+        }
+        // Nothing is processed while waiting: no partition of this runner
+        // writes between the reset of the read model and its own reset.
+        // The runner bounds the wait for the others' readiness, and drops
+        // `go` when it gives up.
+        let Ok(scope) = go.await else {
+            return None;
+        };
+        match self.reset(scope).await {
+            Ok(total) => {
+                let _ = reset.send(Ok(total));
+                let requester = Requester::Caller { progress, reply };
+                self.rebuild = Some(PendingRebuild::new(requester, total, self.clock.instant()));
+            }
+            Err(error) => {
+                self.publish(|s| s.state = ProjectionState::CatchingUp);
+                let _ = reset.send(Err(error));
+            }
+        }
+        Some(Flow::Restart)
     }
 
     /// Another instance took the lease: a rebuild in progress is its now.
@@ -567,7 +615,90 @@ impl<P: Projection> Worker<P> {
                 return Some(flow);
             }
         }
+        self.obey_for_version().await;
         None
+    }
+
+    /// The rebuilds requested for the whole of a partitioned version (its
+    /// slot without a partition), carried out by partition 0's holder. The
+    /// other commands stay with each partition's own slot.
+    async fn obey_for_version(&mut self) {
+        let Some(siblings) = self.siblings.clone() else {
+            return;
+        };
+        let version = super::versions::slot(P::NAME, P::VERSION);
+        let pending = match self.requests.pending(&version).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::debug!(projection = P::NAME, %error, "cannot read control requests");
+                return;
+            }
+        };
+        for request in pending {
+            if request.command != ControlCommand::Rebuild {
+                continue;
+            }
+            tracing::info!(
+                projection = P::NAME,
+                version = P::VERSION,
+                request = %request.id,
+                "carrying out the rebuild of every partition"
+            );
+            if !P::RESETS {
+                let error = RunnerError::NoReset(P::NAME.to_owned());
+                self.answer(request.id, ControlStatus::Failed, &error.to_string())
+                    .await;
+                continue;
+            }
+            let controls: Option<Vec<mpsc::Sender<Control>>> = siblings
+                .get()
+                .map(|all| all.iter().filter_map(mpsc::WeakSender::upgrade).collect());
+            let Some(controls) = controls.filter(|c| c.len() == P::PARTITIONS as usize) else {
+                let error = RunnerError::Stopped(P::NAME.to_owned());
+                self.answer(request.id, ControlStatus::Failed, &error.to_string())
+                    .await;
+                continue;
+            };
+            self.answer(
+                request.id,
+                ControlStatus::Running,
+                &format!("rebuilding {} partitions", controls.len()),
+            )
+            .await;
+            // In a task of its own: this worker takes part in it like the
+            // others, through its control channel.
+            let requests = self.requests.clone();
+            let clock = self.clock.clone();
+            let ttl = self.options.lease_ttl;
+            let owner = self.owner;
+            let id = request.id;
+            tokio::spawn(async move {
+                let ended = super::partition_rebuild::rebuild(
+                    P::NAME,
+                    controls,
+                    &clock,
+                    ttl,
+                    Box::new(|_| {}),
+                )
+                .await;
+                let (status, outcome) = match ended {
+                    Ok(report) => (
+                        ControlStatus::Done,
+                        format!(
+                            "replayed {} events in {:.1} s",
+                            report.done,
+                            report.elapsed.as_secs_f64()
+                        ),
+                    ),
+                    Err(error) => (ControlStatus::Failed, error.to_string()),
+                };
+                if let Err(error) = requests.finish(id, status, owner, Some(&outcome)).await {
+                    tracing::warn!(projection = P::NAME, %error, request = %id, "cannot record the outcome of a control request");
+                }
+            });
+            // One rebuild at a time; a later one is read at the next poll.
+            return;
+        }
     }
 
     async fn carry_out(&mut self, request: ControlRequest) -> Option<Flow> {
@@ -626,7 +757,7 @@ impl<P: Projection> Worker<P> {
                 .await;
             return None;
         }
-        match self.reset().await {
+        match self.reset(ResetScope::ReadModel).await {
             Ok(total) => {
                 self.rebuild = Some(PendingRebuild::new(
                     Requester::Request(id),
@@ -987,13 +1118,21 @@ impl<P: Projection> Worker<P> {
     /// will go through. The replay itself is the following from position 1
     /// that comes next, so it parks what it cannot decode and survives
     /// store failures like any catch-up.
-    async fn reset(&mut self) -> Result<u64, RunnerError> {
+    ///
+    /// With [`ResetScope::Checkpoint`] (the other partitions of a
+    /// partitioned projection) the read model is left alone: one
+    /// partition's reset cleared it for all.
+    async fn reset(&mut self, scope: ResetScope) -> Result<u64, RunnerError> {
         self.publish(|s| s.state = ProjectionState::Rebuilding);
         let mut tx = self.backend.begin(self.options.lease_ttl).await?;
-        let reset = AssertUnwindSafe(self.projection.reset(tx.context()))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(ProjectionError::Panicked(panic_message(&*panic))));
+        let reset = if scope == ResetScope::ReadModel {
+            AssertUnwindSafe(self.projection.reset(tx.context()))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(ProjectionError::Panicked(panic_message(&*panic))))
+        } else {
+            Ok(())
+        };
         if let Err(error) = reset {
             rollback(tx, P::NAME).await;
             tracing::warn!(projection = P::NAME, %error, "the reset failed; going on from the checkpoint");

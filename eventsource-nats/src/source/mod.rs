@@ -59,7 +59,8 @@ pub use options::SourceOptions;
 /// use eventsource::memory::InMemoryProjectionBackend;
 /// use eventsource::projection::ProjectionRunner;
 /// use eventsource_nats::source::{JetStreamSource, SourceOptions};
-/// /// # use eventsource::prelude::*;
+/// # use std::time::Duration;
+/// # use eventsource::prelude::*;
 /// # #[derive(Event, Debug, serde::Serialize, serde::Deserialize)]
 /// # #[event(name = "docs.nats.Visited")]
 /// # struct Visited;

@@ -199,40 +199,15 @@ pub(crate) fn read_stream(
     stream_id: &str,
     from_version: u64,
 ) -> EventStream {
-    let stream_id: Arc<str> = stream_id.into();
-    let mut next = i64::try_from(from_version.max(1)).unwrap_or(i64::MAX);
-    Box::pin(async_stream::stream! {
-        let mut names = Names::default();
-        loop {
-            let mut rows = sqlx::query(reads.read_stream.get())
-                .bind(&*stream_id)
-                .bind(next)
-                .bind(reads.page_size)
-                .fetch(&reads.pool);
-            let mut seen = 0;
-            while let Some(row) = rows.next().await {
-                seen += 1;
-                let row = match row {
-                    Ok(row) => row,
-                    Err(err) => {
-                        yield Err(store_error(err));
-                        return;
-                    }
-                };
-                match row.try_get::<i64, _>(3) {
-                    Ok(version) => next = version.saturating_add(1),
-                    Err(err) => {
-                        yield Err(store_error(err));
-                        return;
-                    }
-                }
-                yield row::decode(&row, &mut names).map_err(Unreadable::into_store_error);
-            }
-            if seen < reads.page_size {
-                return;
-            }
-        }
-    })
+    let page = reads.page_size;
+    super::stream_pages::read(
+        reads,
+        |r| &r.read_stream,
+        |r| &r.pool,
+        page,
+        stream_id,
+        from_version,
+    )
 }
 
 /// The archived events from `from_position` to `to_position` (inclusive).

@@ -7,6 +7,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod horizon_stall;
+mod stream_pages;
 pub(crate) mod subscribe;
 pub(crate) mod summary;
 
@@ -221,44 +222,15 @@ impl Reads {
 }
 
 pub(crate) fn read_stream(reads: Arc<Reads>, stream_id: &str, from_version: u64) -> EventStream {
-    let stream_id: Arc<str> = stream_id.into();
-    let limit = i64::from(reads.options.page_size());
-    // Versions start at 1; one beyond bigint cannot exist.
-    let mut next = i64::try_from(from_version.max(1)).unwrap_or(i64::MAX);
-    Box::pin(async_stream::stream! {
-        let mut names = Names::default();
-        loop {
-            let mut rows = sqlx::query(reads.statements.read_stream.get())
-                .bind(&*stream_id)
-                .bind(next)
-                .bind(limit)
-                .fetch(&reads.pool);
-            let mut seen = 0;
-            while let Some(row) = rows.next().await {
-                seen += 1;
-                let row = match row {
-                    Ok(row) => row,
-                    Err(err) => {
-                        yield Err(store_error(err));
-                        return;
-                    }
-                };
-                // Advance by the row's own version first, so a row that does
-                // not decode is skipped and the rest stays readable.
-                match row.try_get::<i64, _>(3) {
-                    Ok(version) => next = version.saturating_add(1),
-                    Err(err) => {
-                        yield Err(store_error(err));
-                        return;
-                    }
-                }
-                yield row::decode(&row, &mut names).map_err(Unreadable::into_store_error);
-            }
-            if seen < limit {
-                return;
-            }
-        }
-    })
+    let page = i64::from(reads.options.page_size());
+    stream_pages::read(
+        reads,
+        |r| &r.statements.read_stream,
+        |r| &r.pool,
+        page,
+        stream_id,
+        from_version,
+    )
 }
 
 /// A global read's filter, as bind parameters.

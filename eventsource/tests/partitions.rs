@@ -11,8 +11,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eventsource::memory::{InMemoryProjectionBackend, InMemoryStore};
+use eventsource::ops::Operations;
 use eventsource::prelude::*;
-use eventsource::projection::{PartitionStatus, ProjectionState, RunnerError, RunnerOptions};
+use eventsource::projection::{
+    ControlCommand, ControlRequest, ControlStatus, ControlStore, InMemoryControlStore,
+    PartitionStatus, ProjectionState, RunnerError, RunnerOptions,
+};
 use eventsource::store::partition_of;
 use serde::{Deserialize, Serialize};
 
@@ -442,4 +446,205 @@ async fn a_partitioned_projection_is_rebuilt_in_place_by_the_holder_of_every_par
     assert_eq!(*model.resets.lock().unwrap(), 2);
     assert_eq!(*model.applied.lock().unwrap(), applied);
     a.shutdown().await;
+}
+
+/// Polls request `id` until it is final, for at most a minute of (paused) time.
+async fn outcome(control: &dyn ControlStore, id: uuid::Uuid) -> ControlRequest {
+    for _ in 0..3000 {
+        let request = control.get(id).await.unwrap().unwrap();
+        if request.status.is_final() {
+            return request;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("request {id} never ended");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_for_the_version_reaches_every_partition_whoever_holds_it() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let control: Arc<dyn ControlStore> = Arc::new(InMemoryControlStore::new());
+    let notes = Notes::default();
+    let a = runner(&store).with_shared_control(control.clone());
+    let b = runner(&store).with_shared_control(control.clone());
+    a.start(notes.clone(), backend.clone()).await.unwrap();
+    b.start(notes.clone(), backend.clone()).await.unwrap();
+    held(&[&a, &b], &[2, 2]).await;
+    let last = write(&store, 8, 2).await;
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+    b.wait_until(NAME, last, WAIT).await.unwrap();
+
+    // Recorded for the version, as `admin pause part.notes` does.
+    let pause = control
+        .request(NAME, ControlCommand::Pause, Some("ops"))
+        .await
+        .unwrap();
+    let done = outcome(&*control, pause.id).await;
+    assert_eq!(done.status, ControlStatus::Done, "{done:?}");
+    for i in 0..PARTITIONS {
+        assert!(
+            done.outcome
+                .as_deref()
+                .unwrap()
+                .contains(&format!("partition {i}: paused")),
+            "{done:?}"
+        );
+        assert!(
+            control
+                .paused(&format!("{NAME}#p{i}/{PARTITIONS}"))
+                .await
+                .unwrap()
+        );
+    }
+    for runner in [&a, &b] {
+        let parts = runner.partitions(NAME).await.unwrap();
+        for part in parts.iter().filter(|p| p.owner == Some(runner.owner())) {
+            assert_eq!(part.state, ProjectionState::Paused, "{part:?}");
+        }
+    }
+
+    // Nothing is handled while paused, on either runner.
+    let before = notes
+        .applied
+        .lock()
+        .unwrap()
+        .values()
+        .map(Vec::len)
+        .sum::<usize>();
+    let last = write(&store, 8, 2).await;
+    tokio::time::sleep(TTL * 5).await;
+    let during = notes
+        .applied
+        .lock()
+        .unwrap()
+        .values()
+        .map(Vec::len)
+        .sum::<usize>();
+    assert_eq!(before, during, "events were handled while paused");
+
+    let resume = control
+        .request(NAME, ControlCommand::Resume, Some("ops"))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&*control, resume.id).await.status,
+        ControlStatus::Done
+    );
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+    b.wait_until(NAME, last, WAIT).await.unwrap();
+    exactly_once(&notes, 8, 4);
+
+    // A retry of a position no partition parked names the problem.
+    let retry = control
+        .request(
+            NAME,
+            ControlCommand::Retry {
+                position: Some(last + 100),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let failed = outcome(&*control, retry.id).await;
+    assert_eq!(failed.status, ControlStatus::Failed);
+    assert!(
+        failed.outcome.as_deref().unwrap().contains(&format!(
+            "no partition of `{NAME}` has an event parked at position {}",
+            last + 100
+        )),
+        "{failed:?}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A partitioned projection that fails on `n == 13` while `poison` is set.
+#[derive(Clone, Default)]
+struct Picky {
+    applied: Arc<Mutex<Vec<u64>>>,
+    poison: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[projection(name = "part.picky", partitions = 4)]
+impl Picky {
+    async fn on_noted(&mut self, e: &Noted, meta: &RecordedEvent) -> Result<(), ProjectionError> {
+        if e.n == 13 && self.poison.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ProjectionError::handler("unlucky number"));
+        }
+        self.applied.lock().unwrap().push(meta.global_position);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partitions_parked_events_are_listed_and_retried_through_the_version() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let picky = Picky::default();
+    picky
+        .poison
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let runner = ProjectionRunner::new(store.clone()).unwrap().with_options(
+        RunnerOptions::default()
+            .with_batch_size(8)
+            .with_lease_ttl(TTL)
+            .with_standby_poll(Duration::from_millis(20))
+            .with_max_retries(1)
+            .with_retry_backoff(Duration::from_millis(1), Duration::from_millis(2)),
+    );
+    runner.start(picky.clone(), backend.clone()).await.unwrap();
+    let mut poison = 0;
+    let mut last = 0;
+    for n in [1, 13, 2] {
+        let event = NewEvent::from_event(&Noted { n }, Metadata::new()).unwrap();
+        last = store
+            .append("picky-1", "part.Note", ExpectedVersion::Any, vec![event])
+            .await
+            .unwrap()
+            .last_position;
+        if n == 13 {
+            poison = last;
+        }
+    }
+    runner.wait_until("part.picky", last, WAIT).await.unwrap();
+
+    let ops = Operations::new(store.clone())
+        .with_runner(&runner)
+        .with_catalog(backend.clone());
+    let letters = ops.dead_letters(Some("part.picky")).await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let partition = partition_of("picky-1", 4);
+    assert_eq!(letters[0].parked.global_position, poison);
+    assert_eq!(
+        letters[0].parked.projection,
+        format!("part.picky#p{partition}/4")
+    );
+
+    // Fixed, then retried through the version's name: the partition that
+    // parked it runs it again.
+    picky
+        .poison
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let retry = ops
+        .retry("part.picky", Some(poison), Some("ops"))
+        .await
+        .unwrap();
+    let done = outcome(&**runner.control(), retry.id).await;
+    assert_eq!(done.status, ControlStatus::Done, "{done:?}");
+    assert!(
+        done.outcome
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("partition {partition}: 1 parked event(s) handled")),
+        "{done:?}"
+    );
+    assert!(picky.applied.lock().unwrap().contains(&poison));
+    assert!(
+        ops.dead_letters(Some("part.picky"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    runner.shutdown().await;
 }

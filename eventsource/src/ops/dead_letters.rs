@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Operations, OpsError};
+use super::{Operations, OpsError, ProjectionInfo};
 use crate::projection::{ControlCommand, ControlRequest, ParkedEvent, SkippedEvent};
 
 /// A parked event, and the version of the projection it is parked for.
@@ -27,12 +27,14 @@ impl Operations {
         };
         let mut letters = Vec::new();
         for info in infos {
-            for parked in self.dead_letters.list(&info.slot).await? {
-                letters.push(DeadLetter {
-                    name: info.name.clone(),
-                    version: info.version,
-                    parked,
-                });
+            for slot in slots(&info) {
+                for parked in self.dead_letters.list(slot).await? {
+                    letters.push(DeadLetter {
+                        name: info.name.clone(),
+                        version: info.version,
+                        parked,
+                    });
+                }
             }
         }
         Ok(letters)
@@ -101,6 +103,16 @@ impl Operations {
     /// The events skipped for projection `name`.
     pub async fn skipped(&self, name: &str) -> Result<Vec<SkippedEvent>, OpsError> {
         let info = self.projection(name).await?;
-        Ok(self.dead_letters.skipped(&info.slot).await?)
+        let mut skipped = Vec::new();
+        for slot in slots(&info) {
+            skipped.extend(self.dead_letters.skipped(slot).await?);
+        }
+        Ok(skipped)
     }
+}
+
+/// Where a version's events are parked: its slot, and each partition's
+/// when it is partitioned (each partition parks under its own slot).
+fn slots(info: &ProjectionInfo) -> impl Iterator<Item = &str> {
+    std::iter::once(info.slot.as_str()).chain(info.partitions.iter().map(|p| p.slot.as_str()))
 }

@@ -1,6 +1,7 @@
 //! The projection runner: hosts projections, each in its own task.
 
 mod committed;
+mod forward;
 mod lease;
 mod messages;
 mod options;

@@ -4,11 +4,13 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
+use super::forward::Forward;
 use super::lease::{Lease, LeaseKeeper};
 use super::messages::{Control, PartitionRebuild, ResetScope, Siblings};
 use super::options::RunnerOptions;
@@ -27,6 +29,12 @@ use crate::projection::{
 use crate::store::PartitionFilter;
 use crate::store::StoreError;
 use crate::store::{CorruptRecord, EventFilter, EventStore, SubscriptionItem};
+
+/// How long the partitions' holders have, at least, to carry out a request
+/// handed on to them before it is reported as not carried out everywhere
+/// (four lease TTLs when that is longer: a dead holder's partition has
+/// been taken over by then).
+const FORWARD_WITHIN: Duration = Duration::from_secs(30);
 
 /// Why processing stopped short of the batch's end.
 enum Interrupt {
@@ -619,9 +627,10 @@ impl<P: Projection> Worker<P> {
         None
     }
 
-    /// The rebuilds requested for the whole of a partitioned version (its
-    /// slot without a partition), carried out by partition 0's holder. The
-    /// other commands stay with each partition's own slot.
+    /// The requests recorded for the whole of a partitioned version (its
+    /// slot without a partition), taken up by partition 0's holder: a
+    /// rebuild it coordinates itself; the other commands it hands on to
+    /// each partition's own slot (see [`Forward`]).
     async fn obey_for_version(&mut self) {
         let Some(siblings) = self.siblings.clone() else {
             return;
@@ -636,6 +645,24 @@ impl<P: Projection> Worker<P> {
         };
         for request in pending {
             if request.command != ControlCommand::Rebuild {
+                tracing::info!(
+                    projection = P::NAME,
+                    version = P::VERSION,
+                    request = %request.id,
+                    command = %request.command,
+                    "handing a control request on to every partition"
+                );
+                Forward {
+                    requests: self.requests.clone(),
+                    dead_letters: self.dead_letters.clone(),
+                    version_slot: version.clone(),
+                    partitions: P::PARTITIONS,
+                    owner: self.owner,
+                    clock: self.clock.clone(),
+                    within: FORWARD_WITHIN.max(self.options.lease_ttl * 4),
+                }
+                .hand_on(request)
+                .await;
                 continue;
             }
             tracing::info!(

@@ -648,3 +648,36 @@ async fn a_partitions_parked_events_are_listed_and_retried_through_the_version()
     );
     runner.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn runners_started_together_claim_their_share_from_the_first() {
+    let store = InMemoryStore::new();
+    let backend = InMemoryProjectionBackend::new();
+    let notes = Notes::default();
+    let last = write(&store, 8, 2).await;
+    let a = runner(&store);
+    let b = runner(&store);
+    a.start(notes.clone(), backend.clone()).await.unwrap();
+    b.start(notes.clone(), backend.clone()).await.unwrap();
+    // The first to start waits one heartbeat for its peers instead of
+    // taking every partition and handing two back.
+    let mut most = 0;
+    for _ in 0..200 {
+        let held = a
+            .partitions(NAME)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|p| p.owner.is_some())
+            .count();
+        most = most.max(held);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(most, 2, "the first runner held more than its share");
+    held(&[&a, &b], &[2, 2]).await;
+    a.wait_until(NAME, last, WAIT).await.unwrap();
+    b.wait_until(NAME, last, WAIT).await.unwrap();
+    exactly_once(&notes, 8, 2);
+    a.shutdown().await;
+    b.shutdown().await;
+}

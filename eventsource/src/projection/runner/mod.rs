@@ -295,9 +295,7 @@ impl ProjectionRunner {
                 slot: slot.clone(),
                 owner: self.owner,
                 ttl: self.options.lease_ttl,
-                // As often as a standby looks for a lease (at most a
-                // renewal period): a runner joining or leaving is seen soon.
-                period: self.options.renew_every().min(self.options.standby_poll),
+                period: self.options.membership_period(),
                 clock: self.clock.clone(),
                 share: share.clone(),
             });

@@ -206,6 +206,13 @@ impl RunnerOptions {
         // floor keeps unvalidated ones from a zero period.
         (self.lease_ttl / 3).max(Duration::from_micros(1))
     }
+
+    /// How often a runner renews its membership of a partitioned
+    /// projection: as often as a standby looks for a lease (at most a
+    /// renewal period), so that a runner joining or leaving is seen soon.
+    pub(super) fn membership_period(&self) -> Duration {
+        self.renew_every().min(self.standby_poll)
+    }
 }
 
 #[cfg(test)]

@@ -73,6 +73,9 @@ pub(crate) fn recorded(events: &[String]) -> (u32, Vec<String>) {
 pub(super) struct Share {
     count: u32,
     state: Mutex<ShareState>,
+    /// Set once the first heartbeat after the start has counted the live
+    /// members (see [`Share::settled`]).
+    settled: watch::Sender<bool>,
 }
 
 #[derive(Debug)]
@@ -90,7 +93,24 @@ impl Share {
                 live: live.max(1),
                 held: BTreeSet::new(),
             }),
+            settled: watch::Sender::new(false),
         }
+    }
+
+    /// Says that a heartbeat after the start has counted the live members.
+    fn settle(&self) {
+        self.settled.send_replace(true);
+    }
+
+    /// Waits (at most `within`) until a heartbeat one period after the
+    /// start has counted the live members. Instances started together then
+    /// claim their fair share from the first: the first to start would
+    /// otherwise count itself alone, take every partition, and hand the
+    /// extras over one by one between units of work, while its peers wait.
+    pub(super) async fn settled(&self, clock: &Clock, within: Duration) {
+        let mut settled = self.settled.subscribe();
+        // Past `within` the share is claimed with the count known so far.
+        let _ = clock.timeout(within, settled.wait_for(|s| *s)).await;
     }
 
     /// How many partitions the projection has.
@@ -215,6 +235,7 @@ async fn beat<C: ?Sized + Send + 'static>(
             // The share stays as it was; the next beat may get through.
             Err(error) => tracing::warn!(slot = &*slot, %error, "cannot renew the membership"),
         }
+        share.settle();
     }
     if let Err(error) = backend.leave(&slot, owner).await {
         tracing::warn!(slot = &*slot, %error, "cannot leave the partitioned projection");

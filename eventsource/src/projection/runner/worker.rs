@@ -112,6 +112,12 @@ pub(super) struct Worker<P: Projection> {
 
 impl<P: Projection> Worker<P> {
     pub(super) async fn run(mut self) {
+        if let Some((_, share)) = &self.share {
+            // The membership beats every `period`; two leave room for a
+            // slow first beat.
+            let period = self.options.membership_period();
+            share.settled(&self.clock, period * 2).await;
+        }
         let mut retire = false;
         // Whether this instance held the lease when the loop ended.
         let mut held;

@@ -87,19 +87,28 @@ impl<S: EventStore + Clone> EventStore for FaultyStore<S> {
     }
 
     fn subscribe(&self, from_position: u64, filter: EventFilter) -> Subscription {
-        let mut inner = self.inner.subscribe(from_position, filter);
-        let faults = self.faults.clone();
-        // Each item may come late, or the subscription may break before it
-        // (the subscriber then starts again from its checkpoint).
-        Box::pin(async_stream::stream! {
-            while let Some(item) = inner.next().await {
-                if let Err(error) = faults.before("deliver").await {
-                    yield Err(error);
-                    return;
-                }
-                yield item;
-            }
-        })
+        delivered(
+            self.faults.clone(),
+            self.inner.subscribe(from_position, filter),
+        )
+    }
+
+    // The runner names its consumer and reports its commits; a source that
+    // keeps state per consumer must see both through the wrapper.
+    fn subscribe_as(
+        &self,
+        consumer: &str,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Subscription {
+        delivered(
+            self.faults.clone(),
+            self.inner.subscribe_as(consumer, from_position, filter),
+        )
+    }
+
+    fn committed(&self, consumer: &str, position: u64) {
+        self.inner.committed(consumer, position);
     }
 
     async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
@@ -120,4 +129,19 @@ impl<S: EventStore + Clone> EventStore for FaultyStore<S> {
         self.faults.before("count_events").await?;
         self.inner.count_events(from_position, filter).await
     }
+}
+
+/// `inner` with faults before each delivery: an item may come late, or the
+/// subscription may break before it (the subscriber then starts again from
+/// its checkpoint).
+fn delivered(faults: Faults, mut inner: Subscription) -> Subscription {
+    Box::pin(async_stream::stream! {
+        while let Some(item) = inner.next().await {
+            if let Err(error) = faults.before("deliver").await {
+                yield Err(error);
+                return;
+            }
+            yield item;
+        }
+    })
 }

@@ -282,6 +282,25 @@ impl EventStore for TestStore {
         }
     }
 
+    // A source keeping state per consumer (JetStream) sees the runner's
+    // names and commits through the wrapper; failures are scripted under
+    // `subscribe` for both.
+    fn subscribe_as(
+        &self,
+        consumer: &str,
+        from_position: u64,
+        filter: EventFilter,
+    ) -> Subscription {
+        match self.failure("subscribe") {
+            Some(error) => futures::stream::once(async move { Err(error) }).boxed(),
+            None => self.inner.subscribe_as(consumer, from_position, filter),
+        }
+    }
+
+    fn committed(&self, consumer: &str, position: u64) {
+        self.inner.committed(consumer, position);
+    }
+
     async fn stream_version(&self, stream_id: &str) -> Result<Option<u64>, StoreError> {
         self.script().stream_reads += 1;
         if let Some(error) = self.failure("stream_version") {

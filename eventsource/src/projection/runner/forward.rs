@@ -54,11 +54,7 @@ impl Forward {
         for (index, slot) in &targets {
             match self
                 .requests
-                .request(
-                    slot,
-                    request.command.clone(),
-                    request.requested_by.as_deref(),
-                )
+                .request(slot, request.command, request.requested_by.as_deref())
                 .await
             {
                 Ok(part) => parts.push((*index, part.id)),

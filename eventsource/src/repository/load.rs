@@ -210,15 +210,21 @@ impl<A: Aggregate> Replay<'_, A> {
     /// in versions stops the replay at the gap (see `gap_at`) instead of
     /// failing it.
     fn take_all(&mut self, records: &[RecordedEvent], may_gap: bool) -> bool {
+        // Kept in locals for the loop, so that the decode and apply calls,
+        // opaque to the optimiser, do not force them through memory.
+        let (last, time) = match self.until {
+            Until::Latest => (u64::MAX, None),
+            Until::Version(v) => (v, None),
+            Until::Time(t) => (u64::MAX, Some(t)),
+        };
+        let mut version = self.version;
+        let mut applied = self.applied;
+        let mut go_on = true;
         for record in records {
-            let past_end = match self.until {
-                Until::Latest => false,
-                Until::Version(v) => record.stream_version > v,
-                Until::Time(t) => record.recorded_at > t,
-            };
-            if past_end {
+            if record.stream_version > last || time.is_some_and(|t| record.recorded_at > t) {
                 self.ended = true;
-                return false;
+                go_on = false;
+                break;
             }
             if &*record.event_name == TOMBSTONE {
                 self.failure = Some(
@@ -227,38 +233,43 @@ impl<A: Aggregate> Replay<'_, A> {
                     }
                     .into(),
                 );
-                return false;
+                go_on = false;
+                break;
             }
-            if record.stream_version != self.version + 1 {
-                if may_gap && record.stream_version > self.version + 1 {
+            if record.stream_version != version + 1 {
+                if may_gap && record.stream_version > version + 1 {
                     self.gap_at = Some(record.stream_version);
-                    return false;
+                } else {
+                    self.failure = Some(
+                        StoreError::Corrupt {
+                            global_position: record.global_position,
+                            reason: format!(
+                                "stream `{}` jumps from version {} to {} \
+                                 (a truncated stream needs a snapshot at the version before its first event)",
+                                self.stream_id, version, record.stream_version
+                            ),
+                        }
+                        .into(),
+                    );
                 }
-                self.failure = Some(
-                    StoreError::Corrupt {
-                        global_position: record.global_position,
-                        reason: format!(
-                            "stream `{}` jumps from version {} to {} \
-                             (a truncated stream needs a snapshot at the version before its first event)",
-                            self.stream_id, self.version, record.stream_version
-                        ),
-                    }
-                    .into(),
-                );
-                return false;
+                go_on = false;
+                break;
             }
             match A::Event::decode(record) {
                 Ok(event) => {
                     self.state.apply(&event);
-                    self.version = record.stream_version;
-                    self.applied += 1;
+                    version = record.stream_version;
+                    applied += 1;
                 }
                 Err(error) => {
                     self.failure = Some(error.into());
-                    return false;
+                    go_on = false;
+                    break;
                 }
             }
         }
-        true
+        self.version = version;
+        self.applied = applied;
+        go_on
     }
 }

@@ -83,14 +83,15 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, with_callgrind: bool) -> Se
          structs, converted by hand) and applied with a plain `match`. No store, no registry."
             .to_owned(),
         "What limits it: the store lends its records to the load (`EventStore::visit_stream`) \
-         a run at a time (the records of the stream that sit next to each other in its log), \
-         so per event the framework adds its name dispatch and the version and bounds checks \
-         to the `serde_json` work both sides do, and one dynamic call per run: within about \
-         2% of the hand-written loop in instructions for current events. A typed upcaster \
+         a run at a time (the records of the stream that sit next to each other in its log, \
+         found by bisection over the stream's log indexes), so per event the framework adds \
+         its name dispatch, the tombstone, version and end checks to the `serde_json` work \
+         both sides do, and one dynamic call per run: about 13 instructions per event, within \
+         1% of the hand-written loop for current events. A typed upcaster \
          that returns the event type hands its struct over as built, and a record one version \
          behind is decoded from its text straight into the upcaster's input; the upcaster is \
          still reached through the registry's function pointers, about 200 instructions per \
-         old event more than the inlined hand conversion, hence about 3% with 10% of events \
+         old event more than the inlined hand conversion, hence about 2% with 10% of events \
          old. The rest of the throughput gap is memory: each record is a whole envelope (128 \
          bytes, aligned so that the fields a load reads share one cache line, with the ids, \
          stream and metadata in the second) where the baseline walks 40-byte rows; under \

@@ -1,5 +1,6 @@
 //! Reads for aggregate loads: the five columns a replay uses, decoded by
-//! position, and a snapshot with the events after it in one statement.
+//! position, the whole stream with one statement; and a snapshot with the
+//! events after it in one statement.
 //!
 //! A load looks at each record's version, name, schema version and payload
 //! (and its position, to name a record that does not decode); never at its
@@ -24,17 +25,23 @@ use super::Reads;
 use crate::error::store_error;
 use crate::row::Names;
 
-/// The events of stream `$1` from version `$2`, at most `$3`, as a replay
-/// reads them (columns as [`Replayed::event`] decodes them).
+/// The events of stream `$1` from version `$2`, as a replay reads them
+/// (columns as [`Replayed::event`] decodes them).
+///
+/// One statement for the whole stream, not keyset pages: a load takes each
+/// run of records as it arrives and never waits on anything else, so the
+/// rows do not pile up, and a second page would cost a round trip and a
+/// plan of its own (for a stream that is much of its table, a sequential
+/// scan and a sort).
 pub(super) const REPLAY_STREAM: &str = "\
 SELECT event_name, stream_version, schema_version, payload::text, global_position
 FROM {schema}.events
 WHERE stream_id = $1 AND stream_version >= $2
-ORDER BY stream_version LIMIT $3";
+ORDER BY stream_version";
 
 /// The snapshot of stream `$1` of revision `$2` at a version up to `$3`,
-/// if any, then at most `$4` events after it (after version 0 without one),
-/// in one snapshot of the database.
+/// if any, then the events after it (after version 0 without one), in one
+/// snapshot of the database.
 ///
 /// The snapshot's row (the only one with a `taken_at`) comes first: a
 /// `UNION ALL` outside a parallel plan (and a plan reading a CTE is never
@@ -53,13 +60,13 @@ UNION ALL
 (SELECT event_name, stream_version, schema_version, payload::text, global_position, NULL
 FROM {schema}.events
 WHERE stream_id = $1 AND stream_version > COALESCE((SELECT version FROM snapshot), 0)
-ORDER BY stream_version LIMIT $4)";
+ORDER BY stream_version)";
 
 /// Records lent per call of the visitor.
 const RUN: usize = 256;
 
 /// Lends the events of `stream_id` from `from_version` to `visit` with the
-/// fields of `RecordFields::REPLAY`, a page at a time.
+/// fields of `RecordFields::REPLAY`, read with one statement.
 pub(crate) async fn visit_replay(
     reads: &Reads,
     stream_id: &str,
@@ -70,15 +77,14 @@ pub(crate) async fn visit_replay(
     replayed.visit_from(reads, from_version, visit).await
 }
 
-/// Reads the snapshot `wanted` accepts and the events after it in one
-/// statement (more pages, if any, as [`visit_replay`] reads them), for `load`.
+/// Reads the snapshot `wanted` accepts and the events after it with one
+/// statement, for `load`.
 pub(crate) async fn visit_after_snapshot(
     reads: &Reads,
     stream_id: &str,
     wanted: SnapshotWanted,
     load: &mut dyn StreamLoad,
 ) -> Result<(), StoreError> {
-    let page = i64::from(reads.options.page_size());
     // A revision beyond bigint cannot be stored: no snapshot matches.
     let revision = i64::try_from(wanted.revision).unwrap_or(-1);
     let max_version = i64::try_from(wanted.max_version).unwrap_or(i64::MAX);
@@ -87,7 +93,6 @@ pub(crate) async fn visit_after_snapshot(
         .bind(stream_id)
         .bind(revision)
         .bind(max_version)
-        .bind(page)
         .fetch(&reads.pool);
     let mut first = match rows.next().await {
         None => return Ok(()),
@@ -104,11 +109,11 @@ pub(crate) async fn visit_after_snapshot(
                 .await;
         }
     }
-    let visit = &mut |records: &[RecordedEvent]| load.events(records);
-    match replayed.pass(first, rows, page, visit).await? {
-        Pass::Stopped | Pass::Ended => Ok(()),
-        Pass::Full { next } => replayed.visit_from(reads, next, visit).await,
-    }
+    replayed
+        .pass(first, rows, &mut |records: &[RecordedEvent]| {
+            load.events(records)
+        })
+        .await
 }
 
 /// Whether a row of [`AFTER_SNAPSHOT`] is the snapshot's.
@@ -138,16 +143,6 @@ fn decode_snapshot(row: &PgRow, stream_id: &str, revision: u64) -> Result<Snapsh
     })
 }
 
-/// How a page ended.
-enum Pass {
-    /// The visitor stopped.
-    Stopped,
-    /// Fewer rows than a page: the stream ends here.
-    Ended,
-    /// A full page: there may be more from version `next`.
-    Full { next: u64 },
-}
-
 /// A replay's read in progress: the run lent next and what its records share.
 struct Replayed {
     stream_id: Arc<str>,
@@ -169,33 +164,25 @@ impl Replayed {
         }
     }
 
-    /// Pages of [`REPLAY_STREAM`] from `from_version` until the stream
-    /// ends or `visit` stops.
+    /// [`REPLAY_STREAM`] from `from_version` until the stream ends or
+    /// `visit` stops.
     async fn visit_from(
         &mut self,
         reads: &Reads,
         from_version: u64,
         visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> Result<(), StoreError> {
-        let page = i64::from(reads.options.page_size());
         // Versions start at 1; one beyond bigint cannot exist.
-        let mut next = i64::try_from(from_version.max(1)).unwrap_or(i64::MAX);
-        loop {
-            let rows = sqlx::query(reads.statements.replay_stream.get())
-                .bind(&*self.stream_id)
-                .bind(next)
-                .bind(page)
-                .fetch(&reads.pool);
-            match self.pass(None, rows, page, visit).await? {
-                Pass::Stopped | Pass::Ended => return Ok(()),
-                Pass::Full { next: after } => {
-                    next = i64::try_from(after).unwrap_or(i64::MAX);
-                }
-            }
-        }
+        let from = i64::try_from(from_version.max(1)).unwrap_or(i64::MAX);
+        let rows = sqlx::query(reads.statements.replay_stream.get())
+            .bind(&*self.stream_id)
+            .bind(from)
+            .fetch(&reads.pool);
+        self.pass(None, rows, visit).await
     }
 
-    /// Lends `first` and then `rows` (at most `page` in all) in runs.
+    /// Lends `first` and then `rows` in runs, until they end or `visit`
+    /// stops.
     ///
     /// The records before a failure come first, as the trait's default
     /// `visit_stream` has it: the visitor may stop at one of them, and then
@@ -204,12 +191,9 @@ impl Replayed {
         &mut self,
         first: Option<PgRow>,
         mut rows: BoxStream<'_, Result<PgRow, sqlx::Error>>,
-        page: i64,
         visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
-    ) -> Result<Pass, StoreError> {
+    ) -> Result<(), StoreError> {
         self.run.clear();
-        let mut seen = 0;
-        let mut last = 0;
         let mut pending = first.map(Ok);
         loop {
             let row = match pending.take() {
@@ -219,36 +203,29 @@ impl Replayed {
                     None => break,
                 },
             };
-            seen += 1;
             let decoded = row.map_err(store_error).and_then(|row| self.event(&row));
             match decoded {
                 Ok(record) => {
-                    last = record.stream_version;
                     self.run.push(record);
                     if self.run.len() == RUN {
                         if !visit(&self.run) {
-                            return Ok(Pass::Stopped);
+                            return Ok(());
                         }
                         self.run.clear();
                     }
                 }
                 Err(error) => {
                     if !self.run.is_empty() && !visit(&self.run) {
-                        return Ok(Pass::Stopped);
+                        return Ok(());
                     }
                     return Err(error);
                 }
             }
         }
-        if !self.run.is_empty() && !visit(&self.run) {
-            return Ok(Pass::Stopped);
+        if !self.run.is_empty() {
+            visit(&self.run);
         }
-        if seen < page {
-            return Ok(Pass::Ended);
-        }
-        Ok(Pass::Full {
-            next: last.saturating_add(1),
-        })
+        Ok(())
     }
 
     /// One event row: name, version, schema version, payload, position.

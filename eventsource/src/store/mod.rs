@@ -172,8 +172,9 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// Offers the snapshot, if there is one, to `load` first, then lends
     /// it the events after the snapshot's version (from version 1 when
-    /// there is no snapshot or `load` declines it), with the fields of
-    /// [`RecordFields::REPLAY`], until the stream ends or `load` stops.
+    /// there is no snapshot or `load` declines it) up to
+    /// `wanted.max_version`, with the fields of [`RecordFields::REPLAY`],
+    /// until the stream ends there or `load` stops.
     /// Returns `Ok(false)` having read nothing when this store does not
     /// keep `home`'s snapshots (the default): the caller then loads the
     /// snapshot and visits the stream itself.

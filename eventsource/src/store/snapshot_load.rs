@@ -10,8 +10,8 @@ use crate::store::Snapshot;
 pub struct SnapshotWanted {
     /// The aggregate's snapshot revision: a snapshot of another is ignored.
     pub revision: u64,
-    /// The highest version the load may start from: a later snapshot is
-    /// ignored (a load of an earlier version).
+    /// The highest version the load reads (a load of an earlier version):
+    /// a later snapshot is ignored, and the events end there.
     pub max_version: u64,
 }
 

@@ -268,6 +268,16 @@
 //!   result is complete and `subscribe(last + 1)` can follow on safely.
 //! - `head_position` is the highest committed position; `stream_version`
 //!   the version of a stream's last event.
+//! - Aggregate loads (`visit_stream_with` asking for
+//!   `RecordFields::REPLAY`) select five columns (name, version, schema
+//!   version, payload, position), decoded by position: no metadata, id,
+//!   aggregate type or recording time. With the store as its own snapshot
+//!   store, a load reads the snapshot and the first page of the events after
+//!   it in one statement (`visit_stream_after_snapshot`).
+//! - A subscription reads each round's pages in a task of its own, on the
+//!   connection the round's horizon was found on, a page ahead of its
+//!   consumer: the server reads the next page while the consumer handles
+//!   the current one.
 //!
 //! A row that cannot be turned into a [`RecordedEvent`](eventsource::RecordedEvent)
 //! (metadata of the wrong shape, say) yields one

@@ -20,6 +20,13 @@ pub(crate) struct Names {
     events: Recent,
 }
 
+impl Names {
+    /// The shared text of an event name.
+    pub(crate) fn event_name(&mut self, name: &str) -> Arc<str> {
+        self.events.get(name)
+    }
+}
+
 /// A handful of recent values, searched linearly (cheaper than hashing here).
 #[derive(Debug, Default)]
 struct Recent {

@@ -6,10 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use eventsource::RecordedEvent;
 use eventsource::store::{
     AppendResult, ArchiveStatus, ArchivedStream, CheckpointStore, DeleteMode, Deletion,
-    EventFilter, EventStream, Snapshot, SnapshotStore, StoredEventType, StreamQuery, StreamSummary,
-    Subscription, Truncation,
+    EventFilter, EventStream, RecordFields, Snapshot, SnapshotHome, SnapshotStore, SnapshotWanted,
+    StoredEventType, StreamLoad, StreamQuery, StreamSummary, Subscription, Truncation,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
 use sqlx::postgres::PgPoolOptions;
@@ -31,7 +32,7 @@ use crate::processing::{
 };
 use crate::read::archive::{self as archive_reads, ArchiveReads};
 use crate::read::summary::Summaries;
-use crate::read::{self, Reads, subscribe};
+use crate::read::{self, Reads, loads, subscribe};
 use crate::replica::ReplicaReads;
 use crate::snapshots::Snapshots;
 
@@ -82,6 +83,10 @@ pub struct PgEventStore {
     archive_reads: Arc<ArchiveReads>,
     /// Whether the transaction-id guard passed (see `append::xid_guard`).
     xid: Arc<XidGuard>,
+    /// Names this store's snapshots, so that a load whose snapshot store
+    /// is this store reads the snapshot and the events in one statement.
+    /// A fresh one whenever the snapshot reads move (`with_replica`).
+    snapshot_home: SnapshotHome,
 }
 
 impl PgEventStore {
@@ -146,6 +151,7 @@ impl PgEventStore {
             xid,
             pool,
             options: Arc::new(options),
+            snapshot_home: SnapshotHome::new(),
         }
     }
 
@@ -202,6 +208,9 @@ impl PgEventStore {
         self.reads = log;
         self.summaries = Arc::new(Summaries::new(standby.clone(), self.options.schema()));
         self.replica = Some((standby, reads));
+        // The events and the snapshots a load reads together must come from
+        // the same server: clones made before this point read elsewhere.
+        self.snapshot_home = SnapshotHome::new();
         self
     }
 
@@ -489,6 +498,42 @@ impl EventStore for PgEventStore {
         read::read_stream(self.loads.clone(), stream_id, from_version)
     }
 
+    /// With [`RecordFields::REPLAY`] (what a load asks for), one statement
+    /// per page of 5 columns (name, version, schema version, payload,
+    /// position) decoded by position; with more, the rows of `read_stream`.
+    async fn visit_stream_with(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        fields: RecordFields,
+        visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        if fields.metadata || fields.envelope {
+            return self.visit_stream(stream_id, from_version, visit).await;
+        }
+        loads::visit_replay(&self.loads, stream_id, from_version, visit)
+            .instrument(self.db_span("SELECT"))
+            .await
+    }
+
+    /// One statement for the snapshot and a page of the events after it,
+    /// when `home` is this store's (see [`SnapshotStore::home`]).
+    async fn visit_stream_after_snapshot(
+        &self,
+        stream_id: &str,
+        home: &SnapshotHome,
+        wanted: SnapshotWanted,
+        load: &mut dyn StreamLoad,
+    ) -> Result<bool, StoreError> {
+        if *home != self.snapshot_home {
+            return Ok(false);
+        }
+        loads::visit_after_snapshot(&self.loads, stream_id, wanted, load)
+            .instrument(self.db_span("SELECT"))
+            .await?;
+        Ok(true)
+    }
+
     fn read_all(&self, from_position: u64, filter: EventFilter) -> EventStream {
         read::read_all(self.reads.clone(), from_position, filter)
     }
@@ -628,6 +673,10 @@ impl SnapshotStore for PgEventStore {
     async fn delete(&self, stream_id: &str) -> Result<(), StoreError> {
         self.snapshots.delete(stream_id).await
     }
+
+    fn home(&self) -> Option<SnapshotHome> {
+        Some(self.snapshot_home.clone())
+    }
 }
 
 #[async_trait]
@@ -715,7 +764,7 @@ mod tests {
         };
         let store = PgEventStore::with_options(pool, PgStoreOptions::new("shop").unwrap());
         let all = statements(&store);
-        assert_eq!(all.len(), 101, "every statement is listed");
+        assert_eq!(all.len(), 103, "every statement is listed");
         for (name, sql) in &all {
             let text = sql.as_str();
             println!("-- {name}\n{text};\n");

@@ -120,7 +120,7 @@ async fn a_filter_matching_no_check_does_not_pass() {
     })
     .await;
     assert!(!report.passed());
-    assert_eq!(conformance::check_names().count(), 49);
+    assert_eq!(conformance::check_names().count(), 51);
 }
 
 fn clone(item: &Result<SubscriptionItem, StoreError>) -> Result<SubscriptionItem, StoreError> {

@@ -7,6 +7,8 @@
 
 pub(crate) mod archive;
 pub(crate) mod horizon_stall;
+pub(crate) mod loads;
+mod prefetch;
 mod stream_pages;
 pub(crate) mod subscribe;
 pub(crate) mod summary;
@@ -111,6 +113,10 @@ impl FilterShape {
 #[derive(Debug)]
 struct Statements {
     read_stream: Sql,
+    /// A stream as a replay reads it (see `loads`).
+    replay_stream: Sql,
+    /// A snapshot and the events after it (see `loads`).
+    after_snapshot: Sql,
     /// By [`FilterShape::index`].
     read_all: Vec<Sql>,
     /// By [`FilterShape::index`].
@@ -123,6 +129,8 @@ impl Statements {
     fn new(schema: &Identifier) -> Self {
         Self {
             read_stream: Sql::new(READ_STREAM, schema),
+            replay_stream: Sql::new(loads::REPLAY_STREAM, schema),
+            after_snapshot: Sql::new(loads::AFTER_SNAPSHOT, schema),
             read_all: FilterShape::all()
                 .map(|shape| Sql::with_filter(READ_ALL, schema, &shape.conditions(4)))
                 .collect(),
@@ -210,6 +218,8 @@ impl Reads {
         let s = &self.statements;
         let mut all = vec![
             ("read_stream".to_owned(), &s.read_stream),
+            ("replay_stream".to_owned(), &s.replay_stream),
+            ("after_snapshot".to_owned(), &s.after_snapshot),
             ("horizon".to_owned(), &s.horizon),
             ("head_position".to_owned(), &s.head_position),
         ];

@@ -25,14 +25,14 @@ use std::time::Duration;
 
 use eventsource::StoreError;
 use eventsource::store::{EventFilter, Subscription, SubscriptionItem};
-use futures::StreamExt;
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 
 use super::horizon_stall::Stall;
-use super::{Bound, Reads, decode_global, horizon, start_after};
+use super::prefetch::{self, Handed};
+use super::{Reads, horizon, start_after};
 use crate::error::store_error;
-use crate::row::{Names, Unreadable};
+use crate::row::Unreadable;
 use eventsource::backoff::{Backoff, Delays};
 
 /// What to do after a failed round.
@@ -120,9 +120,6 @@ pub(crate) fn subscribe(
         // Nothing can be stored beyond bigint: the subscription stays idle.
         let mut after = start_after(from_position).unwrap_or(i64::MAX);
         let mut wake = reads.notifications.subscribe(&reads.primary);
-        let bound = Bound::new(&filter);
-        let page_size = i64::from(reads.options.page_size());
-        let mut names = Names::default();
         let mut recheck = Backoff::new(Duration::from_millis(1), reads.options.recheck_max()).delays();
         let mut retries = Retries::new(reads.options.reconnect_limit());
         let mut reported = None;
@@ -139,41 +136,55 @@ pub(crate) fn subscribe(
             // server in one state or later (see `horizon`).
             match open_round(&reads).await {
                 Err(err) => failed = Some(err),
-                Ok((mut conn, before, head)) => {
+                Ok((conn, before, head)) => {
                     if before > after.saturating_add(1) {
-                        'pages: loop {
-                            let mut rows = bound.page(&reads, &mut conn, after, before);
-                            let mut seen = 0;
-                            while let Some(row) = rows.next().await {
-                                seen += 1;
-                                match decode_global(row, &mut names) {
-                                    Ok(event) => {
-                                        after = i64::try_from(event.global_position).unwrap_or(i64::MAX);
-                                        yield Ok(SubscriptionItem::Event(event));
+                        // Read a page ahead, on the round's connection (see `prefetch`).
+                        let mut pages = prefetch::read_round(
+                            reads.clone(),
+                            filter.clone(),
+                            conn,
+                            after,
+                            before,
+                        );
+                        loop {
+                            match pages.next().await {
+                                Some(Handed::Rows(rows)) => {
+                                    for decoded in rows {
+                                        match decoded {
+                                            Ok(event) => {
+                                                after = i64::try_from(event.global_position).unwrap_or(i64::MAX);
+                                                yield Ok(SubscriptionItem::Event(event));
+                                            }
+                                            // A record that is there but unreadable takes its
+                                            // place in the log; the subscription goes on.
+                                            Err(Unreadable::Corrupt(record)) if record.global_position > 0 => {
+                                                after = i64::try_from(record.global_position).unwrap_or(i64::MAX);
+                                                yield Ok(SubscriptionItem::Corrupt(record));
+                                            }
+                                            Err(other) => {
+                                                failed = Some(other.into_store_error());
+                                                break;
+                                            }
+                                        }
                                     }
-                                    // A record that is there but unreadable takes its
-                                    // place in the log; the subscription goes on.
-                                    Err(Unreadable::Corrupt(record)) if record.global_position > 0 => {
-                                        after = i64::try_from(record.global_position).unwrap_or(i64::MAX);
-                                        yield Ok(SubscriptionItem::Corrupt(record));
-                                    }
-                                    Err(other) => {
-                                        failed = Some(other.into_store_error());
-                                        break 'pages;
+                                    if failed.is_some() {
+                                        break;
                                     }
                                 }
-                            }
-                            if seen < page_size {
-                                break;
+                                Some(Handed::Done) => break,
+                                None => {
+                                    failed = Some(prefetch::reader_gone());
+                                    break;
+                                }
                             }
                         }
                         if failed.is_none() {
                             after = before - 1;
                         }
+                    } else {
+                        drop(conn);
                     }
                     pending = head.is_some_and(|h| h >= before);
-                    // The diagnosis may need a connection of its own.
-                    drop(conn);
                     stall.observe(&reads.probe(), before, head).await;
                 }
             }

@@ -12,7 +12,7 @@ use crate::aggregate::Aggregate;
 use crate::error::Error;
 use crate::event::EventSet;
 use crate::event::RecordedEvent;
-use crate::store::{StoreError, TOMBSTONE};
+use crate::store::{RecordFields, Snapshot, SnapshotWanted, StoreError, StreamLoad, TOMBSTONE};
 
 /// Where a load stops.
 #[derive(Clone, Copy, Debug)]
@@ -80,25 +80,44 @@ impl<A: Aggregate> Repository<A> {
             archived_events = tracing::field::Empty,
         );
         async {
-            let (state, snapshot_version) = self.start_state(stream_id, until).await?;
             let mut replay = Replay {
                 stream_id,
                 until,
-                state,
-                version: snapshot_version.unwrap_or(0),
+                state: A::default(),
+                version: 0,
                 applied: 0,
                 failure: None,
                 gap_at: None,
                 ended: false,
             };
-            // The records are lent, not copied: each is decoded and applied
-            // in place, with no allocation beyond the payload's own decode.
-            let from = replay.version + 1;
-            self.store
-                .visit_stream(stream_id, from, &mut |records: &[RecordedEvent]| {
-                    replay.take_all(records, true)
-                })
-                .await?;
+            // A load by time reads the recording times; no load reads the
+            // metadata, which a store may then leave unread.
+            let fields = match until {
+                Until::Time(_) => RecordFields::REPLAY.with_envelope(),
+                Until::Latest | Until::Version(_) => RecordFields::REPLAY,
+            };
+            let mut snapshot_version = None;
+            if !self
+                .snapshot_and_events(stream_id, until, &mut replay, &mut snapshot_version)
+                .await?
+            {
+                let (state, version) = self.start_state(stream_id, until).await?;
+                replay.state = state;
+                replay.version = version.unwrap_or(0);
+                snapshot_version = version;
+                // The records are lent, not copied: each is decoded and
+                // applied in place, with no allocation beyond the payload's
+                // own decode.
+                let from = replay.version + 1;
+                self.store
+                    .visit_stream_with(
+                        stream_id,
+                        from,
+                        fields,
+                        &mut |records: &[RecordedEvent]| replay.take_all(records, true),
+                    )
+                    .await?;
+            }
             // The hot log starts after the next version: the versions
             // between were archived (or truncated, which the archive
             // cannot fill and the replay then reports).
@@ -117,9 +136,12 @@ impl<A: Aggregate> Repository<A> {
                 archived_events = replay.applied - before;
                 if replay.failure.is_none() && !replay.ended {
                     self.store
-                        .visit_stream(stream_id, hot_from, &mut |records: &[RecordedEvent]| {
-                            replay.take_all(records, false)
-                        })
+                        .visit_stream_with(
+                            stream_id,
+                            hot_from,
+                            fields,
+                            &mut |records: &[RecordedEvent]| replay.take_all(records, false),
+                        )
                         .await?;
                 }
             }
@@ -144,6 +166,36 @@ impl<A: Aggregate> Repository<A> {
         }
         .instrument(span)
         .await
+    }
+
+    /// The snapshot and the events after it read together, when the event
+    /// store keeps the snapshot store's snapshots itself (see
+    /// [`EventStore::visit_stream_after_snapshot`](crate::store::EventStore::visit_stream_after_snapshot)):
+    /// `false` when it does not, having read nothing.
+    async fn snapshot_and_events(
+        &self,
+        stream_id: &str,
+        until: Until,
+        replay: &mut Replay<'_, A>,
+        snapshot_version: &mut Option<u64>,
+    ) -> Result<bool, Error> {
+        let max_version = match until {
+            Until::Latest => u64::MAX,
+            Until::Version(v) => v,
+            Until::Time(_) => return Ok(false),
+        };
+        let Some(home) = self.snapshots.as_ref().and_then(|s| s.home()) else {
+            return Ok(false);
+        };
+        let wanted = SnapshotWanted::new(A::SNAPSHOT_REVISION, max_version);
+        let mut load = FromSnapshot {
+            replay,
+            snapshot_version,
+        };
+        Ok(self
+            .store
+            .visit_stream_after_snapshot(stream_id, &home, wanted, &mut load)
+            .await?)
     }
 
     /// The state to replay from: a usable snapshot's, or the default.
@@ -171,22 +223,52 @@ impl<A: Aggregate> Repository<A> {
         if snapshot.version > limit {
             return Ok((A::default(), None));
         }
-        match A::decode_snapshot(&snapshot.state) {
-            Some(Ok(state)) => {
-                tracing::Span::current().record("snapshot_version", snapshot.version);
-                Ok((state, Some(snapshot.version)))
-            }
-            Some(Err(error)) => {
-                tracing::warn!(
-                    stream_id,
-                    version = snapshot.version,
-                    %error,
-                    "ignoring a snapshot that does not decode; replaying the stream"
-                );
-                Ok((A::default(), None))
-            }
+        match decode_snapshot::<A>(&snapshot) {
+            Some(state) => Ok((state, Some(snapshot.version))),
             None => Ok((A::default(), None)),
         }
+    }
+}
+
+/// The state of `snapshot`, if it decodes (a warning if not).
+fn decode_snapshot<A: Aggregate>(snapshot: &Snapshot) -> Option<A> {
+    match A::decode_snapshot(&snapshot.state) {
+        Some(Ok(state)) => {
+            tracing::Span::current().record("snapshot_version", snapshot.version);
+            Some(state)
+        }
+        Some(Err(error)) => {
+            tracing::warn!(
+                stream_id = &*snapshot.stream_id,
+                version = snapshot.version,
+                %error,
+                "ignoring a snapshot that does not decode; replaying the stream"
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// A replay that starts from the snapshot the store offers, if it decodes.
+struct FromSnapshot<'r, 's, A> {
+    replay: &'r mut Replay<'s, A>,
+    snapshot_version: &'r mut Option<u64>,
+}
+
+impl<A: Aggregate> StreamLoad for FromSnapshot<'_, '_, A> {
+    fn snapshot(&mut self, snapshot: &Snapshot) -> bool {
+        let Some(state) = decode_snapshot::<A>(snapshot) else {
+            return false;
+        };
+        self.replay.state = state;
+        self.replay.version = snapshot.version;
+        *self.snapshot_version = Some(snapshot.version);
+        true
+    }
+
+    fn events(&mut self, records: &[RecordedEvent]) -> bool {
+        self.replay.take_all(records, true)
     }
 }
 

@@ -156,7 +156,9 @@ impl<A: Aggregate> Repository<A> {
 
     /// Keeps the states of up to `capacity` recently used aggregates in
     /// memory, so commands on them skip the load: one round trip (the
-    /// append) instead of a snapshot read, an events read and the append.
+    /// append) instead of the load's (a snapshot read and an events read,
+    /// or one read of both when the event store keeps the snapshots) and
+    /// the append.
     ///
     /// Safe with other writers: the append still states the cached version,
     /// so a state another process moved on is caught as a conflict and the

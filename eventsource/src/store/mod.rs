@@ -6,6 +6,7 @@ mod catalog;
 mod checkpoint;
 mod corrupt;
 mod error;
+mod fields;
 mod filter;
 mod into_store;
 mod invalid;
@@ -13,6 +14,7 @@ pub mod lifecycle;
 mod partition;
 pub mod rules;
 mod snapshot;
+mod snapshot_load;
 
 use std::collections::BTreeMap;
 
@@ -28,12 +30,14 @@ pub use catalog::{StoredEventType, StreamQuery, StreamSummary};
 pub use checkpoint::CheckpointStore;
 pub use corrupt::CorruptRecord;
 pub use error::{CurrentVersion, StoreError};
+pub use fields::RecordFields;
 pub use filter::EventFilter;
 pub use into_store::{IntoEventStore, IntoSnapshotStore};
 pub use invalid::{InvalidRequest, RequestField};
 pub use lifecycle::{DeleteMode, Deletion, StreamDeleted, TOMBSTONE, Truncation};
 pub use partition::{BUCKETS, InvalidPartition, PartitionFilter, partition_of, stream_bucket};
-pub use snapshot::{Snapshot, SnapshotStore};
+pub use snapshot::{Snapshot, SnapshotHome, SnapshotStore};
+pub use snapshot_load::{SnapshotWanted, StreamLoad};
 
 /// A stream of stored events, read lazily in store order.
 pub type EventStream = BoxStream<'static, Result<RecordedEvent, StoreError>>;
@@ -142,6 +146,47 @@ pub trait EventStore: Send + Sync + 'static {
             visit(&run);
         }
         Ok(())
+    }
+
+    /// Like [`EventStore::visit_stream`], filling in of each record only
+    /// `fields` (see [`RecordFields`]): what a load reads,
+    /// [`RecordFields::REPLAY`], a store on a server can select, transfer
+    /// and convert alone.
+    ///
+    /// The default lends every field, through `visit_stream`.
+    async fn visit_stream_with(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        fields: RecordFields,
+        visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        let _ = fields;
+        self.visit_stream(stream_id, from_version, visit).await
+    }
+
+    /// Reads the latest snapshot of `stream_id` that `wanted` accepts and
+    /// the events after it together, when this store keeps the snapshots
+    /// of `home` (a [`SnapshotStore::home`]) itself: one round trip where
+    /// a snapshot read and a stream read take two.
+    ///
+    /// Offers the snapshot, if there is one, to `load` first, then lends
+    /// it the events after the snapshot's version (from version 1 when
+    /// there is no snapshot or `load` declines it) up to
+    /// `wanted.max_version`, with the fields of [`RecordFields::REPLAY`],
+    /// until the stream ends there or `load` stops.
+    /// Returns `Ok(false)` having read nothing when this store does not
+    /// keep `home`'s snapshots (the default): the caller then loads the
+    /// snapshot and visits the stream itself.
+    async fn visit_stream_after_snapshot(
+        &self,
+        stream_id: &str,
+        home: &SnapshotHome,
+        wanted: SnapshotWanted,
+        load: &mut dyn StreamLoad,
+    ) -> Result<bool, StoreError> {
+        let _ = (stream_id, home, wanted, load);
+        Ok(false)
     }
 
     /// The events of the global log from `from_position` (inclusive) that pass

@@ -39,4 +39,36 @@ pub trait SnapshotStore: Send + Sync + 'static {
 
     /// Forgets the snapshot of `stream_id`.
     async fn delete(&self, stream_id: &str) -> Result<(), StoreError>;
+
+    /// Where this store keeps its snapshots, when an event store keeps its
+    /// events there too and can read a snapshot and the events after it at
+    /// once (see [`EventStore::visit_stream_after_snapshot`](crate::store::EventStore::visit_stream_after_snapshot)).
+    /// The default: nowhere an event store knows of.
+    fn home(&self) -> Option<SnapshotHome> {
+        None
+    }
 }
+
+/// Names the place a snapshot store keeps its snapshots ([`SnapshotStore::home`]).
+///
+/// Equal only to its own clones: a store hands out clones of one value, so
+/// an event store recognises its own snapshots and nothing else, and a
+/// wrapper that does not forward [`SnapshotStore::home`] is never taken for
+/// the store it wraps.
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotHome(Arc<()>);
+
+impl SnapshotHome {
+    /// A home equal to no other.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for SnapshotHome {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SnapshotHome {}

@@ -607,11 +607,14 @@ const NOTES: &[&str] = &[
      database-wide lock), sent at most once per 5 ms. Single events from one task wait on \
      the commit's WAL flush on both sides (see the single-row `pgbench` ceiling and the \
      `pg_test_fsync` figure under Machine, measured in the same run).",
-    "Commands from 16 writers: without the cache each command takes three round trips — \
-     the snapshot, the events after it (50 on average with a snapshot every 100 events) and \
-     the append, plus a snapshot save every 100 commands — where a raw insert takes one, and \
-     client and server share two cores that these rounds keep busy, so they run at roughly \
-     a quarter to a third of the raw insert rate. With \
+    "Commands from 16 writers: without the cache each command takes two round trips: \
+     one statement returns the snapshot and the events after it (50 on average with a \
+     snapshot every 100 events; the store is its own snapshot store, so \
+     `EventStore::visit_stream_after_snapshot` reads both at once, five columns per event), \
+     then the append, plus a snapshot save every 100 commands, where a raw insert takes one \
+     round trip; and client and server share two cores that these rounds keep busy: decoding \
+     and applying 50 events per command, and the server reading them, are work the raw \
+     insert does not do. With \
      `CommandBus::with_cache::<Account>(…)` the states of recently used aggregates stay in memory: a command costs the append alone (the \
      append states the cached version, so a write by another process is still caught as a \
      conflict and the command reruns on a fresh load), and the rate approaches that of \

@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 use crate::clock::Clock;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::store::ExpectedVersion::{Any, NoStream};
-use crate::store::{EventFilter, PartitionFilter, partition_of};
+use crate::store::{EventFilter, PartitionFilter, RecordFields, partition_of};
 
 use super::support::{
     AGG, Step, append, batch, ensure, event, ids, increasing, read_all, read_stream, sent_ids,
@@ -339,5 +339,100 @@ pub(super) async fn head_position_and_stream_version(s: Subject) -> Outcome {
             "stream `{stream}` is at {got:?}, expected {version:?}"
         );
     }
+    Ok(())
+}
+
+/// The fields every stream read fills in, whatever it was asked for.
+pub(super) fn replayed(e: &RecordedEvent) -> (String, u64, u64, u32, String, String) {
+    (
+        e.stream_id.to_string(),
+        e.stream_version,
+        e.global_position,
+        e.schema_version,
+        e.event_name.to_string(),
+        e.payload.to_string(),
+    )
+}
+
+pub(super) async fn visit_with_replay_fields_lends_the_same_events(s: Subject) -> Outcome {
+    let store = &*s.events;
+    append(store, "a", NoStream, batch(1, 3)).await?;
+    append(store, "b", NoStream, batch(10, 2)).await?;
+    append(store, "a", Any, batch(4, 300)).await?;
+    for from in [0, 1, 2, 256, 303, 304] {
+        let full: Vec<_> = read_stream(store, "a", from)
+            .await?
+            .iter()
+            .map(replayed)
+            .collect();
+        for fields in [RecordFields::REPLAY, RecordFields::ALL] {
+            let mut lent = Vec::new();
+            store
+                .visit_stream_with("a", from, fields, &mut |records: &[RecordedEvent]| {
+                    lent.extend(records.iter().map(replayed));
+                    true
+                })
+                .await
+                .step(&format!("visit_stream_with(`a`, {from}, {fields:?})"))?;
+            ensure!(
+                lent == full,
+                "visit_stream_with(`a`, {from}, {fields:?}) lent {} events, read_stream \
+                 returned {}, or they differ",
+                lent.len(),
+                full.len()
+            );
+        }
+    }
+    // The fields asked for are filled in.
+    let stored = read_stream(store, "a", 1).await?;
+    let mut lent = Vec::new();
+    store
+        .visit_stream_with(
+            "a",
+            1,
+            RecordFields::ALL,
+            &mut |records: &[RecordedEvent]| {
+                lent.extend_from_slice(records);
+                true
+            },
+        )
+        .await
+        .step("visit_stream_with(`a`, 1, ALL)")?;
+    ensure!(
+        lent == stored,
+        "visit_stream_with(ALL) lent other records than read_stream returned"
+    );
+    // A visitor that stops is not called again.
+    let mut calls = 0;
+    store
+        .visit_stream_with(
+            "a",
+            1,
+            RecordFields::REPLAY,
+            &mut |_: &[RecordedEvent]| {
+                calls += 1;
+                false
+            },
+        )
+        .await
+        .step("a stopped visit")?;
+    ensure!(
+        calls == 1,
+        "a visitor that stopped was called {calls} times"
+    );
+    let mut missing = 0;
+    store
+        .visit_stream_with(
+            "missing",
+            1,
+            RecordFields::REPLAY,
+            &mut |r: &[RecordedEvent]| {
+                missing += r.len();
+                true
+            },
+        )
+        .await
+        .step("visiting a missing stream")?;
+    ensure!(missing == 0, "a missing stream lent {missing} events");
     Ok(())
 }

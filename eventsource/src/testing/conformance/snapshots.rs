@@ -5,9 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta};
 
 use crate::clock::Clock;
-use crate::store::Snapshot;
+use crate::event::RecordedEvent;
+use crate::store::ExpectedVersion::NoStream;
+use crate::store::{Snapshot, SnapshotWanted, StreamLoad};
 
-use super::support::{AGG, Step, ensure, same_json};
+use super::reads::replayed;
+use super::support::{AGG, Step, append, batch, ensure, read_stream, same_json};
 use super::{Outcome, Subject};
 
 fn snapshot(stream: &str, version: u64, balance: u64) -> Snapshot {
@@ -109,4 +112,96 @@ pub(super) async fn delete_forgets(s: Subject) -> Outcome {
         Some(loaded) => same_snapshot(&loaded, &lower),
         None => Err("a snapshot saved after a delete did not load".into()),
     }
+}
+
+/// What a load given a snapshot and events together was offered.
+struct Recorder {
+    accept: bool,
+    offered: Option<Snapshot>,
+    events: Vec<RecordedEvent>,
+}
+
+impl StreamLoad for Recorder {
+    fn snapshot(&mut self, snapshot: &Snapshot) -> bool {
+        self.offered = Some(snapshot.clone());
+        self.accept
+    }
+
+    fn events(&mut self, records: &[RecordedEvent]) -> bool {
+        self.events.extend_from_slice(records);
+        true
+    }
+}
+
+pub(super) async fn one_read_of_snapshot_and_events_matches_two(s: Subject) -> Outcome {
+    let Some(home) = s.snapshots.home() else {
+        // Snapshots no event store reads with its events: nothing to check.
+        return Ok(());
+    };
+    let events = &*s.events;
+    append(events, "a", NoStream, batch(1, 10)).await?;
+    append(events, "b", NoStream, batch(1, 3)).await?;
+    s.snapshots.save(snapshot("a", 4, 7)).await.step("save")?;
+    // A snapshot ahead of its stream's events (`c` has none).
+    s.snapshots.save(snapshot("c", 2, 1)).await.step("save")?;
+    let cases = [
+        ("a", 3, u64::MAX, true),
+        ("a", 3, 4, true),
+        ("a", 3, 3, true),
+        ("a", 4, u64::MAX, true),
+        ("a", 3, u64::MAX, false),
+        ("b", 3, u64::MAX, true),
+        ("c", 3, u64::MAX, true),
+        ("missing", 3, u64::MAX, true),
+    ];
+    for (stream, revision, max_version, accept) in cases {
+        let mut load = Recorder {
+            accept,
+            offered: None,
+            events: Vec::new(),
+        };
+        let case = format!("`{stream}`, revision {revision}, up to version {max_version}");
+        let wanted = SnapshotWanted::new(revision, max_version);
+        let read_together = events
+            .visit_stream_after_snapshot(stream, &home, wanted, &mut load)
+            .await
+            .step(&format!("visit_stream_after_snapshot({case})"))?;
+        if !read_together {
+            // The event store does not keep these snapshots.
+            return Ok(());
+        }
+        let kept = s
+            .snapshots
+            .load(stream)
+            .await
+            .step("load")?
+            .filter(|k| k.revision == revision && k.version <= max_version);
+        match (&load.offered, &kept) {
+            (Some(offered), Some(kept)) => same_snapshot(offered, kept)?,
+            (None, None) => {}
+            (offered, kept) => {
+                return Err(format!(
+                    "{case}: offered the snapshot {offered:?}, the snapshot store has {kept:?}"
+                ));
+            }
+        }
+        let from = match &kept {
+            Some(kept) if accept => kept.version + 1,
+            _ => 1,
+        };
+        let expected: Vec<_> = read_stream(events, stream, from)
+            .await?
+            .iter()
+            .filter(|e| e.stream_version <= max_version)
+            .map(replayed)
+            .collect();
+        let lent: Vec<_> = load.events.iter().map(replayed).collect();
+        ensure!(
+            lent == expected,
+            "{case}: lent {} events, expected the {} from version {from} to {max_version}",
+            lent.len(),
+            expected.len()
+        );
+    }
+    Ok(())
 }

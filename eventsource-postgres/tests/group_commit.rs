@@ -596,7 +596,7 @@ async fn several_runners_keep_every_result_every_conflict_and_the_order() {
     assert_eq!(rows.len(), written, "rows other than the results stored");
     // Versions are whole in every stream.
     let mut versions: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-    for (_, (_, stream, version)) in &by_id {
+    for (_, stream, version) in by_id.values() {
         versions.entry(stream).or_default().push(*version);
     }
     for (stream, mut all) in versions {

@@ -170,12 +170,16 @@ impl PgStoreOptions {
     /// append whose caller stops waiting while it queues is dropped from the
     /// queue; once in a statement, it commits with it.
     ///
-    /// One runner (`n = 1`) makes the largest groups, so the most appends
-    /// share each commit (`BENCHMARKS.md` in the repository gives the
-    /// figures). It also means that one statement waiting —
+    /// Two runners (`n = 2`) are the recommended setting for many writers.
+    /// One runner makes the largest groups, but the server then has nothing
+    /// to do for the store while a statement's commit waits for its flush,
+    /// and the next group waits for that commit. With two, one statement
+    /// runs while the other's commit flushes, and two server processes
+    /// share the work; in the benchmarks (`BENCHMARKS.md` in the repository
+    /// gives the figures) two runners matched or beat one at 16 and at 64
+    /// writers. A second runner also bounds how long one statement waiting —
     /// on a row lock another transaction holds, say — holds up the
-    /// process's queued appends behind it; more runners bound that wait
-    /// at the cost of smaller groups.
+    /// process's other appends: the other runner takes them meanwhile.
     ///
     /// The statements run on the store's kept writer connections
     /// ([`PgStoreOptions::with_writer_connections`]) when there are any, else

@@ -415,3 +415,218 @@ async fn appends_after_every_backend_died_land_once() {
     common::drop_schema(&store).await;
     admin.close().await;
 }
+
+#[tokio::test]
+async fn with_two_runners_a_statement_held_on_a_lock_holds_up_no_other_append() {
+    let application = tagged();
+    let pool = common::pool(6, &application).await;
+    let store = common::store_on(pool, |o| o.with_group_commit(2)).await;
+    let admin = common::pool(2, "eventsource-group-admin").await;
+    // The first runner waits on the uncommitted row of `gate`.
+    let gate = Gate::close(&store, &admin, &application).await;
+    store
+        .append("taken", AGG, ExpectedVersion::NoStream, common::batch(1))
+        .await
+        .unwrap();
+    let a = common::batch(1);
+    let a_id = a[0].event_id;
+    let b = common::batch(2);
+    let b_ids: Vec<_> = b.iter().map(|e| e.event_id).collect();
+    let queued = [
+        spawn_append(&store, "a", ExpectedVersion::NoStream, a),
+        spawn_append(&store, "b", ExpectedVersion::Any, b),
+        spawn_append(&store, "taken", ExpectedVersion::NoStream, common::batch(1)),
+    ];
+    // The second runner takes them while the first still waits.
+    let done = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut done = Vec::new();
+        for append in queued {
+            done.push(append.await.unwrap());
+        }
+        done
+    })
+    .await
+    .expect("the appends waited behind the held statement");
+    assert!(!gate.held.is_finished(), "the gate opened early");
+    let [a, b, taken] = <[_; 3]>::try_from(done).unwrap();
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        (a.first_version, b.first_version, b.last_version),
+        (1, 1, 2)
+    );
+    match taken {
+        Err(StoreError::Conflict {
+            actual: Some(1), ..
+        }) => {}
+        other => panic!("expected a conflict at version 1, got {other:?}"),
+    }
+    let writers = writers_of(&store).await;
+    assert_eq!(
+        writers[&a_id], writers[&b_ids[0]],
+        "a and b shared a statement"
+    );
+    assert_eq!(
+        stream(&store, "b").await[1].global_position,
+        b.last_position
+    );
+    gate.open().await;
+    assert_eq!(stream(&store, "gate").await.len(), 1);
+    common::drop_schema(&store).await;
+    admin.close().await;
+}
+
+/// What one writer of the many-runner test saw.
+#[derive(Default)]
+struct Seen {
+    /// Each successful append: its ids and result.
+    written: Vec<(Vec<uuid::Uuid>, AppendResult)>,
+    /// Each refused append: its ids, the version it expected and the one
+    /// the conflict reported.
+    conflicts: Vec<(Vec<uuid::Uuid>, Option<u64>, Option<u64>)>,
+}
+
+/// Events of `rx` until a `CaughtUp` at `last` or beyond.
+async fn received(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<eventsource::store::SubscriptionItem>,
+    last: u64,
+) -> Vec<uuid::Uuid> {
+    use eventsource::store::SubscriptionItem;
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(SubscriptionItem::Event(e))) => got.push(e.event_id),
+            Ok(Some(SubscriptionItem::CaughtUp { position })) if position >= last => return got,
+            Ok(Some(SubscriptionItem::CaughtUp { .. })) => {}
+            Ok(Some(other)) => panic!("unexpected item: {other:?}"),
+            Ok(None) => panic!("the subscription ended after {} events", got.len()),
+            Err(_) => panic!("not caught up to {last} after 60 s ({} events)", got.len()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_runners_keep_every_result_every_conflict_and_the_order() {
+    const TASKS: usize = 24;
+    const APPENDS: usize = 25;
+    const HOT: usize = 3;
+    let pool = common::pool(10, &tagged()).await;
+    let store = common::store_on(pool, |o| {
+        o.with_group_commit(3)
+            .with_writer_connections(3)
+            .with_poll_interval(Duration::from_millis(200))
+    })
+    .await;
+    let remote = common::same_schema(&store, "eventsource-group-remote", |o| o).await;
+    let mut local = common::tail(&store, eventsource::store::EventFilter::all());
+    let mut far = common::tail(&remote, eventsource::store::EventFilter::all());
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let own = format!("own-{task}");
+                let mut version = 0;
+                let mut seen = Seen::default();
+                for n in 0..APPENDS {
+                    // Every third append goes to a stream others write too,
+                    // expecting the version it just read: some lose the race.
+                    let (id, expected) = if n % 3 == 2 {
+                        let hot = format!("hot-{}", task % HOT);
+                        let current = store.stream_version(&hot).await.unwrap();
+                        (hot, current)
+                    } else {
+                        (own.clone(), (version > 0).then_some(version))
+                    };
+                    let events = common::batch(1 + n % 2);
+                    let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
+                    let at = ExpectedVersion::from_current(expected);
+                    match store.append(&id, AGG, at, events).await {
+                        Ok(done) => {
+                            if id == own {
+                                version = done.last_version;
+                            }
+                            seen.written.push((ids, done));
+                        }
+                        Err(StoreError::Conflict {
+                            actual,
+                            expected: ExpectedVersion::Exact(_) | ExpectedVersion::NoStream,
+                            ..
+                        }) if id != own => seen.conflicts.push((ids, expected, actual)),
+                        Err(other) => panic!("{id}: {other:?}"),
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut seen = Seen::default();
+    for task in tasks {
+        let one = task.await.unwrap();
+        seen.written.extend(one.written);
+        seen.conflicts.extend(one.conflicts);
+    }
+    let sql = format!(
+        "SELECT event_id, global_position, stream_id, stream_version, \
+             transaction_id::text::bigint FROM \"{}\".events ORDER BY global_position",
+        store.schema()
+    );
+    let rows: Vec<(uuid::Uuid, i64, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let by_id: BTreeMap<uuid::Uuid, (u64, &str, u64)> = rows
+        .iter()
+        .map(|(id, p, s, v, _)| (*id, (*p as u64, s.as_str(), *v as u64)))
+        .collect();
+    // Every result names the rows stored for it.
+    for (ids, done) in &seen.written {
+        let first = by_id[&ids[0]];
+        let last = by_id[ids.last().unwrap()];
+        assert_eq!((first.0, last.0), (done.first_position, done.last_position));
+        assert_eq!((first.2, last.2), (done.first_version, done.last_version));
+        assert!(!done.replayed);
+    }
+    // Every conflict wrote nothing, and says the stream was elsewhere.
+    for (ids, expected, actual) in &seen.conflicts {
+        assert!(ids.iter().all(|id| !by_id.contains_key(id)));
+        assert_ne!(expected, actual, "a conflict at the expected version");
+        assert!(actual.is_some());
+    }
+    let written: usize = seen.written.iter().map(|(ids, _)| ids.len()).sum();
+    assert_eq!(rows.len(), written, "rows other than the results stored");
+    // Versions are whole in every stream.
+    let mut versions: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (_, stream, version) in by_id.values() {
+        versions.entry(stream).or_default().push(*version);
+    }
+    for (stream, mut all) in versions {
+        all.sort_unstable();
+        assert!(
+            all.iter().copied().eq(1..=all.len() as u64),
+            "{stream}: {all:?}"
+        );
+    }
+    let transactions: HashSet<i64> = rows.iter().map(|r| r.4).collect();
+    assert!(
+        transactions.len() < seen.written.len(),
+        "{} appends never shared a transaction",
+        seen.written.len()
+    );
+    // Both subscribers see the table's order, once each.
+    let log: Vec<uuid::Uuid> = rows.iter().map(|r| r.0).collect();
+    let last = rows.last().map_or(0, |r| r.1 as u64);
+    assert_eq!(received(&mut local, last).await, log, "local subscriber");
+    assert_eq!(
+        received(&mut far, last).await,
+        log,
+        "other process's subscriber"
+    );
+    println!(
+        "{} appends written in {} transactions, {} conflicts",
+        seen.written.len(),
+        transactions.len(),
+        seen.conflicts.len()
+    );
+    drop((local, far));
+    common::drop_schema(&store).await;
+}

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::single::Appender;
 use super::statement::Request;
 use crate::error::store_error;
+use crate::positions::SLOTS;
 use crate::schema::Identifier;
 use crate::sql::Sql;
 
@@ -35,64 +36,59 @@ const MAX_EVENTS: usize = 2_048;
 
 /// Appends of several callers to distinct streams, as one statement that
 /// is its own transaction: the happy path of the single append's statement
-/// for each.
+/// for each, one row of the arrays per event.
 ///
-/// Parameters, one element per append: `$1` stream ids, `$2` aggregate
-/// types, `$3` expectation kinds and `$4` expected versions (as in the
-/// single append); then one element per event, of all appends in order:
-/// `$5` the (1-based) append it belongs to, `$6` its (1-based) index in
-/// that append, and `$7` to `$11` the ids, names, schema versions, payloads
-/// and metadata.
+/// Parameters, one element per event, of all appends in order: `$1` the
+/// stream id, `$2` aggregate type, `$3` expectation kind and `$4` expected
+/// version of its append (as in the single append), `$5` its (1-based)
+/// index in that append, and `$6` to `$10` the ids, names, schema
+/// versions, payloads and metadata.
 ///
-/// Returns one row per append, in order: the stream's version before, and
-/// whether its checks passed, with the transaction's first position and the
-/// number of rows inserted in all. An event's position is the transaction's
-/// base plus its index among all events of the statement, so an append
-/// whose checks fail (it inserts nothing, and is retried on its own) leaves
-/// unused positions behind; gaps inside a transaction's range are harmless,
+/// Returns one row: the position and the stream version of each row
+/// inserted, in no particular order. An event's position is the
+/// transaction's base plus its index among all events of the statement, so
+/// that position says which event it is; an append whose checks fail
+/// inserts nothing (the rows of one append see the same stream head, so
+/// they pass or fail together), leaves unused positions behind, and is
+/// retried on its own. Gaps inside a transaction's range are harmless,
 /// since readers order by position and wait on transactions, not on gaps.
 /// The checks are the single append's, for a statement that is its own
 /// transaction: no earlier append of the transaction used any position, so
-/// `order_ok` compares with the base itself. Ids are not looked up first: an
-/// id already stored fails the whole statement with a unique violation, and
-/// each append is then run on its own, where stored ids are answered as
-/// replays.
+/// the order check compares with the base itself. Each event probes its
+/// stream's head: one probe per append for the single events that groups
+/// are made of, a few more for the rare larger batch, and no join. Ids are
+/// not looked up first: an id already stored fails the whole statement with
+/// a unique violation, and each append is then run on its own, where stored
+/// ids are answered as replays.
 const APPEND_GROUP: &str = "\
 WITH tx AS MATERIALIZED (
     SELECT pg_current_xact_id() AS xid8,
         pg_current_xact_id()::text::bigint * {slots} AS low
-), checked AS MATERIALIZED (
-    SELECT a.ord, a.stream_id, a.aggregate_type, h.stream_version AS version,
-        CASE a.kind WHEN 0 THEN true
-            WHEN 1 THEN h.stream_version IS NULL
-            ELSE h.stream_version IS NOT DISTINCT FROM a.expected END
-        AND (h.aggregate_type IS NULL OR h.aggregate_type = a.aggregate_type)
-        AND (h.global_position IS NULL OR h.global_position <= t.low)
-        AND (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted') AS ok
-    FROM tx t
-    CROSS JOIN unnest($1::text[], $2::text[], $3::int4[], $4::int8[])
-        WITH ORDINALITY AS a(stream_id, aggregate_type, kind, expected, ord)
-    LEFT JOIN LATERAL (
-        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
-        FROM {schema}.events e WHERE e.stream_id = a.stream_id
-        ORDER BY e.stream_version DESC LIMIT 1
-    ) h ON true
 ), ins AS (
     INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
         stream_version, event_id, event_name, schema_version, payload, metadata)
-    SELECT t.low + u.ord, t.xid8, c.stream_id, c.aggregate_type,
-        COALESCE(c.version, 0) + u.k, u.event_id, u.event_name, u.schema_version,
+    SELECT t.low + u.ord, t.xid8, u.stream_id, u.aggregate_type,
+        COALESCE(h.stream_version, 0) + u.k, u.event_id, u.event_name, u.schema_version,
         u.payload::jsonb, u.metadata::jsonb
     FROM tx t
-    CROSS JOIN unnest($5::int4[], $6::int8[], $7::uuid[], $8::text[], $9::int4[],
-            $10::text[], $11::text[])
-        WITH ORDINALITY AS u(batch, k, event_id, event_name, schema_version, payload,
-            metadata, ord)
-    JOIN checked c ON c.ord = u.batch AND c.ok
-    RETURNING 1
+    CROSS JOIN unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::int8[],
+            $6::uuid[], $7::text[], $8::int4[], $9::text[], $10::text[])
+        WITH ORDINALITY AS u(stream_id, aggregate_type, kind, expected, k, event_id,
+            event_name, schema_version, payload, metadata, ord)
+    LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
+        FROM {schema}.events e WHERE e.stream_id = u.stream_id
+        ORDER BY e.stream_version DESC LIMIT 1
+    ) h ON true
+    WHERE CASE u.kind WHEN 0 THEN true
+            WHEN 1 THEN h.stream_version IS NULL
+            ELSE h.stream_version IS NOT DISTINCT FROM u.expected END
+        AND (h.aggregate_type IS NULL OR h.aggregate_type = u.aggregate_type)
+        AND (h.global_position IS NULL OR h.global_position <= t.low)
+        AND (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted')
+    RETURNING global_position, stream_version
 )
-SELECT c.version, c.ok, t.low, (SELECT count(*) FROM ins)
-FROM checked c CROSS JOIN tx t ORDER BY c.ord";
+SELECT array_agg(global_position), array_agg(stream_version) FROM ins";
 
 /// What a queued append is told.
 #[derive(Debug)]
@@ -411,12 +407,21 @@ async fn query(
     group: &[Pending],
 ) -> Result<Vec<Option<AppendResult>>, StoreError> {
     let events: usize = group.iter().map(|p| p.ids.len()).sum();
-    let mut batch = Vec::with_capacity(events);
+    // One element per event: its append's fields, repeated for each event.
+    let mut streams = Vec::with_capacity(events);
+    let mut types = Vec::with_capacity(events);
+    let mut kinds = Vec::with_capacity(events);
+    let mut expected = Vec::with_capacity(events);
     let mut index = Vec::with_capacity(events);
-    for (ord, pending) in (1_i32..).zip(group) {
+    let mut owner = Vec::with_capacity(events);
+    for (append, pending) in group.iter().enumerate() {
         for k in 1..=pending.ids.len() {
-            batch.push(ord);
+            streams.push(&*pending.stream_id);
+            types.push(&*pending.aggregate_type);
+            kinds.push(pending.kind);
+            expected.push(pending.version);
             index.push(k as i64);
+            owner.push(append);
         }
     }
     let flat = |f: fn(&Pending) -> &[Arc<str>]| -> Vec<&str> {
@@ -425,12 +430,11 @@ async fn query(
             .flat_map(|p| f(p).iter().map(|s| &**s))
             .collect()
     };
-    let rows = sqlx::query(sql.get())
-        .bind(group.iter().map(|p| &*p.stream_id).collect::<Vec<_>>())
-        .bind(group.iter().map(|p| &*p.aggregate_type).collect::<Vec<_>>())
-        .bind(group.iter().map(|p| p.kind).collect::<Vec<_>>())
-        .bind(group.iter().map(|p| p.version).collect::<Vec<_>>())
-        .bind(batch)
+    let row = sqlx::query(sql.get())
+        .bind(streams)
+        .bind(types)
+        .bind(kinds)
+        .bind(expected)
         .bind(index)
         .bind(
             group
@@ -452,53 +456,88 @@ async fn query(
                 .flat_map(|p| p.metadata.iter().map(String::as_str))
                 .collect::<Vec<_>>(),
         )
-        .fetch_all(conn)
+        .fetch_one(conn)
         .await
         // Whatever the failure (a unique violation, a payload the server
         // rejects, a lost connection), each append alone gets its own answer.
         .map_err(store_error)?;
-    if rows.len() != group.len() {
-        return Err(StoreError::Backend(
-            format!(
-                "a shared append of {} answered {} rows",
-                group.len(),
-                rows.len()
-            )
-            .into(),
-        ));
+    let positions: Option<Vec<i64>> = row.try_get(0).map_err(store_error)?;
+    let versions: Option<Vec<i64>> = row.try_get(1).map_err(store_error)?;
+    answers(
+        group,
+        &owner,
+        &positions.unwrap_or_default(),
+        &versions.unwrap_or_default(),
+    )
+}
+
+/// Each append's result, from the positions and versions of the rows the
+/// shared statement inserted (`owner`: the append of each event, by its
+/// index in the statement); `None` for an append it left out. Anything
+/// else than whole appends is an error, which sends every append of the
+/// group to run alone (and find its stored ids, if any).
+fn answers(
+    group: &[Pending],
+    owner: &[usize],
+    positions: &[i64],
+    versions: &[i64],
+) -> Result<Vec<Option<AppendResult>>, StoreError> {
+    let odd = |what: String| StoreError::Backend(format!("a shared append {what}").into());
+    if positions.len() != versions.len() {
+        return Err(odd(format!(
+            "answered {} positions and {} versions",
+            positions.len(),
+            versions.len()
+        )));
     }
-    let mut results = Vec::with_capacity(group.len());
-    let mut first = 1_u64;
-    let mut expected_rows = 0_u64;
-    let mut inserted = 0_i64;
-    for (pending, row) in group.iter().zip(&rows) {
-        let count = pending.ids.len() as u64;
-        let version: Option<i64> = row.try_get(0).map_err(store_error)?;
-        let ok: bool = row.try_get(1).map_err(store_error)?;
-        let low: i64 = row.try_get(2).map_err(store_error)?;
-        inserted = row.try_get(3).map_err(store_error)?;
-        let low = u64::try_from(low).map_err(|_| {
-            StoreError::Backend(format!("the server reported position {low}").into())
-        })?;
-        let current = version.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
-        results.push(ok.then(|| {
-            expected_rows += count;
-            AppendResult {
-                first_version: current + 1,
-                last_version: current + count,
-                first_position: low + first,
-                last_position: low + first + count - 1,
-                replayed: false,
+    // Per append: rows inserted, its first position and first version.
+    let mut written = vec![(0_u64, u64::MAX, u64::MAX); group.len()];
+    for (&position, &version) in positions.iter().zip(versions) {
+        let (Ok(position), Ok(version)) = (u64::try_from(position), u64::try_from(version)) else {
+            return Err(odd(format!(
+                "answered position {position}, version {version}"
+            )));
+        };
+        // The event's 1-based index in the statement.
+        let ord = position % SLOTS;
+        let Some(&append) = usize::try_from(ord)
+            .ok()
+            .and_then(|ord| ord.checked_sub(1))
+            .and_then(|i| owner.get(i))
+        else {
+            return Err(odd(format!(
+                "answered position {position}, of no event of it"
+            )));
+        };
+        if let Some(entry) = written.get_mut(append) {
+            entry.0 += 1;
+            entry.1 = entry.1.min(position);
+            entry.2 = entry.2.min(version);
+        }
+    }
+    group
+        .iter()
+        .zip(written)
+        .map(|(pending, (rows, first_position, first_version))| {
+            let count = pending.ids.len() as u64;
+            if rows == 0 {
+                return Ok(None);
             }
-        }));
-        first += count;
-    }
-    if u64::try_from(inserted).ok() != Some(expected_rows) {
-        return Err(StoreError::Backend(
-            format!("a shared append inserted {inserted} of {expected_rows} events").into(),
-        ));
-    }
-    Ok(results)
+            if rows != count {
+                return Err(odd(format!(
+                    "wrote {rows} of the {count} events for `{}`",
+                    pending.stream_id
+                )));
+            }
+            Ok(Some(AppendResult {
+                first_version,
+                last_version: first_version + count - 1,
+                first_position,
+                last_position: first_position + count - 1,
+                replayed: false,
+            }))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -585,6 +624,71 @@ mod tests {
         let left: Vec<&str> = state.queue.iter().map(|p| &*p.stream_id).collect();
         assert_eq!(left, ["a", "c"], "skipped appends keep their order");
         assert!(state.busy.contains("a") && state.busy.contains("b"));
+    }
+
+    /// A queued append of `events` events to `stream_id`, and its reply.
+    fn pending(stream_id: &str, events: usize) -> (Pending, oneshot::Receiver<Answer>) {
+        let events: Vec<_> = (0..events)
+            .map(|_| NewEvent::new("t.E", 1, "{}", Metadata::new()))
+            .collect();
+        let request = Request::new(stream_id, "t.A", ExpectedVersion::Any, &events).unwrap();
+        let (reply, answer) = oneshot::channel();
+        (Pending::new(&request, &events, reply), answer)
+    }
+
+    #[test]
+    fn the_inserted_rows_say_which_appends_were_written_and_where() {
+        let (a, _a) = pending("a", 1);
+        let (b, _b) = pending("b", 3);
+        let (c, _c) = pending("c", 1);
+        let group = [a, b, c];
+        let owner = [0, 1, 1, 1, 2];
+        let low = 77 * SLOTS as i64;
+        // `b` left out; rows in any order.
+        let results = answers(&group, &owner, &[low + 5, low + 1], &[9, 4]).unwrap();
+        let a = results[0].unwrap();
+        assert_eq!((a.first_version, a.last_version), (4, 4));
+        assert_eq!(
+            (a.first_position, a.last_position),
+            (low as u64 + 1, low as u64 + 1)
+        );
+        assert!(results[1].is_none());
+        let c = results[2].unwrap();
+        assert_eq!((c.first_version, c.first_position), (9, low as u64 + 5));
+        let all = answers(
+            &group,
+            &owner,
+            &[low + 4, low + 2, low + 3, low + 1, low + 5],
+            &[3, 1, 2, 4, 9],
+        )
+        .unwrap();
+        let b = all[1].unwrap();
+        assert_eq!((b.first_version, b.last_version), (1, 3));
+        assert_eq!(
+            (b.first_position, b.last_position),
+            (low as u64 + 2, low as u64 + 4)
+        );
+        assert!(!b.replayed);
+    }
+
+    #[test]
+    fn anything_but_whole_appends_is_an_error() {
+        let (a, _a) = pending("a", 2);
+        let group = [a];
+        let low = 5 * SLOTS as i64;
+        for (positions, versions) in [
+            (vec![low + 1], vec![1]),
+            (vec![low + 1, low + 3], vec![1, 2]),
+            (vec![low, low + 1], vec![1, 2]),
+            (vec![low + 1, low + 2], vec![1]),
+            (vec![-1, low + 2], vec![1, 2]),
+        ] {
+            assert!(
+                answers(&group, &[0, 0], &positions, &versions).is_err(),
+                "{positions:?} {versions:?}"
+            );
+        }
+        assert!(answers(&group, &[0, 0], &[], &[]).unwrap()[0].is_none());
     }
 
     #[test]

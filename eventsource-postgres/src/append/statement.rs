@@ -1,7 +1,8 @@
 //! The append request and its statements: a batch validated into the
-//! statement's parameters, the statement written whole in its four forms,
-//! and what each of its answers means. Everything else in `append` is built
-//! on this file; it depends on none of it.
+//! statement's parameters, the statement written whole in its four checked
+//! forms and its two happy-path ones, and what each of their answers means.
+//! Everything else in `append` is built on this file; it depends on none of
+//! it.
 
 use std::sync::Arc;
 
@@ -172,6 +173,67 @@ SELECT c.version, c.aggregate_type, c.version_ok, c.type_ok, c.room_ok, c.order_
     c.open_ok
 FROM checked c LEFT JOIN ins i ON true";
 
+/// [`APPEND`] on its happy path only, for the store's own append (its own
+/// transaction): it inserts when every check passes, and answers the first
+/// and last position, the first new version and the number of rows
+/// inserted; 0 rows when a check failed. The caller then runs [`APPEND`]
+/// itself, in a new transaction, which writes if the stream has moved on
+/// meanwhile or says which check failed. Almost every append passes, and
+/// without the diagnosis its plan is one insert fed by one index probe: no
+/// materialized checks, nothing joined back to the inserted rows.
+const WRITE: &str = "\
+WITH tx AS MATERIALIZED (
+    SELECT pg_current_xact_id() AS xid8,
+        pg_current_xact_id()::text::bigint * {slots} AS low
+), ins AS (
+    INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
+        stream_version, event_id, event_name, schema_version, payload, metadata)
+    SELECT t.low + u.ord, t.xid8, $1, $2, COALESCE(h.stream_version, 0) + u.ord,
+        u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
+    FROM tx t
+    LEFT JOIN LATERAL (
+        SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
+        FROM {schema}.events e WHERE e.stream_id = $1
+        ORDER BY e.stream_version DESC LIMIT 1
+    ) h ON true
+    CROSS JOIN unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
+        WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)
+    WHERE CASE $3::int4 WHEN 0 THEN true
+            WHEN 1 THEN h.stream_version IS NULL
+            ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END
+        AND (h.aggregate_type IS NULL OR h.aggregate_type = $2::text)
+        AND cardinality($5::uuid[]) <= {max_events}
+        AND (h.global_position IS NULL OR h.global_position <= t.low)
+        AND (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted')
+    RETURNING global_position, stream_version
+)
+SELECT min(global_position), max(global_position), min(stream_version), count(*) FROM ins";
+
+/// [`WRITE`] for a single event, with plain parameters as in
+/// [`APPEND_ONE`]: no row at all when a check failed.
+const WRITE_ONE: &str = "\
+WITH tx AS MATERIALIZED (
+    SELECT pg_current_xact_id() AS xid8,
+        pg_current_xact_id()::text::bigint * {slots} AS low
+)
+INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
+    stream_version, event_id, event_name, schema_version, payload, metadata)
+SELECT t.low + 1, t.xid8, $1, $2, COALESCE(h.stream_version, 0) + 1,
+    $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
+FROM tx t
+LEFT JOIN LATERAL (
+    SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
+    FROM {schema}.events e WHERE e.stream_id = $1
+    ORDER BY e.stream_version DESC LIMIT 1
+) h ON true
+WHERE CASE $3::int4 WHEN 0 THEN true
+        WHEN 1 THEN h.stream_version IS NULL
+        ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END
+    AND (h.aggregate_type IS NULL OR h.aggregate_type = $2::text)
+    AND (h.global_position IS NULL OR h.global_position <= t.low)
+    AND (h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted')
+RETURNING global_position, global_position, stream_version, 1::int8";
+
 /// [`APPEND_ONE`] inside a caller's transaction (see [`APPEND_IN`]).
 const APPEND_ONE_IN: &str = "\
 WITH tx AS MATERIALIZED (
@@ -234,6 +296,8 @@ pub(super) struct Statements {
     append_in: Sql,
     append_one: Sql,
     append_one_in: Sql,
+    write: Sql,
+    write_one: Sql,
     stored_ids: Sql,
     stream_head: Sql,
 }
@@ -245,6 +309,8 @@ impl Statements {
             append_in: Sql::new(APPEND_IN, schema),
             append_one: Sql::new(APPEND_ONE, schema),
             append_one_in: Sql::new(APPEND_ONE_IN, schema),
+            write: Sql::new(WRITE, schema),
+            write_one: Sql::new(WRITE_ONE, schema),
             stored_ids: Sql::new(STORED_IDS, schema),
             stream_head: Sql::new(STREAM_HEAD, schema),
         }
@@ -258,6 +324,8 @@ impl Statements {
             ("append_in", &self.append_in),
             ("append_one", &self.append_one),
             ("append_one_in", &self.append_one_in),
+            ("write", &self.write),
+            ("write_one", &self.write_one),
             ("stored_ids", &self.stored_ids),
             ("stream_head", &self.stream_head),
         ]
@@ -416,15 +484,12 @@ impl Refusal {
     }
 }
 
-/// Runs the append statement once. `fresh`: the statement is its own
-/// transaction (autocommit), so no earlier append of it used positions.
-pub(super) async fn insert(
-    q: &Statements,
-    conn: &mut PgConnection,
-    r: &Request<'_>,
-    fresh: bool,
-) -> Result<Outcome, StoreError> {
-    let one = match (
+/// One event's values, as the single-event statements take them.
+type One<'r> = (&'r Uuid, &'r &'r str, &'r i32, &'r &'r str, &'r String);
+
+/// The batch's only event, if it has exactly one.
+fn only_event<'r>(r: &'r Request<'_>) -> Option<One<'r>> {
+    match (
         &*r.ids,
         &*r.names,
         &*r.schema_versions,
@@ -435,7 +500,93 @@ pub(super) async fn insert(
             Some((id, name, schema_version, payload, metadata))
         }
         _ => None,
+    }
+}
+
+/// Runs the append once. `fresh`: the statement is its own transaction
+/// (autocommit), so no earlier append of it used positions.
+///
+/// The store's own append tries [`WRITE`] (or [`WRITE_ONE`]) first, and
+/// only when it wrote nothing runs [`APPEND`] (or [`APPEND_ONE`]) for the
+/// reason; a caller's transaction goes straight to the checked statement,
+/// which never aborts it over a stored id.
+pub(super) async fn insert(
+    q: &Statements,
+    conn: &mut PgConnection,
+    r: &Request<'_>,
+    fresh: bool,
+) -> Result<Outcome, StoreError> {
+    if fresh && let Some(outcome) = write(q, conn, r).await? {
+        return Ok(outcome);
+    }
+    checked(q, conn, r, fresh).await
+}
+
+/// [`WRITE`] or [`WRITE_ONE`]: the outcome, or `None` when a check failed.
+async fn write(
+    q: &Statements,
+    conn: &mut PgConnection,
+    r: &Request<'_>,
+) -> Result<Option<Outcome>, StoreError> {
+    let one = only_event(r);
+    let sql = if one.is_some() {
+        &q.write_one
+    } else {
+        &q.write
     };
+    let query = sqlx::query(sql.get())
+        .bind(r.stream_id)
+        .bind(r.aggregate_type)
+        .bind(r.kind)
+        .bind(r.version);
+    let query = match one {
+        Some((id, name, schema_version, payload, metadata)) => query
+            .bind(id)
+            .bind(name)
+            .bind(schema_version)
+            .bind(payload)
+            .bind(metadata),
+        None => query
+            .bind(&r.ids)
+            .bind(&r.names)
+            .bind(&r.schema_versions)
+            .bind(&r.payloads)
+            .bind(&r.metadata),
+    };
+    let row = match query.fetch_optional(conn).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Ok(None),
+        Err(err) => return failed(err, r).map(Some),
+    };
+    let inserted: i64 = row.try_get(3).map_err(store_error)?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let count = r.ids.len() as u64;
+    if u64::try_from(inserted).ok() != Some(count) {
+        return Err(StoreError::Backend(
+            format!("the append inserted {inserted} of {count} events").into(),
+        ));
+    }
+    let first_version = unsigned(&row, 2)?;
+    Ok(Some(Outcome::Written(AppendResult {
+        first_version,
+        last_version: first_version + count - 1,
+        first_position: unsigned(&row, 0)?,
+        last_position: unsigned(&row, 1)?,
+        replayed: false,
+    })))
+}
+
+/// The statement that checks and says which check failed: [`APPEND`] and
+/// its forms.
+async fn checked(
+    q: &Statements,
+    conn: &mut PgConnection,
+    r: &Request<'_>,
+    fresh: bool,
+) -> Result<Outcome, StoreError> {
+    let one = only_event(r);
     let sql = match (one.is_some(), fresh) {
         (false, false) => &q.append_in,
         (false, true) => &q.append,
@@ -461,34 +612,9 @@ pub(super) async fn insert(
             .bind(&r.payloads)
             .bind(&r.metadata),
     };
-    let row = query.fetch_one(conn).await;
-    let row = match row {
+    let row = match query.fetch_one(conn).await {
         Ok(row) => row,
-        Err(err) => {
-            if let Some(db) = unique_violation(&err) {
-                let version_key = db.constraint() == Some("events_stream_version_key");
-                return Ok(Outcome::Taken {
-                    version_key,
-                    source: err,
-                });
-            }
-            if lost_race(&err) {
-                // Two transactions appending to the same streams in opposite
-                // orders: PostgreSQL aborts one. Like a version conflict,
-                // the cure is to retry in a new transaction.
-                return Ok(Outcome::Taken {
-                    version_key: true,
-                    source: err,
-                });
-            }
-            if is_bad_value(&err) {
-                return Err(StoreError::invalid(format!(
-                    "the batch for `{}` holds a payload or metadata PostgreSQL rejects as JSON: {err}",
-                    r.stream_id
-                )));
-            }
-            return Err(store_error(err));
-        }
+        Err(err) => return failed(err, r),
     };
     let get = |i: usize| row.try_get::<bool, _>(i).map_err(store_error);
     let actual = row
@@ -527,6 +653,35 @@ pub(super) async fn insert(
         last_position: unsigned(&row, 7)?,
         replayed: false,
     }))
+}
+
+/// What a failed append statement means: a race lost or ids already
+/// stored (an outcome to act on), a batch the server refuses as JSON, or
+/// a failure of the database.
+fn failed(err: sqlx::Error, r: &Request<'_>) -> Result<Outcome, StoreError> {
+    if let Some(db) = unique_violation(&err) {
+        let version_key = db.constraint() == Some("events_stream_version_key");
+        return Ok(Outcome::Taken {
+            version_key,
+            source: err,
+        });
+    }
+    if lost_race(&err) {
+        // Two transactions appending to the same streams in opposite
+        // orders: PostgreSQL aborts one. Like a version conflict,
+        // the cure is to retry in a new transaction.
+        return Ok(Outcome::Taken {
+            version_key: true,
+            source: err,
+        });
+    }
+    if is_bad_value(&err) {
+        return Err(StoreError::invalid(format!(
+            "the batch for `{}` holds a payload or metadata PostgreSQL rejects as JSON: {err}",
+            r.stream_id
+        )));
+    }
+    Err(store_error(err))
 }
 
 fn unsigned(row: &PgRow, index: usize) -> Result<u64, StoreError> {
@@ -634,9 +789,34 @@ mod tests {
             assert!(!sql.contains("max(e.global_position)"));
             assert!(sql.contains("true AS ids_free"));
         }
-        for sql in [APPEND, APPEND_IN, APPEND_ONE, APPEND_ONE_IN] {
+        for sql in [
+            APPEND,
+            APPEND_IN,
+            APPEND_ONE,
+            APPEND_ONE_IN,
+            WRITE,
+            WRITE_ONE,
+        ] {
             assert!(!sql.contains("$10"), "nine parameters");
         }
+    }
+
+    #[test]
+    fn the_happy_path_statements_make_every_check_of_the_checked_ones() {
+        for sql in [WRITE, WRITE_ONE] {
+            for check in [
+                "WHEN 1 THEN h.stream_version IS NULL",
+                "ELSE h.stream_version IS NOT DISTINCT FROM $4::int8 END",
+                "(h.aggregate_type IS NULL OR h.aggregate_type = $2::text)",
+                "(h.global_position IS NULL OR h.global_position <= t.low)",
+                "(h.event_name IS NULL OR h.event_name <> 'eventsource.StreamDeleted')",
+                "WHERE e.stream_id = $1",
+                "tx AS MATERIALIZED",
+            ] {
+                assert!(sql.contains(check), "{check}");
+            }
+        }
+        assert!(WRITE.contains("cardinality($5::uuid[]) <= {max_events}"));
     }
 
     fn stored(ord: usize, stream: &str, version: u64) -> Stored {

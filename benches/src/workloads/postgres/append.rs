@@ -39,6 +39,20 @@ const WRITERS: usize = 16;
 /// Connections the store keeps for its appends in the many-writer rows.
 const WRITER_CONNECTIONS: u32 = 16;
 
+/// Shared append statements running at once in the group-commit rows
+/// (`PgStoreOptions::with_group_commit`): the setting the store's docs
+/// recommend for many writers. `EVENTSOURCE_BENCH_RUNNERS` overrides it,
+/// for profiling.
+const RUNNERS: u32 = 2;
+
+/// [`RUNNERS`], or `EVENTSOURCE_BENCH_RUNNERS` when it is set to a number.
+fn runners() -> u32 {
+    std::env::var("EVENTSOURCE_BENCH_RUNNERS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(RUNNERS)
+}
+
 /// Connections: one per writer and a few spare.
 const POOL: u32 = 20;
 
@@ -328,9 +342,11 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     rt.block_on(pg::drop_schema(&pool, store.schema()));
     // The writers keep their connections between appends, on both sides:
     // sqlx tests each connection handed back to its pool with a round trip.
+    let runners = runners();
+    eprintln!("  group commit with {runners} runner(s)");
     let store = Arc::new(rt.block_on(pg::store(&pool, "writers", |o| {
         o.with_writer_connections(WRITER_CONNECTIONS)
-            .with_group_commit(1)
+            .with_group_commit(runners)
     })));
     let plain = Arc::new(rt.block_on(pg::store(&pool, "writers_alone", |o| {
         o.with_writer_connections(WRITER_CONNECTIONS)
@@ -595,18 +611,28 @@ const NOTES: &[&str] = &[
      other rows. Without a local socket the row is left out.",
     "Our append is one statement too (`WITH … INSERT … SELECT`): it also reads the stream's \
      head (one index probe), checks the expected version, derives the positions from the \
-     transaction id and returns the result row. A batch travels as parallel arrays \
-     (`unnest(…)`), and for batches of 100 its server-side execution time \
-     (`pg_stat_statements`) is within 5% of the raw `unnest` insert's; a single event has a \
-     statement of its own with plain parameters, which spares the server the function scan \
-     and the aggregate over the inserted rows (on pooled connections on both sides, single \
-     events from 16 writers ran at 0.65–0.73 of the raw inserts with the array form, and \
-     at 0.76–0.86 with this one). Besides, a \
-     `NOTIFY` tells other processes' subscribers about new events: a separate transaction \
-     after the append (inside it, PostgreSQL 15 would serialise every append's commit on a \
-     database-wide lock), sent at most once per 5 ms. Single events from one task wait on \
-     the commit's WAL flush on both sides (see the single-row `pgbench` ceiling and the \
-     `pg_test_fsync` figure under Machine, measured in the same run).",
+     transaction id and returns the result row. The store's own append first runs the \
+     statement's happy path alone: one insert fed by the probe, with the checks in its \
+     `WHERE` clause and nothing else (no materialized checks, nothing joined back to the \
+     inserted rows); only when it inserts nothing does the statement that says which check \
+     failed run, in a new transaction. A batch travels as parallel arrays (`unnest(…)`); a \
+     single event has a statement of its own with plain parameters, which spares the server \
+     the function scan and the aggregate over the inserted rows. Measured with \
+     `pg_stat_statements` on a server whose WAL sat in memory (so that only CPU counts), \
+     the single-event statement took 75 µs per call against the raw insert's 56 µs (the \
+     probe and the checks; in `pgbench` runs the checked statement cost the server about 10 µs \
+     more per call than the happy path alone). \
+     Besides, a `NOTIFY` tells other processes' subscribers about new events: a separate \
+     transaction after the append (inside it, PostgreSQL 15 would serialise every append's \
+     commit on a database-wide lock), sent at most once per 5 ms on a pooled connection (two \
+     round trips with the pool's test of the connection handed back); at single events from \
+     one task that is one `NOTIFY` per dozen or so appends. Single events from one task wait \
+     on the commit's WAL flush on both sides (see the single-row `pgbench` ceiling and the \
+     `pg_test_fsync` figure under Machine, measured in the same run): where the flush is \
+     slow the ratio nears 1 (1.05 and 1.31 in two check runs on a disk shared with other \
+     jobs, at 260–460 raw inserts per second), and where it is nearly free the extra server \
+     work and the `NOTIFY` show (0.75–0.80 with the WAL in memory and both cores busy with \
+     other jobs, at 3,250–3,650 raw inserts per second).",
     "Commands from 16 writers: without the cache each command takes two round trips: \
      one statement returns the snapshot and the events after it (50 on average with a \
      snapshot every 100 events; the store is its own snapshot store, so \
@@ -619,17 +645,29 @@ const NOTES: &[&str] = &[
      append states the cached version, so a write by another process is still caught as a \
      conflict and the command reruns on a fresh load), and the rate approaches that of \
      `EventStore::append` from 16 writers above.",
-    "Group commit (`PgStoreOptions::with_group_commit(1)`, in every many-writer row but the \
+    "Group commit (`PgStoreOptions::with_group_commit(2)`, in every many-writer row but the \
      one that says otherwise, with 16 kept writer connections): appends that arrive while a \
-     statement runs queue, and the next statement appends them all as one transaction, each \
-     with its own checks and result. Its ceiling is the hand-written group commit of the \
-     rows that say so: the writers send their rows down a channel to one task on one \
+     statement runs queue, and the next free statement appends them all as one transaction, \
+     each with its own checks and result; two such statements may run at once, so one runs \
+     while the other's commit waits for its flush. The shared statement is one insert fed by \
+     one row of parallel arrays per event and that event's head probe, with the checks in \
+     its `WHERE` clause; the positions and versions of the inserted rows, returned as two \
+     arrays, say which appends were written. Its ceiling is the hand-written group commit of \
+     the rows that say so: the writers send their rows down a channel to one task on one \
      connection, which takes everything queued (up to 256 rows), inserts it with one \
      multi-row `INSERT … SELECT FROM unnest(…)` carrying each row's stream and version, and \
      then answers each writer, who waits for that commit before its next row: the same \
      sharing of commits with nothing else (no expected-version check, no result per append). \
-     The single-row baselines commit every row on its own, so against them the ratio exceeds \
-     1 by the sharing, not by a cheaper insert.",
+     In check runs on this machine, with one runner ours ran at 1.35–1.48 of it at 16 writers \
+     and 0.96–1.04 at 64 on a disk shared with other jobs, and at 0.67–0.80 for both with the \
+     WAL in memory (where only CPU counts, and both cores were busy with other jobs); with \
+     two runners at 1.66 (and 0.70 in a run where the disk was briefly fast and the raw side \
+     reached 15,000 rows per second) and 2.68–3.31 on that disk, and 0.60–0.87 and 0.89–1.07 \
+     in memory; with three runners no better than with two within the noise. With the WAL in \
+     memory, the server's time goes to the rows themselves: about 22 µs per row for the raw \
+     insert and about 31 µs for ours with one runner (the head probe and the checks per \
+     append; `pg_stat_statements`). The single-row baselines commit every row on its own, so against them the \
+     ratio exceeds 1 by the sharing, not by a cheaper insert.",
     "Connections: sqlx tests every connection handed back to its pool with a round trip of \
      its own (a `Sync`, one per statement under `strace`). The store's kept writer \
      connections avoid it on our side, and one connection held per task (or the one \

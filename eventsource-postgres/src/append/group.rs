@@ -82,7 +82,7 @@ WITH tx AS MATERIALIZED (
         stream_version, event_id, event_name, schema_version, payload, metadata)
     SELECT t.low + u.ord, t.xid8, c.stream_id, c.aggregate_type,
         COALESCE(c.version, 0) + u.k, u.event_id, u.event_name, u.schema_version,
-        u.payload::jsonb, u.metadata::jsonb
+        u.payload::json, u.metadata::json
     FROM tx t
     CROSS JOIN unnest($5::int4[], $6::int8[], $7::uuid[], $8::text[], $9::int4[],
             $10::text[], $11::text[])

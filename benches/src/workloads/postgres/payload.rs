@@ -7,10 +7,12 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
+use std::str::FromStr;
 
 use eventsource::uuid::Uuid;
 use eventsource::{AggregateConfig, Metadata};
 use futures::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row as _};
 use tokio::runtime::Runtime;
 
@@ -33,20 +35,32 @@ struct Variant {
     metadata: &'static str,
     /// The cast of the text the appends send (none for `text` and `bytea`).
     write: &'static str,
-    /// Whether the read comparison includes it (not for a second way of
-    /// writing the same columns).
-    read: bool,
+    /// Which comparisons it takes part in.
+    role: Role,
+}
+
+/// Which comparisons a variant takes part in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Appends and reads.
+    Both,
+    /// Appends only: another way of writing the same columns.
+    Append,
+    /// Reads only: the `json` columns read as they are, without the cast
+    /// to `text` (the binary form of `json` is its text), so the cost of
+    /// the cast shows.
+    ReadUncast,
 }
 
 /// The columns before migration 13 first (the baseline), then the others.
-const VARIANTS: [Variant; 6] = [
+const VARIANTS: [Variant; 7] = [
     Variant {
         label: "`jsonb`",
         name: "jsonb",
         payload: "jsonb",
         metadata: "jsonb",
         write: "jsonb",
-        read: true,
+        role: Role::Both,
     },
     Variant {
         label: "`json`",
@@ -54,7 +68,7 @@ const VARIANTS: [Variant; 6] = [
         payload: "json",
         metadata: "json",
         write: "json",
-        read: true,
+        role: Role::Both,
     },
     Variant {
         label: "`json` payload, `jsonb` metadata",
@@ -62,7 +76,7 @@ const VARIANTS: [Variant; 6] = [
         payload: "json",
         metadata: "jsonb",
         write: "json",
-        read: true,
+        role: Role::Both,
     },
     Variant {
         label: "`text`",
@@ -70,7 +84,7 @@ const VARIANTS: [Variant; 6] = [
         payload: "text",
         metadata: "text",
         write: "",
-        read: true,
+        role: Role::Both,
     },
     Variant {
         label: "`bytea`",
@@ -78,7 +92,7 @@ const VARIANTS: [Variant; 6] = [
         payload: "bytea",
         metadata: "bytea",
         write: "",
-        read: true,
+        role: Role::Both,
     },
     Variant {
         label: "`jsonb` written through `::json` (the store's statements on `jsonb` columns)",
@@ -86,7 +100,15 @@ const VARIANTS: [Variant; 6] = [
         payload: "jsonb",
         metadata: "jsonb",
         write: "json",
-        read: false,
+        role: Role::Append,
+    },
+    Variant {
+        label: "`json`, read without the cast to `text`",
+        name: "json_uncast",
+        payload: "json",
+        metadata: "json",
+        write: "json",
+        role: Role::ReadUncast,
     },
 ];
 
@@ -115,8 +137,10 @@ impl Table {
         } else {
             format!("::{}", variant.write)
         };
+        let uncast = variant.role == Role::ReadUncast;
         let read = |column: &str, kind: &str| match kind {
             "text" | "bytea" => column.to_owned(),
+            _ if uncast => column.to_owned(),
             _ => format!("{column}::text"),
         };
         Self {
@@ -189,6 +213,11 @@ impl Table {
             let (payload, metadata): (&str, &str) = if self.bytes() {
                 let text = |i: usize| std::str::from_utf8(row.get(i)).expect("UTF-8 JSON");
                 (text(3), text(4))
+            } else if self.variant.role == Role::ReadUncast {
+                // sqlx checks `&str` against the text types; the binary
+                // form of `json` is its text all the same.
+                let text = |i: usize| row.try_get_unchecked::<&str, _>(i).expect("JSON text");
+                (text(3), text(4))
             } else {
                 (row.get(3), row.get(4))
             };
@@ -202,7 +231,19 @@ impl Table {
 }
 
 pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
-    let pool = rt.block_on(pg::pool(db, 4));
+    // Over TCP, sqlx's batches of 100 wait for delayed ACKs (about 40 ms
+    // each, as for binary `COPY` in workload 3), which hides every other
+    // cost; the Unix socket does not.
+    let (pool, transport) = match rt.block_on(pg::socket_pool(db, 4)) {
+        Ok(pool) => (pool, "the server's Unix socket".to_owned()),
+        Err(why) => {
+            eprintln!("  over TCP: {why}");
+            (
+                rt.block_on(pg::pool(db, 4)),
+                format!("TCP (no Unix socket: {why})"),
+            )
+        }
+    };
     let store = rt.block_on(pg::store(&pool, "payload", |o| o));
     let schema = store.schema().to_owned();
     for variant in &VARIANTS {
@@ -263,37 +304,56 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     }
 
     let mut rows = Vec::new();
-    eprintln!("  append, batches of 100");
-    let stream = Account::stream_id("payload-append");
-    let mut next = vec![0i64; tables.len()];
+    let appended: Vec<&Table> = tables
+        .iter()
+        .filter(|t| t.variant.role != Role::ReadUncast)
+        .collect();
     let position = Cell::new(0i64);
-    let samples = {
-        let mut sides: Vec<Box<dyn FnMut() -> f64 + '_>> = Vec::new();
-        for (table, after) in tables.iter().zip(next.iter_mut()) {
-            let (mix, pool, stream, position) = (&mix, &pool, &stream, &position);
-            sides.push(Box::new(move || {
-                rate(settings.round_time, || {
-                    position.set(position.get() + BATCH as i64);
-                    rt.block_on(table.insert(pool, mix, stream, *after, position.get(), BATCH));
-                    *after += BATCH as i64;
-                    BATCH as u64
-                })
-            }));
-        }
-        let mut sides: Vec<&mut dyn FnMut() -> f64> =
-            sides.iter_mut().map(|s| &mut **s as _).collect();
-        interleave(settings.rounds, &mut sides)
-    };
+    eprintln!("  append, batches of 100");
+    let samples = append(
+        rt,
+        settings,
+        &pool,
+        &appended,
+        &mix,
+        "payload-append",
+        &position,
+    );
     push_rows(
         &mut rows,
         "append, batches of 100 (`INSERT … SELECT FROM unnest`)",
         "events/s",
-        tables.iter().map(|t| t.variant.label),
+        appended.iter().map(|t| t.variant.label),
+        &samples,
+    );
+    // With commits waiting for the WAL flush, the flush hides the server's
+    // work on the rows; without, the rows' cost shows.
+    eprintln!("  append, batches of 100, synchronous_commit off");
+    let unsynced = rt.block_on(unsynced_pool(db));
+    let samples = append(
+        rt,
+        settings,
+        &unsynced,
+        &appended,
+        &mix,
+        "payload-append-unsynced",
+        &position,
+    );
+    rt.block_on(unsynced.close());
+    push_rows(
+        &mut rows,
+        "append, batches of 100, `synchronous_commit = off` (the rows' cost without the \
+         WAL flush)",
+        "events/s",
+        appended.iter().map(|t| t.variant.label),
         &samples,
     );
 
     eprintln!("  read, {STREAM_EVENTS} events");
-    let readable: Vec<&Table> = tables.iter().filter(|t| t.variant.read).collect();
+    let readable: Vec<&Table> = tables
+        .iter()
+        .filter(|t| t.variant.role != Role::Append)
+        .collect();
     let samples = {
         let mut sides: Vec<Box<dyn FnMut() -> f64 + '_>> = readable
             .iter()
@@ -326,7 +386,8 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     Section {
         number: "11",
         title: "Payload column type",
-        method: "Copies of the store's events table (`CREATE TABLE … (LIKE events \
+        method: format!(
+            "Copies of the store's events table (`CREATE TABLE … (LIKE events \
                  INCLUDING ALL)`, the same constraints and indexes) with `payload` and \
                  `metadata` in `jsonb` (the store's columns before migration 13), `json` \
                  (its columns since), `json` with `jsonb` metadata, `text` and `bytea`, \
@@ -335,11 +396,14 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
                  unnest(…)` (JSON sent as text and cast by the server, as the store does; \
                  `bytea` sent as bytes), and reads of one 10,000-event stream (JSON read as \
                  text, `bytea` as bytes checked as UTF-8), each payload decoded into its \
-                 struct and each metadata parsed. The append rows add `jsonb` columns \
-                 written through `::json`, what the store's statements cost a store that \
-                 keeps `jsonb`. The ratio is the other variant ÷ `jsonb`: above 1, faster \
-                 than `jsonb`. No library code runs here."
-            .into(),
+                 struct and each metadata parsed. The appends run twice: as committed \
+                 durably, and with `synchronous_commit = off`, where the WAL flush no \
+                 longer hides the server's work on the rows. The append rows add `jsonb` \
+                 columns written through `::json`, what the store's statements cost a \
+                 store that keeps `jsonb`; the read rows add the `json` columns read \
+                 without the cast to `text`. The ratio is the other variant ÷ `jsonb`: above 1, faster \
+                 than `jsonb`. All over {transport}. No library code runs here."
+        ),
         body: Body::Measured {
             ours: "other type",
             baseline: "`jsonb` (the store's columns before migration 13)".into(),
@@ -354,6 +418,56 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
             ],
         },
     }
+}
+
+/// Appends batches of [`BATCH`] to each of `tables` in turn, each on its
+/// own stream `stream`, interleaved; `position` gives each batch its
+/// positions, unique across the tables' runs.
+fn append(
+    rt: &Runtime,
+    settings: &Settings,
+    pool: &PgPool,
+    tables: &[&Table],
+    mix: &Mix,
+    stream: &str,
+    position: &Cell<i64>,
+) -> Vec<Vec<f64>> {
+    let stream = Account::stream_id(stream);
+    let mut next = vec![0i64; tables.len()];
+    let mut sides: Vec<Box<dyn FnMut() -> f64 + '_>> = Vec::new();
+    for (table, after) in tables.iter().zip(next.iter_mut()) {
+        let stream = &stream;
+        sides.push(Box::new(move || {
+            rate(settings.round_time, || {
+                position.set(position.get() + BATCH as i64);
+                rt.block_on(table.insert(pool, mix, stream, *after, position.get(), BATCH));
+                *after += BATCH as i64;
+                BATCH as u64
+            })
+        }));
+    }
+    let mut sides: Vec<&mut dyn FnMut() -> f64> = sides.iter_mut().map(|s| &mut **s as _).collect();
+    interleave(settings.rounds, &mut sides)
+}
+
+/// A pool like the workload's (over the Unix socket when there is one)
+/// whose commits do not wait for the WAL flush.
+async fn unsynced_pool(db: &Db) -> PgPool {
+    let options = PgConnectOptions::from_str(&db.url)
+        .expect("DATABASE_URL is a PostgreSQL URL")
+        .options([("synchronous_commit", "off")])
+        .application_name("eventsource-bench");
+    let options = match &db.socket {
+        Ok(dir) => options.socket(dir),
+        Err(_) => options,
+    };
+    PgPoolOptions::new()
+        .max_connections(4)
+        .min_connections(4)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .expect("connect to DATABASE_URL")
 }
 
 /// A row per other variant, each against `jsonb` (the first samples).

@@ -33,11 +33,14 @@ DECLARE
     col text;
     tables text[];
     rels oid[];
+    -- The (table, column) pairs to convert, as two arrays.
+    convert_tables text[] := ARRAY[]::text[];
+    convert_columns text[] := ARRAY[]::text[];
+    kept text[] := ARRAY[]::text[];
+    policy_ids oid[] := ARRAY[]::oid[];
     policies text[];
     drops text[];
-    kept text[] := ARRAY[]::text[];
     statement text;
-    t text;
 BEGIN
     FOR i IN 1 .. array_length(columns, 1) LOOP
         col := columns[i];
@@ -66,33 +69,44 @@ BEGIN
             kept := kept || format('%s (%s)', col, replace(owners[i], ' ', ', '));
             CONTINUE;
         END IF;
-        SELECT
-            array_agg(format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s',
-                    p.policyname, p.schemaname, p.tablename, p.permissive, p.cmd,
-                    (SELECT string_agg(CASE WHEN r = 'public' THEN 'public' ELSE quote_ident(r) END, ', ')
-                     FROM unnest(p.roles) AS r))
-                || coalesce(' USING (' || p.qual || ')', '')
-                || coalesce(' WITH CHECK (' || p.with_check || ')', '')),
-            array_agg(format('DROP POLICY %I ON %I.%I', p.policyname, p.schemaname, p.tablename))
-        INTO policies, drops
-        FROM pg_policies p
-        JOIN pg_policy pol ON pol.polname = p.policyname
-            AND pol.polrelid = format('%I.%I', p.schemaname, p.tablename)::regclass
-        WHERE pol.oid IN (
+        convert_tables := convert_tables || tables;
+        convert_columns := convert_columns || array_fill(col, ARRAY[cardinality(tables)]);
+        policy_ids := policy_ids || ARRAY(
             SELECT d.objid FROM pg_depend d
             JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
             WHERE d.classid = 'pg_policy'::regclass AND d.refclassid = 'pg_class'::regclass
                 AND d.refobjid = ANY (rels) AND a.attname = col
         );
-        FOREACH statement IN ARRAY coalesce(drops, ARRAY[]::text[]) LOOP
-            EXECUTE statement;
-        END LOOP;
-        FOREACH t IN ARRAY tables LOOP
-            EXECUTE format('ALTER TABLE {schema}.%I ALTER COLUMN %I TYPE json', t, col);
-        END LOOP;
-        FOREACH statement IN ARRAY coalesce(policies, ARRAY[]::text[]) LOOP
-            EXECUTE statement;
-        END LOOP;
+    END LOOP;
+    SELECT
+        array_agg(format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s',
+                p.policyname, p.schemaname, p.tablename, p.permissive, p.cmd,
+                (SELECT string_agg(CASE WHEN r = 'public' THEN 'public' ELSE quote_ident(r) END, ', ')
+                 FROM unnest(p.roles) AS r))
+            || coalesce(' USING (' || p.qual || ')', '')
+            || coalesce(' WITH CHECK (' || p.with_check || ')', '')),
+        array_agg(format('DROP POLICY %I ON %I.%I', p.policyname, p.schemaname, p.tablename))
+    INTO policies, drops
+    FROM pg_policy pol
+    JOIN pg_class c ON c.oid = pol.polrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_policies p ON p.schemaname = n.nspname AND p.tablename = c.relname
+        AND p.policyname = pol.polname
+    WHERE pol.oid = ANY (policy_ids);
+    FOREACH statement IN ARRAY coalesce(drops, ARRAY[]::text[]) LOOP
+        EXECUTE statement;
+    END LOOP;
+    -- One statement per table, so each is rewritten once.
+    FOR statement IN
+        SELECT format('ALTER TABLE {schema}.%I %s', c.name,
+                string_agg(format('ALTER COLUMN %I TYPE json', c.col), ', '))
+        FROM unnest(convert_tables, convert_columns) AS c(name, col)
+        GROUP BY c.name
+    LOOP
+        EXECUTE statement;
+    END LOOP;
+    FOREACH statement IN ARRAY coalesce(policies, ARRAY[]::text[]) LOOP
+        EXECUTE statement;
     END LOOP;
     IF cardinality(kept) > 0 THEN
         RAISE NOTICE 'eventsource: kept as jsonb, something depending on them: %', array_to_string(kept, ', ');

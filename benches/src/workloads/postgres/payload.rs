@@ -417,7 +417,7 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
                     .to_owned(),
                 "What was chosen and why: `json` for `payload` and `metadata` of both \
                  event tables, and for snapshot states (migration 13). In three runs of \
-                 this workload before the change (2 cores, load average 4.8 to 6.4, \
+                 this workload (2 cores, load average 4.8 to 6.4, \
                  PostgreSQL 15, Unix socket, 15 rounds each) `json` read the stream 1.61, \
                  1.58 and 1.66 times as fast as `jsonb`, and appended at 0.99, 1.09 and 1.06 \
                  of its rate (1.06, 1.04 and 1.21 without the WAL flush): reads gain, \

@@ -4,8 +4,9 @@
 -- Every read returns these columns as text. `jsonb` turns its binary form
 -- back into text on each of them (`jsonb_out`, a quarter of the server's
 -- time in catch-up and loads); `json` keeps the text as written (checked
--- once, on insert) and returns it as is. The store never queries inside
--- them, so it gives up nothing; the statements cast what they write to
+-- once, on insert) and returns it as is. The store looks inside them only
+-- in the conjoined tenant policy (`metadata #>> ...`, which `json` has as
+-- well), so it gives up nothing; the statements cast what they write to
 -- `json`, which PostgreSQL assigns to `jsonb` columns as well, and read
 -- `::text`, so a store whose columns stay (or are made again) `jsonb`
 -- works the same. See the crate documentation, "Payload columns".

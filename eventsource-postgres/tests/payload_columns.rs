@@ -230,15 +230,20 @@ async fn to_jsonb(pool: &PgPool, schema: &str) {
     .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_with_jsonb_columns_passes_the_conformance_suite() {
-    let pool = common::pool(6, "eventsource-conformance-jsonb").await;
+/// Runs the conformance suite on stores built with `configure`, each with
+/// its columns made `jsonb` before the check; returns the column types
+/// one of them had.
+async fn conformance_on_jsonb(
+    application: &str,
+    configure: fn(PgStoreOptions) -> PgStoreOptions,
+) -> Vec<(String, String, String)> {
+    let pool = common::pool(6, application).await;
     let created = Arc::new(Mutex::new(Vec::new()));
     let report = conformance::run(|| {
         let created = created.clone();
         let pool = pool.clone();
         async move {
-            let store = common::store_on(pool.clone(), |o| o).await;
+            let store = common::store_on(pool.clone(), configure).await;
             to_jsonb(&pool, store.schema()).await;
             created.lock().unwrap().push(store.clone());
             Subject::new(store.clone(), store.clone(), store)
@@ -258,6 +263,23 @@ async fn a_store_with_jsonb_columns_passes_the_conformance_suite() {
     drop(stores);
     pool.close().await;
     report.assert_passed();
+    types
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_jsonb_columns_passes_the_conformance_suite() {
+    let types = conformance_on_jsonb("eventsource-conformance-jsonb", |o| o).await;
+    assert_eq!(types.len(), 5);
+    assert!(types.iter().all(|(_, _, t)| t == "jsonb"), "{types:?}");
+}
+
+/// Group commit writes through a statement of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_jsonb_columns_and_group_commit_passes_the_conformance_suite() {
+    let types = conformance_on_jsonb("eventsource-conformance-jsonb-group", |o| {
+        o.with_group_commit(2).with_writer_connections(2)
+    })
+    .await;
     assert_eq!(types.len(), 5);
     assert!(types.iter().all(|(_, _, t)| t == "jsonb"), "{types:?}");
 }

@@ -84,6 +84,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "conjoined tenants",
         sql: include_str!("../migrations/0012_conjoined_tenants.sql"),
     },
+    Migration {
+        version: 13,
+        name: "json payloads",
+        sql: include_str!("../migrations/0013_json_payloads.sql"),
+    },
 ];
 
 /// Creates the schema if needed and applies the missing migrations, all in

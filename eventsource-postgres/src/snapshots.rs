@@ -15,7 +15,7 @@ use crate::sql::Sql;
 const SAVE: &str = "\
 INSERT INTO {schema}.snapshots AS kept
     (stream_id, aggregate_type, version, revision, state, taken_at)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+VALUES ($1, $2, $3, $4, $5::json, $6)
 ON CONFLICT (stream_id, tenant_id) DO UPDATE SET
     aggregate_type = EXCLUDED.aggregate_type, version = EXCLUDED.version,
     revision = EXCLUDED.revision, state = EXCLUDED.state,

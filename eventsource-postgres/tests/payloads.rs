@@ -48,7 +48,7 @@ async fn a_row_corrupted_by_hand_is_found_and_a_clean_store_passes() {
 
     // The amount of `b` turned into text by a careless script.
     let sql = format!(
-        "UPDATE \"{}\".events SET payload = jsonb_set(payload, '{{amount}}', '\"two\"') \
+        "UPDATE \"{}\".events SET payload = jsonb_set(payload::jsonb, '{{amount}}', '\"two\"') \
          WHERE stream_id = 'b' RETURNING global_position",
         store.schema()
     );

@@ -85,8 +85,8 @@ pub(crate) struct Stored {
 pub(crate) async fn stored_events(pool: &PgPool, schema: &str) -> Result<Vec<Stored>> {
     let statement = format!(
         "SELECT global_position, event_id, \
-                CASE jsonb_typeof(payload->'writer') WHEN 'number' THEN (payload->>'writer')::bigint ELSE -1 END, \
-                CASE jsonb_typeof(payload->'seq') WHEN 'number' THEN (payload->>'seq')::bigint ELSE -1 END \
+                CASE json_typeof(payload::json->'writer') WHEN 'number' THEN (payload->>'writer')::bigint ELSE -1 END, \
+                CASE json_typeof(payload::json->'seq') WHEN 'number' THEN (payload->>'seq')::bigint ELSE -1 END \
          FROM \"{schema}\".events ORDER BY global_position"
     );
     let rows = sqlx::query(AssertSqlSafe(statement))

@@ -69,7 +69,7 @@ WITH tx AS MATERIALIZED (
         stream_version, event_id, event_name, schema_version, payload, metadata)
     SELECT t.low + u.ord, t.xid8, u.stream_id, u.aggregate_type,
         COALESCE(h.stream_version, 0) + u.k, u.event_id, u.event_name, u.schema_version,
-        u.payload::jsonb, u.metadata::jsonb
+        u.payload::json, u.metadata::json
     FROM tx t
     CROSS JOIN unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::int8[],
             $6::uuid[], $7::text[], $8::int4[], $9::text[], $10::text[])

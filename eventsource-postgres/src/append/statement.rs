@@ -68,7 +68,7 @@ WITH tx AS MATERIALIZED (
     INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
         stream_version, event_id, event_name, schema_version, payload, metadata)
     SELECT c.base + u.ord, c.xid8, $1, $2, COALESCE(c.version, 0) + u.ord,
-        u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
+        u.event_id, u.event_name, u.schema_version, u.payload::json, u.metadata::json
     FROM checked c, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
         WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)
     WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
@@ -122,7 +122,7 @@ WITH tx AS MATERIALIZED (
     INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
         stream_version, event_id, event_name, schema_version, payload, metadata)
     SELECT c.base + u.ord, c.xid8, $1, $2, COALESCE(c.version, 0) + u.ord,
-        u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
+        u.event_id, u.event_name, u.schema_version, u.payload::json, u.metadata::json
     FROM checked c, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
         WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)
     WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
@@ -163,7 +163,7 @@ WITH tx AS MATERIALIZED (
     INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
         stream_version, event_id, event_name, schema_version, payload, metadata)
     SELECT c.base + 1, c.xid8, $1, $2, COALESCE(c.version, 0) + 1,
-        $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
+        $5::uuid, $6::text, $7::int4, $8::text::json, $9::text::json
     FROM checked c
     WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
     RETURNING global_position
@@ -189,7 +189,7 @@ WITH tx AS MATERIALIZED (
     INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
         stream_version, event_id, event_name, schema_version, payload, metadata)
     SELECT t.low + u.ord, t.xid8, $1, $2, COALESCE(h.stream_version, 0) + u.ord,
-        u.event_id, u.event_name, u.schema_version, u.payload::jsonb, u.metadata::jsonb
+        u.event_id, u.event_name, u.schema_version, u.payload::json, u.metadata::json
     FROM tx t
     LEFT JOIN LATERAL (
         SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
@@ -219,7 +219,7 @@ WITH tx AS MATERIALIZED (
 INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
     stream_version, event_id, event_name, schema_version, payload, metadata)
 SELECT t.low + 1, t.xid8, $1, $2, COALESCE(h.stream_version, 0) + 1,
-    $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
+    $5::uuid, $6::text, $7::int4, $8::text::json, $9::text::json
 FROM tx t
 LEFT JOIN LATERAL (
     SELECT e.stream_version, e.aggregate_type, e.global_position, e.event_name
@@ -263,7 +263,7 @@ WITH tx AS MATERIALIZED (
     INSERT INTO {schema}.events (global_position, transaction_id, stream_id, aggregate_type,
         stream_version, event_id, event_name, schema_version, payload, metadata)
     SELECT c.base + 1, c.xid8, $1, $2, COALESCE(c.version, 0) + 1,
-        $5::uuid, $6::text, $7::int4, $8::text::jsonb, $9::text::jsonb
+        $5::uuid, $6::text, $7::int4, $8::text::json, $9::text::json
     FROM checked c
     WHERE c.version_ok AND c.type_ok AND c.room_ok AND c.order_ok AND c.ids_free AND c.open_ok
     RETURNING global_position

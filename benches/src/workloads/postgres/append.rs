@@ -77,13 +77,13 @@ impl Raw {
             pool: pool.clone(),
             single: Sql::new(format!(
                 "INSERT INTO {table} ({INSERT_COLUMNS}) VALUES \
-                 ($1, pg_current_xact_id(), $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)"
+                 ($1, pg_current_xact_id(), $2, $3, $4, $5, $6, $7, $8::json, $9::json)"
             )),
             unnest: Sql::new(format!(
                 "INSERT INTO {table} ({INSERT_COLUMNS}) \
                  SELECT $1::int8 + u.ord, pg_current_xact_id(), $2::text, $3::text, \
                      $4::int8 + u.ord, u.event_id, u.event_name, u.schema_version, \
-                     u.payload::jsonb, u.metadata::jsonb \
+                     u.payload::json, u.metadata::json \
                  FROM unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
                      WITH ORDINALITY AS u(event_id, event_name, schema_version, payload, metadata, ord)"
             )),
@@ -184,11 +184,6 @@ fn copy_data(base: i64, stream: &str, after: i64, events: &[RawEvent<'_>]) -> Ve
         out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
         out.extend_from_slice(bytes);
     };
-    let jsonb = |out: &mut Vec<u8>, text: &str| {
-        out.extend_from_slice(&(text.len() as i32 + 1).to_be_bytes());
-        out.push(1);
-        out.extend_from_slice(text.as_bytes());
-    };
     for (i, event) in events.iter().enumerate() {
         let n = i as i64 + 1;
         out.extend_from_slice(&10i16.to_be_bytes());
@@ -200,8 +195,9 @@ fn copy_data(base: i64, stream: &str, after: i64, events: &[RawEvent<'_>]) -> Ve
         field(&mut out, event.id.as_bytes());
         field(&mut out, event.name.as_bytes());
         field(&mut out, &event.version.to_be_bytes());
-        jsonb(&mut out, event.payload);
-        jsonb(&mut out, &event.metadata);
+        // `json`'s binary form is its text.
+        field(&mut out, event.payload.as_bytes());
+        field(&mut out, event.metadata.as_bytes());
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     out

@@ -54,7 +54,7 @@ impl RawGroup {
                 "INSERT INTO \"{schema}\".events ({INSERT_COLUMNS}) \
                  SELECT $1::int8 + u.ord, pg_current_xact_id(), u.stream_id, $2::text, \
                      u.stream_version, u.event_id, u.event_name, u.schema_version, \
-                     u.payload::jsonb, u.metadata::jsonb \
+                     u.payload::json, u.metadata::json \
                  FROM unnest($3::text[], $4::int8[], $5::uuid[], $6::text[], $7::int4[], \
                      $8::text[], $9::text[]) WITH ORDINALITY \
                      AS u(stream_id, stream_version, event_id, event_name, schema_version, \

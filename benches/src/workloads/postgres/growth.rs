@@ -70,7 +70,7 @@ async fn seed_accounts(pool: &PgPool, store: &PgEventStore, prefix: &str, count:
         "INSERT INTO \"{}\".events ({INSERT_COLUMNS}) \
          SELECT pg_current_xact_id()::text::int8 * 65536 + (g - $1), pg_current_xact_id(), \
              $3 || (g / $4)::text, $5, g % $4 + 1, lpad(to_hex(g + $6), 32, '0')::uuid, \
-             m.name, m.version, m.payload::jsonb, $7::jsonb \
+             m.name, m.version, m.payload::json, $7::json \
          FROM generate_series($1::int8, $2::int8) AS g \
          JOIN unnest($8::text[], $9::int4[], $10::text[]) WITH ORDINALITY \
              AS m(name, version, payload, ord) ON m.ord = g % $4 + 1",
@@ -111,7 +111,7 @@ async fn seed_stream(pool: &PgPool, store: &PgEventStore, id: &str, events: &[St
     let sql = Sql::new(format!(
         "INSERT INTO \"{}\".events ({INSERT_COLUMNS}) \
          SELECT pg_current_xact_id()::text::int8 * 65536 + u.ord - 1, pg_current_xact_id(), \
-             $1, $2, $3 + u.ord, gen_random_uuid(), u.name, u.version, u.payload::jsonb, $4::jsonb \
+             $1, $2, $3 + u.ord, gen_random_uuid(), u.name, u.version, u.payload::json, $4::json \
          FROM unnest($5::text[], $6::int4[], $7::text[]) WITH ORDINALITY \
              AS u(name, version, payload, ord)",
         store.schema()

@@ -511,7 +511,7 @@ impl EventStore for PgEventStore {
         if fields.metadata || fields.envelope {
             return self.visit_stream(stream_id, from_version, visit).await;
         }
-        loads::visit_replay(&self.loads, stream_id, from_version, visit)
+        loads::visit_replay(&self.loads.for_loads(), stream_id, from_version, visit)
             .instrument(self.db_span("SELECT"))
             .await
     }
@@ -528,7 +528,7 @@ impl EventStore for PgEventStore {
         if *home != self.snapshot_home {
             return Ok(false);
         }
-        loads::visit_after_snapshot(&self.loads, stream_id, wanted, load)
+        loads::visit_after_snapshot(&self.loads.for_loads(), stream_id, wanted, load)
             .instrument(self.db_span("SELECT"))
             .await?;
         Ok(true)

@@ -17,13 +17,13 @@ use eventsource::store::{Snapshot, SnapshotWanted, StreamLoad};
 use eventsource::{Metadata, RecordedEvent, StoreError};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::Reads;
 use crate::error::store_error;
 use crate::row::Names;
+use crate::sql::Sql;
 
 /// The events of stream `$1` from version `$2`, as a replay reads them
 /// (columns as [`Replayed::event`] decodes them).
@@ -69,13 +69,23 @@ WHERE stream_id = $1 AND stream_version > COALESCE((SELECT version FROM snapshot
     AND stream_version <= $3
 ORDER BY stream_version)";
 
+/// Where a load's rows are read, and its two statements, as the store's
+/// reads for loads hold them (the primary's pool, or a standby's).
+pub(crate) struct LoadSource<'r> {
+    pub(crate) pool: &'r PgPool,
+    /// [`REPLAY_STREAM`] in the store's schema.
+    pub(crate) replay_stream: &'r Sql,
+    /// [`AFTER_SNAPSHOT`] in the store's schema.
+    pub(crate) after_snapshot: &'r Sql,
+}
+
 /// Records lent per call of the visitor.
 const RUN: usize = 256;
 
 /// Lends the events of `stream_id` from `from_version` to `visit` with the
 /// fields of `RecordFields::REPLAY`, read with one statement.
 pub(crate) async fn visit_replay(
-    reads: &Reads,
+    reads: &LoadSource<'_>,
     stream_id: &str,
     from_version: u64,
     visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
@@ -87,7 +97,7 @@ pub(crate) async fn visit_replay(
 /// Reads the snapshot `wanted` accepts and the events after it with one
 /// statement, for `load`.
 pub(crate) async fn visit_after_snapshot(
-    reads: &Reads,
+    reads: &LoadSource<'_>,
     stream_id: &str,
     wanted: SnapshotWanted,
     load: &mut dyn StreamLoad,
@@ -96,11 +106,11 @@ pub(crate) async fn visit_after_snapshot(
     let revision = i64::try_from(wanted.revision).unwrap_or(-1);
     let max_version = i64::try_from(wanted.max_version).unwrap_or(i64::MAX);
     let mut replayed = Replayed::new(stream_id);
-    let mut rows = sqlx::query(reads.statements.after_snapshot.get())
+    let mut rows = sqlx::query(reads.after_snapshot.get())
         .bind(stream_id)
         .bind(revision)
         .bind(max_version)
-        .fetch(&reads.pool);
+        .fetch(reads.pool);
     let mut first = match rows.next().await {
         None => return Ok(()),
         Some(row) => Some(row.map_err(store_error)?),
@@ -175,16 +185,16 @@ impl Replayed {
     /// `visit` stops.
     async fn visit_from(
         &mut self,
-        reads: &Reads,
+        reads: &LoadSource<'_>,
         from_version: u64,
         visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> Result<(), StoreError> {
         // Versions start at 1; one beyond bigint cannot exist.
         let from = i64::try_from(from_version.max(1)).unwrap_or(i64::MAX);
-        let rows = sqlx::query(reads.statements.replay_stream.get())
+        let rows = sqlx::query(reads.replay_stream.get())
             .bind(&*self.stream_id)
             .bind(from)
-            .fetch(&reads.pool);
+            .fetch(reads.pool);
         self.pass(None, rows, visit).await
     }
 

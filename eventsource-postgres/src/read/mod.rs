@@ -212,6 +212,15 @@ impl Reads {
         Ok(u64::try_from(head).unwrap_or(0))
     }
 
+    /// What the reads of aggregate loads need (see [`loads`]).
+    pub(crate) fn for_loads(&self) -> loads::LoadSource<'_> {
+        loads::LoadSource {
+            pool: &self.pool,
+            replay_stream: &self.statements.replay_stream,
+            after_snapshot: &self.statements.after_snapshot,
+        }
+    }
+
     /// Every statement of the reads, named, for the test that prints them.
     #[cfg(test)]
     pub(crate) fn statements(&self) -> Vec<(String, &Sql)> {

@@ -23,7 +23,8 @@ edition = "2024"
 publish = false
 
 [dependencies]
-eventsource = {{ path = "{runtime}" }}
+# The runtime is published as `eventsource-cqrs`; its library is `eventsource`.
+eventsource = {{ package = "eventsource-cqrs", path = "{runtime}" }}
 inventory = "0.3"
 serde = {{ version = "1", features = ["derive"] }}
 serde_json = "1"

@@ -522,24 +522,20 @@ pub(super) async fn insert(
     checked(q, conn, r, fresh).await
 }
 
-/// [`WRITE`] or [`WRITE_ONE`]: the outcome, or `None` when a check failed.
-async fn write(
-    q: &Statements,
-    conn: &mut PgConnection,
-    r: &Request<'_>,
-) -> Result<Option<Outcome>, StoreError> {
-    let one = only_event(r);
-    let sql = if one.is_some() {
-        &q.write_one
-    } else {
-        &q.write
-    };
+/// `sql`, one of the append statements (all take the same parameters),
+/// with `r` bound: plain parameters for the one event `one` of a single-event
+/// form, parallel arrays otherwise.
+fn bound<'q>(
+    sql: &Sql,
+    r: &'q Request<'_>,
+    one: Option<One<'q>>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let query = sqlx::query(sql.get())
         .bind(r.stream_id)
         .bind(r.aggregate_type)
         .bind(r.kind)
         .bind(r.version);
-    let query = match one {
+    match one {
         Some((id, name, schema_version, payload, metadata)) => query
             .bind(id)
             .bind(name)
@@ -552,7 +548,22 @@ async fn write(
             .bind(&r.schema_versions)
             .bind(&r.payloads)
             .bind(&r.metadata),
+    }
+}
+
+/// [`WRITE`] or [`WRITE_ONE`]: the outcome, or `None` when a check failed.
+async fn write(
+    q: &Statements,
+    conn: &mut PgConnection,
+    r: &Request<'_>,
+) -> Result<Option<Outcome>, StoreError> {
+    let one = only_event(r);
+    let sql = if one.is_some() {
+        &q.write_one
+    } else {
+        &q.write
     };
+    let query = bound(sql, r, one);
     let row = match query.fetch_optional(conn).await {
         Ok(Some(row)) => row,
         Ok(None) => return Ok(None),
@@ -593,25 +604,7 @@ async fn checked(
         (true, false) => &q.append_one_in,
         (true, true) => &q.append_one,
     };
-    let query = sqlx::query(sql.get())
-        .bind(r.stream_id)
-        .bind(r.aggregate_type)
-        .bind(r.kind)
-        .bind(r.version);
-    let query = match one {
-        Some((id, name, schema_version, payload, metadata)) => query
-            .bind(id)
-            .bind(name)
-            .bind(schema_version)
-            .bind(payload)
-            .bind(metadata),
-        None => query
-            .bind(&r.ids)
-            .bind(&r.names)
-            .bind(&r.schema_versions)
-            .bind(&r.payloads)
-            .bind(&r.metadata),
-    };
+    let query = bound(sql, r, one);
     let row = match query.fetch_one(conn).await {
         Ok(row) => row,
         Err(err) => return failed(err, r),

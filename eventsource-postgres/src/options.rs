@@ -176,8 +176,9 @@ impl PgStoreOptions {
     /// and the next group waits for that commit. With two, one statement
     /// runs while the other's commit flushes, and two server processes
     /// share the work; in the benchmarks (`BENCHMARKS.md` in the repository
-    /// gives the figures) two runners matched or beat one at 16 and at 64
-    /// writers. A second runner also bounds how long one statement waiting —
+    /// gives the figures) two runners did better than one at 64 writers in
+    /// every check run, and as well within the noise at 16. A second runner
+    /// also bounds how long one statement waiting —
     /// on a row lock another transaction holds, say — holds up the
     /// process's other appends: the other runner takes them meanwhile.
     ///

@@ -657,9 +657,9 @@ const NOTES: &[&str] = &[
      In check runs on this machine, with one runner ours ran at 1.35–1.48 of it at 16 writers \
      and 0.96–1.04 at 64 on a disk shared with other jobs, and at 0.67–0.80 for both with the \
      WAL in memory (where only CPU counts, and both cores were busy with other jobs); with \
-     two runners at 1.66 (and 0.70 in a run where the disk was briefly fast and the raw side \
-     reached 15,000 rows per second) and 2.68–3.31 on that disk, and 0.60–0.87 and 0.89–1.07 \
-     in memory; with three runners no better than with two within the noise. With the WAL in \
+     two runners at 1.08–1.66 (and 0.70 in a run where the disk was briefly fast and the raw \
+     side reached 15,000 rows per second) and 2.68–3.39 on that disk, and 0.60–0.87 and \
+     0.83–1.07 in memory; with three runners no better than with two within the noise. With the WAL in \
      memory, the server's time goes to the rows themselves: about 22 µs per row for the raw \
      insert and about 31 µs for ours with one runner (the head probe and the checks per \
      append; `pg_stat_statements`). The single-row baselines commit every row on its own, so against them the \

@@ -197,6 +197,21 @@ async fn pool_with(options: PgConnectOptions, size: u32) -> Result<PgPool, sqlx:
         .await
 }
 
+/// [`pool`] whose connections set `options` (name, value) at start-up, over
+/// the server's Unix socket when it has one (see [`Db::socket`]).
+pub(crate) async fn pool_with_settings(db: &Db, size: u32, settings: &[(&str, &str)]) -> PgPool {
+    let options = PgConnectOptions::from_str(&db.url)
+        .expect("DATABASE_URL is a PostgreSQL URL")
+        .options(settings.iter().copied());
+    let options = match &db.socket {
+        Ok(dir) => options.socket(dir),
+        Err(_) => options,
+    };
+    pool_with(options, size)
+        .await
+        .expect("connect to DATABASE_URL")
+}
+
 /// [`pool`] over the server's Unix socket, when it has one (see [`Db::socket`]).
 pub(crate) async fn socket_pool(db: &Db, size: u32) -> Result<PgPool, String> {
     let dir = db.socket.as_ref().map_err(Clone::clone)?;

@@ -7,12 +7,10 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::str::FromStr;
 
 use eventsource::uuid::Uuid;
 use eventsource::{AggregateConfig, Metadata};
 use futures::TryStreamExt;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row as _};
 use tokio::runtime::Runtime;
 
@@ -474,21 +472,7 @@ fn append(
 /// A pool like the workload's (over the Unix socket when there is one)
 /// whose commits do not wait for the WAL flush.
 async fn unsynced_pool(db: &Db) -> PgPool {
-    let options = PgConnectOptions::from_str(&db.url)
-        .expect("DATABASE_URL is a PostgreSQL URL")
-        .options([("synchronous_commit", "off")])
-        .application_name("eventsource-bench");
-    let options = match &db.socket {
-        Ok(dir) => options.socket(dir),
-        Err(_) => options,
-    };
-    PgPoolOptions::new()
-        .max_connections(4)
-        .min_connections(4)
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await
-        .expect("connect to DATABASE_URL")
+    pg::pool_with_settings(db, 4, &[("synchronous_commit", "off")]).await
 }
 
 /// A row per other variant, each against `jsonb` (the first samples).

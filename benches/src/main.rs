@@ -21,7 +21,7 @@
 //!
 //! For profiling, `EVENTSOURCE_BENCH_CASES=single,batch,copy,group,writers,
 //! writers-alone,commands,cached-commands` restricts workload 3 to some of
-//! its cases (`copy-tcp`, binary `COPY` over TCP, runs only when named),
+//! its cases,
 //! `EVENTSOURCE_BENCH_RUNNERS=1` sets the group-commit runners of its
 //! many-writer rows (default 2), and
 //! `EVENTSOURCE_BENCH_CATCHUP=500:5000,5000:20000` sets workload 5's

@@ -57,13 +57,6 @@ pub(crate) fn case_wanted(key: &str) -> bool {
     }
 }
 
-/// Whether `EVENTSOURCE_BENCH_CASES` names the case with this key: for
-/// cases that only run when asked for.
-pub(crate) fn case_named(key: &str) -> bool {
-    std::env::var("EVENTSOURCE_BENCH_CASES")
-        .is_ok_and(|list| list.split(',').any(|k| k.trim() == key))
-}
-
 /// A multi-threaded runtime (two workers, one per core) for the PostgreSQL
 /// workloads: the client and the server share the machine.
 pub(crate) fn runtime() -> Runtime {
@@ -180,7 +173,9 @@ pub(crate) fn rerun_with_postgres(root: &Path, args: &[String]) -> ExitCode {
 }
 
 /// A pool of up to `size` connections that does not ping connections
-/// before handing them out (as `PgEventStore::connect` builds it).
+/// before handing them out and turns on `TCP_NODELAY` (as
+/// `PgEventStore::connect` builds it): every side of every comparison
+/// runs on such connections.
 pub(crate) async fn pool(db: &Db, size: u32) -> PgPool {
     let options = PgConnectOptions::from_str(&db.url).expect("DATABASE_URL is a PostgreSQL URL");
     pool_with(options, size)
@@ -193,6 +188,12 @@ async fn pool_with(options: PgConnectOptions, size: u32) -> Result<PgPool, sqlx:
         .max_connections(size)
         .min_connections(size)
         .test_before_acquire(false)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                eventsource_postgres::tcp_nodelay(conn).await?;
+                Ok(())
+            })
+        })
         .connect_with(options.application_name("eventsource-bench"))
         .await
 }

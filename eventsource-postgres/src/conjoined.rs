@@ -35,7 +35,7 @@ use eventsource::store::{AppendResult, CheckpointStore, EventFilter, EventStream
 use eventsource::{EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError};
 use futures::StreamExt;
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use thiserror::Error;
 
 use crate::conjoin;
@@ -246,11 +246,9 @@ impl PgConjoined {
             (TENANT_SETTING, tenant),
             (ALL_TENANTS_SETTING, if all { "on" } else { "off" }),
         ]);
-        PgPoolOptions::new()
-            .max_connections(self.pool_size)
+        crate::nodelay::pool_options(self.pool_size)
             .min_connections(0)
             .idle_timeout(Some(Duration::from_secs(60)))
-            .test_before_acquire(false)
             .connect_lazy_with(connect)
     }
 }

@@ -13,7 +13,6 @@ use eventsource::store::{
     StoredEventType, StreamLoad, StreamQuery, StreamSummary, Subscription, Truncation,
 };
 use eventsource::{EventStore, ExpectedVersion, NewEvent, StoreError};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use tracing::Instrument;
 
@@ -229,9 +228,7 @@ impl PgEventStore {
         reads: ReplicaReads,
     ) -> Result<Self, StoreError> {
         let primary = Self::connect_with(primary_url, options).await?;
-        let standby = PgPoolOptions::new()
-            .max_connections(10)
-            .test_before_acquire(false)
+        let standby = crate::nodelay::pool_options(10)
             .connect(standby_url)
             .await
             .map_err(store_error)?;
@@ -248,11 +245,11 @@ impl PgEventStore {
     /// The pool does not ping a connection before handing it out (sqlx's
     /// default does, costing a round trip per operation); a connection that
     /// died while idle fails one request with [`StoreError::Connection`]
-    /// and is replaced. Build the pool yourself for other settings.
+    /// and is replaced. Each new connection gets `TCP_NODELAY`
+    /// ([`tcp_nodelay`](crate::tcp_nodelay)). Build the pool yourself for
+    /// other settings.
     pub async fn connect_with(url: &str, options: PgStoreOptions) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .test_before_acquire(false)
+        let pool = crate::nodelay::pool_options(10)
             .connect(url)
             .await
             .map_err(store_error)?;

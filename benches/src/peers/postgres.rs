@@ -87,9 +87,32 @@ pub(crate) async fn their_pool(db: &Db, size: u32, schema: Option<&str>) -> sqlx
         .max_connections(size)
         .min_connections(size)
         .test_before_acquire(false)
+        .after_connect(|conn, _| Box::pin(nodelay(conn)))
         .connect_with(options)
         .await
         .expect("connect to DATABASE_URL")
+}
+
+/// `TCP_NODELAY` on a sqlx 0.8 connection, as ours get it.
+async fn nodelay(conn: &mut sqlx08::PgConnection) -> Result<(), sqlx08::Error> {
+    let (local, local_port, remote, remote_port): (String, i32, String, i32) = sqlx08::query_as(
+        "SELECT host(inet_client_addr()), inet_client_port(), \
+                host(inet_server_addr()), inet_server_port()",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let address = |host: &str, port: i32| {
+        Some(std::net::SocketAddr::new(
+            host.parse().ok()?,
+            u16::try_from(port).ok()?,
+        ))
+    };
+    if let (Some(local), Some(remote)) =
+        (address(&local, local_port), address(&remote, remote_port))
+    {
+        eventsource_postgres::tcp_nodelay_between(local, remote);
+    }
+    Ok(())
 }
 
 /// Appends and loads on postgres-es, interleaved with ours.

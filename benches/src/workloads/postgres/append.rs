@@ -94,14 +94,6 @@ impl Raw {
         }
     }
 
-    /// The same statements and positions on another pool.
-    pub(crate) fn on(&self, pool: &PgPool) -> Self {
-        Self {
-            pool: pool.clone(),
-            ..self.clone()
-        }
-    }
-
     fn positions(&self, count: usize) -> i64 {
         self.position.fetch_add(count as i64, Ordering::Relaxed)
     }
@@ -233,7 +225,7 @@ pub(crate) fn raw_events(mix: &Mix, count: usize, n: u64) -> Vec<RawEvent<'_>> {
 
 /// Measures the cases (those `EVENTSOURCE_BENCH_CASES` selects: `single`,
 /// `batch`, `copy`, `group`, `writers`, `writers-alone`, `commands`,
-/// `cached-commands`; and `copy-tcp`, only when named).
+/// `cached-commands`).
 pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     let pool = rt.block_on(pg::pool(db, POOL));
     let store = rt.block_on(pg::store(&pool, "append", |o| o));
@@ -241,7 +233,7 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     let raw = Raw::new(&pool, raw_store.schema());
     let mix = Arc::new(Mix::new());
     let mut rows = Vec::new();
-    let mut notes: Vec<String> = NOTES.iter().map(|n| (*n).to_owned()).collect();
+    let notes: Vec<String> = NOTES.iter().map(|n| (*n).to_owned()).collect();
 
     if pg::case_wanted("single") {
         eprintln!("  single events, one task");
@@ -297,38 +289,10 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
     }
 
     if pg::case_wanted("copy") {
-        // Over TCP, sqlx's `COPY` waits for a delayed acknowledgement (see
-        // the notes); both sides go through the Unix socket instead.
-        match rt.block_on(pg::socket_pool(db, 4)) {
-            Ok(socket) => {
-                eprintln!("  batches of 100, one task, Unix socket, raw COPY");
-                let ours = PgEventStore::with_options(socket.clone(), store.options().clone());
-                let raw_socket = raw.on(&socket);
-                let comparison =
-                    batches(rt, settings, &ours, &raw_socket, &mix, "batch-copy", true);
-                rows.push(Row::new(
-                    "batches of 100, one task, both sides over the Unix socket (raw: binary \
-                     `COPY`)",
-                    "events/s",
-                    comparison,
-                ));
-                rt.block_on(socket.close());
-            }
-            Err(why) => notes.push(format!(
-                "The binary `COPY` row is not measured in this run: it needs the server's Unix \
-                 socket ({why})."
-            )),
-        }
-    }
-
-    // Only when asked for: the delayed-acknowledgement wait of `COPY`
-    // over TCP, which the row above avoids (see the notes).
-    if pg::case_named("copy-tcp") {
-        eprintln!("  batches of 100, one task, TCP, raw COPY");
-        let comparison = batches(rt, settings, &store, &raw, &mix, "batch-copy-tcp", true);
+        eprintln!("  batches of 100, one task, raw COPY");
+        let comparison = batches(rt, settings, &store, &raw, &mix, "batch-copy", true);
         rows.push(Row::new(
-            "batches of 100, one task, over TCP (raw: binary `COPY`, which waits for a delayed \
-             acknowledgement)",
+            "batches of 100, one task (raw: binary `COPY`)",
             "events/s",
             comparison,
         ));
@@ -598,13 +562,13 @@ const NOTES: &[&str] = &[
      commit as their baseline (see below). On the other side the store keeps 16 connections \
      for its appends (`PgStoreOptions::with_writer_connections(16)`) and, but for the row \
      that says otherwise, groups commits.",
-    "Binary `COPY`: sqlx 0.9 does not set `TCP_NODELAY` and sends `COPY`'s closing \
-     `CopyDone` message on its own after the data, so over TCP it waits (Nagle) for the \
-     server's delayed acknowledgement, about 40 ms per `COPY` whatever its size, which made the \
-     baseline a tenth of `unnest`'s rate. sqlx offers no way to set the option, so this row \
-     runs both sides over the server's Unix socket (`PgConnectOptions::socket`), where there is \
-     no such wait: the same store options and tables, only the transport differs from the \
-     other rows. Without a local socket the row is left out.",
+    "Binary `COPY`: sqlx 0.9 leaves Nagle's algorithm on and sends `COPY`'s closing \
+     `CopyDone` message on its own after the data, so over TCP each `COPY` used to wait for \
+     the server's delayed acknowledgement, about 40 ms whatever its size (a tenth of \
+     `unnest`'s rate); any statement longer than one segment waited the same way. Every \
+     connection of this harness, ours, the baselines' and the peers', now turns on \
+     `TCP_NODELAY` when it opens (`eventsource_postgres::tcp_nodelay`, which the store's own \
+     pools run too), and the row runs over TCP like the others.",
     "Our append is one statement too (`WITH … INSERT … SELECT`): it also reads the stream's \
      head (one index probe), checks the expected version, derives the positions from the \
      transaction id and returns the result row. The store's own append first runs the \

@@ -106,6 +106,12 @@ async fn pool(url: &str, size: u32) -> PgPool {
     PgPoolOptions::new()
         .max_connections(size)
         .test_before_acquire(false)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                eventsource_postgres::tcp_nodelay(conn).await?;
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))

@@ -22,7 +22,7 @@ pub(crate) struct Names {
 
 impl Names {
     /// The shared text of an event name.
-    pub(crate) fn event_name(&mut self, name: &str) -> Arc<str> {
+    pub(crate) fn event_name(&mut self, name: &str) -> &Arc<str> {
         self.events.get(name)
     }
 }
@@ -39,24 +39,22 @@ struct Recent {
 impl Recent {
     const SIZE: usize = 16;
 
-    fn get(&mut self, value: &str) -> Arc<str> {
-        if let Some(hit) = self.values.get(self.last).filter(|v| &***v == value) {
-            return hit.clone();
-        }
-        if let Some(at) = self.values.iter().position(|v| &**v == value) {
-            self.last = at;
-            return self.values[at].clone();
-        }
-        let fresh: Arc<str> = value.into();
-        if self.values.len() < Self::SIZE {
-            self.last = self.values.len();
-            self.values.push(fresh.clone());
+    fn get(&mut self, value: &str) -> &Arc<str> {
+        let at = if self.values.get(self.last).is_some_and(|v| &**v == value) {
+            self.last
+        } else if let Some(at) = self.values.iter().position(|v| &**v == value) {
+            at
+        } else if self.values.len() < Self::SIZE {
+            self.values.push(value.into());
+            self.values.len() - 1
         } else {
-            self.last = self.next;
-            self.values[self.next] = fresh.clone();
-            self.next = (self.next + 1) % Self::SIZE;
-        }
-        fresh
+            let at = self.next;
+            self.values[at] = value.into();
+            self.next = (at + 1) % Self::SIZE;
+            at
+        };
+        self.last = at;
+        &self.values[at]
     }
 }
 
@@ -88,9 +86,14 @@ impl Unreadable {
 /// wrong shape) is [`Unreadable::Corrupt`], carrying every column as it was
 /// read; the payload is left as text for the runtime, which reports a
 /// mismatch as a typed decode error.
+///
+/// Every statement that feeds this selects the same ten columns with fixed
+/// types (`payload::text`, `metadata::text`), so each value is decoded by
+/// position without sqlx's per-cell type check; a value that does not
+/// decode is still an error.
 pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, Unreadable> {
     let raw_position: i64 = row
-        .try_get(0)
+        .try_get_unchecked(0)
         .map_err(|e| Unreadable::Failed(store_error(e)))?;
     let corrupt = |reason: String| Unreadable::Corrupt(Box::new(raw(row, reason)));
     let column = |e: sqlx::Error| corrupt(format!("unreadable column: {e}"));
@@ -100,30 +103,37 @@ pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, Un
         .ok_or_else(|| corrupt(format!("global position {raw_position} is not positive")))?;
     let stream_id = names
         .streams
-        .get(row.try_get::<&str, _>(1).map_err(column)?);
-    let aggregate_type = names.types.get(row.try_get::<&str, _>(2).map_err(column)?);
-    let version: i64 = row.try_get(3).map_err(column)?;
+        .get(row.try_get_unchecked::<&str, _>(1).map_err(column)?)
+        .clone();
+    let aggregate_type = names
+        .types
+        .get(row.try_get_unchecked::<&str, _>(2).map_err(column)?)
+        .clone();
+    let version: i64 = row.try_get_unchecked(3).map_err(column)?;
     let stream_version = u64::try_from(version)
         .ok()
         .filter(|v| *v > 0)
         .ok_or_else(|| corrupt(format!("stream `{stream_id}` has version {version}")))?;
-    let event_id: Uuid = row.try_get(4).map_err(column)?;
-    let event_name = names.events.get(row.try_get::<&str, _>(5).map_err(column)?);
-    let schema: i32 = row.try_get(6).map_err(column)?;
+    let event_id: Uuid = row.try_get_unchecked(4).map_err(column)?;
+    let event_name = names
+        .events
+        .get(row.try_get_unchecked::<&str, _>(5).map_err(column)?)
+        .clone();
+    let schema: i32 = row.try_get_unchecked(6).map_err(column)?;
     let schema_version = u32::try_from(schema).map_err(|_| {
         corrupt(format!(
             "event {event_id} (`{event_name}`, stream `{stream_id}` version {stream_version}) \
              has schema version {schema}"
         ))
     })?;
-    let payload: Arc<str> = row.try_get::<&str, _>(7).map_err(column)?.into();
-    let metadata = metadata(row.try_get::<&str, _>(8).map_err(column)?).map_err(|e| {
+    let payload: Arc<str> = row.try_get_unchecked::<&str, _>(7).map_err(column)?.into();
+    let metadata = metadata(row.try_get_unchecked::<&str, _>(8).map_err(column)?).map_err(|e| {
         corrupt(format!(
             "metadata of event {event_id} (`{event_name}`, stream `{stream_id}` \
              version {stream_version}) does not decode: {e}"
         ))
     })?;
-    let recorded_at: DateTime<Utc> = row.try_get(9).map_err(column)?;
+    let recorded_at: DateTime<Utc> = row.try_get_unchecked(9).map_err(column)?;
     Ok(RecordedEvent {
         event_id,
         stream_id,
@@ -184,13 +194,13 @@ mod tests {
     #[test]
     fn recent_names_are_shared() {
         let mut recent = Recent::default();
-        let a = recent.get("a");
-        assert!(Arc::ptr_eq(&a, &recent.get("a")));
+        let a = recent.get("a").clone();
+        assert!(Arc::ptr_eq(&a, recent.get("a")));
         for i in 0..40 {
             recent.get(&i.to_string());
         }
         assert_eq!(recent.values.len(), Recent::SIZE);
-        assert_eq!(&*recent.get("a"), "a");
+        assert_eq!(&**recent.get("a"), "a");
     }
 
     #[test]

@@ -161,6 +161,11 @@ fn decode_snapshot(row: &PgRow, stream_id: &str, revision: u64) -> Result<Snapsh
 }
 
 /// A replay's read in progress: the run lent next and what its records share.
+///
+/// The run's records are kept from one run to the next and refilled in
+/// place: the fields every record of a load shares (stream, placeholders)
+/// stay, and only what differs is written, which spares two reference
+/// count changes per shared field and event.
 struct Replayed {
     stream_id: Arc<str>,
     /// The placeholders of the fields a replay does not read.
@@ -168,6 +173,8 @@ struct Replayed {
     metadata: Arc<Metadata>,
     names: Names,
     run: Vec<RecordedEvent>,
+    /// How many records of `run` the current run holds.
+    filled: usize,
 }
 
 impl Replayed {
@@ -178,6 +185,7 @@ impl Replayed {
             metadata: Arc::default(),
             names: Names::default(),
             run: Vec::with_capacity(RUN),
+            filled: 0,
         }
     }
 
@@ -210,7 +218,7 @@ impl Replayed {
         mut rows: BoxStream<'_, Result<PgRow, sqlx::Error>>,
         visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
     ) -> Result<(), StoreError> {
-        self.run.clear();
+        self.filled = 0;
         let mut pending = first.map(Ok);
         loop {
             let row = match pending.take() {
@@ -220,36 +228,36 @@ impl Replayed {
                     None => break,
                 },
             };
-            let decoded = row.map_err(store_error).and_then(|row| self.event(&row));
-            match decoded {
-                Ok(record) => {
-                    self.run.push(record);
-                    if self.run.len() == RUN {
-                        if !visit(&self.run) {
+            let placed = row.map_err(store_error).and_then(|row| self.place(&row));
+            match placed {
+                Ok(()) => {
+                    if self.filled == RUN {
+                        if !visit(&self.run[..self.filled]) {
                             return Ok(());
                         }
-                        self.run.clear();
+                        self.filled = 0;
                     }
                 }
                 Err(error) => {
-                    if !self.run.is_empty() && !visit(&self.run) {
+                    if self.filled > 0 && !visit(&self.run[..self.filled]) {
                         return Ok(());
                     }
                     return Err(error);
                 }
             }
         }
-        if !self.run.is_empty() {
-            visit(&self.run);
+        if self.filled > 0 {
+            visit(&self.run[..self.filled]);
         }
         Ok(())
     }
 
-    /// One event row: name, version, schema version, payload, position.
-    /// The statements fix these columns and their types, so each value is
-    /// decoded by position without sqlx's type check (a value that does
-    /// not decode is still an error, never a panic).
-    fn event(&mut self, row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    /// One event row (name, version, schema version, payload, position)
+    /// as the next record of the run. The statements fix these columns and
+    /// their types, so each value is decoded by position without sqlx's
+    /// type check (a value that does not decode is still an error, never a
+    /// panic).
+    fn place(&mut self, row: &PgRow) -> Result<(), StoreError> {
         if row.columns().len() > 5 && is_snapshot(row) {
             return Err(StoreError::Backend(
                 format!(
@@ -290,17 +298,29 @@ impl Replayed {
             ))
         })?;
         let payload: Arc<str> = row.try_get_unchecked::<&str, _>(3).map_err(column)?.into();
-        Ok(RecordedEvent {
-            event_name,
-            payload,
-            stream_version,
-            global_position,
-            schema_version,
-            recorded_at: DateTime::UNIX_EPOCH,
-            stream_id: self.stream_id.clone(),
-            aggregate_type: self.aggregate_type.clone(),
-            event_id: Uuid::nil(),
-            metadata: self.metadata.clone(),
-        })
+        if let Some(record) = self.run.get_mut(self.filled) {
+            if !Arc::ptr_eq(&record.event_name, event_name) {
+                record.event_name = event_name.clone();
+            }
+            record.payload = payload;
+            record.stream_version = stream_version;
+            record.global_position = global_position;
+            record.schema_version = schema_version;
+        } else {
+            self.run.push(RecordedEvent {
+                event_name: event_name.clone(),
+                payload,
+                stream_version,
+                global_position,
+                schema_version,
+                recorded_at: DateTime::UNIX_EPOCH,
+                stream_id: self.stream_id.clone(),
+                aggregate_type: self.aggregate_type.clone(),
+                event_id: Uuid::nil(),
+                metadata: self.metadata.clone(),
+            });
+        }
+        self.filled += 1;
+        Ok(())
     }
 }

@@ -93,9 +93,22 @@ pub(crate) fn find(rt: &Runtime) -> Result<Db, String> {
         .await
         .map_err(|e| format!("cannot query the server: {e}"))?;
         let settings: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // The URL's `sslmode` decides; sqlx's default takes TLS when the
+        // server offers it, and every side of every row then pays for it.
+        let tls: Option<String> = sqlx::query_scalar(
+            "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+        )
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(|e| format!("cannot query the server: {e}"))?
+        .flatten();
+        let transport = match tls {
+            Some(version) => format!("TCP with {version} (every connection of the run)"),
+            None => "TCP without TLS".to_owned(),
+        };
         let socket = socket_dir(&mut conn, &url).await;
         let description = format!(
-            "{version} on the same machine, reached over TCP ({})",
+            "{version} on the same machine, reached over {transport}, `TCP_NODELAY` on ({})",
             settings.join(", ")
         );
         let _ = conn.close().await;

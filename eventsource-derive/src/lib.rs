@@ -18,7 +18,6 @@ mod command;
 mod diagnostics;
 mod event;
 mod fingerprint;
-mod handled;
 mod handler_block;
 mod paths;
 mod personal;
@@ -164,11 +163,6 @@ pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn misplaced(attr: &str, args: TokenStream, input: TokenStream) -> TokenStream {
-    let args_tokens = proc_macro2::TokenStream::from(args.clone());
-    let handled = handled::HANDLED;
-    if args_tokens.to_string() == quote::quote!(#handled).to_string() {
-        return input;
-    }
     misplaced_in(attr, "#[aggregate_impl]", args, input)
 }
 

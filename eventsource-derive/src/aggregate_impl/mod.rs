@@ -31,17 +31,26 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let model = read::parse(&mut errors, &args, item);
     let errors_tokens = errors.to_compile_errors();
+    // `use path as _` names each handler attribute's path once without
+    // expanding it again.
+    let paths = &model.handler_paths;
+    let uses = quote! {
+        #(
+            #[allow(unused_imports)]
+            use #paths as _;
+        )*
+    };
     match &model.self_ident {
         // Even after an error, the handlers that could be read are expanded
         // (without registering), so one mistake does not cascade into errors
         // wherever the aggregate, its commands or its events are used.
         Some(self_ident) => {
             let expanded = expand::expand(&model, self_ident, errors.is_empty());
-            quote!(#errors_tokens #expanded)
+            quote!(#errors_tokens #uses #expanded)
         }
         None => {
             let item = &model.item;
-            quote!(#errors_tokens #item)
+            quote!(#errors_tokens #uses #item)
         }
     }
 }

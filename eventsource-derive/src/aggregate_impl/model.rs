@@ -57,4 +57,7 @@ pub(crate) struct Model {
     /// the event enum may then lack an event, so what command handlers
     /// return is not checked against it.
     pub(crate) events_complete: bool,
+    /// The distinct paths the handler attributes were written with, which
+    /// the expansion imports so the user's imports of them stay used.
+    pub(crate) handler_paths: Vec<Path>,
 }

@@ -3,7 +3,7 @@
 //! handler is read and checked in [`check`](super::check)).
 
 use quote::format_ident;
-use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, Type, Visibility};
+use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, Path, Type, Visibility};
 
 use super::check;
 use super::model::Model;
@@ -43,13 +43,14 @@ pub(crate) fn parse(errors: &mut Errors, args: &Args, mut item: ItemImpl) -> Mod
     let mut events = Vec::new();
     let mut event_attrs = 0;
     let mut events_complete = collect;
+    let mut handler_paths = Vec::new();
     for impl_item in &mut item.items {
         let ImplItem::Fn(function) = impl_item else {
             continue;
         };
         // Always mark the handler attributes as read, so a block that cannot
         // be expanded does not also report each of them as misplaced.
-        let role = take_role(errors, function);
+        let role = take_role(errors, function, &mut handler_paths);
         if !collect {
             continue;
         }
@@ -96,6 +97,7 @@ pub(crate) fn parse(errors: &mut Errors, args: &Args, mut item: ItemImpl) -> Mod
         commands,
         events,
         events_complete,
+        handler_paths,
     }
 }
 
@@ -156,8 +158,13 @@ fn self_ident(errors: &mut Errors, item: &ItemImpl) -> (Option<Ident>, bool) {
     }
 }
 
-/// Removes this macro's handler attributes from `function`, returning its role.
-fn take_role(errors: &mut Errors, function: &mut ImplItemFn) -> Option<Role> {
+/// Removes this macro's handler attributes from `function`, returning its
+/// role; each distinct path they were named by is added to `paths`.
+fn take_role(
+    errors: &mut Errors,
+    function: &mut ImplItemFn,
+    paths: &mut Vec<Path>,
+) -> Option<Role> {
     let mut role = None;
     let mut kept = Vec::with_capacity(function.attrs.len());
     for attr in std::mem::take(&mut function.attrs) {
@@ -175,11 +182,13 @@ fn take_role(errors: &mut Errors, function: &mut ImplItemFn) -> Option<Role> {
                 continue;
             }
         };
-        // Kept, marked as handled, so the attribute is still resolved (the
-        // user's import of it is used) and expands to the method unchanged.
+        // Removed rather than left for the compiler to expand (one more
+        // macro call per handler); the path is imported once instead, so
+        // the user's import of it stays used.
         let path = attr.path();
-        let marker = crate::handled::HANDLED;
-        kept.push(syn::parse_quote!(#[#path(#marker)]));
+        if !paths.iter().any(|known| known == path) {
+            paths.push(path.clone());
+        }
         match (&role, &this) {
             (None, _) => role = Some(this),
             (Some(_), Role::Command(a) | Role::Event(a)) => errors.at(

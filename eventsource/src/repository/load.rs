@@ -299,8 +299,8 @@ impl<A: Aggregate> Replay<'_, A> {
             Until::Version(v) => (v, None),
             Until::Time(t) => (u64::MAX, Some(t)),
         };
-        let start = self.version;
-        let mut version = start;
+        let mut version = self.version;
+        let mut applied = self.applied;
         let mut go_on = true;
         for record in records {
             if record.stream_version > last || time.is_some_and(|t| record.recorded_at > t) {
@@ -338,12 +338,10 @@ impl<A: Aggregate> Replay<'_, A> {
                 break;
             }
             match A::Event::decode(record) {
-                // The record is the next version (checked above), so the
-                // count applied is the versions gained: one counter less to
-                // keep through the opaque calls.
                 Ok(event) => {
                     self.state.apply(&event);
-                    version += 1;
+                    version = record.stream_version;
+                    applied += 1;
                 }
                 Err(error) => {
                     self.failure = Some(error.into());
@@ -353,7 +351,7 @@ impl<A: Aggregate> Replay<'_, A> {
             }
         }
         self.version = version;
-        self.applied += version - start;
+        self.applied = applied;
         go_on
     }
 }

@@ -89,12 +89,14 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, with_callgrind: bool) -> Se
          both sides do, and one dynamic call per run: about 13 instructions per event, within \
          1% of the hand-written loop for current events. A typed upcaster \
          that returns the event type hands its struct over as built, and a record one version \
-         behind is decoded from its text straight into the upcaster's input; the upcaster is \
-         still reached through the registry's function pointers, about 200 instructions per \
-         old event more than the inlined hand conversion, hence about 2% with 10% of events \
-         old. The rest of the throughput gap is memory: each record is a whole envelope (128 \
-         bytes, aligned so that the fields a load reads share one cache line, with the ids, \
-         stream and metadata in the second) where the baseline walks 40-byte rows; under \
+         behind is decoded from its text straight into the upcaster's input; the upcaster's \
+         chain keeps its last typed step beside its map, so finding it costs no look-up, but \
+         the upcaster is still reached through function pointers (one to check the decoder's \
+         type, one to decode and convert), about 150 instructions per old event more than \
+         the inlined hand conversion, hence about 2% with 10% of events old. The rest of the \
+         throughput gap is memory: each record is a whole envelope (128 bytes, aligned so \
+         that the fields a load reads share one cache line, with the ids, stream and \
+         metadata in the second) where the baseline walks 40-byte rows; under \
          callgrind's cache model a load misses the first-level cache about 24,000 times \
          against the baseline's 18,800. The throughput ratios move by a few hundredths from \
          one full run of the same binary to the next on this shared machine; the instruction \

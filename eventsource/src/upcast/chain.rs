@@ -12,11 +12,16 @@ use crate::registry::UpcasterRegistration;
 #[derive(Clone, Debug, Default)]
 pub struct UpcasterChain {
     steps: BTreeMap<u32, UpcasterRegistration>,
+    /// The last step's version and typed hand-over, when it has one: the
+    /// step a record one version behind takes, looked up for every such
+    /// record a load decodes, so kept out of the map.
+    last_typed: Option<(u32, TypedUpcast)>,
 }
 
 /// The chain of an event without upcasters.
 pub(crate) static EMPTY: UpcasterChain = UpcasterChain {
     steps: BTreeMap::new(),
+    last_typed: None,
 };
 
 impl UpcasterChain {
@@ -24,6 +29,10 @@ impl UpcasterChain {
     /// registry reports such duplicates).
     pub(crate) fn add(&mut self, step: UpcasterRegistration) {
         self.steps.entry(step.from).or_insert(step);
+        self.last_typed = self
+            .steps
+            .last_key_value()
+            .and_then(|(&from, last)| Some((from, last.typed?)));
     }
 
     /// The upcaster from version `from`, if any.
@@ -39,8 +48,12 @@ impl UpcasterChain {
     /// The typed hand-over of the upcaster from version `from`, if that
     /// upcaster returns a typed struct.
     #[doc(hidden)]
+    #[inline]
     pub fn typed(&self, from: u32) -> Option<TypedUpcast> {
-        self.steps.get(&from)?.typed
+        match self.last_typed {
+            Some((last, typed)) if last == from => Some(typed),
+            _ => self.steps.get(&from)?.typed,
+        }
     }
 
     /// Lifts `payload` from version `from` to `to`, one step at a time.

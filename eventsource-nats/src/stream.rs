@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
+use async_nats::jetstream::context::{CreateStreamError, CreateStreamErrorKind};
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::stream::{Config, LastRawMessageErrorKind, Stream};
 
@@ -102,7 +103,37 @@ pub async fn ensure(
     jetstream
         .get_or_create_stream(settings.config())
         .await
-        .map_err(|e| NatsError::jetstream("create or look up the stream", &settings.name, e))
+        .map_err(|e| NatsError::jetstream(SETUP, &settings.name, e))
+}
+
+/// The operation [`ensure`] names in its errors.
+const SETUP: &str = "create or look up the stream";
+
+/// Whether a failure of [`ensure`] may pass: the server did not answer,
+/// or answered with an error of its own (a status of 500 and up, such as a
+/// storage directory it could not create just then). A refusal of the
+/// request itself (a name or configuration it does not accept, a stream
+/// that exists with another configuration) will not.
+pub(crate) fn setup_may_pass(error: &NatsError) -> bool {
+    let NatsError::JetStream {
+        operation, source, ..
+    } = error
+    else {
+        return false;
+    };
+    if *operation != SETUP {
+        return false;
+    }
+    let Some(error) = source.downcast_ref::<CreateStreamError>() else {
+        return false;
+    };
+    match error.kind() {
+        CreateStreamErrorKind::JetStream(error) => error.code() >= 500,
+        CreateStreamErrorKind::JetStreamUnavailable
+        | CreateStreamErrorKind::TimedOut
+        | CreateStreamErrorKind::Response => true,
+        _ => false,
+    }
 }
 
 /// Where the log stands in a stream: its last sequence and the position

@@ -182,9 +182,10 @@ impl Relay {
 
     /// Runs the relay until `shutdown` completes (then releases the lease
     /// and returns `Ok`), or a failure retrying cannot mend: an invalid
-    /// subject, a stream another publisher writes to, a stream that cannot
-    /// be created. Lost connections, store failures and lost leases are
-    /// retried.
+    /// subject, a stream another publisher writes to, a stream the server
+    /// refuses to create (its name or configuration). Lost connections,
+    /// store failures, lost leases and the server's own errors while it
+    /// sets up the stream are retried.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<(), NatsError> {
         let mut shutdown: Shutdown<'_> = Box::pin(shutdown);
         let outcome = self.serve(&mut shutdown).await;
@@ -203,7 +204,18 @@ impl Relay {
 
     async fn serve(&self, shutdown: &mut Shutdown<'_>) -> Result<(), NatsError> {
         let name = &self.options.name;
-        let stream = stream::ensure(&self.jetstream, &self.options.stream).await?;
+        let stream = loop {
+            match stream::ensure(&self.jetstream, &self.options.stream).await {
+                Ok(stream) => break stream,
+                Err(error) if !stream::setup_may_pass(&error) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(relay = %name, %error, "cannot set up the stream yet; retrying");
+                    if !self.pause_after(&error, shutdown).await {
+                        return Ok(());
+                    }
+                }
+            }
+        };
         loop {
             if !self.hold_lease(shutdown).await? {
                 return Ok(());
@@ -216,17 +228,25 @@ impl Relay {
                 Err(error) if fatal(&error) => return Err(error),
                 Err(error) => {
                     tracing::warn!(relay = %name, %error, "relay failed; resuming from the stream's end");
-                    self.status.send_modify(|s| {
-                        s.state = RelayState::Retrying;
-                        s.last_error = Some(error.to_string());
-                    });
-                    tokio::select! {
-                        biased;
-                        () = &mut *shutdown => return Ok(()),
-                        () = tokio::time::sleep(self.options.retry_delay) => {}
+                    if !self.pause_after(&error, shutdown).await {
+                        return Ok(());
                     }
                 }
             }
+        }
+    }
+
+    /// Reports `error` as the reason for retrying and waits
+    /// [`RelayOptions::retry_delay`]; `false` when shut down meanwhile.
+    async fn pause_after(&self, error: &NatsError, shutdown: &mut Shutdown<'_>) -> bool {
+        self.status.send_modify(|s| {
+            s.state = RelayState::Retrying;
+            s.last_error = Some(error.to_string());
+        });
+        tokio::select! {
+            biased;
+            () = &mut *shutdown => false,
+            () = tokio::time::sleep(self.options.retry_delay) => true,
         }
     }
 

@@ -28,6 +28,12 @@
 //! lease while frozen (SIGSTOP) and wakes up cannot store anything: its
 //! expectations no longer hold. The duplicate window is a second guard.
 //!
+//! The relay creates its stream when it is missing. A server that fails
+//! to (an error of its own, status 500 and up, or no answer) is asked
+//! again after each `retry_delay`, with the relay's status `Retrying` and
+//! the error in `last_error`; one that refuses the stream's name or
+//! configuration stops the relay.
+//!
 //! The relay owns its stream: a message it did not publish at the end of
 //! it stops the relay with [`NatsError::ForeignMessage`]. A record the
 //! store cannot read as an event is published as it is, with the reason in

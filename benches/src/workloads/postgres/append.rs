@@ -574,9 +574,11 @@ const NOTES: &[&str] = &[
      built by the server, our statement and the raw `unnest` insert took the same time per \
      batch within 5% (183 against 181 and 142 against 134 batches per second in two \
      alternating pairs), so the statement's probe and checks cost the server little at this \
-     size; the difference lies on the client, which builds the request (an id and the \
-     metadata's JSON per event, validation) where the raw side sends prepared text. It was \
-     not profiled further.",
+     size. Nor is it the client's processor: under `perf`, the harness spent well under 1% \
+     of its samples building and encoding requests on either side. What the gap is made of \
+     is not known yet; candidates are the `NOTIFY` transaction the store sends after \
+     appends (at most one per 5 ms, about one per two batches here) and the aggregate over \
+     the inserted rows that makes the result row.",
     "Our append is one statement too (`WITH … INSERT … SELECT`): it also reads the stream's \
      head (one index probe), checks the expected version, derives the positions from the \
      transaction id and returns the result row. The store's own append first runs the \

@@ -575,10 +575,11 @@ const NOTES: &[&str] = &[
      batch within 5% (183 against 181 and 142 against 134 batches per second in two \
      alternating pairs), so the statement's probe and checks cost the server little at this \
      size. Nor is it the client's processor: under `perf`, the harness spent well under 1% \
-     of its samples building and encoding requests on either side. What the gap is made of \
-     is not known yet; candidates are the `NOTIFY` transaction the store sends after \
-     appends (at most one per 5 ms, about one per two batches here) and the aggregate over \
-     the inserted rows that makes the result row.",
+     of its samples building and encoding requests on either side. Nor is it the `NOTIFY` \
+     the store sends after appends (at most one per 5 ms): with it off, 100-event appends \
+     ran within the rounds' spread of the same appends with it on. Runs of this case alone \
+     on a quiet machine gave 0.899 twice, so the gap is real; what it is made of is not \
+     known yet.",
     "Our append is one statement too (`WITH … INSERT … SELECT`): it also reads the stream's \
      head (one index probe), checks the expected version, derives the positions from the \
      transaction id and returns the result row. The store's own append first runs the \

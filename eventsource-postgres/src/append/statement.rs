@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use eventsource::store::{AppendResult, rules};
-use eventsource::{ExpectedVersion, NewEvent, StoreError};
+use eventsource::{ExpectedVersion, Metadata, NewEvent, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -382,10 +382,7 @@ impl<'a> Request<'a> {
             names: events.iter().map(|e| &*e.event_name).collect(),
             schema_versions,
             payloads: events.iter().map(|e| &*e.payload).collect(),
-            metadata: events
-                .iter()
-                .map(|e| metadata_json(&e.metadata))
-                .collect::<Result<_, _>>()?,
+            metadata: metadata_texts(events)?,
         })
     }
 
@@ -396,6 +393,24 @@ impl<'a> Request<'a> {
             actual,
         }
     }
+}
+
+/// Each event's metadata as JSON text. The events of one command carry the
+/// same metadata, and serializing it (two UUIDs as text, say) costs more
+/// than comparing it: an event whose metadata equals the one before it
+/// takes a copy of that text.
+fn metadata_texts(events: &[NewEvent]) -> Result<Vec<String>, StoreError> {
+    let mut texts: Vec<String> = Vec::with_capacity(events.len());
+    let mut previous: Option<&Metadata> = None;
+    for event in events {
+        let text = match (previous, texts.last()) {
+            (Some(metadata), Some(text)) if *metadata == event.metadata => text.clone(),
+            _ => metadata_json(&event.metadata)?,
+        };
+        previous = Some(&event.metadata);
+        texts.push(text);
+    }
+    Ok(texts)
 }
 
 /// The last event of `stream_id`: its version and position, and whether
@@ -770,6 +785,24 @@ fn classify_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_event_gets_its_own_metadata_text_when_a_batch_mixes_them() {
+        let shared = Metadata::new().with_correlation_id(Uuid::from_u128(1));
+        let other = Metadata::new().with_causation_id(Uuid::from_u128(2));
+        let events: Vec<NewEvent> = [&shared, &shared, &other, &Metadata::new(), &shared]
+            .into_iter()
+            .map(|m| NewEvent::new("E", 1, "{}", m.clone()))
+            .collect();
+        let texts = metadata_texts(&events).expect("metadata serializes");
+        let expected: Vec<String> = events
+            .iter()
+            .map(|e| metadata_json(&e.metadata).expect("metadata serializes"))
+            .collect();
+        assert_eq!(texts, expected);
+        assert_ne!(texts[1], texts[2]);
+        assert_eq!(texts[3], "{}");
+    }
 
     #[test]
     fn only_the_statements_in_a_callers_transaction_probe_and_look_for_ids() {

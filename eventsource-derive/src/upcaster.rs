@@ -16,6 +16,7 @@ use crate::diagnostics::Errors;
 use crate::diagnostics::{first_last_spans, item_head, spanned_range};
 use crate::paths::runtime_path;
 use crate::signature::{self, Generics, Plain};
+use crate::unparsed_bodies;
 
 const KEYS: &[Key] = &[Key::Event, Key::From, Key::Crate];
 
@@ -40,7 +41,7 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
         check_name(&mut errors, name, "`event` in #[upcaster]");
     }
 
-    let mut function = match syn::parse2::<Item>(item.clone()) {
+    let mut function = match unparsed_bodies::item(&item) {
         Ok(Item::Fn(function)) => function,
         _ => {
             errors.at(

@@ -194,9 +194,7 @@ fn registration(
         (
             quote! {
                 fn __es_input_schema() -> #p::Option<#p::serde_json::Value> {
-                    #[allow(unused_imports)]
-                    use #p::{HasJsonSchema as _, LacksJsonSchema as _};
-                    (&#p::SchemaProbe::<#input>::new()).probe_schema()
+                    #p::SchemaProbe::<#input>::new().probe_schema()
                 }
             },
             quote!(.with_input_schema(__es_input_schema)),

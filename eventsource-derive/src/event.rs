@@ -119,16 +119,13 @@ fn expand(model: &Model<'_>) -> TokenStream {
             fn event_schema() -> #krate::__private::Option<#krate::__private::serde_json::Value> {
                 // Resolves to the schema when the type derives
                 // `schemars::JsonSchema`, to `None` otherwise.
-                #[allow(unused_imports)]
-                use #krate::__private::{HasJsonSchema as _, LacksJsonSchema as _};
-                (&#krate::__private::SchemaProbe::<#ident>::new()).probe_schema()
+                #krate::__private::SchemaProbe::<#ident>::new().probe_schema()
             }
         }
 
         #krate::__private::inventory::submit! {
-            #krate::__private::EventRegistration::new(#name, #version, &[#(#aliases),*], #rust_type)
+            #krate::__private::EventRegistration::of::<#ident>(#name, #version, &[#(#aliases),*], #rust_type)
                 #with_personal
-                .with_schema(<#ident as #krate::__private::EventSchema>::event_schema)
         }
     }
 }

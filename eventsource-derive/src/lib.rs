@@ -26,6 +26,7 @@ mod query;
 mod read_model;
 mod saga;
 mod signature;
+mod unparsed_bodies;
 mod upcaster;
 
 use proc_macro::TokenStream;

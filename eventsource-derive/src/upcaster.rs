@@ -16,6 +16,7 @@ use crate::diagnostics::Errors;
 use crate::diagnostics::{first_last_spans, item_head, spanned_range};
 use crate::paths::runtime_path;
 use crate::signature::{self, Generics, Plain};
+use crate::unparsed_bodies;
 
 const KEYS: &[Key] = &[Key::Event, Key::From, Key::Crate];
 
@@ -40,7 +41,7 @@ pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
         check_name(&mut errors, name, "`event` in #[upcaster]");
     }
 
-    let mut function = match syn::parse2::<Item>(item.clone()) {
+    let mut function = match unparsed_bodies::item(&item) {
         Ok(Item::Fn(function)) => function,
         _ => {
             errors.at(
@@ -193,9 +194,7 @@ fn registration(
         (
             quote! {
                 fn __es_input_schema() -> #p::Option<#p::serde_json::Value> {
-                    #[allow(unused_imports)]
-                    use #p::{HasJsonSchema as _, LacksJsonSchema as _};
-                    (&#p::SchemaProbe::<#input>::new()).probe_schema()
+                    #p::SchemaProbe::<#input>::new().probe_schema()
                 }
             },
             quote!(.with_input_schema(__es_input_schema)),

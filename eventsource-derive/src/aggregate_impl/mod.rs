@@ -9,16 +9,16 @@ mod read;
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemImpl;
 
 use crate::attr;
 use crate::diagnostics::Errors;
 use crate::diagnostics::item_head;
+use crate::unparsed_bodies;
 
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
     let args = attr::parse(&mut errors, "#[aggregate_impl]", args, read::KEYS);
-    let item = match syn::parse2::<ItemImpl>(item.clone()) {
+    let item = match unparsed_bodies::impl_block(&item) {
         Ok(item) => item,
         Err(_) => {
             errors.at(

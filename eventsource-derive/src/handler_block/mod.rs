@@ -14,9 +14,9 @@ pub(crate) mod model;
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::quote;
-use syn::ItemImpl;
 
 use crate::diagnostics::{Errors, item_head};
+use crate::unparsed_bodies;
 use expand::TraitImpl;
 use kind::BlockKind;
 use model::Model;
@@ -32,7 +32,7 @@ pub(crate) fn read(
 ) -> Result<Model, TokenStream> {
     let args_tokens = args.clone();
     let args = crate::attr::parse(errors, kind.attr, args, kind.keys);
-    let item = match syn::parse2::<ItemImpl>(item.clone()) {
+    let item = match unparsed_bodies::impl_block(&item) {
         Ok(item) => item,
         Err(error) if is_impl(&item) => {
             // An impl block the compiler read, recovering from a syntax

@@ -10,10 +10,10 @@ mod read;
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemImpl;
 
 use crate::attr;
 use crate::diagnostics::{Errors, item_head};
+use crate::unparsed_bodies;
 
 /// Expands `#[read_model]`. After a mistake the block and the handlers that
 /// could be read are still expanded (without registering), so one mistake
@@ -21,7 +21,7 @@ use crate::diagnostics::{Errors, item_head};
 pub(crate) fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::new();
     let args = attr::parse(&mut errors, "#[read_model]", args, read::KEYS);
-    let item = match syn::parse2::<ItemImpl>(item.clone()) {
+    let item = match unparsed_bodies::impl_block(&item) {
         Ok(item) => item,
         Err(_) => {
             errors.at(

@@ -7,6 +7,7 @@
 //! at compile time, by which method the probe below resolves to.
 
 use std::marker::PhantomData;
+use std::ops::Deref;
 
 use serde_json::Value;
 
@@ -63,28 +64,35 @@ impl<T> Default for SchemaProbe<T> {
     }
 }
 
-/// Resolved first, on `&SchemaProbe<T>`, when `T` has a JSON Schema.
-#[doc(hidden)]
-pub trait HasJsonSchema {
+// `probe.probe_schema()` resolves to the inherent method below when `T`
+// has a JSON Schema; otherwise that method's bound fails and the call goes
+// through `Deref` to `NoSchema`'s. Unlike a pair of traits, this needs no
+// import at the call site, which keeps the derive's code short.
+impl<T: schemars::JsonSchema> SchemaProbe<T> {
     /// `T`'s schema.
-    fn probe_schema(&self) -> Option<Value>;
-}
-
-impl<T: schemars::JsonSchema> HasJsonSchema for SchemaProbe<T> {
-    fn probe_schema(&self) -> Option<Value> {
+    #[doc(hidden)]
+    pub fn probe_schema(&self) -> Option<Value> {
         Some(schema_of::<T>())
     }
 }
 
-/// Resolved through one more reference when `T` has no JSON Schema.
+/// What a probe of a type without a JSON Schema resolves to.
 #[doc(hidden)]
-pub trait LacksJsonSchema {
+#[derive(Debug)]
+pub struct NoSchema;
+
+impl NoSchema {
     /// No schema.
-    fn probe_schema(&self) -> Option<Value>;
+    #[doc(hidden)]
+    pub fn probe_schema(&self) -> Option<Value> {
+        None
+    }
 }
 
-impl<T> LacksJsonSchema for &SchemaProbe<T> {
-    fn probe_schema(&self) -> Option<Value> {
-        None
+impl<T> Deref for SchemaProbe<T> {
+    type Target = NoSchema;
+
+    fn deref(&self) -> &NoSchema {
+        &NoSchema
     }
 }

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::event::EventSchema;
 use crate::shredding::PersonalData;
 use crate::upcast::UpcastFn;
 use crate::upcast::typed::TypedUpcast;
@@ -44,6 +45,27 @@ impl EventRegistration {
             rust_type,
             personal: None,
             schema: no_schema,
+        }
+    }
+
+    /// The entry of event type `T`, stored as `name` at `version`, with its
+    /// earlier names; its payload's JSON Schema is `T`'s
+    /// ([`EventSchema`](crate::event::EventSchema)). What `#[derive(Event)]`
+    /// submits: one call, where `new(..).with_schema(..)` would be two for
+    /// the compiler to evaluate.
+    pub const fn of<T: EventSchema>(
+        name: &'static str,
+        version: u32,
+        aliases: &'static [&'static str],
+        rust_type: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            version,
+            aliases,
+            rust_type,
+            personal: None,
+            schema: T::event_schema,
         }
     }
 

@@ -12,18 +12,50 @@ use uuid::Uuid;
 use crate::error::store_error;
 
 /// Reuses the `Arc<str>` of recently seen names, so a read of many events of
-/// few streams, types and names allocates each string once, not per row.
+/// few streams, types and names allocates each string once, not per row;
+/// and the metadata of the row before, which the events of one append share.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
     streams: Recent,
     types: Recent,
     events: Recent,
+    metadata: LastMetadata,
 }
 
 impl Names {
     /// The shared text of an event name.
     pub(crate) fn event_name(&mut self, name: &str) -> &Arc<str> {
         self.events.get(name)
+    }
+
+    /// The metadata stored as `text`: the previous row's, shared, when its
+    /// text was the same (the events of one command follow one another in
+    /// the log with equal metadata), otherwise parsed.
+    fn metadata(&mut self, text: &str) -> Result<Arc<Metadata>, serde_json::Error> {
+        let last = &mut self.metadata;
+        if last.text != text {
+            let parsed = Arc::new(metadata(text)?);
+            last.text.clear();
+            last.text.push_str(text);
+            last.value = parsed;
+        }
+        Ok(last.value.clone())
+    }
+}
+
+/// The last metadata parsed, with its text.
+#[derive(Debug)]
+struct LastMetadata {
+    text: String,
+    value: Arc<Metadata>,
+}
+
+impl Default for LastMetadata {
+    fn default() -> Self {
+        Self {
+            text: "{}".to_owned(),
+            value: Arc::default(),
+        }
     }
 }
 
@@ -127,7 +159,8 @@ pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, Un
         ))
     })?;
     let payload: Arc<str> = row.try_get_unchecked::<&str, _>(7).map_err(column)?.into();
-    let metadata = metadata(row.try_get_unchecked::<&str, _>(8).map_err(column)?).map_err(|e| {
+    let text = row.try_get_unchecked::<&str, _>(8).map_err(column)?;
+    let metadata = names.metadata(text).map_err(|e| {
         corrupt(format!(
             "metadata of event {event_id} (`{event_name}`, stream `{stream_id}` \
              version {stream_version}) does not decode: {e}"
@@ -143,7 +176,7 @@ pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, Un
         event_name,
         schema_version,
         payload,
-        metadata: Arc::new(metadata),
+        metadata,
         recorded_at,
     })
 }
@@ -190,6 +223,31 @@ pub(crate) fn metadata_json(metadata: &Metadata) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consecutive_rows_with_equal_metadata_share_it() {
+        let mut names = Names::default();
+        let text = metadata_json(&Metadata::new().with_correlation_id(Uuid::from_u128(7)))
+            .expect("metadata serializes");
+        let first = names.metadata(&text).expect("parses");
+        let second = names.metadata(&text).expect("parses");
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first.correlation_id, Some(Uuid::from_u128(7)));
+        assert!(names.metadata(r#"{"correlation_id": 42}"#).is_err());
+        let after_error = names.metadata(&text).expect("parses");
+        assert!(
+            Arc::ptr_eq(&first, &after_error),
+            "an error leaves the last one"
+        );
+        let empty = names.metadata("{}").expect("parses");
+        assert_eq!(*empty, Metadata::default());
+        let other = names.metadata(r#"{"actor":"ada"}"#).expect("parses");
+        assert_eq!(other.actor.as_deref(), Some("ada"));
+        assert!(!Arc::ptr_eq(
+            &first,
+            &names.metadata(&text).expect("parses")
+        ));
+    }
 
     #[test]
     fn recent_names_are_shared() {

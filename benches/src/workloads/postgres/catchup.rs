@@ -331,12 +331,18 @@ pub(crate) fn run(rt: &Runtime, settings: &Settings, db: &Db) -> Section {
                  the filter; the store reads keyset pages (`WHERE global_position > last AND \
                  global_position < horizon AND event_name = ANY(…) ORDER BY global_position \
                  LIMIT page`), turns each row into a `RecordedEvent` (parsing the metadata \
-                 JSON), the generated code decodes each payload into its event type, the \
+                 JSON, or sharing the row before's when the text is the same, as it is for \
+                 the events of one append), the generated code decodes each payload into its \
+                 event type, the \
                  handler updates the map, and the backend commits the checkpoint once per \
                  batch (`ready_chunks(batch_size)`). Against the lean baseline, which parses \
                  no JSON at all, the payload and metadata decoding is the main difference; \
-                 against the same-work one, what remains is the framework's own cost: the \
-                 pages, the envelope and the per-batch checkpoint commits. The store reads \
+                 against the same-work one, which parses every row's metadata, what remains \
+                 is the framework's own cost: the pages, the envelope and the per-batch \
+                 checkpoint commits. Under callgrind, sharing the metadata of consecutive \
+                 rows took the store's reading and decoding from about 6,550 to 4,770 \
+                 instructions per event, and the whole client side of a catch-up from about \
+                 10,000 to 7,900. The store reads \
                  each round's pages in a task of its own, on the connection the round's \
                  horizon was found on, and hands the decoded rows over through a channel that \
                  holds about one page: the server reads the next page while the runner \

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use eventsource::store::CorruptRecord;
 use eventsource::{Metadata, RecordedEvent, StoreError};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgRow, PgValueFormat};
+use sqlx::{ColumnIndex, Row, ValueRef as _};
 use uuid::Uuid;
 
 use crate::error::store_error;
@@ -166,7 +166,12 @@ pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, Un
              version {stream_version}) does not decode: {e}"
         ))
     })?;
-    let recorded_at: DateTime<Utc> = row.try_get_unchecked(9).map_err(column)?;
+    let recorded_at = timestamp(row, 9).map_err(|reason| {
+        corrupt(format!(
+            "event {event_id} (`{event_name}`, stream `{stream_id}` version \
+             {stream_version}) has a recording time {reason}"
+        ))
+    })?;
     Ok(RecordedEvent {
         event_id,
         stream_id,
@@ -179,6 +184,69 @@ pub(crate) fn decode(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, Un
         metadata,
         recorded_at,
     })
+}
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A `timestamptz` column, read from its binary form (microseconds since
+/// PostgreSQL's epoch): a fraction of the date arithmetic sqlx's decoding
+/// does, and a value beyond `DateTime`'s range (`infinity`, written by hand)
+/// is an error rather than the panic of sqlx's addition. The error says
+/// what is wrong with the value, to follow the column's name.
+pub(crate) fn timestamp<I>(row: &PgRow, index: I) -> Result<DateTime<Utc>, String>
+where
+    I: ColumnIndex<PgRow> + Copy,
+{
+    let value = row
+        .try_get_raw(index)
+        .map_err(|e| format!("that cannot be read: {e}"))?;
+    if value.is_null() {
+        return Err("that is null".to_owned());
+    }
+    if value.format() != PgValueFormat::Binary {
+        return row
+            .try_get_unchecked(index)
+            .map_err(|e| format!("that does not decode: {e}"));
+    }
+    let bytes = value
+        .as_bytes()
+        .map_err(|e| format!("that cannot be read: {e}"))?;
+    let micros = <[u8; 8]>::try_from(bytes)
+        .map(i64::from_be_bytes)
+        .map_err(|_| format!("of {} bytes rather than 8", bytes.len()))?;
+    micros
+        .checked_add(POSTGRES_EPOCH_MICROS)
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(|| format!("beyond the dates it can hold ({micros} µs from 2000)"))
+}
+
+/// [`timestamp`] as the store's error, naming the column as `what`.
+pub(crate) fn timestamp_of<I>(
+    row: &PgRow,
+    index: I,
+    what: &str,
+) -> Result<DateTime<Utc>, StoreError>
+where
+    I: ColumnIndex<PgRow> + Copy,
+{
+    timestamp(row, index).map_err(|reason| StoreError::Backend(format!("{what} {reason}").into()))
+}
+
+/// [`timestamp_of`] for a column that may be null.
+pub(crate) fn optional_timestamp_of<I>(
+    row: &PgRow,
+    index: I,
+    what: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError>
+where
+    I: ColumnIndex<PgRow> + Copy,
+{
+    let null = row.try_get_raw(index).map_err(store_error)?.is_null();
+    if null {
+        return Ok(None);
+    }
+    timestamp_of(row, index, what).map(Some)
 }
 
 /// Every column of `row` as far as it can be read, for a corrupt record.
@@ -198,7 +266,7 @@ fn raw(row: &PgRow, reason: String) -> CorruptRecord {
         schema_version: row.try_get::<i32, _>(6).map(i64::from).unwrap_or_default(),
         payload: text(7),
         metadata: text(8),
-        recorded_at: row.try_get(9).ok(),
+        recorded_at: timestamp(row, 9).ok(),
         reason,
     }
 }

@@ -1,6 +1,5 @@
 //! Snapshots on PostgreSQL: the latest per stream (table `snapshots`).
 
-use chrono::{DateTime, Utc};
 use eventsource::StoreError;
 use eventsource::store::Snapshot;
 use sqlx::postgres::PgRow;
@@ -115,6 +114,6 @@ fn decode(row: &PgRow) -> Result<Snapshot, StoreError> {
         version: unsigned(2, "version")?,
         revision: unsigned(3, "revision")?,
         state: row.try_get::<&str, _>(4).map_err(store_error)?.into(),
-        taken_at: row.try_get::<DateTime<Utc>, _>(5).map_err(store_error)?,
+        taken_at: crate::row::timestamp_of(row, 5, "a snapshot's time taken")?,
     })
 }

@@ -206,3 +206,95 @@ async fn bad_rows_are_typed_errors_and_the_rest_stays_readable() {
     assert_eq!(seen, [Ok(1), Ok(2), Ok(3), Err(bad_meta), Ok(5)]);
     common::drop_schema(&store).await;
 }
+
+/// Recording times are read from their binary form: every time a record can
+/// hold reads back as PostgreSQL stored it, and one beyond a `DateTime`
+/// (`infinity`, written by hand) is a typed error, not a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_times_read_back_exactly_and_infinity_is_corrupt() {
+    let store = common::store().await;
+    let stream = Repository::<Account>::stream_id("times");
+    let times = [
+        "2000-01-01 00:00:00+00",
+        "1969-07-20 20:17:40.123456+00",
+        "1999-12-31 23:59:59.999999+00",
+        "2262-04-11 23:47:16.854775+00",
+        "0001-01-01 00:00:00+00",
+    ];
+    deposit(&store, &stream, ExpectedVersion::NoStream, 1).await;
+    for version in 1..times.len() {
+        deposit(&store, &stream, ExpectedVersion::Exact(version as u64), 1).await;
+    }
+    let set = format!(
+        "UPDATE \"{}\".events SET recorded_at = $1::timestamptz \
+         WHERE stream_id = $2 AND stream_version = $3",
+        store.schema()
+    );
+    let select = format!(
+        "SELECT recorded_at FROM \"{}\".events WHERE stream_id = $1 ORDER BY stream_version",
+        store.schema()
+    );
+    for (index, time) in times.iter().enumerate() {
+        sqlx::query(sqlx::AssertSqlSafe(set.clone()))
+            .bind(*time)
+            .bind(&stream)
+            .bind(index as i64 + 1)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let stored: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(select))
+            .bind(&stream)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let read: Vec<RecordedEvent> = store.read_stream(&stream, 1).try_collect().await.unwrap();
+    let read: Vec<_> = read.iter().map(|r| r.recorded_at).collect();
+    assert_eq!(read, stored);
+    assert_eq!(read[1].to_rfc3339(), "1969-07-20T20:17:40.123456+00:00");
+
+    sqlx::query(sqlx::AssertSqlSafe(set))
+        .bind("infinity")
+        .bind(&stream)
+        .bind(2_i64)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let items: Vec<Result<RecordedEvent, StoreError>> =
+        store.read_stream(&stream, 1).collect().await;
+    assert_eq!(items.len(), times.len(), "{items:?}");
+    match &items[1] {
+        Err(StoreError::Corrupt { reason, .. }) => {
+            for needle in [stream.as_str(), "version 2", "recording time"] {
+                assert!(reason.contains(needle), "`{needle}` missing from: {reason}");
+            }
+        }
+        other => panic!("an infinite recording time should be Corrupt, got {other:?}"),
+    }
+    assert!(items[2].is_ok(), "the rest stays readable: {items:?}");
+
+    // The same for a snapshot's time, read by `SnapshotStore::load`.
+    let snapshot = eventsource::store::Snapshot {
+        stream_id: stream.as_str().into(),
+        aggregate_type: "bad.Account".into(),
+        version: 1,
+        revision: 0,
+        state: "{}".into(),
+        taken_at: chrono::Utc::now(),
+    };
+    SnapshotStore::save(&store, snapshot).await.unwrap();
+    let loaded = SnapshotStore::load(&store, &stream).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 1);
+    let infinite = format!(
+        "UPDATE \"{}\".snapshots SET taken_at = 'infinity' WHERE stream_id = $1",
+        store.schema()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(infinite))
+        .bind(&stream)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = SnapshotStore::load(&store, &stream).await.unwrap_err();
+    assert!(err.to_string().contains("time taken"), "{err}");
+}

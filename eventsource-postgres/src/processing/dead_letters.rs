@@ -142,12 +142,14 @@ fn parked(row: &PgRow) -> Result<ParkedEvent, StoreError> {
         schema_version,
         payload: row.try_get("payload").map_err(store_error)?,
         metadata: row.try_get("metadata").map_err(store_error)?,
-        recorded_at: row.try_get("recorded_at").map_err(store_error)?,
+        recorded_at: crate::row::optional_timestamp_of(
+            row,
+            "recorded_at",
+            "a parked event's recording time",
+        )?,
         error: row.try_get("error").map_err(store_error)?,
         attempts,
-        parked_at: row
-            .try_get::<DateTime<Utc>, _>("parked_at")
-            .map_err(store_error)?,
+        parked_at: crate::row::timestamp_of(row, "parked_at", "a parked event's time parked")?,
         projection,
     })
 }

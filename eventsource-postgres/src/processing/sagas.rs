@@ -130,7 +130,7 @@ impl SagaStore for PgSagaStore {
             Ok(SagaInstance {
                 state: row.try_get(0).map_err(store_error)?,
                 completed: row.try_get(1).map_err(store_error)?,
-                updated_at: row.try_get::<DateTime<Utc>, _>(2).map_err(store_error)?,
+                updated_at: crate::row::timestamp_of(&row, 2, "a saga's time updated")?,
             })
         })
         .transpose()
@@ -167,7 +167,7 @@ impl SagaStore for PgSagaStore {
                     SagaInstance {
                         state: row.try_get(1).map_err(store_error)?,
                         completed: row.try_get(2).map_err(store_error)?,
-                        updated_at: row.try_get::<DateTime<Utc>, _>(3).map_err(store_error)?,
+                        updated_at: crate::row::timestamp_of(row, 3, "a saga's time updated")?,
                     },
                 ))
             })
@@ -181,7 +181,7 @@ fn deadline(row: &sqlx::postgres::PgRow) -> Result<Deadline, StoreError> {
         saga: row.try_get(1).map_err(store_error)?,
         correlation_id: row.try_get(2).map_err(store_error)?,
         name: row.try_get(3).map_err(store_error)?,
-        due_at: row.try_get::<DateTime<Utc>, _>(4).map_err(store_error)?,
+        due_at: crate::row::timestamp_of(row, 4, "a deadline's due time")?,
         payload: row.try_get(5).map_err(store_error)?,
     })
 }

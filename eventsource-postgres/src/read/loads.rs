@@ -148,7 +148,7 @@ fn decode_snapshot(row: &PgRow, stream_id: &str, revision: u64) -> Result<Snapsh
     })?;
     let aggregate_type: &str = row.try_get_unchecked(0).map_err(store_error)?;
     let state: &str = row.try_get_unchecked(3).map_err(store_error)?;
-    let taken_at: DateTime<Utc> = row.try_get_unchecked(5).map_err(store_error)?;
+    let taken_at = crate::row::timestamp_of(row, 5, "a snapshot's time taken")?;
     Ok(Snapshot {
         stream_id: stream_id.into(),
         aggregate_type: aggregate_type.into(),

@@ -88,7 +88,11 @@ impl Summaries {
                     aggregate_type: row.try_get(1).map_err(store_error)?,
                     version: number(row, 2, "stream version")?,
                     last_position: number(row, 3, "global position")?,
-                    last_recorded_at: row.try_get(4).map_err(store_error)?,
+                    last_recorded_at: crate::row::timestamp_of(
+                        row,
+                        4,
+                        "a stream's last recording time",
+                    )?,
                 })
             })
             .collect()

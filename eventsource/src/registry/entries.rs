@@ -60,12 +60,8 @@ impl EventRegistration {
         rust_type: &'static str,
     ) -> Self {
         Self {
-            name,
-            version,
-            aliases,
-            rust_type,
-            personal: None,
             schema: T::event_schema,
+            ..Self::new(name, version, aliases, rust_type)
         }
     }
 

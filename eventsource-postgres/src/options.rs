@@ -120,25 +120,31 @@ impl PgStoreOptions {
         self
     }
 
-    /// How many connections the store keeps for its own appends between
-    /// appends (default 0: every append takes a connection from the pool and
-    /// hands it back).
+    /// How many connections the store keeps for its own appends and
+    /// aggregate loads between uses (default 0: every append and load takes
+    /// a connection from the pool and hands it back).
     ///
     /// sqlx tests each connection handed back to a pool with a round trip of
-    /// its own, so an append on a pooled connection wakes the server twice.
-    /// A store that keeps connections detaches them from the pool (which may
-    /// open replacements, up to its own maximum: the server then sees up to
-    /// this many connections more) and keeps them until it is dropped. An
-    /// append finds an idle kept connection, or detaches a new one while
-    /// fewer than `n` are kept, or else uses the pool as usual. Worth it for
-    /// many concurrent writers; appends inside a caller's transaction
-    /// ([`PgEventStore::append_in`](crate::PgEventStore::append_in)) are
-    /// unaffected.
+    /// its own, so an append or a load on a pooled connection wakes the
+    /// server twice. A store that keeps connections detaches them from the
+    /// pool (which may open replacements, up to its own maximum: the server
+    /// then sees up to this many connections more) and keeps them until it
+    /// is dropped. An append, or a load of an aggregate
+    /// (`EventStore::visit_stream_with`, `visit_stream_after_snapshot`) that
+    /// reads the primary, finds an idle kept connection, or detaches a new
+    /// one while fewer than `n` are kept, or else uses the pool as usual. A
+    /// command loads and then appends, never both at once, so one kept
+    /// connection per concurrent writer serves both. Worth it for many
+    /// concurrent writers; appends inside a caller's transaction
+    /// ([`PgEventStore::append_in`](crate::PgEventStore::append_in)) and
+    /// loads from a standby ([`PgEventStore::with_replica`](crate::PgEventStore::with_replica))
+    /// are unaffected.
     ///
     /// A kept connection that died while idle (a server restart, a cut
-    /// network) fails its next append with a connection error; the store then
-    /// closes it and runs the append again on a pooled connection, which is
-    /// safe since appends are idempotent by event id.
+    /// network) fails its next append or load with a connection error; the
+    /// store then closes it and runs the append again on a pooled
+    /// connection, which is safe since appends are idempotent by event id,
+    /// and the load too, when the error came before it lent anything.
     pub fn with_writer_connections(mut self, n: u32) -> Self {
         self.writer_connections = n;
         self

@@ -118,14 +118,17 @@ impl PgEventStore {
             xid.clone(),
             notifications.clone(),
         ));
-        let reads = Arc::new(Reads::new(
-            pool.clone(),
-            pool.clone(),
-            false,
-            options.clone(),
-            notifications.clone(),
-            xid.clone(),
-        ));
+        let reads = Arc::new(
+            Reads::new(
+                pool.clone(),
+                pool.clone(),
+                false,
+                options.clone(),
+                notifications.clone(),
+                xid.clone(),
+            )
+            .with_kept_connections(appends.kept_connections()),
+        );
         let snapshots = Arc::new(Snapshots::new(pool.clone(), schema));
         Self {
             lifecycle: Arc::new(Lifecycle::new(
@@ -194,14 +197,17 @@ impl PgEventStore {
         } else {
             // Built again, not taken from `self.reads`: that may already be
             // an earlier standby's.
-            self.loads = Arc::new(Reads::new(
-                self.pool.clone(),
-                self.pool.clone(),
-                false,
-                (*self.options).clone(),
-                self.notifications.clone(),
-                self.xid.clone(),
-            ));
+            self.loads = Arc::new(
+                Reads::new(
+                    self.pool.clone(),
+                    self.pool.clone(),
+                    false,
+                    (*self.options).clone(),
+                    self.notifications.clone(),
+                    self.xid.clone(),
+                )
+                .with_kept_connections(self.appends.kept_connections()),
+            );
             self.snapshot_loads = self.snapshots.clone();
         }
         self.reads = log;

@@ -565,7 +565,7 @@ mod tests {
         let appender = Appender::new(
             pool,
             Statements::new(&schema),
-            Writers::new(0),
+            Arc::new(Writers::new(0)),
             Arc::new(XidGuard::new(&schema)),
             Arc::new(Notifications::new(None, Clock::system())),
         );

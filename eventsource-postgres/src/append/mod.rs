@@ -6,8 +6,9 @@
 //!   falling back to a statement of its own;
 //! - `single`: one append in one transaction, with its retries and replays,
 //!   on a kept writer connection, a pooled one or the caller's transaction;
-//! - `writers`: the connections kept for appends; `xid_guard`: the check
-//!   that the transaction-id counter is ahead of the stored positions;
+//! - `writers`: the connections kept for appends (and lent to aggregate
+//!   loads); `xid_guard`: the check that the transaction-id counter is
+//!   ahead of the stored positions;
 //! - `statement`: the request and its SQL, at the bottom.
 
 mod group;
@@ -28,8 +29,8 @@ use crate::scope::Scope;
 use group::{Answer, GroupCommit};
 use single::Appender;
 use statement::{Request, Statements};
-use writers::Writers;
 
+pub(crate) use writers::{Writer, Writers};
 pub use xid_guard::TransactionIdsBehind;
 pub(crate) use xid_guard::XidGuard;
 
@@ -55,7 +56,7 @@ impl Appends {
             appender: Arc::new(Appender::new(
                 pool,
                 Statements::new(schema),
-                Writers::new(options.writer_connections()),
+                Arc::new(Writers::new(options.writer_connections())),
                 xid,
                 notifications,
             )),
@@ -103,6 +104,12 @@ impl Appends {
         self.scope.enter(conn).await?;
         let request = Request::new(stream_id, aggregate_type, expected, events)?;
         self.appender.in_callers_transaction(conn, &request).await
+    }
+
+    /// The connections the store keeps (see `writers`), which its aggregate
+    /// loads on the primary borrow too.
+    pub(crate) fn kept_connections(&self) -> Arc<Writers> {
+        self.appender.writers().clone()
     }
 
     /// The version of the last event of `stream_id`.

@@ -38,8 +38,8 @@ pub(super) enum Transaction {
 pub(crate) struct Appender {
     pool: PgPool,
     statements: Statements,
-    /// Connections kept for appends (see `writers`).
-    writers: Writers,
+    /// Connections kept for appends (see `writers`), shared with the loads.
+    writers: Arc<Writers>,
     xid: Arc<XidGuard>,
     notifications: Arc<Notifications>,
 }
@@ -48,7 +48,7 @@ impl Appender {
     pub(super) fn new(
         pool: PgPool,
         statements: Statements,
-        writers: Writers,
+        writers: Arc<Writers>,
         xid: Arc<XidGuard>,
         notifications: Arc<Notifications>,
     ) -> Self {
@@ -65,7 +65,7 @@ impl Appender {
         &self.pool
     }
 
-    pub(super) fn writers(&self) -> &Writers {
+    pub(super) fn writers(&self) -> &Arc<Writers> {
         &self.writers
     }
 

@@ -1,10 +1,13 @@
-//! Connections a store keeps for its own appends, between appends.
+//! Connections a store keeps for its own appends and aggregate loads,
+//! between uses.
 //!
 //! sqlx tests every connection handed back to its pool with a round trip
-//! (a `Sync`), so an append on a pooled connection wakes the server twice.
+//! (a `Sync`), so a statement on a pooled connection wakes the server twice.
 //! With [`PgStoreOptions::with_writer_connections`](crate::PgStoreOptions::with_writer_connections)
 //! the store detaches up to that many connections from the pool as appends
-//! need them and keeps them between appends instead of handing them back.
+//! and loads need them and keeps them between uses instead of handing them
+//! back. A command loads, then appends: the two never hold kept connections
+//! at once, so one kept connection per concurrent writer serves both.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -39,7 +42,7 @@ impl Writers {
 
     /// A kept connection: an idle one, or one detached from `pool` while
     /// fewer than the limit are kept. `None` when all are in use (or none
-    /// are wanted): the caller appends on a pooled connection.
+    /// are wanted): the caller uses a pooled connection.
     pub(crate) async fn take<'w>(
         &'w self,
         pool: &PgPool,
@@ -72,7 +75,7 @@ impl Writers {
 }
 
 /// A kept connection in use. Dropped without [`Writer::keep`] (after an
-/// error, or when the append was cancelled mid-statement and the
+/// error, or when the append or load was cancelled mid-statement and the
 /// connection's state is unknown), it is closed.
 pub(crate) struct Writer<'w> {
     writers: &'w Writers,
@@ -91,7 +94,7 @@ impl<'w> Writer<'w> {
         self.conn.as_mut()
     }
 
-    /// Puts the connection back for the next append.
+    /// Puts the connection back for the next append or load.
     pub(crate) fn keep(mut self) {
         if let Some(conn) = self.conn.take() {
             self.writers.idle().push(conn);

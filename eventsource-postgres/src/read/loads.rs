@@ -9,6 +9,11 @@
 //! the wire their bytes, and the client their conversion and parsing. The
 //! statements here select only what a replay reads, and fix each column's
 //! type, so each value is decoded without sqlx's per-cell type check.
+//!
+//! A load on the primary runs on one of the store's kept connections when
+//! one is idle (see `append::writers`), and on a pooled one otherwise: sqlx
+//! tests every connection handed back to its pool with a round trip of its
+//! own, which would wake the server a second time for each load.
 
 use std::sync::Arc;
 
@@ -17,10 +22,12 @@ use eventsource::store::{Snapshot, SnapshotWanted, StreamLoad};
 use eventsource::{Metadata, RecordedEvent, StoreError};
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 use uuid::Uuid;
 
+use crate::append::{Writer, Writers};
 use crate::error::store_error;
 use crate::row::Names;
 use crate::sql::Sql;
@@ -73,6 +80,8 @@ ORDER BY stream_version)";
 /// reads for loads hold them (the primary's pool, or a standby's).
 pub(crate) struct LoadSource<'r> {
     pub(crate) pool: &'r PgPool,
+    /// The store's kept connections, when `pool` is the primary's.
+    pub(crate) kept: Option<&'r Writers>,
     /// [`REPLAY_STREAM`] in the store's schema.
     pub(crate) replay_stream: &'r Sql,
     /// [`AFTER_SNAPSHOT`] in the store's schema.
@@ -91,7 +100,19 @@ pub(crate) async fn visit_replay(
     visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
 ) -> Result<(), StoreError> {
     let mut replayed = Replayed::new(stream_id);
-    replayed.visit_from(reads, from_version, visit).await
+    let mut lending = Lending::new(visit);
+    let conn = LoadConnection::take(reads).await?;
+    let kept = conn.is_kept();
+    let result = replayed
+        .visit_from_on(conn, reads, from_version, &mut lending)
+        .await;
+    if may_run_again(kept, lending.lent, &result) {
+        let conn = LoadConnection::pooled(reads).await?;
+        return replayed
+            .visit_from_on(conn, reads, from_version, &mut lending)
+            .await;
+    }
+    result
 }
 
 /// Reads the snapshot `wanted` accepts and the events after it with one
@@ -102,35 +123,193 @@ pub(crate) async fn visit_after_snapshot(
     wanted: SnapshotWanted,
     load: &mut dyn StreamLoad,
 ) -> Result<(), StoreError> {
+    let mut replayed = Replayed::new(stream_id);
+    let mut lending = LendingLoad {
+        load,
+        lent: false,
+        stopped: false,
+    };
+    let conn = LoadConnection::take(reads).await?;
+    let kept = conn.is_kept();
+    let result = after_snapshot_on(conn, reads, &mut replayed, wanted, &mut lending).await;
+    if may_run_again(kept, lending.lent, &result) {
+        let conn = LoadConnection::pooled(reads).await?;
+        return after_snapshot_on(conn, reads, &mut replayed, wanted, &mut lending).await;
+    }
+    result
+}
+
+/// Whether a load that ended with `result` on a kept connection (`kept`)
+/// may run again on a pooled one: a kept connection that died while idle
+/// (a server restart, a cut network) fails with a connection error, and
+/// while nothing was `lent` the visitor cannot tell a second run from a
+/// first.
+fn may_run_again(kept: bool, lent: bool, result: &Result<(), StoreError>) -> bool {
+    kept && !lent && matches!(result, Err(StoreError::Connection(_)))
+}
+
+/// [`visit_after_snapshot`] on `conn`.
+async fn after_snapshot_on(
+    mut conn: LoadConnection<'_>,
+    reads: &LoadSource<'_>,
+    replayed: &mut Replayed,
+    wanted: SnapshotWanted,
+    load: &mut LendingLoad<'_>,
+) -> Result<(), StoreError> {
     // A revision beyond bigint cannot be stored: no snapshot matches.
     let revision = i64::try_from(wanted.revision).unwrap_or(-1);
     let max_version = i64::try_from(wanted.max_version).unwrap_or(i64::MAX);
-    let mut replayed = Replayed::new(stream_id);
-    let mut rows = sqlx::query(reads.after_snapshot.get())
-        .bind(stream_id)
-        .bind(revision)
-        .bind(max_version)
-        .fetch(reads.pool);
-    let mut first = match rows.next().await {
-        None => return Ok(()),
-        Some(row) => Some(row.map_err(store_error)?),
-    };
-    if let Some(row) = first.take_if(|row| is_snapshot(row)) {
-        let snapshot = decode_snapshot(&row, stream_id, wanted.revision)?;
-        if !load.snapshot(&snapshot) {
-            // Its state does not decode, say: the events after it are of
-            // no use, the whole stream is.
-            drop(rows);
-            return replayed
-                .visit_from(reads, 1, &mut |records| load.events(records))
-                .await;
+    let stream_id = replayed.stream_id.clone();
+    let result = async {
+        let db = conn.conn()?;
+        let mut rows = sqlx::query(reads.after_snapshot.get())
+            .bind(&*stream_id)
+            .bind(revision)
+            .bind(max_version)
+            .fetch(&mut *db);
+        let mut first = match rows.next().await {
+            None => return Ok(()),
+            Some(row) => Some(row.map_err(store_error)?),
+        };
+        if let Some(row) = first.take_if(|row| is_snapshot(row)) {
+            let snapshot = decode_snapshot(&row, &stream_id, wanted.revision)?;
+            if !load.snapshot(&snapshot) {
+                // Its state does not decode, say: the events after it are
+                // of no use, the whole stream is. The rows left unread are
+                // skipped before the next statement.
+                drop(rows);
+                let rows = sqlx::query(reads.replay_stream.get())
+                    .bind(&*stream_id)
+                    .bind(1_i64)
+                    .fetch(&mut *db);
+                return replayed
+                    .pass(None, rows, &mut |records| load.events(records))
+                    .await;
+            }
+        }
+        replayed
+            .pass(first, rows, &mut |records: &[RecordedEvent]| {
+                load.events(records)
+            })
+            .await
+    }
+    .await;
+    conn.release(&result, load.stopped).await;
+    result
+}
+
+/// A [`StreamLoad`] that notes whether anything reached it, and whether it
+/// stopped the read.
+struct LendingLoad<'l> {
+    load: &'l mut dyn StreamLoad,
+    lent: bool,
+    stopped: bool,
+}
+
+impl LendingLoad<'_> {
+    /// The snapshot for the load; `false` when it does not use it. A
+    /// snapshot it does not use has not changed it: a run on another
+    /// connection may still start afresh.
+    fn snapshot(&mut self, snapshot: &Snapshot) -> bool {
+        let used = self.load.snapshot(snapshot);
+        self.lent |= used;
+        used
+    }
+
+    fn events(&mut self, records: &[RecordedEvent]) -> bool {
+        self.lent = true;
+        let go_on = self.load.events(records);
+        self.stopped |= !go_on;
+        go_on
+    }
+}
+
+/// A visitor that notes whether anything reached it, and whether it
+/// stopped the read.
+struct Lending<'v> {
+    visit: &'v mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
+    lent: bool,
+    stopped: bool,
+}
+
+impl<'v> Lending<'v> {
+    fn new(visit: &'v mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send)) -> Self {
+        Self {
+            visit,
+            lent: false,
+            stopped: false,
         }
     }
-    replayed
-        .pass(first, rows, &mut |records: &[RecordedEvent]| {
-            load.events(records)
-        })
-        .await
+
+    fn visit(&mut self, records: &[RecordedEvent]) -> bool {
+        self.lent = true;
+        let go_on = (self.visit)(records);
+        self.stopped |= !go_on;
+        go_on
+    }
+}
+
+/// The connection one load runs on.
+enum LoadConnection<'w> {
+    /// One of the store's kept connections, put back after a load that
+    /// went well.
+    Kept(Writer<'w>),
+    /// A pooled connection, which goes back to its pool when dropped.
+    Pooled(PoolConnection<Postgres>),
+}
+
+impl<'w> LoadConnection<'w> {
+    /// An idle kept connection when `reads` has one, else a pooled one.
+    async fn take(reads: &LoadSource<'w>) -> Result<Self, StoreError> {
+        if let Some(kept) = reads.kept
+            && let Some(writer) = kept.take(reads.pool).await?
+        {
+            return Ok(Self::Kept(writer));
+        }
+        Self::pooled(reads).await
+    }
+
+    async fn pooled(reads: &LoadSource<'_>) -> Result<Self, StoreError> {
+        let conn = reads.pool.acquire().await.map_err(store_error)?;
+        Ok(Self::Pooled(conn))
+    }
+
+    fn is_kept(&self) -> bool {
+        matches!(self, Self::Kept(_))
+    }
+
+    fn conn(&mut self) -> Result<&mut PgConnection, StoreError> {
+        match self {
+            Self::Kept(writer) => writer.conn().ok_or_else(|| {
+                StoreError::Backend("a kept connection was lent after it went back".into())
+            }),
+            Self::Pooled(conn) => Ok(&mut **conn),
+        }
+    }
+
+    /// Puts a kept connection back after a load that ended with `result`,
+    /// or closes it: after an error its state is in doubt. A load whose
+    /// visitor `stopped` it left rows unread, which are read off first (as
+    /// the pool does with its own connections), so that the next append on
+    /// the connection does not wait for them.
+    async fn release(self, result: &Result<(), StoreError>, stopped: bool) {
+        let Self::Kept(mut writer) = self else {
+            return;
+        };
+        if result.is_err() {
+            return;
+        }
+        if stopped {
+            let drained = match writer.conn() {
+                Some(conn) => conn.ping().await.is_ok(),
+                None => false,
+            };
+            if !drained {
+                return;
+            }
+        }
+        writer.keep();
+    }
 }
 
 /// Whether a row of [`AFTER_SNAPSHOT`] is the snapshot's.
@@ -189,21 +368,30 @@ impl Replayed {
         }
     }
 
-    /// [`REPLAY_STREAM`] from `from_version` until the stream ends or
-    /// `visit` stops.
-    async fn visit_from(
+    /// [`REPLAY_STREAM`] from `from_version` on `conn`, until the stream
+    /// ends or `visit` stops.
+    async fn visit_from_on(
         &mut self,
+        mut conn: LoadConnection<'_>,
         reads: &LoadSource<'_>,
         from_version: u64,
-        visit: &mut (dyn for<'e> FnMut(&'e [RecordedEvent]) -> bool + Send),
+        visit: &mut Lending<'_>,
     ) -> Result<(), StoreError> {
         // Versions start at 1; one beyond bigint cannot exist.
         let from = i64::try_from(from_version.max(1)).unwrap_or(i64::MAX);
-        let rows = sqlx::query(reads.replay_stream.get())
-            .bind(&*self.stream_id)
-            .bind(from)
-            .fetch(reads.pool);
-        self.pass(None, rows, visit).await
+        let result = match conn.conn() {
+            Ok(db) => {
+                let rows = sqlx::query(reads.replay_stream.get())
+                    .bind(&*self.stream_id)
+                    .bind(from)
+                    .fetch(db);
+                self.pass(None, rows, &mut |records| visit.visit(records))
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        conn.release(&result, visit.stopped).await;
+        result
     }
 
     /// Lends `first` and then `rows` in runs, until they end or `visit`

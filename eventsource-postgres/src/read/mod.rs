@@ -25,7 +25,7 @@ use futures::stream::BoxStream;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::append::XidGuard;
+use crate::append::{Writers, XidGuard};
 use crate::error::store_error;
 use crate::notify::Notifications;
 use crate::options::PgStoreOptions;
@@ -167,6 +167,9 @@ pub(crate) struct Reads {
     notifications: Arc<Notifications>,
     /// For the stall warning's diagnosis.
     xid: Arc<XidGuard>,
+    /// The store's kept connections, which loads borrow when `pool` is the
+    /// primary's (see [`Reads::with_kept_connections`]).
+    kept: Option<Arc<Writers>>,
 }
 
 impl Reads {
@@ -188,7 +191,17 @@ impl Reads {
             options,
             notifications,
             xid,
+            kept: None,
         }
+    }
+
+    /// These reads, whose aggregate loads run on an idle connection of
+    /// `kept` when there is one (see `append::writers`): a pooled
+    /// connection costs a second round trip when it goes back to the pool.
+    /// Only for reads on the primary, whose connections `kept` holds.
+    pub(crate) fn with_kept_connections(mut self, kept: Arc<Writers>) -> Self {
+        self.kept = Some(kept);
+        self
     }
 
     /// What a stalled reader needs to name the blocker.
@@ -216,6 +229,7 @@ impl Reads {
     pub(crate) fn for_loads(&self) -> loads::LoadSource<'_> {
         loads::LoadSource {
             pool: &self.pool,
+            kept: self.kept.as_deref(),
             replay_stream: &self.statements.replay_stream,
             after_snapshot: &self.statements.after_snapshot,
         }

@@ -630,7 +630,17 @@ const NOTES: &[&str] = &[
      µs in all against 93 µs per raw insert, besides the second statement's own round trip, \
      parsing and protocol work; the rounds keep both cores busy, so the rate follows that \
      work, and the ratio moved between 0.40 on a quiet machine and 0.46–0.49 in check runs \
-     beside other jobs, which slow the raw inserts more. With \
+     beside other jobs, which slow the raw inserts more. Timing each phase of a command \
+     (instrumented build, this case, real server) showed where the rest went: a load on a \
+     pooled connection cost a further round trip when sqlx tested the connection handed \
+     back, so the server was woken three times per command. The store's loads now run on \
+     the connections it keeps for appends (`PgStoreOptions::with_writer_connections`; a \
+     command loads, then appends, so one per writer serves both), which took this case from \
+     0.34–0.37 to 0.42–0.46 in alternated check runs with the disk as fast as in a full run \
+     (n=15 each). What remains: the two cores (PostgreSQL about 64% of the `perf` samples \
+     during these rounds, the client 25%, idle 8%), and about a fifth of a command spent \
+     waiting for one of the two group-commit runners (in single, noisy runs four runners \
+     halved that wait with no clear gain overall, and eight were no better). With \
      `CommandBus::with_cache::<Account>(…)` the states of recently used aggregates stay in \
      memory: a command costs the append alone (the \
      append states the cached version, so a write by another process is still caught as a \

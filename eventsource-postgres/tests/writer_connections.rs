@@ -25,6 +25,26 @@ async fn backends(pool: &PgPool, application: &str) -> i64 {
         .unwrap()
 }
 
+/// Ends every backend of `application` on the server, as a restart or a cut
+/// network would, and waits until they are gone.
+async fn terminate(admin: &PgPool, application: &str) {
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(application)
+    .fetch_all(admin)
+    .await
+    .unwrap();
+    assert!(!killed.is_empty() && killed.iter().all(|&k| k));
+    // Termination is asynchronous: wait (a bounded while) until they are gone.
+    for _ in 0..100 {
+        if backends(admin, application).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 async fn stream(store: &PgEventStore, id: &str) -> Vec<RecordedEvent> {
     store.read_stream(id, 1).try_collect().await.unwrap()
 }
@@ -93,21 +113,7 @@ async fn an_append_on_a_kept_connection_that_died_lands_once() {
         .unwrap();
 
     let admin = common::pool(1, "eventsource-writers-admin").await;
-    let killed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-    )
-    .bind(&application)
-    .fetch_all(&admin)
-    .await
-    .unwrap();
-    assert!(!killed.is_empty() && killed.iter().all(|&k| k));
-    // Termination is asynchronous: wait until the backends are gone.
-    for _ in 0..100 {
-        if backends(&admin, &application).await == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    terminate(&admin, &application).await;
 
     let second = store
         .append("s", AGG, ExpectedVersion::Exact(1), common::batch(1))
@@ -268,21 +274,7 @@ async fn a_load_on_a_kept_connection_that_died_runs_again_on_the_pool() {
     let admin = common::pool(1, "eventsource-writers-admin").await;
     let mut head = 3;
     for snapshot_read in [true, false] {
-        let killed: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-        )
-        .bind(&application)
-        .fetch_all(&admin)
-        .await
-        .unwrap();
-        assert!(!killed.is_empty() && killed.iter().all(|&k| k));
-        // Termination is asynchronous: wait until the backends are gone.
-        for _ in 0..100 {
-            if backends(&admin, &application).await == 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        terminate(&admin, &application).await;
         // The first load after the kill finds the kept connection dead.
         if snapshot_read {
             let collected = load_after_snapshot(&store, "s").await;

@@ -266,7 +266,12 @@ async fn a_standby_takes_over_the_lease_of_an_owner_that_died_and_loses_nothing(
     standby.start(tally.clone(), backend.clone()).await.unwrap();
     reaches(&standby, ProjectionState::Standby).await;
 
-    doomed.shutdown_background();
+    // Waits until its thread has dropped every task: a worker still in the
+    // middle of a poll could otherwise handle some of the events below
+    // before it stops, which a killed process cannot.
+    tokio::task::spawn_blocking(move || doomed.shutdown_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert!(
         !released.load(Ordering::SeqCst),
         "the owner died without releasing its lease"
